@@ -1,0 +1,12 @@
+//! `oauth-token` Lambda: SR's `oauthTokenUrl` (client-credentials grant).
+//! All logic lives in `connector::api::partner`; this only wires it to the runtime.
+
+use connector::api::partner::PartnerApi;
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    connector::telemetry::init();
+    let api = PartnerApi::from_env().await?;
+    run(service_fn(|request: Request| api.oauth_token(request))).await
+}

@@ -1,0 +1,536 @@
+"""Tests of the local-stack tooling: local_stack.py, sqs_poller.py and stack.sh.
+
+Each test session starts its own moto server on a free port (no Docker, no network).
+Run: python3 -m pytest infra/test_local_stack.py -q
+"""
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+INFRA = Path(__file__).resolve().parent
+ROOT = INFRA.parent
+TEMPLATE = ROOT / "template.yaml"
+sys.path.insert(0, str(INFRA))
+
+import local_stack  # noqa: E402
+import sqs_poller  # noqa: E402
+
+REGION = "us-east-1"
+STACK = "sr-test"
+
+
+# ------------------------------------------------------------------ fixtures
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=1).read()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until(lambda: answers(f"{endpoint}/moto-api/"), 30), "moto server did not start"
+        yield endpoint
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def client(service: str, endpoint: str) -> Any:
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def run_local_stack(endpoint: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(INFRA / "local_stack.py"), "--endpoint", endpoint,
+         "--stack-name", STACK, "--template", str(TEMPLATE), "--out", str(out),
+         "--partner-client-id", "test-partner", "--partner-client-secret", "test-partner-secret",
+         *extra],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """Read the env file the way the Rust test support does: split on the first '='."""
+    env = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            env[key] = value
+    return env
+
+
+@pytest.fixture(scope="module")
+def created(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("local") / "env"
+    result = run_local_stack(
+        moto_endpoint, out,
+        "--set", "SR_API_BASE_URL=http://127.0.0.1:5310/assessment-api/v202010",
+        "--set", "ALLOW_INSECURE_SR_URLS=true",
+    )
+    assert result.returncode == 0, result.stderr
+    return {"out": out, "env": read_env(out), "stderr": result.stderr}
+
+
+# ------------------------------------------------------------- template load
+def test_loader_understands_short_tags() -> None:
+    document = local_stack.load_template(TEMPLATE)
+    env = document["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["TABLE_NAME"] == {"Ref": "ConnectorTable"}
+    assert env["SECRET_PREFIX"] == {"Fn::Sub": "${AWS::StackName}/"}
+    redrive = document["Resources"]["ResultsQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["ResultsDeadLetterQueue", "Arn"]}
+    assert document["Conditions"]["HasAlarmTopic"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+
+
+def test_resolver_intrinsics() -> None:
+    template = {
+        "Parameters": {"Env": {"Type": "String", "Default": "dev"}, "Flag": {"Default": "true"}},
+        "Conditions": {"IsDev": {"Fn::Equals": [{"Ref": "Env"}, "dev"]},
+                       "NotDev": {"Fn::Not": [{"Condition": "IsDev"}]}},
+        "Resources": {"Q": {"Type": "AWS::SQS::Queue"}},
+    }
+    resolver = local_stack.Resolver(template=template, stack_name="s1")
+    resolver.refs["Q"] = "http://q"
+    resolver.attributes["Q"] = {"Arn": "arn:q"}
+    assert resolver.resolve({"Fn::Sub": "${AWS::StackName}/${Env}/${Q.Arn}/${!Literal}"}) == "s1/dev/arn:q/${Literal}"
+    assert resolver.resolve({"Fn::Sub": ["${A}-${AWS::Region}", {"A": {"Ref": "Q"}}]}) == "http://q-us-east-1"
+    assert resolver.resolve({"Fn::If": ["NotDev", "a", "b"]}) == "b"
+    assert resolver.resolve({"Fn::Join": ["-", ["a", {"Ref": "AWS::AccountId"}]]}) == "a-123456789012"
+    assert resolver.resolve({"Fn::Select": [1, {"Fn::Split": [",", "x,y,z"]}]}) == "y"
+    assert resolver.resolve({"Fn::GetAtt": ["Q", "Arn"]}) == "arn:q"
+    assert resolver.resolve(["a", {"Ref": "AWS::NoValue"}]) == ["a"]
+    assert resolver.resolve({"Fn::Sub": "https://x.${AWS::URLSuffix}/${AWS::Partition}"}) == \
+        "https://x.amazonaws.com/aws"
+    with pytest.raises(local_stack.Unresolvable):
+        resolver.resolve({"Ref": "Missing"})
+
+
+def test_creation_order_puts_dead_letter_queue_first() -> None:
+    order = local_stack.creation_order(local_stack.load_template(TEMPLATE)["Resources"])
+    assert order.index("ResultsDeadLetterQueue") < order.index("ResultsQueue")
+    assert set(order) == {"ConnectorTable", "ResultsQueue", "ResultsDeadLetterQueue",
+                          "PartnerCredentialSecret", "VendorApiKeySecret"}
+
+
+def test_env_line_quotes_only_what_cargo_lambda_cannot_parse() -> None:
+    assert local_stack.env_line("A", "http://x:1/a?b") == "A=http://x:1/a?b"
+    assert local_stack.env_line("A", "info,connector=debug") == "A='info,connector=debug'"
+    assert local_stack.env_line("A", "two words") == "A='two words'"
+    assert local_stack.env_line("A", "it's") == 'A="it\'s"'
+
+
+# ---------------------------------------------------------- local_stack.py
+def test_table_matches_template(created: dict[str, Any], moto_endpoint: str) -> None:
+    dynamodb = client("dynamodb", moto_endpoint)
+    name = f"{STACK}-ConnectorTable"
+    assert created["env"]["TABLE_NAME"] == name
+    table = dynamodb.describe_table(TableName=name)["Table"]
+    assert {(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]} == {("pk", "HASH"), ("sk", "RANGE")}
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    (gsi,) = table["GlobalSecondaryIndexes"]
+    assert gsi["IndexName"] == "gsi1"
+    assert {(k["AttributeName"], k["KeyType"]) for k in gsi["KeySchema"]} == {
+        ("gsi1pk", "HASH"), ("gsi1sk", "RANGE")}
+    assert gsi["Projection"]["ProjectionType"] == "ALL"
+    ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+
+
+def test_queue_has_redrive_policy_to_dlq(created: dict[str, Any], moto_endpoint: str) -> None:
+    sqs = client("sqs", moto_endpoint)
+    env = created["env"]
+    queue_url = sqs.get_queue_url(QueueName=f"{STACK}-ResultsQueue")["QueueUrl"]
+    dlq_url = sqs.get_queue_url(QueueName=f"{STACK}-ResultsDeadLetterQueue")["QueueUrl"]
+    assert env["RESULTS_QUEUE_URL"] == queue_url
+    assert env["RESULTS_DLQ_URL"] == dlq_url
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == dlq_arn
+    assert int(redrive["maxReceiveCount"]) == 10
+    assert attributes["VisibilityTimeout"] == "60"
+    dlq_attributes = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
+    assert dlq_attributes["MessageRetentionPeriod"] == "1209600"
+
+
+def test_secrets_exist_with_names_and_values(created: dict[str, Any], moto_endpoint: str) -> None:
+    secrets = client("secretsmanager", moto_endpoint)
+    env = created["env"]
+    partner = secrets.get_secret_value(SecretId=f"{STACK}/partner-credential")
+    assert json.loads(partner["SecretString"]) == {
+        "client_id": "test-partner", "client_secret": "test-partner-secret"}
+    assert env["PARTNER_CREDENTIAL_SECRET_ID"] == partner["ARN"]
+    vendor = secrets.get_secret_value(SecretId=f"{STACK}/vendor-api-key")
+    assert len(vendor["SecretString"]) == 48 and vendor["SecretString"].isalnum()
+    assert env["VENDOR_API_KEY"] == vendor["SecretString"]
+    assert env["VENDOR_API_KEY_SECRET_ID"] == vendor["ARN"]
+    # the ARN in the env file works as a SecretId, as it does for the Rust SDK
+    assert secrets.get_secret_value(SecretId=env["VENDOR_API_KEY_SECRET_ID"])["Name"] == f"{STACK}/vendor-api-key"
+
+
+def test_env_file_contents(created: dict[str, Any], moto_endpoint: str) -> None:
+    env = created["env"]
+    assert env["SECRET_PREFIX"] == f"{STACK}/"
+    assert env["SR_API_BASE_URL"] == "http://127.0.0.1:5310/assessment-api/v202010"  # --set override
+    assert env["SR_TOKEN_URL"] == "https://api.smartrecruiters.com/identity/oauth/token"  # template default
+    assert env["ALLOW_INSECURE_SR_URLS"] == "true"  # --set extra
+    assert env["ACCESS_TOKEN_TTL_SECONDS"] == "900"
+    assert env["RUST_LOG"] == "info"
+    assert env["AWS_ENDPOINT_URL"] == moto_endpoint
+    assert env["AWS_ACCESS_KEY_ID"] == env["AWS_SECRET_ACCESS_KEY"] == "test"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == REGION
+    assert env["PARTNER_CLIENT_ID"] == "test-partner"
+    assert env["PARTNER_CLIENT_SECRET"] == "test-partner-secret"
+    as_json = json.loads(created["out"].with_name("env.json").read_text())
+    assert as_json == env
+    # every variable of Globals.Function.Environment is resolved
+    template = local_stack.load_template(TEMPLATE)
+    assert set(template["Globals"]["Function"]["Environment"]["Variables"]) <= set(env)
+
+
+def test_rerun_is_idempotent(created: dict[str, Any], moto_endpoint: str) -> None:
+    out = created["out"]
+    first = created["env"]
+    result = run_local_stack(
+        moto_endpoint, out,
+        "--set", "SR_API_BASE_URL=http://127.0.0.1:5310/assessment-api/v202010",
+        "--set", "ALLOW_INSECURE_SR_URLS=true",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "already exists" in result.stderr
+    assert read_env(out) == first  # same names, URLs, ARNs and kept vendor key
+    sqs = client("sqs", moto_endpoint)
+    assert len(sqs.list_queues(QueueNamePrefix=STACK).get("QueueUrls", [])) == 2
+    dynamodb = client("dynamodb", moto_endpoint)
+    assert [t for t in dynamodb.list_tables()["TableNames"] if t.startswith(STACK)] == [f"{STACK}-ConnectorTable"]
+    secrets = client("secretsmanager", moto_endpoint)
+    names = [s["Name"] for s in secrets.list_secrets()["SecretList"] if s["Name"].startswith(f"{STACK}/")]
+    assert sorted(names) == [f"{STACK}/partner-credential", f"{STACK}/vendor-api-key"]
+
+
+def test_rerun_updates_secret_values(created: dict[str, Any], moto_endpoint: str, tmp_path: Path) -> None:
+    out = tmp_path / "env"
+    result = run_local_stack(moto_endpoint, out, "--vendor-api-key", "given-vendor-key")
+    assert result.returncode == 0, result.stderr
+    secrets = client("secretsmanager", moto_endpoint)
+    assert secrets.get_secret_value(SecretId=f"{STACK}/vendor-api-key")["SecretString"] == "given-vendor-key"
+    assert read_env(out)["VENDOR_API_KEY"] == "given-vendor-key"
+    # restore what the module fixture created for the other tests
+    result = run_local_stack(moto_endpoint, out, "--vendor-api-key", created["env"]["VENDOR_API_KEY"])
+    assert result.returncode == 0, result.stderr
+
+
+# ------------------------------------------------------------- sqs_poller.py
+class FakeFunction:
+    """A stand-in for the Lambda invoke endpoint of the result publisher."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.mode = "report"  # report: fail bodies containing "fail"; error: 500; junk: bad JSON
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length", 0))
+                event = json.loads(self.rfile.read(length))
+                fake.events.append(event)
+                if fake.mode == "error":
+                    status, answer = 500, {"errorType": "Boom", "errorMessage": "boom"}
+                elif fake.mode == "junk":
+                    status, answer = 200, None
+                else:
+                    status, answer = 200, {"batchItemFailures": [
+                        {"itemIdentifier": r["messageId"]} for r in event["Records"] if "fail" in r["body"]]}
+                body = b"not json" if fake.mode == "junk" else json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/2015-03-31/functions/result-publisher/invocations"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def fake_function() -> Iterator[FakeFunction]:
+    fake = FakeFunction()
+    yield fake
+    fake.close()
+
+
+_queue_counter = iter(range(1_000_000))
+
+
+@pytest.fixture()
+def test_queues(moto_endpoint: str) -> dict[str, str]:
+    """A separate queue + DLQ with a short visibility timeout and maxReceiveCount 2."""
+    sqs = client("sqs", moto_endpoint)
+    suffix = f"{os.getpid()}-{next(_queue_counter)}"
+    dlq_url = sqs.create_queue(QueueName=f"poller-dlq-{suffix}")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(QueueName=f"poller-q-{suffix}", Attributes={
+        "VisibilityTimeout": "1",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}),
+    })["QueueUrl"]
+    return {"queue": queue_url, "dlq": dlq_url}
+
+
+def queue_counts(sqs: Any, url: str) -> tuple[int, int]:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+@pytest.fixture()
+def running_poller(moto_endpoint: str, test_queues: dict[str, str],
+                   fake_function: FakeFunction) -> Iterator[sqs_poller.Poller]:
+    poller = sqs_poller.Poller(
+        sqs=sqs_poller.make_sqs(moto_endpoint, REGION),
+        queue_url=test_queues["queue"], function_url=fake_function.url,
+        batch_size=10, max_concurrency=1, wait_seconds=1, invoke_timeout=10,
+    )
+    thread = threading.Thread(target=poller.run, daemon=True)
+    thread.start()
+    try:
+        yield poller
+    finally:
+        poller.stop.set()
+        thread.join(15)
+
+
+def test_poller_deletes_successes_and_keeps_reported_failures(
+        moto_endpoint: str, test_queues: dict[str, str], fake_function: FakeFunction) -> None:
+    sqs = client("sqs", moto_endpoint)
+    sqs.send_message(QueueUrl=test_queues["queue"], MessageBody='{"result":"ok"}',
+                     MessageAttributes={"kind": {"DataType": "String", "StringValue": "result"}})
+    failing = sqs.send_message(QueueUrl=test_queues["queue"], MessageBody='{"result":"fail"}')["MessageId"]
+
+    poller = sqs_poller.Poller(
+        sqs=sqs_poller.make_sqs(moto_endpoint, REGION),
+        queue_url=test_queues["queue"], function_url=fake_function.url,
+        batch_size=10, max_concurrency=1, wait_seconds=1, invoke_timeout=10,
+    )
+    poller.describe_queue()
+    messages = poller.receive_batch()
+    assert len(messages) == 2
+    poller.process(messages)
+
+    (event,) = fake_function.events
+    records = event["Records"]
+    assert {r["body"] for r in records} == {'{"result":"ok"}', '{"result":"fail"}'}
+    queue_arn = sqs.get_queue_attributes(QueueUrl=test_queues["queue"], AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    for record in records:
+        assert set(record) >= {"messageId", "receiptHandle", "body", "attributes", "messageAttributes",
+                               "md5OfBody", "eventSource", "eventSourceARN", "awsRegion"}
+        assert record["eventSource"] == "aws:sqs"
+        assert record["eventSourceARN"] == queue_arn
+        assert record["awsRegion"] == REGION
+        assert record["attributes"]["ApproximateReceiveCount"] == "1"
+        assert {"SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} <= set(record["attributes"])
+    ok_record = next(r for r in records if "ok" in r["body"])
+    assert ok_record["messageAttributes"]["kind"]["stringValue"] == "result"
+    assert ok_record["messageAttributes"]["kind"]["dataType"] == "String"
+
+    # the success is deleted, the reported failure comes back after its visibility timeout
+    assert wait_until(lambda: queue_counts(sqs, test_queues["queue"]) == (1, 0), 10)
+    again = sqs.receive_message(QueueUrl=test_queues["queue"], AttributeNames=["All"], WaitTimeSeconds=2)
+    (message,) = again["Messages"]
+    assert message["MessageId"] == failing
+    assert message["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_poller_moves_failing_message_to_dlq(
+        moto_endpoint: str, test_queues: dict[str, str], fake_function: FakeFunction,
+        running_poller: sqs_poller.Poller) -> None:
+    sqs = client("sqs", moto_endpoint)
+    failing = sqs.send_message(QueueUrl=test_queues["queue"], MessageBody="always fail")["MessageId"]
+    sqs.send_message(QueueUrl=test_queues["queue"], MessageBody="fine")
+
+    assert wait_until(lambda: queue_counts(sqs, test_queues["dlq"])[0] == 1, 30), "message never reached the DLQ"
+    running_poller.stop.set()
+    (dead,) = sqs.receive_message(QueueUrl=test_queues["dlq"], MaxNumberOfMessages=10)["Messages"]
+    assert dead["MessageId"] == failing and dead["Body"] == "always fail"
+    assert queue_counts(sqs, test_queues["queue"]) == (0, 0)
+    # delivered exactly maxReceiveCount (2) times, the good one once
+    deliveries = [r["body"] for e in fake_function.events for r in e["Records"]]
+    assert deliveries.count("always fail") == 2
+    assert deliveries.count("fine") == 1
+
+
+@pytest.mark.parametrize("mode", ["error", "junk"])
+def test_poller_deletes_nothing_when_the_invocation_fails(
+        mode: str, moto_endpoint: str, test_queues: dict[str, str], fake_function: FakeFunction) -> None:
+    fake_function.mode = mode
+    sqs = client("sqs", moto_endpoint)
+    for body in ("a", "b"):
+        sqs.send_message(QueueUrl=test_queues["queue"], MessageBody=body)
+    poller = sqs_poller.Poller(
+        sqs=sqs_poller.make_sqs(moto_endpoint, REGION),
+        queue_url=test_queues["queue"], function_url=fake_function.url,
+        batch_size=10, max_concurrency=1, wait_seconds=1, invoke_timeout=10,
+    )
+    poller.describe_queue()
+    messages = poller.receive_batch()
+    assert len(messages) == 2
+    poller.process(messages)
+    assert len(fake_function.events) == 1
+    assert sum(queue_counts(sqs, test_queues["queue"])) == 2
+
+
+def test_poller_keeps_messages_when_function_is_unreachable(
+        moto_endpoint: str, test_queues: dict[str, str]) -> None:
+    sqs = client("sqs", moto_endpoint)
+    sqs.send_message(QueueUrl=test_queues["queue"], MessageBody="x")
+    poller = sqs_poller.Poller(
+        sqs=sqs_poller.make_sqs(moto_endpoint, REGION), queue_url=test_queues["queue"],
+        function_url=f"http://127.0.0.1:{free_port()}/2015-03-31/functions/f/invocations",
+        wait_seconds=1, invoke_timeout=5,
+    )
+    poller.describe_queue()
+    poller.process(poller.receive_batch())
+    assert sum(queue_counts(sqs, test_queues["queue"])) == 1
+
+
+def test_failed_message_ids_rules() -> None:
+    ids = {"m1", "m2"}
+    parse = sqs_poller.failed_message_ids
+    assert parse(200, {}, b"", ids) == set()
+    assert parse(200, {}, b"null", ids) == set()
+    assert parse(200, {}, b"{}", ids) == set()
+    assert parse(200, {}, b'{"batchItemFailures":[]}', ids) == set()
+    assert parse(200, {}, b'{"batchItemFailures":null}', ids) == set()
+    assert parse(200, {}, b'{"batchItemFailures":[{"itemIdentifier":"m2"}]}', ids) == {"m2"}
+    for status, headers, body in [
+        (500, {}, b'{"errorType":"x","errorMessage":"y"}'),
+        (200, {"X-Amz-Function-Error": "Unhandled"}, b'{"errorMessage":"y"}'),
+        (200, {}, b'{"errorType":"x","errorMessage":"y"}'),
+        (200, {}, b"not json"),
+        (200, {}, b'{"batchItemFailures":[{"itemIdentifier":""}]}'),
+        (200, {}, b'{"batchItemFailures":[{"itemIdentifier":"unknown"}]}'),
+        (200, {}, b'{"batchItemFailures":[{"id":"m1"}]}'),
+    ]:
+        with pytest.raises(sqs_poller.InvocationFailed):
+            parse(status, headers, body, ids)
+
+
+def test_poller_process_stops_on_sigterm(moto_endpoint: str, test_queues: dict[str, str],
+                                         fake_function: FakeFunction) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, str(INFRA / "sqs_poller.py"), "--endpoint", moto_endpoint,
+         "--queue-url", test_queues["queue"], "--function-url", fake_function.url,
+         "--batch-size", "10", "--max-concurrency", "2", "--wait", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        sqs = client("sqs", moto_endpoint)
+        sqs.send_message(QueueUrl=test_queues["queue"], MessageBody="hello")
+        assert wait_until(lambda: sum(queue_counts(sqs, test_queues["queue"])) == 0, 15)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "batch of 1: 0 failure(s), 1 deleted" in stderr
+    assert "stopped" in stderr
+
+
+# ---------------------------------------------------------------- stack.sh
+@pytest.mark.skipif(not (shutil.which("curl") and shutil.which("setsid") and shutil.which("moto_server")),
+                    reason="stack.sh needs curl, setsid and moto_server")
+def test_stack_sh_moto_component_up_status_down(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    port = free_port()
+    env = {**os.environ, "STACK_STATE_DIR": str(state), "MOTO_PORT": str(port),
+           "STACK_COMPONENTS": "moto", "PYTHON": sys.executable}
+
+    def stack(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", str(INFRA / "stack.sh"), *args], env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    try:
+        up = stack("up")
+        assert up.returncode == 0, up.stderr
+        assert f"MOTO_URL=http://127.0.0.1:{port}" in up.stdout
+        pid = int((state / "moto.pid").read_text().split()[0])
+        stack_env = read_env(state / "stack.env")
+        assert stack_env["MOTO_URL"] == f"http://127.0.0.1:{port}"
+        assert stack_env["LAMBDA_INVOKE_URL_PREFIX"] == "http://127.0.0.1:9000/lambda-url"
+        assert stack_env["SR_API_BASE_URL"] == "http://127.0.0.1:5310/assessment-api/v202010"
+        assert stack_env["SR_TOKEN_URL"] == "http://127.0.0.1:5310/identity/oauth/token"
+        assert stack_env["SR_CUSTOMER_API_BASE_URL"] == "http://127.0.0.1:5310"
+        assert stack_env["ALLOW_INSECURE_SR_URLS"] == "true"
+        assert stack_env["TABLE_NAME"] == "sr-connector-local-ConnectorTable"
+        client("dynamodb", stack_env["MOTO_URL"]).describe_table(TableName=stack_env["TABLE_NAME"])
+
+        again = stack("up")  # idempotent: same moto process, resources kept
+        assert again.returncode == 0, again.stderr
+        assert "already running" in again.stderr
+        assert int((state / "moto.pid").read_text().split()[0]) == pid
+        assert read_env(state / "stack.env") == stack_env
+
+        status = stack("status")
+        assert status.returncode == 0 and "moto    running" in status.stdout
+    finally:
+        down = stack("down")
+    assert down.returncode == 0, down.stderr
+    assert wait_until(lambda: not answers(f"http://127.0.0.1:{port}/moto-api/"), 10)
+    assert not (state / "moto.pid").exists()
+    assert stack("status").returncode != 0
+    assert stack("down").returncode == 0  # safe when nothing runs

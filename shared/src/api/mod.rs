@@ -1,0 +1,39 @@
+//! Entry points of the HTTP Lambdas: SR-facing partner endpoints and the vendor API.
+
+pub mod partner;
+pub mod vendor;
+
+use crate::http::ApiError;
+use crate::queue::QueueError;
+use crate::secrets::SecretError;
+use crate::store::StoreError;
+
+/// Dependency failures become a 503 the caller can retry; the detail goes to the log only.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict => ApiError::conflict(
+                "CONCURRENT_UPDATE",
+                "the resource was changed by another request; retry",
+            ),
+            other => {
+                tracing::error!(error = %other, "storage failure");
+                ApiError::unavailable("storage is temporarily unavailable; retry")
+            }
+        }
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(error: QueueError) -> Self {
+        tracing::error!(error = %error, "queue failure");
+        ApiError::unavailable("the results queue is temporarily unavailable; retry")
+    }
+}
+
+impl From<SecretError> for ApiError {
+    fn from(error: SecretError) -> Self {
+        tracing::error!(error = %error, "secrets failure");
+        ApiError::unavailable("credentials storage is temporarily unavailable; retry")
+    }
+}

@@ -1,0 +1,243 @@
+//! The HTTP edge shared by every API Lambda: one error type, mapped to status codes in one place,
+//! and rendered in the dialect of whoever called (SR's error body or the vendor API envelope).
+
+use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::sr::SrErrorBody;
+
+/// A client-facing failure: status, a stable machine code and a message that says what was wrong
+/// and where (field, header, parameter). Never carries internals or secrets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", message)
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// A dependency (DynamoDB, SQS, Secrets Manager) failed: the caller should retry.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TEMPORARILY_UNAVAILABLE",
+            message,
+        )
+    }
+}
+
+/// SR's `ErrorResponse` — what our SR-facing endpoints answer on failure.
+pub fn sr_error_response(error: &ApiError) -> Response<Body> {
+    json_response(
+        error.status,
+        &SrErrorBody::single(error.code, &error.message),
+    )
+}
+
+/// The vendor API's envelope, shaped like Kombo's: `{status: "error", error: {code, title, message}}`.
+pub fn vendor_error_response(error: &ApiError) -> Response<Body> {
+    let body = serde_json::json!({
+        "status": "error",
+        "error": {
+            "code": error.code,
+            "title": error.status.canonical_reason().unwrap_or("Error"),
+            "message": error.message,
+        }
+    });
+    json_response(error.status, &body)
+}
+
+pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response<Body> {
+    let text = serde_json::to_string(body).expect("response types always serialize");
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+pub fn empty_response(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = status;
+    response
+}
+
+/// The request body as bytes, whatever API Gateway's encoding was.
+pub fn body_bytes(request: &Request) -> &[u8] {
+    request.body().as_ref()
+}
+
+/// Parses a JSON body into `T`; the error names the offending field path (`candidate.id`).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request(
+            "INVALID_BODY",
+            "request body is empty; expected a JSON object",
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = if inner.is_syntax() || inner.is_eof() || path == "." {
+            format!("invalid JSON body: {inner}")
+        } else {
+            format!("invalid field `{path}`: {inner}")
+        };
+        ApiError::bad_request("INVALID_BODY", message)
+    })
+}
+
+/// Requires `Content-Type` to be `expected` (parameters like `charset` allowed).
+pub fn require_content_type(request: &Request, expected: &str) -> Result<(), ApiError> {
+    let actual = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = actual.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            format!("Content-Type must be {expected} (got `{actual}`)"),
+        ))
+    }
+}
+
+/// The bearer credential of the `Authorization` header, if it has one.
+pub fn bearer_token(request: &Request) -> Option<&str> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Path segments after `anchor` (e.g. `packages`), ignoring any stage or proxy prefix in front.
+pub fn segments_after<'a>(path: &'a str, anchor: &str) -> Option<Vec<&'a str>> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let at = segments.iter().position(|s| *s == anchor)?;
+    Some(segments[at + 1..].to_vec())
+}
+
+/// Percent-decodes one path segment.
+pub fn decode_segment(segment: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Outer {
+        inner: Inner,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        id: String,
+    }
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let err = parse_json::<Outer>(br#"{"inner":{}}"#).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert!(err.message.contains("inner"), "{}", err.message);
+        assert!(
+            err.message.contains("missing field `id`"),
+            "{}",
+            err.message
+        );
+        let err = parse_json::<Outer>(br#"{"inner":{"id":5}}"#).unwrap_err();
+        assert!(err.message.contains("`inner.id`"), "{}", err.message);
+    }
+
+    #[test]
+    fn malformed_json_is_a_bad_request() {
+        let err = parse_json::<Outer>(b"{not json").unwrap_err();
+        assert!(
+            err.message.starts_with("invalid JSON body"),
+            "{}",
+            err.message
+        );
+        let err = parse_json::<Outer>(b"").unwrap_err();
+        assert!(err.message.contains("empty"));
+    }
+
+    #[test]
+    fn segments_after_ignores_prefixes() {
+        assert_eq!(
+            segments_after("/prod/packages/abc", "packages").unwrap(),
+            vec!["abc"]
+        );
+        assert_eq!(
+            segments_after("/packages/", "packages").unwrap(),
+            Vec::<&str>::new()
+        );
+        assert!(segments_after("/other", "packages").is_none());
+    }
+
+    #[test]
+    fn decodes_percent_encoded_segments() {
+        assert_eq!(decode_segment("a%20b"), "a b");
+        assert_eq!(decode_segment("a+b"), "a+b");
+    }
+
+    #[test]
+    fn sr_errors_use_srs_shape() {
+        let response = sr_error_response(&ApiError::not_found("PACKAGE_NOT_FOUND", "no such"));
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let Body::Text(text) = response.body() else {
+            panic!("json body expected")
+        };
+        let json: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(json["errors"][0]["code"], "PACKAGE_NOT_FOUND");
+        assert_eq!(json["message"], "no such");
+    }
+}

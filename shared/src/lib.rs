@@ -1,0 +1,24 @@
+//! The SmartRecruiters assessment-partner connector, as a library.
+//!
+//! Layout (a hexagon): [`sr`] holds SmartRecruiters' contract types and HTTP client, the domain
+//! modules ([`packages`], [`orders`], [`results`]) hold the rules and know nothing of AWS or HTTP
+//! events, [`store`], [`secrets`] and [`queue`] are the AWS adapters, and [`api`] plus
+//! [`publisher`] are the entry points each Lambda's `main.rs` hands to the runtime.
+
+pub mod api;
+pub mod auth;
+pub mod aws;
+pub mod config;
+pub mod http;
+pub mod onboarding;
+pub mod orders;
+pub mod packages;
+pub mod publisher;
+pub mod queue;
+pub mod results;
+pub mod secrets;
+pub mod sr;
+pub mod store;
+pub mod telemetry;
+
+pub use config::Config;

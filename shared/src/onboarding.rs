@@ -1,0 +1,77 @@
+//! Connecting an SR company: the credential exchange of SR's partner guide.
+//!
+//! 1. generate the customer-level pair SR will use to call us, 2. get a master token and hand the
+//! pair to SR (`POST /integration/company/{companyId}`), 3. keep both pairs in Secrets Manager and
+//! the client lookup in DynamoDB, 4. mark the company ACTIVE. SR is called before anything is
+//! stored, so a refusal (409, 404) leaves nothing half-done and a retry starts clean.
+
+use chrono::Utc;
+
+use crate::auth::{generate_client_credentials, hash_secret};
+use crate::secrets::{CompanyCredentials, SecretError, Secrets};
+use crate::sr::{SrClient, SrClientError};
+use crate::store::{ClientRecord, CompanyRecord, CompanyStatus, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OnboardingError {
+    #[error("SmartRecruiters refused the integration: {0}")]
+    Sr(#[from] SrClientError),
+    #[error(transparent)]
+    Secrets(#[from] SecretError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct Onboarding<'a> {
+    pub store: &'a Store,
+    pub secrets: &'a Secrets,
+    pub sr: &'a SrClient,
+    pub partner_credential_secret_id: &'a str,
+}
+
+impl Onboarding<'_> {
+    /// Connects `company_id` to the vendor's `integration_id` and returns the stored company.
+    pub async fn connect(
+        &self,
+        company_id: &str,
+        integration_id: &str,
+    ) -> Result<CompanyRecord, OnboardingError> {
+        let master = self
+            .secrets
+            .partner_credential(self.partner_credential_secret_id)
+            .await?;
+        let inbound = generate_client_credentials();
+        let outbound = self
+            .sr
+            .integrate_company(&master, company_id, &inbound)
+            .await?;
+        self.secrets
+            .put_company_credentials(
+                company_id,
+                &CompanyCredentials {
+                    inbound: inbound.clone(),
+                    outbound,
+                },
+            )
+            .await?;
+        let now = Utc::now();
+        let company = CompanyRecord {
+            company_id: company_id.to_string(),
+            integration_id: integration_id.to_string(),
+            status: CompanyStatus::Active,
+            client_id: inbound.client_id.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        let client = ClientRecord {
+            client_id: inbound.client_id.clone(),
+            company_id: company_id.to_string(),
+            integration_id: integration_id.to_string(),
+            secret_sha256: hash_secret(&inbound.client_secret),
+            created_at: now,
+        };
+        self.store.put_company(&company, &client).await?;
+        tracing::info!(company_id, integration_id, "company connected");
+        Ok(company)
+    }
+}

@@ -1,0 +1,163 @@
+//! Secrets Manager adapter: the partner master credential, the vendor API key, and one secret per
+//! company holding both of its credential pairs.
+
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+use serde::{Deserialize, Serialize};
+
+use crate::sr::partner::ClientCredentials;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("secret {0} does not exist")]
+    NotFound(String),
+    #[error("secret {id} is malformed: {reason}")]
+    Malformed { id: String, reason: String },
+    #[error("Secrets Manager request failed: {0}")]
+    Service(String),
+}
+
+/// Both credential pairs of one SR company.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompanyCredentials {
+    /// The pair SR presents to our token endpoint (we generated it).
+    pub inbound: ClientCredentials,
+    /// The pair we present to SR's token endpoint (SR generated it).
+    pub outbound: ClientCredentials,
+}
+
+/// The operator-set partner master credential: `{"client_id": "…", "client_secret": "…"}`.
+#[derive(Deserialize)]
+struct PartnerCredentialSecret {
+    #[serde(alias = "clientId")]
+    client_id: String,
+    #[serde(alias = "clientSecret")]
+    client_secret: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Secrets {
+    client: aws_sdk_secretsmanager::Client,
+    prefix: String,
+}
+
+impl Secrets {
+    pub fn new(client: aws_sdk_secretsmanager::Client, prefix: impl Into<String>) -> Self {
+        Self {
+            client,
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn company_secret_id(&self, company_id: &str) -> String {
+        format!("{}companies/{}", self.prefix, company_id)
+    }
+
+    pub async fn get_string(&self, id: &str) -> Result<String, SecretError> {
+        let output = self
+            .client
+            .get_secret_value()
+            .secret_id(id)
+            .send()
+            .await
+            .map_err(|e| match e.code() {
+                Some("ResourceNotFoundException") => SecretError::NotFound(id.to_string()),
+                _ => SecretError::Service(describe(&e)),
+            })?;
+        output.secret_string.ok_or_else(|| SecretError::Malformed {
+            id: id.to_string(),
+            reason: "no string value".into(),
+        })
+    }
+
+    async fn get_json<T: for<'de> Deserialize<'de>>(&self, id: &str) -> Result<T, SecretError> {
+        let raw = self.get_string(id).await?;
+        // The serde error names the field, never echoes the value.
+        serde_json::from_str(&raw).map_err(|e| SecretError::Malformed {
+            id: id.to_string(),
+            reason: format!("expected JSON ({})", e.classify_reason()),
+        })
+    }
+
+    pub async fn partner_credential(&self, id: &str) -> Result<ClientCredentials, SecretError> {
+        let secret: PartnerCredentialSecret = self.get_json(id).await?;
+        Ok(ClientCredentials {
+            client_id: secret.client_id,
+            client_secret: secret.client_secret,
+        })
+    }
+
+    pub async fn company_credentials(
+        &self,
+        company_id: &str,
+    ) -> Result<CompanyCredentials, SecretError> {
+        self.get_json(&self.company_secret_id(company_id)).await
+    }
+
+    /// Creates or overwrites the company's secret.
+    pub async fn put_company_credentials(
+        &self,
+        company_id: &str,
+        credentials: &CompanyCredentials,
+    ) -> Result<(), SecretError> {
+        let id = self.company_secret_id(company_id);
+        let value = serde_json::to_string(credentials).expect("credentials serialize");
+        let created = self
+            .client
+            .create_secret()
+            .name(&id)
+            .description(format!(
+                "SmartRecruiters credentials of company {company_id} (managed by the connector)"
+            ))
+            .secret_string(&value)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ResourceExistsException") => self
+                .client
+                .put_secret_value()
+                .secret_id(&id)
+                .secret_string(&value)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| SecretError::Service(describe(&e))),
+            Err(e) => Err(SecretError::Service(describe(&e))),
+        }
+    }
+
+    /// Removes the company's secret immediately (no recovery window: a disabled integration's
+    /// credentials must stop existing). Absent already is fine.
+    pub async fn delete_company_credentials(&self, company_id: &str) -> Result<(), SecretError> {
+        let result = self
+            .client
+            .delete_secret()
+            .secret_id(self.company_secret_id(company_id))
+            .force_delete_without_recovery(true)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
+            Err(e) => Err(SecretError::Service(describe(&e))),
+        }
+    }
+}
+
+/// The SDK error with its causes (code, message, or the transport failure); never a secret value.
+fn describe<E: std::error::Error>(error: &E) -> String {
+    aws_smithy_types::error::display::DisplayErrorContext(error).to_string()
+}
+
+trait ClassifyReason {
+    fn classify_reason(&self) -> &'static str;
+}
+
+impl ClassifyReason for serde_json::Error {
+    fn classify_reason(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Data => "a field is missing or has the wrong type",
+            _ => "not valid JSON",
+        }
+    }
+}

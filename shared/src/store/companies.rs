@@ -1,0 +1,218 @@
+//! Companies (SR customers), the client credentials SR uses for them, and issued access tokens.
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{from_item, key_of, keys, to_item, Store, StoreError};
+use crate::auth::TokenClaims;
+use crate::packages::Catalog;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CompanyStatus {
+    Active,
+    Disabled,
+}
+
+/// An SR company connected to one vendor integration (the vendor's customer organisation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompanyRecord {
+    pub company_id: String,
+    pub integration_id: String,
+    pub status: CompanyStatus,
+    /// The client id SR presents for this company (the secret is only in Secrets Manager).
+    pub client_id: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Looks up the company behind a client id at the token endpoint without a Secrets Manager call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    pub client_id: String,
+    pub company_id: String,
+    pub integration_id: String,
+    /// SHA-256 of the client secret; see `auth::credentials` for why a digest suffices.
+    pub secret_sha256: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub company_id: String,
+    pub integration_id: String,
+    pub issued_at: DateTime<Utc>,
+    /// Epoch seconds; also the table's TTL attribute.
+    pub expires_at: i64,
+}
+
+impl TokenRecord {
+    pub fn is_valid_for(&self, claims: &TokenClaims, now: DateTime<Utc>) -> bool {
+        self.company_id == claims.company_id
+            && self.integration_id == claims.integration_id
+            && self.expires_at > now.timestamp()
+    }
+}
+
+impl Store {
+    /// Writes a connected company and its client record together (both or neither).
+    pub async fn put_company(
+        &self,
+        company: &CompanyRecord,
+        client: &ClientRecord,
+    ) -> Result<(), StoreError> {
+        let put = |item| {
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(item))
+                        .build()
+                        .expect("table and item are set"),
+                )
+                .build()
+        };
+        self.db
+            .transact_write_items()
+            .transact_items(put(to_item(company, keys::company(&company.company_id))))
+            .transact_items(put(to_item(client, keys::client(&client.client_id))))
+            .send()
+            .await
+            .map_err(StoreError::service)?;
+        Ok(())
+    }
+
+    pub async fn get_company(&self, company_id: &str) -> Result<Option<CompanyRecord>, StoreError> {
+        self.get(keys::company(company_id), true).await
+    }
+
+    pub async fn get_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        self.get(keys::client(client_id), false).await
+    }
+
+    pub(crate) async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        key: (String, String),
+        consistent: bool,
+    ) -> Result<Option<T>, StoreError> {
+        let output = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key)))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(StoreError::service)?;
+        output.item.map(from_item).transpose()
+    }
+
+    /// Stores a token record only while the company is ACTIVE and still uses `client_id`, in one
+    /// transaction, so a token cannot be issued for a company that is being disabled.
+    /// Returns false when the company is not (or no longer) active for that client.
+    pub async fn put_token(
+        &self,
+        digest: &str,
+        token: &TokenRecord,
+        client_id: &str,
+    ) -> Result<bool, StoreError> {
+        let mut item = to_item(token, keys::token(&token.company_id, digest));
+        item.insert(
+            keys::EXPIRES_AT.into(),
+            AttributeValue::N(token.expires_at.to_string()),
+        );
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::company(&token.company_id))))
+            .condition_expression("#status = :active AND client_id = :client")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":active", AttributeValue::S("ACTIVE".into()))
+            .expression_attribute_values(":client", AttributeValue::S(client_id.into()))
+            .build()
+            .expect("condition check is complete");
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .expect("put is complete");
+        let result = self
+            .db
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let cancelled = e
+                    .as_service_error()
+                    .map(|s| s.is_transaction_canceled_exception())
+                    .unwrap_or(false);
+                if cancelled {
+                    Ok(false)
+                } else {
+                    Err(StoreError::service(e))
+                }
+            }
+        }
+    }
+
+    /// The token's record and its integration's catalog in ONE round trip (BatchGetItem).
+    /// Strongly consistent, so a token works the instant it was issued.
+    pub async fn token_and_catalog(
+        &self,
+        claims: &TokenClaims,
+    ) -> Result<(Option<TokenRecord>, Option<Catalog>), StoreError> {
+        let token_key = keys::token(&claims.company_id, &claims.digest);
+        let catalog_key = keys::catalog(&claims.integration_id);
+        let request = KeysAndAttributes::builder()
+            .keys(key_of(token_key.clone()))
+            .keys(key_of(catalog_key))
+            .consistent_read(true)
+            .build()
+            .expect("keys are set");
+        let mut pending = Some(std::collections::HashMap::from([(
+            self.table.clone(),
+            request,
+        )]));
+        let mut items = Vec::new();
+        // BatchGetItem may return some keys as unprocessed under throttling; ask again for those.
+        for _ in 0..3 {
+            let Some(request_items) = pending.take().filter(|m| !m.is_empty()) else {
+                break;
+            };
+            let output = self
+                .db
+                .batch_get_item()
+                .set_request_items(Some(request_items))
+                .send()
+                .await
+                .map_err(StoreError::service)?;
+            if let Some(mut responses) = output.responses {
+                items.extend(responses.remove(&self.table).unwrap_or_default());
+            }
+            pending = output.unprocessed_keys;
+        }
+        if pending.is_some_and(|m| !m.is_empty()) {
+            return Err(StoreError::Service(
+                "BatchGetItem left keys unprocessed".into(),
+            ));
+        }
+        let mut token = None;
+        let mut catalog = None;
+        for item in items {
+            let is_token =
+                matches!(item.get(keys::SK), Some(AttributeValue::S(sk)) if *sk == token_key.1);
+            if is_token {
+                token = Some(from_item(item)?);
+            } else {
+                catalog = Some(from_item(item)?);
+            }
+        }
+        Ok((token, catalog))
+    }
+}

@@ -1,0 +1,44 @@
+//! Key layout of the single table.
+//!
+//! | item            | pk                          | sk              |
+//! |-----------------|-----------------------------|-----------------|
+//! | company         | `COMPANY#{companyId}`       | `PROFILE`       |
+//! | access token    | `COMPANY#{companyId}`       | `TOKEN#{sha256}`|
+//! | client (SR→us)  | `CLIENT#{clientId}`         | `CLIENT`        |
+//! | catalog         | `INTEGRATION#{integrationId}` | `CATALOG`     |
+//! | order           | `ORDER#{orderId}`           | `ORDER`         |
+//!
+//! Orders are also indexed in `gsi1` by integration (`INTEGRATION#{id}#ORDERS`, created time) for
+//! the vendor's order list. Tokens sit under their company so disabling it can find them all.
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+pub const GSI1: &str = "gsi1";
+pub const GSI1_PK: &str = "gsi1pk";
+pub const GSI1_SK: &str = "gsi1sk";
+/// Epoch seconds; DynamoDB's TTL deletes expired items (tokens) in the background.
+pub const EXPIRES_AT: &str = "expires_at";
+
+pub fn company(company_id: &str) -> (String, String) {
+    (format!("COMPANY#{company_id}"), "PROFILE".into())
+}
+
+pub fn token(company_id: &str, digest: &str) -> (String, String) {
+    (format!("COMPANY#{company_id}"), format!("TOKEN#{digest}"))
+}
+
+pub fn client(client_id: &str) -> (String, String) {
+    (format!("CLIENT#{client_id}"), "CLIENT".into())
+}
+
+pub fn catalog(integration_id: &str) -> (String, String) {
+    (format!("INTEGRATION#{integration_id}"), "CATALOG".into())
+}
+
+pub fn order(order_id: &str) -> (String, String) {
+    (format!("ORDER#{order_id}"), "ORDER".into())
+}
+
+pub fn orders_of_integration(integration_id: &str) -> String {
+    format!("INTEGRATION#{integration_id}#ORDERS")
+}

@@ -1,0 +1,83 @@
+//! DynamoDB adapter: one table, items told apart by their keys (see [`keys`] and README's
+//! "Storage" section). Records are (de)serialized with `serde_dynamo`.
+
+mod catalog;
+mod companies;
+pub mod keys;
+mod orders;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use companies::{ClientRecord, CompanyRecord, CompanyStatus, TokenRecord};
+pub use orders::{ClaimOutcome, OrderPage, PutOrderOutcome, ResultWrite};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB request failed: {0}")]
+    Service(String),
+    #[error("stored item {key} is malformed: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("the item was changed concurrently; retry")]
+    Conflict,
+}
+
+impl StoreError {
+    pub(crate) fn service<E: std::error::Error>(error: E) -> Self {
+        Self::Service(aws_smithy_types::error::display::DisplayErrorContext(&error).to_string())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(db: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            db,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+/// Serializes a record and adds its key attributes.
+pub(crate) fn to_item<T: Serialize>(record: &T, key: (String, String)) -> Item {
+    let mut item: Item = serde_dynamo::to_item(record).expect("records serialize to items");
+    item.insert(keys::PK.into(), AttributeValue::S(key.0));
+    item.insert(keys::SK.into(), AttributeValue::S(key.1));
+    item
+}
+
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    let key = match (item.get(keys::PK), item.get(keys::SK)) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => format!("{pk}/{sk}"),
+        _ => "?".to_string(),
+    };
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
+        key,
+        reason: e.to_string(),
+    })
+}
+
+pub(crate) fn key_of(key: (String, String)) -> Item {
+    HashMap::from([
+        (keys::PK.to_string(), AttributeValue::S(key.0)),
+        (keys::SK.to_string(), AttributeValue::S(key.1)),
+    ])
+}
+
+pub(crate) fn to_value<T: Serialize>(value: &T) -> AttributeValue {
+    serde_dynamo::to_attribute_value(value).expect("values serialize to attributes")
+}

@@ -1,0 +1,305 @@
+//! Test support shared by every integration and end-to-end test: reach the local stack started by
+//! `infra/stack.sh up` (moto, SR simulator, `cargo lambda watch`, SQS poller), build companies,
+//! and drive the spine. Tests use unique ids, so they run in parallel against one stack.
+
+pub mod scenario;
+pub mod sim;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_config::Region;
+use aws_sdk_dynamodb::config::Credentials;
+use connector::api::partner::PartnerApi;
+use connector::api::vendor::VendorApi;
+use connector::auth::VendorKeyVerifier;
+use connector::aws::AwsClients;
+use connector::onboarding::Onboarding;
+use connector::queue::ResultsQueue;
+use connector::secrets::Secrets;
+use connector::sr::partner::{ConsentDisplayMode, PartnerConfiguration};
+use connector::sr::{AssessmentType, SrClient};
+use connector::store::Store;
+use connector::Config;
+use lambda_http::http::Method;
+use lambda_http::{Body, Request};
+use rand::RngCore;
+
+pub use sim::Simulator;
+
+/// The running local stack, as described by `.local/stack.env`.
+pub struct Stack {
+    pub env: HashMap<String, String>,
+    pub config: Config,
+    pub aws: AwsClients,
+    pub store: Store,
+    pub secrets: Secrets,
+    pub sr: SrClient,
+    pub sim: Simulator,
+    pub http: reqwest::Client,
+    /// `http://127.0.0.1:9000/lambda-url`: prefix of every function's URL under cargo lambda watch.
+    pub lambda_prefix: String,
+    pub vendor_api_key: String,
+}
+
+/// Where `infra/stack.sh` writes the stack description (override with `STACK_ENV`).
+pub fn stack_env_path() -> PathBuf {
+    std::env::var_os("STACK_ENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.local/stack.env"))
+}
+
+fn read_env_file(path: &PathBuf) -> HashMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {} ({e}): start the local stack first with `make stack-up` (make test does it)",
+            path.display()
+        )
+    });
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+impl Stack {
+    pub async fn connect() -> Stack {
+        connector::aws::install_crypto_provider();
+        let env = read_env_file(&stack_env_path());
+        let get = |k: &str| {
+            env.get(k)
+                .cloned()
+                .unwrap_or_else(|| panic!("{k} missing in stack.env"))
+        };
+        let config = Config::from_lookup(|k| env.get(k).cloned())
+            .expect("stack.env holds a valid configuration");
+        let sdk = connector::aws::config_loader()
+            .endpoint_url(get("AWS_ENDPOINT_URL"))
+            .region(Region::new(get("AWS_REGION")))
+            .credentials_provider(Credentials::new("test", "test", None, None, "local-stack"))
+            .load()
+            .await;
+        let aws = AwsClients::new(&sdk);
+        Stack {
+            store: Store::new(aws.dynamodb.clone(), &config.table_name),
+            secrets: Secrets::new(aws.secrets.clone(), &config.secret_prefix),
+            sr: SrClient::new(config.sr.clone()),
+            sim: Simulator::new(&get("SR_SIM_URL")),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(600))
+                .build()
+                .unwrap(),
+            lambda_prefix: get("LAMBDA_INVOKE_URL_PREFIX"),
+            vendor_api_key: get("VENDOR_API_KEY"),
+            aws,
+            config,
+            env,
+        }
+    }
+
+    /// URL of `path` on `function` under cargo lambda watch.
+    pub fn function_url(&self, function: &str, path: &str) -> String {
+        format!("{}/{function}{path}", self.lambda_prefix)
+    }
+
+    /// The partner configuration pointing SR at the local functions.
+    pub fn partner_configuration(&self) -> PartnerConfiguration {
+        PartnerConfiguration {
+            consent_url: self.function_url("consent", "/integration"),
+            consent_display_mode: ConsentDisplayMode::Popup,
+            assessment_package_list_url: self.function_url("list-packages", "/packages"),
+            single_assessment_package_url: self
+                .function_url("get-package", "/packages/{assessmentPackageId}"),
+            package_order_url: Some(self.function_url("create-order", "/packages/orders")),
+            inline_assessment_package_order_url: None,
+            oauth_token_url: self.function_url("oauth-token", "/oauth/token"),
+            integration_disable_url: None,
+            fields: vec![],
+            supported_assessment_types: AssessmentType::ALL.to_vec(),
+        }
+    }
+
+    /// Registers the partner configuration with the SR simulator (idempotent).
+    pub async fn configure_partner(&self) {
+        let master = self
+            .secrets
+            .partner_credential(&self.config.partner_credential_secret_id)
+            .await
+            .expect("partner credential secret exists");
+        self.sr
+            .put_partner_configuration(&master, &self.partner_configuration())
+            .await
+            .expect("SR simulator accepts the partner configuration");
+    }
+
+    /// A freshly connected company with its own integration, credentials exchanged with the SR
+    /// simulator exactly as the consent flow does.
+    pub async fn new_company(&self, label: &str) -> TestCompany {
+        self.configure_partner().await;
+        let company = TestCompany {
+            company_id: unique(label),
+            integration_id: unique(&format!("{label}-org")),
+        };
+        Onboarding {
+            store: &self.store,
+            secrets: &self.secrets,
+            sr: &self.sr,
+            partner_credential_secret_id: &self.config.partner_credential_secret_id,
+        }
+        .connect(&company.company_id, &company.integration_id)
+        .await
+        .expect("company connects");
+        company
+    }
+
+    /// The SR-facing handlers, in-process, against the stack's AWS emulator.
+    pub fn partner_api(&self) -> PartnerApi {
+        PartnerApi::new(
+            self.store.clone(),
+            self.config.sr.clone(),
+            self.config.access_token_ttl,
+        )
+    }
+
+    /// The vendor API handler, in-process.
+    pub fn vendor_api(&self) -> VendorApi {
+        VendorApi::new(
+            self.store.clone(),
+            ResultsQueue::new(self.aws.sqs.clone(), &self.config.results_queue_url),
+            VendorKeyVerifier::new(
+                self.secrets.clone(),
+                self.config.vendor_api_key_secret_id.clone(),
+            ),
+        )
+    }
+
+    /// A vendor API request over HTTP through cargo lambda watch.
+    pub fn vendor_request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        integration: &str,
+    ) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.function_url("vendor-api", path))
+            .bearer_auth(&self.vendor_api_key)
+            .header("X-Integration-Id", integration)
+    }
+
+    /// An access token for `company`, from the in-process token handler.
+    pub async fn access_token(&self, company: &TestCompany) -> String {
+        let credentials = self
+            .secrets
+            .company_credentials(&company.company_id)
+            .await
+            .unwrap();
+        let form = format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}",
+            credentials.inbound.client_id, credentials.inbound.client_secret
+        );
+        let response = self
+            .partner_api()
+            .oauth_token(request(
+                Method::POST,
+                "/oauth/token",
+                &[("content-type", "application/x-www-form-urlencoded")],
+                form,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "token request failed: {:?}",
+            response.body()
+        );
+        json_body(&response)["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+/// A connected SR company and the vendor integration it is linked to.
+#[derive(Debug, Clone)]
+pub struct TestCompany {
+    pub company_id: String,
+    pub integration_id: String,
+}
+
+/// `label-<16 hex>`: unique across parallel tests and repeated runs against one stack.
+pub fn unique(label: &str) -> String {
+    let mut bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{label}-{hex}")
+}
+
+/// A random UUID v4 string, like SR's order ids.
+pub fn uuid() -> String {
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Builds an in-process `lambda_http` request.
+pub fn request(
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<String>,
+) -> Request {
+    let body: String = body.into();
+    let mut builder = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(format!("https://api.example.com{path}"));
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    let body = if body.is_empty() {
+        Body::Empty
+    } else {
+        Body::Text(body)
+    };
+    builder.body(body).unwrap()
+}
+
+/// The JSON body of an in-process response.
+pub fn json_body(response: &lambda_http::Response<Body>) -> serde_json::Value {
+    match response.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap_or_else(|_| panic!("not JSON: {t}")),
+        Body::Binary(b) => serde_json::from_slice(b).unwrap(),
+        Body::Empty => serde_json::Value::Null,
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// Polls `check` until it yields a value; a bounded wait, not a timing assertion.
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("gave up waiting for {what} after {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,122 @@
+//! A thin client of the SR simulator's test API (`/__sim/...`).
+
+use serde_json::{json, Value};
+
+#[derive(Clone)]
+pub struct Simulator {
+    base: String,
+    http: reqwest::Client,
+}
+
+/// The simulator's report of a call it made to the connector as SR.
+#[derive(Debug, Clone)]
+pub struct SrCall {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Simulator {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_string(),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(600))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/__sim{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("SR simulator unreachable: {e}"));
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(
+            status.is_success(),
+            "simulator {path} answered {status}: {value}"
+        );
+        value
+    }
+
+    fn call(value: Value) -> SrCall {
+        SrCall {
+            status: value["status"].as_u64().unwrap_or(0) as u16,
+            body: value["body"].clone(),
+        }
+    }
+
+    /// SR asks the connector for an access token with the company's credentials.
+    pub async fn token(&self, company_id: &str) -> SrCall {
+        Self::call(
+            self.post(&format!("/companies/{company_id}/token"), json!({}))
+                .await,
+        )
+    }
+
+    /// SR lists the company's packages.
+    pub async fn list_packages(&self, company_id: &str) -> SrCall {
+        Self::call(
+            self.post(&format!("/companies/{company_id}/packages"), json!({}))
+                .await,
+        )
+    }
+
+    /// SR reads one package.
+    pub async fn get_package(&self, company_id: &str, package_id: &str) -> SrCall {
+        Self::call(
+            self.post(
+                &format!("/companies/{company_id}/packages/{package_id}"),
+                json!({}),
+            )
+            .await,
+        )
+    }
+
+    /// SR orders `package_id`; returns the order id and SR's view of the connector's answer.
+    pub async fn place_order(&self, company_id: &str, package_id: &str) -> (String, SrCall, Value) {
+        let value = self
+            .post(
+                &format!("/companies/{company_id}/orders"),
+                json!({"assessmentPackageId": package_id}),
+            )
+            .await;
+        let order_id = value["orderId"].as_str().expect("orderId").to_string();
+        let request = value["request"].clone();
+        (order_id, Self::call(value), request)
+    }
+
+    /// Sends an arbitrary request to one of the configured partner URLs with the company's token.
+    pub async fn raw(&self, company_id: &str, body: Value) -> SrCall {
+        Self::call(
+            self.post(&format!("/companies/{company_id}/raw"), body)
+                .await,
+        )
+    }
+
+    /// What the simulator (as SR) holds for an order: merged result, patches, attachments.
+    pub async fn order(&self, order_id: &str) -> Option<Value> {
+        let response = self
+            .http
+            .get(format!("{}/__sim/orders/{order_id}", self.base))
+            .send()
+            .await
+            .ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        response.json().await.ok()
+    }
+
+    pub async fn inject_fault(&self, fault: Value) {
+        self.post("/faults", fault).await;
+    }
+}
