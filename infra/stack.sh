@@ -19,6 +19,7 @@
 #   LAMBDA_READY_TIMEOUT=600   seconds to wait for cargo lambda to answer
 #   SIM_READY_TIMEOUT=60 MOTO_READY_TIMEOUT=30 STOP_TIMEOUT=15
 #   PYTHON=python3 SR_SIM_BIN=target/debug/sr-simulator
+#   CARGO_LAMBDA_WATCH_ARGS=   extra `cargo lambda watch` flags, e.g. "--ignore-changes"
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,6 +39,7 @@ MOTO_READY_TIMEOUT="${MOTO_READY_TIMEOUT:-30}"
 STOP_TIMEOUT="${STOP_TIMEOUT:-15}"
 PYTHON="${PYTHON:-python3}"
 SR_SIM_BIN="${SR_SIM_BIN:-$ROOT/target/debug/sr-simulator}"
+CARGO_LAMBDA_WATCH_ARGS="${CARGO_LAMBDA_WATCH_ARGS:-}"
 
 MOTO_URL="http://$HOST:$MOTO_PORT"
 SR_SIM_URL="http://$HOST:$SR_SIM_PORT"
@@ -85,18 +87,31 @@ fail_component() { # fail_component NAME MESSAGE
   exit 1
 }
 
-# start_bg NAME COMMAND...: run COMMAND in its own session/process group from the
-# repository root, output to .local/NAME.log, pid (= process group id) to .local/NAME.pid.
+# start_bg NAME URL COMMAND...: run COMMAND in its own session/process group from the
+# repository root, output to .local/NAME.log; .local/NAME.pid holds the pid (= process
+# group id) and the URL it serves.
 start_bg() {
-  local name=$1 logf
-  shift
+  local name=$1 url=$2 logf
+  shift 2
   logf="$(log_file "$name")"
   if [[ -f "$logf" ]]; then mv -f "$logf" "$logf.prev"; fi
   printf '[stack] %s: %s\n' "$(date '+%F %T')" "$*" >"$logf"
   (cd "$ROOT" && exec setsid "$@" >>"$logf" 2>&1 </dev/null) &
-  echo "$!" >"$(pid_file "$name")"
+  printf '%s\n%s\n' "$!" "$url" >"$(pid_file "$name")"
   # setsid only forks when the caller leads a process group; the subshell does not,
   # so $! is the new session and process group leader.
+}
+
+# already_running NAME URL: true if NAME runs at URL; fails if it runs elsewhere.
+already_running() {
+  local pid recorded
+  pid="$(component_pid "$1")"
+  [[ -n "$pid" ]] || return 1
+  recorded="$(sed -n 2p "$(pid_file "$1")" 2>/dev/null || true)"
+  if [[ -n "$recorded" && "$recorded" != "$2" ]]; then
+    die "$1 already runs (pid $pid) for ${recorded:-another address}, not $2: run 'infra/stack.sh down' first"
+  fi
+  log "$1: already running (pid $pid) at $2"
 }
 
 port_answers() { # port_answers URL: does anything listen there?
@@ -141,12 +156,10 @@ check_tools() {
 
 # ------------------------------------------------------------------ components
 up_moto() {
-  if is_running moto; then
-    log "moto: already running (pid $(component_pid moto)) at $MOTO_URL"
-  else
+  if ! already_running moto "$MOTO_URL"; then
     ensure_port_free moto "$MOTO_URL/"
     log "moto: starting at $MOTO_URL"
-    start_bg moto moto_server -H "$HOST" -p "$MOTO_PORT"
+    start_bg moto "$MOTO_URL" moto_server -H "$HOST" -p "$MOTO_PORT"
     local deadline=$((SECONDS + MOTO_READY_TIMEOUT))
     until port_answers "$MOTO_URL/moto-api/"; do
       is_running moto || fail_component moto "moto_server exited"
@@ -171,13 +184,10 @@ up_moto() {
 }
 
 up_sim() {
-  if is_running sim; then
-    log "sim: already running (pid $(component_pid sim)) at $SR_SIM_URL"
-    return
-  fi
+  if already_running sim "$SR_SIM_URL"; then return; fi
   ensure_port_free sim "$SR_SIM_URL/"
   log "sim: starting $SR_SIM_BIN at $SR_SIM_URL"
-  start_bg sim "$SR_SIM_BIN" --listen "$HOST:$SR_SIM_PORT" \
+  start_bg sim "$SR_SIM_URL" "$SR_SIM_BIN" --listen "$HOST:$SR_SIM_PORT" \
     --master-client-id "$PARTNER_CLIENT_ID" --master-client-secret "$PARTNER_CLIENT_SECRET"
   local deadline=$((SECONDS + SIM_READY_TIMEOUT)) code
   while :; do
@@ -192,14 +202,13 @@ up_sim() {
 
 up_lambda() {
   [[ -f "$ENV_FILE" ]] || die "lambda: $ENV_FILE is missing (start the moto component first)"
-  if is_running lambda; then
-    log "lambda: already running (pid $(component_pid lambda)) at $LAMBDA_URL"
-    return
-  fi
+  if already_running lambda "$LAMBDA_URL"; then return; fi
   ensure_port_free lambda "$LAMBDA_URL/"
   log "lambda: starting cargo lambda watch at $LAMBDA_URL"
-  start_bg lambda cargo lambda watch --invoke-address "$HOST" --invoke-port "$LAMBDA_PORT" \
-    --env-file "$ENV_FILE"
+  local extra=()
+  read -r -a extra <<<"$CARGO_LAMBDA_WATCH_ARGS"
+  start_bg lambda "$LAMBDA_URL" cargo lambda watch --invoke-address "$HOST" --invoke-port "$LAMBDA_PORT" \
+    --env-file "$ENV_FILE" ${extra[@]+"${extra[@]}"}
   # cargo lambda starts the runtime API at once and compiles/starts a function on its
   # first invocation. An answer from list-packages (401 without a token) means the
   # server and the function work; only "connection refused" is retried.
@@ -228,18 +237,16 @@ up_lambda() {
 
 up_poller() {
   [[ -f "$ENV_FILE" ]] || die "poller: $ENV_FILE is missing (start the moto component first)"
-  if is_running poller; then
-    log "poller: already running (pid $(component_pid poller))"
-    return
-  fi
-  local queue_url
+  local queue_url function_url
   queue_url="$(env_value RESULTS_QUEUE_URL)"
   [[ -n "$queue_url" ]] || die "poller: RESULTS_QUEUE_URL missing in $ENV_FILE"
+  function_url="$LAMBDA_URL/2015-03-31/functions/result-publisher/invocations"
+  if already_running poller "$queue_url -> $function_url"; then return; fi
   log "poller: $queue_url -> result-publisher"
   # Batch size and concurrency as ResultPublisherQueueMapping in template.yaml.
-  start_bg poller "$PYTHON" "$ROOT/infra/sqs_poller.py" --endpoint "$MOTO_URL" \
+  start_bg poller "$queue_url -> $function_url" "$PYTHON" "$ROOT/infra/sqs_poller.py" --endpoint "$MOTO_URL" \
     --queue-url "$queue_url" \
-    --function-url "$LAMBDA_URL/2015-03-31/functions/result-publisher/invocations" \
+    --function-url "$function_url" \
     --batch-size 10 --max-concurrency 2 --wait 1
   local deadline=$((SECONDS + 15))
   until grep -q 'sqs_poller: polling' "$(log_file poller)" 2>/dev/null; do
@@ -263,12 +270,12 @@ write_stack_env() {
 }
 
 cmd_up() {
-  mkdir -p "$STATE_DIR"
-  check_tools
   local c
   for c in ${STACK_COMPONENTS//,/ }; do
     [[ " ${ALL_COMPONENTS[*]} " == *" $c "* ]] || die "unknown component '$c' in STACK_COMPONENTS (known: ${ALL_COMPONENTS[*]})"
   done
+  mkdir -p "$STATE_DIR"
+  check_tools
   if wants moto; then up_moto; fi
   if wants sim; then up_sim; fi
   if wants lambda; then up_lambda; fi
@@ -337,13 +344,8 @@ cmd_status() {
   local c pid all_up=0 url
   for c in "${ALL_COMPONENTS[@]}"; do
     pid="$(component_pid "$c")"
-    case "$c" in
-      moto) url="$MOTO_URL" ;;
-      sim) url="$SR_SIM_URL" ;;
-      lambda) url="$LAMBDA_URL" ;;
-      poller) url="-> $LAMBDA_URL/2015-03-31/functions/result-publisher/invocations" ;;
-    esac
     if [[ -n "$pid" ]]; then
+      url="$(sed -n 2p "$(pid_file "$c")" 2>/dev/null || true)"
       printf '%-7s running  pid %-7s %s\n' "$c" "$pid" "$url"
     else
       printf '%-7s stopped\n' "$c"

@@ -161,6 +161,22 @@ pub fn segments_after<'a>(path: &'a str, anchor: &str) -> Option<Vec<&'a str>> {
     Some(segments[at + 1..].to_vec())
 }
 
+/// A query parameter: from API Gateway's parsed parameters, else from the URI itself (function
+/// URLs, local emulators and in-process tests do not always fill the former).
+pub fn query_param(request: &Request, name: &str) -> Option<String> {
+    use lambda_http::RequestExt;
+    if let Some(v) = request
+        .query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+    {
+        return Some(v.to_string());
+    }
+    let query = request.uri().query()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
 /// Percent-decodes one path segment.
 pub fn decode_segment(segment: &str) -> String {
     url::form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B")).as_bytes())

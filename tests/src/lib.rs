@@ -303,3 +303,92 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// An order request as SR sends it, for `company` and `package_id`, with a fresh order id.
+pub fn order_body(
+    stack: &Stack,
+    company: &TestCompany,
+    package_id: &str,
+) -> (String, serde_json::Value) {
+    let order_id = uuid();
+    let callback = stack
+        .config
+        .sr
+        .api_url(&format!("orders/{order_id}/results"));
+    let body = serde_json::json!({
+        "resultCallbackURL": callback.as_str(),
+        "candidate": {"id": uuid(), "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
+                      "internal": false, "createdOn": "2026-01-01T00:00:00Z"},
+        "job": {"id": uuid(), "title": "Engineer", "refNumber": "REF-1"},
+        "requester": {"userId": uuid(), "email": "recruiter@example.com"},
+        "assessmentPackageId": package_id,
+        "jobId": "legacy-job-id",
+        "companyId": company.company_id,
+        "fields": {"lens": "blue"}
+    });
+    (order_id, body)
+}
+
+impl Stack {
+    /// Publishes `catalog` (vendor API shape) for the company's integration, in-process.
+    pub async fn put_catalog(&self, company: &TestCompany, catalog: serde_json::Value) {
+        let response = self
+            .vendor_api()
+            .handle(request(
+                Method::PUT,
+                "/assessment/packages",
+                &[
+                    ("authorization", &format!("Bearer {}", self.vendor_api_key)),
+                    ("x-integration-id", &company.integration_id),
+                ],
+                catalog.to_string(),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{:?}", response.body());
+    }
+
+    /// Places an order through the in-process create-order handler.
+    pub async fn create_order(
+        &self,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> lambda_http::Response<Body> {
+        self.partner_api()
+            .create_order(request(
+                Method::POST,
+                "/packages/orders",
+                &[
+                    ("authorization", &format!("Bearer {token}")),
+                    ("content-type", "application/json"),
+                ],
+                body.to_string(),
+            ))
+            .await
+            .unwrap()
+    }
+
+    /// A vendor API call through the in-process handler.
+    pub async fn vendor_call(
+        &self,
+        method: Method,
+        path: &str,
+        integration: &str,
+        body: Option<serde_json::Value>,
+    ) -> lambda_http::Response<Body> {
+        let auth = format!("Bearer {}", self.vendor_api_key);
+        self.vendor_api()
+            .handle(request(
+                method,
+                path,
+                &[
+                    ("authorization", &auth),
+                    ("x-integration-id", integration),
+                    ("content-type", "application/json"),
+                ],
+                body.map(|b| b.to_string()).unwrap_or_default(),
+            ))
+            .await
+            .unwrap()
+    }
+}

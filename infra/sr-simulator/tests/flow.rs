@@ -150,6 +150,60 @@ async fn configure_integrate_patch_and_read_back() {
         .unwrap();
     assert_eq!(forbidden.status(), 403);
 
+    // A company marked as not consenting cannot be integrated.
+    http.post(format!("{base}/__sim/companies/company-x/consent"))
+        .json(&json!({"consent": false}))
+        .send()
+        .await
+        .unwrap();
+    let refused = http
+        .post(format!("{base}{API}/integration/company/company-x"))
+        .bearer_auth(&master)
+        .json(&json!({"clientId": "a", "clientSecret": "b"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+
+    // Inline orders do not take attachments; other companies cannot touch the order.
+    http.post(format!("{base}/__sim/orders"))
+        .json(&json!({"orderId": "inline-1", "companyId": "company-1", "inline": true}))
+        .send()
+        .await
+        .unwrap();
+    let inline_upload = http
+        .post(format!("{base}{API}/orders/inline-1/results/attachment"))
+        .bearer_auth(&customer)
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body("--x--\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inline_upload.status(), 400);
+    assert!(inline_upload
+        .text()
+        .await
+        .unwrap()
+        .contains("inline assessment orders is not supported"));
+    let other: Value = http
+        .post(format!(
+            "{base}/__sim/companies/company-other/customer-token"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let not_owner = http
+        .patch(format!("{base}{API}/orders/inline-1/results"))
+        .bearer_auth(other["access_token"].as_str().unwrap())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_owner.status(), 403);
+
     let order_id = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
     let registered = http
         .post(format!("{base}/__sim/orders"))
@@ -494,6 +548,19 @@ async fn acts_as_sr_towards_the_connector() {
     assert_eq!(request["jobId"], request["job"]["id"]);
     assert_eq!(request["candidate"]["firstName"], "Ada");
     assert!(request["requester"]["email"].is_string());
+
+    // Raw calls send arbitrary bodies with the company's bearer token.
+    let raw: Value = http
+        .post(format!("{base}/__sim/companies/company-3/raw"))
+        .json(&json!({"method": "POST", "url_key": "packageOrderUrl", "body": "not json", "content_type": "application/json"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(raw["status"], 400);
+    assert!(raw["headers"]["content-type"].is_string());
 
     // The placed order is known and owned by the company; the candidate fixture matches the order.
     let view: Value = http

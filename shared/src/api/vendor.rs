@@ -3,15 +3,15 @@
 
 use chrono::Utc;
 use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::VendorKeyVerifier;
 use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::{
-    bearer_token, body_bytes, decode_segment, json_response, parse_json, segments_after,
-    vendor_error_response, ApiError,
+    bearer_token, body_bytes, decode_segment, json_response, parse_json, query_param,
+    segments_after, vendor_error_response, ApiError,
 };
 use crate::orders::{DeliveryAttempt, DeliveryState, Order, Submission, VendorOrderStatus};
 use crate::packages::{validate_packages, Catalog, ReplaceSummary, VendorPackage};
@@ -186,8 +186,7 @@ impl VendorApi {
         request: &Request,
         integration: &str,
     ) -> Result<Response<Body>, ApiError> {
-        let query = request.query_string_parameters();
-        let status = match query.first("status") {
+        let status = match query_param(request, "status").as_deref() {
             None => None,
             Some(raw) => Some(
                 serde_json::from_value::<VendorOrderStatus>(serde_json::Value::String(
@@ -201,7 +200,7 @@ impl VendorApi {
                 })?,
             ),
         };
-        let page_size = match query.first("page_size") {
+        let page_size = match query_param(request, "page_size") {
             None => DEFAULT_PAGE_SIZE,
             Some(raw) => raw
                 .parse::<usize>()
@@ -216,7 +215,12 @@ impl VendorApi {
         };
         let page = self
             .store
-            .list_orders(integration, status, query.first("cursor"), page_size)
+            .list_orders(
+                integration,
+                status,
+                query_param(request, "cursor").as_deref(),
+                page_size,
+            )
             .await
             .map_err(|e| match e {
                 StoreError::Corrupt { key, .. } if key == "cursor" => ApiError::bad_request(

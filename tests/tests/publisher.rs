@@ -1,0 +1,203 @@
+//! The result publisher, in-process, against moto and the SR simulator: delivery, stale and
+//! duplicate messages, SR faults and refusals.
+
+use aws_lambda_events_shim::message;
+use chrono::Utc;
+use connector::orders::{DeliveryState, Submission};
+use connector::publisher::{Outcome, ResultPublisher};
+use connector::queue::QueueMessage;
+use connector::sr::{PackageResult, ResultStatus, Score, SrClient};
+use connector::store::ResultWrite;
+use connector_tests::{scenario::demo_catalog, Stack, TestCompany};
+use serde_json::json;
+
+mod aws_lambda_events_shim {
+    /// An SQS record as Lambda delivers it.
+    pub fn message(body: &str) -> aws_lambda_events::event::sqs::SqsMessage {
+        serde_json::from_value(serde_json::json!({
+            "messageId": connector_tests::uuid(),
+            "receiptHandle": "rh",
+            "body": body,
+            "attributes": {"ApproximateReceiveCount": "1"},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+            "awsRegion": "us-east-1"
+        }))
+        .unwrap()
+    }
+}
+
+fn publisher(stack: &Stack) -> ResultPublisher {
+    ResultPublisher::new(
+        stack.store.clone(),
+        stack.secrets.clone(),
+        SrClient::new(stack.config.sr.clone()),
+    )
+}
+
+/// An order SR (the simulator) placed, so SR accepts results for it.
+async fn sr_order(stack: &Stack, label: &str) -> (TestCompany, String) {
+    let company = stack.new_company(label).await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let (order_id, call, _) = stack
+        .sim
+        .place_order(&company.company_id, "culture-fit")
+        .await;
+    assert_eq!(call.status, 202, "{:?}", call.body);
+    (company, order_id)
+}
+
+/// Stores result version `expected + 1` directly (no queue), as the vendor API would.
+async fn store_result(
+    stack: &Stack,
+    company: &TestCompany,
+    order_id: &str,
+    expected: u64,
+    status: ResultStatus,
+    raw: i64,
+) -> u64 {
+    let result = PackageResult {
+        status: Some(status),
+        score: Some(Score {
+            raw,
+            min: 0,
+            max: 100,
+        }),
+        ..Default::default()
+    };
+    let submission = Submission {
+        version: Some(expected + 1),
+        submitted_at: Utc::now(),
+        status,
+        vendor_body: json!({}),
+        note: None,
+    };
+    let order = stack
+        .store
+        .write_result(ResultWrite {
+            order_id,
+            integration_id: &company.integration_id,
+            expected_version: expected,
+            result: &result,
+            submission: &submission,
+            now: Utc::now(),
+        })
+        .await
+        .unwrap();
+    order.result_version
+}
+
+fn result_message(company: &TestCompany, order_id: &str, version: u64) -> String {
+    serde_json::to_string(&QueueMessage::Result {
+        order_id: order_id.into(),
+        company_id: company.company_id.clone(),
+        version,
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_result_is_patched_to_sr_and_the_delivery_recorded() {
+    let stack = Stack::connect().await;
+    let (company, order_id) = sr_order(&stack, "publish").await;
+    let v = store_result(&stack, &company, &order_id, 0, ResultStatus::Completed, 71).await;
+    let outcome = publisher(&stack)
+        .process(&message(&result_message(&company, &order_id, v)))
+        .await;
+    assert_eq!(outcome, Outcome::Done);
+    let sr = stack.sim.order(&order_id).await.unwrap();
+    assert_eq!(sr["result"]["status"], "COMPLETED");
+    assert_eq!(
+        sr["result"]["score"],
+        json!({"raw": 71, "min": 0, "max": 100})
+    );
+    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    assert_eq!(order.delivery_state, DeliveryState::Delivered);
+    assert_eq!(order.deliveries[0].sr_status_code, Some(200));
+}
+
+#[tokio::test]
+async fn late_in_progress_never_overwrites_completed() {
+    let stack = Stack::connect().await;
+    let (company, order_id) = sr_order(&stack, "reorder").await;
+    let v1 = store_result(&stack, &company, &order_id, 0, ResultStatus::InProgress, 10).await;
+    let v2 = store_result(&stack, &company, &order_id, v1, ResultStatus::Completed, 90).await;
+    let publisher = publisher(&stack);
+    // Version 2 arrives first, then the stale version 1 and a duplicate of version 2.
+    assert_eq!(
+        publisher
+            .process(&message(&result_message(&company, &order_id, v2)))
+            .await,
+        Outcome::Done
+    );
+    assert_eq!(
+        publisher
+            .process(&message(&result_message(&company, &order_id, v1)))
+            .await,
+        Outcome::Done
+    );
+    assert_eq!(
+        publisher
+            .process(&message(&result_message(&company, &order_id, v2)))
+            .await,
+        Outcome::Done
+    );
+    let sr = stack.sim.order(&order_id).await.unwrap();
+    assert_eq!(sr["result"]["status"], "COMPLETED");
+    assert!(
+        sr["patches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["body"]["status"] == "COMPLETED"),
+        "{sr}"
+    );
+}
+
+#[tokio::test]
+async fn sr_outage_is_retried_and_then_delivered() {
+    let stack = Stack::connect().await;
+    let (company, order_id) = sr_order(&stack, "outage").await;
+    let v = store_result(&stack, &company, &order_id, 0, ResultStatus::Completed, 55).await;
+    stack.sim.inject_fault(json!({"path_contains": format!("/orders/{order_id}/results"), "status": 503, "count": 1})).await;
+    let publisher = publisher(&stack);
+    let body = result_message(&company, &order_id, v);
+    assert_eq!(publisher.process(&message(&body)).await, Outcome::Retry);
+    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    assert_eq!(order.delivery_state, DeliveryState::Retrying);
+    assert_eq!(order.deliveries[0].sr_status_code, Some(503));
+    // SQS redelivers the same message.
+    assert_eq!(publisher.process(&message(&body)).await, Outcome::Done);
+    assert_eq!(
+        stack.sim.order(&order_id).await.unwrap()["result"]["status"],
+        "COMPLETED"
+    );
+}
+
+#[tokio::test]
+async fn sr_refusal_is_recorded_as_failed_and_not_retried_forever() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("refused").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    // An order SR does not know: SR answers 404.
+    let token = stack.access_token(&company).await;
+    let (order_id, body) = connector_tests::order_body(&stack, &company, "culture-fit");
+    assert_eq!(stack.create_order(&token, &body).await.status(), 202);
+    let v = store_result(&stack, &company, &order_id, 0, ResultStatus::Completed, 1).await;
+    let outcome = publisher(&stack)
+        .process(&message(&result_message(&company, &order_id, v)))
+        .await;
+    assert_eq!(outcome, Outcome::Done);
+    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    assert_eq!(order.delivery_state, DeliveryState::Failed);
+    assert_eq!(order.deliveries[0].sr_status_code, Some(404));
+}
+
+#[tokio::test]
+async fn an_unreadable_message_is_retried_towards_the_dead_letter_queue() {
+    let stack = Stack::connect().await;
+    assert_eq!(
+        publisher(&stack).process(&message("{not json")).await,
+        Outcome::Retry
+    );
+}

@@ -1,0 +1,337 @@
+//! The vendor API handler, in-process, against moto with the real AWS SDK clients.
+
+use connector_tests::{json_body, order_body, request, scenario::demo_catalog, Stack, TestCompany};
+use lambda_http::http::Method;
+use serde_json::{json, Value};
+
+async fn company_with_order(stack: &Stack, label: &str) -> (TestCompany, String) {
+    let company = stack.new_company(label).await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let token = stack.access_token(&company).await;
+    let (order_id, body) = order_body(stack, &company, "java-senior");
+    assert_eq!(stack.create_order(&token, &body).await.status(), 202);
+    (company, order_id)
+}
+
+async fn submit(stack: &Stack, company: &TestCompany, order_id: &str, body: Value) -> (u16, Value) {
+    let response = stack
+        .vendor_call(
+            Method::PUT,
+            &format!("/assessment/orders/{order_id}/result"),
+            &company.integration_id,
+            Some(body),
+        )
+        .await;
+    (response.status().as_u16(), json_body(&response))
+}
+
+#[tokio::test]
+async fn the_vendor_key_is_required_and_checked() {
+    let stack = Stack::connect().await;
+    let api = stack.vendor_api();
+    for auth in [None, Some("Bearer wrong-key"), Some("Basic x")] {
+        let mut headers = vec![("x-integration-id", "org")];
+        if let Some(a) = auth {
+            headers.push(("authorization", a));
+        }
+        let response = api
+            .handle(request(Method::GET, "/assessment/orders", &headers, ""))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{auth:?}");
+        let body = json_body(&response);
+        assert_eq!(body["status"], "error");
+        assert_eq!(body["error"]["code"], "UNAUTHORIZED");
+    }
+}
+
+#[tokio::test]
+async fn integration_header_and_routes_are_checked() {
+    let stack = Stack::connect().await;
+    let auth = format!("Bearer {}", stack.vendor_api_key);
+    let api = stack.vendor_api();
+    let missing = api
+        .handle(request(
+            Method::GET,
+            "/assessment/orders",
+            &[("authorization", &auth)],
+            "",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 400);
+    assert!(json_body(&missing)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("X-Integration-Id"));
+    let unknown = stack
+        .vendor_call(Method::GET, "/assessment/nothing", "org", None)
+        .await;
+    assert_eq!(unknown.status(), 404);
+    let wrong_method = stack
+        .vendor_call(Method::DELETE, "/assessment/packages", "org", None)
+        .await;
+    assert_eq!(wrong_method.status(), 405);
+}
+
+#[tokio::test]
+async fn invalid_catalogs_are_refused_naming_the_field() {
+    let stack = Stack::connect().await;
+    let cases = [
+        (
+            json!({"packages": [{"id": "a", "type": "SKILL_TEST", "name": "A"}, {"id": "a", "type": "SKILL_TEST", "name": "A2"}]}),
+            "packages[1].id",
+        ),
+        (
+            json!({"packages": [{"id": "a", "type": "CHESS", "name": "A"}]}),
+            "packages[0].type",
+        ),
+        (
+            json!({"packages": [{"id": "a", "type": "SKILL_TEST"}]}),
+            "name",
+        ),
+        (json!({"pkgs": []}), "packages"),
+    ];
+    for (body, field) in cases {
+        let response = stack
+            .vendor_call(
+                Method::PUT,
+                "/assessment/packages",
+                "org-invalid",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(response.status(), 400, "{body}");
+        let message = json_body(&response)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(message.contains(field), "{body}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn omitted_packages_are_deleted_but_their_orders_keep_working() {
+    let stack = Stack::connect().await;
+    let (company, order_id) = company_with_order(&stack, "replace").await;
+    let replaced = stack
+        .vendor_call(Method::PUT, "/assessment/packages", &company.integration_id,
+            Some(json!({"packages": [{"id": "culture-fit", "type": "BEHAVIORAL_ASSESSMENT", "name": "Culture fit"}]})))
+        .await;
+    assert_eq!(replaced.status(), 200);
+    assert_eq!(
+        json_body(&replaced)["data"]["changes"]["deleted"],
+        json!(["java-senior"])
+    );
+    let token = stack.access_token(&company).await;
+    let gone = stack
+        .partner_api()
+        .get_package(request(
+            Method::GET,
+            "/packages/java-senior",
+            &[("authorization", &format!("Bearer {token}"))],
+            "",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+    let (new_order, body) = order_body(&stack, &company, "java-senior");
+    assert_eq!(
+        stack.create_order(&token, &body).await.status(),
+        404,
+        "deleted package is not orderable"
+    );
+    assert!(stack.store.get_order(&new_order).await.unwrap().is_none());
+    let (status, _) = submit(&stack, &company, &order_id, json!({"status": "OPEN"})).await;
+    assert_eq!(status, 202, "the in-flight order still takes results");
+}
+
+#[tokio::test]
+async fn orders_are_listed_with_status_filter_and_cursor_pagination() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("paging").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let token = stack.access_token(&company).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (id, body) = order_body(&stack, &company, "culture-fit");
+        assert_eq!(stack.create_order(&token, &body).await.status(), 202);
+        ids.push(id);
+    }
+    let (status, _) = submit(
+        &stack,
+        &company,
+        &ids[1],
+        json!({"status": "COMPLETED", "score": 3, "max_score": 5}),
+    )
+    .await;
+    assert_eq!(status, 202);
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/assessment/orders?page_size=2&cursor={c}"),
+            None => "/assessment/orders?page_size=2".to_string(),
+        };
+        let response = stack
+            .vendor_call(Method::GET, &path, &company.integration_id, None)
+            .await;
+        assert_eq!(response.status(), 200);
+        let body = json_body(&response);
+        assert_eq!(body["status"], "success");
+        for order in body["data"]["results"].as_array().unwrap() {
+            seen.push(order["id"].as_str().unwrap().to_string());
+            assert_eq!(order["candidate"]["first_name"], "Ada");
+            assert_eq!(order["package_id"], "culture-fit");
+        }
+        match body["data"]["next"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    let mut expected = ids.clone();
+    expected.sort();
+    seen.sort();
+    assert_eq!(seen, expected);
+
+    let completed = json_body(
+        &stack
+            .vendor_call(
+                Method::GET,
+                "/assessment/orders?status=COMPLETED",
+                &company.integration_id,
+                None,
+            )
+            .await,
+    );
+    let completed: Vec<&str> = completed["data"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(completed, vec![ids[1].as_str()]);
+    let open = json_body(
+        &stack
+            .vendor_call(
+                Method::GET,
+                "/assessment/orders?status=OPEN",
+                &company.integration_id,
+                None,
+            )
+            .await,
+    );
+    assert_eq!(open["data"]["results"].as_array().unwrap().len(), 2);
+
+    for bad in [
+        "/assessment/orders?status=DONE",
+        "/assessment/orders?page_size=0",
+        "/assessment/orders?cursor=abc",
+    ] {
+        let response = stack
+            .vendor_call(Method::GET, bad, &company.integration_id, None)
+            .await;
+        assert_eq!(response.status(), 400, "{bad}");
+    }
+    // Another integration's cursor or order is not visible.
+    let other = stack
+        .vendor_call(
+            Method::GET,
+            &format!("/assessment/orders/{}", ids[0]),
+            "someone-else",
+            None,
+        )
+        .await;
+    assert_eq!(other.status(), 404);
+}
+
+#[tokio::test]
+async fn a_result_is_recorded_queued_and_reported() {
+    let stack = Stack::connect().await;
+    let (company, order_id) = company_with_order(&stack, "submit").await;
+    let (status, body) = submit(&stack, &company, &order_id, json!({
+        "status": "COMPLETED", "score": 87.5, "max_score": 100, "score_label": "Strong",
+        "summary": "Solid work", "completed_at": "2026-11-22T10:00:00Z",
+        "attributes": [{"type": "SUB_RESULT", "id": "java-coding", "label": "Coding", "score": {"value": 9, "max": 10}}]
+    })).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["data"]["result_version"], 1);
+    assert_eq!(body["data"]["sr_status"], "COMPLETED");
+    assert_eq!(body["data"]["forwarded"], true);
+    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    let result = order.result.unwrap();
+    assert_eq!(result.score.unwrap().raw, 88);
+    // The vendor's original fractional score is kept.
+    assert_eq!(order.submissions[0].vendor_body["score"], 87.5);
+
+    let detail = json_body(
+        &stack
+            .vendor_call(
+                Method::GET,
+                &format!("/assessment/orders/{order_id}"),
+                &company.integration_id,
+                None,
+            )
+            .await,
+    );
+    assert_eq!(detail["data"]["result"]["scoreLabel"], "Strong");
+    assert_eq!(detail["data"]["submissions"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_results_get_400s_that_name_the_field() {
+    let stack = Stack::connect().await;
+    let (company, order_id) = company_with_order(&stack, "bad-result").await;
+    let cases = [
+        (json!({"status": "DONE"}), "status"),
+        (
+            json!({"status": "COMPLETED", "score": 120, "max_score": 100}),
+            "score",
+        ),
+        (json!({"status": "COMPLETED", "score": 12}), "max_score"),
+        (
+            json!({"status": "COMPLETED", "attributes": [{"type": "SUB_RESULT", "id": "nope"}]}),
+            "attributes[0].id",
+        ),
+        (json!({"status": "COMPLETED", "colour": "red"}), "colour"),
+        (
+            json!({"status": "COMPLETED", "attachments": [{"name": "r", "url": "not a url"}]}),
+            "attachments[0].url",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, answer) = submit(&stack, &company, &order_id, body.clone()).await;
+        assert_eq!(status, 400, "{body}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(field), "{body}: {message}");
+    }
+    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    assert_eq!(order.result_version, 0, "nothing half-written");
+    let (status, _) = submit(&stack, &company, "no-such-order", json!({"status": "OPEN"})).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn late_in_progress_after_completed_is_recorded_not_sent() {
+    let stack = Stack::connect().await;
+    let (company, order_id) = company_with_order(&stack, "late").await;
+    assert_eq!(
+        submit(&stack, &company, &order_id, json!({"status": "COMPLETED"}))
+            .await
+            .0,
+        202
+    );
+    let (status, body) = submit(&stack, &company, &order_id, json!({"status": "OPEN"})).await;
+    assert_eq!(status, 202);
+    assert_eq!(body["data"]["forwarded"], false);
+    assert_eq!(body["data"]["sr_status"], "COMPLETED");
+    assert!(body["warnings"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not sent"));
+    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    assert_eq!(order.result_version, 1);
+    assert_eq!(order.submissions.len(), 2);
+    assert_eq!(order.submissions[1].version, None);
+}
