@@ -1,9 +1,9 @@
 //! Connecting an SR company: the credential exchange of SR's partner guide.
 //!
-//! 1. generate the customer-level pair SR will use to call us, 2. get a master token and hand the
-//! pair to SR (`POST /integration/company/{companyId}`), 3. keep both pairs in Secrets Manager and
-//! the client lookup in DynamoDB, 4. mark the company ACTIVE. SR is called before anything is
-//! stored, so a refusal (409, 404) leaves nothing half-done and a retry starts clean.
+//! Generate the customer-level pair SR will use to call us; get a master token and hand the pair
+//! to SR (`POST /integration/company/{companyId}`); keep both pairs in Secrets Manager and the
+//! client lookup in DynamoDB; mark the company ACTIVE. SR is called before anything is stored,
+//! so a refusal (409, 404) leaves nothing half-done and a retry starts clean.
 
 use chrono::Utc;
 
