@@ -60,8 +60,20 @@ fn read_env_file(path: &PathBuf) -> HashMap<String, String> {
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
         .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .map(|(k, v)| (k.trim().to_string(), unquote(v.trim()).to_string()))
         .collect()
+}
+
+/// `local_stack.py` single- or double-quotes values that cargo lambda's env-file parser needs quoted.
+fn unquote(value: &str) -> &str {
+    let quoted = value.len() >= 2
+        && ((value.starts_with('\'') && value.ends_with('\''))
+            || (value.starts_with('"') && value.ends_with('"')));
+    if quoted {
+        &value[1..value.len() - 1]
+    } else {
+        value
+    }
 }
 
 impl Stack {
