@@ -200,8 +200,8 @@ impl Stack {
             .header("X-Integration-Id", integration)
     }
 
-    /// An access token for `company`, from the in-process token handler.
-    pub async fn access_token(&self, company: &TestCompany) -> String {
+    /// The token endpoint's answer to `company`'s own client credentials, in-process.
+    pub async fn token_response(&self, company: &TestCompany) -> lambda_http::Response<Body> {
         let credentials = self
             .secrets
             .company_credentials(&company.company_id)
@@ -211,8 +211,7 @@ impl Stack {
             "grant_type=client_credentials&client_id={}&client_secret={}",
             credentials.inbound.client_id, credentials.inbound.client_secret
         );
-        let response = self
-            .partner_api()
+        self.partner_api()
             .oauth_token(request(
                 Method::POST,
                 "/oauth/token",
@@ -220,7 +219,12 @@ impl Stack {
                 form,
             ))
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// An access token for `company`, from the in-process token handler.
+    pub async fn access_token(&self, company: &TestCompany) -> String {
+        let response = self.token_response(company).await;
         assert_eq!(
             response.status(),
             200,

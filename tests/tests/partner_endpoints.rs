@@ -24,20 +24,7 @@ fn token_form(body: &str, content_type: &str) -> lambda_http::Request {
 async fn token_endpoint_issues_a_no_store_bearer_token() {
     let stack = Stack::connect().await;
     let company = stack.new_company("token").await;
-    let creds = stack
-        .secrets
-        .company_credentials(&company.company_id)
-        .await
-        .unwrap();
-    let form = format!(
-        "grant_type=client_credentials&client_id={}&client_secret={}",
-        creds.inbound.client_id, creds.inbound.client_secret
-    );
-    let response = stack
-        .partner_api()
-        .oauth_token(token_form(&form, "application/x-www-form-urlencoded"))
-        .await
-        .unwrap();
+    let response = stack.token_response(&company).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body = json_body(&response);
