@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start / stop the local connector stack:
-#   moto      moto_server (DynamoDB, SQS, Secrets Manager) + the resources of
+#   moto      moto (infra/moto_server.py: DynamoDB, SQS, Secrets Manager) + the resources of
 #             template.yaml created by infra/local_stack.py (writes .local/env)
 #   sim       the SmartRecruiters simulator (target/debug/sr-simulator)
 #   lambda    cargo lambda watch (all functions of the workspace, with .local/env)
@@ -15,6 +15,9 @@
 #   MOTO_PORT=5320 SR_SIM_PORT=5310 LAMBDA_PORT=9000 STACK_NAME=sr-connector-local
 #   PARTNER_CLIENT_ID=local-partner PARTNER_CLIENT_SECRET=local-partner-secret
 #   VENDOR_API_KEY=            (empty: keep the existing key or generate one)
+#   LOCAL_VENDOR_NAME="Acme Assessments"   VENDOR_NAME of the local functions
+#   LOCAL_CONSENT_REDIRECT_HOSTS=127.0.0.1,localhost,smartrecruiters.com
+#                              CONSENT_REDIRECT_HOSTS of the local functions
 #   STACK_COMPONENTS=moto,sim,lambda,poller   (subset to start, e.g. "moto")
 #   LAMBDA_READY_TIMEOUT=600   seconds to wait for cargo lambda to answer
 #   SIM_READY_TIMEOUT=60 MOTO_READY_TIMEOUT=30 STOP_TIMEOUT=15
@@ -32,6 +35,8 @@ STACK_NAME="${STACK_NAME:-sr-connector-local}"
 PARTNER_CLIENT_ID="${PARTNER_CLIENT_ID:-local-partner}"
 PARTNER_CLIENT_SECRET="${PARTNER_CLIENT_SECRET:-local-partner-secret}"
 VENDOR_API_KEY="${VENDOR_API_KEY:-}"
+LOCAL_VENDOR_NAME="${LOCAL_VENDOR_NAME:-Acme Assessments}"
+LOCAL_CONSENT_REDIRECT_HOSTS="${LOCAL_CONSENT_REDIRECT_HOSTS:-127.0.0.1,localhost,smartrecruiters.com}"
 STACK_COMPONENTS="${STACK_COMPONENTS:-moto,sim,lambda,poller}"
 LAMBDA_READY_TIMEOUT="${LAMBDA_READY_TIMEOUT:-600}"
 SIM_READY_TIMEOUT="${SIM_READY_TIMEOUT:-60}"
@@ -159,10 +164,11 @@ up_moto() {
   if ! already_running moto "$MOTO_URL"; then
     ensure_port_free moto "$MOTO_URL/"
     log "moto: starting at $MOTO_URL"
-    start_bg moto "$MOTO_URL" moto_server -H "$HOST" -p "$MOTO_PORT"
+    # infra/moto_server.py: moto_server with DynamoDB requests serialised (see its docstring).
+    start_bg moto "$MOTO_URL" "$PYTHON" "$ROOT/infra/moto_server.py" -H "$HOST" -p "$MOTO_PORT"
     local deadline=$((SECONDS + MOTO_READY_TIMEOUT))
     until port_answers "$MOTO_URL/moto-api/"; do
-      is_running moto || fail_component moto "moto_server exited"
+      is_running moto || fail_component moto "moto server exited"
       ((SECONDS < deadline)) || fail_component moto "no answer at $MOTO_URL after ${MOTO_READY_TIMEOUT}s"
       sleep 0.3
     done
@@ -176,6 +182,10 @@ up_moto() {
     --set "SR_TOKEN_URL=$SR_SIM_URL/identity/oauth/token"
     --set "SR_CUSTOMER_API_BASE_URL=$SR_SIM_URL"
     --set "ALLOW_INSECURE_SR_URLS=true"
+    # Consent redirects back to the simulator / local pages are allowed locally.
+    --set "CONSENT_REDIRECT_HOSTS=$LOCAL_CONSENT_REDIRECT_HOSTS"
+    # A value with a space: local_stack.py quotes it for cargo lambda's env-file parser.
+    --set "VENDOR_NAME=$LOCAL_VENDOR_NAME"
   )
   if [[ -n "$VENDOR_API_KEY" ]]; then args+=(--vendor-api-key "$VENDOR_API_KEY"); fi
   if ! "$PYTHON" "$ROOT/infra/local_stack.py" "${args[@]}" >>"$(log_file local_stack)" 2>&1; then

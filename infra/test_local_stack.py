@@ -93,13 +93,21 @@ def run_local_stack(endpoint: str, out: Path, *extra: str) -> subprocess.Complet
     )
 
 
+def unquote(value: str) -> str:
+    """Strip one pair of quotes, as the Rust test support and stack.sh do."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
 def read_env(path: Path) -> dict[str, str]:
-    """Read the env file the way the Rust test support does: split on the first '='."""
+    """Read the env file the way the Rust test support does: split on the first '='
+    and strip one pair of quotes (local_stack.py quotes values cargo lambda needs quoted)."""
     env = {}
     for line in path.read_text().splitlines():
         if line and not line.startswith("#"):
             key, _, value = line.partition("=")
-            env[key] = value
+            env[key] = unquote(value)
     return env
 
 
@@ -162,6 +170,8 @@ def test_env_line_quotes_only_what_cargo_lambda_cannot_parse() -> None:
     assert local_stack.env_line("A", "info,connector=debug") == "A='info,connector=debug'"
     assert local_stack.env_line("A", "two words") == "A='two words'"
     assert local_stack.env_line("A", "it's") == 'A="it\'s"'
+    assert local_stack.env_line("A", "") == "A="
+    assert local_stack.env_line("A", "a,b.c,127.0.0.1") == "A=a,b.c,127.0.0.1"
 
 
 # ---------------------------------------------------------- local_stack.py
@@ -231,6 +241,41 @@ def test_env_file_contents(created: dict[str, Any], moto_endpoint: str) -> None:
     # every variable of Globals.Function.Environment is resolved
     template = local_stack.load_template(TEMPLATE)
     assert set(template["Globals"]["Function"]["Environment"]["Variables"]) <= set(env)
+
+
+def test_env_file_has_vendor_and_consent_settings(created: dict[str, Any]) -> None:
+    env = created["env"]
+    # template defaults, resolved from the parameters
+    assert env["VENDOR_NAME"] == "Assessment vendor"
+    assert "VENDOR_NAME='Assessment vendor'" in created["out"].read_text().splitlines()  # quoted (space)
+    assert env["VENDOR_LOGO_URL"] == ""
+    assert "VENDOR_LOGO_URL=" in created["out"].read_text().splitlines()
+    assert env["DISABLE_REQUIRES_TOKEN"] == "true"
+    assert env["CONSENT_REDIRECT_HOSTS"] == "smartrecruiters.com"
+    as_json = json.loads(created["out"].with_name("env.json").read_text())
+    assert as_json["VENDOR_NAME"] == "Assessment vendor"
+    assert as_json["VENDOR_LOGO_URL"] == ""
+
+
+def test_vendor_and_consent_settings_from_parameters_and_overrides(
+        created: dict[str, Any], moto_endpoint: str, tmp_path: Path) -> None:
+    out = tmp_path / "env"
+    result = run_local_stack(
+        moto_endpoint, out,
+        "--vendor-api-key", created["env"]["VENDOR_API_KEY"],
+        "--parameter", "DisableRequiresToken=false",
+        "--parameter", "VendorLogoUrl=https://cdn.example.com/logo.png",
+        "--set", "CONSENT_REDIRECT_HOSTS=127.0.0.1,localhost,smartrecruiters.com",
+        "--set", "VENDOR_NAME=Acme Assessments",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = out.read_text().splitlines()
+    assert "VENDOR_NAME='Acme Assessments'" in lines
+    assert "CONSENT_REDIRECT_HOSTS=127.0.0.1,localhost,smartrecruiters.com" in lines
+    assert "VENDOR_LOGO_URL=https://cdn.example.com/logo.png" in lines
+    assert "DISABLE_REQUIRES_TOKEN=false" in lines
+    # the override replaces the template value in place: each variable once
+    assert sum(1 for line in lines if line.startswith("VENDOR_NAME=")) == 1
 
 
 def test_rerun_is_idempotent(created: dict[str, Any], moto_endpoint: str) -> None:
@@ -517,6 +562,11 @@ def test_stack_sh_moto_component_up_status_down(tmp_path: Path) -> None:
         assert stack_env["SR_CUSTOMER_API_BASE_URL"] == "http://127.0.0.1:5310"
         assert stack_env["ALLOW_INSECURE_SR_URLS"] == "true"
         assert stack_env["TABLE_NAME"] == "sr-connector-local-ConnectorTable"
+        assert stack_env["VENDOR_NAME"] == "Acme Assessments"
+        assert "VENDOR_NAME='Acme Assessments'" in (state / "env").read_text().splitlines()
+        assert stack_env["CONSENT_REDIRECT_HOSTS"] == "127.0.0.1,localhost,smartrecruiters.com"
+        assert stack_env["DISABLE_REQUIRES_TOKEN"] == "true"
+        assert stack_env["VENDOR_LOGO_URL"] == ""
         client("dynamodb", stack_env["MOTO_URL"]).describe_table(TableName=stack_env["TABLE_NAME"])
 
         again = stack("up")  # idempotent: same moto process, resources kept

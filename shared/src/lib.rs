@@ -13,6 +13,7 @@ pub mod http;
 pub mod onboarding;
 pub mod orders;
 pub mod packages;
+pub mod partner_config;
 pub mod publisher;
 pub mod queue;
 pub mod results;

@@ -7,10 +7,11 @@
 
 use chrono::Utc;
 
+use crate::auth::credentials::random_token;
 use crate::auth::{generate_client_credentials, hash_secret};
 use crate::secrets::{CompanyCredentials, SecretError, Secrets};
 use crate::sr::{SrClient, SrClientError};
-use crate::store::{ClientRecord, CompanyRecord, CompanyStatus, Store, StoreError};
+use crate::store::{ClientRecord, CompanyRecord, CompanyStatus, Event, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OnboardingError {
@@ -71,6 +72,16 @@ impl Onboarding<'_> {
             created_at: now,
         };
         self.store.put_company(&company, &client).await?;
+        self.store
+            .put_event(&Event {
+                id: random_token(12),
+                kind: "company.connected".into(),
+                integration_id: integration_id.to_string(),
+                company_id: company_id.to_string(),
+                at: now,
+                data: serde_json::json!({}),
+            })
+            .await?;
         tracing::info!(company_id, integration_id, "company connected");
         Ok(company)
     }

@@ -4,13 +4,15 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
 use url::Url;
 
 use crate::auth::credentials::hex_digest;
 use crate::config::SrEndpoints;
-use crate::packages::Catalog;
+use crate::packages::{inline_url, Catalog, CatalogEntry};
 use crate::sr::{
-    AssessmentType, Candidate, Job, OrderRequest, OrderRequester, PackageResult, ResultStatus,
+    AssessmentType, Candidate, InlineOrderRequest, Job, OrderRequest, OrderRequester,
+    PackageResult, ResultStatus,
 };
 
 /// Where an order's result stands on its way to SR.
@@ -54,6 +56,15 @@ pub struct OrderedPackage {
     pub assessment_ids: Vec<String>,
 }
 
+/// What an inline order adds: where the candidate takes the assessment and where the vendor
+/// sends the candidate back afterwards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InlineDetails {
+    pub assessment_url: String,
+    pub completed_assessment_callback_url: String,
+    pub application_language: String,
+}
+
 /// One result the vendor submitted, forwarded to SR or only recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Submission {
@@ -90,6 +101,9 @@ pub struct Order {
     pub requester: Option<OrderRequester>,
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
+    /// Set for orders placed through `inlineAssessmentPackageOrderUrl`.
+    #[serde(default)]
+    pub inline: Option<InlineDetails>,
     /// SHA-256 of the order request: tells SR's retry (same body) from a conflicting reuse of the id.
     pub request_fingerprint: String,
     pub created_at: DateTime<Utc>,
@@ -127,6 +141,12 @@ pub enum OrderError {
     CompanyMismatch(String),
     #[error("there is no assessment package `{0}`")]
     UnknownPackage(String),
+    #[error(
+        "package `{0}` is an INLINE_ASSESSMENT; order it through inlineAssessmentPackageOrderUrl"
+    )]
+    InlineOnly(String),
+    #[error("package `{0}` is not an INLINE_ASSESSMENT; order it through packageOrderUrl")]
+    NotInline(String),
 }
 
 /// The SR order id: the path segment after `orders` in `resultCallbackURL`
@@ -174,33 +194,183 @@ pub fn accept_order(
     sr: &SrEndpoints,
     now: DateTime<Utc>,
 ) -> Result<Order, OrderError> {
-    require_non_empty("companyId", &request.company_id)?;
-    require_non_empty("assessmentPackageId", &request.assessment_package_id)?;
     require_non_empty("candidate.id", &request.candidate.id)?;
-    require_non_empty("job.id", &request.job.id)?;
-    if request.company_id != caller.company_id {
-        return Err(OrderError::CompanyMismatch(request.company_id));
+    let placement = Placement {
+        company_id: &request.company_id,
+        package_id: &request.assessment_package_id,
+        job_id: &request.job.id,
+        result_callback_url: &request.result_callback_url,
+        fingerprint: fingerprint(&request),
+    };
+    let (order_id, entry) = placement.check(caller, catalog, sr)?;
+    if entry.package.kind == AssessmentType::InlineAssessment {
+        return Err(OrderError::InlineOnly(entry.package.id.clone()));
     }
-    let order_id = order_id_from_callback(&request.result_callback_url, sr)?;
-    let package = catalog
-        .and_then(|c| c.active(&request.assessment_package_id))
-        .ok_or_else(|| OrderError::UnknownPackage(request.assessment_package_id.clone()))?;
-    let fingerprint = hex_digest(&serde_json::to_vec(&request).expect("order request serializes"));
+    let package = ordered_package(entry);
+    let fingerprint = placement.fingerprint;
     Ok(Order {
         order_id,
         company_id: request.company_id,
         integration_id: caller.integration_id.clone(),
-        package: OrderedPackage {
-            id: package.id.clone(),
-            name: package.name.clone(),
-            kind: package.kind,
-            assessment_ids: package.assessments.iter().map(|a| a.id.clone()).collect(),
-        },
+        package,
         result_callback_url: request.result_callback_url,
         candidate: request.candidate,
         job: request.job,
         requester: request.requester,
         fields: request.fields,
+        inline: None,
+        ..blank_order(fingerprint, now)
+    })
+}
+
+/// Checks SR's inline order; the order carries the candidate's assessment URL.
+pub fn accept_inline_order(
+    request: InlineOrderRequest,
+    caller: &Caller,
+    catalog: Option<&Catalog>,
+    sr: &SrEndpoints,
+    now: DateTime<Utc>,
+) -> Result<Order, OrderError> {
+    require_non_empty("candidate.email", &request.candidate.email)?;
+    let placement = Placement {
+        company_id: &request.company_id,
+        package_id: &request.assessment_package_id,
+        job_id: &request.job.id,
+        result_callback_url: &request.result_callback_url,
+        fingerprint: fingerprint(&request),
+    };
+    let (order_id, entry) = placement.check(caller, catalog, sr)?;
+    let template = match (&entry.package.kind, &entry.inline_url_template) {
+        (AssessmentType::InlineAssessment, Some(t)) => t.clone(),
+        _ => return Err(OrderError::NotInline(entry.package.id.clone())),
+    };
+    let completed = Url::parse(&request.completed_assessment_callback_url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "https" | "http"))
+        .ok_or(OrderError::InvalidField {
+            field: "completedAssessmentCallbackUrl",
+            reason: "must be an absolute http(s) URL".into(),
+        })?;
+    let c = request.candidate;
+    let assessment_url = inline_url(
+        &template,
+        &order_id,
+        &request.company_id,
+        &entry.package.id,
+        &c.application_language,
+    );
+    let package = ordered_package(entry);
+    let fingerprint = placement.fingerprint;
+    let mut other = serde_json::Map::new();
+    other.insert(
+        "applicationLanguage".into(),
+        c.application_language.clone().into(),
+    );
+    Ok(Order {
+        order_id,
+        company_id: request.company_id,
+        integration_id: caller.integration_id.clone(),
+        package,
+        result_callback_url: request.result_callback_url,
+        candidate: Candidate {
+            id: String::new(),
+            first_name: c.first_name,
+            last_name: c.last_name,
+            email: Some(c.email),
+            phone_number: None,
+            other,
+        },
+        job: Job {
+            id: request.job.id,
+            title: None,
+            ref_number: None,
+            other: serde_json::Map::new(),
+        },
+        requester: None,
+        fields: request.fields,
+        inline: Some(InlineDetails {
+            assessment_url,
+            completed_assessment_callback_url: completed.to_string(),
+            application_language: c.application_language,
+        }),
+        ..blank_order(fingerprint, now)
+    })
+}
+
+/// The checks every order shares, in the order SR's errors are most useful.
+struct Placement<'a> {
+    company_id: &'a str,
+    package_id: &'a str,
+    job_id: &'a str,
+    result_callback_url: &'a str,
+    fingerprint: String,
+}
+
+impl Placement<'_> {
+    fn check<'c>(
+        &self,
+        caller: &Caller,
+        catalog: Option<&'c Catalog>,
+        sr: &SrEndpoints,
+    ) -> Result<(String, &'c CatalogEntry), OrderError> {
+        require_non_empty("companyId", self.company_id)?;
+        require_non_empty("assessmentPackageId", self.package_id)?;
+        require_non_empty("job.id", self.job_id)?;
+        if self.company_id != caller.company_id {
+            return Err(OrderError::CompanyMismatch(self.company_id.to_string()));
+        }
+        let order_id = order_id_from_callback(self.result_callback_url, sr)?;
+        let entry = catalog
+            .and_then(|c| c.active_entry(self.package_id))
+            .ok_or_else(|| OrderError::UnknownPackage(self.package_id.to_string()))?;
+        Ok((order_id, entry))
+    }
+}
+
+fn fingerprint<T: Serialize>(request: &T) -> String {
+    hex_digest(&serde_json::to_vec(request).expect("order requests serialize"))
+}
+
+fn ordered_package(entry: &CatalogEntry) -> OrderedPackage {
+    let package = &entry.package;
+    OrderedPackage {
+        id: package.id.clone(),
+        name: package.name.clone(),
+        kind: package.kind,
+        assessment_ids: package.assessments.iter().map(|a| a.id.clone()).collect(),
+    }
+}
+
+/// The parts of a new order that do not come from SR's request.
+fn blank_order(fingerprint: String, now: DateTime<Utc>) -> Order {
+    Order {
+        order_id: String::new(),
+        company_id: String::new(),
+        integration_id: String::new(),
+        package: OrderedPackage {
+            id: String::new(),
+            name: String::new(),
+            kind: AssessmentType::SkillTest,
+            assessment_ids: Vec::new(),
+        },
+        result_callback_url: String::new(),
+        candidate: Candidate {
+            id: String::new(),
+            first_name: String::new(),
+            last_name: String::new(),
+            email: None,
+            phone_number: None,
+            other: serde_json::Map::new(),
+        },
+        job: Job {
+            id: String::new(),
+            title: None,
+            ref_number: None,
+            other: serde_json::Map::new(),
+        },
+        requester: None,
+        fields: BTreeMap::new(),
+        inline: None,
         request_fingerprint: fingerprint,
         created_at: now,
         updated_at: now,
@@ -210,7 +380,7 @@ pub fn accept_order(
         delivery_state: DeliveryState::None,
         submissions: Vec::new(),
         deliveries: Vec::new(),
-    })
+    }
 }
 
 fn require_non_empty(field: &'static str, value: &str) -> Result<(), OrderError> {
@@ -297,6 +467,8 @@ mod tests {
             name: "Java".into(),
             description: None,
             assessments: None,
+            inline_url_template: None,
+            availability: Default::default(),
         }])
         .unwrap();
         catalog.replace(packages, now);

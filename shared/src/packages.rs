@@ -14,8 +14,111 @@ use crate::sr::{Assessment, AssessmentPackage, AssessmentType};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CatalogEntry {
     pub package: AssessmentPackage,
+    /// Where SR sends the candidate for an `INLINE_ASSESSMENT` package (see [`inline_url`]).
+    #[serde(default)]
+    pub inline_url_template: Option<String>,
+    #[serde(default)]
+    pub availability: Availability,
     pub deleted: bool,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A validated package plus the vendor-only settings SR never sees.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogPackage {
+    pub package: AssessmentPackage,
+    pub inline_url_template: Option<String>,
+    pub availability: Availability,
+}
+
+/// Where a package may be offered. Every non-empty restriction must match what SR sends with
+/// `GET /packages` (job location, custom fields, requester); empty means "everywhere".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Availability {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub country_codes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cities: Vec<String>,
+    /// `Some(true)`: remote jobs only; `Some(false)`: on-site jobs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<bool>,
+    /// Custom field id → accepted values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, Vec<String>>,
+    /// E-mail domains of recruiters who may see the package (`acme.com`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requester_domains: Vec<String>,
+}
+
+/// What SR tells us about the job and the recruiter when listing packages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackageQuery {
+    pub country_code: Option<String>,
+    pub region: Option<String>,
+    pub city: Option<String>,
+    pub remote: Option<bool>,
+    pub fields: BTreeMap<String, String>,
+    pub requester_email: Option<String>,
+}
+
+fn one_of(allowed: &[String], value: Option<&str>) -> bool {
+    allowed.is_empty()
+        || value.is_some_and(|v| {
+            allowed
+                .iter()
+                .any(|a| a.trim().eq_ignore_ascii_case(v.trim()))
+        })
+}
+
+impl Availability {
+    /// A restriction SR gave no value for does not match: the package is only offered where the
+    /// vendor said it may be.
+    pub fn matches(&self, query: &PackageQuery) -> bool {
+        let remote_ok = match self.remote {
+            None => true,
+            Some(true) => query.remote == Some(true),
+            Some(false) => query.remote != Some(true),
+        };
+        let domain = query
+            .requester_email
+            .as_deref()
+            .and_then(|e| e.rsplit_once('@'))
+            .map(|(_, d)| d);
+        remote_ok
+            && one_of(&self.country_codes, query.country_code.as_deref())
+            && one_of(&self.regions, query.region.as_deref())
+            && one_of(&self.cities, query.city.as_deref())
+            && one_of(&self.requester_domains, domain)
+            && self
+                .fields
+                .iter()
+                .all(|(id, allowed)| one_of(allowed, query.fields.get(id).map(String::as_str)))
+    }
+}
+
+/// The candidate's URL of an inline assessment: the package's template with `{orderId}`,
+/// `{companyId}`, `{packageId}` and `{language}` filled in (each percent-encoded).
+pub fn inline_url(
+    template: &str,
+    order_id: &str,
+    company_id: &str,
+    package_id: &str,
+    language: &str,
+) -> String {
+    // byte_serialize writes a space as `+`; `%20` is right in a path as well as a query.
+    let enc = |s: &str| {
+        url::form_urlencoded::byte_serialize(s.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    };
+    template
+        .replace("{orderId}", &enc(order_id))
+        .replace("{companyId}", &enc(company_id))
+        .replace("{packageId}", &enc(package_id))
+        .replace("{language}", &enc(language))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,22 +159,28 @@ impl Catalog {
             .collect()
     }
 
+    /// The packages to offer for this job and recruiter.
+    pub fn offered(&self, query: &PackageQuery) -> Vec<&AssessmentPackage> {
+        self.packages
+            .values()
+            .filter(|e| !e.deleted && e.availability.matches(query))
+            .map(|e| &e.package)
+            .collect()
+    }
+
     /// A package SR may order; deleted packages are not orderable.
     pub fn active(&self, id: &str) -> Option<&AssessmentPackage> {
-        self.packages
-            .get(id)
-            .filter(|e| !e.deleted)
-            .map(|e| &e.package)
+        self.active_entry(id).map(|e| &e.package)
+    }
+
+    pub fn active_entry(&self, id: &str) -> Option<&CatalogEntry> {
+        self.packages.get(id).filter(|e| !e.deleted)
     }
 
     /// Replace semantics: `incoming` is the whole catalog; anything omitted is marked deleted.
-    pub fn replace(
-        &mut self,
-        incoming: Vec<AssessmentPackage>,
-        now: DateTime<Utc>,
-    ) -> ReplaceSummary {
+    pub fn replace(&mut self, incoming: Vec<CatalogPackage>, now: DateTime<Utc>) -> ReplaceSummary {
         let mut summary = ReplaceSummary::default();
-        let incoming_ids: HashSet<String> = incoming.iter().map(|p| p.id.clone()).collect();
+        let incoming_ids: HashSet<String> = incoming.iter().map(|p| p.package.id.clone()).collect();
         for (id, entry) in self.packages.iter_mut() {
             if !entry.deleted && !incoming_ids.contains(id) {
                 entry.deleted = true;
@@ -79,33 +188,36 @@ impl Catalog {
                 summary.deleted.push(id.clone());
             }
         }
-        for package in incoming {
-            match self.packages.get_mut(&package.id) {
-                Some(entry) if !entry.deleted && entry.package == package => {}
-                Some(entry) => {
-                    summary.updated.push(package.id.clone());
-                    *entry = CatalogEntry {
-                        package,
-                        deleted: false,
-                        updated_at: now,
-                    };
+        for incoming in incoming {
+            let id = incoming.package.id.clone();
+            let entry = CatalogEntry {
+                package: incoming.package,
+                inline_url_template: incoming.inline_url_template,
+                availability: incoming.availability,
+                deleted: false,
+                updated_at: now,
+            };
+            match self.packages.get_mut(&id) {
+                Some(old) if !old.deleted && same_content(old, &entry) => {}
+                Some(old) => {
+                    summary.updated.push(id);
+                    *old = entry;
                 }
                 None => {
-                    summary.created.push(package.id.clone());
-                    self.packages.insert(
-                        package.id.clone(),
-                        CatalogEntry {
-                            package,
-                            deleted: false,
-                            updated_at: now,
-                        },
-                    );
+                    summary.created.push(id.clone());
+                    self.packages.insert(id, entry);
                 }
             }
         }
         self.updated_at = now;
         summary
     }
+}
+
+fn same_content(a: &CatalogEntry, b: &CatalogEntry) -> bool {
+    a.package == b.package
+        && a.inline_url_template == b.inline_url_template
+        && a.availability == b.availability
 }
 
 /// A package as the vendor sends it (`PUT /assessment/packages`, Kombo's shape). `assessments` is
@@ -120,6 +232,12 @@ pub struct VendorPackage {
     pub description: Option<String>,
     #[serde(default)]
     pub assessments: Option<Vec<VendorAssessment>>,
+    /// Required for `INLINE_ASSESSMENT` packages: an https URL where the candidate takes the
+    /// assessment, with optional `{orderId}`, `{companyId}`, `{packageId}`, `{language}`.
+    #[serde(default)]
+    pub inline_url_template: Option<String>,
+    #[serde(default)]
+    pub availability: Availability,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,7 +265,7 @@ pub const MAX_PACKAGES: usize = 200;
 /// Validates the vendor's packages and turns them into SR's `AssessmentPackage`s.
 pub fn validate_packages(
     packages: Vec<VendorPackage>,
-) -> Result<Vec<AssessmentPackage>, PackageError> {
+) -> Result<Vec<CatalogPackage>, PackageError> {
     let error = |field: String, reason: &str| PackageError {
         field,
         reason: reason.to_string(),
@@ -202,12 +320,43 @@ pub fn validate_packages(
                 assessments
             }
         };
-        out.push(AssessmentPackage {
-            id: p.id,
-            name: p.name,
-            description,
-            kind: p.kind,
-            assessments,
+        let inline_url_template = match (p.kind, p.inline_url_template) {
+            (AssessmentType::InlineAssessment, None) => {
+                return Err(error(
+                    at("inline_url_template"),
+                    "is required for INLINE_ASSESSMENT packages",
+                ))
+            }
+            (AssessmentType::InlineAssessment, Some(t)) => {
+                let probe = inline_url(&t, "o", "c", "p", "en");
+                let ok = url::Url::parse(&probe)
+                    .is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http");
+                if !ok {
+                    return Err(error(
+                        at("inline_url_template"),
+                        "must be an absolute https URL",
+                    ));
+                }
+                Some(t)
+            }
+            (_, Some(_)) => {
+                return Err(error(
+                    at("inline_url_template"),
+                    "is only for INLINE_ASSESSMENT packages",
+                ))
+            }
+            (_, None) => None,
+        };
+        out.push(CatalogPackage {
+            package: AssessmentPackage {
+                id: p.id,
+                name: p.name,
+                description,
+                kind: p.kind,
+                assessments,
+            },
+            inline_url_template,
+            availability: p.availability,
         });
     }
     Ok(out)
@@ -224,6 +373,8 @@ mod tests {
             name: format!("Package {id}"),
             description: Some("d".into()),
             assessments: None,
+            inline_url_template: None,
+            availability: Availability::default(),
         }
     }
 
@@ -234,8 +385,8 @@ mod tests {
     #[test]
     fn a_package_without_assessments_mirrors_itself() {
         let packages = validate_packages(vec![vendor("p1")]).unwrap();
-        assert_eq!(packages[0].assessments.len(), 1);
-        assert_eq!(packages[0].assessments[0].id, "p1");
+        assert_eq!(packages[0].package.assessments.len(), 1);
+        assert_eq!(packages[0].package.assessments[0].id, "p1");
     }
 
     #[test]
@@ -269,5 +420,81 @@ mod tests {
         let summary = catalog.replace(validate_packages(vec![vendor("a")]).unwrap(), now());
         assert_eq!(summary.updated, vec!["a"]);
         assert!(catalog.active("a").is_some());
+    }
+
+    fn query() -> PackageQuery {
+        PackageQuery::default()
+    }
+
+    #[test]
+    fn availability_filters_by_location_fields_and_requester() {
+        let only_se = Availability {
+            country_codes: vec!["SE".into()],
+            ..Default::default()
+        };
+        let se = PackageQuery {
+            country_code: Some("se".into()),
+            ..query()
+        };
+        assert!(only_se.matches(&se));
+        assert!(!only_se.matches(&query()), "no country given: not offered");
+        let lens = Availability {
+            fields: BTreeMap::from([("lens".to_string(), vec!["blue".to_string()])]),
+            ..Default::default()
+        };
+        let blue = PackageQuery {
+            fields: BTreeMap::from([("lens".to_string(), "Blue".to_string())]),
+            ..query()
+        };
+        assert!(lens.matches(&blue));
+        assert!(!lens.matches(&query()));
+        let acme = Availability {
+            requester_domains: vec!["acme.com".into()],
+            ..Default::default()
+        };
+        let from_acme = PackageQuery {
+            requester_email: Some("r@acme.com".into()),
+            ..query()
+        };
+        assert!(acme.matches(&from_acme));
+        assert!(!acme.matches(&PackageQuery {
+            requester_email: Some("r@other.com".into()),
+            ..query()
+        }));
+        let remote_only = Availability {
+            remote: Some(true),
+            ..Default::default()
+        };
+        assert!(!remote_only.matches(&query()));
+        assert!(remote_only.matches(&PackageQuery {
+            remote: Some(true),
+            ..query()
+        }));
+        assert!(Availability::default().matches(&query()));
+    }
+
+    #[test]
+    fn inline_packages_need_a_url_template() {
+        let mut p = vendor("inline");
+        p.kind = AssessmentType::InlineAssessment;
+        assert_eq!(
+            validate_packages(vec![p.clone()]).unwrap_err().field,
+            "packages[0].inline_url_template"
+        );
+        p.inline_url_template = Some("https://v.example.com/take/{orderId}?lang={language}".into());
+        let ok = validate_packages(vec![p]).unwrap();
+        assert_eq!(
+            inline_url(
+                ok[0].inline_url_template.as_deref().unwrap(),
+                "o 1",
+                "c",
+                "p",
+                "sv"
+            ),
+            "https://v.example.com/take/o%201?lang=sv"
+        );
+        let mut not_inline = vendor("x");
+        not_inline.inline_url_template = Some("https://v.example.com".into());
+        assert!(validate_packages(vec![not_inline]).is_err());
     }
 }

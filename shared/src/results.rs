@@ -239,6 +239,16 @@ pub fn to_package_result(
             url_attachment("result_url", &report).map_err(|e| error("result_url", e.reason))?,
         );
     }
+    let sub_attachments = submission
+        .attributes
+        .iter()
+        .any(|a| matches!(a, Attribute::SubResult { attachments, .. } if !attachments.is_empty()));
+    if order.inline.is_some() && (!attachments.is_empty() || sub_attachments) {
+        return Err(error(
+            "attachments",
+            "inline assessment orders take no attachments or result_url (SmartRecruiters does not support them)",
+        ));
+    }
     let mut texts = Vec::new();
     let mut assessment_results = Vec::new();
     for (i, attribute) in submission.attributes.iter().enumerate() {
@@ -348,6 +358,7 @@ mod tests {
             },
             requester: None,
             fields: Default::default(),
+            inline: None,
             request_fingerprint: "f".into(),
             created_at: now,
             updated_at: now,

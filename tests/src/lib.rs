@@ -16,10 +16,11 @@ use connector::api::vendor::VendorApi;
 use connector::auth::VendorKeyVerifier;
 use connector::aws::AwsClients;
 use connector::onboarding::Onboarding;
+use connector::partner_config::{partner_configuration, PartnerSettings, PartnerUrls};
 use connector::queue::ResultsQueue;
 use connector::secrets::Secrets;
-use connector::sr::partner::{ConsentDisplayMode, PartnerConfiguration};
-use connector::sr::{AssessmentType, SrClient};
+use connector::sr::partner::{Field, PartnerConfiguration};
+use connector::sr::SrClient;
 use connector::store::Store;
 use connector::Config;
 use lambda_http::http::Method;
@@ -116,21 +117,20 @@ impl Stack {
         format!("{}/{function}{path}", self.lambda_prefix)
     }
 
-    /// The partner configuration pointing SR at the local functions.
+    /// The partner configuration pointing SR at the local functions (inline enabled, one
+    /// custom field `lens`).
     pub fn partner_configuration(&self) -> PartnerConfiguration {
-        PartnerConfiguration {
-            consent_url: self.function_url("consent", "/integration"),
-            consent_display_mode: ConsentDisplayMode::Popup,
-            assessment_package_list_url: self.function_url("list-packages", "/packages"),
-            single_assessment_package_url: self
-                .function_url("get-package", "/packages/{assessmentPackageId}"),
-            package_order_url: Some(self.function_url("create-order", "/packages/orders")),
-            inline_assessment_package_order_url: None,
-            oauth_token_url: self.function_url("oauth-token", "/oauth/token"),
-            integration_disable_url: None,
-            fields: vec![],
-            supported_assessment_types: AssessmentType::ALL.to_vec(),
-        }
+        let settings = PartnerSettings {
+            inline_enabled: true,
+            fields: vec![Field {
+                id: "lens".into(),
+                name: "Lens".into(),
+                description: "Which lens the assessment uses".into(),
+            }],
+            ..PartnerSettings::default()
+        };
+        partner_configuration(&PartnerUrls::local(&self.lambda_prefix), &settings)
+            .expect("the local settings are valid")
     }
 
     /// Registers the partner configuration with the SR simulator (idempotent).
@@ -170,6 +170,7 @@ impl Stack {
     pub fn partner_api(&self) -> PartnerApi {
         PartnerApi::new(
             self.store.clone(),
+            self.secrets.clone(),
             self.config.sr.clone(),
             self.config.access_token_ttl,
         )
@@ -406,5 +407,98 @@ impl Stack {
             ))
             .await
             .unwrap()
+    }
+}
+
+/// The consent page, in-process, with a browser's cookie jar of one cookie.
+pub mod consent {
+    use connector::api::consent::{Branding, ConsentApi};
+    use connector::sr::SrClient;
+    use lambda_http::http::Method;
+    use lambda_http::{Body, Response};
+
+    use crate::{request, Stack};
+
+    pub fn api(stack: &Stack) -> ConsentApi {
+        ConsentApi::new(
+            stack.store.clone(),
+            stack.secrets.clone(),
+            SrClient::new(stack.config.sr.clone()),
+            stack.config.partner_credential_secret_id.clone(),
+            Branding {
+                vendor_name: "Acme Assessments".into(),
+                logo_url: None,
+            },
+            vec!["127.0.0.1".into(), "smartrecruiters.com".into()],
+        )
+    }
+
+    pub fn html(response: &Response<Body>) -> String {
+        match response.body() {
+            Body::Text(t) => t.clone(),
+            _ => String::new(),
+        }
+    }
+
+    /// The CSRF cookie a page set.
+    pub fn csrf_cookie(response: &Response<Body>) -> Option<String> {
+        let cookie = response.headers().get("set-cookie")?.to_str().ok()?;
+        let value = cookie.split(';').next()?.strip_prefix("consent_csrf=")?;
+        Some(value.to_string())
+    }
+
+    /// Opens the page for `company` (with `extra` query) and returns it with its CSRF token.
+    pub async fn open(api: &ConsentApi, company: &str, extra: &str) -> (Response<Body>, String) {
+        let path = format!("/integration?companyId={company}{extra}");
+        let response = api
+            .handle(request(Method::GET, &path, &[], ""))
+            .await
+            .unwrap();
+        let csrf = csrf_cookie(&response).unwrap_or_default();
+        (response, csrf)
+    }
+
+    /// Submits a form as the browser would: the cookie and the hidden token travel together.
+    pub async fn submit(api: &ConsentApi, csrf: &str, fields: &[(&str, &str)]) -> Response<Body> {
+        let mut all: Vec<(&str, &str)> = vec![("csrf", csrf)];
+        all.extend_from_slice(fields);
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(all)
+            .finish();
+        let cookie = format!("consent_csrf={csrf}");
+        api.handle(request(
+            Method::POST,
+            "/integration",
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("cookie", &cookie),
+            ],
+            body,
+        ))
+        .await
+        .unwrap()
+    }
+}
+
+impl Stack {
+    /// A connect key for `organisations` (`(id, name)`), created through the vendor API.
+    pub async fn connect_key(&self, organisations: &[(&str, &str)]) -> String {
+        let organisations: Vec<serde_json::Value> = organisations
+            .iter()
+            .map(|(id, name)| serde_json::json!({"id": id, "name": name}))
+            .collect();
+        let response = self
+            .vendor_call(
+                Method::POST,
+                "/assessment/connect-keys",
+                "",
+                Some(serde_json::json!({"organisations": organisations})),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "{:?}", response.body());
+        json_body(&response)["data"]["connect_key"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 }

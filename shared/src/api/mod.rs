@@ -1,5 +1,6 @@
 //! Entry points of the HTTP Lambdas: SR-facing partner endpoints and the vendor API.
 
+pub mod consent;
 pub mod partner;
 pub mod vendor;
 

@@ -14,19 +14,24 @@ use crate::http::{
     bearer_token, body_bytes, decode_segment, empty_response, json_response, parse_json,
     require_content_type, segments_after, sr_error_response, ApiError,
 };
-use crate::orders::{accept_order, Caller, OrderError};
-use crate::packages::Catalog;
+use crate::orders::{accept_inline_order, accept_order, Caller, Order, OrderError};
+use crate::packages::{Catalog, PackageQuery};
+use crate::secrets::Secrets;
 use crate::sr::oauth::{OAuthErrorBody, OAuthErrorCode, TokenRequest, TokenResponse};
-use crate::sr::OrderRequest;
-use crate::store::{PutOrderOutcome, Store, TokenRecord};
+use crate::sr::{InlineOrderRequest, InlineOrderResponse, OrderRequest};
+use crate::store::{CompanyStatus, Event, PutOrderOutcome, Store, TokenRecord};
 
 pub type HandlerResult = Result<Response<Body>, lambda_http::Error>;
 
 /// Shared state of the SR-facing Lambdas, built once per cold start.
 pub struct PartnerApi {
     store: Store,
+    secrets: Secrets,
     sr: SrEndpoints,
     token_ttl: Duration,
+    /// Whether `DELETE /integrations/companies/{id}` needs a bearer token of that company
+    /// (`DISABLE_REQUIRES_TOKEN`, default true).
+    disable_requires_token: bool,
 }
 
 /// An authenticated SR call: the company it speaks for and that company's catalog.
@@ -36,22 +41,33 @@ struct Authorized {
 }
 
 impl PartnerApi {
-    pub fn new(store: Store, sr: SrEndpoints, token_ttl: Duration) -> Self {
+    pub fn new(store: Store, secrets: Secrets, sr: SrEndpoints, token_ttl: Duration) -> Self {
         Self {
             store,
+            secrets,
             sr,
             token_ttl,
+            disable_requires_token: true,
         }
+    }
+
+    /// Lets SR disable an integration without a token (`DISABLE_REQUIRES_TOKEN=false`).
+    pub fn with_disable_requires_token(mut self, required: bool) -> Self {
+        self.disable_requires_token = required;
+        self
     }
 
     pub async fn from_env() -> Result<Self, lambda_http::Error> {
         let config = Config::from_env()?;
         let aws = AwsClients::from_env().await;
+        let requires_token = std::env::var("DISABLE_REQUIRES_TOKEN").map_or(true, |v| v != "false");
         Ok(Self::new(
             Store::new(aws.dynamodb, config.table_name),
+            Secrets::new(aws.secrets, config.secret_prefix),
             config.sr,
             config.access_token_ttl,
-        ))
+        )
+        .with_disable_requires_token(requires_token))
     }
 
     /// `POST {oauthTokenUrl}`: RFC 6749 §4.4 client-credentials grant.
@@ -161,11 +177,11 @@ impl PartnerApi {
 
     async fn packages(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let auth = self.authorize(request).await?;
-        validate_requester_header(request)?;
+        let query = package_query(request)?;
         let packages = auth
             .catalog
             .as_ref()
-            .map(Catalog::visible)
+            .map(|c| c.offered(&query))
             .unwrap_or_default();
         if packages.is_empty() {
             return Ok(empty_response(StatusCode::NO_CONTENT));
@@ -217,27 +233,119 @@ impl PartnerApi {
             Utc::now(),
         )
         .map_err(order_error)?;
+        self.store_once(order).await?;
+        Ok(json_response(StatusCode::ACCEPTED, &serde_json::json!({})))
+    }
+
+    /// `POST {inlineAssessmentPackageOrderUrl}`: like an order, answered with the candidate's URL.
+    pub async fn create_inline_order(&self, request: Request) -> HandlerResult {
+        Ok(self
+            .inline_order(&request)
+            .await
+            .unwrap_or_else(|e| sr_error_response(&e)))
+    }
+
+    async fn inline_order(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let auth = self.authorize(request).await?;
+        require_content_type(request, "application/json")?;
+        let body: InlineOrderRequest = parse_json(body_bytes(request))?;
+        let order = accept_inline_order(
+            body,
+            &auth.caller,
+            auth.catalog.as_ref(),
+            &self.sr,
+            Utc::now(),
+        )
+        .map_err(order_error)?;
+        let stored = self.store_once(order).await?;
+        let url = stored.inline.map(|i| i.assessment_url).ok_or_else(|| {
+            ApiError::conflict(
+                "ORDER_EXISTS",
+                "this order id belongs to a non-inline order",
+            )
+        })?;
+        Ok(json_response(StatusCode::OK, &InlineOrderResponse { url }))
+    }
+
+    /// Stores a new order, or recognises SR's retry of it; returns the stored order.
+    async fn store_once(&self, order: Order) -> Result<Order, ApiError> {
         match self.store.put_order_if_absent(&order).await? {
             PutOrderOutcome::Created => {
-                tracing::info!(company_id = %order.company_id, order_id = %order.order_id, package_id = %order.package.id, "order accepted");
+                tracing::info!(company_id = %order.company_id, order_id = %order.order_id, package_id = %order.package.id, inline = order.inline.is_some(), "order accepted");
+                Ok(order)
             }
             PutOrderOutcome::Exists(existing)
                 if existing.company_id == order.company_id
                     && existing.request_fingerprint == order.request_fingerprint =>
             {
                 tracing::info!(company_id = %order.company_id, order_id = %order.order_id, "order retried by SR; already stored");
+                Ok(*existing)
             }
-            PutOrderOutcome::Exists(_) => {
-                return Err(ApiError::conflict(
-                    "ORDER_EXISTS",
-                    format!(
-                        "order `{}` already exists with different content",
-                        order.order_id
-                    ),
-                ))
+            PutOrderOutcome::Exists(_) => Err(ApiError::conflict(
+                "ORDER_EXISTS",
+                format!(
+                    "order `{}` already exists with different content",
+                    order.order_id
+                ),
+            )),
+        }
+    }
+
+    /// `DELETE {integrationDisableUrl}`: disables the company at once; repeating it is harmless.
+    pub async fn disable_integration(&self, request: Request) -> HandlerResult {
+        Ok(self
+            .disable(&request)
+            .await
+            .unwrap_or_else(|e| sr_error_response(&e)))
+    }
+
+    async fn disable(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let company_id = path_company_id(request)?;
+        if self.disable_requires_token {
+            match self.authorize(request).await {
+                Ok(auth) if auth.caller.company_id == company_id => {}
+                Ok(_) => {
+                    return Err(ApiError::forbidden(
+                        "the access token belongs to another company",
+                    ))
+                }
+                // The first call revoked the token: a repeat from the same company is a no-op.
+                Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+                    let same_company = bearer_token(request)
+                        .and_then(AccessToken::parse)
+                        .is_some_and(|c| c.company_id == company_id);
+                    let disabled = same_company
+                        && self
+                            .store
+                            .get_company(&company_id)
+                            .await?
+                            .is_some_and(|c| c.status == CompanyStatus::Disabled);
+                    if disabled {
+                        return Ok(empty_response(StatusCode::NO_CONTENT));
+                    }
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
             }
         }
-        Ok(json_response(StatusCode::ACCEPTED, &serde_json::json!({})))
+        let now = Utc::now();
+        if let Some(before) = self.store.disable_company(&company_id, now).await? {
+            self.secrets.delete_company_credentials(&company_id).await?;
+            if before.status != CompanyStatus::Disabled {
+                self.store
+                    .put_event(&Event {
+                        id: crate::auth::credentials::random_token(12),
+                        kind: "company.disabled".into(),
+                        integration_id: before.integration_id.clone(),
+                        company_id: company_id.clone(),
+                        at: now,
+                        data: serde_json::json!({"reason": "SmartRecruiters disabled the integration"}),
+                    })
+                    .await?;
+                tracing::info!(company_id = %company_id, integration_id = %before.integration_id, "integration disabled");
+            }
+        }
+        Ok(empty_response(StatusCode::NO_CONTENT))
     }
 
     /// Checks the bearer token and loads the company's catalog in the same round trip.
@@ -272,6 +380,9 @@ fn order_error(error: OrderError) -> ApiError {
         OrderError::UnknownPackage(_) => {
             ApiError::not_found("PACKAGE_NOT_FOUND", error.to_string())
         }
+        OrderError::InlineOnly(_) | OrderError::NotInline(_) => {
+            ApiError::bad_request("WRONG_ORDER_ENDPOINT", error.to_string())
+        }
     }
 }
 
@@ -288,24 +399,6 @@ fn package_id(request: &Request) -> Result<String, ApiError> {
         _ => Err(ApiError::not_found(
             "PACKAGE_NOT_FOUND",
             "the path must be /packages/{assessmentPackageId}",
-        )),
-    }
-}
-
-/// SR sends the recruiter as a JSON header: `requester: {"email": "…"}`.
-fn validate_requester_header(request: &Request) -> Result<(), ApiError> {
-    let Some(value) = request.headers().get("requester") else {
-        return Ok(());
-    };
-    let parsed: Option<serde_json::Value> = value
-        .to_str()
-        .ok()
-        .and_then(|s| serde_json::from_str(s).ok());
-    match parsed {
-        Some(v) if v.get("email").is_some_and(serde_json::Value::is_string) => Ok(()),
-        _ => Err(ApiError::bad_request(
-            "INVALID_REQUESTER",
-            "header `requester` must be a JSON object with a string `email`",
         )),
     }
 }
@@ -332,4 +425,79 @@ fn oauth_error(status: StatusCode, code: OAuthErrorCode, description: String) ->
         );
     }
     response
+}
+
+/// The company id of `DELETE …/integrations/companies/{companyId}`.
+fn path_company_id(request: &Request) -> Result<String, ApiError> {
+    if let Some(id) = request
+        .path_parameters_ref()
+        .and_then(|p| p.first("companyId"))
+    {
+        return Ok(id.to_string());
+    }
+    match segments_after(request.uri().path(), "companies").as_deref() {
+        Some([id]) if !id.is_empty() => Ok(decode_segment(id)),
+        _ => Err(ApiError::not_found(
+            "COMPANY_NOT_FOUND",
+            "the path must be /integrations/companies/{companyId}",
+        )),
+    }
+}
+
+/// What SR sends with `GET /packages`: the job's location, the requester (a JSON header) and one
+/// query parameter per custom field.
+fn package_query(request: &Request) -> Result<PackageQuery, ApiError> {
+    let mut query = PackageQuery::default();
+    if let Some(value) = request.headers().get("requester") {
+        let parsed: Option<serde_json::Value> = value
+            .to_str()
+            .ok()
+            .and_then(|s| serde_json::from_str(s).ok());
+        match parsed
+            .as_ref()
+            .and_then(|v| v.get("email"))
+            .and_then(|e| e.as_str())
+        {
+            Some(email) => query.requester_email = Some(email.to_string()),
+            None => {
+                return Err(ApiError::bad_request(
+                    "INVALID_REQUESTER",
+                    "header `requester` must be a JSON object with a string `email`",
+                ))
+            }
+        }
+    }
+    let pairs: Vec<(String, String)> = request
+        .uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    for (name, value) in pairs {
+        match name.as_str() {
+            "country-code" => query.country_code = Some(value),
+            "region-abbr" => query.region = Some(value),
+            "city" => query.city = Some(value),
+            "address" | "postal-code" => {}
+            "remote" => {
+                query.remote = Some(match value.to_ascii_lowercase().as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => {
+                        return Err(ApiError::bad_request(
+                            "INVALID_PARAMETER",
+                            "query parameter `remote` must be true or false",
+                        ))
+                    }
+                })
+            }
+            _ => {
+                query.fields.insert(name, value);
+            }
+        }
+    }
+    Ok(query)
 }

@@ -6,6 +6,8 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::credentials::random_token;
+use crate::auth::hash_secret;
 use crate::auth::VendorKeyVerifier;
 use crate::aws::AwsClients;
 use crate::config::Config;
@@ -14,12 +16,12 @@ use crate::http::{
     segments_after, vendor_error_response, ApiError,
 };
 use crate::orders::{DeliveryAttempt, DeliveryState, Order, Submission, VendorOrderStatus};
-use crate::packages::{validate_packages, Catalog, ReplaceSummary, VendorPackage};
+use crate::packages::{validate_packages, Availability, Catalog, ReplaceSummary, VendorPackage};
 use crate::queue::{QueueMessage, ResultsQueue};
 use crate::results::{decide, to_package_result, Decision, ResultSubmission};
 use crate::secrets::Secrets;
 use crate::sr::{AssessmentPackage, PackageResult, ResultStatus};
-use crate::store::{ResultWrite, Store, StoreError};
+use crate::store::{ConnectKeyRecord, Event, Organisation, ResultWrite, Store, StoreError};
 
 use super::partner::HandlerResult;
 
@@ -65,16 +67,60 @@ struct PutPackages {
     packages: Vec<VendorPackage>,
 }
 
+/// A catalog package as the vendor sees it: SR's package plus the vendor-only settings.
+#[derive(Serialize)]
+struct PackageView<'a> {
+    #[serde(flatten)]
+    package: &'a AssessmentPackage,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inline_url_template: Option<&'a str>,
+    availability: &'a Availability,
+}
+
+fn package_views(catalog: Option<&Catalog>) -> Vec<PackageView<'_>> {
+    catalog
+        .map(|c| {
+            c.packages
+                .values()
+                .filter(|e| !e.deleted)
+                .map(|e| PackageView {
+                    package: &e.package,
+                    inline_url_template: e.inline_url_template.as_deref(),
+                    availability: &e.availability,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[derive(Serialize)]
 struct PackagesView<'a> {
-    packages: Vec<&'a AssessmentPackage>,
+    packages: Vec<PackageView<'a>>,
 }
 
 #[derive(Serialize)]
 struct PutPackagesView<'a> {
-    packages: Vec<&'a AssessmentPackage>,
+    packages: Vec<PackageView<'a>>,
     changes: ReplaceSummary,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewConnectKey {
+    organisations: Vec<Organisation>,
+    #[serde(default)]
+    expires_in_hours: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct ConnectKeyView<'a> {
+    connect_key: String,
+    expires_at: chrono::DateTime<Utc>,
+    organisations: &'a [Organisation],
+}
+
+const DEFAULT_KEY_HOURS: u32 = 168;
+const MAX_KEY_HOURS: u32 = 720;
 
 impl VendorApi {
     pub fn new(store: Store, queue: ResultsQueue, keys: VendorKeyVerifier) -> Self {
@@ -102,10 +148,15 @@ impl VendorApi {
 
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         self.authenticate(request).await?;
-        let integration = integration_id(request)?;
         let segments = segments_after(request.uri().path(), "assessment").unwrap_or_default();
         let method = request.method();
+        // Connect keys may span several organisations, so they are not scoped to one integration.
+        if segments.as_slice() == ["connect-keys"] && method == Method::POST {
+            return self.create_connect_key(request).await;
+        }
+        let integration = integration_id(request)?;
         match segments.as_slice() {
+            ["events"] if method == Method::GET => self.list_events(request, &integration).await,
             ["packages"] if method == Method::PUT => self.put_packages(request, &integration).await,
             ["packages"] if method == Method::GET => self.get_packages(&integration).await,
             ["orders"] if method == Method::GET => self.list_orders(request, &integration).await,
@@ -163,7 +214,7 @@ impl VendorApi {
                 Ok(()) => {
                     tracing::info!(integration_id = %integration, created = changes.created.len(), updated = changes.updated.len(), deleted = changes.deleted.len(), "catalog replaced");
                     let view = PutPackagesView {
-                        packages: catalog.visible(),
+                        packages: package_views(Some(&catalog)),
                         changes,
                     };
                     return Ok(success(StatusCode::OK, view, vec![]));
@@ -177,8 +228,88 @@ impl VendorApi {
 
     async fn get_packages(&self, integration: &str) -> Result<Response<Body>, ApiError> {
         let catalog = self.store.get_catalog(integration).await?;
-        let packages = catalog.as_ref().map(Catalog::visible).unwrap_or_default();
+        let packages = package_views(catalog.as_ref());
         Ok(success(StatusCode::OK, PackagesView { packages }, vec![]))
+    }
+
+    /// `POST /assessment/connect-keys`: a one-time key for the customer's admin to paste on the
+    /// consent page. Returned once; only its digest is stored.
+    async fn create_connect_key(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let body: NewConnectKey = parse_json(body_bytes(request))?;
+        if body.organisations.is_empty() || body.organisations.len() > 20 {
+            return Err(ApiError::bad_request(
+                "INVALID_FIELD",
+                "invalid field `organisations`: list 1 to 20 organisations",
+            ));
+        }
+        for (i, o) in body.organisations.iter().enumerate() {
+            if o.id.trim().is_empty() || o.id.len() > 128 || o.name.trim().is_empty() {
+                return Err(ApiError::bad_request(
+                    "INVALID_FIELD",
+                    format!("invalid field `organisations[{i}]`: id (1-128 characters) and name are required"),
+                ));
+            }
+        }
+        let hours = body.expires_in_hours.unwrap_or(DEFAULT_KEY_HOURS);
+        if !(1..=MAX_KEY_HOURS).contains(&hours) {
+            return Err(ApiError::bad_request(
+                "INVALID_FIELD",
+                format!("invalid field `expires_in_hours`: must be 1 to {MAX_KEY_HOURS}"),
+            ));
+        }
+        let now = Utc::now();
+        let expires_at = now + chrono::Duration::hours(i64::from(hours));
+        let key = format!("ck_{}", random_token(32));
+        let record = ConnectKeyRecord {
+            organisations: body.organisations,
+            created_at: now,
+            expires_at: expires_at.timestamp(),
+            used_at: None,
+            used_by_company: None,
+        };
+        self.store
+            .put_connect_key(&hash_secret(&key), &record)
+            .await?;
+        tracing::info!(
+            organisations = record.organisations.len(),
+            "connect key created"
+        );
+        let view = ConnectKeyView {
+            connect_key: key,
+            expires_at,
+            organisations: &record.organisations,
+        };
+        Ok(success(StatusCode::CREATED, view, vec![]))
+    }
+
+    async fn list_events(
+        &self,
+        request: &Request,
+        integration: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        let page_size = page_size(request)?;
+        let page = self
+            .store
+            .list_events(
+                integration,
+                query_param(request, "cursor").as_deref(),
+                page_size,
+            )
+            .await
+            .map_err(cursor_error)?;
+        #[derive(Serialize)]
+        struct Page {
+            next: Option<String>,
+            results: Vec<Event>,
+        }
+        Ok(success(
+            StatusCode::OK,
+            Page {
+                next: page.next,
+                results: page.events,
+            },
+            vec![],
+        ))
     }
 
     async fn list_orders(
@@ -200,19 +331,7 @@ impl VendorApi {
                 })?,
             ),
         };
-        let page_size = match query_param(request, "page_size") {
-            None => DEFAULT_PAGE_SIZE,
-            Some(raw) => raw
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "INVALID_PARAMETER",
-                        "query parameter `page_size` must be a whole number from 1 to 250",
-                    )
-                })?,
-        };
+        let page_size = page_size(request)?;
         let page = self
             .store
             .list_orders(
@@ -222,13 +341,7 @@ impl VendorApi {
                 page_size,
             )
             .await
-            .map_err(|e| match e {
-                StoreError::Corrupt { key, .. } if key == "cursor" => ApiError::bad_request(
-                    "INVALID_PARAMETER",
-                    "query parameter `cursor` is not a cursor of this integration's order list",
-                ),
-                other => other.into(),
-            })?;
+            .map_err(cursor_error)?;
         #[derive(Serialize)]
         struct Page<'a> {
             next: Option<String>,
@@ -324,6 +437,32 @@ impl VendorApi {
     }
 }
 
+fn page_size(request: &Request) -> Result<usize, ApiError> {
+    match query_param(request, "page_size") {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "INVALID_PARAMETER",
+                    "query parameter `page_size` must be a whole number from 1 to 250",
+                )
+            }),
+    }
+}
+
+fn cursor_error(error: StoreError) -> ApiError {
+    match error {
+        StoreError::Corrupt { key, .. } if key == "cursor" => ApiError::bad_request(
+            "INVALID_PARAMETER",
+            "query parameter `cursor` is not a cursor of this integration's list",
+        ),
+        other => other.into(),
+    }
+}
+
 fn integration_id(request: &Request) -> Result<String, ApiError> {
     request
         .headers()
@@ -401,6 +540,8 @@ struct OrderView<'a> {
     job: JobView<'a>,
     requester: Option<&'a crate::sr::OrderRequester>,
     fields: &'a std::collections::BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inline: Option<&'a crate::orders::InlineDetails>,
     created_at: chrono::DateTime<Utc>,
     updated_at: chrono::DateTime<Utc>,
     delivery: DeliveryView<'a>,
@@ -436,6 +577,7 @@ impl<'a> OrderView<'a> {
             },
             requester: order.requester.as_ref(),
             fields: &order.fields,
+            inline: order.inline.as_ref(),
             created_at: order.created_at,
             updated_at: order.updated_at,
             delivery: DeliveryView {

@@ -12,6 +12,8 @@ pub mod results;
 
 pub use client::{SrClient, SrClientError, SrCredentials};
 pub use errors::SrErrorBody;
-pub use orders::{Candidate, Job, OrderRequest, OrderRequester};
+pub use orders::{
+    Candidate, InlineOrderRequest, InlineOrderResponse, Job, OrderRequest, OrderRequester,
+};
 pub use packages::{Assessment, AssessmentPackage, AssessmentType};
 pub use results::{AssessmentResult, PackageResult, ResultStatus, Score, UrlAttachment};

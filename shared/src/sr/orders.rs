@@ -10,6 +10,8 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Candidate {
+    /// Empty for inline orders, which carry no candidate id.
+    #[serde(default)]
     pub id: String,
     pub first_name: String,
     pub last_name: String,
@@ -58,4 +60,43 @@ pub struct OrderRequest {
     pub company_id: String,
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
+}
+
+/// `InlineCandidate`: inline orders carry no candidate id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InlineCandidate {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub application_language: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InlineJob {
+    pub id: String,
+}
+
+/// `InlineAssessmentPackageOrderRequest` (`POST /packages/inline/orders`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InlineOrderRequest {
+    #[serde(rename = "resultCallbackURL")]
+    pub result_callback_url: String,
+    pub candidate: InlineCandidate,
+    pub job: InlineJob,
+    pub assessment_package_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    pub company_id: String,
+    pub completed_assessment_callback_url: String,
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+}
+
+/// `InlineAssessmentPackageResponse`. The spec lists `assessmentPackageURL` as required but only
+/// defines `url` (a merge defect, see SOURCES.md); `url` is what SR reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InlineOrderResponse {
+    pub url: String,
 }

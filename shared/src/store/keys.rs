@@ -7,6 +7,10 @@
 //! | client (SR→us)  | `CLIENT#{clientId}`         | `CLIENT`        |
 //! | catalog         | `INTEGRATION#{integrationId}` | `CATALOG`     |
 //! | order           | `ORDER#{orderId}`           | `ORDER`         |
+//! | connect key     | `CONNECTKEY#{sha256}`       | `CONNECTKEY`    |
+//! | consent session | `CONSENT#{sha256}`          | `SESSION`       |
+//! | failed key tries| `COMPANY#{companyId}`       | `CONSENTFAILURES#{window}` |
+//! | event           | `INTEGRATION#{integrationId}` | `EVENT#{time}#{id}` |
 //!
 //! Orders are also indexed in `gsi1` by integration (`INTEGRATION#{id}#ORDERS`, created time) for
 //! the vendor's order list. Tokens sit under their company so disabling it can find them all.
@@ -41,4 +45,32 @@ pub fn order(order_id: &str) -> (String, String) {
 
 pub fn orders_of_integration(integration_id: &str) -> String {
     format!("INTEGRATION#{integration_id}#ORDERS")
+}
+
+pub fn connect_key(digest: &str) -> (String, String) {
+    (format!("CONNECTKEY#{digest}"), "CONNECTKEY".into())
+}
+
+pub fn consent_session(digest: &str) -> (String, String) {
+    (format!("CONSENT#{digest}"), "SESSION".into())
+}
+
+/// One counter per company and rate-limit window.
+pub fn consent_failures(company_id: &str, bucket: i64) -> (String, String) {
+    (
+        format!("COMPANY#{company_id}"),
+        format!("CONSENTFAILURES#{bucket}"),
+    )
+}
+
+/// Events sort by time, then id, under their integration.
+pub fn event(
+    integration_id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    id: &str,
+) -> (String, String) {
+    (
+        format!("INTEGRATION#{integration_id}"),
+        format!("EVENT#{}#{id}", at.format("%Y-%m-%dT%H:%M:%S%.6fZ")),
+    )
 }

@@ -3,6 +3,8 @@
 
 mod catalog;
 mod companies;
+mod connections;
+mod events;
 pub mod keys;
 mod orders;
 
@@ -13,6 +15,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use companies::{ClientRecord, CompanyRecord, CompanyStatus, TokenRecord};
+pub use connections::{ConnectKeyRecord, ConsentSession, Organisation};
+pub use events::{Event, EventPage};
 pub use orders::{ClaimOutcome, OrderPage, PutOrderOutcome, ResultWrite};
 
 pub type Item = HashMap<String, AttributeValue>;

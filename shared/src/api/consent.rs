@@ -1,0 +1,672 @@
+//! The consent page (SR's `consentUrl`): where a customer's admin connects their SmartRecruiters
+//! company to the vendor.
+//!
+//! SR opens `GET {consentUrl}?companyId=…[&redirect=…]` in a 600 px popup (or redirects to it).
+//! The admin pastes the one-time connect key the vendor gave them, picks one organisation when
+//! the key names several, and gives consent; the connector then exchanges credentials with SR
+//! (see [`crate::onboarding`]). Forms carry a double-submit CSRF token, every page has a strict
+//! Content-Security-Policy, and no credential is ever sent to the browser.
+
+use chrono::Utc;
+use lambda_http::http::{header, HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::auth::credentials::random_token;
+use crate::auth::hash_secret;
+use crate::aws::AwsClients;
+use crate::config::Config;
+use crate::http::{body_bytes, query_param};
+use crate::onboarding::{Onboarding, OnboardingError};
+use crate::secrets::Secrets;
+use crate::sr::{SrClient, SrClientError};
+use crate::store::{CompanyStatus, ConsentSession, Organisation, Store};
+
+use super::partner::HandlerResult;
+
+const CSRF_COOKIE: &str = "consent_csrf";
+/// Failed connect-key attempts allowed per company and window, against guessing.
+const MAX_FAILURES: u64 = 10;
+const FAILURE_WINDOW_SECONDS: i64 = 900;
+const SESSION_SECONDS: i64 = 900;
+
+/// How the page presents the vendor (`VENDOR_NAME`, `VENDOR_LOGO_URL`).
+#[derive(Debug, Clone)]
+pub struct Branding {
+    pub vendor_name: String,
+    pub logo_url: Option<String>,
+}
+
+pub struct ConsentApi {
+    store: Store,
+    secrets: Secrets,
+    sr: SrClient,
+    partner_credential_secret_id: String,
+    branding: Branding,
+    /// Hosts (and their subdomains) a REDIRECT-mode consent may send the admin back to.
+    redirect_hosts: Vec<String>,
+    /// Plain http (and cookies without `Secure`) only on local stacks.
+    allow_insecure: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct ConsentForm {
+    company_id: String,
+    #[serde(default)]
+    redirect: Option<String>,
+    csrf: String,
+    step: String,
+    #[serde(default)]
+    connect_key: Option<String>,
+    #[serde(default)]
+    session: Option<String>,
+    #[serde(default)]
+    organisation: Option<String>,
+}
+
+/// A page to show, with its status.
+enum Page {
+    KeyForm {
+        error: Option<String>,
+    },
+    ChooseOrganisation {
+        session: String,
+        organisations: Vec<Organisation>,
+    },
+    Done,
+    AlreadyConnected,
+    Problem {
+        title: &'static str,
+        message: String,
+    },
+}
+
+/// What every form on the page carries along.
+struct Context {
+    company_id: String,
+    redirect: Option<String>,
+    csrf: String,
+}
+
+impl ConsentApi {
+    pub fn new(
+        store: Store,
+        secrets: Secrets,
+        sr: SrClient,
+        partner_credential_secret_id: String,
+        branding: Branding,
+        redirect_hosts: Vec<String>,
+    ) -> Self {
+        let allow_insecure = sr.endpoints().allow_insecure;
+        Self {
+            store,
+            secrets,
+            sr,
+            partner_credential_secret_id,
+            branding,
+            redirect_hosts,
+            allow_insecure,
+        }
+    }
+
+    pub async fn from_env() -> Result<Self, lambda_http::Error> {
+        let config = Config::from_env()?;
+        let aws = AwsClients::from_env().await;
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let branding = Branding {
+            vendor_name: env("VENDOR_NAME").unwrap_or_else(|| "Assessment vendor".into()),
+            logo_url: env("VENDOR_LOGO_URL"),
+        };
+        let redirect_hosts = env("CONSENT_REDIRECT_HOSTS")
+            .unwrap_or_else(|| "smartrecruiters.com".into())
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+        Ok(Self::new(
+            Store::new(aws.dynamodb, config.table_name),
+            Secrets::new(aws.secrets, config.secret_prefix),
+            SrClient::new(config.sr),
+            config.partner_credential_secret_id,
+            branding,
+            redirect_hosts,
+        ))
+    }
+
+    /// The one handler behind `GET` and `POST {consentUrl}`.
+    pub async fn handle(&self, request: Request) -> HandlerResult {
+        let (status, page, context) = match *request.method() {
+            Method::GET => self.show(&request).await,
+            Method::POST => self.submit(&request).await,
+            _ => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                problem("Not allowed", "This page only answers GET and POST."),
+                None,
+            ),
+        };
+        Ok(self.render(status, page, context))
+    }
+
+    async fn show(&self, request: &Request) -> (StatusCode, Page, Option<Context>) {
+        let Some(company_id) = query_param(request, "companyId").filter(|c| !c.trim().is_empty())
+        else {
+            return bad_request(
+                "The link is incomplete: SmartRecruiters did not send a companyId.",
+            );
+        };
+        let redirect = query_param(request, "redirect");
+        if let Some(r) = &redirect {
+            if !self.redirect_allowed(r) {
+                return bad_request("The redirect address does not belong to SmartRecruiters.");
+            }
+        }
+        let context = Context {
+            company_id,
+            redirect,
+            csrf: random_token(24),
+        };
+        match self.store.get_company(&context.company_id).await {
+            Ok(Some(c)) if c.status == CompanyStatus::Active => {
+                (StatusCode::OK, Page::AlreadyConnected, Some(context))
+            }
+            Ok(_) => (StatusCode::OK, Page::KeyForm { error: None }, Some(context)),
+            Err(e) => {
+                tracing::error!(error = %e, "consent page could not read the company");
+                unavailable()
+            }
+        }
+    }
+
+    async fn submit(&self, request: &Request) -> (StatusCode, Page, Option<Context>) {
+        let Ok(form) = serde_urlencoded::from_bytes::<ConsentForm>(body_bytes(request)) else {
+            return bad_request("The form was incomplete. Please reload the page and try again.");
+        };
+        if !csrf_matches(request, &form.csrf) {
+            return (
+                StatusCode::FORBIDDEN,
+                problem(
+                    "Session expired",
+                    "This form has expired. Please reload the page and try again.",
+                ),
+                None,
+            );
+        }
+        if form.company_id.trim().is_empty()
+            || form
+                .redirect
+                .as_deref()
+                .is_some_and(|r| !self.redirect_allowed(r))
+        {
+            return bad_request("The form was incomplete. Please reload the page and try again.");
+        }
+        let context = Context {
+            company_id: form.company_id.clone(),
+            redirect: form.redirect.clone(),
+            csrf: form.csrf.clone(),
+        };
+        let now = Utc::now();
+        match self
+            .store
+            .consent_failures(&context.company_id, FAILURE_WINDOW_SECONDS, now)
+            .await
+        {
+            Ok(n) if n >= MAX_FAILURES => {
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    problem(
+                        "Too many attempts",
+                        "Too many wrong connect keys were tried for this company. Please wait 15 minutes and try again.",
+                    ),
+                    Some(context),
+                )
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "consent rate limit unavailable");
+                return unavailable();
+            }
+        }
+        let (status, page) = match form.step.as_str() {
+            "key" => self.accept_key(&context, form.connect_key.as_deref()).await,
+            "choose" => {
+                self.choose(
+                    &context,
+                    form.session.as_deref(),
+                    form.organisation.as_deref(),
+                )
+                .await
+            }
+            _ => (
+                StatusCode::BAD_REQUEST,
+                problem(
+                    "Something went wrong",
+                    "Unknown form step. Please reload the page.",
+                ),
+            ),
+        };
+        (status, page, Some(context))
+    }
+
+    async fn accept_key(&self, context: &Context, key: Option<&str>) -> (StatusCode, Page) {
+        let key = key.map(str::trim).unwrap_or_default();
+        let digest = hash_secret(key);
+        let now = Utc::now();
+        let record = match self.store.get_connect_key(&digest).await {
+            Ok(r) => r.filter(|r| !key.is_empty() && r.usable(now)),
+            Err(e) => {
+                tracing::error!(error = %e, "connect key lookup failed");
+                return unavailable_page();
+            }
+        };
+        let Some(record) = record else {
+            if let Err(e) = self
+                .store
+                .record_consent_failure(&context.company_id, FAILURE_WINDOW_SECONDS, now)
+                .await
+            {
+                tracing::error!(error = %e, "could not count a failed connect key");
+            }
+            tracing::info!(company_id = %context.company_id, "wrong, expired or used connect key");
+            let message = format!(
+                "This connect key is not valid, has expired or was already used. Ask {} for a new one.",
+                self.branding.vendor_name
+            );
+            return (
+                StatusCode::BAD_REQUEST,
+                Page::KeyForm {
+                    error: Some(message),
+                },
+            );
+        };
+        if let [only] = record.organisations.as_slice() {
+            return self.connect(context, &digest, only).await;
+        }
+        let session = random_token(24);
+        let stored = ConsentSession {
+            company_id: context.company_id.clone(),
+            key_digest: digest,
+            organisations: record.organisations.clone(),
+            expires_at: now.timestamp() + SESSION_SECONDS,
+        };
+        if let Err(e) = self
+            .store
+            .put_consent_session(&hash_secret(&session), &stored)
+            .await
+        {
+            tracing::error!(error = %e, "could not store the consent session");
+            return unavailable_page();
+        }
+        (
+            StatusCode::OK,
+            Page::ChooseOrganisation {
+                session,
+                organisations: record.organisations,
+            },
+        )
+    }
+
+    async fn choose(
+        &self,
+        context: &Context,
+        session: Option<&str>,
+        organisation: Option<&str>,
+    ) -> (StatusCode, Page) {
+        let expired = (
+            StatusCode::BAD_REQUEST,
+            Page::KeyForm {
+                error: Some("Your session expired. Please enter the connect key again.".into()),
+            },
+        );
+        let Some(session) = session else {
+            return expired;
+        };
+        let stored = match self.store.get_consent_session(&hash_secret(session)).await {
+            Ok(s) => s.filter(|s| {
+                s.company_id == context.company_id && s.expires_at > Utc::now().timestamp()
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "consent session lookup failed");
+                return unavailable_page();
+            }
+        };
+        let Some(stored) = stored else {
+            return expired;
+        };
+        let Some(chosen) = stored
+            .organisations
+            .iter()
+            .find(|o| Some(o.id.as_str()) == organisation)
+        else {
+            return (
+                StatusCode::BAD_REQUEST,
+                Page::ChooseOrganisation {
+                    session: session.to_string(),
+                    organisations: stored.organisations.clone(),
+                },
+            );
+        };
+        self.connect(context, &stored.key_digest, chosen).await
+    }
+
+    /// Gives consent: exchanges credentials with SR, then uses up the key. The key is consumed
+    /// only after success, so a failed attempt can simply be retried.
+    async fn connect(
+        &self,
+        context: &Context,
+        key_digest: &str,
+        organisation: &Organisation,
+    ) -> (StatusCode, Page) {
+        let usable = match self.store.get_connect_key(key_digest).await {
+            Ok(r) => r.is_some_and(|r| r.usable(Utc::now())),
+            Err(_) => return unavailable_page(),
+        };
+        if !usable {
+            return (
+                StatusCode::BAD_REQUEST,
+                Page::KeyForm {
+                    error: Some("This connect key was used meanwhile. Ask for a new one.".into()),
+                },
+            );
+        }
+        let onboarding = Onboarding {
+            store: &self.store,
+            secrets: &self.secrets,
+            sr: &self.sr,
+            partner_credential_secret_id: &self.partner_credential_secret_id,
+        };
+        if let Err(e) = onboarding
+            .connect(&context.company_id, &organisation.id)
+            .await
+        {
+            tracing::warn!(company_id = %context.company_id, error = %e, "consent failed");
+            return self.onboarding_problem(&e);
+        }
+        match self
+            .store
+            .consume_connect_key(key_digest, &context.company_id, Utc::now())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(company_id = %context.company_id, "connect key was consumed concurrently")
+            }
+            Err(e) => tracing::error!(error = %e, "could not mark the connect key used"),
+        }
+        (StatusCode::OK, Page::Done)
+    }
+
+    fn onboarding_problem(&self, error: &OnboardingError) -> (StatusCode, Page) {
+        let vendor = &self.branding.vendor_name;
+        match error {
+            OnboardingError::Sr(SrClientError::Rejected { status: 409, .. }) => (
+                StatusCode::CONFLICT,
+                problem("Already connected", format!(
+                    "SmartRecruiters says this company is already connected to {vendor}. To connect it again, first disable the integration in SmartRecruiters."
+                )),
+            ),
+            OnboardingError::Sr(SrClientError::Rejected { status: 404, .. }) => (
+                StatusCode::BAD_GATEWAY,
+                problem("Set-up incomplete", format!(
+                    "{vendor} has not finished its SmartRecruiters partner set-up yet. Nothing was changed; please contact {vendor}."
+                )),
+            ),
+            OnboardingError::Sr(SrClientError::Rejected { status: 403, .. }) => (
+                StatusCode::FORBIDDEN,
+                problem("Consent missing", "SmartRecruiters reports that your company has not allowed this integration. Nothing was changed."),
+            ),
+            OnboardingError::Sr(SrClientError::CredentialsRefused { .. }) => (
+                StatusCode::BAD_GATEWAY,
+                problem("Set-up problem", format!(
+                    "SmartRecruiters refused {vendor}'s partner credentials. Nothing was changed; please contact {vendor}."
+                )),
+            ),
+            _ => unavailable_page(),
+        }
+    }
+
+    fn redirect_allowed(&self, raw: &str) -> bool {
+        let Ok(url) = url::Url::parse(raw) else {
+            return false;
+        };
+        let scheme_ok = url.scheme() == "https" || (self.allow_insecure && url.scheme() == "http");
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        scheme_ok
+            && self
+                .redirect_hosts
+                .iter()
+                .any(|h| host == *h || host.ends_with(&format!(".{h}")))
+    }
+
+    fn render(&self, status: StatusCode, page: Page, context: Option<Context>) -> Response<Body> {
+        if let (
+            Page::Done,
+            Some(Context {
+                redirect: Some(to), ..
+            }),
+        ) = (&page, &context)
+        {
+            let mut response = Response::new(Body::Empty);
+            *response.status_mut() = StatusCode::SEE_OTHER;
+            if let Ok(location) = HeaderValue::from_str(to) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            self.secure_headers(&mut response, "");
+            return response;
+        }
+        let nonce = random_token(16);
+        let markup = self.layout(&nonce, self.body(&page, context.as_ref()));
+        let mut response = Response::new(Body::Text(markup.into_string()));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        self.secure_headers(&mut response, &nonce);
+        if let Some(context) = &context {
+            let secure = if self.allow_insecure { "" } else { "; Secure" };
+            let cookie = format!(
+                "{CSRF_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600{secure}",
+                context.csrf
+            );
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+        }
+        response
+    }
+
+    /// CSP: no scripts at all, styles only with this response's nonce, forms only to ourselves
+    /// (and, for the post-consent redirect, to SR), never framed.
+    fn secure_headers(&self, response: &mut Response<Body>, nonce: &str) {
+        let mut form_action = vec!["'self'".to_string()];
+        for host in &self.redirect_hosts {
+            form_action.push(format!("https://{host}"));
+            form_action.push(format!("https://*.{host}"));
+        }
+        if self.allow_insecure {
+            form_action.push("http://127.0.0.1:*".into());
+            form_action.push("http://localhost:*".into());
+        }
+        let csp = format!(
+            "default-src 'none'; style-src 'nonce-{nonce}'; img-src https: data:; form-action {}; frame-ancestors 'none'; base-uri 'none'",
+            form_action.join(" ")
+        );
+        let headers = response.headers_mut();
+        if let Ok(value) = HeaderValue::from_str(&csp) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
+
+    fn layout(&self, nonce: &str, body: Markup) -> Markup {
+        let vendor = &self.branding.vendor_name;
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { "Connect " (vendor) " to SmartRecruiters" }
+                    style nonce=(nonce) { (PreEscaped(STYLE)) }
+                }
+                body {
+                    main {
+                        header {
+                            @if let Some(logo) = &self.branding.logo_url {
+                                img.logo src=(logo) alt=(vendor);
+                            } @else {
+                                p.brand { (vendor) }
+                            }
+                        }
+                        section.card { (body) }
+                    }
+                }
+            }
+        }
+    }
+
+    fn body(&self, page: &Page, context: Option<&Context>) -> Markup {
+        let vendor = &self.branding.vendor_name;
+        match (page, context) {
+            (Page::KeyForm { error }, Some(c)) => html! {
+                h1 { "Connect " (vendor) " to SmartRecruiters" }
+                p { "SmartRecruiters company " code { (c.company_id) } }
+                p { "Once connected, SmartRecruiters will be allowed to:" }
+                ul {
+                    li { "list the assessment packages " (vendor) " offers for your jobs;" }
+                    li { "order assessments for candidates (name, e-mail, job);" }
+                    li { "receive statuses, scores and reports on the candidate's profile." }
+                }
+                @if let Some(e) = error { p #error .error role="alert" { (e) } }
+                form #consent-form method="post" {
+                    (hidden_fields(c))
+                    input type="hidden" name="step" value="key";
+                    label for="connect-key" { "Connect key from " (vendor) }
+                    input #connect-key type="text" name="connect_key" autocomplete="off" spellcheck="false" required;
+                    button #give-consent type="submit" { "Give consent" }
+                }
+            },
+            (
+                Page::ChooseOrganisation {
+                    session,
+                    organisations,
+                },
+                Some(c),
+            ) => html! {
+                h1 { "Choose your organisation" }
+                p { "Your connect key belongs to several " (vendor) " organisations. Which one should SmartRecruiters company " code { (c.company_id) } " use?" }
+                form #choose-form method="post" {
+                    (hidden_fields(c))
+                    input type="hidden" name="step" value="choose";
+                    input type="hidden" name="session" value=(session);
+                    fieldset {
+                        legend { "Organisation" }
+                        @for (i, o) in organisations.iter().enumerate() {
+                            div.option {
+                                input type="radio" name="organisation" id={"org-" (i)} value=(o.id) required checked[i == 0];
+                                label for={"org-" (i)} { (o.name) }
+                            }
+                        }
+                    }
+                    button #give-consent type="submit" { "Give consent" }
+                }
+            },
+            (Page::Done, _) => html! {
+                h1 #done { "Connected" }
+                p { "SmartRecruiters and " (vendor) " are now connected. You can close this window." }
+            },
+            (Page::AlreadyConnected, Some(c)) => html! {
+                h1 #done { "Already connected" }
+                p { "SmartRecruiters company " code { (c.company_id) } " is already connected to " (vendor) ". You can close this window." }
+            },
+            (Page::Problem { title, message }, _) => html! {
+                h1 { (title) }
+                p #error .error role="alert" { (message) }
+            },
+            (_, None) => html! {
+                h1 { "Something went wrong" }
+                p #error .error role="alert" { "Please reload the page." }
+            },
+        }
+    }
+}
+
+fn hidden_fields(c: &Context) -> Markup {
+    html! {
+        input type="hidden" name="company_id" value=(c.company_id);
+        input type="hidden" name="csrf" value=(c.csrf);
+        @if let Some(r) = &c.redirect { input type="hidden" name="redirect" value=(r); }
+    }
+}
+
+/// Double-submit check: the form's token must equal the cookie set with the page.
+fn csrf_matches(request: &Request, presented: &str) -> bool {
+    let cookie = request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == CSRF_COOKIE)
+        .map(|(_, value)| value.to_string());
+    match cookie {
+        Some(c) if !presented.is_empty() => c.as_bytes().ct_eq(presented.as_bytes()).into(),
+        _ => false,
+    }
+}
+
+fn problem(title: &'static str, message: impl Into<String>) -> Page {
+    Page::Problem {
+        title,
+        message: message.into(),
+    }
+}
+
+fn bad_request(message: &str) -> (StatusCode, Page, Option<Context>) {
+    (
+        StatusCode::BAD_REQUEST,
+        problem("Something went wrong", message),
+        None,
+    )
+}
+
+fn unavailable_page() -> (StatusCode, Page) {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        problem(
+            "Please try again",
+            "SmartRecruiters or our service could not be reached. Nothing was changed; please try again in a moment.",
+        ),
+    )
+}
+
+fn unavailable() -> (StatusCode, Page, Option<Context>) {
+    let (status, page) = unavailable_page();
+    (status, page, None)
+}
+
+/// Fits a 600 px popup: fluid widths, nothing fixed wider than the viewport.
+const STYLE: &str = "*{box-sizing:border-box}\
+body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1f2933;background:#f5f7fa}\
+main{max-width:560px;margin:0 auto;padding:16px}\
+header{margin-bottom:12px}.logo{max-width:100%;max-height:40px}.brand{font-weight:700;font-size:20px;margin:0}\
+.card{background:#fff;border-radius:8px;padding:16px 20px;box-shadow:0 1px 3px rgba(0,0,0,.15)}\
+h1{font-size:22px;margin:0 0 8px}ul{padding-left:20px;margin:4px 0 12px}\
+code{word-break:break-all;background:#eef2f7;padding:0 4px;border-radius:3px}\
+label{display:block;font-weight:600;margin:12px 0 4px}\
+input[type=text]{width:100%;padding:10px;font-size:16px;border:1px solid #9aa5b1;border-radius:4px}\
+fieldset{border:1px solid #d3dae3;border-radius:4px;margin:8px 0;padding:8px 12px}\
+.option{display:flex;align-items:center;gap:8px}.option label{display:inline;margin:4px 0;font-weight:400}\
+button{width:100%;margin-top:16px;padding:12px;font-size:16px;font-weight:600;background:#0b6ff4;color:#fff;border:0;border-radius:4px;cursor:pointer}\
+.error{color:#b42318;font-weight:600}";

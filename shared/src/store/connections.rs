@@ -1,0 +1,291 @@
+//! The connection lifecycle's items: one-time connect keys, consent sessions (the organisation
+//! choice step), per-company rate limits of failed key attempts, and disabling a company.
+
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, WriteRequest};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{from_item, key_of, keys, to_item, to_value, Store, StoreError};
+use crate::store::CompanyRecord;
+
+/// A vendor organisation (the vendor-side id is the vendor API's `X-Integration-Id`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organisation {
+    pub id: String,
+    pub name: String,
+}
+
+/// A one-time key the vendor hands its customer; stored by digest only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectKeyRecord {
+    pub organisations: Vec<Organisation>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: i64,
+    /// Absent (not NULL) until used: the consume condition is `attribute_not_exists(used_at)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_by_company: Option<String>,
+}
+
+impl ConnectKeyRecord {
+    pub fn usable(&self, now: DateTime<Utc>) -> bool {
+        self.used_at.is_none() && self.expires_at > now.timestamp()
+    }
+}
+
+/// Between "key accepted" and "organisation chosen": the page carries only the session id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsentSession {
+    pub company_id: String,
+    pub key_digest: String,
+    pub organisations: Vec<Organisation>,
+    pub expires_at: i64,
+}
+
+fn with_ttl(mut item: super::Item, expires_at: i64) -> super::Item {
+    item.insert(
+        keys::EXPIRES_AT.into(),
+        AttributeValue::N(expires_at.to_string()),
+    );
+    item
+}
+
+impl Store {
+    pub async fn put_connect_key(
+        &self,
+        digest: &str,
+        record: &ConnectKeyRecord,
+    ) -> Result<(), StoreError> {
+        let item = with_ttl(
+            to_item(record, keys::connect_key(digest)),
+            record.expires_at,
+        );
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(StoreError::service)?;
+        Ok(())
+    }
+
+    pub async fn get_connect_key(
+        &self,
+        digest: &str,
+    ) -> Result<Option<ConnectKeyRecord>, StoreError> {
+        self.get(keys::connect_key(digest), true).await
+    }
+
+    /// Marks the key used by `company_id`; false when it was used (or expired) meanwhile.
+    pub async fn consume_connect_key(
+        &self,
+        digest: &str,
+        company_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::connect_key(digest))))
+            .update_expression("SET used_at = :now, used_by_company = :company")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :epoch",
+            )
+            .expression_attribute_values(":now", to_value(&now))
+            .expression_attribute_values(":company", AttributeValue::S(company_id.into()))
+            .expression_attribute_values(":epoch", AttributeValue::N(now.timestamp().to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::service(e)),
+        }
+    }
+
+    pub async fn put_consent_session(
+        &self,
+        id_digest: &str,
+        session: &ConsentSession,
+    ) -> Result<(), StoreError> {
+        let item = with_ttl(
+            to_item(session, keys::consent_session(id_digest)),
+            session.expires_at,
+        );
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(StoreError::service)?;
+        Ok(())
+    }
+
+    pub async fn get_consent_session(
+        &self,
+        id_digest: &str,
+    ) -> Result<Option<ConsentSession>, StoreError> {
+        self.get(keys::consent_session(id_digest), true).await
+    }
+
+    /// Failed connect-key attempts for `company_id` in the current window.
+    pub async fn consent_failures(
+        &self,
+        company_id: &str,
+        window: i64,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        #[derive(Deserialize)]
+        struct Counter {
+            #[serde(default)]
+            failures: u64,
+        }
+        let counter: Option<Counter> = self
+            .get(
+                keys::consent_failures(company_id, now.timestamp() / window),
+                true,
+            )
+            .await?;
+        Ok(counter.map(|c| c.failures).unwrap_or(0))
+    }
+
+    /// Counts one failed attempt; the counter expires with its window.
+    pub async fn record_consent_failure(
+        &self,
+        company_id: &str,
+        window: i64,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let bucket = now.timestamp() / window;
+        let output = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::consent_failures(company_id, bucket))))
+            .update_expression("ADD failures :one SET expires_at = :expires")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(
+                ":expires",
+                AttributeValue::N(((bucket + 2) * window).to_string()),
+            )
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(StoreError::service)?;
+        Ok(output
+            .attributes
+            .and_then(|a| {
+                a.get("failures")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse().ok())
+            })
+            .unwrap_or(1))
+    }
+
+    /// Disables the company at once: status DISABLED, its client record and every access token
+    /// deleted (so no token keeps working). Returns the company as it was, `None` if unknown.
+    pub async fn disable_company(
+        &self,
+        company_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CompanyRecord>, StoreError> {
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::company(company_id))))
+            .update_expression("SET #status = :disabled, updated_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":disabled", AttributeValue::S("DISABLED".into()))
+            .expression_attribute_values(":now", to_value(&now))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let before: CompanyRecord = match result {
+            Ok(output) => from_item(output.attributes.unwrap_or_default())?,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(StoreError::service(e)),
+        };
+        let mut doomed = vec![key_of(keys::client(&before.client_id))];
+        doomed.extend(self.token_keys(company_id).await?);
+        for chunk in doomed.chunks(25) {
+            let requests = chunk
+                .iter()
+                .map(|key| {
+                    WriteRequest::builder()
+                        .delete_request(
+                            DeleteRequest::builder()
+                                .set_key(Some(key.clone()))
+                                .build()
+                                .expect("key is set"),
+                        )
+                        .build()
+                })
+                .collect();
+            let mut pending = Some(std::collections::HashMap::from([(
+                self.table.clone(),
+                requests,
+            )]));
+            for _ in 0..5 {
+                let Some(items) = pending.take().filter(|m| !m.is_empty()) else {
+                    break;
+                };
+                let output = self
+                    .db
+                    .batch_write_item()
+                    .set_request_items(Some(items))
+                    .send()
+                    .await
+                    .map_err(StoreError::service)?;
+                pending = output.unprocessed_items;
+            }
+            if pending.is_some_and(|m| !m.is_empty()) {
+                return Err(StoreError::Service(
+                    "BatchWriteItem left deletions unprocessed".into(),
+                ));
+            }
+        }
+        Ok(Some(before))
+    }
+
+    async fn token_keys(&self, company_id: &str) -> Result<Vec<super::Item>, StoreError> {
+        let (pk, _) = keys::company(company_id);
+        let mut keys_found = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :token)")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .expression_attribute_values(":token", AttributeValue::S("TOKEN#".into()))
+                .projection_expression("pk, sk")
+                .set_exclusive_start_key(start.take())
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(StoreError::service)?;
+            keys_found.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(keys_found),
+            }
+        }
+    }
+}

@@ -1,0 +1,268 @@
+// Real-browser test of the consent page (SR opens it in a 600 x ~486 px popup), run against the
+// running local stack described by .local/stack.env (override the file with STACK_ENV=path, the
+// browser with CHROMIUM_PATH=path). Set up once with `bash infra/install-browser.sh`, then run
+// `node --test tests/browser/` from the repo root. Screenshots go to test-output/browser/.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const REPO_ROOT = new URL('../../', import.meta.url);
+const SHOTS_DIR = fileURLToPath(new URL('test-output/browser/', REPO_ROOT));
+const STACK_ENV = process.env.STACK_ENV ?? fileURLToPath(new URL('.local/stack.env', REPO_ROOT));
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const VIEWPORT = { width: 600, height: 486 };
+const HTTP_TIMEOUT_MS = 20_000;
+
+/** KEY=VALUE lines; one pair of surrounding single quotes is stripped. */
+function readStackEnv(path) {
+  let text;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read ${path} (is the local stack running?): ${e.message}`);
+  }
+  const env = {};
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (!m) continue;
+    let value = m[2];
+    if (value.length >= 2 && value.startsWith("'") && value.endsWith("'")) value = value.slice(1, -1);
+    env[m[1]] = value;
+  }
+  return env;
+}
+
+const env = readStackEnv(STACK_ENV);
+for (const key of [
+  'SR_SIM_URL',
+  'SR_API_BASE_URL',
+  'LAMBDA_INVOKE_URL_PREFIX',
+  'PARTNER_CLIENT_ID',
+  'PARTNER_CLIENT_SECRET',
+  'VENDOR_API_KEY',
+]) {
+  if (!env[key]) throw new Error(`${STACK_ENV} has no ${key}`);
+}
+const P = env.LAMBDA_INVOKE_URL_PREFIX;
+const CONSENT_URL = `${P}/consent/integration`;
+
+async function http(method, url, { headers = {}, body } = {}) {
+  const res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+/** Registers the partner configuration with the SR simulator (same as the other tests do). */
+async function registerPartnerConfiguration() {
+  const token = await http('POST', `${env.SR_SIM_URL}/identity/oauth/token`, {
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: env.PARTNER_CLIENT_ID,
+      client_secret: env.PARTNER_CLIENT_SECRET,
+    }).toString(),
+  });
+  assert.equal(token.status, 200, `master token: ${token.status} ${token.text}`);
+  assert.ok(token.json?.access_token, `master token response has no access_token: ${token.text}`);
+  const config = {
+    consentUrl: P + '/consent/integration',
+    consentDisplayMode: 'POPUP',
+    assessmentPackageListUrl: P + '/list-packages/packages',
+    singleAssessmentPackageUrl: P + '/get-package/packages/{assessmentPackageId}',
+    packageOrderUrl: P + '/create-order/packages/orders',
+    inlineAssessmentPackageOrderUrl: P + '/create-inline-order/packages/inline/orders',
+    oauthTokenUrl: P + '/oauth-token/oauth/token',
+    integrationDisableUrl: P + '/disable-integration/integrations/companies/{companyId}',
+    fields: [{ id: 'lens', name: 'Lens', description: 'Which lens the assessment uses' }],
+    supportedAssessmentTypes: [
+      'VIDEO_INTERVIEW',
+      'BEHAVIORAL_ASSESSMENT',
+      'BACKGROUND_CHECK',
+      'REFERENCE_CHECK',
+      'SKILL_TEST',
+      'INLINE_ASSESSMENT',
+    ],
+  };
+  const put = await http('PUT', `${env.SR_API_BASE_URL}/partner/configuration`, {
+    headers: { authorization: `Bearer ${token.json.access_token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(config),
+  });
+  assert.ok(put.status >= 200 && put.status < 300, `PUT partner/configuration: ${put.status} ${put.text}`);
+}
+
+async function createConnectKey(organisations) {
+  const res = await http('POST', `${P}/vendor-api/assessment/connect-keys`, {
+    headers: { authorization: `Bearer ${env.VENDOR_API_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ organisations }),
+  });
+  assert.equal(res.status, 201, `create connect key: ${res.status} ${res.text}`);
+  const key = res.json?.data?.connect_key;
+  assert.match(key ?? '', /^ck_/, `unexpected connect key response: ${res.text}`);
+  return key;
+}
+
+describe('consent page in a 600 px popup', () => {
+  const unique = `browser-${Date.now()}-${randomBytes(4).toString('hex')}`;
+  const companyId = unique;
+  const organisations = [
+    { id: `${unique}-a`, name: 'Acme Sweden' },
+    { id: `${unique}-b`, name: 'Acme Norway' },
+  ];
+  const pageUrl = `${CONSENT_URL}?companyId=${encodeURIComponent(companyId)}`;
+  let connectKey;
+  let browser;
+  let page;
+  let connected = false;
+  /** Every main-frame document the browser received, for the CSP / no-script checks. */
+  const documents = [];
+  /** Console errors (a CSP violation, e.g. a blocked style, is reported here). */
+  const consoleErrors = [];
+
+  before(async () => {
+    mkdirSync(SHOTS_DIR, { recursive: true });
+    await registerPartnerConfiguration();
+    connectKey = await createConnectKey(organisations);
+    // launch() always uses a fresh temporary profile (its own --user-data-dir), removed on close.
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    const context = await browser.newContext({ viewport: VIEWPORT });
+    page = await context.newPage();
+    page.on('response', (response) => {
+      const request = response.request();
+      if (request.isNavigationRequest() && request.frame() === page.mainFrame()) {
+        documents.push({
+          url: response.url(),
+          status: response.status(),
+          csp: response.headers()['content-security-policy'] ?? '',
+          body: response.text().catch(() => null),
+        });
+      }
+    });
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  async function assertNoHorizontalScroll(what) {
+    const { scrollWidth, clientWidth } = await page.evaluate(() => ({
+      scrollWidth: document.documentElement.scrollWidth,
+      clientWidth: document.documentElement.clientWidth,
+    }));
+    assert.ok(
+      scrollWidth <= clientWidth,
+      `${what}: horizontal scroll at ${VIEWPORT.width} px (scrollWidth ${scrollWidth} > clientWidth ${clientWidth})`,
+    );
+  }
+
+  async function screenshot(name) {
+    await page.screenshot({ path: `${SHOTS_DIR}${name}`, fullPage: true });
+  }
+
+  /** Clicks "Give consent" and waits until the next page has loaded. */
+  async function giveConsent() {
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('#give-consent')]);
+  }
+
+  test('A: wrong key, then the real key, choose an organisation, connected', async () => {
+    const first = await page.goto(pageUrl, { waitUntil: 'load' });
+    assert.equal(first.status(), 200);
+    await page.locator('form#consent-form').waitFor();
+    assert.equal(await page.locator('input#connect-key').getAttribute('name'), 'connect_key');
+    await assertNoHorizontalScroll('key page');
+    await screenshot('consent-1-key.png');
+
+    await page.fill('#connect-key', `ck_wrong${randomBytes(8).toString('hex')}`);
+    await giveConsent();
+    const error = page.locator('p#error');
+    await error.waitFor({ state: 'visible' });
+    assert.match(await error.innerText(), /not valid/i);
+    await page.locator('form#consent-form').waitFor();
+    await assertNoHorizontalScroll('error page');
+    await screenshot('consent-2-error.png');
+
+    await page.fill('#connect-key', connectKey);
+    await giveConsent();
+    await page.locator('form#choose-form').waitFor();
+    const radios = page.locator('form#choose-form input[type=radio]');
+    assert.equal(await radios.count(), 2);
+    for (const [i, org] of organisations.entries()) {
+      assert.equal(await page.locator(`label[for="org-${i}"]`).innerText(), org.name);
+      assert.equal(await page.locator(`#org-${i}`).getAttribute('value'), org.id);
+    }
+    await assertNoHorizontalScroll('organisation choice page');
+    await screenshot('consent-3-choose.png');
+
+    await page.check('#org-1');
+    await giveConsent();
+    const done = page.locator('h1#done');
+    await done.waitFor({ state: 'visible' });
+    assert.equal((await done.innerText()).trim(), 'Connected');
+    await assertNoHorizontalScroll('done page');
+    await screenshot('consent-4-done.png');
+    connected = true;
+  });
+
+  test('B: SR can get a connector token for the company after consent', async () => {
+    assert.ok(connected, 'needs test A to have connected the company');
+    const res = await http('POST', `${env.SR_SIM_URL}/__sim/companies/${encodeURIComponent(companyId)}/token`);
+    assert.equal(res.status, 200, `sim token call: ${res.status} ${res.text}`);
+    assert.equal(res.json?.status, 200, `connector token endpoint answered: ${res.text}`);
+    assert.ok(res.json?.body?.access_token, `no access_token in: ${res.text}`);
+  });
+
+  test('C: opening the page again for the same company shows "Already connected"', async () => {
+    assert.ok(connected, 'needs test A to have connected the company');
+    const response = await page.goto(pageUrl, { waitUntil: 'load' });
+    assert.equal(response.status(), 200);
+    const done = page.locator('h1#done');
+    await done.waitFor({ state: 'visible' });
+    assert.equal((await done.innerText()).trim(), 'Already connected');
+    await assertNoHorizontalScroll('already connected page');
+    await screenshot('consent-5-already-connected.png');
+  });
+
+  test("D: strict CSP, no script, no CSP violations on any page", async () => {
+    // A fresh GET outside the browser, plus every document the browser loaded above.
+    const fresh = await http('GET', `${CONSENT_URL}?companyId=${encodeURIComponent(`${unique}-csp`)}`);
+    assert.equal(fresh.status, 200);
+    const pages = [
+      { url: 'fresh GET', status: fresh.status, csp: fresh.headers.get('content-security-policy') ?? '', body: fresh.text },
+      ...documents,
+    ];
+    assert.ok(pages.length >= 6, `expected the 5 browser documents plus the fresh GET, got ${pages.length}`);
+    for (const doc of pages) {
+      const label = `${doc.url} (HTTP ${doc.status})`;
+      assert.match(doc.csp, /(^|;)\s*default-src 'none'\s*(;|$)/, `${label}: CSP lacks default-src 'none': ${doc.csp}`);
+      assert.match(doc.csp, /(^|;)\s*frame-ancestors 'none'\s*(;|$)/, `${label}: CSP lacks frame-ancestors 'none': ${doc.csp}`);
+      const body = await doc.body;
+      assert.equal(typeof body, 'string', `${label}: body not readable`);
+      assert.ok(!/<script/i.test(body), `${label}: HTML contains <script`);
+    }
+    const violations = consoleErrors.filter((m) => /content security policy/i.test(m));
+    assert.deepEqual(violations, [], 'the browser reported CSP violations');
+  });
+});
