@@ -3,13 +3,16 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON ?= python3
 
-.PHONY: help setup build dev stack-up stack-down demo test test-unit test-stack lint fmt clean-local
+.PHONY: help setup setup-browser build dev stack-up stack-down demo configure test test-unit test-stack lint clean-local
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 setup: ## Install the tools the local stack needs (idempotent): moto, cfn-lint, cargo-lambda
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+
+setup-browser: ## Install Debian's Chromium and playwright-core for the consent-page browser test
+	bash infra/install-browser.sh
 
 build: ## Build every crate (debug)
 	cargo build --workspace --all-targets
@@ -22,6 +25,14 @@ stack-down: ## Stop the local stack
 
 demo: ## Run the spine once against a running stack
 	cargo run --quiet -p connector-tests --bin spine-demo
+
+# `make configure` registers the local stack; for a deployment pass STACK_OUTPUTS=outputs.json
+# (from `aws cloudformation describe-stacks --query 'Stacks[0].Outputs'`) or API_BASE_URL=https://…
+SETTINGS ?=
+configure: ## Register the partner configuration with SR (PUT /partner/configuration)
+	cargo run --quiet -p connector-cli --bin connector -- \
+	  $(if $(STACK_OUTPUTS),configure --stack-outputs $(STACK_OUTPUTS),$(if $(API_BASE_URL),configure --api-base-url $(API_BASE_URL),--env-file .local/stack.env configure --local-prefix http://127.0.0.1:$${LAMBDA_PORT:-9000}/lambda-url)) \
+	  $(if $(SETTINGS),--settings $(SETTINGS))
 
 dev: stack-up ## Start the stack, run the spine once, stay up until Ctrl-C
 	@trap 'infra/stack.sh down' EXIT INT TERM; \
@@ -38,11 +49,14 @@ test-unit: ## Unit tests of pure logic (no stack needed)
 	cargo test --workspace --exclude connector-tests
 	$(PYTHON) -m pytest -q infra/test_local_stack.py
 
-test-stack: ## Integration and end-to-end tests against the local stack (starts and stops it)
+test-stack: ## Integration, end-to-end and browser tests against the local stack (starts and stops it)
 	@trap 'infra/stack.sh down' EXIT; \
-	infra/stack.sh up && cargo test -p connector-tests --tests -- --test-threads 4
+	infra/stack.sh up \
+	  && cargo test -p connector-tests --tests -- --test-threads 4 \
+	  && cargo test -p connector-cli --tests \
+	  && node --test tests/browser/
 
-test: setup build lint test-unit test-stack ## The whole suite, from a fresh clone
+test: setup setup-browser build lint test-unit test-stack ## The whole suite, from a fresh clone
 
 clean-local: stack-down ## Remove the local stack's state and logs
 	rm -rf .local

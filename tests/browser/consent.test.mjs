@@ -176,6 +176,15 @@ describe('consent page in a 600 px popup', () => {
       scrollWidth <= clientWidth,
       `${what}: horizontal scroll at ${VIEWPORT.width} px (scrollWidth ${scrollWidth} > clientWidth ${clientWidth})`,
     );
+    // The popup is only ~45% of the screen tall: the action must be visible without scrolling.
+    const button = page.locator('#give-consent');
+    if (await button.count()) {
+      const box = await button.boundingBox();
+      assert.ok(
+        box && box.y + box.height <= VIEWPORT.height,
+        `${what}: "Give consent" ends at ${box && box.y + box.height} px, below the ${VIEWPORT.height} px popup`,
+      );
+    }
   }
 
   async function screenshot(name) {

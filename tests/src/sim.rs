@@ -94,6 +94,43 @@ impl Simulator {
         (order_id, Self::call(value), request)
     }
 
+    /// SR lists packages for a job at `query` (location and custom fields), as `requester`.
+    pub async fn list_packages_for(
+        &self,
+        company_id: &str,
+        query: Value,
+        requester: Option<Value>,
+    ) -> SrCall {
+        let mut body = json!({"query": query});
+        if let Some(r) = requester {
+            body["requester"] = r;
+        }
+        Self::call(
+            self.post(&format!("/companies/{company_id}/packages"), body)
+                .await,
+        )
+    }
+
+    /// SR places an inline order; the connector answers the candidate's URL.
+    pub async fn place_inline_order(&self, company_id: &str, package_id: &str) -> (String, SrCall) {
+        let value = self
+            .post(
+                &format!("/companies/{company_id}/orders"),
+                json!({"assessmentPackageId": package_id, "inline": true}),
+            )
+            .await;
+        let order_id = value["orderId"].as_str().expect("orderId").to_string();
+        (order_id, Self::call(value))
+    }
+
+    /// SR disables the integration (`DELETE integrationDisableUrl`).
+    pub async fn disable(&self, company_id: &str) -> SrCall {
+        Self::call(
+            self.post(&format!("/companies/{company_id}/disable"), json!({}))
+                .await,
+        )
+    }
+
     /// Sends an arbitrary request to one of the configured partner URLs with the company's token.
     pub async fn raw(&self, company_id: &str, body: Value) -> SrCall {
         Self::call(

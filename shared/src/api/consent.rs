@@ -541,13 +541,16 @@ impl ConsentApi {
             (Page::KeyForm { error }, Some(c)) => html! {
                 h1 { "Connect " (vendor) " to SmartRecruiters" }
                 p { "SmartRecruiters company " code { (c.company_id) } }
-                p { "Once connected, SmartRecruiters will be allowed to:" }
-                ul {
-                    li { "list the assessment packages " (vendor) " offers for your jobs;" }
-                    li { "order assessments for candidates (name, e-mail, job);" }
-                    li { "receive statuses, scores and reports on the candidate's profile." }
+                @if let Some(e) = error {
+                    p #error .error role="alert" { (e) }
+                } @else {
+                    p { "Once connected, SmartRecruiters may:" }
+                    ul {
+                        li { "list the assessment packages " (vendor) " offers;" }
+                        li { "order assessments for candidates (name, e-mail, job);" }
+                        li { "receive statuses, scores and reports." }
+                    }
                 }
-                @if let Some(e) = error { p #error .error role="alert" { (e) } }
                 form #consent-form method="post" {
                     (hidden_fields(c))
                     input type="hidden" name="step" value="key";
@@ -658,15 +661,15 @@ fn unavailable() -> (StatusCode, Page, Option<Context>) {
 
 /// Fits a 600 px popup: fluid widths, nothing fixed wider than the viewport.
 const STYLE: &str = "*{box-sizing:border-box}\
-body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1f2933;background:#f5f7fa}\
-main{max-width:560px;margin:0 auto;padding:16px}\
-header{margin-bottom:12px}.logo{max-width:100%;max-height:40px}.brand{font-weight:700;font-size:20px;margin:0}\
-.card{background:#fff;border-radius:8px;padding:16px 20px;box-shadow:0 1px 3px rgba(0,0,0,.15)}\
-h1{font-size:22px;margin:0 0 8px}ul{padding-left:20px;margin:4px 0 12px}\
-code{word-break:break-all;background:#eef2f7;padding:0 4px;border-radius:3px}\
-label{display:block;font-weight:600;margin:12px 0 4px}\
-input[type=text]{width:100%;padding:10px;font-size:16px;border:1px solid #9aa5b1;border-radius:4px}\
-fieldset{border:1px solid #d3dae3;border-radius:4px;margin:8px 0;padding:8px 12px}\
-.option{display:flex;align-items:center;gap:8px}.option label{display:inline;margin:4px 0;font-weight:400}\
-button{width:100%;margin-top:16px;padding:12px;font-size:16px;font-weight:600;background:#0b6ff4;color:#fff;border:0;border-radius:4px;cursor:pointer}\
+body{margin:0;font:15px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1f2933;background:#f5f7fa}\
+main{max-width:560px;margin:0 auto;padding:10px 12px}\
+header{margin-bottom:6px}.logo{max-width:100%;max-height:32px}.brand{font-weight:700;font-size:17px;margin:0}\
+.card{background:#fff;border-radius:8px;padding:12px 16px;box-shadow:0 1px 3px rgba(0,0,0,.15)}\
+h1{font-size:19px;margin:0 0 6px}p{margin:4px 0}ul{padding-left:20px;margin:2px 0 6px}\
+code{overflow-wrap:anywhere;background:#eef2f7;padding:0 4px;border-radius:3px}\
+label{display:block;font-weight:600;margin:8px 0 4px}\
+input[type=text]{width:100%;padding:8px;font-size:16px;border:1px solid #9aa5b1;border-radius:4px}\
+fieldset{border:1px solid #d3dae3;border-radius:4px;margin:6px 0;padding:6px 12px}\
+.option{display:flex;align-items:center;gap:8px}.option label{display:inline;margin:3px 0;font-weight:400}\
+button{width:100%;margin-top:10px;padding:10px;font-size:16px;font-weight:600;background:#0b6ff4;color:#fff;border:0;border-radius:4px;cursor:pointer}\
 .error{color:#b42318;font-weight:600}";

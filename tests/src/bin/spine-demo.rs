@@ -17,6 +17,13 @@ async fn main() {
         serde_json::to_string_pretty(&report.sr_order["result"]).unwrap_or_default()
     );
     let integration = &report.company.integration_id;
+    let key = stack.connect_key(&[("my-org", "My organisation")]).await;
+    println!("\nConnect another SR company through the consent page (what SR's popup shows):");
+    println!(
+        "  open           {}?companyId=my-company",
+        stack.function_url("consent", "/integration")
+    );
+    println!("  connect key    {key}   (one-time, for vendor organisation my-org)");
     println!("\nKeep playing:");
     println!(
         "  vendor API     {}",
