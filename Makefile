@@ -46,7 +46,8 @@ lint: ## rustfmt, clippy (warnings are errors) and cfn-lint on the SAM template
 	cfn-lint template.yaml
 
 test-unit: ## Unit tests of pure logic (no stack needed)
-	cargo test --workspace --exclude connector-tests
+	cargo test --workspace --exclude connector-tests --exclude connector-cli
+	cargo test -p connector-cli --lib --bins
 	$(PYTHON) -m pytest -q infra/test_local_stack.py
 
 test-stack: ## Integration, end-to-end and browser tests against the local stack (starts and stops it)

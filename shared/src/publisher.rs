@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 
 use crate::aws::AwsClients;
 use crate::config::Config;
+use crate::metrics::{self, Metric};
 use crate::orders::{DeliveryAttempt, DeliveryState};
 use crate::queue::QueueMessage;
 use crate::secrets::{CompanyCredentials, SecretError, Secrets};
@@ -35,6 +36,9 @@ pub enum Outcome {
 }
 
 pub struct ResultPublisher {
+    /// The results queue's `maxReceiveCount` (`MAX_RECEIVE_COUNT`, default 10): a retry on the
+    /// last receive means SQS moves the message to the dead-letter queue.
+    max_receive_count: u32,
     store: Store,
     secrets: Secrets,
     sr: SrClient,
@@ -44,6 +48,10 @@ pub struct ResultPublisher {
 impl ResultPublisher {
     pub fn new(store: Store, secrets: Secrets, sr: SrClient) -> Self {
         Self {
+            max_receive_count: std::env::var("MAX_RECEIVE_COUNT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(10),
             store,
             secrets,
             sr,
@@ -76,6 +84,20 @@ impl ResultPublisher {
     }
 
     pub async fn process(&self, message: &SqsMessage) -> Outcome {
+        let outcome = self.deliver_message(message).await;
+        if outcome == Outcome::Retry {
+            let mut values = vec![(Metric::DeliveryRetries, 1.0)];
+            if receive_count(message) >= self.max_receive_count {
+                // This was the last receive SQS allows: the message moves to the DLQ now.
+                tracing::error!(message_id = ?message.message_id, "retries exhausted; the message goes to the dead-letter queue");
+                values.push((Metric::DlqMoves, 1.0));
+            }
+            metrics::emit(&values);
+        }
+        outcome
+    }
+
+    async fn deliver_message(&self, message: &SqsMessage) -> Outcome {
         let body = message.body.as_deref().unwrap_or_default();
         match serde_json::from_str::<QueueMessage>(body) {
             Ok(QueueMessage::Result {
@@ -161,6 +183,18 @@ impl ResultPublisher {
             .await
         {
             Ok(answer) => {
+                let submitted = order
+                    .submissions
+                    .iter()
+                    .rev()
+                    .find(|s| s.version == Some(order.result_version))
+                    .map(|s| s.submitted_at);
+                let mut values = vec![(Metric::ResultsDelivered, 1.0)];
+                if let Some(at) = submitted {
+                    let latency = (Utc::now() - at).num_milliseconds().max(0) as f64;
+                    values.push((Metric::DeliveryLatency, latency));
+                }
+                metrics::emit(&values);
                 tracing::info!(order_id, company_id = %order.company_id, version, sr_status = answer.status, "result delivered to SmartRecruiters");
                 self.finish(
                     order_id,
@@ -234,4 +268,13 @@ impl ResultPublisher {
         );
         Ok(credentials)
     }
+}
+
+/// SQS's `ApproximateReceiveCount` of the message (1 on the first delivery).
+fn receive_count(message: &SqsMessage) -> u32 {
+    message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
 }

@@ -14,6 +14,8 @@ pub struct SpineReport {
     pub order_id: String,
     pub listed_packages: Value,
     pub order_status: u16,
+    /// The order request SR sent (candidate, job, requester).
+    pub order_request: Value,
     pub vendor_orders: Value,
     /// The result as SR (the simulator) holds it after delivery.
     pub sr_order: Value,
@@ -76,7 +78,7 @@ pub async fn run_spine(stack: &Stack, say: impl Fn(&str)) -> SpineReport {
         listed.body.as_array().map(Vec::len).unwrap_or(0)
     ));
 
-    let (order_id, order, _) = stack
+    let (order_id, order, order_request) = stack
         .sim
         .place_order(&company.company_id, "java-senior")
         .await;
@@ -161,6 +163,7 @@ pub async fn run_spine(stack: &Stack, say: impl Fn(&str)) -> SpineReport {
         order_id,
         listed_packages: listed.body,
         order_status: order.status,
+        order_request,
         vendor_orders: orders,
         sr_order,
     }

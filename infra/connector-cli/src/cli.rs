@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use connector::sr::partner::ConsentDisplayMode;
+use connector::store::CompanyStatus;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,6 +40,156 @@ pub enum Command {
             .args(["api_base_url", "stack_outputs", "local_prefix"])
     ))]
     Configure(ConfigureArgs),
+
+    /// List, inspect and disable connected SmartRecruiters companies.
+    ///
+    /// Reads TABLE_NAME, SECRET_PREFIX (show, disable), and the AWS region, credentials and
+    /// AWS_ENDPOINT_URL the AWS SDK reads.
+    #[command(subcommand)]
+    Companies(CompaniesCommand),
+
+    /// Inspect orders and re-send their results to SmartRecruiters.
+    ///
+    /// Reads TABLE_NAME, RESULTS_QUEUE_URL (replay), and the AWS settings.
+    #[command(subcommand)]
+    Orders(OrdersCommand),
+
+    /// Look at and redrive the results dead-letter queue (results that failed 10 deliveries).
+    ///
+    /// Reads RESULTS_DLQ_URL (the stack output ResultsDeadLetterQueueUrl), RESULTS_QUEUE_URL
+    /// (redrive), and the AWS settings.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+
+    /// Manage the key the vendor platform presents to the vendor API.
+    ///
+    /// Reads VENDOR_API_KEY_SECRET_ID (the stack output VendorApiKeySecretId) and the AWS
+    /// settings.
+    #[command(subcommand)]
+    VendorKey(VendorKeyCommand),
+}
+
+/// `--json`: one JSON document on stdout instead of text.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Output {
+    /// Print one JSON document on stdout instead of text (for scripts).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CompaniesCommand {
+    /// Every company: id, integration, status and last update (scans the table).
+    List {
+        /// Only companies with this status.
+        #[arg(long, value_enum, ignore_case = true, value_name = "STATUS")]
+        status: Option<StatusArg>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// One company's record, whether its Secrets Manager secret exists (the value is never
+    /// read) and how many access tokens are live.
+    Show {
+        /// The SmartRecruiters company id.
+        #[arg(value_name = "COMPANY_ID")]
+        company_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Disables a company exactly as SmartRecruiters' disable call does: status DISABLED, its
+    /// client record and access tokens deleted (SR's tokens stop working at once), its secret
+    /// deleted without a recovery window, and a company.disabled event for the vendor.
+    ///
+    /// Not reversible: the company has to connect again through the consent page. Orders stay
+    /// readable. Repeating it is harmless.
+    Disable {
+        /// The SmartRecruiters company id.
+        #[arg(value_name = "COMPANY_ID")]
+        company_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// `--status` values, spelled as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusArg {
+    #[value(name = "ACTIVE")]
+    Active,
+    #[value(name = "DISABLED")]
+    Disabled,
+}
+
+impl From<StatusArg> for CompanyStatus {
+    fn from(status: StatusArg) -> Self {
+        match status {
+            StatusArg::Active => CompanyStatus::Active,
+            StatusArg::Disabled => CompanyStatus::Disabled,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrdersCommand {
+    /// One order: the package, its latest result, every submission and the delivery history.
+    Show {
+        /// SmartRecruiters' order id.
+        #[arg(value_name = "ORDER_ID")]
+        order_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Sends the order's latest result to SmartRecruiters again: queues its current result
+    /// version on the results queue, and the publisher PATCHes it like any other result.
+    ///
+    /// Refused when the order has no result yet.
+    Replay {
+        /// SmartRecruiters' order id.
+        #[arg(value_name = "ORDER_ID")]
+        order_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Shows messages of the dead-letter queue: id, receive count, sent time and body.
+    ///
+    /// Messages stay in the queue: they are received for a moment and made visible again at
+    /// once (which counts as one more receive).
+    List {
+        /// Show at most N messages.
+        #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+        max: u32,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Moves messages from the dead-letter queue back to the results queue (same body; deleted
+    /// from the dead-letter queue only once sent), so the publisher delivers them again.
+    ///
+    /// Moves every message unless --max is given. Fix the cause first (SR outage, company
+    /// credentials), or the messages return after another 10 failed deliveries.
+    Redrive {
+        /// Move at most N messages.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        max: Option<u32>,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VendorKeyCommand {
+    /// Generates a new random vendor API key (48 letters and digits), stores it in the secret
+    /// and prints it once: hand it to the vendor platform.
+    ///
+    /// The vendor API accepts the new key within about 30 seconds; instances that cached the
+    /// previous key may accept that one for up to 5 minutes.
+    Rotate {
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +268,7 @@ mod tests {
         all.extend_from_slice(args);
         match parse(&all).unwrap().command {
             Command::Configure(args) => args,
+            other => panic!("not configure: {other:?}"),
         }
     }
 
@@ -197,5 +349,69 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidValue);
+    }
+
+    #[test]
+    fn operations_subcommands_parse() {
+        match parse(&["companies", "list", "--status", "disabled", "--json"])
+            .unwrap()
+            .command
+        {
+            Command::Companies(CompaniesCommand::List { status, output }) => {
+                assert_eq!(status, Some(StatusArg::Disabled));
+                assert!(output.json);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["orders", "replay", "o-1"]).unwrap().command {
+            Command::Orders(OrdersCommand::Replay { order_id, output }) => {
+                assert_eq!(order_id, "o-1");
+                assert!(!output.json);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["dlq", "list"]).unwrap().command {
+            Command::Dlq(DlqCommand::List { max, .. }) => assert_eq!(max, 10),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["dlq", "redrive", "--max", "3", "--env-file", "x.env"]).unwrap() {
+            Cli {
+                env_file,
+                command: Command::Dlq(DlqCommand::Redrive { max, .. }),
+            } => {
+                assert_eq!(max, Some(3));
+                assert_eq!(env_file, Some(PathBuf::from("x.env")));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(&["vendor-key", "rotate", "--json"]).unwrap().command,
+            Command::VendorKey(VendorKeyCommand::Rotate { output }) if output.json
+        ));
+    }
+
+    #[test]
+    fn operations_arguments_are_checked() {
+        let kind = |args: &[&str]| parse(args).unwrap_err().kind();
+        assert_eq!(
+            kind(&["companies", "show"]),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            kind(&["companies", "list", "--status", "GONE"]),
+            ErrorKind::InvalidValue
+        );
+        assert_eq!(
+            kind(&["dlq", "list", "--max", "0"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            kind(&["dlq", "redrive", "--max", "-1"]),
+            ErrorKind::UnknownArgument
+        );
+        assert_eq!(
+            kind(&["orders"]),
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        );
     }
 }

@@ -1,12 +1,20 @@
 //! `connector`: operator commands for the SmartRecruiters assessment-partner connector.
 //!
 //! The binary only parses the command line and prints; the work lives in one module per concern
-//! so it can be unit-tested without a terminal or a stack.
+//! so it can be unit-tested without a terminal or a stack. The operations commands (`companies`,
+//! `orders`, `dlq`, `vendor-key`) only render: what they do to AWS is in `connector::ops` and
+//! `connector::store`.
 
 pub mod cli;
+pub mod companies;
 pub mod configure;
+pub mod dlq;
 pub mod env_file;
+pub mod environment;
+pub mod orders;
+pub mod render;
 pub mod stack_outputs;
+pub mod vendor_key;
 
 use cli::{Cli, Command};
 
@@ -26,6 +34,10 @@ pub fn run(cli: Cli) -> Result<String, String> {
         Command::Configure(args) => runtime
             .block_on(configure::run(&args.into()))
             .map_err(|e| e.to_string()),
+        Command::Companies(command) => runtime.block_on(companies::run(command)),
+        Command::Orders(command) => runtime.block_on(orders::run(command)),
+        Command::Dlq(command) => runtime.block_on(dlq::run(command)),
+        Command::VendorKey(command) => runtime.block_on(vendor_key::run(command)),
     }
 }
 

@@ -14,12 +14,14 @@ use crate::http::{
     bearer_token, body_bytes, decode_segment, empty_response, json_response, parse_json,
     require_content_type, segments_after, sr_error_response, ApiError,
 };
+use crate::metrics::{self, Metric};
+use crate::ops::companies::{disable_company, REASON_SMARTRECRUITERS};
 use crate::orders::{accept_inline_order, accept_order, Caller, Order, OrderError};
 use crate::packages::{Catalog, PackageQuery};
 use crate::secrets::Secrets;
 use crate::sr::oauth::{OAuthErrorBody, OAuthErrorCode, TokenRequest, TokenResponse};
 use crate::sr::{InlineOrderRequest, InlineOrderResponse, OrderRequest};
-use crate::store::{CompanyStatus, Event, PutOrderOutcome, Store, TokenRecord};
+use crate::store::{CompanyStatus, PutOrderOutcome, Store, TokenRecord};
 
 pub type HandlerResult = Result<Response<Body>, lambda_http::Error>;
 
@@ -271,6 +273,7 @@ impl PartnerApi {
     async fn store_once(&self, order: Order) -> Result<Order, ApiError> {
         match self.store.put_order_if_absent(&order).await? {
             PutOrderOutcome::Created => {
+                metrics::emit(&[(Metric::OrdersReceived, 1.0)]);
                 tracing::info!(company_id = %order.company_id, order_id = %order.order_id, package_id = %order.package.id, inline = order.inline.is_some(), "order accepted");
                 Ok(order)
             }
@@ -328,23 +331,14 @@ impl PartnerApi {
                 Err(e) => return Err(e),
             }
         }
-        let now = Utc::now();
-        if let Some(before) = self.store.disable_company(&company_id, now).await? {
-            self.secrets.delete_company_credentials(&company_id).await?;
-            if before.status != CompanyStatus::Disabled {
-                self.store
-                    .put_event(&Event {
-                        id: crate::auth::credentials::random_token(12),
-                        kind: "company.disabled".into(),
-                        integration_id: before.integration_id.clone(),
-                        company_id: company_id.clone(),
-                        at: now,
-                        data: serde_json::json!({"reason": "SmartRecruiters disabled the integration"}),
-                    })
-                    .await?;
-                tracing::info!(company_id = %company_id, integration_id = %before.integration_id, "integration disabled");
-            }
-        }
+        disable_company(
+            &self.store,
+            &self.secrets,
+            &company_id,
+            REASON_SMARTRECRUITERS,
+            Utc::now(),
+        )
+        .await?;
         Ok(empty_response(StatusCode::NO_CONTENT))
     }
 

@@ -1,6 +1,7 @@
 //! DynamoDB adapter: one table, items told apart by their keys (see [`keys`] and README's
 //! "Storage" section). Records are (de)serialized with `serde_dynamo`.
 
+mod admin;
 mod catalog;
 mod companies;
 mod connections;

@@ -1,0 +1,117 @@
+//! Re-sending an order's latest result to SR (`connector orders replay`).
+//!
+//! The replay is an ordinary results-queue message for the order's current `result_version`. The
+//! publisher's claim (`sent_version <= version`) succeeds again for the same version, so SR
+//! really gets the result a second time; it cannot resurrect an older result, because the message
+//! always names the newest version and the publisher always sends the order's latest result.
+
+use serde::Serialize;
+
+use crate::orders::Order;
+use crate::queue::{QueueError, QueueMessage, ResultsQueue};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("order {0} does not exist")]
+    UnknownOrder(String),
+    #[error("order {0} has no result yet; there is nothing to re-send")]
+    NoResult(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot queue the result: {0}")]
+    Queue(#[from] QueueError),
+}
+
+/// What was queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Replayed {
+    pub order_id: String,
+    pub company_id: String,
+    pub version: u64,
+}
+
+/// The queue message that re-sends `order`'s latest result.
+pub fn replay_message(order: &Order) -> Result<QueueMessage, ReplayError> {
+    if order.result.is_none() || order.result_version == 0 {
+        return Err(ReplayError::NoResult(order.order_id.clone()));
+    }
+    Ok(QueueMessage::Result {
+        order_id: order.order_id.clone(),
+        company_id: order.company_id.clone(),
+        version: order.result_version,
+    })
+}
+
+/// Queues the order's latest result version for the publisher again.
+pub async fn replay_result(
+    store: &Store,
+    queue: &ResultsQueue,
+    order_id: &str,
+) -> Result<Replayed, ReplayError> {
+    let order = store
+        .get_order(order_id)
+        .await?
+        .ok_or_else(|| ReplayError::UnknownOrder(order_id.to_string()))?;
+    let message = replay_message(&order)?;
+    queue.send(&message).await?;
+    tracing::info!(
+        order_id,
+        version = order.result_version,
+        "result re-queued by an operator"
+    );
+    Ok(Replayed {
+        order_id: order.order_id,
+        company_id: order.company_id,
+        version: order.result_version,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sr::{PackageResult, ResultStatus};
+
+    fn order() -> Order {
+        serde_json::from_value(serde_json::json!({
+            "order_id": "o-1", "company_id": "acme", "integration_id": "acme-org",
+            "package": {"id": "java", "name": "Java", "kind": "SKILL_TEST", "assessment_ids": ["java"]},
+            "result_callback_url": "https://api.smartrecruiters.com/assessment-api/v202010/orders/o-1/results",
+            "candidate": {"id": "c", "firstName": "Ada", "lastName": "Lovelace"},
+            "job": {"id": "j"},
+            "requester": null,
+            "request_fingerprint": "f",
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+            "delivery_state": "NONE"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_order_without_result_is_refused() {
+        let err = replay_message(&order()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "order o-1 has no result yet; there is nothing to re-send"
+        );
+    }
+
+    #[test]
+    fn the_message_names_the_latest_version() {
+        let mut order = order();
+        order.result = Some(PackageResult {
+            status: Some(ResultStatus::Completed),
+            ..Default::default()
+        });
+        order.result_version = 3;
+        order.sent_version = 3;
+        assert_eq!(
+            replay_message(&order).unwrap(),
+            QueueMessage::Result {
+                order_id: "o-1".into(),
+                company_id: "acme".into(),
+                version: 3
+            }
+        );
+    }
+}

@@ -1,0 +1,109 @@
+//! What the functions log during a full spine run: structured JSON with request, company and
+//! order ids, business metrics in Embedded Metric Format — and none of the secrets the run used.
+
+use connector_tests::{scenario, stack_env_path, Stack};
+
+fn lambda_log() -> String {
+    let path = stack_env_path().with_file_name("lambda.log");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+#[tokio::test]
+async fn a_full_spine_run_logs_ids_and_metrics_but_no_secret() {
+    let stack = Stack::connect().await;
+    let report = scenario::run_spine(&stack, |_| {}).await;
+    let company = &report.company.company_id;
+    // Give the publisher's last log lines a moment to reach the file.
+    let log = connector_tests::eventually(
+        "the delivery to be logged",
+        std::time::Duration::from_secs(30),
+        || async {
+            let log = lambda_log();
+            log.contains(&format!("\"order_id\":\"{}\"", report.order_id))
+                .then_some(log)
+                .filter(|l| l.contains("result delivered to SmartRecruiters"))
+        },
+    )
+    .await;
+
+    // Structured: the order's lines are JSON with the Lambda request id and the company.
+    let order_lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.contains(&report.order_id))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        order_lines.len() >= 3,
+        "order accepted, result queued, result delivered"
+    );
+    for line in &order_lines {
+        assert_eq!(line["company_id"], company.as_str(), "{line}");
+        assert!(
+            line["span"]["requestId"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty()),
+            "{line}"
+        );
+    }
+    // Business metrics in Embedded Metric Format.
+    let metric_names: Vec<String> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["_aws"]["CloudWatchMetrics"].is_array())
+        .flat_map(|v| {
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["Name"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for name in ["OrdersReceived", "ResultsDelivered", "DeliveryLatency"] {
+        assert!(
+            metric_names.iter().any(|n| n == name),
+            "no {name} metric in {metric_names:?}"
+        );
+    }
+
+    // No secret the run used appears anywhere in the functions' output.
+    let credentials = stack.secrets.company_credentials(company).await.unwrap();
+    let sr_side_token = stack.sim.token(company).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let candidate_email = report.order_request["candidate"]["email"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let requester_email = report.order_request["requester"]["email"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let secrets = [
+        (
+            "inbound client secret",
+            credentials.inbound.client_secret.clone(),
+        ),
+        (
+            "outbound client secret",
+            credentials.outbound.client_secret.clone(),
+        ),
+        ("vendor API key", stack.vendor_api_key.clone()),
+        (
+            "partner master secret",
+            stack.env["PARTNER_CLIENT_SECRET"].clone(),
+        ),
+        ("an access token issued to SR", sr_side_token),
+        ("the candidate's e-mail", candidate_email),
+        ("the requester's e-mail", requester_email),
+    ];
+    let log = lambda_log();
+    for (what, secret) in secrets {
+        assert!(secret.len() >= 8, "{what} is too short to search for");
+        assert!(
+            !log.contains(&secret),
+            "{what} appears in the functions' log"
+        );
+    }
+}
