@@ -605,9 +605,11 @@ def build_env(stack: LocalStack, endpoint: str, overrides: dict[str, str]) -> di
         "AWS_REGION": resolver.region,
         "AWS_DEFAULT_REGION": resolver.region,
     })
-    dlq = results_dlq_logical_id(template)
-    if dlq and dlq in stack.queue_urls:
-        env["RESULTS_DLQ_URL"] = stack.queue_urls[dlq]
+    # X_DLQ_URL for every X_QUEUE_URL whose queue has a dead-letter queue (RESULTS_DLQ_URL,
+    # NOTIFICATIONS_DLQ_URL): the ops CLI and the tests read the dead-letter queues locally.
+    for variable, dlq in dead_letter_queues(template).items():
+        if dlq in stack.queue_urls:
+            env[variable.removesuffix("_QUEUE_URL") + "_DLQ_URL"] = stack.queue_urls[dlq]
     vendor = next((v for k, v in stack.secret_values.items() if "vendorapikey" in k.lower()), None)
     if vendor is not None:
         env["VENDOR_API_KEY"] = vendor
@@ -618,12 +620,12 @@ def build_env(stack: LocalStack, endpoint: str, overrides: dict[str, str]) -> di
     return env
 
 
-def results_dlq_logical_id(template: dict[str, Any]) -> str | None:
-    """The dead-letter queue of the queue behind RESULTS_QUEUE_URL."""
+def dlq_logical_id(template: dict[str, Any], variable: str) -> str | None:
+    """The dead-letter queue of the queue behind the Globals variable (e.g. RESULTS_QUEUE_URL)."""
     resources = template.get("Resources") or {}
     variables = (((template.get("Globals") or {}).get("Function") or {})
                  .get("Environment") or {}).get("Variables") or {}
-    source = variables.get("RESULTS_QUEUE_URL")
+    source = variables.get(variable)
     queue = source.get("Ref") if isinstance(source, dict) else None
     if queue not in resources:
         return None
@@ -631,6 +633,24 @@ def results_dlq_logical_id(template: dict[str, Any]) -> str | None:
     target = redrive.get("deadLetterTargetArn") if isinstance(redrive, dict) else None
     found = references(target) if target is not None else set()
     return next(iter(found), None)
+
+
+def results_dlq_logical_id(template: dict[str, Any]) -> str | None:
+    """The dead-letter queue of the queue behind RESULTS_QUEUE_URL."""
+    return dlq_logical_id(template, "RESULTS_QUEUE_URL")
+
+
+def dead_letter_queues(template: dict[str, Any]) -> dict[str, str]:
+    """Globals variable *_QUEUE_URL -> logical id of its queue's dead-letter queue."""
+    variables = (((template.get("Globals") or {}).get("Function") or {})
+                 .get("Environment") or {}).get("Variables") or {}
+    found = {}
+    for variable in variables:
+        if variable.endswith("_QUEUE_URL"):
+            dlq = dlq_logical_id(template, variable)
+            if dlq:
+                found[variable] = dlq
+    return found
 
 
 def _stringify(value: Any) -> str:
