@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON ?= python3
 
-.PHONY: help setup setup-browser build dev stack-up stack-down demo configure test test-unit test-stack lint clean-local
+.PHONY: help setup setup-browser build dev stack-up stack-down demo configure test test-unit test-stack lint release-build clean-local
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,24 +40,28 @@ dev: stack-up ## Start the stack, run the spine once, stay up until Ctrl-C
 	echo && echo "The stack stays up; Ctrl-C stops it (logs in .local/)." && \
 	while true; do sleep 3600; done
 
-lint: ## rustfmt, clippy (warnings are errors) and cfn-lint on the SAM template
+lint: ## rustfmt, clippy (warnings are errors); cfn-lint, sam validate --lint and checkov on the template
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cfn-lint template.yaml
+	bash infra/template_checks.sh
 
 test-unit: ## Unit tests of pure logic (no stack needed)
 	cargo test --workspace --exclude connector-tests --exclude connector-cli
 	cargo test -p connector-cli --lib --bins
 	$(PYTHON) -m pytest -q infra/test_local_stack.py
 
-test-stack: ## Integration, end-to-end and browser tests against the local stack (starts and stops it)
+test-stack: ## Integration, e2e, CLI, schemathesis and browser tests against the local stack (starts and stops it)
 	@trap 'infra/stack.sh down' EXIT; \
 	infra/stack.sh up \
 	  && cargo test -p connector-tests --tests -- --test-threads 4 \
 	  && cargo test -p connector-cli --tests \
+	  && bash infra/schemathesis.sh \
 	  && node --test tests/browser/
 
 test: setup setup-browser build lint test-unit test-stack ## The whole suite, from a fresh clone
+
+release-build: ## Build every function in release mode with cargo lambda (host target)
+	cargo lambda build --release --workspace --exclude connector-tests --exclude connector-cli --exclude sr-simulator --exclude connector-bench
 
 clean-local: stack-down ## Remove the local stack's state and logs
 	rm -rf .local

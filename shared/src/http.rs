@@ -121,6 +121,43 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Free-form JSON from a request that is stored as it is (unknown order fields SR sends, the
+/// vendor's original result body) must be something DynamoDB can hold; otherwise the write fails
+/// and the caller would get a 503 for a request that can never succeed. DynamoDB refuses empty
+/// map keys (attribute names are 1 to 65,535 bytes) and numbers whose magnitude is outside
+/// 1e-130 to 9.99…e125. Answers a 400 naming the offending element, e.g. ``invalid field `job.x` ``.
+pub fn require_storable(value: &serde_json::Value, path: &str) -> Result<(), ApiError> {
+    use serde_json::Value;
+    let invalid = |at: &str, reason: &str| {
+        Err(ApiError::bad_request(
+            "INVALID_FIELD",
+            format!("invalid field `{at}`: {reason}"),
+        ))
+    };
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(x) if x == 0.0 || (1e-130..1e126).contains(&x.abs()) => Ok(()),
+            _ => invalid(path, "numbers must be 0 or of magnitude 1e-130 to 9.99e125"),
+        },
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| require_storable(item, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().try_for_each(|(key, item)| {
+            if key.is_empty() {
+                return invalid(path, "object keys must not be empty");
+            }
+            let at = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            require_storable(item, &at)
+        }),
+        Value::Null | Value::Bool(_) | Value::String(_) => Ok(()),
+    }
+}
+
 /// Requires `Content-Type` to be `expected` (parameters like `charset` allowed).
 pub fn require_content_type(request: &Request, expected: &str) -> Result<(), ApiError> {
     let actual = request
@@ -224,6 +261,25 @@ mod tests {
         );
         let err = parse_json::<Outer>(b"").unwrap_err();
         assert!(err.message.contains("empty"));
+    }
+
+    #[test]
+    fn unstorable_json_is_a_bad_request_naming_the_element() {
+        let ok = serde_json::json!({"a": [1, 2.5, 0.0, -1e125, 1e-130, null, "x", {"b": true}]});
+        assert!(require_storable(&ok, "").is_ok());
+        let err =
+            require_storable(&serde_json::json!({"a": {"b": [1, 1e200]}}), "job").unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert!(err.message.contains("`job.a.b[1]`"), "{}", err.message);
+        let err = require_storable(&serde_json::json!({"a": 1e-200}), "").unwrap_err();
+        assert!(err.message.contains("`a`"), "{}", err.message);
+        let err = require_storable(&serde_json::json!({"a": {"": 1}}), "fields").unwrap_err();
+        assert!(err.message.contains("`fields.a`"), "{}", err.message);
+        assert!(
+            err.message.contains("keys must not be empty"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -31,6 +31,8 @@ const CSRF_COOKIE: &str = "consent_csrf";
 const MAX_FAILURES: u64 = 10;
 const FAILURE_WINDOW_SECONDS: i64 = 900;
 const SESSION_SECONDS: i64 = 900;
+/// SR company ids are short; a longer one would not fit a DynamoDB key (a 503 instead of a 400).
+const MAX_COMPANY_ID: usize = 256;
 
 /// How the page presents the vendor (`VENDOR_NAME`, `VENDOR_LOGO_URL`).
 #[derive(Debug, Clone)]
@@ -150,7 +152,8 @@ impl ConsentApi {
     }
 
     async fn show(&self, request: &Request) -> (StatusCode, Page, Option<Context>) {
-        let Some(company_id) = query_param(request, "companyId").filter(|c| !c.trim().is_empty())
+        let Some(company_id) = query_param(request, "companyId")
+            .filter(|c| !c.trim().is_empty() && c.len() <= MAX_COMPANY_ID)
         else {
             return bad_request(
                 "The link is incomplete: SmartRecruiters did not send a companyId.",
@@ -194,6 +197,7 @@ impl ConsentApi {
             );
         }
         if form.company_id.trim().is_empty()
+            || form.company_id.len() > MAX_COMPANY_ID
             || form
                 .redirect
                 .as_deref()

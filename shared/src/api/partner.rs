@@ -12,7 +12,7 @@ use crate::aws::AwsClients;
 use crate::config::{Config, SrEndpoints};
 use crate::http::{
     bearer_token, body_bytes, decode_segment, empty_response, json_response, parse_json,
-    require_content_type, segments_after, sr_error_response, ApiError,
+    require_content_type, require_storable, segments_after, sr_error_response, ApiError,
 };
 use crate::metrics::{self, Metric};
 use crate::ops::companies::{disable_company, REASON_SMARTRECRUITERS};
@@ -227,6 +227,7 @@ impl PartnerApi {
         let auth = self.authorize(request).await?;
         require_content_type(request, "application/json")?;
         let body: OrderRequest = parse_json(body_bytes(request))?;
+        require_storable(&serde_json::to_value(&body).unwrap_or_default(), "")?;
         let order = accept_order(
             body,
             &auth.caller,
@@ -251,6 +252,7 @@ impl PartnerApi {
         let auth = self.authorize(request).await?;
         require_content_type(request, "application/json")?;
         let body: InlineOrderRequest = parse_json(body_bytes(request))?;
+        require_storable(&serde_json::to_value(&body).unwrap_or_default(), "")?;
         let order = accept_inline_order(
             body,
             &auth.caller,

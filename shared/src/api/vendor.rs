@@ -13,7 +13,7 @@ use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::{
     bearer_token, body_bytes, decode_segment, json_response, parse_json, query_param,
-    segments_after, vendor_error_response, ApiError,
+    require_storable, segments_after, vendor_error_response, ApiError,
 };
 use crate::orders::{DeliveryAttempt, DeliveryState, Order, Submission, VendorOrderStatus};
 use crate::packages::{validate_packages, Availability, Catalog, ReplaceSummary, VendorPackage};
@@ -199,6 +199,10 @@ impl VendorApi {
         integration: &str,
     ) -> Result<Response<Body>, ApiError> {
         let body: PutPackages = parse_json(body_bytes(request))?;
+        for (i, package) in body.packages.iter().enumerate() {
+            let availability = serde_json::to_value(&package.availability).unwrap_or_default();
+            require_storable(&availability, &format!("packages[{i}].availability"))?;
+        }
         let packages = validate_packages(body.packages)
             .map_err(|e| ApiError::bad_request("INVALID_FIELD", e.to_string()))?;
         for attempt in 1..=WRITE_ATTEMPTS {
@@ -360,6 +364,13 @@ impl VendorApi {
 
     /// The order, if it belongs to `integration` (another integration's order is "not found").
     async fn order_of(&self, integration: &str, order_id: &str) -> Result<Order, ApiError> {
+        // SR order ids are at most 128 characters (see `orders::order_id_from_callback`).
+        if order_id.len() > 128 {
+            return Err(ApiError::not_found(
+                "ORDER_NOT_FOUND",
+                "there is no order with such a long id",
+            ));
+        }
         self.store
             .get_order(order_id)
             .await?
@@ -378,6 +389,7 @@ impl VendorApi {
         let bytes = body_bytes(request);
         let submission: ResultSubmission = parse_json(bytes)?;
         let vendor_body: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+        require_storable(&vendor_body, "")?;
         for attempt in 1..=WRITE_ATTEMPTS {
             let order = self.order_of(integration, order_id).await?;
             let result = to_package_result(&submission, &order)
@@ -476,6 +488,18 @@ fn integration_id(request: &Request) -> Result<String, ApiError> {
                 "MISSING_INTEGRATION_ID",
                 "header `X-Integration-Id` is required: it names the customer connection",
             )
+        })
+        .and_then(|id| {
+            // Integration ids are at most 128 characters (connect keys enforce it); a longer one
+            // would exceed DynamoDB's key size and fail as a 503 instead of a clear 400.
+            if id.len() > 128 {
+                Err(ApiError::bad_request(
+                    "INVALID_INTEGRATION_ID",
+                    "header `X-Integration-Id` is longer than 128 characters",
+                ))
+            } else {
+                Ok(id)
+            }
         })
 }
 
