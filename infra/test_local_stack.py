@@ -815,7 +815,8 @@ def test_stack_sh_moto_component_up_status_down(tmp_path: Path) -> None:
         pid = int((state / "moto.pid").read_text().split()[0])
         stack_env = read_env(state / "stack.env")
         assert stack_env["MOTO_URL"] == f"http://127.0.0.1:{port}"
-        assert stack_env["LAMBDA_INVOKE_URL_PREFIX"] == "http://127.0.0.1:9000/lambda-url"
+        lambda_port = os.environ.get("LAMBDA_PORT", "9000")
+        assert stack_env["LAMBDA_INVOKE_URL_PREFIX"] == f"http://127.0.0.1:{lambda_port}/lambda-url"
         assert stack_env["SR_API_BASE_URL"] == "http://127.0.0.1:5310/assessment-api/v202010"
         assert stack_env["SR_TOKEN_URL"] == "http://127.0.0.1:5310/identity/oauth/token"
         assert stack_env["SR_CUSTOMER_API_BASE_URL"] == "http://127.0.0.1:5310"
