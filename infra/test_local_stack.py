@@ -817,9 +817,10 @@ def test_stack_sh_moto_component_up_status_down(tmp_path: Path) -> None:
         assert stack_env["MOTO_URL"] == f"http://127.0.0.1:{port}"
         lambda_port = os.environ.get("LAMBDA_PORT", "9000")
         assert stack_env["LAMBDA_INVOKE_URL_PREFIX"] == f"http://127.0.0.1:{lambda_port}/lambda-url"
-        assert stack_env["SR_API_BASE_URL"] == "http://127.0.0.1:5310/assessment-api/v202010"
-        assert stack_env["SR_TOKEN_URL"] == "http://127.0.0.1:5310/identity/oauth/token"
-        assert stack_env["SR_CUSTOMER_API_BASE_URL"] == "http://127.0.0.1:5310"
+        sim = f"http://127.0.0.1:{os.environ.get('SR_SIM_PORT', '5310')}"
+        assert stack_env["SR_API_BASE_URL"] == f"{sim}/assessment-api/v202010"
+        assert stack_env["SR_TOKEN_URL"] == f"{sim}/identity/oauth/token"
+        assert stack_env["SR_CUSTOMER_API_BASE_URL"] == sim
         assert stack_env["ALLOW_INSECURE_SR_URLS"] == "true"
         assert stack_env["TABLE_NAME"] == "sr-connector-local-ConnectorTable"
         assert stack_env["VENDOR_NAME"] == "Acme Assessments"
