@@ -60,8 +60,10 @@ test-stack: ## Integration, e2e, CLI, schemathesis and browser tests against the
 
 test: setup setup-browser build lint test-unit test-stack ## The whole suite, from a fresh clone
 
+FUNCTIONS := oauth-token list-packages get-package create-order create-inline-order consent \
+	disable-integration vendor-api result-publisher
 release-build: ## Build every function in release mode with cargo lambda (host target)
-	cargo lambda build --release --workspace --exclude connector-tests --exclude connector-cli --exclude sr-simulator --exclude connector-bench
+	cargo lambda build --release $(addprefix -p ,$(FUNCTIONS))
 
 clean-local: stack-down ## Remove the local stack's state and logs
 	rm -rf .local
