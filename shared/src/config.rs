@@ -27,6 +27,36 @@ pub struct SrEndpoints {
 }
 
 impl SrEndpoints {
+    /// `SR_API_BASE_URL`, `SR_TOKEN_URL` (SR production by default) and `ALLOW_INSECURE_SR_URLS`;
+    /// both URLs must be https unless insecure URLs are allowed (local stacks only).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let url = |name: &'static str, default: &str| {
+            let raw = lookup(name).unwrap_or_else(|| default.to_string());
+            Url::parse(&raw).map_err(|e| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+            })
+        };
+        let allow_insecure = lookup("ALLOW_INSECURE_SR_URLS").as_deref() == Some("true");
+        let sr = SrEndpoints {
+            api_base_url: url("SR_API_BASE_URL", DEFAULT_SR_API_BASE_URL)?,
+            token_url: url("SR_TOKEN_URL", DEFAULT_SR_TOKEN_URL)?,
+            allow_insecure,
+        };
+        for (name, u) in [
+            ("SR_API_BASE_URL", &sr.api_base_url),
+            ("SR_TOKEN_URL", &sr.token_url),
+        ] {
+            if u.scheme() != "https" && !allow_insecure {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be https (set ALLOW_INSECURE_SR_URLS=true only for local stacks)"
+                        .into(),
+                });
+            }
+        }
+        Ok(sr)
+    }
     /// `{api_base_url}/{path}`, keeping the base path (`/assessment-api/v202010`).
     pub fn api_url(&self, path: &str) -> Url {
         let mut url = self.api_base_url.clone();
@@ -75,31 +105,7 @@ impl Config {
                 .filter(|v| !v.is_empty())
                 .ok_or(ConfigError::Missing(name))
         };
-        let url = |name: &'static str, default: &str| {
-            let raw = lookup(name).unwrap_or_else(|| default.to_string());
-            Url::parse(&raw).map_err(|e| ConfigError::Invalid {
-                name,
-                reason: e.to_string(),
-            })
-        };
-        let allow_insecure = lookup("ALLOW_INSECURE_SR_URLS").as_deref() == Some("true");
-        let sr = SrEndpoints {
-            api_base_url: url("SR_API_BASE_URL", DEFAULT_SR_API_BASE_URL)?,
-            token_url: url("SR_TOKEN_URL", DEFAULT_SR_TOKEN_URL)?,
-            allow_insecure,
-        };
-        for (name, u) in [
-            ("SR_API_BASE_URL", &sr.api_base_url),
-            ("SR_TOKEN_URL", &sr.token_url),
-        ] {
-            if u.scheme() != "https" && !allow_insecure {
-                return Err(ConfigError::Invalid {
-                    name,
-                    reason: "must be https (set ALLOW_INSECURE_SR_URLS=true only for local stacks)"
-                        .into(),
-                });
-            }
-        }
+        let sr = SrEndpoints::from_lookup(&lookup)?;
         let ttl = match lookup("ACCESS_TOKEN_TTL_SECONDS") {
             None => DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
             Some(raw) => raw

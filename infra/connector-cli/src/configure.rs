@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use connector::config::{ConfigError, SrEndpoints, DEFAULT_SR_API_BASE_URL, DEFAULT_SR_TOKEN_URL};
+use connector::config::{ConfigError, SrEndpoints};
 use connector::partner_config::{
     partner_configuration, PartnerSettings, PartnerUrls, SettingsError,
 };
@@ -12,7 +12,6 @@ use connector::sr::errors::SrErrorBody;
 use connector::sr::partner::{ConsentDisplayMode, PartnerConfiguration};
 use connector::sr::{SrClient, SrClientError};
 use serde_json::{json, Value};
-use url::Url;
 
 use crate::cli::ConfigureArgs;
 use crate::stack_outputs::{self, StackOutputsError};
@@ -119,36 +118,10 @@ pub fn resolve_urls(source: &UrlSource) -> Result<(PartnerUrls, Option<String>),
     })
 }
 
-/// SR's endpoints with the rules of `Config::from_lookup` (same defaults, https unless
-/// `ALLOW_INSECURE_SR_URLS=true`), without requiring the table, queue and other Lambda settings
-/// `configure` never uses. Replicated here because `shared` has no public helper for it.
+/// SR's endpoints by the same rules as the functions (`SrEndpoints::from_lookup`), without
+/// requiring the table, queue and other Lambda settings `configure` never uses.
 pub fn sr_endpoints(lookup: impl Fn(&str) -> Option<String>) -> Result<SrEndpoints, ConfigError> {
-    let url = |name: &'static str, default: &str| {
-        let raw = lookup(name).unwrap_or_else(|| default.to_string());
-        Url::parse(&raw).map_err(|e| ConfigError::Invalid {
-            name,
-            reason: e.to_string(),
-        })
-    };
-    let allow_insecure = lookup("ALLOW_INSECURE_SR_URLS").as_deref() == Some("true");
-    let sr = SrEndpoints {
-        api_base_url: url("SR_API_BASE_URL", DEFAULT_SR_API_BASE_URL)?,
-        token_url: url("SR_TOKEN_URL", DEFAULT_SR_TOKEN_URL)?,
-        allow_insecure,
-    };
-    for (name, u) in [
-        ("SR_API_BASE_URL", &sr.api_base_url),
-        ("SR_TOKEN_URL", &sr.token_url),
-    ] {
-        if u.scheme() != "https" && !allow_insecure {
-            return Err(ConfigError::Invalid {
-                name,
-                reason: "must be https (set ALLOW_INSECURE_SR_URLS=true only for local stacks)"
-                    .into(),
-            });
-        }
-    }
-    Ok(sr)
+    SrEndpoints::from_lookup(lookup)
 }
 
 /// The stack outputs name the secret of the very stack being registered, so they win over
@@ -279,6 +252,7 @@ pub async fn run(options: &Options) -> Result<String, ConfigureError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use connector::config::{DEFAULT_SR_API_BASE_URL, DEFAULT_SR_TOKEN_URL};
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
