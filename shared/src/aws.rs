@@ -1,8 +1,8 @@
 //! AWS SDK clients, built once per cold start.
 //!
 //! The SDK gets a hyper 1 + rustls 0.23 + ring HTTP client, the same TLS stack `reqwest` uses,
-//! so the binary carries one TLS implementation (smaller, faster to start). Measured (`make
-//! bench`, issue 6): loading the config still parses the system CA store at init (~5 ms), and
+//! so the binary carries one TLS implementation (smaller, faster to start). Measured (the issue-6
+//! benchmark): loading the config still parses the system CA store at init (~5 ms), and
 //! `SrClient::new` parses it again; sharing one trust store is the open fix.
 
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
