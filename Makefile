@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON ?= python3
 
-.PHONY: help setup setup-browser build dev stack-up stack-down demo configure test test-unit test-stack lint release-build clean-local
+.PHONY: help setup setup-browser build dev stack-up stack-down demo configure test test-unit test-stack lint release-build bench redrive replay clean-local
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -64,6 +64,12 @@ FUNCTIONS := oauth-token list-packages get-package create-order create-inline-or
 	disable-integration vendor-api result-publisher
 release-build: ## Build every function in release mode with cargo lambda (host target)
 	cargo lambda build --release $(addprefix -p ,$(FUNCTIONS))
+
+# Starts the local stack, measures, stops it. `BENCH_ARGS=--quick` for a short run.
+BENCH_ARGS ?=
+bench: setup build ## Benchmarks (not tests): init, round trips, latency, throughput, size, RSS vs same-run baselines
+	@trap 'infra/stack.sh down' EXIT; \
+	infra/stack.sh up && cargo run --release -p connector-bench --bin bench -- $(BENCH_ARGS)
 
 clean-local: stack-down ## Remove the local stack's state and logs
 	rm -rf .local

@@ -1,0 +1,359 @@
+//! Results throughput under SR's rate limit: N stored results are queued on a queue of their own
+//! (same visibility timeout as the stack's results queue), and the harness plays the SQS event
+//! source mapping of the template — batches of 10, at most 2 concurrent invocations, failed
+//! batch items left for redelivery — into two release `result-publisher` processes whose SR URLs
+//! go through a counting proxy to the simulator. The simulator's rate limit is set for the run and
+//! always reset afterwards.
+//!
+//! Throughput = delivered results / time from start to the last delivery (or to the deadline when
+//! not all were delivered), as a ratio of the configured per-second limit.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
+    SendMessageBatchRequestEntry,
+};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::context::Context;
+use crate::fixtures::{self, SqsRecord, Tenant};
+use crate::launch::Instance;
+use crate::proxy::{by_operation, CountingProxy, Upstream};
+use crate::Result;
+
+/// As `ResultPublisherQueueMapping` in template.yaml.
+const BATCH_SIZE: i32 = 10;
+const MAX_CONCURRENCY: usize = 2;
+
+#[derive(Debug, Serialize)]
+pub struct Throughput {
+    pub results: usize,
+    pub rate_limit_per_second: u32,
+    pub concurrency_limit: u32,
+    pub visibility_timeout_s: u64,
+    pub deadline_s: f64,
+    pub delivered: usize,
+    pub all_delivered: bool,
+    pub elapsed_s: f64,
+    pub results_per_second: f64,
+    pub ratio_of_limit: f64,
+    /// 429s the publisher received (counted at the proxy).
+    pub responses_429: u64,
+    /// The simulator's own 429 counter over the run (every client; a cross-check).
+    pub simulator_429_delta: u64,
+    pub sr_calls: BTreeMap<String, u64>,
+    pub invocations: u64,
+    /// Batch items the publisher asked SQS to redeliver.
+    pub retried_items: u64,
+    pub peak_rss_kib: Option<u64>,
+    /// Per second since the start: `[second, results delivered, 429s]`.
+    pub timeline: Vec<[u64; 3]>,
+}
+
+pub struct Settings {
+    pub results: usize,
+    pub per_second: u32,
+    pub concurrent: u32,
+    pub deadline: Option<Duration>,
+}
+
+pub async fn measure(ctx: &Context, settings: &Settings) -> Result<Throughput> {
+    let tenant = Tenant::create(&ctx.stack, "bench-throughput").await?;
+    eprintln!(
+        "  throughput: placing {} orders through the SR simulator",
+        settings.results
+    );
+    let results = fixtures::stored_results(&ctx.stack, &tenant, settings.results).await?;
+    let sqs = ctx.stack.aws.sqs.clone();
+    let visibility = queue_visibility_timeout(&sqs, &ctx.stack.config.results_queue_url).await?;
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("connector-bench-{}", &connector_tests::uuid()[..8]))
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility.to_string(),
+        )
+        .send()
+        .await?
+        .queue_url
+        .ok_or("CreateQueue answered no URL")?;
+    let outcome = run(ctx, settings, &queue_url, &results, visibility).await;
+    let _ = sqs.delete_queue().queue_url(&queue_url).send().await;
+    outcome
+}
+
+async fn run(
+    ctx: &Context,
+    settings: &Settings,
+    queue_url: &str,
+    results: &[(String, String)],
+    visibility: u64,
+) -> Result<Throughput> {
+    let sqs = ctx.stack.aws.sqs.clone();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or("no queue ARN")?;
+    for chunk in results.chunks(10) {
+        let mut batch = sqs.send_message_batch().queue_url(queue_url);
+        for (i, (_, body)) in chunk.iter().enumerate() {
+            batch = batch.entries(
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .build()?,
+            );
+        }
+        batch.send().await?;
+    }
+    let sr = Arc::new(CountingProxy::start(Upstream::Sr, &ctx.sim_url).await?);
+    let spec = ctx
+        .publisher_spec(&sr.url())
+        .with_env(&[("RESULTS_QUEUE_URL", queue_url)]);
+    let mut instances = Vec::new();
+    for _ in 0..MAX_CONCURRENCY {
+        let mut instance = Instance::start(&spec, &ctx.logs).await?;
+        instance.init_time().await?;
+        instances.push(instance);
+    }
+    let n = results.len();
+    let deadline = settings.deadline.unwrap_or_else(|| {
+        Duration::from_secs_f64((3.0 * n as f64 / f64::from(settings.per_second)).max(30.0))
+    });
+    let sim_429_before = simulator_429s(ctx).await?;
+    set_rate_limit(ctx, Some((settings.per_second, settings.concurrent))).await?;
+    let started = Instant::now();
+    let mut pollers = tokio::task::JoinSet::new();
+    for instance in instances {
+        pollers.spawn(poll(
+            instance,
+            sqs.clone(),
+            queue_url.to_string(),
+            queue_arn.clone(),
+            sr.clone(),
+            n,
+            started + deadline,
+        ));
+    }
+    let mut polled = Vec::new();
+    while let Some(done) = pollers.join_next().await {
+        polled.push(done);
+    }
+    let ended = Instant::now();
+    // Always reset, whatever happened above.
+    let reset = set_rate_limit(ctx, None).await;
+    let sim_429_after = simulator_429s(ctx).await.unwrap_or(sim_429_before);
+    reset?;
+    let (mut invocations, mut retried, mut peak) = (0, 0, None::<u64>);
+    for result in polled {
+        let stats = result??;
+        invocations += stats.invocations;
+        retried += stats.retried;
+        peak = peak.max(stats.peak_rss_kib);
+    }
+    let calls = sr.since(0);
+    let delivered_at = deliveries(&calls);
+    let delivered = delivered_at.len();
+    let all_delivered = delivered >= n;
+    let last = delivered_at.iter().max().copied();
+    let elapsed = match (all_delivered, last) {
+        (true, Some(last)) => last.saturating_duration_since(started),
+        _ => ended.saturating_duration_since(started),
+    }
+    .as_secs_f64();
+    let per_second = if elapsed > 0.0 {
+        delivered as f64 / elapsed
+    } else {
+        0.0
+    };
+    Ok(Throughput {
+        results: n,
+        rate_limit_per_second: settings.per_second,
+        concurrency_limit: settings.concurrent,
+        visibility_timeout_s: visibility,
+        deadline_s: deadline.as_secs_f64(),
+        delivered,
+        all_delivered,
+        elapsed_s: elapsed,
+        results_per_second: per_second,
+        ratio_of_limit: per_second / f64::from(settings.per_second),
+        responses_429: calls.iter().filter(|c| c.status == 429).count() as u64,
+        simulator_429_delta: sim_429_after.saturating_sub(sim_429_before),
+        sr_calls: by_operation(&calls),
+        invocations,
+        retried_items: retried,
+        peak_rss_kib: peak,
+        timeline: timeline(&calls, &delivered_at, started),
+    })
+}
+
+/// Deliveries and 429s per second since `started` (seconds with neither are left out).
+fn timeline(
+    calls: &[crate::proxy::Call],
+    delivered: &[Instant],
+    started: Instant,
+) -> Vec<[u64; 3]> {
+    let second = |at: &Instant| at.saturating_duration_since(started).as_secs();
+    let mut buckets: BTreeMap<u64, [u64; 3]> = BTreeMap::new();
+    for at in delivered {
+        let s = second(at);
+        buckets.entry(s).or_insert([s, 0, 0])[1] += 1;
+    }
+    for call in calls.iter().filter(|c| c.status == 429) {
+        let s = second(&call.at);
+        buckets.entry(s).or_insert([s, 0, 0])[2] += 1;
+    }
+    buckets.into_values().collect()
+}
+
+/// When each order's result was first accepted by SR (a 2xx PATCH).
+fn deliveries(calls: &[crate::proxy::Call]) -> Vec<Instant> {
+    let mut seen = BTreeSet::new();
+    calls
+        .iter()
+        .filter(|c| c.operation.starts_with("sr:PATCH") && (200..300).contains(&c.status))
+        .filter(|c| seen.insert(c.path.clone()))
+        .map(|c| c.at)
+        .collect()
+}
+
+struct PollerStats {
+    invocations: u64,
+    retried: u64,
+    peak_rss_kib: Option<u64>,
+}
+
+/// One concurrent "event source mapping" lane: receive up to a batch, invoke, delete what the
+/// function did not report as failed.
+async fn poll(
+    mut instance: Instance,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    queue_arn: String,
+    sr: Arc<CountingProxy>,
+    n: usize,
+    deadline: Instant,
+) -> Result<PollerStats> {
+    let mut stats = PollerStats {
+        invocations: 0,
+        retried: 0,
+        peak_rss_kib: None,
+    };
+    while Instant::now() < deadline && deliveries(&sr.since(0)).len() < n {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(BATCH_SIZE)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            continue;
+        }
+        let records: Vec<SqsRecord> = messages
+            .iter()
+            .map(|m| SqsRecord {
+                message_id: m.message_id.clone().unwrap_or_default(),
+                receipt_handle: m.receipt_handle.clone().unwrap_or_default(),
+                body: m.body.clone().unwrap_or_default(),
+                receive_count: m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1),
+            })
+            .collect();
+        let answer = instance
+            .invoke(&fixtures::sqs_event(&records, &queue_arn))
+            .await?;
+        stats.invocations += 1;
+        if answer.error {
+            // A failed invocation: SQS redelivers the whole batch after the visibility timeout.
+            stats.retried += records.len() as u64;
+            continue;
+        }
+        let failed: BTreeSet<String> = answer.json()["batchItemFailures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["itemIdentifier"].as_str().map(String::from))
+            .collect();
+        stats.retried += failed.len() as u64;
+        let done: Vec<&SqsRecord> = records
+            .iter()
+            .filter(|r| !failed.contains(&r.message_id))
+            .collect();
+        if !done.is_empty() {
+            let mut delete = sqs.delete_message_batch().queue_url(&queue_url);
+            for (i, r) in done.iter().enumerate() {
+                delete = delete.entries(
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(&r.receipt_handle)
+                        .build()?,
+                );
+            }
+            delete.send().await?;
+        }
+    }
+    stats.peak_rss_kib = instance.peak_rss_kib();
+    Ok(stats)
+}
+
+async fn queue_visibility_timeout(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<u64> {
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::VisibilityTimeout)
+        .send()
+        .await?
+        .attributes
+        .unwrap_or_default();
+    Ok(attributes
+        .get(&QueueAttributeName::VisibilityTimeout)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30))
+}
+
+/// `POST /__sim/rate-limit`; `None` removes both limits.
+async fn set_rate_limit(ctx: &Context, limit: Option<(u32, u32)>) -> Result<()> {
+    let body = match limit {
+        Some((per_second, concurrent)) => {
+            json!({"per_second": per_second, "concurrent": concurrent})
+        }
+        None => json!({"per_second": null, "concurrent": null}),
+    };
+    let response = reqwest::Client::new()
+        .post(format!("{}/__sim/rate-limit", ctx.sim_url))
+        .json(&body)
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "the simulator refused the rate limit {body}: {}",
+            response.status()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+async fn simulator_429s(ctx: &Context) -> Result<u64> {
+    let state: serde_json::Value = reqwest::get(format!("{}/__sim/state", ctx.sim_url))
+        .await?
+        .json()
+        .await?;
+    Ok(state["responses429"].as_u64().unwrap_or(0))
+}
