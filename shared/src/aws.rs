@@ -1,12 +1,15 @@
 //! AWS SDK clients, built once per cold start.
 //!
 //! The SDK gets a hyper 1 + rustls 0.23 + ring HTTP client, the same TLS stack `reqwest` uses,
-//! so the binary carries one TLS implementation (smaller, faster to start). Measured (the issue-6
-//! benchmark): loading the config still parses the system CA store at init (~5 ms), and
-//! `SrClient::new` parses it again; sharing one trust store is the open fix.
+//! so the binary carries one TLS implementation (smaller, faster to start).
+//!
+//! The SDK trusts only the Amazon Trust Services roots, compiled in (`certs/aws-roots.pem`): every
+//! AWS endpoint chains to them, and it spares each cold start a scan and parse of the system CA
+//! store (about 5 ms measured by `make bench`, most of the init time). `AWS_TLS_NATIVE_ROOTS=true`
+//! restores the system store (e.g. behind a TLS-inspecting proxy).
 
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 /// Makes ring the process-wide rustls provider; `reqwest` is built without one on purpose.
@@ -15,11 +18,25 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The SDK's HTTP client: hyper 1 + rustls + ring.
+/// Amazon Root CA 1–4 and Starfield Services Root G2, as PEM.
+const AWS_ROOTS_PEM: &[u8] = include_bytes!("../certs/aws-roots.pem");
+
+/// The SDK's HTTP client: hyper 1 + rustls + ring, trusting the AWS roots.
 pub fn http_client() -> SharedHttpClient {
     install_crypto_provider();
+    let native = std::env::var("AWS_TLS_NATIVE_ROOTS").is_ok_and(|v| v == "true");
+    let trust = if native {
+        TrustStore::default()
+    } else {
+        TrustStore::empty().with_pem_certificate(AWS_ROOTS_PEM)
+    };
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("a TLS context with a PEM trust store always builds");
     aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_context(context)
         .build_https()
 }
 
@@ -52,5 +69,22 @@ impl AwsClients {
 
     pub async fn from_env() -> Self {
         Self::new(&load_sdk_config().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+
+    #[test]
+    fn the_compiled_in_aws_roots_are_five_valid_trust_anchors() {
+        let certs: Vec<CertificateDer<'_>> = CertificateDer::pem_slice_iter(super::AWS_ROOTS_PEM)
+            .collect::<Result<_, _>>()
+            .expect("valid PEM");
+        assert_eq!(certs.len(), 5);
+        let mut roots = rustls::RootCertStore::empty();
+        let (valid, invalid) = roots.add_parsable_certificates(certs);
+        assert_eq!((valid, invalid), (5, 0));
     }
 }
