@@ -34,6 +34,15 @@ configure: ## Register the partner configuration with SR (PUT /partner/configura
 	  $(if $(STACK_OUTPUTS),configure --stack-outputs $(STACK_OUTPUTS),$(if $(API_BASE_URL),configure --api-base-url $(API_BASE_URL),--env-file .local/stack.env configure --local-prefix http://127.0.0.1:$${LAMBDA_PORT:-9000}/lambda-url)) \
 	  $(if $(SETTINGS),--settings $(SETTINGS))
 
+# Operations on the running local stack; for a deployment use the `connector` CLI with the
+# stack's outputs in the environment (README "Operating it").
+redrive: ## Move the results dead-letter queue back into the results queue (connector dlq redrive)
+	cargo run --quiet -p connector-cli --bin connector -- --env-file .local/stack.env dlq redrive
+
+replay: ## Re-send an order's latest result to SR: make replay ORDER=<orderId>
+	@test -n "$(ORDER)" || { echo "usage: make replay ORDER=<orderId>" >&2; exit 2; }
+	cargo run --quiet -p connector-cli --bin connector -- --env-file .local/stack.env orders replay $(ORDER)
+
 dev: stack-up ## Start the stack, run the spine once, stay up until Ctrl-C
 	@trap 'infra/stack.sh down' EXIT INT TERM; \
 	cargo run --quiet -p connector-tests --bin spine-demo && \
@@ -61,7 +70,7 @@ test-stack: ## Integration, e2e, CLI, schemathesis and browser tests against the
 test: setup setup-browser build lint test-unit test-stack ## The whole suite, from a fresh clone
 
 FUNCTIONS := oauth-token list-packages get-package create-order create-inline-order consent \
-	disable-integration vendor-api result-publisher
+	disable-integration vendor-api result-publisher webhook-dispatcher
 release-build: ## Build every function in release mode with cargo lambda (host target)
 	cargo lambda build --release $(addprefix -p ,$(FUNCTIONS))
 

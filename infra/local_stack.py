@@ -5,8 +5,10 @@ The DynamoDB tables, SQS queues and Secrets Manager secrets of the SAM template 
 created against a local AWS endpoint (moto server), with the same key schemas,
 indexes, TTL, queue attributes and redrive policies as in the deployed stack, so the
 local and the deployed resources cannot drift apart. The environment variables of
-``Globals.Function.Environment.Variables`` are resolved and written to an env file
-for ``cargo lambda watch --env-file`` and the Rust tests.
+``Globals.Function.Environment.Variables`` and of each function's own
+``Environment.Variables`` are resolved and written to one env file for
+``cargo lambda watch --env-file`` (which gives every function the same environment)
+and the Rust tests.
 
 Example::
 
@@ -597,6 +599,31 @@ def build_env(stack: LocalStack, endpoint: str, overrides: dict[str, str]) -> di
             raise SystemExit(f"cannot resolve environment variable {key}: {error} "
                              f"(override it with --set {key}=...)") from None
         env[key] = _stringify(value)
+    # cargo lambda watch gives every function one environment, so the functions' own variables
+    # join it. Two functions giving one name different values cannot be represented locally.
+    owners: dict[str, str] = {}
+    for logical_id, spec in (template.get("Resources") or {}).items():
+        if not isinstance(spec, dict) or spec.get("Type") != "AWS::Serverless::Function":
+            continue
+        own = (((spec.get("Properties") or {}).get("Environment") or {}).get("Variables") or {})
+        for key, raw in own.items():
+            if key in overrides:
+                env[key] = overrides[key]
+                continue
+            try:
+                value = _stringify(resolver.resolve(raw))
+            except Unresolvable as error:
+                raise SystemExit(f"cannot resolve environment variable {key} of {logical_id}: {error} "
+                                 f"(override it with --set {key}=...)") from None
+            if key in owners and env[key] != value:
+                raise SystemExit(f"environment variable {key} differs between {owners[key]} and "
+                                 f"{logical_id}; one local environment cannot hold both "
+                                 f"(rename one, or --set {key}=...)")
+            if key in variables and key not in owners and env.get(key) != value:
+                raise SystemExit(f"environment variable {key} of {logical_id} overrides "
+                                 f"Globals; one local environment cannot hold both")
+            owners[key] = logical_id
+            env[key] = value
 
     env.update({
         "AWS_ENDPOINT_URL": endpoint,

@@ -187,6 +187,10 @@ class Poller:
                 request: dict[str, Any] = {"QueueUrl": self.dlq_url, "MessageBody": message.get("Body", "")}
                 if message.get("MessageAttributes"):
                     request["MessageAttributes"] = message["MessageAttributes"]
+                attributes = message.get("Attributes") or {}
+                if attributes.get("MessageGroupId"):  # FIFO: the dead-letter queue is FIFO too
+                    request["MessageGroupId"] = attributes["MessageGroupId"]
+                    request["MessageDeduplicationId"] = message["MessageId"]
                 self.sqs.send_message(**request)
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
                 log(f"moved {message['MessageId']} to the dead-letter queue (received {count} times)")

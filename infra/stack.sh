@@ -5,6 +5,7 @@
 #   sim       the SmartRecruiters simulator (target/debug/sr-simulator)
 #   lambda    cargo lambda watch (all functions of the workspace, with .local/env)
 #   poller    infra/sqs_poller.py: results queue -> result-publisher function
+#   webhooks  infra/sqs_poller.py: notifications queue -> webhook-dispatcher function
 #
 # Usage: infra/stack.sh up|down|status|logs [COMPONENT]
 #
@@ -16,9 +17,15 @@
 #   PARTNER_CLIENT_ID=local-partner PARTNER_CLIENT_SECRET=local-partner-secret
 #   VENDOR_API_KEY=            (empty: keep the existing key or generate one)
 #   LOCAL_VENDOR_NAME="Acme Assessments"   VENDOR_NAME of the local functions
+#   LOCAL_INVOKE_TIMEOUT=120   seconds the result poller waits for one invocation (the deployed
+#                              publisher times out after 30 s; debug builds are slower)
+#   LOCAL_BACKOFF_BASE_MS=200 LOCAL_BACKOFF_CAP_MS=2000   the publisher's retry backoff, short
+#                              locally so fault tests finish in seconds (deployed: 2 s to 15 min)
 #   LOCAL_CONSENT_REDIRECT_HOSTS=127.0.0.1,localhost,smartrecruiters.com
 #                              CONSENT_REDIRECT_HOSTS of the local functions
-#   STACK_COMPONENTS=moto,sim,lambda,poller   (subset to start, e.g. "moto")
+#   LOCAL_WEBHOOK_URL=         WEBHOOK_URL of the local functions (http allowed locally);
+#                              empty: webhooks off, events only listable
+#   STACK_COMPONENTS=moto,sim,lambda,poller,webhooks   (subset to start, e.g. "moto")
 #   LAMBDA_READY_TIMEOUT=600   seconds to wait for cargo lambda to answer
 #   SIM_READY_TIMEOUT=60 MOTO_READY_TIMEOUT=30 STOP_TIMEOUT=15
 #   PYTHON=python3 SR_SIM_BIN=target/debug/sr-simulator
@@ -37,7 +44,8 @@ PARTNER_CLIENT_SECRET="${PARTNER_CLIENT_SECRET:-local-partner-secret}"
 VENDOR_API_KEY="${VENDOR_API_KEY:-}"
 LOCAL_VENDOR_NAME="${LOCAL_VENDOR_NAME:-Acme Assessments}"
 LOCAL_CONSENT_REDIRECT_HOSTS="${LOCAL_CONSENT_REDIRECT_HOSTS:-127.0.0.1,localhost,smartrecruiters.com}"
-STACK_COMPONENTS="${STACK_COMPONENTS:-moto,sim,lambda,poller}"
+LOCAL_WEBHOOK_URL="${LOCAL_WEBHOOK_URL:-}"
+STACK_COMPONENTS="${STACK_COMPONENTS:-moto,sim,lambda,poller,webhooks}"
 LAMBDA_READY_TIMEOUT="${LAMBDA_READY_TIMEOUT:-600}"
 SIM_READY_TIMEOUT="${SIM_READY_TIMEOUT:-60}"
 MOTO_READY_TIMEOUT="${MOTO_READY_TIMEOUT:-30}"
@@ -52,7 +60,7 @@ LAMBDA_URL="http://$HOST:$LAMBDA_PORT"
 LAMBDA_INVOKE_URL_PREFIX="$LAMBDA_URL/lambda-url"
 ENV_FILE="$STATE_DIR/env"
 STACK_ENV_FILE="$STATE_DIR/stack.env"
-ALL_COMPONENTS=(moto sim lambda poller)
+ALL_COMPONENTS=(moto sim lambda poller webhooks)
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -142,7 +150,7 @@ env_value() { # env_value KEY: value from .local/env (one pair of quotes strippe
 check_tools() {
   command -v curl >/dev/null || die "curl is required"
   command -v setsid >/dev/null || die "setsid (util-linux) is required"
-  if wants moto || wants poller; then
+  if wants moto || wants poller || wants webhooks; then
     "$PYTHON" -c 'import boto3, yaml' 2>/dev/null \
       || die "Python packages missing: run '$PYTHON -m pip install -r infra/requirements.txt'"
   fi
@@ -182,12 +190,20 @@ up_moto() {
     --set "SR_TOKEN_URL=$SR_SIM_URL/identity/oauth/token"
     --set "SR_CUSTOMER_API_BASE_URL=$SR_SIM_URL"
     --set "ALLOW_INSECURE_SR_URLS=true"
+    # The publisher may download result files (data_url) from the simulator / 127.0.0.1.
+    --set "ALLOW_PRIVATE_ATTACHMENT_URLS=true"
+    # A local webhook receiver is plain http on loopback.
+    --set "ALLOW_INSECURE_WEBHOOK_URL=true"
+    --set "BACKOFF_BASE_MS=${LOCAL_BACKOFF_BASE_MS:-200}"
+    --set "BACKOFF_CAP_MS=${LOCAL_BACKOFF_CAP_MS:-2000}"
+    --set "MAX_RECEIVE_COUNT=20"
     # Consent redirects back to the simulator / local pages are allowed locally.
     --set "CONSENT_REDIRECT_HOSTS=$LOCAL_CONSENT_REDIRECT_HOSTS"
     # A value with a space: local_stack.py quotes it for cargo lambda's env-file parser.
     --set "VENDOR_NAME=$LOCAL_VENDOR_NAME"
   )
   if [[ -n "$VENDOR_API_KEY" ]]; then args+=(--vendor-api-key "$VENDOR_API_KEY"); fi
+  if [[ -n "$LOCAL_WEBHOOK_URL" ]]; then args+=(--set "WEBHOOK_URL=$LOCAL_WEBHOOK_URL"); fi
   if ! "$PYTHON" "$ROOT/infra/local_stack.py" "${args[@]}" >>"$(log_file local_stack)" 2>&1; then
     fail_component local_stack "infra/local_stack.py failed"
   fi
@@ -217,8 +233,10 @@ up_lambda() {
   log "lambda: starting cargo lambda watch at $LAMBDA_URL"
   local extra=()
   read -r -a extra <<<"$CARGO_LAMBDA_WATCH_ARGS"
+  # --concurrency 2: two instances per function, as the publisher's MaximumConcurrency, so the
+  # two poller workers really run in parallel (cargo lambda's default is one at a time).
   start_bg lambda "$LAMBDA_URL" cargo lambda watch --invoke-address "$HOST" --invoke-port "$LAMBDA_PORT" \
-    --env-file "$ENV_FILE" ${extra[@]+"${extra[@]}"}
+    --concurrency 2 --env-file "$ENV_FILE" ${extra[@]+"${extra[@]}"}
   # cargo lambda starts the runtime API at once and compiles/starts a function on its
   # first invocation. An answer from list-packages (401 without a token) means the
   # server and the function work; only "connection refused" is retried.
@@ -257,11 +275,33 @@ up_poller() {
   start_bg poller "$queue_url -> $function_url" "$PYTHON" "$ROOT/infra/sqs_poller.py" --endpoint "$MOTO_URL" \
     --queue-url "$queue_url" \
     --function-url "$function_url" \
-    --batch-size 10 --max-concurrency 2 --wait 1
+    --batch-size 10 --max-concurrency 2 --wait 1 \
+    --invoke-timeout "${LOCAL_INVOKE_TIMEOUT:-120}"
   local deadline=$((SECONDS + 15))
   until grep -q 'sqs_poller: polling' "$(log_file poller)" 2>/dev/null; do
     is_running poller || fail_component poller "sqs_poller.py exited"
     ((SECONDS < deadline)) || fail_component poller "did not start polling within 15s"
+    sleep 0.2
+  done
+}
+
+# The notifications queue -> webhook-dispatcher, as WebhookDispatcherQueueMapping in template.yaml.
+up_webhooks() {
+  [[ -f "$ENV_FILE" ]] || die "webhooks: $ENV_FILE is missing (start the moto component first)"
+  local queue_url function_url
+  queue_url="$(env_value NOTIFICATIONS_QUEUE_URL)"
+  [[ -n "$queue_url" ]] || die "webhooks: NOTIFICATIONS_QUEUE_URL missing in $ENV_FILE"
+  function_url="$LAMBDA_URL/2015-03-31/functions/webhook-dispatcher/invocations"
+  if already_running webhooks "$queue_url -> $function_url"; then return; fi
+  log "webhooks: $queue_url -> webhook-dispatcher"
+  start_bg webhooks "$queue_url -> $function_url" "$PYTHON" "$ROOT/infra/sqs_poller.py" --endpoint "$MOTO_URL" \
+    --queue-url "$queue_url" \
+    --function-url "$function_url" \
+    --batch-size 10 --max-concurrency 2 --wait 1
+  local deadline=$((SECONDS + 15))
+  until grep -q 'sqs_poller: polling' "$(log_file webhooks)" 2>/dev/null; do
+    is_running webhooks || fail_component webhooks "sqs_poller.py exited"
+    ((SECONDS < deadline)) || fail_component webhooks "did not start polling within 15s"
     sleep 0.2
   done
 }
@@ -290,6 +330,7 @@ cmd_up() {
   if wants sim; then up_sim; fi
   if wants lambda; then up_lambda; fi
   if wants poller; then up_poller; fi
+  if wants webhooks; then up_webhooks; fi
   write_stack_env
   log "up: $STACK_COMPONENTS"
   if wants moto; then echo "MOTO_URL=$MOTO_URL"; fi
@@ -345,7 +386,7 @@ stop_component() {
 
 cmd_down() {
   local c
-  for c in poller lambda sim moto; do stop_component "$c"; done
+  for c in webhooks poller lambda sim moto; do stop_component "$c"; done
   rm -f "$STACK_ENV_FILE"
   log "down"
 }

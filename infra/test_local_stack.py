@@ -164,7 +164,7 @@ def test_creation_order_puts_dead_letter_queue_first() -> None:
     assert order.index("NotificationsDeadLetterQueue") < order.index("NotificationsQueue")
     assert set(order) == {"ConnectorTable", "ResultsQueue", "ResultsDeadLetterQueue",
                           "NotificationsQueue", "NotificationsDeadLetterQueue",
-                          "PartnerCredentialSecret", "VendorApiKeySecret"}
+                          "PartnerCredentialSecret", "VendorApiKeySecret", "WebhookSigningSecret"}
 
 
 def test_env_line_quotes_only_what_cargo_lambda_cannot_parse() -> None:
@@ -209,7 +209,7 @@ def test_every_function_meets_the_runtime_checklist(template: dict[str, Any]) ->
     log_groups = {spec["Properties"]["LogGroupName"]["Fn::Sub"]: spec["Properties"]
                   for spec in of_type(template, "AWS::Logs::LogGroup").values()}
     functions = of_type(template, "AWS::Serverless::Function")
-    assert len(functions) == 9
+    assert len(functions) == 10
     for name, spec in functions.items():
         props = {**globals_, **spec["Properties"]}
         assert props["Runtime"] == "provided.al2023", name
@@ -241,10 +241,16 @@ def test_queues_have_dead_letter_queues_and_encryption(template: dict[str, Any])
     queues = of_type(template, "AWS::SQS::Queue")
     assert set(queues) == {"ResultsQueue", "ResultsDeadLetterQueue",
                            "NotificationsQueue", "NotificationsDeadLetterQueue"}
+    # The results queue is retried with backoff over hours (20 receives); notifications as well.
     for name in ("ResultsQueue", "NotificationsQueue"):
         redrive = queues[name]["Properties"]["RedrivePolicy"]
-        assert redrive == {"deadLetterTargetArn": {"Fn::GetAtt": [name.replace("Queue", "DeadLetterQueue"), "Arn"]},
-                           "maxReceiveCount": 10}, name
+        assert redrive["deadLetterTargetArn"] == {
+            "Fn::GetAtt": [name.replace("Queue", "DeadLetterQueue"), "Arn"]}, name
+        assert redrive["maxReceiveCount"] >= 10, name
+    # Results are FIFO per order (group = order id), and so is their dead-letter queue.
+    for name in ("ResultsQueue", "ResultsDeadLetterQueue"):
+        assert queues[name]["Properties"]["FifoQueue"] is True, name
+    assert queues["ResultsQueue"]["Properties"]["ContentBasedDeduplication"] is False
     for name, spec in queues.items():
         assert spec["Properties"]["SqsManagedSseEnabled"] is True, name
     env = template["Globals"]["Function"]["Environment"]["Variables"]
@@ -275,17 +281,41 @@ def test_http_api_checklist(template: dict[str, Any]) -> None:
 
 
 def test_publisher_event_source_mapping(template: dict[str, Any]) -> None:
-    (mapping,) = of_type(template, "AWS::Lambda::EventSourceMapping").values()
-    props = mapping["Properties"]
+    mappings = {m["Properties"]["FunctionName"]["Ref"]: m["Properties"]
+                for m in of_type(template, "AWS::Lambda::EventSourceMapping").values()}
+    assert set(mappings) == {"ResultPublisherFunction", "WebhookDispatcherFunction"}
+    props = mappings["ResultPublisherFunction"]
     assert props["EventSourceArn"] == {"Fn::GetAtt": ["ResultsQueue", "Arn"]}
-    assert props["FunctionName"] == {"Ref": "ResultPublisherFunction"}
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["ScalingConfig"]["MaximumConcurrency"] >= 2  # the minimum AWS allows
 
 
+def test_webhook_dispatcher_consumes_the_notifications_queue(template: dict[str, Any]) -> None:
+    (props,) = [m["Properties"] for m in of_type(template, "AWS::Lambda::EventSourceMapping").values()
+                if m["Properties"]["FunctionName"] == {"Ref": "WebhookDispatcherFunction"}]
+    assert props["EventSourceArn"] == {"Fn::GetAtt": ["NotificationsQueue", "Arn"]}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["ScalingConfig"]["MaximumConcurrency"] >= 2
+    function = template["Resources"]["WebhookDispatcherFunction"]["Properties"]
+    env = function["Environment"]["Variables"]
+    assert env["WEBHOOK_URL"] == {"Ref": "WebhookUrl"}
+    assert env["WEBHOOK_SIGNING_SECRET_ID"] == {"Ref": "WebhookSigningSecret"}
+    redrive = template["Resources"]["NotificationsQueue"]["Properties"]["RedrivePolicy"]
+    assert env["WEBHOOK_MAX_RECEIVE_COUNT"] == str(redrive["maxReceiveCount"])
+    # The queue hides a message longer than the dispatcher may run with it.
+    visibility = template["Resources"]["NotificationsQueue"]["Properties"]["VisibilityTimeout"]
+    assert function["Timeout"] < visibility
+    parameter = template["Parameters"]["WebhookUrl"]
+    assert parameter["Default"] == ""
+    import re
+    assert re.fullmatch(parameter["AllowedPattern"], "https://vendor.example.com/hooks")
+    assert re.fullmatch(parameter["AllowedPattern"], "")
+    assert not re.fullmatch(parameter["AllowedPattern"], "http://vendor.example.com/hooks")
+
+
 def test_secret_values_are_not_in_the_template(template: dict[str, Any]) -> None:
     secrets = of_type(template, "AWS::SecretsManager::Secret")
-    assert set(secrets) == {"PartnerCredentialSecret", "VendorApiKeySecret"}
+    assert set(secrets) == {"PartnerCredentialSecret", "VendorApiKeySecret", "WebhookSigningSecret"}
     for name, spec in secrets.items():
         assert "SecretString" not in spec["Properties"], name
         assert not local_stack.references(spec["Properties"]) - {"AWS::StackName"}, name
@@ -311,7 +341,7 @@ def _sam_transform(template: dict[str, Any]) -> dict[str, Any]:
 def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]) -> None:
     transformed = _sam_transform(template)
     roles = of_type(transformed, "AWS::IAM::Role")
-    assert len(roles) == 9  # one per function, nothing shared
+    assert len(roles) == 10  # one per function, nothing shared
     for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User", "AWS::IAM::Group"):
         assert not of_type(transformed, kind), kind
     company_secrets = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/companies/*"
@@ -338,28 +368,44 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
     # tests would not notice a missing permission; AWS would.
     table, index = "ConnectorTable", "ConnectorTable/index/gsi1"
     results, company, partner, vendor = "ResultsQueue", "companies/*", "PartnerCredentialSecret", "VendorApiKeySecret"
+    notifications, signing = "NotificationsQueue", "WebhookSigningSecret"
     expected = {
         "OAuthTokenFunctionRole": {(table, "dynamodb:GetItem"), (table, "dynamodb:PutItem"),
                                    (table, "dynamodb:ConditionCheckItem")},
         "ListPackagesFunctionRole": {(table, "dynamodb:BatchGetItem")},
         "GetPackageFunctionRole": {(table, "dynamodb:BatchGetItem")},
         "CreateOrderFunctionRole": {(table, "dynamodb:BatchGetItem"), (table, "dynamodb:PutItem"),
-                                    (table, "dynamodb:GetItem")},
+                                    (table, "dynamodb:GetItem"), (results, "sqs:SendMessage")},
         "CreateInlineOrderFunctionRole": {(table, "dynamodb:BatchGetItem"), (table, "dynamodb:PutItem"),
-                                          (table, "dynamodb:GetItem")},
+                                          (table, "dynamodb:GetItem"), (results, "sqs:SendMessage")},
         "ConsentFunctionRole": {(table, "dynamodb:GetItem"), (table, "dynamodb:PutItem"),
                                 (table, "dynamodb:UpdateItem"), (partner, "secretsmanager:GetSecretValue"),
                                 (company, "secretsmanager:CreateSecret"),
-                                (company, "secretsmanager:PutSecretValue")},
+                                (company, "secretsmanager:PutSecretValue"),
+                                (notifications, "sqs:SendMessage")},
         "DisableIntegrationFunctionRole": {(table, f"dynamodb:{a}") for a in (
             "BatchGetItem", "GetItem", "UpdateItem", "Query", "BatchWriteItem", "PutItem")}
-        | {(company, "secretsmanager:DeleteSecret")},
+        | {(company, "secretsmanager:DeleteSecret"), (notifications, "sqs:SendMessage")},
+        "WebhookDispatcherFunctionRole": {(table, "dynamodb:UpdateItem"),
+                                          (signing, "secretsmanager:GetSecretValue"),
+                                          (notifications, "sqs:ReceiveMessage"),
+                                          (notifications, "sqs:DeleteMessage"),
+                                          (notifications, "sqs:GetQueueAttributes"),
+                                          (notifications, "sqs:ChangeMessageVisibility")},
         "VendorApiFunctionRole": {(table, f"dynamodb:{a}") for a in ("GetItem", "PutItem", "UpdateItem", "Query")}
-        | {(index, "dynamodb:Query"), (results, "sqs:SendMessage"), (vendor, "secretsmanager:GetSecretValue")},
-        "ResultPublisherFunctionRole": {(table, "dynamodb:UpdateItem"), (table, "dynamodb:GetItem"),
+        | {(index, "dynamodb:Query"), (results, "sqs:SendMessage"), (vendor, "secretsmanager:GetSecretValue"),
+           # the SR passthrough uses the company's own credentials
+           (company, "secretsmanager:GetSecretValue")},
+        "ResultPublisherFunctionRole": {(table, "dynamodb:UpdateItem"), (table, "dynamodb:BatchGetItem"),
                                         (company, "secretsmanager:GetSecretValue"),
                                         (results, "sqs:ReceiveMessage"), (results, "sqs:DeleteMessage"),
-                                        (results, "sqs:GetQueueAttributes")},
+                                        (results, "sqs:GetQueueAttributes"),
+                                        (results, "sqs:ChangeMessageVisibility"),
+                                        # enrichment and the events it and failed deliveries record
+                                        (table, "dynamodb:GetItem"), (table, "dynamodb:PutItem"),
+                                        (notifications, "sqs:SendMessage"),
+                                        # an order's result files (FILE# items)
+                                        (table, "dynamodb:Query")},
     }
 
     def target(resource: dict[str, Any]) -> str:
@@ -434,16 +480,17 @@ def test_table_matches_template(created: dict[str, Any], moto_endpoint: str) -> 
 def test_queue_has_redrive_policy_to_dlq(created: dict[str, Any], moto_endpoint: str) -> None:
     sqs = client("sqs", moto_endpoint)
     env = created["env"]
-    queue_url = sqs.get_queue_url(QueueName=f"{STACK}-ResultsQueue")["QueueUrl"]
-    dlq_url = sqs.get_queue_url(QueueName=f"{STACK}-ResultsDeadLetterQueue")["QueueUrl"]
+    queue_url = sqs.get_queue_url(QueueName=f"{STACK}-ResultsQueue.fifo")["QueueUrl"]
+    dlq_url = sqs.get_queue_url(QueueName=f"{STACK}-ResultsDeadLetterQueue.fifo")["QueueUrl"]
     assert env["RESULTS_QUEUE_URL"] == queue_url
     assert env["RESULTS_DLQ_URL"] == dlq_url
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     redrive = json.loads(attributes["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == dlq_arn
-    assert int(redrive["maxReceiveCount"]) == 10
+    assert int(redrive["maxReceiveCount"]) == 20
     assert attributes["VisibilityTimeout"] == "60"
+    assert attributes["FifoQueue"] == "true"
     dlq_attributes = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
     assert dlq_attributes["MessageRetentionPeriod"] == "1209600"
 
@@ -502,6 +549,37 @@ def test_env_file_contents(created: dict[str, Any], moto_endpoint: str) -> None:
     assert set(template["Globals"]["Function"]["Environment"]["Variables"]) <= set(env)
 
 
+def test_env_file_has_the_functions_own_variables(created: dict[str, Any], moto_endpoint: str) -> None:
+    env = created["env"]
+    # WebhookDispatcherFunction's own Environment: one local environment serves every function
+    assert env["WEBHOOK_URL"] == ""  # the WebhookUrl parameter's default: webhooks off
+    assert env["WEBHOOK_MAX_RECEIVE_COUNT"] == "10"
+    secrets = client("secretsmanager", moto_endpoint)
+    signing = secrets.get_secret_value(SecretId=env["WEBHOOK_SIGNING_SECRET_ID"])
+    assert signing["Name"] == f"{STACK}/webhook-signing-secret"
+    assert len(signing["SecretString"]) == 64 and signing["SecretString"].isalnum()
+
+
+def test_functions_giving_one_variable_two_values_are_refused(moto_endpoint: str, tmp_path: Path) -> None:
+    import yaml
+    document = TEMPLATE.read_text()
+    template = local_stack.load_template(TEMPLATE)
+    first, second = list(of_type(template, "AWS::Serverless::Function"))[:2]
+    data = yaml.load(document, Loader=local_stack.CfnLoader)  # noqa: S506 - SafeLoader subclass
+    for name, value in ((first, "a"), (second, "b")):
+        data["Resources"][name]["Properties"].setdefault("Environment", {"Variables": {}})
+        data["Resources"][name]["Properties"]["Environment"]["Variables"]["CLASH"] = value
+    resolver = local_stack.Resolver(template=data, stack_name=STACK)
+    stack = local_stack.LocalStack(resolver=resolver, clients=lambda _: None, partner_client_id="p",
+                                   partner_client_secret="s", vendor_api_key=None)
+    for logical_id, spec in data["Resources"].items():  # what create_all would have resolved
+        resolver.refs.setdefault(logical_id, f"arn:{logical_id}")
+        resolver.attributes.setdefault(logical_id, {"Arn": f"arn:{logical_id}"})
+    with pytest.raises(SystemExit, match="CLASH differs between"):
+        local_stack.build_env(stack, moto_endpoint, {})
+    assert local_stack.build_env(stack, moto_endpoint, {"CLASH": "c"})["CLASH"] == "c"
+
+
 def test_env_file_has_vendor_and_consent_settings(created: dict[str, Any]) -> None:
     env = created["env"]
     # template defaults, resolved from the parameters
@@ -554,7 +632,8 @@ def test_rerun_is_idempotent(created: dict[str, Any], moto_endpoint: str) -> Non
     assert [t for t in dynamodb.list_tables()["TableNames"] if t.startswith(STACK)] == [f"{STACK}-ConnectorTable"]
     secrets = client("secretsmanager", moto_endpoint)
     names = [s["Name"] for s in secrets.list_secrets()["SecretList"] if s["Name"].startswith(f"{STACK}/")]
-    assert sorted(names) == [f"{STACK}/partner-credential", f"{STACK}/vendor-api-key"]
+    assert sorted(names) == [f"{STACK}/partner-credential", f"{STACK}/vendor-api-key",
+                             f"{STACK}/webhook-signing-secret"]
 
 
 def test_rerun_updates_secret_values(created: dict[str, Any], moto_endpoint: str, tmp_path: Path) -> None:

@@ -7,6 +7,9 @@ use url::Url;
 /// SR's production endpoints; overridable so tests and staging can point elsewhere.
 pub const DEFAULT_SR_API_BASE_URL: &str = "https://api.smartrecruiters.com/assessment-api/v202010";
 pub const DEFAULT_SR_TOKEN_URL: &str = "https://api.smartrecruiters.com/identity/oauth/token";
+/// SR's Customer API (candidates, jobs, hiring teams) lives at the host root, not under the
+/// assessment API's versioned path.
+pub const DEFAULT_SR_CUSTOMER_API_BASE_URL: &str = "https://api.smartrecruiters.com";
 const DEFAULT_ACCESS_TOKEN_TTL_SECONDS: u64 = 900;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,13 +25,17 @@ pub enum ConfigError {
 pub struct SrEndpoints {
     pub api_base_url: Url,
     pub token_url: Url,
+    /// The Customer API (`GET /candidates/{id}`, `/jobs/{id}`, `/jobs/{id}/hiring-team`), read
+    /// with the same customer-level credentials for order enrichment.
+    pub customer_api_base_url: Url,
     /// Local stacks run the SR simulator over plain http on loopback; production never does.
     pub allow_insecure: bool,
 }
 
 impl SrEndpoints {
-    /// `SR_API_BASE_URL`, `SR_TOKEN_URL` (SR production by default) and `ALLOW_INSECURE_SR_URLS`;
-    /// both URLs must be https unless insecure URLs are allowed (local stacks only).
+    /// `SR_API_BASE_URL`, `SR_TOKEN_URL`, `SR_CUSTOMER_API_BASE_URL` (SR production by default)
+    /// and `ALLOW_INSECURE_SR_URLS`; every URL must be https unless insecure URLs are allowed
+    /// (local stacks only).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let url = |name: &'static str, default: &str| {
             let raw = lookup(name).unwrap_or_else(|| default.to_string());
@@ -41,11 +48,16 @@ impl SrEndpoints {
         let sr = SrEndpoints {
             api_base_url: url("SR_API_BASE_URL", DEFAULT_SR_API_BASE_URL)?,
             token_url: url("SR_TOKEN_URL", DEFAULT_SR_TOKEN_URL)?,
+            customer_api_base_url: url(
+                "SR_CUSTOMER_API_BASE_URL",
+                DEFAULT_SR_CUSTOMER_API_BASE_URL,
+            )?,
             allow_insecure,
         };
         for (name, u) in [
             ("SR_API_BASE_URL", &sr.api_base_url),
             ("SR_TOKEN_URL", &sr.token_url),
+            ("SR_CUSTOMER_API_BASE_URL", &sr.customer_api_base_url),
         ] {
             if u.scheme() != "https" && !allow_insecure {
                 return Err(ConfigError::Invalid {
@@ -60,6 +72,18 @@ impl SrEndpoints {
     /// `{api_base_url}/{path}`, keeping the base path (`/assessment-api/v202010`).
     pub fn api_url(&self, path: &str) -> Url {
         let mut url = self.api_base_url.clone();
+        let joined = format!(
+            "{}/{}",
+            url.path().trim_end_matches('/'),
+            path.trim_start_matches('/')
+        );
+        url.set_path(&joined);
+        url
+    }
+
+    /// `{customer_api_base_url}/{path}`, keeping any base path.
+    pub fn customer_api_url(&self, path: &str) -> Url {
+        let mut url = self.customer_api_base_url.clone();
         let joined = format!(
             "{}/{}",
             url.path().trim_end_matches('/'),
@@ -85,6 +109,9 @@ impl SrEndpoints {
 pub struct Config {
     pub table_name: String,
     pub results_queue_url: String,
+    /// Vendor notifications (webhooks) queue; unset means events are recorded and listable but
+    /// not pushed (tools and old local env files that predate the queue).
+    pub notifications_queue_url: Option<String>,
     /// Per-company secrets live under `{secret_prefix}companies/{companyId}`.
     pub secret_prefix: String,
     pub vendor_api_key_secret_id: String,
@@ -120,6 +147,7 @@ impl Config {
         Ok(Self {
             table_name: required("TABLE_NAME")?,
             results_queue_url: required("RESULTS_QUEUE_URL")?,
+            notifications_queue_url: lookup("NOTIFICATIONS_QUEUE_URL").filter(|v| !v.is_empty()),
             secret_prefix: required("SECRET_PREFIX")?,
             vendor_api_key_secret_id: required("VENDOR_API_KEY_SECRET_ID")?,
             partner_credential_secret_id: required("PARTNER_CREDENTIAL_SECRET_ID")?,
@@ -155,6 +183,11 @@ mod tests {
         let config = Config::from_lookup(env(BASE)).unwrap();
         assert_eq!(config.sr.api_base_url.as_str(), DEFAULT_SR_API_BASE_URL);
         assert_eq!(config.sr.token_url.as_str(), DEFAULT_SR_TOKEN_URL);
+        assert_eq!(
+            config.sr.customer_api_url("/candidates/c 1").as_str(),
+            "https://api.smartrecruiters.com/candidates/c%201"
+        );
+        assert_eq!(config.notifications_queue_url, None);
         assert_eq!(config.access_token_ttl, Duration::from_secs(900));
     }
 
@@ -176,8 +209,24 @@ mod tests {
         ));
         assert!(Config::from_lookup(env(&pairs)).is_err());
         pairs.push(("SR_TOKEN_URL", "http://127.0.0.1:5310/identity/oauth/token"));
+        pairs.push(("SR_CUSTOMER_API_BASE_URL", "http://127.0.0.1:5310"));
         pairs.push(("ALLOW_INSECURE_SR_URLS", "true"));
-        assert!(Config::from_lookup(env(&pairs)).is_ok());
+        let config = Config::from_lookup(env(&pairs)).unwrap();
+        assert_eq!(
+            config.sr.customer_api_url("jobs/j1/hiring-team").as_str(),
+            "http://127.0.0.1:5310/jobs/j1/hiring-team"
+        );
+    }
+
+    #[test]
+    fn a_plain_http_customer_api_is_refused_too() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("SR_CUSTOMER_API_BASE_URL", "http://api.smartrecruiters.com"));
+        let err = Config::from_lookup(env(&pairs)).unwrap_err();
+        assert!(
+            err.to_string().contains("SR_CUSTOMER_API_BASE_URL"),
+            "{err}"
+        );
     }
 
     #[test]

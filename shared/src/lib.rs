@@ -6,16 +6,22 @@
 //! [`publisher`] are the entry points each Lambda's `main.rs` hands to the runtime.
 
 pub mod api;
+pub mod attachments;
 pub mod auth;
 pub mod aws;
+pub mod backoff;
 pub mod config;
+pub mod enrichment;
 pub mod http;
 pub mod metrics;
+pub mod notifications;
 pub mod onboarding;
 pub mod ops;
 pub mod orders;
+pub mod pacing;
 pub mod packages;
 pub mod partner_config;
+pub mod passthrough;
 pub mod publisher;
 pub mod queue;
 pub mod results;
@@ -23,5 +29,6 @@ pub mod secrets;
 pub mod sr;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use config::Config;

@@ -7,11 +7,11 @@
 
 use chrono::Utc;
 
-use crate::auth::credentials::random_token;
 use crate::auth::{generate_client_credentials, hash_secret};
+use crate::notifications::{company_connected_event, Notifications};
 use crate::secrets::{CompanyCredentials, SecretError, Secrets};
 use crate::sr::{SrClient, SrClientError};
-use crate::store::{ClientRecord, CompanyRecord, CompanyStatus, Event, Store, StoreError};
+use crate::store::{ClientRecord, CompanyRecord, CompanyStatus, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OnboardingError {
@@ -28,6 +28,8 @@ pub struct Onboarding<'a> {
     pub secrets: &'a Secrets,
     pub sr: &'a SrClient,
     pub partner_credential_secret_id: &'a str,
+    /// Records `company.connected` and queues its webhook.
+    pub notifications: &'a Notifications,
 }
 
 impl Onboarding<'_> {
@@ -72,15 +74,10 @@ impl Onboarding<'_> {
             created_at: now,
         };
         self.store.put_company(&company, &client).await?;
-        self.store
-            .put_event(&Event {
-                id: random_token(12),
-                kind: "company.connected".into(),
-                integration_id: integration_id.to_string(),
-                company_id: company_id.to_string(),
-                at: now,
-                data: serde_json::json!({}),
-            })
+        // Connecting again is refused by SR (409), so a queue failure cannot be retried usefully:
+        // it is logged and the event stays listable.
+        self.notifications
+            .emit_recorded(company_connected_event(company_id, integration_id, now))
             .await?;
         tracing::info!(company_id, integration_id, "company connected");
         Ok(company)

@@ -121,6 +121,10 @@ pub struct Order {
     pub submissions: Vec<Submission>,
     #[serde(default)]
     pub deliveries: Vec<DeliveryAttempt>,
+    /// What SR's Customer API says about the candidate, job and hiring team; set once, after the
+    /// order is stored, by the enrichment worker (absent until then, or if it never succeeds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrichment: Option<crate::enrichment::OrderEnrichment>,
 }
 
 impl Order {
@@ -380,6 +384,7 @@ fn blank_order(fingerprint: String, now: DateTime<Utc>) -> Order {
         delivery_state: DeliveryState::None,
         submissions: Vec::new(),
         deliveries: Vec::new(),
+        enrichment: None,
     }
 }
 
@@ -403,6 +408,7 @@ mod tests {
             api_base_url: Url::parse("https://api.smartrecruiters.com/assessment-api/v202010")
                 .unwrap(),
             token_url: Url::parse("https://api.smartrecruiters.com/identity/oauth/token").unwrap(),
+            customer_api_base_url: Url::parse("https://api.smartrecruiters.com").unwrap(),
             allow_insecure: false,
         }
     }

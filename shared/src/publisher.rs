@@ -1,48 +1,89 @@
 //! The SQS-triggered result publisher: delivers stored results to SR's
 //! `PATCH /orders/{orderId}/results`, never losing one and never regressing what SR shows.
 //!
-//! Per message: one conditional DynamoDB update claims the result version (a stale message loses
-//! the claim and is dropped), one SR PATCH, one DynamoDB update records the attempt. Transient SR
-//! failures are reported as batch item failures, so SQS redelivers them and, after the queue's
-//! `maxReceiveCount`, moves them to the dead-letter queue.
+//! Per batch of up to ten messages (the results queue is FIFO, one message group per order):
+//! - one `BatchGetItem` reads every order the batch names; a message older than its order's
+//!   latest result is dropped (the newer message, later in the same group, delivers it);
+//! - one `UpdateItem` per company reserves SR call slots in the shared schedule (`pacing`), so
+//!   concurrent invocations together stay under SR's 10 requests/s per credential;
+//! - orders are delivered concurrently, each order's messages in sequence;
+//! - one `TransactWriteItems` records every attempt;
+//! - failures are reported as batch item failures with their visibility set to the backoff
+//!   (`backoff`), or to SR's `Retry-After` after a 429. SQS moves a message to the dead-letter
+//!   queue only after the queue's `maxReceiveCount` receives.
+//!
+//! So a warm batch costs about three AWS calls for ten results, plus the SR calls.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use lambda_runtime::LambdaEvent;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 
 use crate::aws::AwsClients;
+use crate::backoff::{self, Backoff, Redelivery};
 use crate::config::Config;
+use crate::enrichment::{Enricher, EnrichmentOutcome};
 use crate::metrics::{self, Metric};
-use crate::orders::{DeliveryAttempt, DeliveryState};
+use crate::notifications::Notifications;
+use crate::orders::{DeliveryAttempt, DeliveryState, Order};
+use crate::pacing::{self, Pacer, Slots};
 use crate::queue::QueueMessage;
 use crate::secrets::{CompanyCredentials, SecretError, Secrets};
 use crate::sr::{SrClient, SrClientError};
-use crate::store::{ClaimOutcome, Store};
+use crate::store::{DeliveryRecord, Store};
 
 /// Company credentials are re-read after this long, so rotated credentials are picked up.
 const CREDENTIALS_CACHE_FOR: Duration = Duration::from_secs(300);
 
+/// SR calls in flight per invocation. SR allows 8 per credential; with the event source
+/// mapping's `MaximumConcurrency` of 2 this keeps the total within it.
+const MAX_IN_FLIGHT: usize = 4;
+
 /// What became of one message.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Done with it (delivered, stale, or permanently refused): delete the message.
     Done,
-    /// Try again later: report it as a batch item failure.
-    Retry,
+    /// Try again later: report it as a batch item failure. `after` is SR's `Retry-After` (or
+    /// the pacing schedule's wait); `None` means the publisher's exponential backoff.
+    Retry { after: Option<Duration> },
+}
+
+impl Outcome {
+    pub const RETRY: Self = Self::Retry { after: None };
+
+    pub fn is_retry(&self) -> bool {
+        matches!(self, Self::Retry { .. })
+    }
+}
+
+/// Where failed messages go back to, to set their redelivery time.
+struct Redeliveries {
+    sqs: aws_sdk_sqs::Client,
+    queue_urls: Vec<String>,
 }
 
 pub struct ResultPublisher {
-    /// The results queue's `maxReceiveCount` (`MAX_RECEIVE_COUNT`, default 10): a retry on the
+    /// The results queue's `maxReceiveCount` (`MAX_RECEIVE_COUNT`, default 20): a retry on the
     /// last receive means SQS moves the message to the dead-letter queue.
     max_receive_count: u32,
     store: Store,
     secrets: Secrets,
     sr: SrClient,
+    pacer: Pacer,
+    backoff: Backoff,
+    redeliveries: Option<Redeliveries>,
     credentials: Mutex<HashMap<String, (CompanyCredentials, Instant)>>,
+    in_flight: Semaphore,
+    /// Uploads result files before the PATCH. Public so in-process tests can pick the download
+    /// policy (`ALLOW_PRIVATE_ATTACHMENT_URLS` is read from the Lambda's environment otherwise).
+    pub files: crate::attachments::FileDelivery,
+    /// Vendor events: `delivery.failed` here, `order.created`/`order.enriched` in enrichment.
+    notifications: Notifications,
 }
 
 impl ResultPublisher {
@@ -51,112 +92,288 @@ impl ResultPublisher {
             max_receive_count: std::env::var("MAX_RECEIVE_COUNT")
                 .ok()
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(10),
+                .unwrap_or(20),
+            pacer: Pacer::from_env(store.clone()),
+            notifications: Notifications::record_only(store.clone()),
             store,
             secrets,
+            files: crate::attachments::FileDelivery::from_env(sr.endpoints()),
             sr,
+            backoff: Backoff::from_env(),
+            redeliveries: None,
             credentials: Mutex::new(HashMap::new()),
+            in_flight: Semaphore::new(MAX_IN_FLIGHT),
         }
+    }
+
+    /// Sets failed messages' visibility through `sqs` (the Lambda does; in-process tests that
+    /// call [`Self::process`] need not).
+    pub fn with_redelivery(mut self, sqs: aws_sdk_sqs::Client, queue_urls: Vec<String>) -> Self {
+        self.redeliveries = Some(Redeliveries { sqs, queue_urls });
+        self
+    }
+
+    /// Queues vendor events for the webhook dispatcher (without: recorded, listable, not sent).
+    pub fn with_notifications(mut self, notifications: Notifications) -> Self {
+        self.notifications = notifications;
+        self
+    }
+
+    pub fn with_pacer(mut self, pacer: Pacer) -> Self {
+        self.pacer = pacer;
+        self
     }
 
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
         let config = Config::from_env()?;
         let aws = AwsClients::from_env().await;
+        let store = Store::new(aws.dynamodb, config.table_name);
+        let notifications = Notifications::new(
+            store.clone(),
+            aws.sqs.clone(),
+            config.notifications_queue_url,
+        );
         Ok(Self::new(
-            Store::new(aws.dynamodb, config.table_name),
+            store,
             Secrets::new(aws.secrets, config.secret_prefix),
             SrClient::new(config.sr),
-        ))
+        )
+        .with_notifications(notifications)
+        .with_redelivery(aws.sqs, vec![config.results_queue_url]))
     }
 
-    /// The Lambda handler: a partial batch response naming the messages to retry.
+    /// The Lambda handler: a partial batch response naming the messages to retry, each with its
+    /// redelivery time set.
     pub async fn handle(
         &self,
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        let records = &event.payload.records;
+        let outcomes = self.process_batch(records).await;
         let mut response = SqsBatchResponse::default();
-        for message in &event.payload.records {
-            if self.process(message).await == Outcome::Retry {
-                response.add_failure(message.message_id.clone().unwrap_or_default());
+        let mut redeliveries: HashMap<&str, Vec<Redelivery>> = HashMap::new();
+        let mut rng = rand::rng();
+        for (message, outcome) in records.iter().zip(outcomes) {
+            let Outcome::Retry { after } = outcome else {
+                continue;
+            };
+            let message_id = message.message_id.clone().unwrap_or_default();
+            response.add_failure(message_id.clone());
+            let after =
+                after.unwrap_or_else(|| self.backoff.delay(receive_count(message), &mut rng));
+            if let (Some(arn), Some(receipt_handle)) = (
+                message.event_source_arn.as_deref(),
+                message.receipt_handle.clone(),
+            ) {
+                redeliveries.entry(arn).or_default().push(Redelivery {
+                    message_id,
+                    receipt_handle,
+                    after,
+                });
+            }
+        }
+        if let Some(target) = &self.redeliveries {
+            let urls: Vec<&str> = target.queue_urls.iter().map(String::as_str).collect();
+            for (arn, list) in redeliveries {
+                match backoff::queue_url_for_arn(arn, &urls) {
+                    Some(url) => backoff::schedule(&target.sqs, url, &list).await,
+                    None => tracing::warn!(
+                        arn,
+                        "retries from an unknown queue keep its visibility timeout"
+                    ),
+                }
             }
         }
         Ok(response)
     }
 
+    /// One message on its own (tests and tools): the same path as a batch of one.
     pub async fn process(&self, message: &SqsMessage) -> Outcome {
-        let outcome = self.deliver_message(message).await;
-        if outcome == Outcome::Retry {
-            let mut values = vec![(Metric::DeliveryRetries, 1.0)];
-            if receive_count(message) >= self.max_receive_count {
-                // This was the last receive SQS allows: the message moves to the DLQ now.
-                tracing::error!(message_id = ?message.message_id, "retries exhausted; the message goes to the dead-letter queue");
-                values.push((Metric::DlqMoves, 1.0));
-            }
-            metrics::emit(&values);
-        }
-        outcome
-    }
-
-    async fn deliver_message(&self, message: &SqsMessage) -> Outcome {
-        let body = message.body.as_deref().unwrap_or_default();
-        match serde_json::from_str::<QueueMessage>(body) {
-            Ok(QueueMessage::Result {
-                order_id,
-                company_id,
-                version,
-            }) => self.deliver(&order_id, &company_id, version).await,
-            Err(e) => {
-                // Retried until the queue moves it to the DLQ, where an operator can look at it.
-                tracing::error!(message_id = ?message.message_id, error = %e, "unreadable queue message");
-                Outcome::Retry
-            }
-        }
-    }
-
-    async fn deliver(&self, order_id: &str, company_id: &str, version: u64) -> Outcome {
-        let claim = match self
-            .store
-            .claim_delivery(order_id, version, Utc::now())
+        self.process_batch(std::slice::from_ref(message))
             .await
-        {
-            Ok(claim) => claim,
+            .pop()
+            .unwrap_or(Outcome::RETRY)
+    }
+
+    /// The outcome of each message, in order.
+    pub async fn process_batch(&self, messages: &[SqsMessage]) -> Vec<Outcome> {
+        let parsed: Vec<Option<QueueMessage>> = messages.iter().map(parse).collect();
+        let order_ids: Vec<&str> = parsed
+            .iter()
+            .flatten()
+            .map(|m| match m {
+                QueueMessage::Result { order_id, .. }
+                | QueueMessage::OrderReceived { order_id, .. } => order_id.as_str(),
+            })
+            .collect();
+        let orders = match self.store.get_orders(&order_ids).await {
+            Ok(orders) => orders,
             Err(e) => {
-                tracing::warn!(order_id, error = %e, "could not claim the result; will retry");
-                return Outcome::Retry;
+                tracing::warn!(error = %e, "could not read the batch's orders; will retry");
+                return vec![Outcome::RETRY; messages.len()];
             }
         };
-        let order = match claim {
-            ClaimOutcome::Claimed(order) => order,
-            ClaimOutcome::Superseded => {
-                tracing::info!(
+        let batch = Batch::new(&self.pacer, &parsed);
+        // Messages of one FIFO group (one order) in sequence; groups concurrently.
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, message) in parsed.iter().enumerate() {
+            let group = message
+                .as_ref()
+                .map_or_else(|| format!("#{i}"), |m| m.group_id().to_owned());
+            match groups.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((group, vec![i])),
+            }
+        }
+        let runs = groups
+            .iter()
+            .map(|(_, members)| self.run_group(members, messages, &parsed, &orders, &batch));
+        let mut outcomes = vec![Outcome::RETRY; messages.len()];
+        for results in futures_util::future::join_all(runs).await {
+            for (i, outcome) in results {
+                outcomes[i] = outcome;
+            }
+        }
+        let records = std::mem::take(&mut *batch.records.lock().await);
+        match self.store.record_deliveries(&records, Utc::now()).await {
+            Ok(()) => {
+                // Where FAILED is recorded: the vendor learns of it (`delivery.failed`).
+                for record in &records {
+                    if record.attempt.outcome != DeliveryState::Failed {
+                        continue;
+                    }
+                    let Some(order) = orders.get(&record.order_id) else {
+                        continue;
+                    };
+                    let attempt = &record.attempt;
+                    if let Err(e) = self
+                        .notifications
+                        .delivery_failed(
+                            order,
+                            attempt.version,
+                            attempt.sr_status_code,
+                            attempt.detail.as_deref(),
+                            Utc::now(),
+                        )
+                        .await
+                    {
+                        tracing::error!(order_id = %record.order_id, company_id = %order.company_id, error = %e, "could not record or queue delivery.failed");
+                    }
+                }
+            }
+            Err(e) => {
+                // Delivered but not recorded: redelivery re-sends the same result, which is harmless.
+                tracing::warn!(error = %e, "could not record delivery attempts; will retry");
+                let recorded: Vec<&str> = records.iter().map(|r| r.order_id.as_str()).collect();
+                for (outcome, message) in outcomes.iter_mut().zip(&parsed) {
+                    if matches!(message, Some(QueueMessage::Result { order_id, .. }) if recorded.contains(&order_id.as_str()))
+                    {
+                        *outcome = Outcome::RETRY;
+                    }
+                }
+            }
+        }
+        for (message, outcome) in messages.iter().zip(&outcomes) {
+            self.count_retry(message, *outcome);
+        }
+        outcomes
+    }
+
+    /// A group's messages in order; after the first retry the rest wait too (FIFO order).
+    async fn run_group(
+        &self,
+        members: &[usize],
+        messages: &[SqsMessage],
+        parsed: &[Option<QueueMessage>],
+        orders: &HashMap<String, Order>,
+        batch: &Batch<'_>,
+    ) -> Vec<(usize, Outcome)> {
+        let mut results = Vec::with_capacity(members.len());
+        let mut blocked: Option<Outcome> = None;
+        for &i in members {
+            if let Some(outcome) = blocked {
+                results.push((i, outcome));
+                continue;
+            }
+            let last_receive = receive_count(&messages[i]) >= self.max_receive_count;
+            let outcome = match &parsed[i] {
+                Some(QueueMessage::Result {
                     order_id,
                     company_id,
                     version,
-                    "a newer result was already sent; skipping this one"
-                );
-                return Outcome::Done;
-            }
-            ClaimOutcome::Missing => {
-                tracing::error!(
+                }) => {
+                    let delivery = Delivery {
+                        order_id,
+                        company_id,
+                        version: *version,
+                        last_receive,
+                    };
+                    self.deliver(delivery, orders.get(order_id.as_str()), batch)
+                        .await
+                }
+                Some(QueueMessage::OrderReceived {
                     order_id,
                     company_id,
-                    "queued result for an order that does not exist"
-                );
-                return Outcome::Done;
+                }) => {
+                    let enricher = Enricher {
+                        store: &self.store,
+                        secrets: &self.secrets,
+                        sr: &self.sr,
+                        notifications: &self.notifications,
+                        pacer: Some(&self.pacer),
+                        in_flight: Some(&self.in_flight),
+                    };
+                    let order = orders.get(order_id.as_str());
+                    match enricher.enrich_order(order, order_id, company_id).await {
+                        EnrichmentOutcome::Done => Outcome::Done,
+                        EnrichmentOutcome::Retry { after } => Outcome::Retry { after },
+                    }
+                }
+                None => {
+                    // Retried until the queue moves it to the DLQ, where an operator can look.
+                    tracing::error!(message_id = ?messages[i].message_id, "unreadable queue message");
+                    Outcome::RETRY
+                }
+            };
+            if outcome.is_retry() {
+                blocked = Some(outcome);
             }
-        };
-        let Some(result) = order.result.as_ref() else {
-            tracing::warn!(order_id, "order has no result to send");
+            results.push((i, outcome));
+        }
+        results
+    }
+
+    async fn deliver(&self, d: Delivery<'_>, order: Option<&Order>, batch: &Batch<'_>) -> Outcome {
+        let Some(order) = order else {
+            tracing::error!(
+                order_id = d.order_id,
+                company_id = d.company_id,
+                "queued result for an order that does not exist"
+            );
             return Outcome::Done;
         };
+        if d.version < order.result_version {
+            tracing::info!(
+                order_id = d.order_id,
+                version = d.version,
+                latest = order.result_version,
+                "a newer result follows in the queue; skipping this one"
+            );
+            return Outcome::Done;
+        }
+        let Some(result) = order.result.as_ref() else {
+            tracing::warn!(order_id = d.order_id, "order has no result to send");
+            return Outcome::Done;
+        };
+        let version = order.result_version;
         let credentials = match self.credentials_of(&order.company_id).await {
             Ok(c) => c,
             Err(SecretError::NotFound(_)) => {
                 let detail =
                     "the company has no SmartRecruiters credentials (integration disabled?)";
-                return self
-                    .finish(
-                        order_id,
+                return batch
+                    .record(
+                        order,
                         version,
                         None,
                         DeliveryState::Failed,
@@ -165,93 +382,151 @@ impl ResultPublisher {
                     .await;
             }
             Err(e) => {
-                tracing::warn!(order_id, error = %e, "could not read company credentials; will retry");
-                return self
-                    .finish(
-                        order_id,
-                        version,
-                        None,
-                        DeliveryState::Retrying,
-                        Some(e.to_string()),
-                    )
+                tracing::warn!(order_id = d.order_id, error = %e, "could not read company credentials; will retry");
+                return batch
+                    .record_retry(order, version, None, e.to_string(), d.last_receive)
                     .await;
             }
         };
-        match self
-            .sr
-            .patch_result(&credentials.outbound, order_id, result)
+        // Files first, so SR shows the result with them; each upload takes an SR call slot.
+        let paced = || async {
+            batch.slot(&order.company_id).await?;
+            Ok(self.in_flight.acquire().await.expect("never closed"))
+        };
+        if let Err(error) = self
+            .files
+            .deliver(&self.sr, &credentials.outbound, &self.store, order, paced)
             .await
         {
-            Ok(answer) => {
-                let submitted = order
-                    .submissions
-                    .iter()
-                    .rev()
-                    .find(|s| s.version == Some(order.result_version))
-                    .map(|s| s.submitted_at);
-                let mut values = vec![(Metric::ResultsDelivered, 1.0)];
-                if let Some(at) = submitted {
-                    let latency = (Utc::now() - at).num_milliseconds().max(0) as f64;
-                    values.push((Metric::DeliveryLatency, latency));
-                }
-                metrics::emit(&values);
-                tracing::info!(order_id, company_id = %order.company_id, version, sr_status = answer.status, "result delivered to SmartRecruiters");
-                self.finish(
-                    order_id,
-                    version,
-                    Some(answer.status),
-                    DeliveryState::Delivered,
-                    None,
-                )
+            tracing::warn!(order_id = d.order_id, company_id = %order.company_id, version, error = %error, "attachments not uploaded yet; will retry");
+            let after = error.retry_after();
+            if error.is_paced() {
+                return Outcome::Retry { after };
+            }
+            let detail = error.to_string();
+            return match batch
+                .record_retry(order, version, error.sr_status(), detail, d.last_receive)
                 .await
+            {
+                Outcome::Retry { .. } => Outcome::Retry { after },
+                done => done,
+            };
+        }
+        if let Err(wait) = batch.slot(&order.company_id).await {
+            return Outcome::Retry { after: Some(wait) };
+        }
+        let answer = {
+            let _permit = self.in_flight.acquire().await.expect("never closed");
+            self.sr
+                .patch_result(&credentials.outbound, d.order_id, result)
+                .await
+        };
+        match answer {
+            Ok(answer) => {
+                self.delivered_metrics(order);
+                tracing::info!(order_id = d.order_id, company_id = %order.company_id, version, sr_status = answer.status, "result delivered to SmartRecruiters");
+                batch
+                    .record(
+                        order,
+                        version,
+                        Some(answer.status),
+                        DeliveryState::Delivered,
+                        None,
+                    )
+                    .await
             }
             Err(error) => {
-                if matches!(error, SrClientError::CredentialsRefused { .. }) {
-                    self.credentials.lock().await.remove(&order.company_id);
-                }
-                let state = match &error {
-                    SrClientError::Rejected { .. } => DeliveryState::Failed,
-                    _ => DeliveryState::Retrying,
-                };
-                tracing::warn!(order_id, company_id = %order.company_id, version, error = %error, "result delivery failed");
-                self.finish(
-                    order_id,
-                    version,
-                    error.status(),
-                    state,
-                    Some(error.to_string()),
-                )
-                .await
+                self.failed(order, version, error, d.last_receive, batch)
+                    .await
             }
         }
     }
 
-    /// Records the attempt; a retrying state asks SQS to redeliver.
-    async fn finish(
+    async fn failed(
         &self,
-        order_id: &str,
+        order: &Order,
         version: u64,
-        sr_status_code: Option<u16>,
-        outcome: DeliveryState,
-        detail: Option<String>,
+        error: SrClientError,
+        last_receive: bool,
+        batch: &Batch<'_>,
     ) -> Outcome {
-        let now = Utc::now();
-        let attempt = DeliveryAttempt {
-            version,
-            at: now,
-            sr_status_code,
-            outcome,
-            detail,
-        };
-        if let Err(e) = self.store.record_delivery(order_id, &attempt, now).await {
-            tracing::warn!(order_id, error = %e, "could not record the delivery attempt");
-            // Delivered but not recorded: redelivery re-sends the same result, which is harmless.
-            return Outcome::Retry;
+        tracing::warn!(order_id = %order.order_id, company_id = %order.company_id, version, error = %error, "result delivery failed");
+        let status = error.status();
+        match error {
+            SrClientError::Rejected { .. } => {
+                batch
+                    .record(
+                        order,
+                        version,
+                        status,
+                        DeliveryState::Failed,
+                        Some(error.to_string()),
+                    )
+                    .await
+            }
+            SrClientError::CredentialsRefused { .. } => {
+                self.credentials.lock().await.remove(&order.company_id);
+                batch
+                    .record_retry(order, version, status, error.to_string(), last_receive)
+                    .await
+            }
+            SrClientError::Transient { retry_after, .. } => {
+                let outcome = batch
+                    .record_retry(order, version, status, error.to_string(), last_receive)
+                    .await;
+                if status != Some(429) {
+                    return outcome;
+                }
+                // Rate limited: every instance holds back until SR's reset, and so does this
+                // batch for the rest of this company's messages.
+                let wait = retry_after
+                    .unwrap_or(Duration::from_secs(1))
+                    .max(Duration::from_millis(200));
+                batch.throttle(&order.company_id, wait).await;
+                if let Err(e) = self
+                    .pacer
+                    .hold_until(
+                        &order.company_id,
+                        pacing::now_ms() + wait.as_millis() as u64,
+                    )
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not hold the shared SR schedule");
+                }
+                match outcome {
+                    Outcome::Retry { .. } => Outcome::Retry { after: Some(wait) },
+                    done => done,
+                }
+            }
         }
-        match outcome {
-            DeliveryState::Retrying => Outcome::Retry,
-            _ => Outcome::Done,
+    }
+
+    fn delivered_metrics(&self, order: &Order) {
+        let submitted = order
+            .submissions
+            .iter()
+            .rev()
+            .find(|s| s.version == Some(order.result_version))
+            .map(|s| s.submitted_at);
+        let mut values = vec![(Metric::ResultsDelivered, 1.0)];
+        if let Some(at) = submitted {
+            let latency = (Utc::now() - at).num_milliseconds().max(0) as f64;
+            values.push((Metric::DeliveryLatency, latency));
         }
+        metrics::emit(&values);
+    }
+
+    fn count_retry(&self, message: &SqsMessage, outcome: Outcome) {
+        if !outcome.is_retry() {
+            return;
+        }
+        let mut values = vec![(Metric::DeliveryRetries, 1.0)];
+        if receive_count(message) >= self.max_receive_count {
+            // This was the last receive SQS allows: the message moves to the DLQ now.
+            tracing::error!(message_id = ?message.message_id, "retries exhausted; the message goes to the dead-letter queue");
+            values.push((Metric::DlqMoves, 1.0));
+        }
+        metrics::emit(&values);
     }
 
     async fn credentials_of(&self, company_id: &str) -> Result<CompanyCredentials, SecretError> {
@@ -267,6 +542,181 @@ impl ResultPublisher {
             (credentials.clone(), Instant::now()),
         );
         Ok(credentials)
+    }
+}
+
+/// One result message to deliver.
+struct Delivery<'a> {
+    order_id: &'a str,
+    company_id: &'a str,
+    version: u64,
+    /// SQS will not hand this message out again: a retry now sends it to the DLQ.
+    last_receive: bool,
+}
+
+/// Per-batch state shared by the concurrent deliveries: SR call slots per company, companies SR
+/// throttled, and the attempts to record at the end.
+struct Batch<'p> {
+    pacer: &'p Pacer,
+    /// How many SR calls each company's messages in this batch will need at most.
+    planned: HashMap<String, u32>,
+    schedules: Mutex<HashMap<String, Arc<Mutex<Schedule>>>>,
+    records: Mutex<Vec<DeliveryRecord>>,
+}
+
+#[derive(Default)]
+struct Schedule {
+    slots: Option<Slots>,
+    used: u32,
+    throttled_until: Option<Instant>,
+}
+
+impl<'p> Batch<'p> {
+    fn new(pacer: &'p Pacer, parsed: &[Option<QueueMessage>]) -> Self {
+        let mut planned = HashMap::new();
+        for message in parsed.iter().flatten() {
+            let QueueMessage::Result { company_id, .. } = message else {
+                continue; // enrichment reserves its own SR call slots
+            };
+            *planned.entry(company_id.clone()).or_insert(0) += 1;
+        }
+        Self {
+            pacer,
+            planned,
+            schedules: Mutex::new(HashMap::new()),
+            records: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Waits for this company's next SR call slot. `Err(wait)` when the wait would be too long
+    /// or SR throttled the company in this batch: retry the message after `wait` instead.
+    async fn slot(&self, company_id: &str) -> Result<(), Duration> {
+        let schedule = self
+            .schedules
+            .lock()
+            .await
+            .entry(company_id.to_owned())
+            .or_default()
+            .clone();
+        let (slots, index) = {
+            let mut s = schedule.lock().await;
+            if let Some(until) = s.throttled_until {
+                return Err(until
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(200)));
+            }
+            let exhausted = s.slots.is_none_or(|slots| s.used >= slots.count);
+            if exhausted {
+                let want = self.planned.get(company_id).copied().unwrap_or(1).max(1);
+                match self.pacer.reserve(company_id, want).await {
+                    Ok(slots) => {
+                        s.slots = Some(slots);
+                        s.used = 0;
+                    }
+                    Err(e) => {
+                        // Without the shared schedule, go slowly rather than not at all.
+                        tracing::warn!(error = %e, "could not reserve SR call slots; pacing locally");
+                        s.slots = Some(Slots {
+                            start_ms: pacing::now_ms(),
+                            interval: self.pacer.interval() * 2,
+                            count: want,
+                        });
+                        s.used = 0;
+                    }
+                }
+            }
+            let slots = s.slots.expect("set above");
+            let index = s.used;
+            s.used += 1;
+            (slots, index)
+        };
+        let wait = Duration::from_millis(slots.at_ms(index).saturating_sub(pacing::now_ms()));
+        if wait > pacing::MAX_WAIT {
+            return Err(wait);
+        }
+        slots.wait_for(index).await;
+        Ok(())
+    }
+
+    async fn throttle(&self, company_id: &str, wait: Duration) {
+        let schedule = self
+            .schedules
+            .lock()
+            .await
+            .entry(company_id.to_owned())
+            .or_default()
+            .clone();
+        schedule.lock().await.throttled_until = Some(Instant::now() + wait);
+    }
+
+    /// Queues the attempt for recording; a retrying state asks SQS to redeliver.
+    async fn record(
+        &self,
+        order: &Order,
+        version: u64,
+        sr_status_code: Option<u16>,
+        outcome: DeliveryState,
+        detail: Option<String>,
+    ) -> Outcome {
+        let attempt = DeliveryAttempt {
+            version,
+            at: Utc::now(),
+            sr_status_code,
+            outcome,
+            detail,
+        };
+        self.records.lock().await.push(DeliveryRecord {
+            order_id: order.order_id.clone(),
+            attempt,
+        });
+        match outcome {
+            DeliveryState::Retrying => Outcome::RETRY,
+            _ => Outcome::Done,
+        }
+    }
+
+    /// A transient failure: RETRYING, or FAILED on the last receive (the message is about to go
+    /// to the dead-letter queue; `connector dlq redrive` brings it back).
+    async fn record_retry(
+        &self,
+        order: &Order,
+        version: u64,
+        sr_status_code: Option<u16>,
+        detail: String,
+        last_receive: bool,
+    ) -> Outcome {
+        if last_receive {
+            let detail =
+                format!("{detail}; retries exhausted, the message is in the dead-letter queue");
+            self.record(
+                order,
+                version,
+                sr_status_code,
+                DeliveryState::Failed,
+                Some(detail),
+            )
+            .await;
+            return Outcome::RETRY;
+        }
+        self.record(
+            order,
+            version,
+            sr_status_code,
+            DeliveryState::Retrying,
+            Some(detail),
+        )
+        .await
+    }
+}
+
+fn parse(message: &SqsMessage) -> Option<QueueMessage> {
+    let body = message.body.as_deref().unwrap_or_default();
+    match serde_json::from_str::<QueueMessage>(body) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::error!(message_id = ?message.message_id, error = %e, "unreadable queue message");
+            None
+        }
     }
 }
 

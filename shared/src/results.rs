@@ -101,16 +101,77 @@ pub struct SubScore {
     pub min: Option<f64>,
 }
 
-/// A link attachment: `{type?, url, name}`; `type` is inferred from `content_type` when absent.
+/// An attachment, one of three kinds told apart by which field is set:
+/// - a link `{name, url, type?, content_type?}` that goes into SR's PATCH body (`type` is
+///   inferred from `content_type` when absent);
+/// - a file sent inline `{name, content_type, data}` (base64);
+/// - a file the publisher downloads at delivery time `{name, content_type, data_url}`.
+///
+/// Files go to SR's `POST /orders/{orderId}/results/attachment`, not into the PATCH.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttachmentSubmission {
     pub name: String,
-    pub url: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub data: Option<String>,
+    #[serde(default)]
+    pub data_url: Option<String>,
     #[serde(rename = "type", default)]
     pub kind: Option<UrlAttachmentType>,
     #[serde(default)]
     pub content_type: Option<String>,
+}
+
+/// Largest inline (`data`) file, decoded. A file is stored as its own DynamoDB item next to the
+/// order (items hold at most 400 KB, key and metadata included), never on the order item or in
+/// the queue message; 300 KiB leaves room for the rest of the item. Larger files go by `data_url`.
+pub const MAX_INLINE_FILE_BYTES: usize = 300 * 1024;
+/// File attachments per submission (package level and sub-results together).
+pub const MAX_FILES_PER_SUBMISSION: usize = 20;
+/// SR's only documented file-name limit (`Attachment.fileName`, maxLength 100, in the merged spec).
+pub const MAX_FILE_NAME_CHARS: usize = 100;
+
+/// The validated content of one attachment entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AttachmentSource<'a> {
+    Link(&'a str),
+    Inline(&'a str),
+    DataUrl(&'a str),
+}
+
+/// A file attachment of a submission, validated and (for inline ones) decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmittedFile {
+    /// Where it was in the body (`attachments[2]`, `attributes[0].attachments[1]`).
+    pub field: String,
+    pub name: String,
+    pub content_type: String,
+    pub content: FileContent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileContent {
+    Inline(Vec<u8>),
+    DataUrl(String),
+}
+
+/// Why the files of a submission were refused: a 400, or a 413 for inline data over the limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttachmentError {
+    #[error(transparent)]
+    Invalid(#[from] ResultError),
+    #[error(
+        "attachment `{field}` has {size} bytes of inline `data`; inline files are limited to \
+         {limit} bytes. Send larger files as `data_url` (an https URL the connector downloads \
+         when it delivers the result) instead of `data`"
+    )]
+    TooLarge {
+        field: String,
+        size: usize,
+        limit: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -179,8 +240,34 @@ pub fn to_score(field: &str, raw: f64, min: f64, max: f64) -> Result<Score, Resu
     Ok(score)
 }
 
+/// Which kind an attachment entry is: exactly one of `url`, `data`, `data_url` must be set.
+fn attachment_source<'a>(
+    field: &str,
+    a: &'a AttachmentSubmission,
+) -> Result<AttachmentSource<'a>, ResultError> {
+    let source = match (a.url.as_deref(), a.data.as_deref(), a.data_url.as_deref()) {
+        (Some(url), None, None) => AttachmentSource::Link(url),
+        (None, Some(data), None) => AttachmentSource::Inline(data),
+        (None, None, Some(data_url)) => AttachmentSource::DataUrl(data_url),
+        _ => {
+            return Err(error(
+                field,
+                "set exactly one of `url` (a link), `data` (a base64 file) or `data_url` (a file to download)",
+            ))
+        }
+    };
+    if !matches!(source, AttachmentSource::Link(_)) && a.kind.is_some() {
+        return Err(error(
+            format!("{field}.type"),
+            "applies only to `url` attachments; files are described by `content_type`",
+        ));
+    }
+    Ok(source)
+}
+
 fn url_attachment(field: &str, a: &AttachmentSubmission) -> Result<UrlAttachment, ResultError> {
-    let url = url::Url::parse(&a.url)
+    let raw = a.url.as_deref().unwrap_or_default();
+    let url = url::Url::parse(raw)
         .map_err(|_| error(format!("{field}.url"), "must be an absolute URL"))?;
     if url.scheme() != "https" && url.scheme() != "http" {
         return Err(error(format!("{field}.url"), "must be an http(s) URL"));
@@ -195,19 +282,214 @@ fn url_attachment(field: &str, a: &AttachmentSubmission) -> Result<UrlAttachment
     });
     Ok(UrlAttachment {
         kind,
-        url: a.url.clone(),
+        url: raw.to_string(),
         name: Some(a.name.clone()),
     })
 }
 
+/// The link attachments of `list` (files are skipped: they are uploaded, not linked), with a
+/// later link of the same name or URL replacing an earlier one in its place.
 fn url_attachments(
     field: &str,
     list: &[AttachmentSubmission],
 ) -> Result<Vec<UrlAttachment>, ResultError> {
-    list.iter()
-        .enumerate()
-        .map(|(i, a)| url_attachment(&format!("{field}[{i}]"), a))
-        .collect()
+    let mut links = Vec::new();
+    for (i, a) in list.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        if let AttachmentSource::Link(_) = attachment_source(&at, a)? {
+            links.push(url_attachment(&at, a)?);
+        }
+    }
+    Ok(dedupe_links(links))
+}
+
+/// Re-submitting a link with the same name or the same URL replaces it rather than adding it.
+fn dedupe_links(links: Vec<UrlAttachment>) -> Vec<UrlAttachment> {
+    let mut kept: Vec<UrlAttachment> = Vec::with_capacity(links.len());
+    for link in links {
+        let same = kept
+            .iter()
+            .position(|k| k.url == link.url || (k.name.is_some() && k.name == link.name));
+        match same {
+            Some(i) => kept[i] = link,
+            None => kept.push(link),
+        }
+    }
+    kept
+}
+
+/// RFC 9110 `type/subtype` made of token characters, optionally followed by `;` parameters.
+/// Hand-written (a dozen lines) rather than a new dependency; reqwest refuses what fails this.
+fn is_media_type(value: &str) -> bool {
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    value.len() <= 255
+        && value.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+        && essence
+            .split_once('/')
+            .is_some_and(|(t, sub)| token(t) && token(sub))
+}
+
+/// A file name SR can show and a multipart `filename` can carry unchanged.
+fn check_file_name(field: &str, name: &str) -> Result<(), ResultError> {
+    let reason = if name.trim().is_empty() {
+        Some("must not be empty".to_string())
+    } else if name.chars().count() > MAX_FILE_NAME_CHARS {
+        Some(format!("must be at most {MAX_FILE_NAME_CHARS} characters"))
+    } else if name
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '/' | '\\' | '"'))
+    {
+        Some("must not contain control characters, `/`, `\\` or `\"`".to_string())
+    } else if name == "." || name == ".." {
+        Some("must be a file name".to_string())
+    } else {
+        None
+    };
+    reason.map_or(Ok(()), |r| Err(error(format!("{field}.name"), r)))
+}
+
+/// Decodes standard base64, padded or not, ignoring line breaks and other ASCII whitespace
+/// (MIME-wrapped base64 is common). The size is checked before decoding, so an oversized body
+/// never gets allocated twice.
+fn decode_inline(field: &str, data: &str, limit: usize) -> Result<Vec<u8>, AttachmentError> {
+    use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+    use base64::engine::DecodePaddingMode;
+    use base64::Engine as _;
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let compact: String = data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let estimated = compact.trim_end_matches('=').len() * 3 / 4;
+    if estimated > limit {
+        return Err(AttachmentError::TooLarge {
+            field: field.to_string(),
+            size: estimated,
+            limit,
+        });
+    }
+    let bytes = LENIENT.decode(compact.as_bytes()).map_err(|e| {
+        error(
+            format!("{field}.data"),
+            format!("is not valid base64 ({e}); send the file's bytes base64-encoded"),
+        )
+    })?;
+    if bytes.is_empty() {
+        return Err(error(format!("{field}.data"), "is an empty file").into());
+    }
+    Ok(bytes)
+}
+
+/// The file attachments of a submission (package level, then each sub-result), validated, inline
+/// ones decoded. Within a submission a later file of the same name replaces an earlier one, as a
+/// later submission does: file names are unique per order.
+pub fn file_attachments(
+    submission: &ResultSubmission,
+    max_inline_bytes: usize,
+) -> Result<Vec<SubmittedFile>, AttachmentError> {
+    let mut lists: Vec<(String, &[AttachmentSubmission])> =
+        vec![("attachments".into(), &submission.attachments)];
+    for (i, attribute) in submission.attributes.iter().enumerate() {
+        if let Attribute::SubResult { attachments, .. } = attribute {
+            lists.push((format!("attributes[{i}].attachments"), attachments));
+        }
+    }
+    let mut files: Vec<SubmittedFile> = Vec::new();
+    for (field, list) in lists {
+        for (i, a) in list.iter().enumerate() {
+            let at = format!("{field}[{i}]");
+            let content = match attachment_source(&at, a)? {
+                AttachmentSource::Link(_) => continue,
+                AttachmentSource::Inline(data) => {
+                    FileContent::Inline(decode_inline(&at, data, max_inline_bytes)?)
+                }
+                AttachmentSource::DataUrl(raw) => {
+                    let url = url::Url::parse(raw).map_err(|_| {
+                        error(format!("{at}.data_url"), "must be an absolute https URL")
+                    })?;
+                    if !matches!(url.scheme(), "https" | "http") {
+                        return Err(error(format!("{at}.data_url"), "must be an https URL").into());
+                    }
+                    if !url.username().is_empty() || url.password().is_some() {
+                        return Err(error(
+                            format!("{at}.data_url"),
+                            "must not carry credentials (user:password@); use a signed URL",
+                        )
+                        .into());
+                    }
+                    if raw.len() > 2048 {
+                        return Err(error(
+                            format!("{at}.data_url"),
+                            "must be at most 2048 characters",
+                        )
+                        .into());
+                    }
+                    FileContent::DataUrl(raw.to_string())
+                }
+            };
+            check_file_name(&at, &a.name)?;
+            let content_type = a.content_type.as_deref().unwrap_or_default();
+            if !is_media_type(content_type) {
+                return Err(error(
+                    format!("{at}.content_type"),
+                    "is required for files and must be a media type such as `application/pdf`",
+                )
+                .into());
+            }
+            let file = SubmittedFile {
+                field: at,
+                name: a.name.clone(),
+                content_type: content_type.to_string(),
+                content,
+            };
+            match files.iter().position(|f| f.name == file.name) {
+                Some(i) => files[i] = file,
+                None => files.push(file),
+            }
+        }
+    }
+    if files.len() > MAX_FILES_PER_SUBMISSION {
+        return Err(error(
+            "attachments",
+            format!("at most {MAX_FILES_PER_SUBMISSION} file attachments per submission"),
+        )
+        .into());
+    }
+    Ok(files)
+}
+
+/// The vendor's body as it is kept on the order: inline file `data` replaced by a note of its
+/// length, so the order item stays small (the bytes are stored once, as the file's own item).
+pub fn without_inline_data(mut body: serde_json::Value) -> serde_json::Value {
+    fn strip(list: Option<&mut serde_json::Value>) {
+        let Some(serde_json::Value::Array(items)) = list else {
+            return;
+        };
+        for item in items {
+            let Some(object) = item.as_object_mut() else {
+                continue;
+            };
+            if let Some(serde_json::Value::String(data)) = object.remove("data") {
+                let note = format!(
+                    "{} base64 characters, stored separately as a file attachment",
+                    data.len()
+                );
+                object.insert("data_omitted".into(), note.into());
+            }
+        }
+    }
+    strip(body.get_mut("attachments"));
+    if let Some(serde_json::Value::Array(attributes)) = body.get_mut("attributes") {
+        for attribute in attributes {
+            strip(attribute.get_mut("attachments"));
+        }
+    }
+    body
 }
 
 /// Builds SR's `PackageResult` for `order` from the vendor's submission.
@@ -226,11 +508,28 @@ pub fn to_package_result(
         (Some(_), None) => return Err(error("max_score", "is required when score is given")),
         (None, Some(_)) => return Err(error("score", "is required when max_score is given")),
     };
+    let sub_attachments = submission
+        .attributes
+        .iter()
+        .any(|a| matches!(a, Attribute::SubResult { attachments, .. } if !attachments.is_empty()));
+    if order.inline.is_some()
+        && (!submission.attachments.is_empty()
+            || submission.result_url.is_some()
+            || sub_attachments)
+    {
+        return Err(error(
+            "attachments",
+            "inline assessment orders take no attachments (links or files) and no result_url: \
+             SmartRecruiters does not support attachments on inline orders",
+        ));
+    }
     let mut attachments = url_attachments("attachments", &submission.attachments)?;
     if let Some(result_url) = &submission.result_url {
         let report = AttachmentSubmission {
             name: "Full results".into(),
-            url: result_url.clone(),
+            url: Some(result_url.clone()),
+            data: None,
+            data_url: None,
             kind: Some(UrlAttachmentType::OtherUrl),
             content_type: None,
         };
@@ -238,16 +537,7 @@ pub fn to_package_result(
             0,
             url_attachment("result_url", &report).map_err(|e| error("result_url", e.reason))?,
         );
-    }
-    let sub_attachments = submission
-        .attributes
-        .iter()
-        .any(|a| matches!(a, Attribute::SubResult { attachments, .. } if !attachments.is_empty()));
-    if order.inline.is_some() && (!attachments.is_empty() || sub_attachments) {
-        return Err(error(
-            "attachments",
-            "inline assessment orders take no attachments or result_url (SmartRecruiters does not support them)",
-        ));
+        attachments = dedupe_links(attachments);
     }
     let mut texts = Vec::new();
     let mut assessment_results = Vec::new();
@@ -368,6 +658,7 @@ mod tests {
             delivery_state: DeliveryState::None,
             submissions: vec![],
             deliveries: vec![],
+            enrichment: None,
         }
     }
 
@@ -462,5 +753,241 @@ mod tests {
     fn kombo_statuses_map_to_sr() {
         assert_eq!(SubmittedStatus::Open.to_sr(), ResultStatus::InProgress);
         assert_eq!(SubmittedStatus::Cancelled.to_sr(), ResultStatus::Rejected);
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    #[test]
+    fn an_attachment_is_exactly_one_of_link_inline_file_or_download() {
+        let both = submission(serde_json::json!({"status": "COMPLETED", "attachments": [
+            {"name": "r.pdf", "url": "https://x/r.pdf", "data": b64(b"%PDF")}
+        ]}));
+        let err = to_package_result(&both, &order()).unwrap_err();
+        assert_eq!(err.field, "attachments[0]");
+        assert!(err.reason.contains("exactly one of"), "{}", err.reason);
+        let none = submission(
+            serde_json::json!({"status": "COMPLETED", "attachments": [{"name": "r.pdf"}]}),
+        );
+        assert_eq!(
+            to_package_result(&none, &order()).unwrap_err().field,
+            "attachments[0]"
+        );
+        let typed_file = submission(serde_json::json!({"status": "COMPLETED", "attachments": [
+            {"name": "r.pdf", "type": "PDF_URL", "content_type": "application/pdf", "data": b64(b"%PDF")}
+        ]}));
+        assert_eq!(
+            to_package_result(&typed_file, &order()).unwrap_err().field,
+            "attachments[0].type"
+        );
+    }
+
+    #[test]
+    fn files_are_uploaded_not_linked_and_links_stay_in_the_patch() {
+        let s = submission(serde_json::json!({"status": "COMPLETED",
+            "attachments": [
+                {"name": "Video", "url": "https://v.example.com/1", "content_type": "video/mp4"},
+                {"name": "report.pdf", "content_type": "application/pdf", "data": b64(b"%PDF-1.7 report")},
+                {"name": "big.mp4", "content_type": "video/mp4", "data_url": "https://files.example.com/big.mp4?sig=abc"}
+            ],
+            "attributes": [{"type": "SUB_RESULT", "id": "a1", "attachments": [
+                {"name": "a1.csv", "content_type": "text/csv; charset=utf-8", "data": "YSxi\nLGM"}
+            ]}]
+        }));
+        let result = to_package_result(&s, &order()).unwrap();
+        assert_eq!(result.attachments.len(), 1);
+        assert_eq!(result.attachments[0].kind, UrlAttachmentType::VideoUrl);
+        assert!(result.assessment_results[0].attachments.is_empty());
+        let files = file_attachments(&s, MAX_INLINE_FILE_BYTES).unwrap();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| (f.field.as_str(), f.name.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("attachments[1]", "report.pdf"),
+                ("attachments[2]", "big.mp4"),
+                ("attributes[0].attachments[0]", "a1.csv")
+            ]
+        );
+        assert_eq!(
+            files[0].content,
+            FileContent::Inline(b"%PDF-1.7 report".to_vec())
+        );
+        assert_eq!(
+            files[1].content,
+            FileContent::DataUrl("https://files.example.com/big.mp4?sig=abc".into())
+        );
+        // Line-wrapped, unpadded base64 decodes.
+        assert_eq!(files[2].content, FileContent::Inline(b"a,b,c".to_vec()));
+    }
+
+    #[test]
+    fn inline_data_over_the_limit_is_too_large_and_points_at_data_url() {
+        let s = submission(serde_json::json!({"status": "COMPLETED", "attachments": [
+            {"name": "r.pdf", "content_type": "application/pdf", "data": b64(&[7u8; 1001])}
+        ]}));
+        let err = file_attachments(&s, 1000).unwrap_err();
+        let AttachmentError::TooLarge { field, size, limit } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            (field.as_str(), *size, *limit),
+            ("attachments[0]", 1001, 1000)
+        );
+        assert!(err.to_string().contains("`data_url`"), "{err}");
+        assert_eq!(file_attachments(&s, 1001).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn malformed_files_are_refused_naming_the_field() {
+        let field_of = |attachment: serde_json::Value| {
+            let s =
+                submission(serde_json::json!({"status": "COMPLETED", "attachments": [attachment]}));
+            match file_attachments(&s, MAX_INLINE_FILE_BYTES).unwrap_err() {
+                AttachmentError::Invalid(e) => e.field,
+                other => panic!("{other:?}"),
+            }
+        };
+        let pdf = b64(b"%PDF");
+        assert_eq!(
+            field_of(
+                serde_json::json!({"name": "r.pdf", "content_type": "application/pdf", "data": "not base64!"})
+            ),
+            "attachments[0].data"
+        );
+        assert_eq!(
+            field_of(serde_json::json!({"name": "r.pdf", "data": pdf})),
+            "attachments[0].content_type"
+        );
+        assert_eq!(
+            field_of(serde_json::json!({"name": "r.pdf", "content_type": "pdf", "data": pdf})),
+            "attachments[0].content_type"
+        );
+        assert_eq!(
+            field_of(
+                serde_json::json!({"name": "../etc/passwd", "content_type": "text/plain", "data": pdf})
+            ),
+            "attachments[0].name"
+        );
+        assert_eq!(
+            field_of(
+                serde_json::json!({"name": "x".repeat(101), "content_type": "text/plain", "data": pdf})
+            ),
+            "attachments[0].name"
+        );
+        assert_eq!(
+            field_of(
+                serde_json::json!({"name": "r.pdf", "content_type": "application/pdf", "data_url": "ftp://x/r.pdf"})
+            ),
+            "attachments[0].data_url"
+        );
+        assert_eq!(
+            field_of(
+                serde_json::json!({"name": "r.pdf", "content_type": "application/pdf", "data_url": "https://u:p@x/r.pdf"})
+            ),
+            "attachments[0].data_url"
+        );
+        assert_eq!(
+            field_of(
+                serde_json::json!({"name": "r.pdf", "content_type": "application/pdf", "data": ""})
+            ),
+            "attachments[0].data"
+        );
+    }
+
+    #[test]
+    fn a_resubmitted_name_or_url_replaces_instead_of_duplicating() {
+        let s = submission(serde_json::json!({"status": "COMPLETED",
+            "result_url": "https://vendor.example.com/r/1",
+            "attachments": [
+                {"name": "Report", "url": "https://vendor.example.com/old"},
+                {"name": "Same link", "url": "https://vendor.example.com/r/1"},
+                {"name": "Report", "url": "https://vendor.example.com/new"},
+                {"name": "f.txt", "content_type": "text/plain", "data": b64(b"one")},
+                {"name": "f.txt", "content_type": "text/plain", "data": b64(b"two")}
+            ]
+        }));
+        let result = to_package_result(&s, &order()).unwrap();
+        let links: Vec<_> = result
+            .attachments
+            .iter()
+            .map(|a| (a.name.as_deref().unwrap(), a.url.as_str()))
+            .collect();
+        assert_eq!(
+            links,
+            [
+                ("Same link", "https://vendor.example.com/r/1"),
+                ("Report", "https://vendor.example.com/new")
+            ]
+        );
+        let files = file_attachments(&s, MAX_INLINE_FILE_BYTES).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].content, FileContent::Inline(b"two".to_vec()));
+        assert_eq!(files[0].field, "attachments[4]");
+    }
+
+    #[test]
+    fn inline_orders_refuse_files_with_a_clear_message() {
+        let mut inline = order();
+        inline.inline = Some(crate::orders::InlineDetails {
+            assessment_url: "https://vendor.example.com/take/o1".into(),
+            completed_assessment_callback_url: "https://sr.example.com/done".into(),
+            application_language: "en".into(),
+        });
+        for attachment in [
+            serde_json::json!({"name": "r.pdf", "content_type": "application/pdf", "data": b64(b"%PDF")}),
+            serde_json::json!({"name": "r.pdf", "content_type": "application/pdf", "data_url": "https://x/r.pdf"}),
+            serde_json::json!({"name": "r", "url": "https://x/r"}),
+        ] {
+            let s =
+                submission(serde_json::json!({"status": "COMPLETED", "attachments": [attachment]}));
+            let err = to_package_result(&s, &inline).unwrap_err();
+            assert_eq!(err.field, "attachments");
+            assert!(err.reason.contains("inline"), "{}", err.reason);
+        }
+    }
+
+    #[test]
+    fn the_stored_body_keeps_no_file_bytes() {
+        let body = serde_json::json!({"status": "COMPLETED",
+            "attachments": [{"name": "r.pdf", "content_type": "application/pdf", "data": "QUJD"}],
+            "attributes": [{"type": "SUB_RESULT", "id": "a1", "attachments": [{"name": "s", "content_type": "text/plain", "data": "QQ=="}]}]
+        });
+        let kept = without_inline_data(body);
+        assert!(kept["attachments"][0].get("data").is_none());
+        assert!(kept["attachments"][0]["data_omitted"]
+            .as_str()
+            .unwrap()
+            .starts_with("4 base64 characters"));
+        assert!(kept["attributes"][0]["attachments"][0]
+            .get("data")
+            .is_none());
+        assert_eq!(kept["attachments"][0]["name"], "r.pdf");
+    }
+
+    #[test]
+    fn media_types_are_type_slash_subtype() {
+        for ok in [
+            "application/pdf",
+            "text/csv; charset=utf-8",
+            "application/vnd.ms-excel",
+            "video/mp4",
+        ] {
+            assert!(is_media_type(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "pdf",
+            "application/",
+            "/pdf",
+            "text/plain\r\nX-Evil: 1",
+            "a b/c",
+        ] {
+            assert!(!is_media_type(bad), "{bad}");
+        }
     }
 }

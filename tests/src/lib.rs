@@ -2,6 +2,8 @@
 //! `infra/stack.sh up` (moto, SR simulator, `cargo lambda watch`, SQS poller), build companies,
 //! and drive the spine. Tests use unique ids, so they run in parallel against one stack.
 
+pub mod pipeline;
+pub mod publishing;
 pub mod scenario;
 pub mod sim;
 
@@ -15,6 +17,7 @@ use connector::api::partner::PartnerApi;
 use connector::api::vendor::VendorApi;
 use connector::auth::VendorKeyVerifier;
 use connector::aws::AwsClients;
+use connector::notifications::Notifications;
 use connector::onboarding::Onboarding;
 use connector::partner_config::{partner_configuration, PartnerSettings, PartnerUrls};
 use connector::queue::ResultsQueue;
@@ -159,6 +162,7 @@ impl Stack {
             secrets: &self.secrets,
             sr: &self.sr,
             partner_credential_secret_id: &self.config.partner_credential_secret_id,
+            notifications: &self.notifications(),
         }
         .connect(&company.company_id, &company.integration_id)
         .await
@@ -166,11 +170,22 @@ impl Stack {
         company
     }
 
+    /// Records events and queues them on the stack's notifications queue, as the functions do.
+    pub fn notifications(&self) -> Notifications {
+        Notifications::new(
+            self.store.clone(),
+            self.aws.sqs.clone(),
+            self.config.notifications_queue_url.clone(),
+        )
+    }
+
     /// The SR-facing handlers, in-process, against the stack's AWS emulator.
     pub fn partner_api(&self) -> PartnerApi {
         PartnerApi::new(
             self.store.clone(),
             self.secrets.clone(),
+            ResultsQueue::new(self.aws.sqs.clone(), &self.config.results_queue_url),
+            self.notifications(),
             self.config.sr.clone(),
             self.config.access_token_ttl,
         )
@@ -423,6 +438,7 @@ pub mod consent {
         ConsentApi::new(
             stack.store.clone(),
             stack.secrets.clone(),
+            stack.notifications(),
             SrClient::new(stack.config.sr.clone()),
             stack.config.partner_credential_secret_id.clone(),
             Branding {

@@ -156,4 +156,26 @@ impl Simulator {
     pub async fn inject_fault(&self, fault: Value) {
         self.post("/faults", fault).await;
     }
+
+    /// Sets SR's per-credential limits (`None` = off); see [`RateLimitGuard`] to restore them.
+    pub async fn set_rate_limit(&self, per_second: Option<u32>, concurrent: Option<u32>) {
+        self.post(
+            "/rate-limit",
+            serde_json::json!({"per_second": per_second, "concurrent": concurrent}),
+        )
+        .await;
+    }
+
+    /// The simulator's request log entries whose path contains `path_contains`.
+    pub async fn requests(&self, path_contains: &str) -> Vec<Value> {
+        self.http
+            .get(format!("{}/__sim/requests", self.base))
+            .query(&[("path_contains", path_contains)])
+            .send()
+            .await
+            .expect("simulator reachable")
+            .json()
+            .await
+            .expect("request log is JSON")
+    }
 }

@@ -162,7 +162,7 @@ async fn sr_outage_is_retried_and_then_delivered() {
     stack.sim.inject_fault(json!({"path_contains": format!("/orders/{order_id}/results"), "status": 503, "count": 1})).await;
     let publisher = publisher(&stack);
     let body = result_message(&company, &order_id, v);
-    assert_eq!(publisher.process(&message(&body)).await, Outcome::Retry);
+    assert_eq!(publisher.process(&message(&body)).await, Outcome::RETRY);
     let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
     assert_eq!(order.delivery_state, DeliveryState::Retrying);
     assert_eq!(order.deliveries[0].sr_status_code, Some(503));
@@ -198,6 +198,179 @@ async fn an_unreadable_message_is_retried_towards_the_dead_letter_queue() {
     let stack = Stack::connect().await;
     assert_eq!(
         publisher(&stack).process(&message("{not json")).await,
-        Outcome::Retry
+        Outcome::RETRY
     );
+}
+
+#[tokio::test]
+async fn a_batch_delivers_every_order_and_records_every_attempt() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("batch").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let mut messages = Vec::new();
+    let mut order_ids = Vec::new();
+    for raw in 0..6 {
+        let (order_id, call, _) = stack
+            .sim
+            .place_order(&company.company_id, "culture-fit")
+            .await;
+        assert_eq!(call.status, 202, "{:?}", call.body);
+        let v = store_result(&stack, &company, &order_id, 0, ResultStatus::Completed, raw).await;
+        messages.push(message(&result_message(&company, &order_id, v)));
+        order_ids.push(order_id);
+    }
+    let outcomes = publisher(&stack).process_batch(&messages).await;
+    assert_eq!(outcomes, vec![Outcome::Done; 6]);
+    for (raw, order_id) in order_ids.iter().enumerate() {
+        let sr = stack.sim.order(order_id).await.unwrap();
+        assert_eq!(sr["result"]["score"]["raw"], raw, "{sr}");
+        let order = stack.store.get_order(order_id).await.unwrap().unwrap();
+        assert_eq!(order.delivery_state, DeliveryState::Delivered);
+        assert_eq!(order.sent_version, 1);
+        assert_eq!(order.deliveries.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn after_a_retry_the_rest_of_that_order_waits_while_other_orders_go_on() {
+    let stack = Stack::connect().await;
+    let (company, blocked) = sr_order(&stack, "fifo-block").await;
+    let (other_order, call, _) = stack
+        .sim
+        .place_order(&company.company_id, "culture-fit")
+        .await;
+    assert_eq!(call.status, 202);
+    let v = store_result(&stack, &company, &blocked, 0, ResultStatus::Completed, 40).await;
+    let w = store_result(
+        &stack,
+        &company,
+        &other_order,
+        0,
+        ResultStatus::Completed,
+        41,
+    )
+    .await;
+    stack
+        .sim
+        .inject_fault(json!({"path_contains": format!("/orders/{blocked}/results"), "status": 503, "count": 1}))
+        .await;
+    let first = message(&result_message(&company, &blocked, v));
+    let duplicate = message(&result_message(&company, &blocked, v));
+    let other = message(&result_message(&company, &other_order, w));
+    let outcomes = publisher(&stack)
+        .process_batch(&[first, other, duplicate])
+        .await;
+    assert!(outcomes[0].is_retry(), "{outcomes:?}");
+    assert_eq!(outcomes[1], Outcome::Done);
+    // Same FIFO group as the failed message: not sent, retried behind it.
+    assert!(outcomes[2].is_retry(), "{outcomes:?}");
+    let patches = stack
+        .sim
+        .requests(&format!("/orders/{blocked}/results"))
+        .await;
+    assert_eq!(
+        patches.len(),
+        1,
+        "only the failed attempt reached SR: {patches:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_srs_retry_after_and_holds_back_the_shared_schedule() {
+    let stack = Stack::connect().await;
+    let (company, order_id) = sr_order(&stack, "throttled").await;
+    let v = store_result(&stack, &company, &order_id, 0, ResultStatus::Completed, 12).await;
+    stack
+        .sim
+        .inject_fault(json!({"path_contains": format!("/orders/{order_id}/results"), "status": 429, "count": 1, "retry_after_secs": 7}))
+        .await;
+    let publisher = publisher(&stack);
+    let before = connector::pacing::now_ms();
+    let outcome = publisher
+        .process(&message(&result_message(&company, &order_id, v)))
+        .await;
+    assert_eq!(
+        outcome,
+        Outcome::Retry {
+            after: Some(std::time::Duration::from_secs(7))
+        }
+    );
+    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    assert_eq!(order.delivery_state, DeliveryState::Retrying);
+    assert_eq!(order.deliveries[0].sr_status_code, Some(429));
+    // Every other publisher instance now gets its next slot for this company after SR's reset.
+    let pacer = connector::pacing::Pacer::new(stack.store.clone(), 10);
+    let slots = pacer.reserve(&company.company_id, 1).await.unwrap();
+    assert!(
+        slots.start_ms >= before + 7_000,
+        "next slot {} is before the Retry-After window ending {}",
+        slots.start_ms,
+        before + 7_000
+    );
+}
+
+#[tokio::test]
+async fn paced_deliveries_stay_under_srs_rate_limit() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("paced").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let mut messages = Vec::new();
+    let mut order_ids = Vec::new();
+    for raw in 0..25 {
+        let (order_id, call, _) = stack
+            .sim
+            .place_order(&company.company_id, "culture-fit")
+            .await;
+        assert_eq!(call.status, 202, "{:?}", call.body);
+        let v = store_result(&stack, &company, &order_id, 0, ResultStatus::Completed, raw).await;
+        messages.push(message(&result_message(&company, &order_id, v)));
+        order_ids.push(order_id);
+    }
+    // Two "instances" deliver concurrently, as Lambda runs them; the limit applies to each
+    // credential, so the simulator counts this company's calls only.
+    let (a, b) = (publisher(&stack), publisher(&stack));
+    let (left, right) = messages.split_at(13);
+    let _limit = RateLimit::set(&stack, 10).await;
+    let (x, y) = tokio::join!(a.process_batch(left), b.process_batch(right));
+    let done = x.iter().chain(&y).filter(|o| **o == Outcome::Done).count();
+    let throttled = stack
+        .sim
+        .requests("/results")
+        .await
+        .iter()
+        .filter(|r| {
+            let path = r["path"].as_str().unwrap_or_default();
+            r["status"] == 429 && order_ids.iter().any(|id| path.contains(id.as_str()))
+        })
+        .count();
+    assert_eq!(done, 25, "{x:?} {y:?}");
+    assert_eq!(
+        throttled, 0,
+        "SR answered 429 although the publisher paces itself"
+    );
+}
+
+/// Sets the simulator's per-second limit for one test and lifts it afterwards.
+struct RateLimit<'a>(&'a Stack);
+
+impl<'a> RateLimit<'a> {
+    async fn set(stack: &'a Stack, per_second: u32) -> Self {
+        stack.sim.set_rate_limit(Some(per_second), Some(8)).await;
+        Self(stack)
+    }
+}
+
+impl Drop for RateLimit<'_> {
+    fn drop(&mut self) {
+        // Drop cannot await: lift the limit on a thread and runtime of its own, with a client
+        // of its own (a client's pooled connections belong to the runtime that opened them).
+        let base = self.0.sim.base().to_owned();
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(connector_tests::Simulator::new(&base).set_rate_limit(None, None))
+        })
+        .join()
+        .unwrap();
+    }
 }

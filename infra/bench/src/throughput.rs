@@ -72,7 +72,12 @@ pub async fn measure(ctx: &Context, settings: &Settings) -> Result<Throughput> {
     let visibility = queue_visibility_timeout(&sqs, &ctx.stack.config.results_queue_url).await?;
     let queue_url = sqs
         .create_queue()
-        .queue_name(format!("connector-bench-{}", &connector_tests::uuid()[..8]))
+        // FIFO like the stack's results queue (one group per order).
+        .queue_name(format!(
+            "connector-bench-{}.fifo",
+            &connector_tests::uuid()[..8]
+        ))
+        .attributes(QueueAttributeName::FifoQueue, "true")
         .attributes(
             QueueAttributeName::VisibilityTimeout,
             visibility.to_string(),
@@ -105,11 +110,13 @@ async fn run(
         .ok_or("no queue ARN")?;
     for chunk in results.chunks(10) {
         let mut batch = sqs.send_message_batch().queue_url(queue_url);
-        for (i, (_, body)) in chunk.iter().enumerate() {
+        for (i, (order_id, body)) in chunk.iter().enumerate() {
             batch = batch.entries(
                 SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
                     .message_body(body)
+                    .message_group_id(order_id)
+                    .message_deduplication_id(format!("{order_id}-1"))
                     .build()?,
             );
         }

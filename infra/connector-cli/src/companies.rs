@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 use connector::aws::AwsClients;
+use connector::notifications::Notifications;
 use connector::ops::companies::{
     company_details, disable_company, CompanyDetails, DisableOutcome, SecretState, REASON_OPERATOR,
 };
@@ -42,10 +43,22 @@ pub async fn run(command: CompaniesCommand) -> Result<String, String> {
             let aws = AwsClients::from_env().await;
             let store = Store::new(aws.dynamodb, table_name);
             let secrets = Secrets::new(aws.secrets, prefix);
-            let outcome =
-                disable_company(&store, &secrets, &company_id, REASON_OPERATOR, Utc::now())
-                    .await
-                    .map_err(|e| format!("{e}; the command is safe to run again"))?;
+            // The vendor's company.disabled webhook, when the stack's queue is known (the stack
+            // output NotificationsQueueUrl); without it the event is only listable.
+            let queue_url = std::env::var("NOTIFICATIONS_QUEUE_URL")
+                .ok()
+                .filter(|v| !v.trim().is_empty());
+            let notifications = Notifications::new(store.clone(), aws.sqs, queue_url);
+            let outcome = disable_company(
+                &store,
+                &secrets,
+                &notifications,
+                &company_id,
+                REASON_OPERATOR,
+                Utc::now(),
+            )
+            .await
+            .map_err(|e| format!("{e}; the command is safe to run again"))?;
             render_disabled(
                 &company_id,
                 &secrets.company_secret_id(&company_id),

@@ -38,6 +38,10 @@ fn describe(message: &Option<QueueMessage>) -> String {
             company_id,
             version,
         }) => format!("result version {version} of order {order_id} (company {company_id})"),
+        Some(QueueMessage::OrderReceived {
+            order_id,
+            company_id,
+        }) => format!("enrichment of order {order_id} (company {company_id})"),
         None => "not a results-queue message".into(),
     }
 }

@@ -84,6 +84,9 @@ async fn list_shows_a_dead_letter_and_redrive_delivers_it() {
         .send_message()
         .queue_url(&dlq_url)
         .message_body(&body)
+        // The queues are FIFO: one group per order.
+        .message_group_id(&order_id)
+        .message_deduplication_id(connector_tests::uuid())
         .send()
         .await
         .expect("message sent to the dead-letter queue");

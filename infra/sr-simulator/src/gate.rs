@@ -26,7 +26,11 @@ pub enum PathClass {
     Token,
     /// SR API endpoints: logged, faults, rate limit.
     Sr,
-    /// Other non-admin routes (attachment downloads, inline-complete callback, unknown paths): logged only.
+    /// `GET /attachments/{id}`, the files SR hosts (also the connector tests' `data_url`s):
+    /// logged; faults only when they name the path (a blanket fault stays on SR's API), so a
+    /// test can make a download fail; never rate limited.
+    File,
+    /// Other non-admin routes (inline-complete callback, unknown paths): logged only.
     Other,
     /// `/__sim/...` admin API: untouched.
     Admin,
@@ -40,6 +44,8 @@ pub fn classify(path: &str) -> PathClass {
         || path.starts_with("/jobs/")
     {
         PathClass::Sr
+    } else if path.starts_with("/attachments/") {
+        PathClass::File
     } else if path.starts_with("/__sim/") && !path.starts_with("/__sim/inline-complete/") {
         PathClass::Admin
     } else {
@@ -178,7 +184,7 @@ async fn admit(
 /// Consumes one use of the first fault matching this request.
 fn take_fault(state: &mut SimState, method: &str, path: &str, class: PathClass) -> Option<Fault> {
     let applies = match class {
-        PathClass::Sr => true,
+        PathClass::Sr | PathClass::File => true,
         PathClass::Token => state.faults.iter().any(|f| f.include_token),
         PathClass::Other | PathClass::Admin => false,
     };
@@ -189,6 +195,7 @@ fn take_fault(state: &mut SimState, method: &str, path: &str, class: PathClass) 
         f.count > 0
             && path.contains(&f.path_contains)
             && (class != PathClass::Token || f.include_token)
+            && (class != PathClass::File || !f.path_contains.is_empty())
             && f.method
                 .as_deref()
                 .is_none_or(|m| m.eq_ignore_ascii_case(method))
@@ -291,7 +298,23 @@ mod tests {
         assert_eq!(classify("/jobs/1/hiring-team"), PathClass::Sr);
         assert_eq!(classify("/__sim/state"), PathClass::Admin);
         assert_eq!(classify("/__sim/inline-complete/1"), PathClass::Other);
-        assert_eq!(classify("/attachments/1"), PathClass::Other);
+        assert_eq!(classify("/attachments/1"), PathClass::File);
+    }
+
+    #[test]
+    fn only_faults_naming_a_file_path_hit_downloads() {
+        let mut state = SimState {
+            faults: vec![fault("", 1, false)],
+            ..SimState::default()
+        };
+        assert!(take_fault(&mut state, "GET", "/attachments/a1", PathClass::File).is_none());
+        state.faults.push(fault("/attachments/a1", 1, false));
+        let hit = take_fault(&mut state, "GET", "/attachments/a1", PathClass::File);
+        assert_eq!(
+            hit.map(|f| f.path_contains).as_deref(),
+            Some("/attachments/a1")
+        );
+        assert_eq!(state.faults.len(), 1, "the blanket fault is still pending");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::auth::hash_secret;
 use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::{body_bytes, query_param};
+use crate::notifications::Notifications;
 use crate::onboarding::{Onboarding, OnboardingError};
 use crate::secrets::Secrets;
 use crate::sr::{SrClient, SrClientError};
@@ -44,6 +45,8 @@ pub struct Branding {
 pub struct ConsentApi {
     store: Store,
     secrets: Secrets,
+    /// `company.connected` for the vendor.
+    notifications: Notifications,
     sr: SrClient,
     partner_credential_secret_id: String,
     branding: Branding,
@@ -96,6 +99,7 @@ impl ConsentApi {
     pub fn new(
         store: Store,
         secrets: Secrets,
+        notifications: Notifications,
         sr: SrClient,
         partner_credential_secret_id: String,
         branding: Branding,
@@ -105,6 +109,7 @@ impl ConsentApi {
         Self {
             store,
             secrets,
+            notifications,
             sr,
             partner_credential_secret_id,
             branding,
@@ -127,9 +132,11 @@ impl ConsentApi {
             .map(|h| h.trim().to_ascii_lowercase())
             .filter(|h| !h.is_empty())
             .collect();
+        let store = Store::new(aws.dynamodb, config.table_name);
         Ok(Self::new(
-            Store::new(aws.dynamodb, config.table_name),
+            store.clone(),
             Secrets::new(aws.secrets, config.secret_prefix),
+            Notifications::new(store, aws.sqs, config.notifications_queue_url),
             SrClient::new(config.sr),
             config.partner_credential_secret_id,
             branding,
@@ -379,6 +386,7 @@ impl ConsentApi {
             secrets: &self.secrets,
             sr: &self.sr,
             partner_credential_secret_id: &self.partner_credential_secret_id,
+            notifications: &self.notifications,
         };
         if let Err(e) = onboarding
             .connect(&context.company_id, &organisation.id)

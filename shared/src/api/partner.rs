@@ -15,9 +15,11 @@ use crate::http::{
     require_content_type, require_storable, segments_after, sr_error_response, ApiError,
 };
 use crate::metrics::{self, Metric};
+use crate::notifications::Notifications;
 use crate::ops::companies::{disable_company, REASON_SMARTRECRUITERS};
 use crate::orders::{accept_inline_order, accept_order, Caller, Order, OrderError};
 use crate::packages::{Catalog, PackageQuery};
+use crate::queue::{QueueMessage, ResultsQueue};
 use crate::secrets::Secrets;
 use crate::sr::oauth::{OAuthErrorBody, OAuthErrorCode, TokenRequest, TokenResponse};
 use crate::sr::{InlineOrderRequest, InlineOrderResponse, OrderRequest};
@@ -29,6 +31,10 @@ pub type HandlerResult = Result<Response<Body>, lambda_http::Error>;
 pub struct PartnerApi {
     store: Store,
     secrets: Secrets,
+    /// Where an accepted order is announced for enrichment (`QueueMessage::OrderReceived`).
+    queue: ResultsQueue,
+    /// `company.disabled` for the vendor.
+    notifications: Notifications,
     sr: SrEndpoints,
     token_ttl: Duration,
     /// Whether `DELETE /integrations/companies/{id}` needs a bearer token of that company
@@ -43,10 +49,19 @@ struct Authorized {
 }
 
 impl PartnerApi {
-    pub fn new(store: Store, secrets: Secrets, sr: SrEndpoints, token_ttl: Duration) -> Self {
+    pub fn new(
+        store: Store,
+        secrets: Secrets,
+        queue: ResultsQueue,
+        notifications: Notifications,
+        sr: SrEndpoints,
+        token_ttl: Duration,
+    ) -> Self {
         Self {
             store,
             secrets,
+            queue,
+            notifications,
             sr,
             token_ttl,
             disable_requires_token: true,
@@ -63,9 +78,12 @@ impl PartnerApi {
         let config = Config::from_env()?;
         let aws = AwsClients::from_env().await;
         let requires_token = std::env::var("DISABLE_REQUIRES_TOKEN").map_or(true, |v| v != "false");
+        let store = Store::new(aws.dynamodb, config.table_name);
         Ok(Self::new(
-            Store::new(aws.dynamodb, config.table_name),
+            store.clone(),
             Secrets::new(aws.secrets, config.secret_prefix),
+            ResultsQueue::new(aws.sqs.clone(), config.results_queue_url),
+            Notifications::new(store, aws.sqs, config.notifications_queue_url),
             config.sr,
             config.access_token_ttl,
         )
@@ -271,8 +289,22 @@ impl PartnerApi {
         Ok(json_response(StatusCode::OK, &InlineOrderResponse { url }))
     }
 
-    /// Stores a new order, or recognises SR's retry of it; returns the stored order.
+    /// Stores a new order, or recognises SR's retry of it, then queues its enrichment; returns the
+    /// stored order. The message is sent for SR's retries too, so an order whose first POST died
+    /// between the write and the send still gets enriched; if the send fails SR gets a 503 and
+    /// retries (the write is idempotent). Two AWS calls for a new order: PutItem, SendMessage.
     async fn store_once(&self, order: Order) -> Result<Order, ApiError> {
+        let stored = self.put_once(order).await?;
+        self.queue
+            .send(&QueueMessage::OrderReceived {
+                order_id: stored.order_id.clone(),
+                company_id: stored.company_id.clone(),
+            })
+            .await?;
+        Ok(stored)
+    }
+
+    async fn put_once(&self, order: Order) -> Result<Order, ApiError> {
         match self.store.put_order_if_absent(&order).await? {
             PutOrderOutcome::Created => {
                 metrics::emit(&[(Metric::OrdersReceived, 1.0)]);
@@ -336,6 +368,7 @@ impl PartnerApi {
         disable_company(
             &self.store,
             &self.secrets,
+            &self.notifications,
             &company_id,
             REASON_SMARTRECRUITERS,
             Utc::now(),

@@ -17,11 +17,18 @@ use crate::http::{
 };
 use crate::orders::{DeliveryAttempt, DeliveryState, Order, Submission, VendorOrderStatus};
 use crate::packages::{validate_packages, Availability, Catalog, ReplaceSummary, VendorPackage};
+use crate::passthrough::{Passthrough, PassthroughRequest, PassthroughSettings};
 use crate::queue::{QueueMessage, ResultsQueue};
-use crate::results::{decide, to_package_result, Decision, ResultSubmission};
-use crate::secrets::Secrets;
-use crate::sr::{AssessmentPackage, PackageResult, ResultStatus};
-use crate::store::{ConnectKeyRecord, Event, Organisation, ResultWrite, Store, StoreError};
+use crate::results::{
+    decide, file_attachments, to_package_result, without_inline_data, AttachmentError, Decision,
+    ResultSubmission, MAX_INLINE_FILE_BYTES,
+};
+use crate::secrets::{SecretError, Secrets};
+use crate::sr::{AssessmentPackage, PackageResult, ResultStatus, SrClient, SrClientError};
+use crate::store::{
+    CompanyStatus, ConnectKeyRecord, Event, FileSource, FileState, Organisation, ResultWrite,
+    Store, StoreError, StoredFile, UploadedFile,
+};
 
 use super::partner::HandlerResult;
 
@@ -34,6 +41,8 @@ pub struct VendorApi {
     store: Store,
     queue: ResultsQueue,
     keys: VendorKeyVerifier,
+    /// `POST /assessment/passthrough/sr`; without it that route answers 501.
+    passthrough: Option<Passthrough>,
 }
 
 #[derive(Serialize)]
@@ -124,18 +133,35 @@ const MAX_KEY_HOURS: u32 = 720;
 
 impl VendorApi {
     pub fn new(store: Store, queue: ResultsQueue, keys: VendorKeyVerifier) -> Self {
-        Self { store, queue, keys }
+        Self {
+            store,
+            queue,
+            keys,
+            passthrough: None,
+        }
+    }
+
+    /// Enables the SR passthrough (company credentials from `secrets`, calls through `sr`).
+    pub fn with_passthrough(mut self, passthrough: Passthrough) -> Self {
+        self.passthrough = Some(passthrough);
+        self
     }
 
     pub async fn from_env() -> Result<Self, lambda_http::Error> {
         let config = Config::from_env()?;
         let aws = AwsClients::from_env().await;
         let secrets = Secrets::new(aws.secrets, config.secret_prefix);
+        let passthrough = Passthrough {
+            secrets: secrets.clone(),
+            sr: SrClient::new(config.sr),
+            settings: PassthroughSettings::from_env(),
+        };
         Ok(Self::new(
             Store::new(aws.dynamodb, config.table_name),
             ResultsQueue::new(aws.sqs, config.results_queue_url),
             VendorKeyVerifier::new(secrets, config.vendor_api_key_secret_id),
-        ))
+        )
+        .with_passthrough(passthrough))
     }
 
     /// The one handler behind `ANY /assessment/{proxy+}`.
@@ -162,19 +188,31 @@ impl VendorApi {
             ["orders"] if method == Method::GET => self.list_orders(request, &integration).await,
             ["orders", id] if method == Method::GET => {
                 let order = self.order_of(&integration, &decode_segment(id)).await?;
-                Ok(success(StatusCode::OK, OrderView::detailed(&order), vec![]))
+                let files = if crate::attachments::may_have_files(&order) {
+                    self.store.order_files(&order.order_id, false).await?
+                } else {
+                    Vec::new()
+                };
+                let mut view = OrderView::detailed(&order);
+                view.file_attachments = Some(files.iter().map(FileView::of).collect());
+                Ok(success(StatusCode::OK, view, vec![]))
             }
             ["orders", id, "result"] if method == Method::PUT => {
                 self.submit_result(request, &integration, &decode_segment(id))
                     .await
             }
-            ["packages"] | ["orders"] | ["orders", _] | ["orders", _, "result"] => {
-                Err(ApiError::new(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "METHOD_NOT_ALLOWED",
-                    format!("{method} is not supported on {}", request.uri().path()),
-                ))
+            ["passthrough", "sr"] if method == Method::POST => {
+                self.passthrough(request, &integration).await
             }
+            ["packages"]
+            | ["orders"]
+            | ["orders", _]
+            | ["orders", _, "result"]
+            | ["passthrough", "sr"] => Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                format!("{method} is not supported on {}", request.uri().path()),
+            )),
             _ => Err(ApiError::not_found(
                 "ROUTE_NOT_FOUND",
                 format!("no vendor API route {method} {}", request.uri().path()),
@@ -388,12 +426,19 @@ impl VendorApi {
     ) -> Result<Response<Body>, ApiError> {
         let bytes = body_bytes(request);
         let submission: ResultSubmission = parse_json(bytes)?;
-        let vendor_body: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+        // Inline file bytes are stored once, as their own items; the order keeps only a note.
+        let vendor_body = without_inline_data(serde_json::from_slice(bytes).unwrap_or_default());
         require_storable(&vendor_body, "")?;
+        // Names this submission's files, so a publisher still busy with an older one cannot
+        // mark these uploaded.
+        let revision = random_token(16);
+        let mut files_stored = false;
         for attempt in 1..=WRITE_ATTEMPTS {
             let order = self.order_of(integration, order_id).await?;
             let result = to_package_result(&submission, &order)
                 .map_err(|e| ApiError::bad_request("INVALID_FIELD", e.to_string()))?;
+            let files =
+                file_attachments(&submission, MAX_INLINE_FILE_BYTES).map_err(attachment_error)?;
             let status = result.status.unwrap_or(ResultStatus::InProgress);
             let now = Utc::now();
             let mut record = Submission {
@@ -404,6 +449,13 @@ impl VendorApi {
                 note: None,
             };
             if let Decision::RecordOnly { reason } = decide(order.result_status(), status) {
+                let mut warnings = vec![reason.clone()];
+                if !files.is_empty() {
+                    warnings.push(format!(
+                        "{} file attachment(s) of this submission were not stored: the result is not sent",
+                        files.len()
+                    ));
+                }
                 record.note = Some(reason.clone());
                 let order = self
                     .store
@@ -413,8 +465,18 @@ impl VendorApi {
                 return Ok(success(
                     StatusCode::ACCEPTED,
                     ResultView::of(&order, false),
-                    vec![reason],
+                    warnings,
                 ));
+            }
+            if !files_stored {
+                // Before the result is queued, so the publisher finds them; a write that loses
+                // the race below is retried with the same files (re-writing them is harmless).
+                for file in files {
+                    let (file, data) =
+                        crate::attachments::file_record(order_id, file, &revision, now);
+                    self.store.put_file(&file, data.as_deref()).await?;
+                }
+                files_stored = true;
             }
             record.version = Some(order.result_version + 1);
             let write = ResultWrite {
@@ -446,6 +508,116 @@ impl VendorApi {
             }
         }
         unreachable!("the last attempt returns")
+    }
+}
+
+impl VendorApi {
+    /// `POST /assessment/passthrough/sr`: one SR Customer API call with the credentials of a
+    /// company connected to this integration (see `crate::passthrough` for what is allowed).
+    /// SR's own answer, whatever its status, comes back as 200 `{url, status, headers, data}`;
+    /// 502 only when SR could not be asked at all.
+    async fn passthrough(
+        &self,
+        request: &Request,
+        integration: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        let Some(passthrough) = &self.passthrough else {
+            return Err(ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "PASSTHROUGH_DISABLED",
+                "the SmartRecruiters passthrough is not configured on this deployment",
+            ));
+        };
+        let body: PassthroughRequest = parse_json(body_bytes(request))?;
+        let base = &passthrough.sr.endpoints().customer_api_base_url;
+        let call = crate::passthrough::prepare(&body, base, passthrough.settings).map_err(|e| {
+            if e.is_forbidden() {
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "PASSTHROUGH_NOT_ALLOWED",
+                    e.to_string(),
+                )
+            } else {
+                ApiError::bad_request("INVALID_FIELD", e.to_string())
+            }
+        })?;
+        let company_id = body.company_id.trim();
+        let unknown = || {
+            ApiError::not_found(
+                "COMPANY_NOT_FOUND",
+                format!("no company `{company_id}` is connected to this integration (field `company_id`)"),
+            )
+        };
+        if company_id.is_empty() || company_id.len() > 128 {
+            return Err(unknown());
+        }
+        let company = self
+            .store
+            .get_company(company_id)
+            .await?
+            .filter(|c| c.integration_id == integration)
+            .ok_or_else(unknown)?;
+        let disabled = || {
+            ApiError::forbidden(format!(
+                "company `{company_id}` has disabled the integration; its SmartRecruiters credentials are gone"
+            ))
+        };
+        if company.status != CompanyStatus::Active {
+            return Err(disabled());
+        }
+        let credentials = match passthrough.secrets.company_credentials(company_id).await {
+            Ok(c) => c,
+            Err(SecretError::NotFound(_)) => return Err(disabled()),
+            Err(e) => return Err(ApiError::unavailable(e.to_string())),
+        };
+        let path = call.url.path().to_string();
+        let answer = passthrough
+            .sr
+            .send_raw(
+                &credentials.outbound,
+                call.method.clone(),
+                call.url.clone(),
+                call.headers,
+                call.body,
+                crate::passthrough::MAX_ANSWER_BYTES,
+            )
+            .await
+            .map_err(|e| {
+                tracing::warn!(integration_id = %integration, company_id, method = %call.method, path = %path, error = %e, "passthrough call failed");
+                let message = match &e {
+                    SrClientError::CredentialsRefused { .. } => {
+                        "SmartRecruiters refused the company's credentials at its token endpoint".to_string()
+                    }
+                    other => format!("SmartRecruiters could not be reached: {other}"),
+                };
+                ApiError::new(StatusCode::BAD_GATEWAY, "SR_UNREACHABLE", message)
+            })?;
+        tracing::info!(integration_id = %integration, company_id, method = %call.method, path = %path, sr_status = answer.status, "passthrough call");
+        if answer.truncated {
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "SR_ANSWER_TOO_LARGE",
+                format!(
+                    "SmartRecruiters answered more than {} bytes, more than the passthrough relays; narrow the request with `params`",
+                    crate::passthrough::MAX_ANSWER_BYTES
+                ),
+            ));
+        }
+        let view = crate::passthrough::answer_of(&call.url, answer);
+        Ok(success(StatusCode::OK, view, vec![]))
+    }
+}
+
+/// 400 naming the field, or 413 for inline file data over the limit (the message says to use
+/// `data_url`).
+fn attachment_error(error: AttachmentError) -> ApiError {
+    match error {
+        AttachmentError::Invalid(e) => ApiError::bad_request("INVALID_FIELD", e.to_string()),
+        too_large @ AttachmentError::TooLarge { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "ATTACHMENT_TOO_LARGE",
+            too_large.to_string(),
+        ),
     }
 }
 
@@ -543,6 +715,52 @@ struct JobView<'a> {
     job_code: Option<&'a str>,
 }
 
+/// A file attachment as the vendor sees it: what was submitted and where its upload stands.
+#[derive(Serialize)]
+struct FileView<'a> {
+    name: &'a str,
+    content_type: &'a str,
+    /// `INLINE` or `DATA_URL`.
+    source: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_url: Option<&'a str>,
+    submitted_at: chrono::DateTime<Utc>,
+    /// `PENDING`, `UPLOADED` or `FAILED`.
+    state: FileState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uploaded: Option<&'a UploadedFile>,
+}
+
+impl<'a> FileView<'a> {
+    fn of(file: &'a StoredFile) -> Self {
+        let r = &file.record;
+        let (source, size, sha256, data_url) = match &r.source {
+            FileSource::Inline { sha256, size } => {
+                ("INLINE", Some(*size), Some(sha256.as_str()), None)
+            }
+            FileSource::DataUrl { url } => ("DATA_URL", None, None, Some(url.as_str())),
+        };
+        Self {
+            name: &r.name,
+            content_type: &r.content_type,
+            source,
+            size,
+            sha256,
+            data_url,
+            submitted_at: r.submitted_at,
+            state: r.state,
+            detail: r.detail.as_deref(),
+            uploaded: r.uploaded.as_ref(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct DeliveryView<'a> {
     state: DeliveryState,
@@ -569,6 +787,9 @@ struct OrderView<'a> {
     created_at: chrono::DateTime<Utc>,
     updated_at: chrono::DateTime<Utc>,
     delivery: DeliveryView<'a>,
+    /// SR's candidate, job and hiring team as the enrichment worker found them; `null` until
+    /// then (or for good, when SR never answered).
+    enrichment: Option<&'a crate::enrichment::OrderEnrichment>,
     #[serde(skip_serializing_if = "Option::is_none")]
     result: Option<&'a PackageResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -577,6 +798,9 @@ struct OrderView<'a> {
     sr_candidate: Option<&'a crate::sr::Candidate>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sr_job: Option<&'a crate::sr::Job>,
+    /// Files of the result (uploaded to SR separately from the result itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_attachments: Option<Vec<FileView<'a>>>,
 }
 
 impl<'a> OrderView<'a> {
@@ -614,6 +838,8 @@ impl<'a> OrderView<'a> {
             submissions: None,
             sr_candidate: None,
             sr_job: None,
+            enrichment: order.enrichment.as_ref(),
+            file_attachments: None,
         }
     }
 

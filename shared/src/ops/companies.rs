@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::http::ApiError;
+use crate::notifications::Notifications;
 use crate::secrets::{SecretError, Secrets};
 use crate::store::{CompanyRecord, CompanyStatus, Event, Store, StoreError};
 
@@ -52,12 +53,14 @@ pub enum DisableOutcome {
 
 /// Disables a company at once: status `DISABLED` with its client record and every access token
 /// deleted (tokens stop working immediately), its secret deleted without a recovery window, and
-/// — only on the transition from `ACTIVE` — a `company.disabled` event carrying `reason`.
+/// — only on the transition from `ACTIVE` — a `company.disabled` event carrying `reason`,
+/// recorded and queued as a webhook through `notifications`.
 /// Orders stay readable for the vendor. Safe to repeat, which is also how a failure half-way
 /// is repaired.
 pub async fn disable_company(
     store: &Store,
     secrets: &Secrets,
+    notifications: &Notifications,
     company_id: &str,
     reason: &str,
     now: DateTime<Utc>,
@@ -69,8 +72,11 @@ pub async fn disable_company(
     if before.status == CompanyStatus::Disabled {
         return Ok(DisableOutcome::AlreadyDisabled { before });
     }
-    let event = disabled_event(&before, reason, now);
-    store.put_event(&event).await?;
+    // A repeat answers AlreadyDisabled and emits nothing, so a queue failure is not worth
+    // failing the disable over: the event stays recorded and listable.
+    let event = notifications
+        .emit_recorded(disabled_event(&before, reason, now))
+        .await?;
     tracing::info!(company_id = %company_id, integration_id = %before.integration_id, reason, "integration disabled");
     Ok(DisableOutcome::Disabled { before, event })
 }
@@ -84,6 +90,7 @@ pub fn disabled_event(company: &CompanyRecord, reason: &str, now: DateTime<Utc>)
         company_id: company.company_id.clone(),
         at: now,
         data: serde_json::json!({ "reason": reason }),
+        webhook: None,
     }
 }
 

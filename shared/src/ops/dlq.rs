@@ -202,6 +202,13 @@ pub async fn redrive(
                 .queue_url(results_queue_url)
                 .message_body(message.body().unwrap_or_default())
                 .set_message_attributes(message.message_attributes().cloned())
+                .message_group_id(redrive_group(message))
+                // Unique per dead-lettered message, so a second redrive of the same message
+                // (it failed again) is not swallowed as a duplicate.
+                .message_deduplication_id(format!(
+                    "redrive-{}",
+                    message.message_id().unwrap_or_default()
+                ))
                 .send()
                 .await;
             if let Err(e) = sent {
@@ -231,6 +238,21 @@ pub async fn redrive(
             moved += 1;
         }
     }
+}
+
+/// The FIFO group a redriven message returns to: its original group (the order), else the one
+/// its body names, else a group of its own.
+fn redrive_group(message: &Message) -> String {
+    message
+        .attributes()
+        .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
+        .cloned()
+        .or_else(|| {
+            serde_json::from_str::<crate::queue::QueueMessage>(message.body()?)
+                .ok()
+                .map(|m| m.group_id().to_owned())
+        })
+        .unwrap_or_else(|| format!("redrive-{}", message.message_id().unwrap_or_default()))
 }
 
 #[cfg(test)]

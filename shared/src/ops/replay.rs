@@ -1,9 +1,10 @@
 //! Re-sending an order's latest result to SR (`connector orders replay`).
 //!
-//! The replay is an ordinary results-queue message for the order's current `result_version`. The
-//! publisher's claim (`sent_version <= version`) succeeds again for the same version, so SR
-//! really gets the result a second time; it cannot resurrect an older result, because the message
-//! always names the newest version and the publisher always sends the order's latest result.
+//! The replay is an ordinary results-queue message for the order's current `result_version`, with
+//! a deduplication id of its own (SQS would otherwise drop it as a repeat of the original send).
+//! The publisher delivers any message whose version is the order's latest, so SR really gets the
+//! result a second time; it cannot resurrect an older result, because the message always names
+//! the newest version and the publisher always sends the order's latest result.
 
 use serde::Serialize;
 
@@ -54,7 +55,12 @@ pub async fn replay_result(
         .await?
         .ok_or_else(|| ReplayError::UnknownOrder(order_id.to_string()))?;
     let message = replay_message(&order)?;
-    queue.send(&message).await?;
+    let deduplication_id = format!(
+        "{}-replay-{}",
+        message.deduplication_id(),
+        chrono::Utc::now().timestamp_millis()
+    );
+    queue.send_deduplicated(&message, &deduplication_id).await?;
     tracing::info!(
         order_id,
         version = order.result_version,

@@ -3,6 +3,7 @@
 //! its SOURCES.md. Every type ignores unknown fields: SR adding a field must never break us.
 
 pub mod client;
+pub mod customer;
 pub mod errors;
 pub mod oauth;
 pub mod orders;

@@ -103,6 +103,12 @@ pub struct PackageResult {
     pub assessment_results: Vec<AssessmentResult>,
 }
 
+/// SR's answer to `POST /orders/{orderId}/results/attachment` (201): where the file now lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentResult {
+    pub url: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

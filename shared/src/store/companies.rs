@@ -1,8 +1,6 @@
 //! Companies (SR customers), the client credentials SR uses for them, and issued access tokens.
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -169,39 +167,9 @@ impl Store {
     ) -> Result<(Option<TokenRecord>, Option<Catalog>), StoreError> {
         let token_key = keys::token(&claims.company_id, &claims.digest);
         let catalog_key = keys::catalog(&claims.integration_id);
-        let request = KeysAndAttributes::builder()
-            .keys(key_of(token_key.clone()))
-            .keys(key_of(catalog_key))
-            .consistent_read(true)
-            .build()
-            .expect("keys are set");
-        let mut pending = Some(std::collections::HashMap::from([(
-            self.table.clone(),
-            request,
-        )]));
-        let mut items = Vec::new();
-        // BatchGetItem may return some keys as unprocessed under throttling; ask again for those.
-        for _ in 0..3 {
-            let Some(request_items) = pending.take().filter(|m| !m.is_empty()) else {
-                break;
-            };
-            let output = self
-                .db
-                .batch_get_item()
-                .set_request_items(Some(request_items))
-                .send()
-                .await
-                .map_err(StoreError::service)?;
-            if let Some(mut responses) = output.responses {
-                items.extend(responses.remove(&self.table).unwrap_or_default());
-            }
-            pending = output.unprocessed_keys;
-        }
-        if pending.is_some_and(|m| !m.is_empty()) {
-            return Err(StoreError::Service(
-                "BatchGetItem left keys unprocessed".into(),
-            ));
-        }
+        let items = self
+            .batch_get(vec![key_of(token_key.clone()), key_of(catalog_key)])
+            .await?;
         let mut token = None;
         let mut catalog = None;
         for item in items {

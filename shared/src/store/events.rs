@@ -1,12 +1,15 @@
-//! Events the vendor can poll (`GET /assessment/events`): company connected or disabled.
+//! Events the vendor can poll (`GET /assessment/events`) and receives as webhooks: orders,
+//! enrichment, delivery failures, companies connected or disabled (see `crate::notifications`).
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{from_item, keys, to_item, Store, StoreError};
+use super::{from_item, key_of, keys, to_item, to_value, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -18,6 +21,48 @@ pub struct Event {
     pub at: DateTime<Utc>,
     #[serde(default)]
     pub data: serde_json::Value,
+    /// What became of the event's webhook, once it is settled (delivered, or failed for good).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookDelivery>,
+}
+
+/// Where an event's webhook ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WebhookState {
+    Delivered,
+    /// Refused with a 4xx (other than 408/429), or retries exhausted (the message went to the
+    /// notifications dead-letter queue).
+    Failed,
+}
+
+/// The settled outcome of an event's webhook, recorded on the event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookDelivery {
+    pub state: WebhookState,
+    pub at: DateTime<Utc>,
+    /// The endpoint's HTTP status; `None` when it could not be reached.
+    pub status_code: Option<u16>,
+    /// Which receive of the queue message this was (1 = first try).
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// An event as [`Store::put_event_once`] found or made it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedEvent {
+    /// The stored event: on a repeat, the first emission's (same id, same time).
+    pub event: Event,
+    /// Whether it already reached the notifications queue.
+    pub enqueued: bool,
+}
+
+/// The id marker of an event (see [`keys::event_id`]).
+#[derive(Serialize, Deserialize)]
+struct EventMarker {
+    event: Event,
+    enqueued: bool,
 }
 
 #[derive(Debug)]
@@ -40,6 +85,135 @@ impl Store {
             .await
             .map_err(StoreError::service)?;
         Ok(())
+    }
+
+    /// Records `event` once per event id: a conditional put of the id marker, then the listed
+    /// event item. Emitting the same id again (a retried worker) answers the first emission, so
+    /// the event is listed once and its webhook is not queued twice.
+    pub async fn put_event_once(&self, event: &Event) -> Result<RecordedEvent, StoreError> {
+        let marker = EventMarker {
+            event: event.clone(),
+            enqueued: false,
+        };
+        let put = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(
+                &marker,
+                keys::event_id(&event.integration_id, &event.id),
+            )))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let recorded = match put {
+            Ok(_) => RecordedEvent {
+                event: event.clone(),
+                enqueued: false,
+            },
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                let old = match e.as_service_error() {
+                    Some(PutItemError::ConditionalCheckFailedException(c)) => c.item.clone(),
+                    _ => None,
+                };
+                let old = match old {
+                    Some(item) => item,
+                    // Not every DynamoDB implementation returns the old item: read it.
+                    None => self
+                        .db
+                        .get_item()
+                        .table_name(&self.table)
+                        .set_key(Some(key_of(keys::event_id(
+                            &event.integration_id,
+                            &event.id,
+                        ))))
+                        .consistent_read(true)
+                        .send()
+                        .await
+                        .map_err(StoreError::service)?
+                        .item
+                        .ok_or(StoreError::Conflict)?,
+                };
+                let marker: EventMarker = from_item(old)?;
+                RecordedEvent {
+                    event: marker.event,
+                    enqueued: marker.enqueued,
+                }
+            }
+            Err(e) => return Err(StoreError::service(e)),
+        };
+        if !recorded.enqueued {
+            // Conditional, so a repeat never overwrites the webhook outcome recorded on it.
+            let listed = self
+                .db
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(to_item(
+                    &recorded.event,
+                    keys::event(
+                        &recorded.event.integration_id,
+                        recorded.event.at,
+                        &recorded.event.id,
+                    ),
+                )))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await;
+            match listed {
+                Ok(_) => {}
+                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {}
+                Err(e) => return Err(StoreError::service(e)),
+            }
+        }
+        Ok(recorded)
+    }
+
+    /// Notes on the event's id marker that its webhook message is in the queue.
+    pub async fn mark_event_enqueued(&self, event: &Event) -> Result<(), StoreError> {
+        self.db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::event_id(
+                &event.integration_id,
+                &event.id,
+            ))))
+            .update_expression("SET enqueued = :yes")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(StoreError::service)?;
+        Ok(())
+    }
+
+    /// Records the settled webhook outcome on the listed event (absent events are left alone).
+    pub async fn record_webhook(
+        &self,
+        event: &Event,
+        delivery: &WebhookDelivery,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::event(
+                &event.integration_id,
+                event.at,
+                &event.id,
+            ))))
+            .update_expression("SET webhook = :delivery")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":delivery", to_value(delivery))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                tracing::warn!(event_id = %event.id, company_id = %event.company_id, "webhook outcome for an event that is not stored");
+                Ok(())
+            }
+            Err(e) => Err(StoreError::service(e)),
+        }
     }
 
     /// Oldest first; the cursor is the sort key of the last event returned.

@@ -7,10 +7,13 @@
 //! | client (SR→us)  | `CLIENT#{clientId}`         | `CLIENT`        |
 //! | catalog         | `INTEGRATION#{integrationId}` | `CATALOG`     |
 //! | order           | `ORDER#{orderId}`           | `ORDER`         |
+//! | result file     | `ORDER#{orderId}`           | `FILE#{sha256(name)}` |
 //! | connect key     | `CONNECTKEY#{sha256}`       | `CONNECTKEY`    |
 //! | consent session | `CONSENT#{sha256}`          | `SESSION`       |
 //! | failed key tries| `COMPANY#{companyId}`       | `CONSENTFAILURES#{window}` |
 //! | event           | `INTEGRATION#{integrationId}` | `EVENT#{time}#{id}` |
+//! | event id marker | `EVENTID#{integrationId}#{eventId}` | `EVENTID`  |
+//! | SR call schedule| `PACE#{companyId}`          | `PACE`          |
 //!
 //! Orders are also indexed in `gsi1` by integration (`INTEGRATION#{id}#ORDERS`, created time) for
 //! the vendor's order list. Tokens sit under their company so disabling it can find them all.
@@ -43,6 +46,22 @@ pub fn order(order_id: &str) -> (String, String) {
     (format!("ORDER#{order_id}"), "ORDER".into())
 }
 
+/// Sort-key prefix of an order's result files (see [`file`]).
+pub const FILE_PREFIX: &str = "FILE#";
+
+/// A file attachment of an order's result: next to the order (one Query finds them all) but its
+/// own item, so file bytes never count against the order item's 400 KB. Keyed by a digest of the
+/// file name: names are free text, and re-submitting a name replaces its item.
+pub fn file(order_id: &str, name: &str) -> (String, String) {
+    (
+        format!("ORDER#{order_id}"),
+        format!(
+            "{FILE_PREFIX}{}",
+            crate::auth::credentials::hex_digest(name.as_bytes())
+        ),
+    )
+}
+
 pub fn orders_of_integration(integration_id: &str) -> String {
     format!("INTEGRATION#{integration_id}#ORDERS")
 }
@@ -72,5 +91,19 @@ pub fn event(
     (
         format!("INTEGRATION#{integration_id}"),
         format!("EVENT#{}#{id}", at.format("%Y-%m-%dT%H:%M:%S%.6fZ")),
+    )
+}
+
+/// The shared SR call schedule of one company's credential (see `pacing`).
+pub fn pacing(company_id: &str) -> (String, String) {
+    (format!("PACE#{company_id}"), "PACE".into())
+}
+
+/// One per event id: records an event once however often it is emitted, and whether it reached
+/// the notifications queue. A partition of its own, so it never shows up in the event list.
+pub fn event_id(integration_id: &str, event_id: &str) -> (String, String) {
+    (
+        format!("EVENTID#{integration_id}#{event_id}"),
+        "EVENTID".into(),
     )
 }

@@ -5,7 +5,9 @@ mod admin;
 mod catalog;
 mod companies;
 mod connections;
+pub mod enrichment;
 mod events;
+mod files;
 pub mod keys;
 mod orders;
 
@@ -17,8 +19,9 @@ use serde::Serialize;
 
 pub use companies::{ClientRecord, CompanyRecord, CompanyStatus, TokenRecord};
 pub use connections::{ConnectKeyRecord, ConsentSession, Organisation};
-pub use events::{Event, EventPage};
-pub use orders::{ClaimOutcome, OrderPage, PutOrderOutcome, ResultWrite};
+pub use events::{Event, EventPage, RecordedEvent, WebhookDelivery, WebhookState};
+pub use files::{FileRecord, FileSource, FileState, StoredFile, UploadedFile};
+pub use orders::{DeliveryRecord, OrderPage, PutOrderOutcome, ResultWrite};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -54,6 +57,48 @@ impl Store {
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// Strongly consistent reads of up to 100 keys in one `BatchGetItem` (re-asking, at most
+    /// twice, for keys DynamoDB leaves unprocessed under throttling). Missing items are absent.
+    pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .expect("keys are set");
+        let mut pending = Some(HashMap::from([(self.table.clone(), request)]));
+        let mut items = Vec::new();
+        for _ in 0..3 {
+            let Some(request_items) = pending.take().filter(|m| !m.is_empty()) else {
+                break;
+            };
+            let output = self
+                .db
+                .batch_get_item()
+                .set_request_items(Some(request_items))
+                .send()
+                .await
+                .map_err(StoreError::service)?;
+            if let Some(mut responses) = output.responses {
+                items.extend(responses.remove(&self.table).unwrap_or_default());
+            }
+            pending = output.unprocessed_keys;
+        }
+        if pending.is_some_and(|m| !m.is_empty()) {
+            return Err(StoreError::Service(
+                "BatchGetItem left keys unprocessed".into(),
+            ));
+        }
+        Ok(items)
+    }
+
+    /// The DynamoDB client, for modules that own their own item (e.g. `pacing`).
+    pub(crate) fn db(&self) -> &aws_sdk_dynamodb::Client {
+        &self.db
     }
 }
 

@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -19,13 +21,11 @@ pub enum PutOrderOutcome {
     Exists(Box<Order>),
 }
 
-/// What a publisher's claim on a result version found.
-#[derive(Debug)]
-pub enum ClaimOutcome {
-    Claimed(Box<Order>),
-    /// A newer version was already claimed; this message is stale.
-    Superseded,
-    Missing,
+/// One delivery attempt to record on its order.
+#[derive(Debug, Clone)]
+pub struct DeliveryRecord {
+    pub order_id: String,
+    pub attempt: DeliveryAttempt,
 }
 
 #[derive(Debug)]
@@ -208,71 +208,108 @@ impl Store {
         from_item(output.attributes.unwrap_or_default())
     }
 
-    /// Claims result `version` for sending. Fails when a newer version was claimed already, which
-    /// is how a retried or reordered older message is kept from overwriting a newer result in SR.
-    /// Re-claiming the same version succeeds, so a publisher that crashed mid-send is retried.
-    pub async fn claim_delivery(
+    /// The orders with these ids, in one strongly consistent `BatchGetItem` (up to 100 ids);
+    /// missing orders are absent from the map.
+    pub async fn get_orders(
         &self,
-        order_id: &str,
-        version: u64,
-        now: DateTime<Utc>,
-    ) -> Result<ClaimOutcome, StoreError> {
-        let result = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(keys::order(order_id))))
-            .update_expression(
-                "SET sent_version = :version, delivery_state = :sending, updated_at = :now",
-            )
-            .condition_expression("attribute_exists(pk) AND sent_version <= :version")
-            .expression_attribute_values(":version", AttributeValue::N(version.to_string()))
-            .expression_attribute_values(":sending", to_value(&DeliveryState::Sending))
-            .expression_attribute_values(":now", to_value(&now))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(output) => Ok(ClaimOutcome::Claimed(Box::new(from_item(
-                output.attributes.unwrap_or_default(),
-            )?))),
-            Err(e) if conditional_failed(&e) => match self.get_order(order_id).await? {
-                Some(_) => Ok(ClaimOutcome::Superseded),
-                None => Ok(ClaimOutcome::Missing),
-            },
-            Err(e) => Err(StoreError::service(e)),
+        order_ids: &[&str],
+    ) -> Result<HashMap<String, Order>, StoreError> {
+        let mut unique: Vec<&str> = order_ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut orders = HashMap::new();
+        for chunk in unique.chunks(100) {
+            let keys = chunk.iter().map(|id| key_of(keys::order(id))).collect();
+            for item in self.batch_get(keys).await? {
+                let order: Order = from_item(item)?;
+                orders.insert(order.order_id.clone(), order);
+            }
         }
+        Ok(orders)
     }
 
-    /// Appends a delivery attempt and sets the delivery state — the state only while `attempt`'s
-    /// version is still the claimed one, so a slow old attempt cannot mask a newer one.
-    pub async fn record_delivery(
+    /// Records a batch of delivery attempts: ONE `TransactWriteItems` when every order is
+    /// distinct and still at the attempted version (the common case), otherwise one update per
+    /// attempt, in the given order. Either way each attempt is appended to its order's history
+    /// and sets the delivery state only while its version is the order's latest.
+    pub async fn record_deliveries(
         &self,
-        order_id: &str,
-        attempt: &DeliveryAttempt,
+        records: &[DeliveryRecord],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let append = "deliveries = list_append(if_not_exists(deliveries, :empty), :attempt), updated_at = :now";
-        let base = |expression: String| {
-            self.db
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key_of(keys::order(order_id))))
-                .update_expression(expression)
-                .expression_attribute_values(":empty", AttributeValue::L(vec![]))
-                .expression_attribute_values(":attempt", AttributeValue::L(vec![to_value(attempt)]))
-                .expression_attribute_values(":now", to_value(&now))
-        };
-        let with_state = base(format!("SET delivery_state = :state, {append}"))
-            .condition_expression("sent_version = :version")
-            .expression_attribute_values(":state", to_value(&attempt.outcome))
-            .expression_attribute_values(":version", AttributeValue::N(attempt.version.to_string()))
+        let mut seen = std::collections::HashSet::new();
+        let distinct = records.iter().all(|r| seen.insert(r.order_id.as_str()));
+        if records.len() > 1 && records.len() <= 100 && distinct {
+            let items = records
+                .iter()
+                .map(|r| {
+                    let update = self.state_update(r, now);
+                    TransactWriteItem::builder().update(update).build()
+                })
+                .collect();
+            let result = self
+                .db
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                // A newer result arrived for one of the orders (or a conflicting write raced):
+                // fall through to per-attempt updates, which handle that case.
+                Err(e) if e.code() == Some("TransactionCanceledException") => {}
+                Err(e) => return Err(StoreError::service(e)),
+            }
+        }
+        for record in records {
+            self.record_delivery(record, now).await?;
+        }
+        Ok(())
+    }
+
+    /// The update that appends the attempt and sets the state, conditional on the attempt's
+    /// version still being the order's latest result.
+    fn state_update(&self, record: &DeliveryRecord, now: DateTime<Utc>) -> Update {
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::order(&record.order_id))))
+            .update_expression(format!(
+                "SET delivery_state = :state, sent_version = :version, {APPEND_ATTEMPT}"
+            ))
+            .condition_expression("result_version = :version")
+            .set_expression_attribute_values(Some(attempt_values(&record.attempt, now, true)))
+            .build()
+            .expect("table, key and expression are set")
+    }
+
+    /// Appends one attempt and sets the delivery state — the state only while the attempt's
+    /// version is still the order's latest, so a slow old attempt cannot mask a newer result.
+    async fn record_delivery(
+        &self,
+        record: &DeliveryRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let update = self.state_update(record, now);
+        let with_state = self
+            .db
+            .update_item()
+            .table_name(update.table_name())
+            .set_key(Some(update.key().clone()))
+            .update_expression(update.update_expression())
+            .set_condition_expression(update.condition_expression().map(str::to_owned))
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
             .send()
             .await;
         match with_state {
             Ok(_) => Ok(()),
-            Err(e) if conditional_failed(&e) => base(format!("SET {append}"))
+            Err(e) if conditional_failed(&e) => self
+                .db
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::order(&record.order_id))))
+                .update_expression(format!("SET {APPEND_ATTEMPT}"))
                 .condition_expression("attribute_exists(pk)")
+                .set_expression_attribute_values(Some(attempt_values(&record.attempt, now, false)))
                 .send()
                 .await
                 .map(|_| ())
@@ -280,6 +317,28 @@ impl Store {
             Err(e) => Err(StoreError::service(e)),
         }
     }
+}
+
+const APPEND_ATTEMPT: &str =
+    "deliveries = list_append(if_not_exists(deliveries, :empty), :attempt), updated_at = :now";
+
+fn attempt_values(attempt: &DeliveryAttempt, now: DateTime<Utc>, with_state: bool) -> Item {
+    let mut values = HashMap::from([
+        (":empty".to_string(), AttributeValue::L(vec![])),
+        (
+            ":attempt".to_string(),
+            AttributeValue::L(vec![to_value(attempt)]),
+        ),
+        (":now".to_string(), to_value(&now)),
+    ]);
+    if with_state {
+        values.insert(":state".into(), to_value(&attempt.outcome));
+        values.insert(
+            ":version".into(),
+            AttributeValue::N(attempt.version.to_string()),
+        );
+    }
+    values
 }
 
 /// The index position of an item, for resuming a query right after it.

@@ -15,6 +15,9 @@ use crate::merge_patch::merge_patch;
 use crate::state::{AppState, AttachmentRecord, Order, PatchRecord, StoredFile};
 use crate::validate;
 
+/// The multipart part SR reads the file from.
+pub const ATTACHMENT_PART: &str = "attachment";
+
 /// Largest attachment upload accepted (axum's default of 2 MiB is too small for PDFs/videos).
 pub const MAX_ATTACHMENT_BYTES: usize = 64 * 1024 * 1024;
 
@@ -88,7 +91,11 @@ pub async fn patch_result(
     outcome.map(Json)
 }
 
-/// `POST /assessment-api/v202010/orders/{orderId}/results/attachment` (multipart, one file part).
+/// `POST /assessment-api/v202010/orders/{orderId}/results/attachment` (multipart).
+///
+/// Like SR, reads the file from the part named `attachment` ("The API looks for a part
+/// containing the `attachment` control name"); other parts are ignored. The part must carry a
+/// file name and at least one byte; a second `attachment` part is refused.
 pub async fn add_attachment(
     State(app): State<AppState>,
     Path(order_id): Path<String>,
@@ -119,19 +126,28 @@ pub async fn add_attachment(
         .map_err(|e| SrError::bad_request(format!("Invalid multipart body: {e}")))?
     {
         let name = field.name().unwrap_or("").to_owned();
-        let file_name = field.file_name().map(str::to_owned);
-        if file_name.is_none() && name != "attachment" {
-            continue; // a plain form field, not the file
+        if name != ATTACHMENT_PART {
+            continue; // SR reads only the `attachment` part
         }
         if file.is_some() {
-            return Err(SrError::bad_request("Exactly one file part is expected"));
+            return Err(SrError::bad_request(
+                "Exactly one `attachment` part is expected",
+            ));
         }
+        let Some(file_name) = field.file_name().map(str::to_owned) else {
+            return Err(SrError::bad_request(
+                "The `attachment` part has no filename (Content-Disposition: form-data; name=\"attachment\"; filename=\"…\")",
+            ));
+        };
         let content_type = field.content_type().map(str::to_owned);
         let bytes = field
             .bytes()
             .await
             .map_err(|e| SrError::bad_request(format!("Could not read file part `{name}`: {e}")))?;
-        file = Some((name, file_name, content_type, bytes));
+        if bytes.is_empty() {
+            return Err(SrError::bad_request("The attached file is empty"));
+        }
+        file = Some((name, Some(file_name), content_type, bytes));
     }
     let (field, file_name, content_type, bytes) = file.ok_or_else(|| {
         SrError::bad_request("No file part in multipart body (expected field `attachment`)")

@@ -1,0 +1,495 @@
+//! Order enrichment: what SR's Customer API says about an order's candidate, job and hiring team,
+//! fetched after the order is stored, through the results queue (`QueueMessage::OrderReceived`),
+//! so SR's `POST /packages/orders` never waits on SR itself.
+//!
+//! The worker also announces the order to the vendor (`order.created` / `inline_order.created`)
+//! before calling SR, so an SR outage delays only the enrichment, and `order.enriched` after.
+//! Enrichment never blocks the order or its results: the order is orderable, submittable and
+//! deliverable whether or not this ever succeeds.
+//!
+//! Per message (happy path): GetItem (order), 4 calls per event (see `crate::notifications`) × 2,
+//! GetSecretValue (company credentials), UpdateItem (store the enrichment); SR: token (cached by
+//! `SrClient`) and two or three GETs.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::notifications::Notifications;
+use crate::orders::Order;
+use crate::pacing::{self, Pacer};
+use crate::secrets::{SecretError, Secrets};
+use crate::sr::customer::{self, CandidateDetails, HiringTeamMembers, JobDetails};
+use crate::sr::{SrClient, SrClientError, SrCredentials};
+use crate::store::enrichment::EnrichmentWrite;
+use crate::store::Store;
+
+/// What enrichment found, stored on the order and shown in the vendor API's order view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderEnrichment {
+    pub enriched_at: DateTime<Utc>,
+    /// `None` when SR had no such candidate, or for inline orders (which carry no candidate id).
+    #[serde(default)]
+    pub candidate: Option<EnrichedCandidate>,
+    #[serde(default)]
+    pub job: Option<EnrichedJob>,
+    #[serde(default)]
+    pub hiring_team: Option<Vec<HiringTeamMember>>,
+    /// Why a part is missing (SR's 404, an inline order without candidate id, …).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnrichedCandidate {
+    pub id: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub location: Option<Location>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnrichedJob {
+    pub id: String,
+    pub title: Option<String>,
+    pub ref_number: Option<String>,
+    pub department: Option<Department>,
+    pub location: Option<Location>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Department {
+    pub id: Option<String>,
+    pub name: Option<String>,
+}
+
+/// A candidate's or a job's location. Country codes are upper-cased: SR's candidate API answers
+/// `SE` and its job API `se` for the same country.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub country: Option<String>,
+    pub country_code: Option<String>,
+    /// Jobs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HiringTeamMember {
+    pub user_id: String,
+    pub role: Option<String>,
+}
+
+impl From<customer::Location> for Location {
+    fn from(l: customer::Location) -> Self {
+        Self {
+            city: l.city,
+            region: l.region,
+            country: l.country,
+            country_code: l.country_code.map(|c| c.to_ascii_uppercase()),
+            remote: l.remote,
+        }
+    }
+}
+
+/// The candidate as stored; `id` falls back to the id we asked for.
+pub fn enriched_candidate(id: &str, details: CandidateDetails) -> EnrichedCandidate {
+    EnrichedCandidate {
+        id: details.id.unwrap_or_else(|| id.to_string()),
+        first_name: details.first_name,
+        last_name: details.last_name,
+        email: details.email,
+        phone: details.phone_number,
+        location: details.location.map(Location::from),
+    }
+}
+
+pub fn enriched_job(id: &str, details: JobDetails) -> EnrichedJob {
+    EnrichedJob {
+        id: details.id.unwrap_or_else(|| id.to_string()),
+        title: details.title,
+        ref_number: details.ref_number,
+        department: details.department.map(|d| Department {
+            id: d.id,
+            name: d.label,
+        }),
+        location: details.location.map(Location::from),
+    }
+}
+
+/// Team members without an id are dropped: the vendor cannot do anything with them.
+pub fn hiring_team(team: HiringTeamMembers) -> Vec<HiringTeamMember> {
+    team.content
+        .into_iter()
+        .filter_map(|m| {
+            Some(HiringTeamMember {
+                user_id: m.id.filter(|id| !id.is_empty())?,
+                role: m.role,
+            })
+        })
+        .collect()
+}
+
+/// What became of one enrichment message (the publisher maps it onto its own `Outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrichmentOutcome {
+    /// Enriched, already enriched, or nothing more to do: delete the message.
+    Done,
+    /// A transient failure (SR 429/5xx/timeout, AWS): try again, after `after` when SR said how
+    /// long, else with the publisher's backoff.
+    Retry { after: Option<Duration> },
+}
+
+/// One SR read's result, for the parts enrichment tolerates.
+enum Fetched<T> {
+    Found(T),
+    /// SR answered 404 or refused this read for good: stored as a note.
+    Missing(String),
+}
+
+/// A transient failure that makes the whole message retry.
+struct Transient {
+    after: Option<Duration>,
+    detail: String,
+}
+
+/// The enrichment worker; borrows the publisher's clients (one SR client, one token cache).
+pub struct Enricher<'a> {
+    pub store: &'a Store,
+    pub secrets: &'a Secrets,
+    pub sr: &'a SrClient,
+    pub notifications: &'a Notifications,
+    /// Paces SR calls on the company's shared schedule with the result publisher, when given.
+    pub pacer: Option<&'a Pacer>,
+    /// Bounds SR calls in flight together with the publisher's deliveries (SR allows 8
+    /// concurrent requests per credential), when given.
+    pub in_flight: Option<&'a tokio::sync::Semaphore>,
+}
+
+impl Enricher<'_> {
+    /// Handles `QueueMessage::OrderReceived`, reading the order first.
+    pub async fn enrich(&self, order_id: &str, company_id: &str) -> EnrichmentOutcome {
+        match self.store.get_order(order_id).await {
+            Ok(order) => {
+                self.enrich_order(order.as_ref(), order_id, company_id)
+                    .await
+            }
+            Err(e) => {
+                tracing::warn!(order_id, company_id, error = %e, "could not read the order; will retry");
+                EnrichmentOutcome::Retry { after: None }
+            }
+        }
+    }
+
+    /// Handles `QueueMessage::OrderReceived` for an order already read (the publisher reads a
+    /// batch's orders in one call); `None` when it does not exist.
+    pub async fn enrich_order(
+        &self,
+        order: Option<&Order>,
+        order_id: &str,
+        company_id: &str,
+    ) -> EnrichmentOutcome {
+        let retry = EnrichmentOutcome::Retry { after: None };
+        let Some(order) = order else {
+            tracing::error!(
+                order_id,
+                company_id,
+                "enrichment queued for an order that does not exist"
+            );
+            return EnrichmentOutcome::Done;
+        };
+        let now = Utc::now();
+        if let Err(e) = self.notifications.order_created(order, now).await {
+            tracing::warn!(order_id, company_id = %order.company_id, error = %e, "could not record or queue order.created; will retry");
+            return retry;
+        }
+        if let Some(existing) = &order.enrichment {
+            // A repeat (SR retried the order, or SQS redelivered): make sure the vendor was told.
+            return match self
+                .notifications
+                .order_enriched(order, existing, now)
+                .await
+            {
+                Ok(_) => EnrichmentOutcome::Done,
+                Err(e) => {
+                    tracing::warn!(order_id, company_id = %order.company_id, error = %e, "could not queue order.enriched; will retry");
+                    retry
+                }
+            };
+        }
+        let credentials = match self.secrets.company_credentials(&order.company_id).await {
+            Ok(c) => c.outbound,
+            Err(SecretError::NotFound(_)) => {
+                // Disabled company: its secret is gone and SR would refuse us anyway.
+                tracing::warn!(order_id, company_id = %order.company_id, "no SmartRecruiters credentials (integration disabled?); order left without enrichment");
+                return EnrichmentOutcome::Done;
+            }
+            Err(e) => {
+                tracing::warn!(order_id, company_id = %order.company_id, error = %e, "could not read company credentials; will retry");
+                return retry;
+            }
+        };
+        let enrichment = match self.fetch(order, &credentials).await {
+            Ok(enrichment) => enrichment,
+            Err(t) => {
+                tracing::warn!(order_id, company_id = %order.company_id, detail = %t.detail, "enrichment failed for now; will retry");
+                return EnrichmentOutcome::Retry { after: t.after };
+            }
+        };
+        let (order, enrichment) = match self.store.put_enrichment(order_id, &enrichment).await {
+            Ok(EnrichmentWrite::Stored(order)) => (order, enrichment),
+            Ok(EnrichmentWrite::AlreadyEnriched(order)) => {
+                let theirs = order.enrichment.clone().unwrap_or(enrichment);
+                (order, theirs)
+            }
+            Ok(EnrichmentWrite::Missing) => return EnrichmentOutcome::Done,
+            Err(e) => {
+                tracing::warn!(order_id, company_id = %order.company_id, error = %e, "could not store the enrichment; will retry");
+                return retry;
+            }
+        };
+        tracing::info!(order_id, company_id = %order.company_id, notes = enrichment.notes.len(), "order enriched");
+        match self
+            .notifications
+            .order_enriched(&order, &enrichment, Utc::now())
+            .await
+        {
+            Ok(_) => EnrichmentOutcome::Done,
+            Err(e) => {
+                // The enrichment is stored; the retry only queues the event (see above).
+                tracing::warn!(order_id, company_id = %order.company_id, error = %e, "could not queue order.enriched; will retry");
+                retry
+            }
+        }
+    }
+
+    /// The candidate (skipped for inline orders), the job and its hiring team, one after the
+    /// other on the company's SR schedule.
+    async fn fetch(
+        &self,
+        order: &Order,
+        credentials: &SrCredentials,
+    ) -> Result<OrderEnrichment, Transient> {
+        let candidate_id = order.candidate.id.as_str();
+        let job_id = order.job.id.as_str();
+        let mut notes = Vec::new();
+        let calls = if candidate_id.is_empty() { 2 } else { 3 };
+        let slots = match self.pacer {
+            Some(pacer) => {
+                let slots =
+                    pacer
+                        .reserve(&order.company_id, calls)
+                        .await
+                        .map_err(|e| Transient {
+                            after: None,
+                            detail: format!("could not reserve SR call slots: {e}"),
+                        })?;
+                let wait = slots.wait_from(pacing::now_ms());
+                if wait > pacing::MAX_WAIT {
+                    return Err(Transient {
+                        after: Some(wait),
+                        detail: "the company's SR schedule is full".into(),
+                    });
+                }
+                Some(slots)
+            }
+            None => None,
+        };
+        let mut call = 0;
+        let in_flight = self.in_flight;
+        // Waits for the next reserved slot, then for room among the calls in flight.
+        let mut next_slot = || {
+            let i = call;
+            call += 1;
+            async move {
+                if let Some(slots) = &slots {
+                    slots.wait_for(i).await;
+                }
+                match in_flight {
+                    Some(semaphore) => Some(semaphore.acquire().await.expect("never closed")),
+                    None => None,
+                }
+            }
+        };
+        let candidate = if candidate_id.is_empty() {
+            notes.push("candidate: inline orders carry no SmartRecruiters candidate id".into());
+            None
+        } else {
+            let permit = next_slot().await;
+            let answer = self.sr.get_candidate(credentials, candidate_id).await;
+            drop(permit);
+            match self
+                .classify(order, "candidate", candidate_id, answer)
+                .await?
+            {
+                Fetched::Found(details) => Some(enriched_candidate(candidate_id, details)),
+                Fetched::Missing(note) => {
+                    notes.push(note);
+                    None
+                }
+            }
+        };
+        let permit = next_slot().await;
+        let answer = self.sr.get_job(credentials, job_id).await;
+        drop(permit);
+        let job = match self.classify(order, "job", job_id, answer).await? {
+            Fetched::Found(details) => Some(enriched_job(job_id, details)),
+            Fetched::Missing(note) => {
+                notes.push(note);
+                None
+            }
+        };
+        let permit = next_slot().await;
+        let answer = self.sr.get_hiring_team(credentials, job_id).await;
+        drop(permit);
+        let team = match self
+            .classify(order, "hiring team of job", job_id, answer)
+            .await?
+        {
+            Fetched::Found(team) => Some(hiring_team(team)),
+            Fetched::Missing(note) => {
+                notes.push(note);
+                None
+            }
+        };
+        Ok(OrderEnrichment {
+            enriched_at: Utc::now(),
+            candidate,
+            job,
+            hiring_team: team,
+            notes,
+        })
+    }
+
+    /// Sorts one SR answer: found, missing for good (a note), or transient (retry everything).
+    async fn classify<T>(
+        &self,
+        order: &Order,
+        what: &str,
+        id: &str,
+        answer: Result<T, SrClientError>,
+    ) -> Result<Fetched<T>, Transient> {
+        match answer {
+            Ok(value) => Ok(Fetched::Found(value)),
+            Err(SrClientError::Rejected { status: 404, .. }) => Ok(Fetched::Missing(format!(
+                "{what} {id}: not found in SmartRecruiters (404)"
+            ))),
+            Err(SrClientError::Rejected { status, detail, .. }) => {
+                tracing::warn!(order_id = %order.order_id, company_id = %order.company_id, what, status, detail = %detail, "SmartRecruiters refused an enrichment read");
+                Ok(Fetched::Missing(format!(
+                    "{what} {id}: SmartRecruiters refused the read ({status})"
+                )))
+            }
+            Err(SrClientError::Transient {
+                status,
+                retry_after,
+                detail,
+            }) => {
+                if let (Some(429), Some(after), Some(pacer)) = (status, retry_after, self.pacer) {
+                    // Every instance holds back for this company, not only this one.
+                    let until = pacing::now_ms() + after.as_millis() as u64;
+                    if let Err(e) = pacer.hold_until(&order.company_id, until).await {
+                        tracing::warn!(company_id = %order.company_id, error = %e, "could not hold the SR schedule");
+                    }
+                }
+                Err(Transient {
+                    after: retry_after,
+                    detail: format!("{what} {id}: {detail}"),
+                })
+            }
+            Err(e @ SrClientError::CredentialsRefused { .. }) => {
+                // Credentials may be rotated or SR may recover; the queue's DLQ ends this.
+                Err(Transient {
+                    after: None,
+                    detail: e.to_string(),
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_simulators_shapes_map_onto_the_stored_fields() {
+        let candidate: CandidateDetails = serde_json::from_value(json!({
+            "id": "c1", "firstName": "Test", "lastName": "Candidate-c1",
+            "email": "candidate-c1@example.com", "phoneNumber": "+46 70 000 00 00",
+            "location": {"country": "Sweden", "countryCode": "SE", "city": "Stockholm", "region": "Stockholm County"}
+        }))
+        .unwrap();
+        let c = enriched_candidate("c1", candidate);
+        assert_eq!(c.phone.as_deref(), Some("+46 70 000 00 00"));
+        assert_eq!(
+            c.location.as_ref().unwrap().city.as_deref(),
+            Some("Stockholm")
+        );
+        let job: JobDetails = serde_json::from_value(json!({
+            "id": "j1", "title": "Test Job j1", "refNumber": "REF-J1",
+            "department": {"id": "dept-j1", "label": "Engineering"},
+            "location": {"country": "Sweden", "countryCode": "se", "city": "Stockholm", "remote": false}
+        }))
+        .unwrap();
+        let j = enriched_job("j1", job);
+        assert_eq!(j.ref_number.as_deref(), Some("REF-J1"));
+        assert_eq!(j.department.unwrap().name.as_deref(), Some("Engineering"));
+        let location = j.location.unwrap();
+        assert_eq!(location.country_code.as_deref(), Some("SE"));
+        assert_eq!(location.remote, Some(false));
+    }
+
+    #[test]
+    fn an_empty_answer_still_names_what_was_asked_for() {
+        let c = enriched_candidate("c9", CandidateDetails::default());
+        assert_eq!(c.id, "c9");
+        assert_eq!(c.email, None);
+        let j = enriched_job("j9", JobDetails::default());
+        assert_eq!(j.id, "j9");
+    }
+
+    #[test]
+    fn team_members_without_an_id_are_dropped() {
+        let team: HiringTeamMembers = serde_json::from_value(json!({
+            "totalFound": 3,
+            "content": [{"id": "u1", "role": "HIRING_MANAGER"}, {"role": "RECRUITER"}, {"id": "u3"}]
+        }))
+        .unwrap();
+        assert_eq!(
+            hiring_team(team),
+            vec![
+                HiringTeamMember {
+                    user_id: "u1".into(),
+                    role: Some("HIRING_MANAGER".into())
+                },
+                HiringTeamMember {
+                    user_id: "u3".into(),
+                    role: None
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn stored_enrichment_round_trips_and_tolerates_missing_parts() {
+        let e = OrderEnrichment {
+            enriched_at: Utc::now(),
+            candidate: None,
+            job: Some(enriched_job("j1", JobDetails::default())),
+            hiring_team: Some(vec![]),
+            notes: vec!["candidate c1: not found in SmartRecruiters (404)".into()],
+        };
+        let value = serde_json::to_value(&e).unwrap();
+        assert_eq!(serde_json::from_value::<OrderEnrichment>(value).unwrap(), e);
+        let minimal: OrderEnrichment =
+            serde_json::from_value(json!({"enriched_at": "2026-01-01T00:00:00Z"})).unwrap();
+        assert!(minimal.candidate.is_none() && minimal.notes.is_empty());
+    }
+}

@@ -1,0 +1,289 @@
+//! Vendor notifications: every event the vendor should learn of is recorded (listable through
+//! `GET /assessment/events`) and put on the notifications queue, from which the webhook
+//! dispatcher (`crate::webhooks`) POSTs it, signed, to the vendor's URL.
+//!
+//! Events that a retried worker could produce twice carry a deterministic id
+//! (`order.created:{orderId}`, `order.enriched:{orderId}`, `delivery.failed:{orderId}:{version}`),
+//! and [`Store::put_event_once`] records each id once. The id marker also remembers whether the
+//! event reached the queue, so a worker that crashed between recording and queueing queues it on
+//! its retry, and one that did queue it does not queue it again. Delivery is still at least once
+//! (a crash right after `SendMessage`, SQS itself): receivers dedupe on `X-Connector-Event-Id`.
+//!
+//! Per new event: PutItem (id marker) + PutItem (listed event) + SendMessage + UpdateItem
+//! (marker: queued). A repeat costs one PutItem when the first emission was queued.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::enrichment::OrderEnrichment;
+use crate::orders::Order;
+use crate::store::{Event, Store, StoreError};
+
+pub const ORDER_CREATED: &str = "order.created";
+pub const INLINE_ORDER_CREATED: &str = "inline_order.created";
+pub const ORDER_ENRICHED: &str = "order.enriched";
+pub const DELIVERY_FAILED: &str = "delivery.failed";
+pub const COMPANY_CONNECTED: &str = "company.connected";
+pub const COMPANY_DISABLED: &str = crate::ops::companies::DISABLED_EVENT;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the notifications queue is unavailable: {0}")]
+    Queue(String),
+}
+
+/// Records events and queues them for the webhook dispatcher.
+#[derive(Clone, Debug)]
+pub struct Notifications {
+    store: Store,
+    /// `None`: events are recorded (and listable) but not pushed. Only tools without the queue's
+    /// URL (an old local env file) run like this; every deployed function has it.
+    queue: Option<(aws_sdk_sqs::Client, String)>,
+}
+
+impl Notifications {
+    pub fn new(store: Store, sqs: aws_sdk_sqs::Client, queue_url: Option<String>) -> Self {
+        if queue_url.is_none() {
+            tracing::warn!(
+                "NOTIFICATIONS_QUEUE_URL is not set: events are recorded, webhooks are not sent"
+            );
+        }
+        Self {
+            store,
+            queue: queue_url.map(|url| (sqs, url)),
+        }
+    }
+
+    /// Records events without queueing them.
+    pub fn record_only(store: Store) -> Self {
+        Self { store, queue: None }
+    }
+
+    /// Records `event` once per id and queues its webhook unless that was done already. Answers
+    /// the stored event (on a repeat, the first emission's).
+    pub async fn emit(&self, event: Event) -> Result<Event, NotifyError> {
+        let recorded = self.store.put_event_once(&event).await?;
+        let Some((sqs, url)) = &self.queue else {
+            return Ok(recorded.event);
+        };
+        if recorded.enqueued {
+            return Ok(recorded.event);
+        }
+        let body = serde_json::to_string(&recorded.event).expect("events serialize");
+        sqs.send_message()
+            .queue_url(url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                NotifyError::Queue(
+                    aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+                )
+            })?;
+        if let Err(e) = self.store.mark_event_enqueued(&recorded.event).await {
+            // Only costs a duplicate webhook if this event is emitted again; receivers dedupe.
+            tracing::warn!(event_id = %recorded.event.id, company_id = %recorded.event.company_id, error = %e, "could not mark the event as queued");
+        }
+        tracing::info!(event_id = %recorded.event.id, kind = %recorded.event.kind, company_id = %recorded.event.company_id, integration_id = %recorded.event.integration_id, "event queued for the vendor");
+        Ok(recorded.event)
+    }
+
+    /// Like [`Self::emit`] for events whose recording is what matters and whose caller cannot
+    /// usefully retry (a company connected or disabled: repeating the action emits nothing new).
+    /// A queue failure is logged; the event stays listable.
+    pub async fn emit_recorded(&self, event: Event) -> Result<Event, StoreError> {
+        match self.emit(event.clone()).await {
+            Ok(event) => Ok(event),
+            Err(NotifyError::Store(e)) => Err(e),
+            Err(NotifyError::Queue(detail)) => {
+                tracing::error!(event_id = %event.id, kind = %event.kind, company_id = %event.company_id, detail, "event recorded but its webhook could not be queued");
+                Ok(event)
+            }
+        }
+    }
+
+    /// `order.created` or `inline_order.created`, emitted by the enrichment worker once the order
+    /// is stored (not by create-order, which stays at few AWS calls).
+    pub async fn order_created(
+        &self,
+        order: &Order,
+        now: DateTime<Utc>,
+    ) -> Result<Event, NotifyError> {
+        self.emit(order_created_event(order, now)).await
+    }
+
+    /// `order.enriched`, with what enrichment found.
+    pub async fn order_enriched(
+        &self,
+        order: &Order,
+        enrichment: &OrderEnrichment,
+        now: DateTime<Utc>,
+    ) -> Result<Event, NotifyError> {
+        self.emit(order_enriched_event(order, enrichment, now))
+            .await
+    }
+
+    /// `delivery.failed`: result `version` of the order will not reach SR (refused for good, or
+    /// retries exhausted). The publisher calls this where it records a FAILED delivery.
+    pub async fn delivery_failed(
+        &self,
+        order: &Order,
+        version: u64,
+        sr_status_code: Option<u16>,
+        detail: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Event, NotifyError> {
+        self.emit(delivery_failed_event(
+            order,
+            version,
+            sr_status_code,
+            detail,
+            now,
+        ))
+        .await
+    }
+}
+
+fn order_event(
+    order: &Order,
+    kind: &str,
+    id: String,
+    at: DateTime<Utc>,
+    data: serde_json::Value,
+) -> Event {
+    Event {
+        id,
+        kind: kind.to_string(),
+        integration_id: order.integration_id.clone(),
+        company_id: order.company_id.clone(),
+        at,
+        data,
+        webhook: None,
+    }
+}
+
+pub fn order_created_event(order: &Order, now: DateTime<Utc>) -> Event {
+    let kind = if order.inline.is_some() {
+        INLINE_ORDER_CREATED
+    } else {
+        ORDER_CREATED
+    };
+    let mut data = json!({
+        "order_id": order.order_id,
+        "package_id": order.package.id,
+        "candidate_id": order.candidate.id,
+        "job_id": order.job.id,
+    });
+    if let Some(inline) = &order.inline {
+        data["assessment_url"] = json!(inline.assessment_url);
+    }
+    order_event(order, kind, format!("{kind}:{}", order.order_id), now, data)
+}
+
+pub fn order_enriched_event(
+    order: &Order,
+    enrichment: &OrderEnrichment,
+    now: DateTime<Utc>,
+) -> Event {
+    let data = json!({ "order_id": order.order_id, "enrichment": enrichment });
+    order_event(
+        order,
+        ORDER_ENRICHED,
+        format!("{ORDER_ENRICHED}:{}", order.order_id),
+        now,
+        data,
+    )
+}
+
+pub fn delivery_failed_event(
+    order: &Order,
+    version: u64,
+    sr_status_code: Option<u16>,
+    detail: Option<&str>,
+    now: DateTime<Utc>,
+) -> Event {
+    let data = json!({
+        "order_id": order.order_id,
+        "result_version": version,
+        "sr_status_code": sr_status_code,
+        "detail": detail,
+    });
+    order_event(
+        order,
+        DELIVERY_FAILED,
+        format!("{DELIVERY_FAILED}:{}:{version}", order.order_id),
+        now,
+        data,
+    )
+}
+
+/// `company.connected` (a random id: each connection is a new event).
+pub fn company_connected_event(
+    company_id: &str,
+    integration_id: &str,
+    now: DateTime<Utc>,
+) -> Event {
+    Event {
+        id: crate::auth::credentials::random_token(12),
+        kind: COMPANY_CONNECTED.into(),
+        integration_id: integration_id.to_string(),
+        company_id: company_id.to_string(),
+        at: now,
+        data: json!({}),
+        webhook: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(inline: bool) -> Order {
+        let mut value = json!({
+            "order_id": "o1", "company_id": "acme", "integration_id": "acme-org",
+            "package": {"id": "java", "name": "Java", "kind": "SKILL_TEST", "assessment_ids": ["java"]},
+            "result_callback_url": "https://api.smartrecruiters.com/orders/o1/results",
+            "candidate": {"id": "c1", "firstName": "Ada", "lastName": "Lovelace"},
+            "job": {"id": "j1"},
+            "request_fingerprint": "f", "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z", "delivery_state": "NONE"
+        });
+        if inline {
+            value["inline"] = json!({"assessment_url": "https://vendor/o1",
+                "completed_assessment_callback_url": "https://sr/back", "application_language": "en"});
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn events_a_worker_may_repeat_have_ids_derived_from_what_they_announce() {
+        let now = Utc::now();
+        let later = now + chrono::Duration::seconds(5);
+        let created = order_created_event(&order(false), now);
+        assert_eq!(created.id, "order.created:o1");
+        assert_eq!(created.kind, ORDER_CREATED);
+        assert_eq!(created.integration_id, "acme-org");
+        assert_eq!(created.data["candidate_id"], "c1");
+        assert_eq!(order_created_event(&order(false), later).id, created.id);
+        let inline = order_created_event(&order(true), now);
+        assert_eq!(inline.id, "inline_order.created:o1");
+        assert_eq!(inline.data["assessment_url"], "https://vendor/o1");
+        let failed = delivery_failed_event(&order(false), 3, Some(400), Some("refused"), now);
+        assert_eq!(failed.id, "delivery.failed:o1:3");
+        assert_eq!(failed.data["sr_status_code"], 400);
+        assert_ne!(
+            delivery_failed_event(&order(false), 4, None, None, now).id,
+            failed.id
+        );
+    }
+
+    #[test]
+    fn company_connections_are_separate_events() {
+        let now = Utc::now();
+        let a = company_connected_event("acme", "acme-org", now);
+        assert_eq!(a.kind, COMPANY_CONNECTED);
+        assert_ne!(a.id, company_connected_event("acme", "acme-org", now).id);
+    }
+}

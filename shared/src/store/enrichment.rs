@@ -1,0 +1,52 @@
+//! Storing an order's enrichment (see `crate::enrichment`) on the order item, once.
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::ReturnValue;
+
+use super::{from_item, key_of, keys, to_value, Store, StoreError};
+use crate::enrichment::OrderEnrichment;
+use crate::orders::Order;
+
+/// What storing an enrichment found.
+#[derive(Debug)]
+pub enum EnrichmentWrite {
+    /// Stored; the order as it is now.
+    Stored(Box<Order>),
+    /// Another worker stored one first (SQS delivers at least once); theirs is kept.
+    AlreadyEnriched(Box<Order>),
+    Missing,
+}
+
+impl Store {
+    /// Sets the order's enrichment unless it has one: a conditional update, so two workers racing
+    /// on a duplicated message cannot overwrite each other and the first answer stays.
+    pub async fn put_enrichment(
+        &self,
+        order_id: &str,
+        enrichment: &OrderEnrichment,
+    ) -> Result<EnrichmentWrite, StoreError> {
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::order(order_id))))
+            .update_expression("SET enrichment = :enrichment")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(enrichment)")
+            .expression_attribute_values(":enrichment", to_value(enrichment))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(EnrichmentWrite::Stored(Box::new(from_item(
+                output.attributes.unwrap_or_default(),
+            )?))),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                match self.get_order(order_id).await? {
+                    Some(order) => Ok(EnrichmentWrite::AlreadyEnriched(Box::new(order))),
+                    None => Ok(EnrichmentWrite::Missing),
+                }
+            }
+            Err(e) => Err(StoreError::service(e)),
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Driving the result publisher in-process, as the SQS event source would.
+
+use aws_lambda_events::event::sqs::SqsMessage;
+use connector::queue::QueueMessage;
+
+use crate::TestCompany;
+
+/// An SQS record as Lambda delivers it, on its first receive.
+pub fn sqs_message(body: &str) -> SqsMessage {
+    serde_json::from_value(serde_json::json!({
+        "messageId": crate::uuid(),
+        "receiptHandle": "rh",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "awsRegion": "us-east-1"
+    }))
+    .expect("a well-formed SQS record")
+}
+
+/// "Deliver result `version` of `order_id`", as the vendor API queues it.
+pub fn result_message(company: &TestCompany, order_id: &str, version: u64) -> SqsMessage {
+    let body = serde_json::to_string(&QueueMessage::Result {
+        order_id: order_id.into(),
+        company_id: company.company_id.clone(),
+        version,
+    })
+    .expect("queue messages serialize");
+    sqs_message(&body)
+}
+
+/// A FIFO queue like the results queue that no poller reads. Tests that drive the publisher
+/// themselves send results there, so the running stack's publisher (fed by the SQS poller) cannot
+/// take their messages or consume their injected faults first.
+pub async fn unpolled_results_queue(stack: &crate::Stack) -> connector::queue::ResultsQueue {
+    let url = stack
+        .aws
+        .sqs
+        .create_queue()
+        .queue_name(format!("{}.fifo", crate::unique("unpolled-results")))
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .expect("moto creates the queue")
+        .queue_url
+        .expect("a created queue has a URL");
+    connector::queue::ResultsQueue::new(stack.aws.sqs.clone(), url)
+}

@@ -1,0 +1,530 @@
+//! Vendor webhooks, in-process against moto: events are recorded and queued by `Notifications`,
+//! the webhook dispatcher POSTs them, signed, to an in-process receiver (axum) that answers what
+//! each test scripts, and the outcome shows in `GET /assessment/events`.
+//!
+//! Each test queues on a notifications queue of its own and receives from it, so it gets real
+//! receipt handles (the dispatcher's backoff changes their visibility) without taking messages
+//! from the stack's queue.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use chrono::Utc;
+use connector::backoff::Backoff;
+use connector::notifications::Notifications;
+use connector::store::Event;
+use connector::webhooks::{verify, WebhookDispatcher, WebhookSettings};
+use connector_tests::{json_body, unique, uuid, Stack, TestCompany};
+use lambda_http::http::Method;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+
+/// What the receiver got: one request's headers and raw body.
+#[derive(Clone, Debug)]
+struct Received {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    /// Statuses to answer, in order; 200 once they run out.
+    script: VecDeque<u16>,
+    received: Vec<Received>,
+}
+
+/// An HTTP server on 127.0.0.1 standing in for the vendor's webhook endpoint.
+struct Receiver {
+    url: String,
+    state: Arc<Mutex<ReceiverState>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Receiver {
+    async fn start(script: &[u16]) -> Self {
+        let state = Arc::new(Mutex::new(ReceiverState {
+            script: script.iter().copied().collect(),
+            received: Vec::new(),
+        }));
+        async fn hook(
+            State(state): State<Arc<Mutex<ReceiverState>>>,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> StatusCode {
+            let mut state = state.lock().unwrap();
+            state.received.push(Received { headers, body });
+            let status = state.script.pop_front().unwrap_or(200);
+            StatusCode::from_u16(status).unwrap()
+        }
+        let app = axum::Router::new()
+            .route("/hooks", post(hook))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { url, state, task }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+}
+
+/// A notifications queue for this test only.
+async fn queue(stack: &Stack) -> String {
+    stack
+        .aws
+        .sqs
+        .create_queue()
+        .queue_name(unique("webhooks-test"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap()
+}
+
+fn signing_secret_id(stack: &Stack) -> String {
+    stack.env["WEBHOOK_SIGNING_SECRET_ID"].clone()
+}
+
+async fn signing_secret(stack: &Stack) -> String {
+    stack
+        .secrets
+        .get_string(&signing_secret_id(stack))
+        .await
+        .unwrap()
+}
+
+fn dispatcher(
+    stack: &Stack,
+    url: &str,
+    queue_url: &str,
+    max_receive_count: u32,
+) -> WebhookDispatcher {
+    WebhookDispatcher::new(
+        stack.store.clone(),
+        stack.secrets.clone(),
+        stack.aws.sqs.clone(),
+        WebhookSettings {
+            url: Some(url.parse().unwrap()),
+            signing_secret_id: signing_secret_id(stack),
+            queue_url: queue_url.to_string(),
+            max_receive_count,
+            backoff: Backoff::default(),
+        },
+    )
+}
+
+/// An order event of `company`, as the enrichment worker would emit it.
+fn order_event(company: &TestCompany) -> Event {
+    let order_id = uuid();
+    Event {
+        id: format!("order.created:{order_id}"),
+        kind: "order.created".into(),
+        integration_id: company.integration_id.clone(),
+        company_id: company.company_id.clone(),
+        at: Utc::now(),
+        data: json!({"order_id": order_id, "package_id": "culture-fit"}),
+        webhook: None,
+    }
+}
+
+/// Receives the test queue's next message as the event source mapping hands it to Lambda, with
+/// its receive count. The queue's default visibility would hide a retried message for 30 s, so
+/// it is made visible again at once (what the backoff's time would do, without the wait).
+async fn next_record(stack: &Stack, queue_url: &str) -> SqsMessage {
+    let received = stack
+        .aws
+        .sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(1)
+        .wait_time_seconds(2)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let message = received
+        .messages
+        .unwrap_or_default()
+        .pop()
+        .expect("a message in the test queue");
+    let count = message
+        .attributes
+        .as_ref()
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+        })
+        .cloned()
+        .unwrap_or_else(|| "1".into());
+    serde_json::from_value(json!({
+        "messageId": message.message_id.unwrap(),
+        "receiptHandle": message.receipt_handle.unwrap(),
+        "body": message.body.unwrap(),
+        "attributes": {"ApproximateReceiveCount": count},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "awsRegion": "us-east-1"
+    }))
+    .unwrap()
+}
+
+async fn make_visible(stack: &Stack, queue_url: &str, record: &SqsMessage) {
+    stack
+        .aws
+        .sqs
+        .change_message_visibility()
+        .queue_url(queue_url)
+        .receipt_handle(record.receipt_handle.clone().unwrap())
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The dispatcher's Lambda handler on one record; answers the ids reported as failures.
+async fn dispatch(dispatcher: &WebhookDispatcher, record: &SqsMessage) -> Vec<String> {
+    let mut batch = SqsEvent::default();
+    batch.records.push(record.clone());
+    let event = LambdaEvent::new(batch, Context::default());
+    let response = dispatcher.handle(event).await.unwrap();
+    response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect()
+}
+
+/// The integration's listed events, every page.
+async fn events(stack: &Stack, company: &TestCompany) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/assessment/events?page_size=1&cursor={c}"),
+            None => "/assessment/events?page_size=1".to_string(),
+        };
+        let response = stack
+            .vendor_call(Method::GET, &path, &company.integration_id, None)
+            .await;
+        assert_eq!(response.status(), 200, "{:?}", response.body());
+        let page = json_body(&response)["data"].clone();
+        all.extend(page["results"].as_array().unwrap().iter().cloned());
+        match page["next"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return all,
+        }
+    }
+}
+
+fn header<'a>(received: &'a Received, name: &str) -> &'a str {
+    received.headers.get(name).unwrap().to_str().unwrap()
+}
+
+/// README's verification snippet, run by python3 on a received request.
+fn python_verifies(secret: &str, received: &Received, body: &[u8]) -> bool {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let block = readme
+        .split("<!-- webhook-verify-python:start -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- webhook-verify-python:end -->").next())
+        .expect("README has the verification snippet between its markers");
+    let code = block
+        .trim()
+        .strip_prefix("```python")
+        .and_then(|c| c.strip_suffix("```"))
+        .expect("the snippet is a python code block");
+    let request = json!({
+        "secret": secret,
+        "headers": {
+            "X-Connector-Timestamp": header(received, "x-connector-timestamp"),
+            "X-Connector-Signature": header(received, "x-connector-signature"),
+        },
+        "body_hex": body.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    });
+    let dir = std::env::temp_dir().join(unique("webhook-snippet"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("verify.py");
+    std::fs::write(
+        &script,
+        format!(
+            "{code}\n\nimport json, sys\nreq = json.load(open(sys.argv[1]))\n\
+             sys.exit(0 if verify_webhook(req['secret'], req['headers'], bytes.fromhex(req['body_hex'])) else 1)\n"
+        ),
+    )
+    .unwrap();
+    let input = dir.join("request.json");
+    std::fs::write(&input, request.to_string()).unwrap();
+    let status = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&input)
+        .status()
+        .expect("python3 runs the README snippet");
+    std::fs::remove_dir_all(&dir).ok();
+    status.success()
+}
+
+#[tokio::test]
+async fn a_webhook_verifies_with_the_documented_scheme_and_a_tampered_one_does_not() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("hook-sign").await;
+    let receiver = Receiver::start(&[]).await;
+    let queue_url = queue(&stack).await;
+    let notifications = Notifications::new(
+        stack.store.clone(),
+        stack.aws.sqs.clone(),
+        Some(queue_url.clone()),
+    );
+    let event = notifications.emit(order_event(&company)).await.unwrap();
+
+    let record = next_record(&stack, &queue_url).await;
+    let failures = dispatch(&dispatcher(&stack, &receiver.url, &queue_url, 10), &record).await;
+    assert!(failures.is_empty(), "{failures:?}");
+
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    let request = &received[0];
+    assert_eq!(header(request, "x-connector-event-id"), event.id);
+    assert_eq!(header(request, "content-type"), "application/json");
+    let body: Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(body["id"], event.id.as_str());
+    assert_eq!(body["type"], "order.created");
+    assert_eq!(body["integration_id"], company.integration_id.as_str());
+
+    let secret = signing_secret(&stack).await;
+    let timestamp = header(request, "x-connector-timestamp");
+    let signature = header(request, "x-connector-signature");
+    assert!(signature.starts_with("v1="), "{signature}");
+    let window = std::time::Duration::from_secs(300);
+    assert_eq!(
+        verify(
+            secret.as_bytes(),
+            timestamp,
+            signature,
+            &request.body,
+            Utc::now(),
+            window
+        ),
+        Ok(())
+    );
+    // The README's Python snippet, an independent implementation, agrees.
+    assert!(python_verifies(&secret, request, &request.body));
+    let mut tampered = request.body.to_vec();
+    let at = tampered.len() / 2;
+    tampered[at] ^= 0x01;
+    assert!(verify(
+        secret.as_bytes(),
+        timestamp,
+        signature,
+        &tampered,
+        Utc::now(),
+        window
+    )
+    .is_err());
+    assert!(!python_verifies(&secret, request, &tampered));
+    assert!(!python_verifies("not-the-secret", request, &request.body));
+
+    // The settled outcome is on the listed event.
+    let listed = events(&stack, &company).await;
+    let shown = listed
+        .iter()
+        .find(|e| e["id"] == event.id.as_str())
+        .unwrap();
+    assert_eq!(shown["webhook"]["state"], "DELIVERED");
+    assert_eq!(shown["webhook"]["status_code"], 200);
+}
+
+#[tokio::test]
+async fn an_endpoint_that_fails_is_retried_and_then_receives_the_event() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("hook-retry").await;
+    let receiver = Receiver::start(&[500]).await;
+    let queue_url = queue(&stack).await;
+    let notifications = Notifications::new(
+        stack.store.clone(),
+        stack.aws.sqs.clone(),
+        Some(queue_url.clone()),
+    );
+    let event = notifications.emit(order_event(&company)).await.unwrap();
+    let dispatcher = dispatcher(&stack, &receiver.url, &queue_url, 10);
+
+    let first = next_record(&stack, &queue_url).await;
+    let failures = dispatch(&dispatcher, &first).await;
+    assert_eq!(failures, vec![first.message_id.clone().unwrap()]);
+    let listed = events(&stack, &company).await;
+    let pending = listed
+        .iter()
+        .find(|e| e["id"] == event.id.as_str())
+        .unwrap();
+    assert!(
+        pending.get("webhook").is_none(),
+        "not settled yet: {pending}"
+    );
+
+    make_visible(&stack, &queue_url, &first).await;
+    let second = next_record(&stack, &queue_url).await;
+    assert_eq!(
+        second.message_id, first.message_id,
+        "SQS redelivers the same message"
+    );
+    assert_eq!(second.attributes["ApproximateReceiveCount"], "2");
+    assert!(dispatch(&dispatcher, &second).await.is_empty());
+
+    let received = receiver.received();
+    assert_eq!(received.len(), 2);
+    assert!(received
+        .iter()
+        .all(|r| header(r, "x-connector-event-id") == event.id));
+    let secret = signing_secret(&stack).await;
+    let last = &received[1];
+    assert!(python_verifies(&secret, last, &last.body));
+    let listed = events(&stack, &company).await;
+    let shown = listed
+        .iter()
+        .find(|e| e["id"] == event.id.as_str())
+        .unwrap();
+    assert_eq!(shown["webhook"]["state"], "DELIVERED");
+    assert_eq!(shown["webhook"]["attempts"], 2);
+}
+
+#[tokio::test]
+async fn an_event_the_endpoint_refuses_is_not_retried() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("hook-refused").await;
+    let receiver = Receiver::start(&[400]).await;
+    let queue_url = queue(&stack).await;
+    let notifications = Notifications::new(
+        stack.store.clone(),
+        stack.aws.sqs.clone(),
+        Some(queue_url.clone()),
+    );
+    let event = notifications.emit(order_event(&company)).await.unwrap();
+
+    let record = next_record(&stack, &queue_url).await;
+    let failures = dispatch(&dispatcher(&stack, &receiver.url, &queue_url, 10), &record).await;
+    assert!(failures.is_empty(), "a 400 is final: {failures:?}");
+    assert_eq!(receiver.received().len(), 1);
+    let listed = events(&stack, &company).await;
+    let shown = listed
+        .iter()
+        .find(|e| e["id"] == event.id.as_str())
+        .unwrap();
+    assert_eq!(shown["webhook"]["state"], "FAILED");
+    assert_eq!(shown["webhook"]["status_code"], 400);
+}
+
+#[tokio::test]
+async fn an_event_whose_retries_run_out_is_recorded_as_failed() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("hook-exhausted").await;
+    let receiver = Receiver::start(&[503, 503]).await;
+    let queue_url = queue(&stack).await;
+    let notifications = Notifications::new(
+        stack.store.clone(),
+        stack.aws.sqs.clone(),
+        Some(queue_url.clone()),
+    );
+    let event = notifications.emit(order_event(&company)).await.unwrap();
+    // maxReceiveCount 2: the second failure is the last receive before the dead-letter queue.
+    let dispatcher = dispatcher(&stack, &receiver.url, &queue_url, 2);
+
+    let first = next_record(&stack, &queue_url).await;
+    assert_eq!(dispatch(&dispatcher, &first).await.len(), 1);
+    make_visible(&stack, &queue_url, &first).await;
+    let second = next_record(&stack, &queue_url).await;
+    assert_eq!(dispatch(&dispatcher, &second).await.len(), 1);
+
+    let listed = events(&stack, &company).await;
+    let shown = listed
+        .iter()
+        .find(|e| e["id"] == event.id.as_str())
+        .unwrap();
+    assert_eq!(shown["webhook"]["state"], "FAILED");
+    assert_eq!(shown["webhook"]["status_code"], 503);
+    assert_eq!(shown["webhook"]["attempts"], 2);
+    assert!(shown["webhook"]["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("retries exhausted"));
+}
+
+#[tokio::test]
+async fn events_are_recorded_once_per_id_and_listed_for_polling() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("hook-list").await;
+    let queue_url = queue(&stack).await;
+    let notifications = Notifications::new(
+        stack.store.clone(),
+        stack.aws.sqs.clone(),
+        Some(queue_url.clone()),
+    );
+    let event = order_event(&company);
+    let first = notifications.emit(event.clone()).await.unwrap();
+    // A retried worker emits it again, later: the first emission stands and is not queued twice.
+    let again = Event {
+        at: Utc::now(),
+        ..event.clone()
+    };
+    let second = notifications.emit(again).await.unwrap();
+    assert_eq!(second, first);
+    let record = next_record(&stack, &queue_url).await;
+    let queued: Event = serde_json::from_str(record.body.as_deref().unwrap()).unwrap();
+    assert_eq!(queued, first);
+    let more = stack
+        .aws
+        .sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    assert!(more.messages.unwrap_or_default().is_empty(), "queued once");
+
+    // Webhooks off (no URL): the message is acknowledged and the event stays listable.
+    let off = WebhookDispatcher::new(
+        stack.store.clone(),
+        stack.secrets.clone(),
+        stack.aws.sqs.clone(),
+        WebhookSettings {
+            url: None,
+            signing_secret_id: signing_secret_id(&stack),
+            queue_url: queue_url.clone(),
+            max_receive_count: 10,
+            backoff: Backoff::default(),
+        },
+    );
+    assert!(dispatch(&off, &record).await.is_empty());
+
+    let kinds: Vec<(String, String)> = events(&stack, &company)
+        .await
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_string(),
+                e["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(kinds[0].0, "company.connected");
+    assert_eq!(
+        kinds.iter().filter(|(_, id)| *id == event.id).count(),
+        1,
+        "{kinds:?}"
+    );
+}
