@@ -70,6 +70,9 @@ pub fn now_ms() -> u64 {
 pub struct Pacer {
     store: Store,
     interval: Duration,
+    /// Where this instance last saw each company's schedule end: it picks which update to try
+    /// first, so both a trickle (schedule idle) and a burst (schedule busy) cost one call.
+    last_end: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>,
 }
 
 impl Pacer {
@@ -77,6 +80,7 @@ impl Pacer {
         Self {
             store,
             interval: interval_for(requests_per_second),
+            last_end: Default::default(),
         }
     }
 
@@ -94,11 +98,30 @@ impl Pacer {
         self.interval
     }
 
-    /// Reserves `count` consecutive call slots for `company_id`: usually one `UpdateItem`; two
-    /// when the schedule had gone idle (its `next_ms` in the past), because idle time is not
-    /// banked as a burst.
+    /// Reserves `count` consecutive call slots for `company_id`, usually with one `UpdateItem`:
+    /// a conditional "start now" when the schedule looks idle, an atomic `ADD` when it looks
+    /// busy; a wrong guess costs a second call. Idle time is never banked as a burst.
     pub async fn reserve(&self, company_id: &str, count: u32) -> Result<Slots, StoreError> {
+        let slots = self.reserve_uncached(company_id, count).await?;
+        self.last_end
+            .lock()
+            .expect("never poisoned")
+            .insert(company_id.to_owned(), slots.at_ms(count));
+        Ok(slots)
+    }
+
+    async fn reserve_uncached(&self, company_id: &str, count: u32) -> Result<Slots, StoreError> {
         let span = self.span_ms(count);
+        let now = now_ms();
+        let looks_idle = self
+            .last_end
+            .lock()
+            .expect("never poisoned")
+            .get(company_id)
+            .is_none_or(|end| *end <= now);
+        if looks_idle && self.start_if_idle(company_id, now, span).await? {
+            return Ok(self.slots(now, count));
+        }
         let end = self.add(company_id, span).await?;
         let start = end.saturating_sub(span);
         let now = now_ms();
@@ -170,6 +193,32 @@ impl Pacer {
             .and_then(|v| v.as_n().ok())
             .and_then(|n| n.parse().ok())
             .unwrap_or_default())
+    }
+
+    /// Starts the schedule at `now` if it is idle (absent or in the past).
+    async fn start_if_idle(
+        &self,
+        company_id: &str,
+        now: u64,
+        span: u64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .store
+            .db()
+            .update_item()
+            .table_name(self.store.table())
+            .set_key(Some(key(company_id)))
+            .update_expression("SET next_ms = :end")
+            .condition_expression("attribute_not_exists(next_ms) OR next_ms <= :now")
+            .expression_attribute_values(":end", number(now + span))
+            .expression_attribute_values(":now", number(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional(&e) => Ok(false),
+            Err(e) => Err(StoreError::service(e)),
+        }
     }
 
     /// Sets `next_ms` to `to` if it still is `expected`.
