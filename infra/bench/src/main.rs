@@ -492,7 +492,7 @@ async fn trips_section(
         Row::new(
             "AWS calls",
             "result-publisher",
-            "per warm result",
+            "per warm result (events of 10)",
             publisher.aws_per_result(),
             "calls",
         )

@@ -143,7 +143,7 @@ pub struct PublisherTrips {
     /// AWS and SR calls of the first (cold) result.
     pub cold_aws: BTreeMap<String, u64>,
     pub cold_sr: BTreeMap<String, u64>,
-    /// Summed over the warm results, one SQS event per result.
+    /// Summed over the warm results, in SQS events of up to ten records.
     pub warm_aws: BTreeMap<String, u64>,
     pub warm_sr: BTreeMap<String, u64>,
     pub warm_results: usize,
@@ -179,7 +179,10 @@ impl PublisherTrips {
     }
 }
 
-/// The publisher: one result per SQS event, 1 cold + `warm` warm, for one company.
+/// SQS records per event for warm results: the event source mapping's `BatchSize`.
+const BATCH: usize = 10;
+
+/// The publisher, for one company: 1 cold result alone, then `warm` results in events of ten.
 pub async fn publisher(ctx: &Context, warm: usize) -> Result<PublisherTrips> {
     let tenant = Tenant::create(&ctx.stack, "bench-publisher").await?;
     let results = fixtures::stored_results(&ctx.stack, &tenant, warm + 1).await?;
@@ -190,18 +193,26 @@ pub async fn publisher(ctx: &Context, warm: usize) -> Result<PublisherTrips> {
         .with_env(&[("AWS_ENDPOINT_URL", &aws.url())]);
     let mut instance = Instance::start(&spec, &ctx.logs).await?;
     instance.init_time().await?;
-    let mut per_result = Vec::new();
-    for (i, (order_id, body)) in results.iter().enumerate() {
+    // The first result alone (cold), then the warm ones in SQS events of up to ten records, as
+    // the event source mapping batches them when results queue up.
+    let mut per_event = Vec::new();
+    let (cold, warm_results) = results.split_at(1.min(results.len()));
+    let events = std::iter::once(cold).chain(warm_results.chunks(BATCH));
+    for (i, chunk) in events.enumerate() {
         let (aws_mark, sr_mark) = (aws.mark(), sr.mark());
-        let record = SqsRecord {
-            message_id: connector_tests::uuid(),
-            receipt_handle: format!("bench-{i}"),
-            body: body.clone(),
-            receive_count: 1,
-        };
+        let records: Vec<SqsRecord> = chunk
+            .iter()
+            .enumerate()
+            .map(|(j, (_, body))| SqsRecord {
+                message_id: connector_tests::uuid(),
+                receipt_handle: format!("bench-{i}-{j}"),
+                body: body.clone(),
+                receive_count: 1,
+            })
+            .collect();
         let answer = instance
             .invoke(&fixtures::sqs_event(
-                &[record],
+                &records,
                 "arn:aws:sqs:us-east-1:123456789012:bench",
             ))
             .await?;
@@ -210,16 +221,17 @@ pub async fn publisher(ctx: &Context, warm: usize) -> Result<PublisherTrips> {
             .map_or(0, Vec::len);
         if answer.error || failures > 0 {
             return Err(format!(
-                "result-publisher did not deliver {order_id}: {}",
+                "result-publisher did not deliver event {i}: {}",
                 String::from_utf8_lossy(&answer.body)
             )
             .into());
         }
-        per_result.push((
+        per_event.push((
             by_operation(&aws.since(aws_mark)),
             by_operation(&sr.since(sr_mark)),
         ));
     }
+    let per_result = per_event;
     let mut delivered = 0;
     for (order_id, _) in results.iter().skip(1) {
         let sr_order = ctx.stack.sim.order(order_id).await;

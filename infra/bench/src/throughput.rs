@@ -68,6 +68,9 @@ pub async fn measure(ctx: &Context, settings: &Settings) -> Result<Throughput> {
         settings.results
     );
     let results = fixtures::stored_results(&ctx.stack, &tenant, settings.results).await?;
+    // Each new order is enriched (three SR reads) by the stack's own publisher on the same
+    // company's SR schedule; let that finish so the run measures result delivery alone.
+    wait_for_enrichment(ctx, &results, settings.per_second).await?;
     let sqs = ctx.stack.aws.sqs.clone();
     let visibility = queue_visibility_timeout(&sqs, &ctx.stack.config.results_queue_url).await?;
     let queue_url = sqs
@@ -89,6 +92,32 @@ pub async fn measure(ctx: &Context, settings: &Settings) -> Result<Throughput> {
     let outcome = run(ctx, settings, &queue_url, &results, visibility).await;
     let _ = sqs.delete_queue().queue_url(&queue_url).send().await;
     outcome
+}
+
+/// Waits until every order of the run has its enrichment stored (bounded: 3 SR reads per order at
+/// the configured rate, tripled, plus a minute).
+async fn wait_for_enrichment(ctx: &Context, results: &[(String, String)], rate: u32) -> Result<()> {
+    let ids: Vec<&str> = results.iter().map(|(id, _)| id.as_str()).collect();
+    let limit = Duration::from_secs(60 + (9 * ids.len() as u64) / u64::from(rate.max(1)));
+    let deadline = Instant::now() + limit;
+    eprintln!("  throughput: waiting for the {} orders' enrichment to finish", ids.len());
+    loop {
+        let mut pending = 0;
+        for chunk in ids.chunks(100) {
+            let orders = ctx.stack.store.get_orders(chunk).await?;
+            pending += chunk
+                .iter()
+                .filter(|id| orders.get(**id).is_none_or(|o| o.enrichment.is_none()))
+                .count();
+        }
+        if pending == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{pending} orders still not enriched after {limit:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 async fn run(
