@@ -142,22 +142,13 @@ impl Pacer {
     /// Moves the schedule to `until_ms` at the earliest (after SR's 429 with `Retry-After`), so
     /// every instance holds back, not only the one that was refused.
     pub async fn hold_until(&self, company_id: &str, until_ms: u64) -> Result<(), StoreError> {
-        let result = self
-            .store
-            .db()
-            .update_item()
-            .table_name(self.store.table())
-            .set_key(Some(key(company_id)))
-            .update_expression("SET next_ms = :until")
-            .condition_expression("attribute_not_exists(next_ms) OR next_ms < :until")
-            .expression_attribute_values(":until", number(until_ms))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional(&e) => Ok(()),
-            Err(e) => Err(StoreError::service(e)),
-        }
+        self.set_if(
+            company_id,
+            "attribute_not_exists(next_ms) OR next_ms < :until",
+            &[(":next", until_ms), (":until", until_ms)],
+        )
+        .await
+        .map(|_| ())
     }
 
     fn span_ms(&self, count: u32) -> u64 {
@@ -202,40 +193,43 @@ impl Pacer {
         now: u64,
         span: u64,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .store
-            .db()
-            .update_item()
-            .table_name(self.store.table())
-            .set_key(Some(key(company_id)))
-            .update_expression("SET next_ms = :end")
-            .condition_expression("attribute_not_exists(next_ms) OR next_ms <= :now")
-            .expression_attribute_values(":end", number(now + span))
-            .expression_attribute_values(":now", number(now))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional(&e) => Ok(false),
-            Err(e) => Err(StoreError::service(e)),
-        }
+        self.set_if(
+            company_id,
+            "attribute_not_exists(next_ms) OR next_ms <= :now",
+            &[(":next", now + span), (":now", now)],
+        )
+        .await
     }
 
     /// Sets `next_ms` to `to` if it still is `expected`.
     async fn restart(&self, company_id: &str, expected: u64, to: u64) -> Result<bool, StoreError> {
-        let result = self
+        self.set_if(
+            company_id,
+            "next_ms = :expected",
+            &[(":next", to), (":expected", expected)],
+        )
+        .await
+    }
+
+    /// `SET next_ms = :next` under `condition`; `Ok(false)` when the condition did not hold.
+    async fn set_if(
+        &self,
+        company_id: &str,
+        condition: &str,
+        values: &[(&str, u64)],
+    ) -> Result<bool, StoreError> {
+        let mut update = self
             .store
             .db()
             .update_item()
             .table_name(self.store.table())
             .set_key(Some(key(company_id)))
-            .update_expression("SET next_ms = :to")
-            .condition_expression("next_ms = :expected")
-            .expression_attribute_values(":to", number(to))
-            .expression_attribute_values(":expected", number(expected))
-            .send()
-            .await;
-        match result {
+            .update_expression("SET next_ms = :next")
+            .condition_expression(condition);
+        for (name, value) in values {
+            update = update.expression_attribute_values(*name, number(*value));
+        }
+        match update.send().await {
             Ok(_) => Ok(true),
             Err(e) if is_conditional(&e) => Ok(false),
             Err(e) => Err(StoreError::service(e)),

@@ -14,6 +14,21 @@ use connector_tests::pipeline::{company_with_orders, completed, sr_result, submi
 use connector_tests::{eventually, Stack};
 use serde_json::json;
 
+/// SR saw the order's results in the order the vendor sent them: once COMPLETED, only COMPLETED.
+fn assert_never_regressed(sr_order: &serde_json::Value) {
+    let statuses: Vec<&str> = sr_order["patches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["body"]["status"].as_str())
+        .collect();
+    let first_final = statuses.iter().position(|s| *s == "COMPLETED").unwrap();
+    assert!(
+        statuses[first_final..].iter().all(|s| *s == "COMPLETED"),
+        "{statuses:?}"
+    );
+}
+
 #[tokio::test]
 async fn after_an_sr_outage_every_result_arrives_in_order_per_order() {
     let stack = Stack::connect().await;
@@ -50,20 +65,7 @@ async fn after_an_sr_outage_every_result_arrives_in_order_per_order() {
         )
         .await;
         assert_eq!(result, ("COMPLETED".into(), 61));
-        // SR saw the order's results in the order the vendor sent them: never IN_PROGRESS after
-        // COMPLETED.
-        let sr = stack.sim.order(order_id).await.unwrap();
-        let statuses: Vec<&str> = sr["patches"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|p| p["body"]["status"].as_str())
-            .collect();
-        let first_final = statuses.iter().position(|s| *s == "COMPLETED").unwrap();
-        assert!(
-            statuses[first_final..].iter().all(|s| *s == "COMPLETED"),
-            "{statuses:?}"
-        );
+        assert_never_regressed(&stack.sim.order(order_id).await.unwrap());
     }
 }
 
@@ -193,15 +195,5 @@ async fn duplicate_and_late_deliveries_never_regress_a_final_status() {
     .await;
     let sr = stack.sim.order(order_id).await.unwrap();
     assert_eq!(sr["result"]["status"], "COMPLETED");
-    let statuses: Vec<&str> = sr["patches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|p| p["body"]["status"].as_str())
-        .collect();
-    let first_final = statuses.iter().position(|s| *s == "COMPLETED").unwrap();
-    assert!(
-        statuses[first_final..].iter().all(|s| *s == "COMPLETED"),
-        "{statuses:?}"
-    );
+    assert_never_regressed(&sr);
 }

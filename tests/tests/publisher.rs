@@ -202,23 +202,37 @@ async fn an_unreadable_message_is_retried_towards_the_dead_letter_queue() {
     );
 }
 
-#[tokio::test]
-async fn a_batch_delivers_every_order_and_records_every_attempt() {
-    let stack = Stack::connect().await;
-    let company = stack.new_company("batch").await;
+/// `n` orders SR placed for a new company, each with a stored COMPLETED result whose raw score is
+/// its index, and the queue message of each.
+async fn completed_results(
+    stack: &Stack,
+    label: &str,
+    n: i64,
+) -> (
+    TestCompany,
+    Vec<String>,
+    Vec<aws_lambda_events::event::sqs::SqsMessage>,
+) {
+    let company = stack.new_company(label).await;
     stack.put_catalog(&company, demo_catalog()).await;
-    let mut messages = Vec::new();
-    let mut order_ids = Vec::new();
-    for raw in 0..6 {
+    let (mut order_ids, mut messages) = (Vec::new(), Vec::new());
+    for raw in 0..n {
         let (order_id, call, _) = stack
             .sim
             .place_order(&company.company_id, "culture-fit")
             .await;
         assert_eq!(call.status, 202, "{:?}", call.body);
-        let v = store_result(&stack, &company, &order_id, 0, ResultStatus::Completed, raw).await;
+        let v = store_result(stack, &company, &order_id, 0, ResultStatus::Completed, raw).await;
         messages.push(message(&result_message(&company, &order_id, v)));
         order_ids.push(order_id);
     }
+    (company, order_ids, messages)
+}
+
+#[tokio::test]
+async fn a_batch_delivers_every_order_and_records_every_attempt() {
+    let stack = Stack::connect().await;
+    let (_, order_ids, messages) = completed_results(&stack, "batch", 6).await;
     let outcomes = publisher(&stack).process_batch(&messages).await;
     assert_eq!(outcomes, vec![Outcome::Done; 6]);
     for (raw, order_id) in order_ids.iter().enumerate() {
@@ -312,25 +326,12 @@ async fn a_429_is_retried_after_srs_retry_after_and_holds_back_the_shared_schedu
 #[tokio::test]
 async fn paced_deliveries_stay_under_srs_rate_limit() {
     let stack = Stack::connect().await;
-    let company = stack.new_company("paced").await;
-    stack.put_catalog(&company, demo_catalog()).await;
-    let mut messages = Vec::new();
-    let mut order_ids = Vec::new();
-    for raw in 0..25 {
-        let (order_id, call, _) = stack
-            .sim
-            .place_order(&company.company_id, "culture-fit")
-            .await;
-        assert_eq!(call.status, 202, "{:?}", call.body);
-        let v = store_result(&stack, &company, &order_id, 0, ResultStatus::Completed, raw).await;
-        messages.push(message(&result_message(&company, &order_id, v)));
-        order_ids.push(order_id);
-    }
+    let (_, order_ids, messages) = completed_results(&stack, "paced", 25).await;
     // Two "instances" deliver concurrently, as Lambda runs them; the limit applies to each
     // credential, so the simulator counts this company's calls only.
     let (a, b) = (publisher(&stack), publisher(&stack));
     let (left, right) = messages.split_at(13);
-    let _limit = RateLimit::set(&stack, 10).await;
+    let _limit = connector_tests::pipeline::RateLimit::set(&stack, 10, 8).await;
     let (x, y) = tokio::join!(a.process_batch(left), b.process_batch(right));
     let done = x.iter().chain(&y).filter(|o| **o == Outcome::Done).count();
     let throttled = stack
@@ -348,29 +349,4 @@ async fn paced_deliveries_stay_under_srs_rate_limit() {
         throttled, 0,
         "SR answered 429 although the publisher paces itself"
     );
-}
-
-/// Sets the simulator's per-second limit for one test and lifts it afterwards.
-struct RateLimit<'a>(&'a Stack);
-
-impl<'a> RateLimit<'a> {
-    async fn set(stack: &'a Stack, per_second: u32) -> Self {
-        stack.sim.set_rate_limit(Some(per_second), Some(8)).await;
-        Self(stack)
-    }
-}
-
-impl Drop for RateLimit<'_> {
-    fn drop(&mut self) {
-        // Drop cannot await: lift the limit on a thread and runtime of its own, with a client
-        // of its own (a client's pooled connections belong to the runtime that opened them).
-        let base = self.0.sim.base().to_owned();
-        std::thread::spawn(move || {
-            tokio::runtime::Runtime::new()
-                .unwrap()
-                .block_on(connector_tests::Simulator::new(&base).set_rate_limit(None, None))
-        })
-        .join()
-        .unwrap();
-    }
 }
