@@ -11,7 +11,7 @@ use crate::python;
 use crate::Result;
 
 /// Every function of the connector, as built in `target/release`.
-pub const FUNCTIONS: [&str; 9] = [
+pub const FUNCTIONS: [&str; 10] = [
     "oauth-token",
     "list-packages",
     "get-package",
@@ -21,6 +21,7 @@ pub const FUNCTIONS: [&str; 9] = [
     "disable-integration",
     "vendor-api",
     "result-publisher",
+    "webhook-dispatcher",
 ];
 
 pub const HELLO: &str = "hello-lambda";

@@ -100,7 +100,10 @@ async fn wait_for_enrichment(ctx: &Context, results: &[(String, String)], rate: 
     let ids: Vec<&str> = results.iter().map(|(id, _)| id.as_str()).collect();
     let limit = Duration::from_secs(60 + (9 * ids.len() as u64) / u64::from(rate.max(1)));
     let deadline = Instant::now() + limit;
-    eprintln!("  throughput: waiting for the {} orders' enrichment to finish", ids.len());
+    eprintln!(
+        "  throughput: waiting for the {} orders' enrichment to finish",
+        ids.len()
+    );
     loop {
         let mut pending = 0;
         for chunk in ids.chunks(100) {
