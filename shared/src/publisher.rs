@@ -569,6 +569,10 @@ struct Schedule {
     slots: Option<Slots>,
     used: u32,
     throttled_until: Option<Instant>,
+    /// When this batch's last call for the company started (epoch ms): after a late wake-up
+    /// (a busy host, a slow DynamoDB answer) the overdue slots are spread out again instead of
+    /// firing together, which would put more than SR's limit into one of its one-second windows.
+    last_start_ms: u64,
 }
 
 impl<'p> Batch<'p> {
@@ -598,7 +602,7 @@ impl<'p> Batch<'p> {
             .entry(company_id.to_owned())
             .or_default()
             .clone();
-        let (slots, index) = {
+        let start = {
             let mut s = schedule.lock().await;
             if let Some(until) = s.throttled_until {
                 return Err(until
@@ -628,13 +632,16 @@ impl<'p> Batch<'p> {
             let slots = s.slots.expect("set above");
             let index = s.used;
             s.used += 1;
-            (slots, index)
+            let spaced = s.last_start_ms + slots.interval.as_millis() as u64;
+            let start = slots.at_ms(index).max(spaced);
+            s.last_start_ms = start;
+            start
         };
-        let wait = Duration::from_millis(slots.at_ms(index).saturating_sub(pacing::now_ms()));
+        let wait = Duration::from_millis(start.saturating_sub(pacing::now_ms()));
         if wait > pacing::MAX_WAIT {
             return Err(wait);
         }
-        slots.wait_for(index).await;
+        tokio::time::sleep(wait).await;
         Ok(())
     }
 
