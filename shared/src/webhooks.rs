@@ -200,7 +200,8 @@ pub struct WebhookDispatcher {
     store: Store,
     secrets: Secrets,
     sqs: aws_sdk_sqs::Client,
-    http: reqwest::Client,
+    /// Built at the first webhook, not at cold start (it reads the system CA store, ~5 ms).
+    http: std::sync::OnceLock<reqwest::Client>,
     settings: WebhookSettings,
     /// Read on first use, then kept for the container's life (rotating the secret means
     /// redeploying or waiting for new containers, which AWS recycles within hours).
@@ -214,26 +215,31 @@ impl WebhookDispatcher {
         sqs: aws_sdk_sqs::Client,
         settings: WebhookSettings,
     ) -> Self {
-        crate::aws::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            // A redirect would re-send the signed body elsewhere; it is retried like a failure.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!(
-                "sr-assessment-connector-webhooks/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()
-            .expect("a reqwest client with static settings always builds");
         Self {
             store,
             secrets,
             sqs,
-            http,
+            http: std::sync::OnceLock::new(),
             settings,
             signing_secret: OnceCell::new(),
         }
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            crate::aws::install_crypto_provider();
+            reqwest::Client::builder()
+                .timeout(REQUEST_TIMEOUT)
+                .connect_timeout(CONNECT_TIMEOUT)
+                // A redirect would re-send the signed body elsewhere; it is retried like a failure.
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!(
+                    "sr-assessment-connector-webhooks/",
+                    env!("CARGO_PKG_VERSION")
+                ))
+                .build()
+                .expect("a reqwest client with static settings always builds")
+        })
     }
 
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
@@ -359,7 +365,7 @@ impl WebhookDispatcher {
             HeaderValue::from_str(&encoded).expect("percent-encoded text is a valid header value")
         });
         let sent = self
-            .http
+            .http()
             .post(url.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(EVENT_ID_HEADER, event_id)

@@ -193,41 +193,52 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// Downloads `data_url` files under a [`DownloadPolicy`]. Build it once per cold start.
+/// Downloads `data_url` files under a [`DownloadPolicy`]. Build it once per cold start; its HTTP
+/// client is built at the first download (building one reads the system CA store, ~5 ms, and
+/// most results carry no `data_url` file).
 pub struct Downloader {
-    http: reqwest::Client,
+    http: std::sync::OnceLock<reqwest::Client>,
     policy: DownloadPolicy,
 }
 
 impl Downloader {
     pub fn new(policy: DownloadPolicy) -> Self {
-        crate::aws::install_crypto_provider();
-        let redirects = redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() > MAX_REDIRECTS {
-                let host = host_of(attempt.url());
-                return attempt.error(DownloadError::TooManyRedirects { host });
-            }
-            match check_url(attempt.url(), &policy) {
-                Ok(()) => attempt.follow(),
-                Err(e) => attempt.error(e),
-            }
-        });
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver {
-                allow_private_addresses: policy.allow_private_addresses,
-            }))
-            .redirect(redirects)
-            .https_only(!policy.allow_http)
-            .timeout(policy.timeout)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!(
-                "sr-assessment-connector/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()
-            .expect("a reqwest client with static settings always builds");
-        Self { http, policy }
+        Self {
+            http: std::sync::OnceLock::new(),
+            policy,
+        }
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            crate::aws::install_crypto_provider();
+            let policy = self.policy;
+            let redirects = redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() > MAX_REDIRECTS {
+                    let host = host_of(attempt.url());
+                    return attempt.error(DownloadError::TooManyRedirects { host });
+                }
+                match check_url(attempt.url(), &policy) {
+                    Ok(()) => attempt.follow(),
+                    Err(e) => attempt.error(e),
+                }
+            });
+            reqwest::Client::builder()
+                .no_proxy()
+                .dns_resolver(Arc::new(GuardedResolver {
+                    allow_private_addresses: self.policy.allow_private_addresses,
+                }))
+                .redirect(redirects)
+                .https_only(!self.policy.allow_http)
+                .timeout(self.policy.timeout)
+                .connect_timeout(CONNECT_TIMEOUT)
+                .user_agent(concat!(
+                    "sr-assessment-connector/",
+                    env!("CARGO_PKG_VERSION")
+                ))
+                .build()
+                .expect("a reqwest client with static settings always builds")
+        })
     }
 
     pub fn policy(&self) -> &DownloadPolicy {
@@ -241,7 +252,7 @@ impl Downloader {
         check_url(&url, &self.policy)?;
         let host = host_of(&url);
         let mut response = self
-            .http
+            .http()
             .get(url)
             .send()
             .await
