@@ -5,6 +5,12 @@ write to them ("dictionary changed size during iteration" -> HTTP 500). Real Dyn
 problem, so the fix belongs in the stand-in: one lock around DynamoDB requests. SQS long polls and
 Secrets Manager calls still run concurrently.
 
+moto also backs up a transaction by deep-copying the whole table once per item of the
+transaction (O(items x table size) time and memory per call: seconds and megabytes once the local
+table holds a few thousand items). `patch_transaction_backup` makes it back up only the items the
+transaction touches and restore those when it is cancelled, which is what DynamoDB's semantics
+need.
+
 Usage: python3 infra/moto_server.py -H 127.0.0.1 -p 5320
 """
 
@@ -17,6 +23,58 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import run_simple
 
 _dynamodb_lock = threading.Lock()
+
+
+def patch_transaction_backup():
+    """Per-item backup and rollback for moto's TransactWriteItems (see the module docstring)."""
+    import copy
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    real_deepcopy = copy.deepcopy
+
+    class _NoTableCopies:
+        """`copy` as moto's models module sees it: tables are not copied (we back up items)."""
+
+        @staticmethod
+        def deepcopy(value, *args, **kwargs):
+            return value if isinstance(value, Table) else real_deepcopy(value, *args, **kwargs)
+
+    models.copy = _NoTableCopies
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        backups = []
+        for entry in transact_items:
+            _, op = next(iter(entry.items()))
+            name = op.get("TableName")
+            if name not in self.tables:
+                continue
+            table = self.tables[name]
+            if "Key" in op:
+                key = op["Key"]
+            else:
+                item = op.get("Item") or {}
+                key = {table.hash_key_attr: item.get(table.hash_key_attr)}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = item.get(table.range_key_attr)
+            try:
+                current = self.get_item(name, key)
+            except Exception:  # noqa: BLE001 - a malformed key: moto's own call reports it
+                continue
+            backups.append((name, key, current.to_json()["Attributes"] if current else None))
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for name, key, attributes in reversed(backups):
+                if attributes is None:
+                    self.delete_item(name, key)
+                else:
+                    self.put_item(name, attributes)
+            raise
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items
 
 
 class SerialiseDynamoDB:
@@ -40,6 +98,7 @@ def main(argv=None):
     parser.add_argument("-p", "--port", type=int, default=5000)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    patch_transaction_backup()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, SerialiseDynamoDB(app), threaded=True)
 

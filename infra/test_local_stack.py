@@ -924,3 +924,34 @@ def test_stack_sh_moto_component_up_status_down(tmp_path: Path) -> None:
     assert not (state / "moto.pid").exists()
     assert stack("status").returncode != 0
     assert stack("down").returncode == 0  # safe when nothing runs
+
+
+# ---------------------------------------------------------- moto_server.py
+def test_moto_transactions_roll_back_only_what_they_touched() -> None:
+    """The per-item backup of infra/moto_server.py keeps DynamoDB's all-or-nothing semantics."""
+    import moto_server  # infra/ is on sys.path for these tests
+    from moto import mock_aws
+
+    moto_server.patch_transaction_backup()
+    with mock_aws():
+        db = boto3.client("dynamodb", region_name="us-east-1")
+        db.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        for i in range(3):
+            db.put_item(TableName="t", Item={"pk": {"S": f"i{i}"}, "v": {"N": "1"}})
+        bump = {":x": {"N": "2"}}
+        db.transact_write_items(TransactItems=[
+            {"Update": {"TableName": "t", "Key": {"pk": {"S": "i0"}}, "UpdateExpression": "SET v = :x",
+                        "ExpressionAttributeValues": bump}}])
+        assert db.get_item(TableName="t", Key={"pk": {"S": "i0"}})["Item"]["v"] == {"N": "2"}
+        with pytest.raises(db.exceptions.TransactionCanceledException):
+            db.transact_write_items(TransactItems=[
+                {"Update": {"TableName": "t", "Key": {"pk": {"S": "i1"}}, "UpdateExpression": "SET v = :x",
+                            "ExpressionAttributeValues": bump}},
+                {"Put": {"TableName": "t", "Item": {"pk": {"S": "new"}, "v": {"N": "5"}}}},
+                {"Update": {"TableName": "t", "Key": {"pk": {"S": "i2"}}, "UpdateExpression": "SET v = :x",
+                            "ConditionExpression": "v = :no",
+                            "ExpressionAttributeValues": {**bump, ":no": {"N": "42"}}}}])
+        assert db.get_item(TableName="t", Key={"pk": {"S": "i1"}})["Item"]["v"] == {"N": "1"}
+        assert "Item" not in db.get_item(TableName="t", Key={"pk": {"S": "new"}})
