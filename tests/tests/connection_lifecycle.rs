@@ -417,6 +417,8 @@ async fn disabling_revokes_tokens_and_credentials_at_once_and_keeps_orders() {
         .unwrap()
         .iter()
         .map(|e| e["type"].as_str().unwrap())
+        // The stack's publisher enriches the order meanwhile (order.created, order.enriched).
+        .filter(|kind| kind.starts_with("company."))
         .collect();
     assert_eq!(kinds, vec!["company.connected", "company.disabled"]);
     // Repeating is harmless.
