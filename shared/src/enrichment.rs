@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::notifications::Notifications;
 use crate::orders::Order;
 use crate::pacing::{self, Pacer};
-use crate::secrets::{SecretError, Secrets};
+use crate::secrets::{CredentialCache, SecretError};
 use crate::sr::customer::{self, CandidateDetails, HiringTeamMembers, JobDetails};
 use crate::sr::{SrClient, SrClientError, SrCredentials};
 use crate::store::enrichment::EnrichmentWrite;
@@ -161,7 +161,8 @@ struct Transient {
 /// The enrichment worker; borrows the publisher's clients (one SR client, one token cache).
 pub struct Enricher<'a> {
     pub store: &'a Store,
-    pub secrets: &'a Secrets,
+    /// The publisher's cache: one secret read per company and container, not per order.
+    pub credentials: &'a CredentialCache,
     pub sr: &'a SrClient,
     pub notifications: &'a Notifications,
     /// Paces SR calls on the company's shared schedule with the result publisher, when given.
@@ -222,7 +223,7 @@ impl Enricher<'_> {
                 }
             };
         }
-        let credentials = match self.secrets.company_credentials(&order.company_id).await {
+        let credentials = match self.credentials.company(&order.company_id).await {
             Ok(c) => c.outbound,
             Err(SecretError::NotFound(_)) => {
                 // Disabled company: its secret is gone and SR would refuse us anyway.

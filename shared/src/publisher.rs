@@ -32,12 +32,9 @@ use crate::notifications::Notifications;
 use crate::orders::{DeliveryAttempt, DeliveryState, Order};
 use crate::pacing::{self, Pacer, Slots};
 use crate::queue::QueueMessage;
-use crate::secrets::{CompanyCredentials, SecretError, Secrets};
+use crate::secrets::{CredentialCache, SecretError, Secrets};
 use crate::sr::{SrClient, SrClientError};
 use crate::store::{DeliveryRecord, Store};
-
-/// Company credentials are re-read after this long, so rotated credentials are picked up.
-const CREDENTIALS_CACHE_FOR: Duration = Duration::from_secs(300);
 
 /// SR calls in flight per invocation. SR allows 8 per credential; with the event source
 /// mapping's `MaximumConcurrency` of 2 this keeps the total within it.
@@ -72,12 +69,11 @@ pub struct ResultPublisher {
     /// last receive means SQS moves the message to the dead-letter queue.
     max_receive_count: u32,
     store: Store,
-    secrets: Secrets,
     sr: SrClient,
     pacer: Pacer,
     backoff: Backoff,
     redeliveries: Option<Redeliveries>,
-    credentials: Mutex<HashMap<String, (CompanyCredentials, Instant)>>,
+    credentials: CredentialCache,
     in_flight: Semaphore,
     /// Uploads result files before the PATCH. Public so in-process tests can pick the download
     /// policy (`ALLOW_PRIVATE_ATTACHMENT_URLS` is read from the Lambda's environment otherwise).
@@ -96,12 +92,11 @@ impl ResultPublisher {
             pacer: Pacer::from_env(store.clone()),
             notifications: Notifications::record_only(store.clone()),
             store,
-            secrets,
             files: crate::attachments::FileDelivery::from_env(sr.endpoints()),
             sr,
             backoff: Backoff::from_env(),
             redeliveries: None,
-            credentials: Mutex::new(HashMap::new()),
+            credentials: CredentialCache::new(secrets),
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
         }
     }
@@ -317,7 +312,7 @@ impl ResultPublisher {
                 }) => {
                     let enricher = Enricher {
                         store: &self.store,
-                        secrets: &self.secrets,
+                        credentials: &self.credentials,
                         sr: &self.sr,
                         notifications: &self.notifications,
                         pacer: Some(&self.pacer),
@@ -366,7 +361,7 @@ impl ResultPublisher {
             return Outcome::Done;
         };
         let version = order.result_version;
-        let credentials = match self.credentials_of(&order.company_id).await {
+        let credentials = match self.credentials.company(&order.company_id).await {
             Ok(c) => c,
             Err(SecretError::NotFound(_)) => {
                 let detail =
@@ -465,7 +460,7 @@ impl ResultPublisher {
                     .await
             }
             SrClientError::CredentialsRefused { .. } => {
-                self.credentials.lock().await.remove(&order.company_id);
+                self.credentials.forget(&order.company_id).await;
                 batch
                     .record_retry(order, version, status, error.to_string(), last_receive)
                     .await
@@ -527,21 +522,6 @@ impl ResultPublisher {
             values.push((Metric::DlqMoves, 1.0));
         }
         metrics::emit(&values);
-    }
-
-    async fn credentials_of(&self, company_id: &str) -> Result<CompanyCredentials, SecretError> {
-        let mut cache = self.credentials.lock().await;
-        if let Some((credentials, at)) = cache.get(company_id) {
-            if at.elapsed() < CREDENTIALS_CACHE_FOR {
-                return Ok(credentials.clone());
-            }
-        }
-        let credentials = self.secrets.company_credentials(company_id).await?;
-        cache.insert(
-            company_id.to_string(),
-            (credentials.clone(), Instant::now()),
-        );
-        Ok(credentials)
     }
 }
 

@@ -161,3 +161,44 @@ impl ClassifyReason for serde_json::Error {
         }
     }
 }
+
+/// Company credentials kept for a few minutes per warm container, shared by the publisher's
+/// deliveries and enrichment, so a batch reads each company's secret at most once.
+pub struct CredentialCache {
+    secrets: Secrets,
+    entries: tokio::sync::Mutex<
+        std::collections::HashMap<String, (CompanyCredentials, std::time::Instant)>,
+    >,
+}
+
+impl CredentialCache {
+    /// Entries are re-read after this long, so rotated credentials are picked up.
+    const KEEP_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+
+    pub fn new(secrets: Secrets) -> Self {
+        Self {
+            secrets,
+            entries: Default::default(),
+        }
+    }
+
+    pub async fn company(&self, company_id: &str) -> Result<CompanyCredentials, SecretError> {
+        let mut entries = self.entries.lock().await;
+        if let Some((credentials, at)) = entries.get(company_id) {
+            if at.elapsed() < Self::KEEP_FOR {
+                return Ok(credentials.clone());
+            }
+        }
+        let credentials = self.secrets.company_credentials(company_id).await?;
+        entries.insert(
+            company_id.to_owned(),
+            (credentials.clone(), std::time::Instant::now()),
+        );
+        Ok(credentials)
+    }
+
+    /// Drops a company's entry (SR refused the credentials: read them again next time).
+    pub async fn forget(&self, company_id: &str) {
+        self.entries.lock().await.remove(company_id);
+    }
+}
