@@ -173,20 +173,6 @@ pub struct Enricher<'a> {
 }
 
 impl Enricher<'_> {
-    /// Handles `QueueMessage::OrderReceived`, reading the order first.
-    pub async fn enrich(&self, order_id: &str, company_id: &str) -> EnrichmentOutcome {
-        match self.store.get_order(order_id).await {
-            Ok(order) => {
-                self.enrich_order(order.as_ref(), order_id, company_id)
-                    .await
-            }
-            Err(e) => {
-                tracing::warn!(order_id, company_id, error = %e, "could not read the order; will retry");
-                EnrichmentOutcome::Retry { after: None }
-            }
-        }
-    }
-
     /// Handles `QueueMessage::OrderReceived` for an order already read (the publisher reads a
     /// batch's orders in one call); `None` when it does not exist.
     pub async fn enrich_order(
