@@ -25,6 +25,8 @@
 #                              CONSENT_REDIRECT_HOSTS of the local functions
 #   LOCAL_WEBHOOK_URL=         WEBHOOK_URL of the local functions (http allowed locally);
 #                              empty: webhooks off, events only listable
+#   LOCAL_WEBHOOK_FORMAT=      WEBHOOK_FORMAT of the local functions: connector (template
+#                              default), kombo or both
 #   STACK_COMPONENTS=moto,sim,lambda,poller,webhooks   (subset to start, e.g. "moto")
 #   LAMBDA_READY_TIMEOUT=600   seconds to wait for cargo lambda to answer
 #   SIM_READY_TIMEOUT=60 MOTO_READY_TIMEOUT=30 STOP_TIMEOUT=15
@@ -45,6 +47,7 @@ VENDOR_API_KEY="${VENDOR_API_KEY:-}"
 LOCAL_VENDOR_NAME="${LOCAL_VENDOR_NAME:-Acme Assessments}"
 LOCAL_CONSENT_REDIRECT_HOSTS="${LOCAL_CONSENT_REDIRECT_HOSTS:-127.0.0.1,localhost,smartrecruiters.com}"
 LOCAL_WEBHOOK_URL="${LOCAL_WEBHOOK_URL:-}"
+LOCAL_WEBHOOK_FORMAT="${LOCAL_WEBHOOK_FORMAT:-}"
 STACK_COMPONENTS="${STACK_COMPONENTS:-moto,sim,lambda,poller,webhooks}"
 LAMBDA_READY_TIMEOUT="${LAMBDA_READY_TIMEOUT:-600}"
 SIM_READY_TIMEOUT="${SIM_READY_TIMEOUT:-60}"
@@ -204,6 +207,7 @@ up_moto() {
   )
   if [[ -n "$VENDOR_API_KEY" ]]; then args+=(--vendor-api-key "$VENDOR_API_KEY"); fi
   if [[ -n "$LOCAL_WEBHOOK_URL" ]]; then args+=(--set "WEBHOOK_URL=$LOCAL_WEBHOOK_URL"); fi
+  if [[ -n "$LOCAL_WEBHOOK_FORMAT" ]]; then args+=(--set "WEBHOOK_FORMAT=$LOCAL_WEBHOOK_FORMAT"); fi
   if ! "$PYTHON" "$ROOT/infra/local_stack.py" "${args[@]}" >>"$(log_file local_stack)" 2>&1; then
     fail_component local_stack "infra/local_stack.py failed"
   fi

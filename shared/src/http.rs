@@ -16,6 +16,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// The offending request element (`attributes[1].score`, `X-Integration-Id`), when one is
+    /// to blame; the vendor API answers it next to the message.
+    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -24,7 +27,14 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            field: None,
         }
+    }
+
+    /// Names the request element the error is about.
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -65,17 +75,9 @@ pub fn sr_error_response(error: &ApiError) -> Response<Body> {
     )
 }
 
-/// The vendor API's envelope, shaped like Kombo's: `{status: "error", error: {code, title, message}}`.
+/// The vendor API's errors, in Kombo's envelope and codes (`crate::kombo::errors`).
 pub fn vendor_error_response(error: &ApiError) -> Response<Body> {
-    let body = serde_json::json!({
-        "status": "error",
-        "error": {
-            "code": error.code,
-            "title": error.status.canonical_reason().unwrap_or("Error"),
-            "message": error.message,
-        }
-    });
-    json_response(error.status, &body)
+    json_response(error.status, &crate::kombo::errors::envelope(error))
 }
 
 pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response<Body> {
@@ -112,12 +114,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let message = if inner.is_syntax() || inner.is_eof() || path == "." {
-            format!("invalid JSON body: {inner}")
+        if inner.is_syntax() || inner.is_eof() || path == "." {
+            ApiError::bad_request("INVALID_BODY", format!("invalid JSON body: {inner}"))
         } else {
-            format!("invalid field `{path}`: {inner}")
-        };
-        ApiError::bad_request("INVALID_BODY", message)
+            ApiError::bad_request("INVALID_BODY", format!("invalid field `{path}`: {inner}"))
+                .with_field(path)
+        }
     })
 }
 
@@ -129,10 +131,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 pub fn require_storable(value: &serde_json::Value, path: &str) -> Result<(), ApiError> {
     use serde_json::Value;
     let invalid = |at: &str, reason: &str| {
-        Err(ApiError::bad_request(
-            "INVALID_FIELD",
-            format!("invalid field `{at}`: {reason}"),
-        ))
+        Err(
+            ApiError::bad_request("INVALID_FIELD", format!("invalid field `{at}`: {reason}"))
+                .with_field(at),
+        )
     };
     match value {
         Value::Number(n) => match n.as_f64() {

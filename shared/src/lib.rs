@@ -13,6 +13,7 @@ pub mod backoff;
 pub mod config;
 pub mod enrichment;
 pub mod http;
+pub mod kombo;
 pub mod metrics;
 pub mod notifications;
 pub mod onboarding;

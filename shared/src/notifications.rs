@@ -11,11 +11,17 @@
 //!
 //! Per new event: PutItem (id marker) + PutItem (listed event) + SendMessage + UpdateItem
 //! (marker: queued). A repeat costs one PutItem when the first emission was queued.
+//!
+//! The stack's webhook format (`WEBHOOK_FORMAT`, `crate::kombo::webhooks::WebhookFormat`) decides
+//! which events are queued: the connector's own, Kombo's `assessment:order-received` /
+//! `inline-assessment:order-received` (recorded only in those formats), or both. Events of a
+//! format not sent are still recorded and listable.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::enrichment::OrderEnrichment;
+use crate::kombo::webhooks::{order_received_event, WebhookFormat};
 use crate::orders::Order;
 use crate::store::{Event, Store, StoreError};
 
@@ -41,9 +47,11 @@ pub struct Notifications {
     /// `None`: events are recorded (and listable) but not pushed. Only tools without the queue's
     /// URL (an old local env file) run like this; every deployed function has it.
     queue: Option<(aws_sdk_sqs::Client, String)>,
+    format: WebhookFormat,
 }
 
 impl Notifications {
+    /// Queues events in the stack's format (`WEBHOOK_FORMAT` of the environment).
     pub fn new(store: Store, sqs: aws_sdk_sqs::Client, queue_url: Option<String>) -> Self {
         if queue_url.is_none() {
             tracing::warn!(
@@ -53,19 +61,34 @@ impl Notifications {
         Self {
             store,
             queue: queue_url.map(|url| (sqs, url)),
+            format: WebhookFormat::from_env(),
         }
     }
 
     /// Records events without queueing them.
     pub fn record_only(store: Store) -> Self {
-        Self { store, queue: None }
+        Self {
+            store,
+            queue: None,
+            format: WebhookFormat::Connector,
+        }
+    }
+
+    /// Sends webhooks in `format` rather than the environment's.
+    pub fn with_format(mut self, format: WebhookFormat) -> Self {
+        self.format = format;
+        self
     }
 
     /// Records `event` once per id and queues its webhook unless that was done already. Answers
     /// the stored event (on a repeat, the first emission's).
     pub async fn emit(&self, event: Event) -> Result<Event, NotifyError> {
         let recorded = self.store.put_event_once(&event).await?;
-        let Some((sqs, url)) = &self.queue else {
+        let Some((sqs, url)) = self
+            .queue
+            .as_ref()
+            .filter(|_| self.format.sends(&event.kind))
+        else {
             return Ok(recorded.event);
         };
         if recorded.enqueued {
@@ -114,15 +137,35 @@ impl Notifications {
         self.emit(order_created_event(order, now)).await
     }
 
-    /// `order.enriched`, with what enrichment found.
+    /// `order.enriched`, with what enrichment found; in the Kombo formats also Kombo's
+    /// `assessment:order-received` (or `inline-assessment:order-received`), which carries the
+    /// order with the job's location and hiring team, so it goes out once enrichment is done.
     pub async fn order_enriched(
         &self,
         order: &Order,
         enrichment: &OrderEnrichment,
         now: DateTime<Utc>,
     ) -> Result<Event, NotifyError> {
-        self.emit(order_enriched_event(order, enrichment, now))
-            .await
+        let event = self
+            .emit(order_enriched_event(order, enrichment, now))
+            .await?;
+        if self.format.sends_kombo_events() {
+            // The enrichment worker passes the stored order, which carries the enrichment.
+            let with_enrichment;
+            let order = if order.enrichment.is_some() {
+                order
+            } else {
+                with_enrichment = Order {
+                    enrichment: Some(enrichment.clone()),
+                    ..order.clone()
+                };
+                &with_enrichment
+            };
+            if let Some(kombo) = order_received_event(order, now) {
+                self.emit(kombo).await?;
+            }
+        }
+        Ok(event)
     }
 
     /// `delivery.failed`: result `version` of the order will not reach SR (refused for good, or

@@ -28,16 +28,33 @@ pub enum DeliveryState {
     Failed,
 }
 
-/// Kombo's order status, derived from what SR shows.
+/// Kombo's order status (`OPEN`, `COMPLETED`, `CANCELLED`, `REJECTED`), derived from what SR
+/// shows and, for SR's `REJECTED`, from the word the vendor used (see [`Order::vendor_status`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum VendorOrderStatus {
     Open,
     Completed,
     Cancelled,
+    Rejected,
 }
 
 impl VendorOrderStatus {
+    pub const ALL: [VendorOrderStatus; 4] =
+        [Self::Open, Self::Completed, Self::Cancelled, Self::Rejected];
+
+    /// Kombo's name (`OPEN`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "OPEN",
+            Self::Completed => "COMPLETED",
+            Self::Cancelled => "CANCELLED",
+            Self::Rejected => "REJECTED",
+        }
+    }
+
+    /// SR has no "cancelled": Kombo's `CANCELLED` reaches SR as `REJECTED`, and SR's `EXPIRED`
+    /// is an order that ended without a result, so both read back as `CANCELLED`.
     pub fn from_result(status: Option<ResultStatus>) -> Self {
         match status {
             None | Some(ResultStatus::InProgress) | Some(ResultStatus::Pending) => Self::Open,
@@ -60,9 +77,24 @@ pub struct OrderedPackage {
 /// sends the candidate back afterwards.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InlineDetails {
+    /// Empty until the vendor answered it, for a package without `inline_url_template`.
     pub assessment_url: String,
     pub completed_assessment_callback_url: String,
     pub application_language: String,
+    #[serde(default)]
+    pub url_source: InlineUrlSource,
+}
+
+/// Where an inline order's assessment URL comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InlineUrlSource {
+    /// The package's `inline_url_template`, filled in.
+    #[default]
+    Template,
+    /// The vendor's answer to a synchronous `inline-assessment:order-received` call
+    /// (`crate::kombo::inline`), for packages without a template.
+    Vendor,
 }
 
 /// One result the vendor submitted, forwarded to SR or only recorded.
@@ -128,8 +160,33 @@ pub struct Order {
 }
 
 impl Order {
+    /// Kombo's status of the order. SR's `REJECTED` reads back as the vendor's own word: `REJECTED`
+    /// when the vendor sent SR's `REJECTED` (top level or in `remote_fields.smartrecruiters`),
+    /// otherwise `CANCELLED` (Kombo's word, which SR has no counterpart for).
     pub fn vendor_status(&self) -> VendorOrderStatus {
-        VendorOrderStatus::from_result(self.result.as_ref().and_then(|r| r.status))
+        let status = self.result_status();
+        if status == Some(ResultStatus::Rejected) && self.vendor_said_rejected() {
+            return VendorOrderStatus::Rejected;
+        }
+        VendorOrderStatus::from_result(status)
+    }
+
+    /// Whether the submission behind the current result said `REJECTED` in SR's words.
+    fn vendor_said_rejected(&self) -> bool {
+        let Some(body) = self
+            .submissions
+            .iter()
+            .rev()
+            .find(|s| s.version == Some(self.result_version))
+            .map(|s| &s.vendor_body)
+        else {
+            return false;
+        };
+        let remote = body.pointer("/remote_fields/smartrecruiters/status");
+        remote
+            .or_else(|| body.get("status"))
+            .and_then(|s| s.as_str())
+            == Some("REJECTED")
     }
 
     pub fn result_status(&self) -> Option<ResultStatus> {
@@ -244,10 +301,9 @@ pub fn accept_inline_order(
         fingerprint: fingerprint(&request),
     };
     let (order_id, entry) = placement.check(caller, catalog, sr)?;
-    let template = match (&entry.package.kind, &entry.inline_url_template) {
-        (AssessmentType::InlineAssessment, Some(t)) => t.clone(),
-        _ => return Err(OrderError::NotInline(entry.package.id.clone())),
-    };
+    if entry.package.kind != AssessmentType::InlineAssessment {
+        return Err(OrderError::NotInline(entry.package.id.clone()));
+    }
     let completed = Url::parse(&request.completed_assessment_callback_url)
         .ok()
         .filter(|u| matches!(u.scheme(), "https" | "http"))
@@ -256,13 +312,20 @@ pub fn accept_inline_order(
             reason: "must be an absolute http(s) URL".into(),
         })?;
     let c = request.candidate;
-    let assessment_url = inline_url(
-        &template,
-        &order_id,
-        &request.company_id,
-        &entry.package.id,
-        &c.application_language,
-    );
+    // Without a template the vendor is asked (`crate::kombo::inline`) before the order is stored.
+    let (assessment_url, url_source) = match &entry.inline_url_template {
+        Some(template) => (
+            inline_url(
+                template,
+                &order_id,
+                &request.company_id,
+                &entry.package.id,
+                &c.application_language,
+            ),
+            InlineUrlSource::Template,
+        ),
+        None => (String::new(), InlineUrlSource::Vendor),
+    };
     let package = ordered_package(entry);
     let fingerprint = placement.fingerprint;
     let mut other = serde_json::Map::new();
@@ -296,6 +359,7 @@ pub fn accept_inline_order(
             assessment_url,
             completed_assessment_callback_url: completed.to_string(),
             application_language: c.application_language,
+            url_source,
         }),
         ..blank_order(fingerprint, now)
     })

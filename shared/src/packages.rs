@@ -232,8 +232,9 @@ pub struct VendorPackage {
     pub description: Option<String>,
     #[serde(default)]
     pub assessments: Option<Vec<VendorAssessment>>,
-    /// Required for `INLINE_ASSESSMENT` packages: an https URL where the candidate takes the
+    /// For `INLINE_ASSESSMENT` packages only: an https URL where the candidate takes the
     /// assessment, with optional `{orderId}`, `{companyId}`, `{packageId}`, `{language}`.
+    /// Without it, each inline order's URL is asked from the vendor (`crate::kombo::inline`).
     #[serde(default)]
     pub inline_url_template: Option<String>,
     #[serde(default)]
@@ -321,12 +322,8 @@ pub fn validate_packages(
             }
         };
         let inline_url_template = match (p.kind, p.inline_url_template) {
-            (AssessmentType::InlineAssessment, None) => {
-                return Err(error(
-                    at("inline_url_template"),
-                    "is required for INLINE_ASSESSMENT packages",
-                ))
-            }
+            // No template: the vendor is asked for each order's URL (`crate::kombo::inline`).
+            (AssessmentType::InlineAssessment, None) => None,
             (AssessmentType::InlineAssessment, Some(t)) => {
                 let probe = inline_url(&t, "o", "c", "p", "en");
                 let ok = url::Url::parse(&probe)
@@ -474,9 +471,14 @@ mod tests {
     }
 
     #[test]
-    fn inline_packages_need_a_url_template() {
+    fn inline_packages_take_a_url_template_or_ask_the_vendor() {
         let mut p = vendor("inline");
         p.kind = AssessmentType::InlineAssessment;
+        assert_eq!(
+            validate_packages(vec![p.clone()]).unwrap()[0].inline_url_template,
+            None
+        );
+        p.inline_url_template = Some("ftp://v.example.com/{orderId}".into());
         assert_eq!(
             validate_packages(vec![p.clone()]).unwrap_err().field,
             "packages[0].inline_url_template"

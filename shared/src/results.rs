@@ -1,8 +1,8 @@
 //! Results: turning the vendor's submission (Kombo's shape plus SR-only fields) into SR's
 //! `PackageResult`, and the rule that SR never sees a status go backwards.
 
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::{Deserialize, Deserializer};
 
 use crate::orders::Order;
 use crate::sr::results::UrlAttachmentType;
@@ -41,7 +41,7 @@ pub struct ResultSubmission {
     pub status: SubmittedStatus,
     #[serde(default)]
     pub result_url: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_time")]
     pub completed_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub score: Option<f64>,
@@ -51,7 +51,10 @@ pub struct ResultSubmission {
     pub attributes: Vec<Attribute>,
     #[serde(default)]
     pub attachments: Vec<AttachmentSubmission>,
-    // SR-only additions.
+    /// Kombo's per-ATS extras; `smartrecruiters` is read, the other ATSs' are ignored.
+    #[serde(default)]
+    pub remote_fields: Option<RemoteFields>,
+    // SR-only additions (also accepted in `remote_fields.smartrecruiters`, in SR's names).
     #[serde(default)]
     pub min_score: Option<f64>,
     #[serde(default)]
@@ -60,8 +63,73 @@ pub struct ResultSubmission {
     pub summary: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_time")]
     pub assessment_package_date: Option<DateTime<Utc>>,
+}
+
+/// Kombo's `remote_fields`: fields passed to one ATS only.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RemoteFields {
+    #[serde(default)]
+    pub smartrecruiters: Option<SmartRecruitersFields>,
+    /// Kombo's fields for other ATSs (`recruitee`, `workday`, …): accepted and ignored, with a
+    /// warning, so a body written for Kombo works unchanged.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `remote_fields.smartrecruiters`: SR-only result fields in SR's own names. Kombo documents
+/// `scoreLabel`; the rest mirror the connector's top-level SR-only fields.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SmartRecruitersFields {
+    #[serde(default)]
+    pub score_label: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub assessment_package_date: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub min_score: Option<f64>,
+    /// SR's status where Kombo's is coarser: `PENDING`/`IN_PROGRESS` refine `OPEN`,
+    /// `EXPIRED`/`REJECTED` refine `CANCELLED`.
+    #[serde(default)]
+    pub status: Option<ResultStatus>,
+}
+
+/// Kombo accepts `completed_at` as an RFC 3339 date-time, a date-time without offset
+/// (`2024-05-01T09:30:00`) or a date (`2024-05-01`); the last two are read as UTC.
+pub fn parse_lenient_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(t.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
+fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    parse_lenient_time(&text).map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not a date (2024-05-01) or date-time (2024-05-01T09:30:00Z)"
+        ))
+    })
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,7 +139,8 @@ pub enum Attribute {
         label: String,
         value: String,
     },
-    /// One assessment of the package: becomes an entry of SR's `assessmentResults`.
+    /// A sub-test: an entry of SR's `assessmentResults` when `id` is an assessment of the
+    /// ordered package, else a line of `summary` (Kombo vendors send their own sub-test ids).
     SubResult {
         id: String,
         #[serde(default)]
@@ -84,9 +153,9 @@ pub enum Attribute {
         score_label: Option<String>,
         #[serde(default)]
         summary: Option<String>,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "lenient_time")]
         assessment_date: Option<DateTime<Utc>>,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "lenient_time")]
         completed_at: Option<DateTime<Utc>>,
         #[serde(default)]
         attachments: Vec<AttachmentSubmission>,
@@ -492,19 +561,131 @@ pub fn without_inline_data(mut body: serde_json::Value) -> serde_json::Value {
     body
 }
 
+/// A submission mapped onto SR's `PackageResult`, with what the vendor should know about how
+/// (the answer's `warnings`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MappedResult {
+    pub result: PackageResult,
+    pub warnings: Vec<String>,
+}
+
+/// The value of an SR-only field given at the top level (`score_label`) or in
+/// `remote_fields.smartrecruiters` (`scoreLabel`): either place, or both when they agree.
+fn one_of_two<T: Clone + PartialEq>(
+    top: &Option<T>,
+    top_field: &str,
+    remote: Option<&Option<T>>,
+    remote_field: &str,
+) -> Result<Option<T>, ResultError> {
+    match (top, remote.and_then(Option::as_ref)) {
+        (Some(a), Some(b)) if a != b => Err(error(
+            format!("remote_fields.smartrecruiters.{remote_field}"),
+            format!("contradicts `{top_field}`; set one of them"),
+        )),
+        (Some(a), _) => Ok(Some(a.clone())),
+        (None, b) => Ok(b.cloned()),
+    }
+}
+
+/// SR's status for the submission: Kombo's (or SR's) `status`, refined by
+/// `remote_fields.smartrecruiters.status` where Kombo's word is coarser than SR's.
+fn sr_status(
+    status: SubmittedStatus,
+    remote: Option<ResultStatus>,
+) -> Result<ResultStatus, ResultError> {
+    let mapped = status.to_sr();
+    let Some(refined) = remote else {
+        return Ok(mapped);
+    };
+    use crate::orders::VendorOrderStatus as Kombo;
+    if refined == mapped || Kombo::from_result(Some(refined)) == Kombo::from_result(Some(mapped)) {
+        Ok(refined)
+    } else {
+        Err(error(
+            "remote_fields.smartrecruiters.status",
+            format!(
+                "{} does not refine `status` {}: IN_PROGRESS/PENDING refine OPEN, \
+                 REJECTED/EXPIRED refine CANCELLED",
+                refined.as_str(),
+                mapped.as_str()
+            ),
+        ))
+    }
+}
+
+/// A sub-result SR has no assessment for, as a readable line of `summary`:
+/// `Personality test: 97.5/100, COMPLETED, Strong (calm under pressure)`.
+fn sub_result_line(
+    id: &str,
+    label: Option<&str>,
+    score: Option<&SubScore>,
+    status: Option<SubmittedStatus>,
+    score_label: Option<&str>,
+    summary: Option<&str>,
+) -> String {
+    let mut parts = Vec::new();
+    if let Some(s) = score {
+        parts.push(match s.min {
+            Some(min) if min != 0.0 => format!("{}/{} (min {min})", s.value, s.max),
+            _ => format!("{}/{}", s.value, s.max),
+        });
+    }
+    if let Some(status) = status {
+        parts.push(status.to_sr().as_str().to_string());
+    }
+    if let Some(l) = score_label.filter(|l| !l.trim().is_empty()) {
+        parts.push(l.to_string());
+    }
+    let mut line = format!("{}: {}", label.unwrap_or(id), parts.join(", "));
+    if let Some(text) = summary.filter(|t| !t.trim().is_empty()) {
+        line.push_str(&format!(" ({text})"));
+    }
+    line
+}
+
 /// Builds SR's `PackageResult` for `order` from the vendor's submission.
 pub fn to_package_result(
     submission: &ResultSubmission,
     order: &Order,
-) -> Result<PackageResult, ResultError> {
+) -> Result<MappedResult, ResultError> {
+    let mut warnings = Vec::new();
+    let remote = submission.remote_fields.as_ref();
+    let sr_fields = remote.and_then(|r| r.smartrecruiters.as_ref());
+    for ats in remote.map(|r| r.other.keys()).into_iter().flatten() {
+        warnings.push(format!(
+            "`remote_fields.{ats}` applies to another ATS and was ignored; SmartRecruiters reads \
+             `remote_fields.smartrecruiters`"
+        ));
+    }
+    let status = sr_status(submission.status, sr_fields.and_then(|f| f.status))?;
+    let min_score = one_of_two(
+        &submission.min_score,
+        "min_score",
+        sr_fields.map(|f| &f.min_score),
+        "minScore",
+    )?;
+    let score_label = one_of_two(
+        &submission.score_label,
+        "score_label",
+        sr_fields.map(|f| &f.score_label),
+        "scoreLabel",
+    )?;
+    let summary = one_of_two(
+        &submission.summary,
+        "summary",
+        sr_fields.map(|f| &f.summary),
+        "summary",
+    )?;
+    let name = one_of_two(&submission.name, "name", sr_fields.map(|f| &f.name), "name")?;
+    let assessment_package_date = one_of_two(
+        &submission.assessment_package_date,
+        "assessment_package_date",
+        sr_fields.map(|f| &f.assessment_package_date),
+        "assessmentPackageDate",
+    )?;
     let score = match (submission.score, submission.max_score) {
         (None, None) => None,
-        (Some(raw), Some(max)) => Some(to_score(
-            "score",
-            raw,
-            submission.min_score.unwrap_or(0.0),
-            max,
-        )?),
+        (Some(raw), Some(max)) => Some(to_score("score", raw, min_score.unwrap_or(0.0), max)?),
         (Some(_), None) => return Err(error("max_score", "is required when score is given")),
         (None, Some(_)) => return Err(error("score", "is required when max_score is given")),
     };
@@ -537,13 +718,12 @@ pub fn to_package_result(
             0,
             url_attachment("result_url", &report).map_err(|e| error("result_url", e.reason))?,
         );
-        attachments = dedupe_links(attachments);
     }
-    let mut texts = Vec::new();
+    let mut lines = Vec::new();
     let mut assessment_results = Vec::new();
     for (i, attribute) in submission.attributes.iter().enumerate() {
         match attribute {
-            Attribute::Text { label, value } => texts.push(format!("{label}: {value}")),
+            Attribute::Text { label, value } => lines.push(format!("{label}: {value}")),
             Attribute::SubResult {
                 id,
                 label,
@@ -553,20 +733,10 @@ pub fn to_package_result(
                 summary,
                 assessment_date,
                 completed_at,
-                attachments,
+                attachments: links,
             } => {
                 let field = format!("attributes[{i}]");
-                if !order.package.assessment_ids.contains(id) {
-                    return Err(error(
-                        format!("{field}.id"),
-                        format!(
-                            "`{id}` is not an assessment of package `{}` (expected one of: {})",
-                            order.package.id,
-                            order.package.assessment_ids.join(", ")
-                        ),
-                    ));
-                }
-                let score = score
+                let sr_score = score
                     .as_ref()
                     .map(|s| {
                         to_score(
@@ -577,40 +747,65 @@ pub fn to_package_result(
                         )
                     })
                     .transpose()?;
-                assessment_results.push(AssessmentResult {
-                    assessment_id: id.clone(),
-                    name: label.clone(),
-                    status: status.map(SubmittedStatus::to_sr),
-                    score,
-                    score_label: score_label.clone(),
-                    summary: summary.clone(),
-                    assessment_date: *assessment_date,
-                    submission_date: *completed_at,
-                    attachments: url_attachments(&format!("{field}.attachments"), attachments)?,
-                });
+                let sub_links = url_attachments(&format!("{field}.attachments"), links)?;
+                if order.package.assessment_ids.contains(id) {
+                    warnings.push(format!(
+                        "`{field}` (SUB_RESULT `{id}`) became assessmentResults[{}]",
+                        assessment_results.len()
+                    ));
+                    assessment_results.push(AssessmentResult {
+                        assessment_id: id.clone(),
+                        name: label.clone(),
+                        status: status.map(SubmittedStatus::to_sr),
+                        score: sr_score,
+                        score_label: score_label.clone(),
+                        summary: summary.clone(),
+                        assessment_date: *assessment_date,
+                        submission_date: *completed_at,
+                        attachments: sub_links,
+                    });
+                } else {
+                    let mut note = format!(
+                        "`{field}` (SUB_RESULT `{id}`) is not an assessment of package `{}` \
+                         (its assessments: {}); it reached SmartRecruiters as a line of `summary`",
+                        order.package.id,
+                        order.package.assessment_ids.join(", ")
+                    );
+                    if !sub_links.is_empty() {
+                        note.push_str(", its links as package attachments");
+                    }
+                    warnings.push(note);
+                    lines.push(sub_result_line(
+                        id,
+                        label.as_deref(),
+                        score.as_ref(),
+                        *status,
+                        score_label.as_deref(),
+                        summary.as_deref(),
+                    ));
+                    attachments.extend(sub_links);
+                }
             }
         }
     }
-    let summary = match (&submission.summary, texts.is_empty()) {
-        (Some(s), true) => Some(s.clone()),
-        (Some(s), false) => Some(format!("{s}\n{}", texts.join("\n"))),
-        (None, false) => Some(texts.join("\n")),
+    let summary = match (summary, lines.is_empty()) {
+        (Some(s), true) => Some(s),
+        (Some(s), false) => Some(format!("{s}\n{}", lines.join("\n"))),
+        (None, false) => Some(lines.join("\n")),
         (None, true) => None,
     };
-    Ok(PackageResult {
-        status: Some(submission.status.to_sr()),
+    let result = PackageResult {
+        status: Some(status),
         score,
-        score_label: submission.score_label.clone(),
+        score_label,
         summary,
-        name: submission
-            .name
-            .clone()
-            .or_else(|| Some(order.package.name.clone())),
-        assessment_package_date: submission.assessment_package_date,
+        name: name.or_else(|| Some(order.package.name.clone())),
+        assessment_package_date,
         submission_date: submission.completed_at,
-        attachments,
+        attachments: dedupe_links(attachments),
         assessment_results,
-    })
+    };
+    Ok(MappedResult { result, warnings })
 }
 
 #[cfg(test)]
@@ -679,7 +874,7 @@ mod tests {
             ],
             "score_label": "Strong hire"
         }));
-        let r = to_package_result(&s, &order()).unwrap();
+        let r = to_package_result(&s, &order()).unwrap().result;
         assert_eq!(r.status, Some(ResultStatus::Completed));
         assert_eq!(
             r.score,
@@ -715,13 +910,107 @@ mod tests {
     }
 
     #[test]
-    fn sub_result_must_belong_to_the_package() {
+    fn sub_results_of_other_ids_become_summary_lines_with_a_warning_each() {
         let s = submission(serde_json::json!({
             "status": "COMPLETED",
-            "attributes": [{"type": "SUB_RESULT", "id": "zzz", "label": "x"}]
+            "summary": "Overall strong",
+            "attributes": [
+                {"type": "SUB_RESULT", "id": "a2", "label": "Coding", "score": {"value": 8, "max": 10}, "status": "COMPLETED"},
+                {"type": "SUB_RESULT", "id": "vendor-personality", "label": "Personality test",
+                 "score": {"value": 97.5, "max": 100}, "status": "COMPLETED", "score_label": "Calm",
+                 "attachments": [{"name": "Profile", "url": "https://v.example.com/p"}]},
+                {"type": "TEXT", "label": "Role fit", "value": "Excellent"},
+                {"type": "SUB_RESULT", "id": "vendor-logic", "label": "Logic", "score": {"value": 3, "max": 5}, "status": "CANCELLED"}
+            ]
         }));
-        let err = to_package_result(&s, &order()).unwrap_err();
-        assert_eq!(err.field, "attributes[0].id");
+        let mapped = to_package_result(&s, &order()).unwrap();
+        let r = &mapped.result;
+        assert_eq!(r.assessment_results.len(), 1);
+        assert_eq!(r.assessment_results[0].assessment_id, "a2");
+        assert_eq!(
+            r.summary.as_deref(),
+            Some(
+                "Overall strong\nPersonality test: 97.5/100, COMPLETED, Calm\n\
+                 Role fit: Excellent\nLogic: 3/5, REJECTED"
+            )
+        );
+        assert_eq!(r.attachments[0].url, "https://v.example.com/p");
+        assert_eq!(mapped.warnings.len(), 3, "{:?}", mapped.warnings);
+        assert!(mapped.warnings[0].contains("became assessmentResults[0]"));
+        assert!(mapped.warnings[1].contains("`attributes[1]` (SUB_RESULT `vendor-personality`)"));
+        assert!(mapped.warnings[1].contains("line of `summary`"));
+        assert!(mapped.warnings[2].contains("`attributes[3]`"));
+        // A non-matching sub-result is still validated like any other.
+        let bad = submission(serde_json::json!({"status": "COMPLETED", "attributes": [
+            {"type": "SUB_RESULT", "id": "zzz", "label": "x", "score": {"value": 11, "max": 10}, "status": "COMPLETED"}
+        ]}));
+        assert_eq!(
+            to_package_result(&bad, &order()).unwrap_err().field,
+            "attributes[0].score"
+        );
+    }
+
+    #[test]
+    fn remote_fields_carry_sr_only_fields_and_other_atss_are_ignored() {
+        let s = submission(serde_json::json!({
+            "status": "OPEN", "result_url": "https://v.example.com/r",
+            "remote_fields": {
+                "smartrecruiters": {"scoreLabel": "Promising", "status": "PENDING",
+                                    "assessmentPackageDate": "2026-05-01"},
+                "workday": {"Assess_Candidate_Data": {}}
+            }
+        }));
+        let mapped = to_package_result(&s, &order()).unwrap();
+        assert_eq!(mapped.result.score_label.as_deref(), Some("Promising"));
+        assert_eq!(mapped.result.status, Some(ResultStatus::Pending));
+        assert_eq!(
+            mapped.result.assessment_package_date.unwrap().to_rfc3339(),
+            "2026-05-01T00:00:00+00:00"
+        );
+        assert!(mapped.warnings[0].contains("`remote_fields.workday`"));
+        let field_of = |json: serde_json::Value| {
+            to_package_result(&submission(json), &order())
+                .unwrap_err()
+                .field
+        };
+        assert_eq!(
+            field_of(
+                serde_json::json!({"status": "COMPLETED", "score_label": "A",
+                "remote_fields": {"smartrecruiters": {"scoreLabel": "B"}}})
+            ),
+            "remote_fields.smartrecruiters.scoreLabel"
+        );
+        assert_eq!(
+            field_of(serde_json::json!({"status": "COMPLETED",
+                "remote_fields": {"smartrecruiters": {"status": "PENDING"}}})),
+            "remote_fields.smartrecruiters.status"
+        );
+        let typo: Result<ResultSubmission, _> = serde_json::from_value(serde_json::json!({
+            "status": "COMPLETED", "remote_fields": {"smartrecruiters": {"scorelabel": "x"}}}));
+        assert!(typo.unwrap_err().to_string().contains("scorelabel"));
+    }
+
+    #[test]
+    fn completed_at_may_be_a_date_or_a_date_time_without_offset() {
+        for (given, read) in [
+            ("2024-05-01", "2024-05-01T00:00:00+00:00"),
+            ("2024-05-01T09:30:00", "2024-05-01T09:30:00+00:00"),
+            ("2024-05-01T09:30:00.250", "2024-05-01T09:30:00.250+00:00"),
+            ("2024-05-01T09:30:00+02:00", "2024-05-01T07:30:00+00:00"),
+            ("2024-05-01T09:30:00.000Z", "2024-05-01T09:30:00+00:00"),
+        ] {
+            let s = submission(
+                serde_json::json!({"status": "COMPLETED", "completed_at": given,
+                "attributes": [{"type": "SUB_RESULT", "id": "a1", "completed_at": given}]}),
+            );
+            assert_eq!(s.completed_at.unwrap().to_rfc3339(), read, "{given}");
+            let r = to_package_result(&s, &order()).unwrap().result;
+            assert_eq!(r.assessment_results[0].submission_date, s.completed_at);
+        }
+        let bad: Result<ResultSubmission, _> = serde_json::from_value(
+            serde_json::json!({"status": "COMPLETED", "completed_at": "May 1st"}),
+        );
+        assert!(bad.unwrap_err().to_string().contains("May 1st"));
     }
 
     #[test]
@@ -796,7 +1085,7 @@ mod tests {
                 {"name": "a1.csv", "content_type": "text/csv; charset=utf-8", "data": "YSxi\nLGM"}
             ]}]
         }));
-        let result = to_package_result(&s, &order()).unwrap();
+        let result = to_package_result(&s, &order()).unwrap().result;
         assert_eq!(result.attachments.len(), 1);
         assert_eq!(result.attachments[0].kind, UrlAttachmentType::VideoUrl);
         assert!(result.assessment_results[0].attachments.is_empty());
@@ -911,7 +1200,7 @@ mod tests {
                 {"name": "f.txt", "content_type": "text/plain", "data": b64(b"two")}
             ]
         }));
-        let result = to_package_result(&s, &order()).unwrap();
+        let result = to_package_result(&s, &order()).unwrap().result;
         let links: Vec<_> = result
             .attachments
             .iter()
@@ -937,6 +1226,7 @@ mod tests {
             assessment_url: "https://vendor.example.com/take/o1".into(),
             completed_assessment_callback_url: "https://sr.example.com/done".into(),
             application_language: "en".into(),
+            url_source: Default::default(),
         });
         for attachment in [
             serde_json::json!({"name": "r.pdf", "content_type": "application/pdf", "data": b64(b"%PDF")}),

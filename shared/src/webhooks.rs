@@ -153,23 +153,8 @@ impl WebhookSettings {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let allow_insecure = lookup("ALLOW_INSECURE_WEBHOOK_URL").as_deref() == Some("true");
-        let url = match non_empty("WEBHOOK_URL") {
-            None => None,
-            Some(raw) => {
-                let url = Url::parse(&raw).map_err(|e| WebhookConfigError::Url(e.to_string()))?;
-                let scheme_ok =
-                    url.scheme() == "https" || (allow_insecure && url.scheme() == "http");
-                if !scheme_ok {
-                    return Err(WebhookConfigError::Url(
-                        "must be https (ALLOW_INSECURE_WEBHOOK_URL=true allows http on local stacks)".into(),
-                    ));
-                }
-                Some(url)
-            }
-        };
         Ok(Self {
-            url,
+            url: webhook_url(&lookup)?,
             signing_secret_id: non_empty("WEBHOOK_SIGNING_SECRET_ID")
                 .ok_or(WebhookConfigError::Missing("WEBHOOK_SIGNING_SECRET_ID"))?,
             queue_url: non_empty("NOTIFICATIONS_QUEUE_URL")
@@ -180,6 +165,56 @@ impl WebhookSettings {
             backoff: Backoff::from_lookup(&lookup),
         })
     }
+}
+
+/// `WEBHOOK_URL`: `None` when empty; https unless `ALLOW_INSECURE_WEBHOOK_URL=true` (local
+/// stacks only). Also where create-inline-order asks for assessment URLs (`crate::kombo::inline`).
+pub fn webhook_url(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Url>, WebhookConfigError> {
+    let Some(raw) = lookup("WEBHOOK_URL")
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    let allow_insecure = lookup("ALLOW_INSECURE_WEBHOOK_URL").as_deref() == Some("true");
+    let url = Url::parse(&raw).map_err(|e| WebhookConfigError::Url(e.to_string()))?;
+    if url.scheme() == "https" || (allow_insecure && url.scheme() == "http") {
+        Ok(Some(url))
+    } else {
+        Err(WebhookConfigError::Url(
+            "must be https (ALLOW_INSECURE_WEBHOOK_URL=true allows http on local stacks)".into(),
+        ))
+    }
+}
+
+/// The headers that sign a webhook `body` of event `event_id` (of type `kind`) at `timestamp`:
+/// the connector's three, plus `X-Kombo-Signature` for Kombo-format events.
+pub fn signature_headers(
+    secret: &[u8],
+    event_id: &str,
+    kind: &str,
+    body: &[u8],
+    timestamp: i64,
+) -> Vec<(&'static str, HeaderValue)> {
+    let event_id = HeaderValue::from_str(event_id).unwrap_or_else(|_| {
+        let encoded: String = url::form_urlencoded::byte_serialize(event_id.as_bytes()).collect();
+        HeaderValue::from_str(&encoded).expect("percent-encoded text is a valid header value")
+    });
+    let text = |value: String| HeaderValue::from_str(&value).expect("ASCII header value");
+    let mut headers = vec![
+        (EVENT_ID_HEADER, event_id),
+        (TIMESTAMP_HEADER, text(timestamp.to_string())),
+        (SIGNATURE_HEADER, text(sign(secret, timestamp, body))),
+    ];
+    if crate::kombo::webhooks::is_kombo_event(kind) {
+        headers.push((
+            crate::kombo::webhooks::SIGNATURE_HEADER,
+            text(crate::kombo::webhooks::sign(secret, body)),
+        ));
+    }
+    headers
 }
 
 /// What became of one notification message.
@@ -313,7 +348,10 @@ impl WebhookDispatcher {
             return Dispatch::Done;
         };
         let attempt = receive_count(message);
-        let (outcome, status_code) = self.post(url, &event, body.as_bytes()).await;
+        // Kombo-format events go out as Kombo sends them; the connector's as the event itself.
+        let kombo_body = crate::kombo::webhooks::payload(&event);
+        let body = kombo_body.as_deref().unwrap_or(body.as_bytes());
+        let (outcome, status_code) = self.post(url, &event, body).await;
         let settled = match &outcome {
             Dispatch::Done => Some(WebhookDelivery {
                 state: if status_code.is_some_and(|s| (200..300).contains(&s)) {
@@ -358,22 +396,16 @@ impl WebhookDispatcher {
             }
         };
         let timestamp = Utc::now().timestamp();
-        let signature = sign(secret.as_bytes(), timestamp, body);
-        let event_id = HeaderValue::from_str(&event.id).unwrap_or_else(|_| {
-            let encoded: String =
-                url::form_urlencoded::byte_serialize(event.id.as_bytes()).collect();
-            HeaderValue::from_str(&encoded).expect("percent-encoded text is a valid header value")
-        });
-        let sent = self
+        let mut request = self
             .http()
             .post(url.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(EVENT_ID_HEADER, event_id)
-            .header(TIMESTAMP_HEADER, timestamp.to_string())
-            .header(SIGNATURE_HEADER, signature)
-            .body(body.to_vec())
-            .send()
-            .await;
+            .header(CONTENT_TYPE, "application/json");
+        for (name, value) in
+            signature_headers(secret.as_bytes(), &event.id, &event.kind, body, timestamp)
+        {
+            request = request.header(name, value);
+        }
+        let sent = request.body(body.to_vec()).send().await;
         let response = match sent {
             Ok(response) => response,
             Err(e) => {

@@ -123,7 +123,7 @@ pub async fn run_spine(stack: &Stack, say: impl Fn(&str)) -> SpineReport {
             .unwrap();
     assert_eq!(
         started.status(),
-        202,
+        200,
         "{}",
         started.text().await.unwrap_or_default()
     );
@@ -148,7 +148,7 @@ pub async fn run_spine(stack: &Stack, say: impl Fn(&str)) -> SpineReport {
     .unwrap();
     assert_eq!(
         completed.status(),
-        202,
+        200,
         "{}",
         completed.text().await.unwrap_or_default()
     );

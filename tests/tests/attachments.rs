@@ -104,7 +104,7 @@ async fn submit(stack: &Stack, company: &TestCompany, order_id: &str, body: Valu
 /// Submits and expects a queued result version.
 async fn submit_ok(stack: &Stack, company: &TestCompany, order_id: &str, body: Value) -> u64 {
     let (status, answer) = submit(stack, company, order_id, body).await;
-    assert_eq!(status, 202, "{answer}");
+    assert_eq!(status, 200, "{answer}");
     answer["data"]["result_version"].as_u64().unwrap()
 }
 
@@ -341,7 +341,7 @@ async fn inline_data_over_the_limit_is_413_and_points_at_data_url() {
     .await;
     assert_eq!(status, 413, "{answer}");
     assert_eq!(answer["status"], "error");
-    assert_eq!(answer["error"]["code"], "ATTACHMENT_TOO_LARGE");
+    assert_eq!(answer["error"]["connector_code"], "ATTACHMENT_TOO_LARGE");
     let message = answer["error"]["message"].as_str().unwrap();
     assert!(message.contains("`attachments[0]`"), "{message}");
     assert!(message.contains("data_url"), "{message}");
@@ -567,7 +567,7 @@ async fn an_attachment_with_both_url_and_data_is_a_400_naming_it() {
     )
     .await;
     assert_eq!(status, 400, "{answer}");
-    assert_eq!(answer["error"]["code"], "INVALID_FIELD");
+    assert_eq!(answer["error"]["connector_code"], "INVALID_FIELD");
     assert!(
         answer["error"]["message"]
             .as_str()

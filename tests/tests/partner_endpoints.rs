@@ -300,7 +300,7 @@ async fn sr_retrying_an_order_creates_one_order() {
     assert_eq!((a.status().as_u16(), b.status().as_u16()), (202, 202));
     let page = stack
         .store
-        .list_orders(&company.integration_id, None, None, 50)
+        .list_orders(&company.integration_id, &Default::default(), None, 50)
         .await
         .unwrap();
     let ids: Vec<&str> = page.orders.iter().map(|o| o.order_id.as_str()).collect();

@@ -197,7 +197,7 @@ async fn writes_and_paths_outside_the_allow_list_are_refused() {
     let integration = &company.integration_id;
     let refused = |status: u16, code: &str, answer: &Value, mentions: &str| {
         assert_eq!(answer["status"], "error", "{answer}");
-        assert_eq!(answer["error"]["code"], code, "{answer}");
+        assert_eq!(answer["error"]["connector_code"], code, "{answer}");
         assert!(
             answer["error"]["message"]
                 .as_str()
@@ -298,7 +298,8 @@ async fn another_integrations_company_is_unknown_and_a_disabled_one_is_refused()
     )
     .await;
     assert_eq!(status, 404, "{answer}");
-    assert_eq!(answer["error"]["code"], "COMPANY_NOT_FOUND");
+    assert_eq!(answer["error"]["connector_code"], "COMPANY_NOT_FOUND");
+    assert_eq!(answer["error"]["code"], "PLATFORM.INTEGRATION_NOT_FOUND");
     assert!(answer["error"]["message"]
         .as_str()
         .unwrap()
@@ -323,6 +324,7 @@ async fn another_integrations_company_is_unknown_and_a_disabled_one_is_refused()
     )
     .await;
     assert_eq!(status, 403, "{answer}");
+    assert_eq!(answer["error"]["code"], "INTEGRATION.INACTIVE", "{answer}");
     assert!(answer["error"]["message"]
         .as_str()
         .unwrap()
@@ -351,7 +353,8 @@ async fn sr_unreachable_is_a_502_with_a_json_body() {
     .await;
     assert_eq!(status, 502, "{answer}");
     assert_eq!(answer["status"], "error");
-    assert_eq!(answer["error"]["code"], "SR_UNREACHABLE");
+    assert_eq!(answer["error"]["connector_code"], "SR_UNREACHABLE");
+    assert_eq!(answer["error"]["code"], "REMOTE.SERVICE_UNAVAILABLE");
     assert!(answer["error"]["message"]
         .as_str()
         .unwrap()

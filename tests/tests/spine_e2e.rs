@@ -77,7 +77,7 @@ async fn sr_retrying_the_same_order_post_over_http_yields_one_order() {
     assert_eq!(retry.status, 202, "{:?}", retry.body);
     let page = stack
         .store
-        .list_orders(&company.integration_id, None, None, 10)
+        .list_orders(&company.integration_id, &Default::default(), None, 10)
         .await
         .unwrap();
     assert_eq!(page.orders.len(), 1);

@@ -41,7 +41,8 @@ async fn the_vendor_key_is_required_and_checked() {
         assert_eq!(response.status(), 401, "{auth:?}");
         let body = json_body(&response);
         assert_eq!(body["status"], "error");
-        assert_eq!(body["error"]["code"], "UNAUTHORIZED");
+        assert_eq!(body["error"]["code"], "PLATFORM.AUTHENTICATION_INVALID");
+        assert_eq!(body["error"]["connector_code"], "UNAUTHORIZED");
     }
 }
 
@@ -143,7 +144,7 @@ async fn omitted_packages_are_deleted_but_their_orders_keep_working() {
     );
     assert!(stack.store.get_order(&new_order).await.unwrap().is_none());
     let (status, _) = submit(&stack, &company, &order_id, json!({"status": "OPEN"})).await;
-    assert_eq!(status, 202, "the in-flight order still takes results");
+    assert_eq!(status, 200, "the in-flight order still takes results");
 }
 
 #[tokio::test]
@@ -165,7 +166,7 @@ async fn orders_are_listed_with_status_filter_and_cursor_pagination() {
         json!({"status": "COMPLETED", "score": 3, "max_score": 5}),
     )
     .await;
-    assert_eq!(status, 202);
+    assert_eq!(status, 200);
 
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -255,7 +256,7 @@ async fn a_result_is_recorded_queued_and_reported() {
         "summary": "Solid work", "completed_at": "2026-11-22T10:00:00Z",
         "attributes": [{"type": "SUB_RESULT", "id": "java-coding", "label": "Coding", "score": {"value": 9, "max": 10}}]
     })).await;
-    assert_eq!(status, 202, "{body}");
+    assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["result_version"], 1);
     assert_eq!(body["data"]["sr_status"], "COMPLETED");
     assert_eq!(body["data"]["forwarded"], true);
@@ -291,8 +292,9 @@ async fn bad_results_get_400s_that_name_the_field() {
         ),
         (json!({"status": "COMPLETED", "score": 12}), "max_score"),
         (
-            json!({"status": "COMPLETED", "attributes": [{"type": "SUB_RESULT", "id": "nope"}]}),
-            "attributes[0].id",
+            json!({"status": "COMPLETED", "attributes": [{"type": "SUB_RESULT", "id": "nope",
+                   "score": {"value": 11, "max": 10}}]}),
+            "attributes[0].score",
         ),
         (json!({"status": "COMPLETED", "colour": "red"}), "colour"),
         (
@@ -305,6 +307,11 @@ async fn bad_results_get_400s_that_name_the_field() {
         assert_eq!(status, 400, "{body}");
         let message = answer["error"]["message"].as_str().unwrap();
         assert!(message.contains(field), "{body}: {message}");
+        assert_eq!(
+            answer["error"]["code"], "PLATFORM.INPUT_INVALID",
+            "{answer}"
+        );
+        assert_eq!(answer["error"]["field"], field, "{answer}");
     }
     let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
     assert_eq!(order.result_version, 0, "nothing half-written");
@@ -320,10 +327,10 @@ async fn late_in_progress_after_completed_is_recorded_not_sent() {
         submit(&stack, &company, &order_id, json!({"status": "COMPLETED"}))
             .await
             .0,
-        202
+        200
     );
     let (status, body) = submit(&stack, &company, &order_id, json!({"status": "OPEN"})).await;
-    assert_eq!(status, 202);
+    assert_eq!(status, 200);
     assert_eq!(body["data"]["forwarded"], false);
     assert_eq!(body["data"]["sr_status"], "COMPLETED");
     assert!(body["warnings"][0]["message"]

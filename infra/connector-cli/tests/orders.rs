@@ -37,7 +37,7 @@ async fn complete_and_deliver(stack: &Stack, company: &TestCompany, order_id: &s
             ),
         )
         .await;
-    assert_eq!(response.status(), 202, "{:?}", response.body());
+    assert_eq!(response.status(), 200, "{:?}", response.body());
     eventually(
         "the result to be delivered",
         Duration::from_secs(120),

@@ -14,10 +14,13 @@ use crate::http::{
     bearer_token, body_bytes, decode_segment, empty_response, json_response, parse_json,
     require_content_type, require_storable, segments_after, sr_error_response, ApiError,
 };
+use crate::kombo::inline::{InlineUrlClient, InlineUrlError, InlineUrlSettings};
 use crate::metrics::{self, Metric};
 use crate::notifications::Notifications;
 use crate::ops::companies::{disable_company, REASON_SMARTRECRUITERS};
-use crate::orders::{accept_inline_order, accept_order, Caller, Order, OrderError};
+use crate::orders::{
+    accept_inline_order, accept_order, Caller, InlineUrlSource, Order, OrderError,
+};
 use crate::packages::{Catalog, PackageQuery};
 use crate::queue::{QueueMessage, ResultsQueue};
 use crate::secrets::Secrets;
@@ -40,6 +43,8 @@ pub struct PartnerApi {
     /// Whether `DELETE /integrations/companies/{id}` needs a bearer token of that company
     /// (`DISABLE_REQUIRES_TOKEN`, default true).
     disable_requires_token: bool,
+    /// Asks the vendor for the assessment URL of inline orders whose package has no template.
+    inline_urls: Option<InlineUrlClient>,
 }
 
 /// An authenticated SR call: the company it speaks for and that company's catalog.
@@ -65,7 +70,14 @@ impl PartnerApi {
             sr,
             token_ttl,
             disable_requires_token: true,
+            inline_urls: None,
         }
+    }
+
+    /// Inline orders of packages without `inline_url_template` ask the vendor through `client`.
+    pub fn with_inline_urls(mut self, client: InlineUrlClient) -> Self {
+        self.inline_urls = Some(client);
+        self
     }
 
     /// Lets SR disable an integration without a token (`DISABLE_REQUIRES_TOKEN=false`).
@@ -79,15 +91,21 @@ impl PartnerApi {
         let aws = AwsClients::from_env().await;
         let requires_token = std::env::var("DISABLE_REQUIRES_TOKEN").map_or(true, |v| v != "false");
         let store = Store::new(aws.dynamodb, config.table_name);
+        let secrets = Secrets::new(aws.secrets, config.secret_prefix);
+        let inline_urls = InlineUrlClient::new(
+            InlineUrlSettings::from_lookup(|name| std::env::var(name).ok())?,
+            secrets.clone(),
+        );
         Ok(Self::new(
             store.clone(),
-            Secrets::new(aws.secrets, config.secret_prefix),
+            secrets,
             ResultsQueue::new(aws.sqs.clone(), config.results_queue_url),
             Notifications::new(store, aws.sqs, config.notifications_queue_url),
             config.sr,
             config.access_token_ttl,
         )
-        .with_disable_requires_token(requires_token))
+        .with_disable_requires_token(requires_token)
+        .with_inline_urls(inline_urls))
     }
 
     /// `POST {oauthTokenUrl}`: RFC 6749 §4.4 client-credentials grant.
@@ -271,7 +289,7 @@ impl PartnerApi {
         require_content_type(request, "application/json")?;
         let body: InlineOrderRequest = parse_json(body_bytes(request))?;
         require_storable(&serde_json::to_value(&body).unwrap_or_default(), "")?;
-        let order = accept_inline_order(
+        let mut order = accept_inline_order(
             body,
             &auth.caller,
             auth.catalog.as_ref(),
@@ -279,6 +297,17 @@ impl PartnerApi {
             Utc::now(),
         )
         .map_err(order_error)?;
+        let asks_vendor = order
+            .inline
+            .as_ref()
+            .is_some_and(|i| i.url_source == InlineUrlSource::Vendor);
+        // SR retrying an order already stored gets its stored URL: the vendor is asked once.
+        if asks_vendor && self.store.get_order(&order.order_id).await?.is_none() {
+            let url = self.vendor_assessment_url(&order).await?;
+            if let Some(inline) = order.inline.as_mut() {
+                inline.assessment_url = url;
+            }
+        }
         let stored = self.store_once(order).await?;
         let url = stored.inline.map(|i| i.assessment_url).ok_or_else(|| {
             ApiError::conflict(
@@ -287,6 +316,34 @@ impl PartnerApi {
             )
         })?;
         Ok(json_response(StatusCode::OK, &InlineOrderResponse { url }))
+    }
+
+    /// The vendor's answer to `inline-assessment:order-received` for `order` (not stored yet).
+    /// Its failures are SR errors naming what went wrong; nothing has been stored.
+    async fn vendor_assessment_url(&self, order: &Order) -> Result<String, ApiError> {
+        let not_configured = || InlineUrlError::NotConfigured(order.package.id.clone());
+        let answer = match &self.inline_urls {
+            Some(client) => client.assessment_url(order).await,
+            None => Err(not_configured()),
+        };
+        answer.map_err(|e| {
+            tracing::warn!(company_id = %order.company_id, order_id = %order.order_id, error = %e, "the vendor did not answer the inline assessment URL");
+            match e {
+                InlineUrlError::Secret(_) => {
+                    ApiError::unavailable("credentials storage is temporarily unavailable; retry")
+                }
+                InlineUrlError::Timeout(_) => ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "INLINE_URL_TIMEOUT",
+                    e.to_string(),
+                ),
+                other => ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "INLINE_URL_UNAVAILABLE",
+                    other.to_string(),
+                ),
+            }
+        })
     }
 
     /// Stores a new order, or recognises SR's retry of it, then queues its enrichment; returns the

@@ -15,19 +15,21 @@ use crate::http::{
     bearer_token, body_bytes, decode_segment, json_response, parse_json, query_param,
     require_storable, segments_after, vendor_error_response, ApiError,
 };
+use crate::kombo::orders::AssessmentOrder;
+use crate::kombo::packages::kombo_type;
 use crate::orders::{DeliveryAttempt, DeliveryState, Order, Submission, VendorOrderStatus};
 use crate::packages::{validate_packages, Availability, Catalog, ReplaceSummary, VendorPackage};
 use crate::passthrough::{Passthrough, PassthroughRequest, PassthroughSettings};
 use crate::queue::{QueueMessage, ResultsQueue};
 use crate::results::{
     decide, file_attachments, to_package_result, without_inline_data, AttachmentError, Decision,
-    ResultSubmission, MAX_INLINE_FILE_BYTES,
+    FileContent, ResultSubmission, SubmittedFile, MAX_INLINE_FILE_BYTES,
 };
 use crate::secrets::{SecretError, Secrets};
-use crate::sr::{AssessmentPackage, PackageResult, ResultStatus, SrClient, SrClientError};
+use crate::sr::{Assessment, AssessmentType, PackageResult, ResultStatus, SrClient, SrClientError};
 use crate::store::{
-    CompanyStatus, ConnectKeyRecord, Event, FileSource, FileState, Organisation, ResultWrite,
-    Store, StoreError, StoredFile, UploadedFile,
+    CompanyStatus, ConnectKeyRecord, Event, FileSource, FileState, OrderFilter, Organisation,
+    ResultWrite, Store, StoreError, StoredFile, UploadedFile,
 };
 
 use super::partner::HandlerResult;
@@ -43,6 +45,9 @@ pub struct VendorApi {
     keys: VendorKeyVerifier,
     /// `POST /assessment/passthrough/sr`; without it that route answers 501.
     passthrough: Option<Passthrough>,
+    /// Whether create-inline-order can ask the vendor for assessment URLs (the stack has a
+    /// `WebhookUrl`); without, an inline package needs its `inline_url_template`.
+    vendor_answers_inline_urls: bool,
 }
 
 #[derive(Serialize)]
@@ -76,11 +81,20 @@ struct PutPackages {
     packages: Vec<VendorPackage>,
 }
 
-/// A catalog package as the vendor sees it: SR's package plus the vendor-only settings.
+/// A catalog package as the vendor sees it: Kombo's `{id, name, description, type, updated_at}`
+/// (`type` in Kombo's names, `null` for SR's inline type), then what Kombo's clients ignore:
+/// SR's type, the assessments and the vendor-only settings.
 #[derive(Serialize)]
 struct PackageView<'a> {
-    #[serde(flatten)]
-    package: &'a AssessmentPackage,
+    id: &'a str,
+    name: &'a str,
+    description: &'a str,
+    #[serde(rename = "type")]
+    kind: Option<&'static str>,
+    /// When the package last changed (`PUT` with the same content keeps it).
+    updated_at: chrono::DateTime<Utc>,
+    sr_type: AssessmentType,
+    assessments: &'a [Assessment],
     #[serde(skip_serializing_if = "Option::is_none")]
     inline_url_template: Option<&'a str>,
     availability: &'a Availability,
@@ -93,7 +107,13 @@ fn package_views(catalog: Option<&Catalog>) -> Vec<PackageView<'_>> {
                 .values()
                 .filter(|e| !e.deleted)
                 .map(|e| PackageView {
-                    package: &e.package,
+                    id: &e.package.id,
+                    name: &e.package.name,
+                    description: &e.package.description,
+                    kind: kombo_type(e.package.kind),
+                    updated_at: e.updated_at,
+                    sr_type: e.package.kind,
+                    assessments: &e.package.assessments,
                     inline_url_template: e.inline_url_template.as_deref(),
                     availability: &e.availability,
                 })
@@ -138,12 +158,20 @@ impl VendorApi {
             queue,
             keys,
             passthrough: None,
+            vendor_answers_inline_urls: false,
         }
     }
 
     /// Enables the SR passthrough (company credentials from `secrets`, calls through `sr`).
     pub fn with_passthrough(mut self, passthrough: Passthrough) -> Self {
         self.passthrough = Some(passthrough);
+        self
+    }
+
+    /// Lets inline packages go without `inline_url_template` (the vendor answers each order's
+    /// URL; `crate::kombo::inline`).
+    pub fn with_vendor_inline_urls(mut self, enabled: bool) -> Self {
+        self.vendor_answers_inline_urls = enabled;
         self
     }
 
@@ -156,12 +184,14 @@ impl VendorApi {
             sr: SrClient::new(config.sr),
             settings: PassthroughSettings::from_env(),
         };
+        let webhook_url = crate::webhooks::webhook_url(|name| std::env::var(name).ok())?;
         Ok(Self::new(
             Store::new(aws.dynamodb, config.table_name),
             ResultsQueue::new(aws.sqs, config.results_queue_url),
             VendorKeyVerifier::new(secrets, config.vendor_api_key_secret_id),
         )
-        .with_passthrough(passthrough))
+        .with_passthrough(passthrough)
+        .with_vendor_inline_urls(webhook_url.is_some()))
     }
 
     /// The one handler behind `ANY /assessment/{proxy+}`.
@@ -241,8 +271,26 @@ impl VendorApi {
             let availability = serde_json::to_value(&package.availability).unwrap_or_default();
             require_storable(&availability, &format!("packages[{i}].availability"))?;
         }
-        let packages = validate_packages(body.packages)
-            .map_err(|e| ApiError::bad_request("INVALID_FIELD", e.to_string()))?;
+        let packages = validate_packages(body.packages).map_err(|e| {
+            ApiError::bad_request("INVALID_FIELD", e.to_string()).with_field(e.field)
+        })?;
+        if !self.vendor_answers_inline_urls {
+            let untemplated = packages.iter().position(|p| {
+                p.package.kind == AssessmentType::InlineAssessment
+                    && p.inline_url_template.is_none()
+            });
+            if let Some(i) = untemplated {
+                let field = format!("packages[{i}].inline_url_template");
+                return Err(ApiError::bad_request(
+                    "INVALID_FIELD",
+                    format!(
+                        "invalid field `{field}`: is required for INLINE_ASSESSMENT packages on \
+                         this deployment (it has no WebhookUrl to ask for each order's URL)"
+                    ),
+                )
+                .with_field(field));
+            }
+        }
         for attempt in 1..=WRITE_ATTEMPTS {
             let now = Utc::now();
             let mut catalog = self
@@ -354,31 +402,21 @@ impl VendorApi {
         ))
     }
 
+    /// `GET /assessment/orders`: Kombo's filters `statuses` and `ids` (comma-separated),
+    /// `created_after` (ISO 8601), `page_size` (1–250, default 100) and `cursor`; `status` (one
+    /// status) is kept for callers of the earlier API.
     async fn list_orders(
         &self,
         request: &Request,
         integration: &str,
     ) -> Result<Response<Body>, ApiError> {
-        let status = match query_param(request, "status").as_deref() {
-            None => None,
-            Some(raw) => Some(
-                serde_json::from_value::<VendorOrderStatus>(serde_json::Value::String(
-                    raw.to_string(),
-                ))
-                .map_err(|_| {
-                    ApiError::bad_request(
-                        "INVALID_PARAMETER",
-                        "query parameter `status` must be OPEN, COMPLETED or CANCELLED",
-                    )
-                })?,
-            ),
-        };
+        let filter = order_filter(request)?;
         let page_size = page_size(request)?;
         let page = self
             .store
             .list_orders(
                 integration,
-                status,
+                &filter,
                 query_param(request, "cursor").as_deref(),
                 page_size,
             )
@@ -418,12 +456,16 @@ impl VendorApi {
             })
     }
 
+    /// `PUT /assessment/orders/{id}/result`: validated and mapped ([`prepare_result`]), then
+    /// stored as the next result version and queued; with `dry_run=true` the same validation
+    /// and mapping answer what SR would get, storing and queueing nothing.
     async fn submit_result(
         &self,
         request: &Request,
         integration: &str,
         order_id: &str,
     ) -> Result<Response<Body>, ApiError> {
+        let dry_run = dry_run(request)?;
         let bytes = body_bytes(request);
         let submission: ResultSubmission = parse_json(bytes)?;
         // Inline file bytes are stored once, as their own items; the order keeps only a note.
@@ -435,11 +477,20 @@ impl VendorApi {
         let mut files_stored = false;
         for attempt in 1..=WRITE_ATTEMPTS {
             let order = self.order_of(integration, order_id).await?;
-            let result = to_package_result(&submission, &order)
-                .map_err(|e| ApiError::bad_request("INVALID_FIELD", e.to_string()))?;
-            let files =
-                file_attachments(&submission, MAX_INLINE_FILE_BYTES).map_err(attachment_error)?;
+            let PreparedResult {
+                result,
+                mut warnings,
+                files,
+                decision,
+            } = prepare_result(&submission, &order)?;
             let status = result.status.unwrap_or(ResultStatus::InProgress);
+            if dry_run {
+                if let Decision::RecordOnly { reason } = &decision {
+                    warnings.push(reason.clone());
+                }
+                let view = DryRunView::of(&order, &result, &files, &decision);
+                return Ok(success(StatusCode::OK, view, warnings));
+            }
             let now = Utc::now();
             let mut record = Submission {
                 version: None,
@@ -448,22 +499,22 @@ impl VendorApi {
                 vendor_body: vendor_body.clone(),
                 note: None,
             };
-            if let Decision::RecordOnly { reason } = decide(order.result_status(), status) {
-                let mut warnings = vec![reason.clone()];
+            if let Decision::RecordOnly { reason } = decision {
+                warnings.push(reason.clone());
                 if !files.is_empty() {
                     warnings.push(format!(
                         "{} file attachment(s) of this submission were not stored: the result is not sent",
                         files.len()
                     ));
                 }
-                record.note = Some(reason.clone());
+                record.note = Some(reason);
                 let order = self
                     .store
                     .record_submission(order_id, integration, &record, now)
                     .await?;
                 tracing::info!(order_id, company_id = %order.company_id, "late result recorded, not sent");
                 return Ok(success(
-                    StatusCode::ACCEPTED,
+                    StatusCode::OK,
                     ResultView::of(&order, false),
                     warnings,
                 ));
@@ -498,9 +549,9 @@ impl VendorApi {
                         .await?;
                     tracing::info!(order_id, company_id = %order.company_id, version = order.result_version, status = status.as_str(), "result queued for SmartRecruiters");
                     return Ok(success(
-                        StatusCode::ACCEPTED,
+                        StatusCode::OK,
                         ResultView::of(&order, true),
-                        vec![],
+                        warnings,
                     ));
                 }
                 Err(StoreError::Conflict) if attempt < WRITE_ATTEMPTS => continue,
@@ -508,6 +559,114 @@ impl VendorApi {
             }
         }
         unreachable!("the last attempt returns")
+    }
+}
+
+/// A submission checked against its order: the `PackageResult` SR would get, the files it would
+/// get, and whether it is sent. Real submissions and dry runs both come through here.
+struct PreparedResult {
+    result: PackageResult,
+    warnings: Vec<String>,
+    files: Vec<SubmittedFile>,
+    decision: Decision,
+}
+
+fn prepare_result(
+    submission: &ResultSubmission,
+    order: &Order,
+) -> Result<PreparedResult, ApiError> {
+    let mapped = to_package_result(submission, order).map_err(|e| {
+        let field = e.field.clone();
+        ApiError::bad_request("INVALID_FIELD", e.to_string()).with_field(field)
+    })?;
+    let files = file_attachments(submission, MAX_INLINE_FILE_BYTES).map_err(attachment_error)?;
+    let status = mapped.result.status.unwrap_or(ResultStatus::InProgress);
+    Ok(PreparedResult {
+        decision: decide(order.result_status(), status),
+        result: mapped.result,
+        warnings: mapped.warnings,
+        files,
+    })
+}
+
+/// `dry_run=true|false` (absent: false).
+fn dry_run(request: &Request) -> Result<bool, ApiError> {
+    match query_param(request, "dry_run").as_deref() {
+        None => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(_) => Err(invalid_parameter("dry_run", "must be true or false")),
+    }
+}
+
+/// What a dry run answers: the `PackageResult` SR would be PATCHed with, the files that would be
+/// uploaded first, and whether the submission would be sent at all.
+#[derive(Serialize)]
+struct DryRunView<'a> {
+    dry_run: bool,
+    order_id: &'a str,
+    /// Kombo's status the order would have.
+    status: VendorOrderStatus,
+    /// `false`: it would only be recorded (the reason is in `warnings`).
+    forwarded: bool,
+    package_result: &'a PackageResult,
+    files: Vec<DryRunFile<'a>>,
+}
+
+#[derive(Serialize)]
+struct DryRunFile<'a> {
+    /// Where it is in the body (`attachments[1]`, `attributes[0].attachments[0]`).
+    field: &'a str,
+    name: &'a str,
+    content_type: &'a str,
+    /// `INLINE` (decoded `size` in bytes) or `DATA_URL` (downloaded at delivery; size unknown).
+    source: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_url: Option<&'a str>,
+}
+
+impl<'a> DryRunView<'a> {
+    fn of(
+        order: &'a Order,
+        result: &'a PackageResult,
+        files: &'a [SubmittedFile],
+        decision: &Decision,
+    ) -> Self {
+        let forwarded = match decision {
+            Decision::Forward => true,
+            Decision::RecordOnly { .. } => false,
+        };
+        let status = if forwarded {
+            VendorOrderStatus::from_result(result.status)
+        } else {
+            order.vendor_status()
+        };
+        Self {
+            dry_run: true,
+            order_id: &order.order_id,
+            status,
+            forwarded,
+            package_result: result,
+            files: files
+                .iter()
+                .map(|f| {
+                    let (source, size, data_url) = match &f.content {
+                        FileContent::Inline(bytes) => ("INLINE", Some(bytes.len()), None),
+                        FileContent::DataUrl(url) => ("DATA_URL", None, Some(url.as_str())),
+                    };
+                    DryRunFile {
+                        field: &f.field,
+                        name: &f.name,
+                        content_type: &f.content_type,
+                        source,
+                        size,
+                        data_url,
+                    }
+                })
+                .collect(),
+        }
     }
 }
 
@@ -558,9 +717,13 @@ impl VendorApi {
             .filter(|c| c.integration_id == integration)
             .ok_or_else(unknown)?;
         let disabled = || {
-            ApiError::forbidden(format!(
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "COMPANY_DISABLED",
+                format!(
                 "company `{company_id}` has disabled the integration; its SmartRecruiters credentials are gone"
-            ))
+            ),
+            )
         };
         if company.status != CompanyStatus::Active {
             return Err(disabled());
@@ -612,12 +775,19 @@ impl VendorApi {
 /// `data_url`).
 fn attachment_error(error: AttachmentError) -> ApiError {
     match error {
-        AttachmentError::Invalid(e) => ApiError::bad_request("INVALID_FIELD", e.to_string()),
-        too_large @ AttachmentError::TooLarge { .. } => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "ATTACHMENT_TOO_LARGE",
-            too_large.to_string(),
-        ),
+        AttachmentError::Invalid(e) => {
+            let field = e.field.clone();
+            ApiError::bad_request("INVALID_FIELD", e.to_string()).with_field(field)
+        }
+        AttachmentError::TooLarge { ref field, .. } => {
+            let field = format!("{field}.data");
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "ATTACHMENT_TOO_LARGE",
+                error.to_string(),
+            )
+            .with_field(field)
+        }
     }
 }
 
@@ -628,21 +798,84 @@ fn page_size(request: &Request) -> Result<usize, ApiError> {
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "INVALID_PARAMETER",
-                    "query parameter `page_size` must be a whole number from 1 to 250",
-                )
-            }),
+            .ok_or_else(|| invalid_parameter("page_size", "must be a whole number from 1 to 250")),
     }
+}
+
+/// Most ids one `ids` filter may name (a page's worth).
+const MAX_FILTER_IDS: usize = 250;
+
+fn invalid_parameter(name: &str, reason: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(
+        "INVALID_PARAMETER",
+        format!("query parameter `{name}` {reason}"),
+    )
+    .with_field(name)
+}
+
+/// A comma-separated list parameter (`statuses=OPEN,COMPLETED`), blanks dropped; `None` when
+/// absent.
+fn list_param(request: &Request, name: &str) -> Option<Vec<String>> {
+    query_param(request, name).map(|raw| {
+        raw.split(',')
+            .map(|item| item.trim().to_string())
+            .filter(|item| !item.is_empty())
+            .collect()
+    })
+}
+
+fn order_filter(request: &Request) -> Result<OrderFilter, ApiError> {
+    let mut statuses = Vec::new();
+    let names = list_param(request, "statuses")
+        .into_iter()
+        .flatten()
+        .map(|s| ("statuses", s))
+        .chain(query_param(request, "status").map(|s| ("status", s)));
+    for (param, name) in names {
+        let status = VendorOrderStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(&name))
+            .ok_or_else(|| {
+                invalid_parameter(
+                    param,
+                    format!("has `{name}`; statuses are OPEN, COMPLETED, CANCELLED and REJECTED"),
+                )
+            })?;
+        if !statuses.contains(&status) {
+            statuses.push(status);
+        }
+    }
+    let ids = list_param(request, "ids");
+    if ids.as_ref().is_some_and(|ids| ids.len() > MAX_FILTER_IDS) {
+        return Err(invalid_parameter(
+            "ids",
+            format!("names more than {MAX_FILTER_IDS} orders"),
+        ));
+    }
+    let created_after = match query_param(request, "created_after") {
+        None => None,
+        // A `+` of an offset arrives as a space when the client did not percent-encode it.
+        Some(raw) => Some(
+            crate::results::parse_lenient_time(&raw.replace(' ', "+")).ok_or_else(|| {
+                invalid_parameter(
+                    "created_after",
+                    "must be an ISO 8601 date-time such as 2026-05-01T09:30:00Z",
+                )
+            })?,
+        ),
+    };
+    Ok(OrderFilter {
+        statuses,
+        ids,
+        created_after,
+    })
 }
 
 fn cursor_error(error: StoreError) -> ApiError {
     match error {
-        StoreError::Corrupt { key, .. } if key == "cursor" => ApiError::bad_request(
-            "INVALID_PARAMETER",
-            "query parameter `cursor` is not a cursor of this integration's list",
-        ),
+        StoreError::Corrupt { key, .. } if key == "cursor" => {
+            invalid_parameter("cursor", "is not a cursor of this integration's list")
+        }
         other => other.into(),
     }
 }
@@ -660,6 +893,7 @@ fn integration_id(request: &Request) -> Result<String, ApiError> {
                 "MISSING_INTEGRATION_ID",
                 "header `X-Integration-Id` is required: it names the customer connection",
             )
+            .with_field("X-Integration-Id")
         })
         .and_then(|id| {
             // Integration ids are at most 128 characters (connect keys enforce it); a longer one
@@ -668,7 +902,8 @@ fn integration_id(request: &Request) -> Result<String, ApiError> {
                 Err(ApiError::bad_request(
                     "INVALID_INTEGRATION_ID",
                     "header `X-Integration-Id` is longer than 128 characters",
-                ))
+                )
+                .with_field("X-Integration-Id"))
             } else {
                 Ok(id)
             }
@@ -697,22 +932,6 @@ impl<'a> ResultView<'a> {
             forwarded,
         }
     }
-}
-
-#[derive(Serialize)]
-struct CandidateView<'a> {
-    remote_id: &'a str,
-    email: Option<&'a str>,
-    first_name: &'a str,
-    last_name: &'a str,
-    phone: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct JobView<'a> {
-    remote_id: &'a str,
-    name: Option<&'a str>,
-    job_code: Option<&'a str>,
 }
 
 /// A file attachment as the vendor sees it: what was submitted and where its upload stands.
@@ -770,16 +989,14 @@ struct DeliveryView<'a> {
     attempts: Option<&'a [DeliveryAttempt]>,
 }
 
-/// An order in the vendor's vocabulary (Kombo's field names, plus SR-only fields).
+/// An order in the vendor's vocabulary: Kombo's order (every key Kombo's clients require), then
+/// what Kombo has no field for and its clients ignore.
 #[derive(Serialize)]
 struct OrderView<'a> {
-    id: &'a str,
-    package_id: &'a str,
-    status: VendorOrderStatus,
+    #[serde(flatten)]
+    kombo: AssessmentOrder,
     sr_status: Option<ResultStatus>,
     company_id: &'a str,
-    candidate: CandidateView<'a>,
-    job: JobView<'a>,
     requester: Option<&'a crate::sr::OrderRequester>,
     fields: &'a std::collections::BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -806,23 +1023,9 @@ struct OrderView<'a> {
 impl<'a> OrderView<'a> {
     fn summary(order: &'a Order) -> Self {
         Self {
-            id: &order.order_id,
-            package_id: &order.package.id,
-            status: order.vendor_status(),
+            kombo: AssessmentOrder::of(order),
             sr_status: order.result_status(),
             company_id: &order.company_id,
-            candidate: CandidateView {
-                remote_id: &order.candidate.id,
-                email: order.candidate.email.as_deref(),
-                first_name: &order.candidate.first_name,
-                last_name: &order.candidate.last_name,
-                phone: order.candidate.phone_number.as_deref(),
-            },
-            job: JobView {
-                remote_id: &order.job.id,
-                name: order.job.title.as_deref(),
-                job_code: order.job.ref_number.as_deref(),
-            },
             requester: order.requester.as_ref(),
             fields: &order.fields,
             inline: order.inline.as_ref(),

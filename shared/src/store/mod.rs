@@ -21,7 +21,7 @@ pub use companies::{ClientRecord, CompanyRecord, CompanyStatus, TokenRecord};
 pub use connections::{ConnectKeyRecord, ConsentSession, Organisation};
 pub use events::{Event, EventPage, RecordedEvent, WebhookDelivery, WebhookState};
 pub use files::{FileRecord, FileSource, FileState, StoredFile, UploadedFile};
-pub use orders::{DeliveryRecord, OrderPage, PutOrderOutcome, ResultWrite};
+pub use orders::{DeliveryRecord, OrderFilter, OrderPage, PutOrderOutcome, ResultWrite};
 
 pub type Item = HashMap<String, AttributeValue>;
 

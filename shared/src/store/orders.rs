@@ -34,6 +34,31 @@ pub struct OrderPage {
     pub next: Option<String>,
 }
 
+/// Which of an integration's orders to list (Kombo's `statuses`, `ids`, `created_after`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    /// Empty: every status.
+    pub statuses: Vec<VendorOrderStatus>,
+    /// Only these orders (read with `BatchGetItem`, not by walking the list).
+    pub ids: Option<Vec<String>>,
+    /// Only orders created at or after this instant (Kombo's `created_after`).
+    pub created_after: Option<DateTime<Utc>>,
+}
+
+impl OrderFilter {
+    fn matches(&self, order: &Order) -> bool {
+        (self.statuses.is_empty() || self.statuses.contains(&order.vendor_status()))
+            && self
+                .created_after
+                .is_none_or(|after| order.created_at >= after)
+    }
+}
+
+/// The order's sort key in the integration's list: creation time, then id.
+fn list_position(order: &Order) -> String {
+    format!("{}#{}", order.created_at.to_rfc3339(), order.order_id)
+}
+
 /// A new result version to store.
 pub struct ResultWrite<'a> {
     pub order_id: &'a str,
@@ -64,11 +89,7 @@ impl Store {
         );
         item.insert(
             keys::GSI1_SK.into(),
-            AttributeValue::S(format!(
-                "{}#{}",
-                order.created_at.to_rfc3339(),
-                order.order_id
-            )),
+            AttributeValue::S(list_position(order)),
         );
         let result = self
             .db
@@ -96,11 +117,11 @@ impl Store {
         self.get(keys::order(order_id), true).await
     }
 
-    /// One page of an integration's orders, oldest first, optionally only those in `status`.
+    /// One page of an integration's orders that match `filter`, oldest first.
     pub async fn list_orders(
         &self,
         integration_id: &str,
-        status: Option<VendorOrderStatus>,
+        filter: &OrderFilter,
         cursor: Option<&str>,
         page_size: usize,
     ) -> Result<OrderPage, StoreError> {
@@ -112,25 +133,41 @@ impl Store {
             })?),
             None => None,
         };
+        if let Some(ids) = &filter.ids {
+            let after = start
+                .as_ref()
+                .and_then(|key| key.get(keys::GSI1_SK))
+                .and_then(|v| v.as_s().ok())
+                .cloned();
+            return self
+                .listed_by_id(&partition, integration_id, ids, filter, after, page_size)
+                .await;
+        }
+        // Positions are `{created_at}#{id}`, so every position of an order created at or after
+        // the instant sorts after the instant alone.
+        let after = filter.created_after.map(|t| t.to_rfc3339());
         let mut orders = Vec::new();
         loop {
-            let output = self
+            let mut query = self
                 .db
                 .query()
                 .table_name(&self.table)
                 .index_name(keys::GSI1)
-                .key_condition_expression("gsi1pk = :p")
                 .expression_attribute_values(":p", AttributeValue::S(partition.clone()))
                 .set_exclusive_start_key(start.take())
-                .limit((page_size as i32).clamp(1, 250) + 1)
-                .send()
-                .await
-                .map_err(StoreError::service)?;
+                .limit((page_size as i32).clamp(1, 250) + 1);
+            query = match &after {
+                Some(after) => query
+                    .key_condition_expression("gsi1pk = :p AND gsi1sk > :after")
+                    .expression_attribute_values(":after", AttributeValue::S(after.clone())),
+                None => query.key_condition_expression("gsi1pk = :p"),
+            };
+            let output = query.send().await.map_err(StoreError::service)?;
             let last_key = output.last_evaluated_key;
             for item in output.items.unwrap_or_default() {
                 let position = index_key(&item);
                 let order: Order = from_item(item)?;
-                if status.is_some_and(|s| order.vendor_status() != s) {
+                if !filter.matches(&order) {
                     continue;
                 }
                 orders.push(order);
@@ -146,6 +183,48 @@ impl Store {
                 None => return Ok(OrderPage { orders, next: None }),
             }
         }
+    }
+
+    /// The `ids` filter: the named orders of this integration, in list order, after the
+    /// cursor's position. Cursors are positions like the list's, so paging works the same.
+    async fn listed_by_id(
+        &self,
+        partition: &str,
+        integration_id: &str,
+        ids: &[String],
+        filter: &OrderFilter,
+        after: Option<String>,
+        page_size: usize,
+    ) -> Result<OrderPage, StoreError> {
+        let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut listed: Vec<(String, Order)> = self
+            .get_orders(&wanted)
+            .await?
+            .into_values()
+            .filter(|o| o.integration_id == integration_id && filter.matches(o))
+            .map(|o| (list_position(&o), o))
+            .filter(|(position, _)| after.as_ref().is_none_or(|a| position > a))
+            .collect();
+        listed.sort_by(|a, b| a.0.cmp(&b.0));
+        let next = (listed.len() > page_size).then(|| {
+            let (position, last) = &listed[page_size - 1];
+            let (pk, sk) = keys::order(&last.order_id);
+            let key: HashMap<String, AttributeValue> = [
+                (keys::PK, pk),
+                (keys::SK, sk),
+                (keys::GSI1_PK, partition.to_string()),
+                (keys::GSI1_SK, position.clone()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), AttributeValue::S(v)))
+            .collect();
+            encode_cursor(&key)
+        });
+        listed.truncate(page_size);
+        Ok(OrderPage {
+            orders: listed.into_iter().map(|(_, o)| o).collect(),
+            next,
+        })
     }
 
     /// Stores a new result version, only if nobody stored another since `expected_version`.
