@@ -1,0 +1,696 @@
+//! The vendor API as a drop-in for Kombo's assessment API, against the local stack: Kombo's
+//! package types, order shape and filters, error codes, the `/v1` base URL, dry runs, inline
+//! orders whose URL the vendor answers, and Kombo-format webhooks from the real dispatcher.
+//! (Kombo's own SDKs run against the same stack in `tests/kombo/`.)
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use connector::orders::InlineUrlSource;
+use connector_tests::kombo::{
+    assessment_url_for, enriched_order, full_catalog, inline_order_body, partner_api_asking,
+    place_inline_order, publish_full_catalog, signing_secret, webhook_story, Answer,
+    VendorEndpoint,
+};
+use connector_tests::publishing::unpolled_results_queue;
+use connector_tests::scenario::demo_catalog;
+use connector_tests::{json_body, order_body, request, Stack, TestCompany};
+use lambda_http::http::Method;
+use serde_json::{json, Value};
+
+async fn get(stack: &Stack, company: &TestCompany, path: &str) -> (u16, Value) {
+    let response = stack
+        .vendor_call(Method::GET, path, &company.integration_id, None)
+        .await;
+    (response.status().as_u16(), json_body(&response))
+}
+
+async fn put_result(
+    stack: &Stack,
+    company: &TestCompany,
+    order_id: &str,
+    query: &str,
+    body: Value,
+) -> (u16, Value) {
+    let response = stack
+        .vendor_call(
+            Method::PUT,
+            &format!("/assessment/orders/{order_id}/result{query}"),
+            &company.integration_id,
+            Some(body),
+        )
+        .await;
+    (response.status().as_u16(), json_body(&response))
+}
+
+/// A 400 in Kombo's envelope naming `field`.
+fn assert_input_invalid(status: u16, answer: &Value, field: &str) {
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["status"], "error", "{answer}");
+    assert_eq!(
+        answer["error"]["code"], "PLATFORM.INPUT_INVALID",
+        "{answer}"
+    );
+    assert_eq!(answer["error"]["field"], field, "{answer}");
+    assert!(answer["error"]["log_url"].is_null(), "{answer}");
+    assert!(
+        answer["error"]["message"].as_str().unwrap().contains(field),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn packages_are_listed_with_kombos_types_and_when_they_changed() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("kombo-packages").await;
+    publish_full_catalog(&stack, &company).await;
+    let (status, answer) = get(&stack, &company, "/assessment/packages").await;
+    assert_eq!(status, 200, "{answer}");
+    let packages = answer["data"]["packages"].as_array().unwrap().clone();
+    let types: Vec<(&str, &Value, &str)> = packages
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap(),
+                &p["type"],
+                p["sr_type"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("ask", &json!(null), "INLINE_ASSESSMENT"),
+            ("assessed", &json!("SKILLS_TEST"), "SKILL_TEST"),
+            ("background", &json!("BACKGROUND_CHECK"), "BACKGROUND_CHECK"),
+            ("behavioral", &json!("BEHAVIORAL"), "BEHAVIORAL_ASSESSMENT"),
+            ("quiz", &json!(null), "INLINE_ASSESSMENT"),
+            ("reference", &json!("REFERENCE_CHECK"), "REFERENCE_CHECK"),
+            ("video", &json!("VIDEO_INTERVIEW"), "VIDEO_INTERVIEW"),
+        ]
+    );
+    let updated_at = |packages: &[Value], id: &str| -> DateTime<Utc> {
+        let p = packages.iter().find(|p| p["id"] == id).unwrap();
+        p["updated_at"].as_str().unwrap().parse().unwrap()
+    };
+    let (video_before, assessed_before) = (
+        updated_at(&packages, "video"),
+        updated_at(&packages, "assessed"),
+    );
+
+    // The same catalog again changes nothing; a changed package gets a new updated_at.
+    let mut catalog = full_catalog();
+    catalog["packages"][2]["description"] = json!("One-way, 10 minutes");
+    connector_tests::kombo::vendor_api_asking_vendor(&stack)
+        .handle(request(
+            Method::PUT,
+            "/assessment/packages",
+            &[
+                ("authorization", &format!("Bearer {}", stack.vendor_api_key)),
+                ("x-integration-id", &company.integration_id),
+            ],
+            catalog.to_string(),
+        ))
+        .await
+        .unwrap();
+    let (_, answer) = get(&stack, &company, "/assessment/packages").await;
+    let packages = answer["data"]["packages"].as_array().unwrap().clone();
+    assert!(updated_at(&packages, "video") > video_before);
+    assert_eq!(updated_at(&packages, "assessed"), assessed_before);
+}
+
+#[tokio::test]
+async fn an_inline_package_without_template_needs_a_deployment_that_can_ask_the_vendor() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("kombo-untemplated").await;
+    let response = stack
+        .vendor_call(
+            Method::PUT,
+            "/assessment/packages",
+            &company.integration_id,
+            Some(full_catalog()),
+        )
+        .await;
+    assert_input_invalid(
+        response.status().as_u16(),
+        &json_body(&response),
+        "packages[6].inline_url_template",
+    );
+}
+
+#[tokio::test]
+async fn orders_are_listed_in_kombos_shape_with_every_filter() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("kombo-list").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let token = stack.access_token(&company).await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let (id, body) = order_body(&stack, &company, "culture-fit");
+        assert_eq!(stack.create_order(&token, &body).await.status(), 202);
+        ids.push(id);
+    }
+    for (id, status) in [
+        (&ids[1], "COMPLETED"),
+        (&ids[2], "CANCELLED"),
+        (&ids[3], "REJECTED"),
+    ] {
+        let (code, answer) = put_result(&stack, &company, id, "", json!({"status": status})).await;
+        assert_eq!(code, 200, "{answer}");
+    }
+
+    let (status, answer) = get(&stack, &company, "/assessment/orders?page_size=2").await;
+    assert_eq!(status, 200, "{answer}");
+    let first = &answer["data"]["results"][0];
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    for key in [
+        "id",
+        "package_id",
+        "status",
+        "candidate",
+        "application",
+        "job",
+    ] {
+        assert!(first.get(key).is_some(), "{key} missing: {first}");
+    }
+    assert_eq!(
+        keys(&first["candidate"]),
+        ["email", "first_name", "last_name", "phone", "remote_id"]
+    );
+    assert_eq!(keys(&first["application"]), ["remote_id"]);
+    assert_eq!(
+        keys(&first["job"]),
+        [
+            "description",
+            "hiring_team",
+            "job_code",
+            "location",
+            "name",
+            "remote_id"
+        ]
+    );
+    assert_eq!(first["job"]["name"], "Engineer");
+
+    // Pages of two, in creation order, until `next` is null.
+    let mut seen = Vec::new();
+    let mut next = answer["data"]["next"].as_str().map(str::to_string);
+    seen.extend(ids_of(&answer));
+    while let Some(cursor) = next {
+        let (_, page) = get(
+            &stack,
+            &company,
+            &format!("/assessment/orders?page_size=2&cursor={cursor}"),
+        )
+        .await;
+        seen.extend(ids_of(&page));
+        next = page["data"]["next"].as_str().map(str::to_string);
+    }
+    assert_eq!(seen, ids);
+
+    let listed = |query: String| {
+        let stack = &stack;
+        let company = &company;
+        async move {
+            let (status, answer) =
+                get(stack, company, &format!("/assessment/orders?{query}")).await;
+            assert_eq!(status, 200, "{query}: {answer}");
+            ids_of(&answer)
+        }
+    };
+    assert_eq!(
+        listed("statuses=COMPLETED,CANCELLED".into()).await,
+        [ids[1].clone(), ids[2].clone()]
+    );
+    assert_eq!(listed("statuses=REJECTED".into()).await, [ids[3].clone()]);
+    assert_eq!(
+        listed("statuses=OPEN".into()).await,
+        [ids[0].clone(), ids[4].clone()]
+    );
+    assert_eq!(
+        listed(format!("ids={},{},no-such-order", ids[4], ids[0])).await,
+        [ids[0].clone(), ids[4].clone()]
+    );
+    assert_eq!(
+        listed(format!("ids={},{},{}&page_size=2", ids[0], ids[2], ids[3])).await,
+        [ids[0].clone(), ids[2].clone()],
+        "ids pages like the list"
+    );
+    assert_eq!(
+        listed(format!("ids={}&statuses=OPEN", ids[1])).await,
+        Vec::<String>::new()
+    );
+    let third = stack.store.get_order(&ids[2]).await.unwrap().unwrap();
+    let after = third
+        .created_at
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    assert_eq!(
+        listed(format!("created_after={after}")).await,
+        ids[2..].to_vec(),
+        "on or after"
+    );
+    // An offset whose `+` was not percent-encoded arrives as a space and still reads.
+    let offset = third
+        .created_at
+        .with_timezone(&chrono::FixedOffset::east_opt(3600).unwrap())
+        .format("%Y-%m-%dT%H:%M:%S%.6f+01:00")
+        .to_string();
+    assert_eq!(
+        listed(format!("created_after={offset}")).await,
+        ids[2..].to_vec()
+    );
+    // Another integration's ids are not listed.
+    let other = stack.new_company("kombo-list-other").await;
+    let (_, answer) = get(
+        &stack,
+        &other,
+        &format!("/assessment/orders?ids={}", ids[0]),
+    )
+    .await;
+    assert_eq!(ids_of(&answer), Vec::<String>::new());
+
+    for (query, field) in [
+        ("statuses=OPEN,DONE", "statuses"),
+        ("status=DONE", "status"),
+        ("created_after=yesterday", "created_after"),
+        ("page_size=0", "page_size"),
+        ("page_size=251", "page_size"),
+        ("cursor=bogus", "cursor"),
+    ] {
+        let (status, answer) = get(&stack, &company, &format!("/assessment/orders?{query}")).await;
+        assert_input_invalid(status, &answer, field);
+    }
+    let many: Vec<String> = (0..251).map(|i| format!("o{i}")).collect();
+    let (status, answer) = get(
+        &stack,
+        &company,
+        &format!("/assessment/orders?ids={}", many.join(",")),
+    )
+    .await;
+    assert_input_invalid(status, &answer, "ids");
+}
+
+fn ids_of(answer: &Value) -> Vec<String> {
+    answer["data"]["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn kombos_v1_base_url_reaches_the_same_api() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("kombo-v1").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    for path in ["/assessment/packages", "/v1/assessment/packages"] {
+        let answer: Value = stack
+            .vendor_request(reqwest::Method::GET, path, &company.integration_id)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            answer["data"]["packages"][0]["id"], "culture-fit",
+            "{path}: {answer}"
+        );
+    }
+    let answer: Value = stack
+        .vendor_request(
+            reqwest::Method::GET,
+            "/v1/assessment/nowhere",
+            &company.integration_id,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["error"]["connector_code"], "ROUTE_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn a_dry_run_shows_what_sr_would_get_and_stores_and_queues_nothing() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("kombo-dry").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let token = stack.access_token(&company).await;
+    let (order_id, body) = order_body(&stack, &company, "java-senior");
+    assert_eq!(stack.create_order(&token, &body).await.status(), 202);
+    let queue = unpolled_results_queue(&stack).await;
+    let api = connector::api::vendor::VendorApi::new(
+        stack.store.clone(),
+        queue.clone(),
+        connector::auth::VendorKeyVerifier::new(
+            stack.secrets.clone(),
+            stack.config.vendor_api_key_secret_id.clone(),
+        ),
+    );
+    let call = |query: &'static str, body: Value| {
+        let api = &api;
+        let auth = format!("Bearer {}", stack.vendor_api_key);
+        let integration = company.integration_id.clone();
+        let path = format!("/assessment/orders/{order_id}/result{query}");
+        async move {
+            let response = api
+                .handle(request(
+                    Method::PUT,
+                    &path,
+                    &[("authorization", &auth), ("x-integration-id", &integration)],
+                    body.to_string(),
+                ))
+                .await
+                .unwrap();
+            (response.status().as_u16(), json_body(&response))
+        }
+    };
+    let submission = json!({
+        "status": "COMPLETED", "score": 87.5, "max_score": 100, "completed_at": "2026-05-01",
+        "result_url": "https://vendor.example.com/r/1",
+        "remote_fields": {"smartrecruiters": {"scoreLabel": "Strong hire"}},
+        "attributes": [
+            {"type": "SUB_RESULT", "id": "java-coding", "label": "Coding", "score": {"value": 9, "max": 10}, "status": "COMPLETED"},
+            {"type": "SUB_RESULT", "id": "vendor-logic", "label": "Logic", "score": {"value": 4, "max": 5}, "status": "COMPLETED"}
+        ],
+        "attachments": [
+            {"name": "Report.pdf", "content_type": "application/pdf", "data": "JVBERi0xLjcK"},
+            {"name": "Interview.mp4", "content_type": "video/mp4", "data_url": "https://files.vendor.example.com/i.mp4"}
+        ]
+    });
+    let (status, answer) = call("?dry_run=true", submission.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    let data = &answer["data"];
+    assert_eq!(data["dry_run"], true);
+    assert_eq!(data["forwarded"], true);
+    assert_eq!(data["status"], "COMPLETED");
+    let result = &data["package_result"];
+    assert_eq!(result["status"], "COMPLETED");
+    assert_eq!(result["score"], json!({"raw": 88, "min": 0, "max": 100}));
+    assert_eq!(result["scoreLabel"], "Strong hire");
+    assert_eq!(result["submissionDate"], "2026-05-01T00:00:00Z");
+    assert_eq!(
+        result["assessmentResults"][0]["assessmentId"],
+        "java-coding"
+    );
+    assert_eq!(result["summary"], "Logic: 4/5, COMPLETED");
+    assert_eq!(
+        result["attachments"][0]["url"],
+        "https://vendor.example.com/r/1"
+    );
+    assert_eq!(
+        data["files"],
+        json!([
+            {"field": "attachments[0]", "name": "Report.pdf", "content_type": "application/pdf",
+             "source": "INLINE", "size": 9},
+            {"field": "attachments[1]", "name": "Interview.mp4", "content_type": "video/mp4",
+             "source": "DATA_URL", "data_url": "https://files.vendor.example.com/i.mp4"}
+        ])
+    );
+    let warnings: Vec<&str> = answer["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["message"].as_str().unwrap())
+        .collect();
+    assert!(warnings[1].contains("`vendor-logic`"), "{warnings:?}");
+
+    // Validated exactly like a real submission.
+    let invalid = json!({"status": "COMPLETED", "score": 120, "max_score": 100});
+    let (dry_status, dry) = call("?dry_run=true", invalid.clone()).await;
+    let (real_status, real) = call("", invalid).await;
+    assert_eq!((dry_status, &dry["error"]), (real_status, &real["error"]));
+    assert_input_invalid(dry_status, &dry, "score");
+    let (status, answer) = call("?dry_run=maybe", submission).await;
+    assert_input_invalid(status, &answer, "dry_run");
+
+    // Nothing stored, nothing queued.
+    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    assert_eq!(order.result_version, 0);
+    assert!(order.result.is_none() && order.submissions.is_empty());
+    assert!(stack
+        .store
+        .order_files(&order_id, false)
+        .await
+        .unwrap()
+        .is_empty());
+    let queued = stack
+        .aws
+        .sqs
+        .receive_message()
+        .queue_url(queue.url())
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    assert!(queued.messages.unwrap_or_default().is_empty());
+}
+
+#[tokio::test]
+async fn a_submission_maps_foreign_sub_results_and_remote_fields_through_to_sr() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("kombo-submit").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let (order_id, placed, _) = stack
+        .sim
+        .place_order(&company.company_id, "java-senior")
+        .await;
+    assert_eq!(placed.status, 202, "{:?}", placed.body);
+    let (status, answer) = put_result(&stack, &company, &order_id, "", json!({
+        "status": "COMPLETED", "score": 70.5, "max_score": 80, "completed_at": "2026-05-01T09:30:00",
+        "result_url": "https://vendor.example.com/r/2",
+        "remote_fields": {"smartrecruiters": {"scoreLabel": "Hire"}, "recruitee": {"subtitle": "x"}},
+        "attributes": [
+            {"type": "TEXT", "label": "Role fit", "value": "Good"},
+            {"type": "SUB_RESULT", "id": "system-design", "label": "Design", "score": {"value": 15, "max": 20}, "status": "COMPLETED"},
+            {"type": "SUB_RESULT", "id": "vendor-personality", "label": "Personality", "score": {"value": 97, "max": 100}, "status": "COMPLETED"}
+        ]
+    })).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["warnings"].as_array().unwrap().len(), 3, "{answer}");
+    let sr = connector_tests::scenario::sr_result_with_status(&stack, &order_id, "COMPLETED").await;
+    let result = &sr["result"];
+    assert_eq!(result["score"], json!({"raw": 71, "min": 0, "max": 80}));
+    assert_eq!(result["scoreLabel"], "Hire");
+    assert_eq!(result["submissionDate"], "2026-05-01T09:30:00Z");
+    assert_eq!(
+        result["summary"],
+        "Role fit: Good\nPersonality: 97/100, COMPLETED"
+    );
+    assert_eq!(result["assessmentResults"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        result["assessmentResults"][0]["assessmentId"],
+        "system-design"
+    );
+    assert_eq!(
+        result["assessmentResults"][0]["score"],
+        json!({"raw": 15, "min": 0, "max": 20})
+    );
+}
+
+#[tokio::test]
+async fn inline_orders_ask_the_vendor_for_the_url_once() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("kombo-inline").await;
+    publish_full_catalog(&stack, &company).await;
+    let vendor = VendorEndpoint::start(Answer::AssessmentUrl).await;
+    let api = partner_api_asking(&stack, Some(&vendor.url), Duration::from_secs(5));
+    let (order_id, body) = inline_order_body(&stack, &company, "ask");
+    let (status, answer) = place_inline_order(&stack, &api, &company, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["url"], assessment_url_for(&order_id));
+    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    let inline = order.inline.unwrap();
+    assert_eq!(inline.url_source, InlineUrlSource::Vendor);
+    assert_eq!(inline.assessment_url, assessment_url_for(&order_id));
+
+    let received = vendor.received();
+    assert_eq!(received.len(), 1);
+    let call = &received[0];
+    let secret = signing_secret(&stack).await;
+    assert!(connector::kombo::webhooks::verify(
+        secret.as_bytes(),
+        call.header("x-kombo-signature"),
+        &call.body
+    ));
+    connector::webhooks::verify(
+        secret.as_bytes(),
+        call.header("x-connector-timestamp"),
+        call.header("x-connector-signature"),
+        &call.body,
+        Utc::now(),
+        Duration::from_secs(300),
+    )
+    .expect("the connector's signature too");
+    let event = call.json();
+    assert_eq!(event["type"], "inline-assessment:order-received");
+    assert_eq!(event["data"]["id"], order_id.as_str());
+    assert_eq!(event["data"]["package_id"], "ask");
+    assert_eq!(event["data"]["candidate"]["email"], "grace@example.com");
+    assert_eq!(event["data"]["candidate"]["remote_id"], Value::Null);
+
+    // SR retrying the order gets the stored URL; the vendor is not asked again.
+    let (status, again) = place_inline_order(&stack, &api, &company, &body).await;
+    assert_eq!((status, &again), (200, &answer));
+    assert_eq!(vendor.received().len(), 1);
+    // A package with a template does not ask.
+    let (_, templated) = inline_order_body(&stack, &company, "quiz");
+    let (status, answer) = place_inline_order(&stack, &api, &company, &templated).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://assess.example.com/quiz/"));
+    assert_eq!(vendor.received().len(), 1);
+}
+
+#[tokio::test]
+async fn a_vendor_that_does_not_answer_a_url_leaves_sr_a_clear_error_and_nothing_stored() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("kombo-inline-fail").await;
+    publish_full_catalog(&stack, &company).await;
+    let cases = [
+        (
+            Answer::Slow(Duration::from_secs(3)),
+            504,
+            "INLINE_URL_TIMEOUT",
+            "within 400 ms",
+        ),
+        (
+            Answer::Reply(500, "{}".into()),
+            502,
+            "INLINE_URL_UNAVAILABLE",
+            "HTTP 500",
+        ),
+        (
+            Answer::Reply(200, "{}".into()),
+            502,
+            "INLINE_URL_UNAVAILABLE",
+            "`assessment_url`",
+        ),
+        (
+            Answer::Reply(
+                200,
+                r#"{"assessment_url": "http://plain.example.com/a"}"#.into(),
+            ),
+            502,
+            "INLINE_URL_UNAVAILABLE",
+            "https",
+        ),
+        (
+            Answer::Reply(301, String::new()),
+            502,
+            "INLINE_URL_UNAVAILABLE",
+            "HTTP 301",
+        ),
+    ];
+    for (behaviour, status, code, mentions) in cases {
+        let vendor = VendorEndpoint::start(behaviour.clone()).await;
+        let api = partner_api_asking(&stack, Some(&vendor.url), Duration::from_millis(400));
+        let (order_id, body) = inline_order_body(&stack, &company, "ask");
+        let (answered, answer) = place_inline_order(&stack, &api, &company, &body).await;
+        assert_eq!(answered, status, "{behaviour:?}: {answer}");
+        assert_eq!(answer["errors"][0]["code"], code, "{answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains(mentions),
+            "{behaviour:?}: {answer}"
+        );
+        assert!(stack.store.get_order(&order_id).await.unwrap().is_none());
+    }
+    let api = partner_api_asking(&stack, None, Duration::from_secs(1));
+    let (order_id, body) = inline_order_body(&stack, &company, "ask");
+    let (answered, answer) = place_inline_order(&stack, &api, &company, &body).await;
+    assert_eq!(answered, 502, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("WebhookUrl"));
+    assert!(stack.store.get_order(&order_id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn kombo_webhooks_come_signed_from_the_dispatcher_in_kombos_shape() {
+    let stack = Stack::connect().await;
+    let vendor = VendorEndpoint::start(Answer::AssessmentUrl).await;
+    let story = webhook_story(&stack, &vendor.url).await;
+    assert_eq!(story["dispatched"], json!(["Done", "Done"]), "{story}");
+    let secret = story["signing_secret"].as_str().unwrap();
+    let received = vendor.received();
+    assert_eq!(
+        received.len(),
+        3,
+        "the inline call and two dispatched events"
+    );
+    let mut by_order = std::collections::HashMap::new();
+    for call in &received {
+        assert!(connector::kombo::webhooks::verify(
+            secret.as_bytes(),
+            call.header("x-kombo-signature"),
+            &call.body
+        ));
+        let event = call.json();
+        let mut keys: Vec<&String> = event.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["data", "id", "type"]);
+        by_order.insert(event["data"]["id"].as_str().unwrap().to_string(), event);
+    }
+    let order = &by_order[story["order_id"].as_str().unwrap()];
+    assert_eq!(order["type"], "assessment:order-received");
+    assert_eq!(order["data"]["package_id"], "assessed");
+    assert_eq!(order["data"]["status"], "OPEN");
+    assert_eq!(order["data"]["integration_id"], story["integration_id"]);
+    // Sent after enrichment: the job's location and hiring team are in.
+    assert_eq!(order["data"]["job"]["location"]["country"], "SE");
+    assert_eq!(
+        order["data"]["job"]["hiring_team"][0]["hiring_team_roles"],
+        json!(["HIRING_MANAGER"])
+    );
+    let inline = &by_order[story["inline_order_id"].as_str().unwrap()];
+    assert_eq!(inline["type"], "inline-assessment:order-received");
+    let asked = &by_order[story["asked_order_id"].as_str().unwrap()];
+    assert_eq!(asked["type"], "inline-assessment:order-received");
+    assert_eq!(
+        story["asked_order_answer"]["body"]["url"],
+        assessment_url_for(story["asked_order_id"].as_str().unwrap())
+    );
+
+    // The Kombo events are listed with their outcome; nothing else was POSTed.
+    let company = TestCompany {
+        company_id: story["company_id"].as_str().unwrap().into(),
+        integration_id: story["integration_id"].as_str().unwrap().into(),
+    };
+    let (_, events) = get(&stack, &company, "/assessment/events?page_size=100").await;
+    let kombo: Vec<&Value> = events["data"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"].as_str().unwrap().contains(':'))
+        .collect();
+    assert_eq!(kombo.len(), 2, "{events}");
+    assert!(kombo.iter().all(|e| e["webhook"]["state"] == "DELIVERED"));
+    assert!(kombo.iter().any(|e| e["id"]
+        == format!(
+            "assessment:order-received:{}",
+            story["order_id"].as_str().unwrap()
+        )));
+    // The stack's own format (connector) records no Kombo event for an enriched order.
+    let (plain_id, _, _) = stack.sim.place_order(&company.company_id, "assessed").await;
+    let enriched = enriched_order(&stack, &plain_id).await;
+    let (_, events) = get(&stack, &company, "/assessment/events?page_size=100").await;
+    let kinds: Vec<&str> = events["data"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["data"]["order_id"] == enriched.order_id.as_str()
+                || e["data"]["id"] == enriched.order_id.as_str()
+        })
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"order.enriched"), "{kinds:?}");
+    assert!(!kinds.iter().any(|k| k.contains(':')), "{kinds:?}");
+}
