@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON ?= python3
 
-.PHONY: help setup setup-browser build dev stack-up stack-down demo configure test test-unit test-stack lint release-build bench redrive replay clean-local
+.PHONY: help setup setup-browser setup-kombo build dev stack-up stack-down demo configure test test-unit test-stack lint release-build bench redrive replay clean-local
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -13,6 +13,10 @@ setup: ## Install the tools the local stack needs (idempotent): moto, cfn-lint, 
 
 setup-browser: ## Install Debian's Chromium and playwright-core for the consent-page browser test
 	bash infra/install-browser.sh
+
+setup-kombo: ## Install Kombo's SDKs for the contract tests in tests/kombo (kombo from PyPI, @kombo-api/sdk from npm)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/kombo/requirements.txt
+	npm ci --prefix tests/kombo --no-audit --no-fund --silent
 
 build: ## Build every crate (debug)
 	cargo build --workspace --all-targets
@@ -59,15 +63,17 @@ test-unit: ## Unit tests of pure logic (no stack needed)
 	cargo test -p connector-cli --lib --bins
 	$(PYTHON) -m pytest -q infra/test_local_stack.py
 
-test-stack: ## Integration, e2e, CLI, schemathesis and browser tests against the local stack (starts and stops it)
+test-stack: ## Integration, e2e, CLI, Kombo SDK, schemathesis and browser tests against the local stack (starts and stops it)
 	@trap 'infra/stack.sh down' EXIT; \
 	infra/stack.sh up \
 	  && cargo test -p connector-tests --tests -- --test-threads 4 \
 	  && cargo test -p connector-cli --tests \
+	  && $(PYTHON) -m pytest -q tests/kombo \
+	  && node --test tests/kombo/ \
 	  && bash infra/schemathesis.sh \
 	  && node --test tests/browser/
 
-test: setup setup-browser build lint test-unit test-stack ## The whole suite, from a fresh clone
+test: setup setup-browser setup-kombo build lint test-unit test-stack ## The whole suite, from a fresh clone
 
 FUNCTIONS := oauth-token list-packages get-package create-order create-inline-order consent \
 	disable-integration vendor-api result-publisher webhook-dispatcher
