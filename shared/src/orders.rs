@@ -462,6 +462,30 @@ fn require_non_empty(field: &'static str, value: &str) -> Result<(), OrderError>
     Ok(())
 }
 
+/// Orders for unit tests of the modules that read them.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::Order;
+
+    /// Order `o1` of company `acme` (integration `acme-org`) for package `java`, candidate `c1`
+    /// (Ada Lovelace), job `j1`, as stored; the keys of `extra` replace the defaults.
+    pub fn order(extra: serde_json::Value) -> Order {
+        let mut value = serde_json::json!({
+            "order_id": "o1", "company_id": "acme", "integration_id": "acme-org",
+            "package": {"id": "java", "name": "Java", "kind": "SKILL_TEST", "assessment_ids": ["java"]},
+            "result_callback_url": "https://api.smartrecruiters.com/orders/o1/results",
+            "candidate": {"id": "c1", "firstName": "Ada", "lastName": "Lovelace"},
+            "job": {"id": "j1"},
+            "request_fingerprint": "f", "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z", "delivery_state": "NONE"
+        });
+        for (key, v) in extra.as_object().expect("an object of keys to replace") {
+            value[key] = v.clone();
+        }
+        serde_json::from_value(value).expect("a stored order")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -658,31 +658,22 @@ pub fn to_package_result(
         ));
     }
     let status = sr_status(submission.status, sr_fields.and_then(|f| f.status))?;
-    let min_score = one_of_two(
-        &submission.min_score,
-        "min_score",
-        sr_fields.map(|f| &f.min_score),
-        "minScore",
-    )?;
-    let score_label = one_of_two(
-        &submission.score_label,
-        "score_label",
-        sr_fields.map(|f| &f.score_label),
-        "scoreLabel",
-    )?;
-    let summary = one_of_two(
-        &submission.summary,
-        "summary",
-        sr_fields.map(|f| &f.summary),
-        "summary",
-    )?;
-    let name = one_of_two(&submission.name, "name", sr_fields.map(|f| &f.name), "name")?;
-    let assessment_package_date = one_of_two(
-        &submission.assessment_package_date,
-        "assessment_package_date",
-        sr_fields.map(|f| &f.assessment_package_date),
-        "assessmentPackageDate",
-    )?;
+    // Each SR-only field: at the top level, or in `remote_fields.smartrecruiters` (SR's name).
+    macro_rules! sr_only {
+        ($field:ident, $sr_name:literal) => {
+            one_of_two(
+                &submission.$field,
+                stringify!($field),
+                sr_fields.map(|f| &f.$field),
+                $sr_name,
+            )?
+        };
+    }
+    let min_score = sr_only!(min_score, "minScore");
+    let score_label = sr_only!(score_label, "scoreLabel");
+    let summary = sr_only!(summary, "summary");
+    let name = sr_only!(name, "name");
+    let assessment_package_date = sr_only!(assessment_package_date, "assessmentPackageDate");
     let score = match (submission.score, submission.max_score) {
         (None, None) => None,
         (Some(raw), Some(max)) => Some(to_score("score", raw, min_score.unwrap_or(0.0), max)?),

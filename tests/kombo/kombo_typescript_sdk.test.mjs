@@ -189,6 +189,8 @@ test("orders are listed with each filter and across pages", async () => {
   await kombo.assessment.updateOrderResult({
     assessment_order_id: mine[2], body: { status: "CANCELLED", result_url: "https://v.example.com/r" },
   });
+  await srOrder(company, mine[2], (o) => o.result?.status === "REJECTED",
+    "REJECTED (SR's word for Kombo's CANCELLED)");
   assert.deepEqual(await ids({ statuses: ["CANCELLED", "COMPLETED"] }), [mine[2]]);
   assert.deepEqual(await ids({ statuses: ["OPEN"], ids: mine }), [mine[0], mine[1], mine[3], mine[4]]);
 });
@@ -259,6 +261,8 @@ test("an invalid submission is the SDK's API error with the message", async () =
       return true;
     },
   );
+  const sr = await srOrder(company, orderId, () => true, "the order");
+  assert.equal(sr.result, null, "nothing reached SR");
   await assert.rejects(
     sdk(company, { apiKey: "not-the-key" }).assessment.getPackages(),
     (error) => error instanceof KomboAtsError && error.error.code === "PLATFORM.AUTHENTICATION_INVALID",

@@ -196,6 +196,8 @@ def test_orders_are_listed_with_each_filter_and_across_pages(company):
     assert [o.id for o in recent.result.data.results if o.id in mine] == later
     kombo.assessment.update_order_result(
         assessment_order_id=mine[2], status="CANCELLED", result_url="https://v.example.com/r")
+    sr_order(company, mine[2], lambda o: (o["result"] or {}).get("status") == "REJECTED",
+             "REJECTED (SR's word for Kombo's CANCELLED)")
     cancelled = kombo.assessment.get_assessment_orders(statuses=["CANCELLED", "COMPLETED"])
     assert [o.id for o in cancelled.result.data.results if o.id in mine] == [mine[2]]
     open_ = kombo.assessment.get_assessment_orders(statuses=["OPEN"], ids=mine)
@@ -272,6 +274,8 @@ def test_an_invalid_submission_is_the_sdks_api_error_with_the_message(company):
     assert "score 120" in str(error)
     body = error.raw_response.json()["error"]
     assert (body["connector_code"], body["field"]) == ("INVALID_FIELD", "score")
+    sr = sr_order(company, order_id, lambda o: True, "the order")
+    assert sr["result"] is None and sr["patches"] == [], "nothing reached SR"
 
     with pytest.raises(errors.KomboAtsError) as raised:
         kombo.assessment.update_order_result(

@@ -627,7 +627,7 @@ async fn inline_orders_answer_the_candidates_url_once() {
             Some(json!({"status": "COMPLETED", "score": 4, "max_score": 5})),
         )
         .await;
-    assert_eq!(plain.status(), 202);
+    assert_eq!(plain.status(), 200);
 }
 
 #[tokio::test]

@@ -182,23 +182,8 @@ fn team_member(member: &SrTeamMember) -> HiringTeamMember {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::orders::test_support::order;
     use serde_json::json;
-
-    fn order(extra: serde_json::Value) -> Order {
-        let mut value = json!({
-            "order_id": "o1", "company_id": "acme", "integration_id": "acme-org",
-            "package": {"id": "java", "name": "Java", "kind": "SKILL_TEST", "assessment_ids": ["java"]},
-            "result_callback_url": "https://api.smartrecruiters.com/orders/o1/results",
-            "candidate": {"id": "c1", "firstName": "Ada", "lastName": "Lovelace"},
-            "job": {"id": "j1"},
-            "request_fingerprint": "f", "created_at": "2026-01-01T00:00:00Z",
-            "updated_at": "2026-01-01T00:00:00Z", "delivery_state": "NONE"
-        });
-        for (k, v) in extra.as_object().unwrap() {
-            value[k] = v.clone();
-        }
-        serde_json::from_value(value).unwrap()
-    }
 
     #[test]
     fn every_key_kombo_requires_is_present_with_null_where_unknown() {

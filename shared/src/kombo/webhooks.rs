@@ -185,19 +185,12 @@ mod tests {
     }
 
     fn order(inline: Option<serde_json::Value>) -> Order {
-        let mut value = json!({
-            "order_id": "o1", "company_id": "acme", "integration_id": "acme-org",
-            "package": {"id": "java", "name": "Java", "kind": "SKILL_TEST", "assessment_ids": ["java"]},
-            "result_callback_url": "https://api.smartrecruiters.com/orders/o1/results",
-            "candidate": {"id": "c1", "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com"},
-            "job": {"id": "j1"},
-            "request_fingerprint": "f", "created_at": "2026-01-01T00:00:00Z",
-            "updated_at": "2026-01-01T00:00:00Z", "delivery_state": "NONE"
-        });
+        let email = json!({"id": "c1", "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com"});
+        let mut extra = json!({"candidate": email});
         if let Some(inline) = inline {
-            value["inline"] = inline;
+            extra["inline"] = inline;
         }
-        serde_json::from_value(value).unwrap()
+        crate::orders::test_support::order(extra)
     }
 
     #[test]
