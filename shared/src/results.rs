@@ -67,6 +67,20 @@ pub struct ResultSubmission {
     pub assessment_package_date: Option<DateTime<Utc>>,
 }
 
+impl ResultSubmission {
+    /// Whether the vendor said SR's `REJECTED` (rather than Kombo's `CANCELLED`), at the top
+    /// level or in `remote_fields.smartrecruiters`: the order then lists as Kombo's `REJECTED`.
+    pub fn says_rejected(&self) -> bool {
+        self.status == SubmittedStatus::Rejected
+            || self
+                .remote_fields
+                .as_ref()
+                .and_then(|r| r.smartrecruiters.as_ref())
+                .and_then(|f| f.status)
+                == Some(ResultStatus::Rejected)
+    }
+}
+
 /// Kombo's `remote_fields`: fields passed to one ATS only.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RemoteFields {

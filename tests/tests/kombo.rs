@@ -430,6 +430,14 @@ async fn a_dry_run_shows_what_sr_would_get_and_stores_and_queues_nothing() {
     assert_input_invalid(dry_status, &dry, "score");
     let (status, answer) = call("?dry_run=maybe", submission).await;
     assert_input_invalid(status, &answer, "dry_run");
+    for (said, listed) in [
+        ("REJECTED", "REJECTED"),
+        ("CANCELLED", "CANCELLED"),
+        ("EXPIRED", "CANCELLED"),
+    ] {
+        let (_, answer) = call("?dry_run=true", json!({"status": said})).await;
+        assert_eq!(answer["data"]["status"], listed, "{said}: {answer}");
+    }
 
     // Nothing stored, nothing queued.
     let order = stack.store.get_order(&order_id).await.unwrap().unwrap();

@@ -488,7 +488,7 @@ impl VendorApi {
                 if let Decision::RecordOnly { reason } = &decision {
                     warnings.push(reason.clone());
                 }
-                let view = DryRunView::of(&order, &result, &files, &decision);
+                let view = DryRunView::of(&order, &submission, &result, &files, &decision);
                 return Ok(success(StatusCode::OK, view, warnings));
             }
             let now = Utc::now();
@@ -630,6 +630,7 @@ struct DryRunFile<'a> {
 impl<'a> DryRunView<'a> {
     fn of(
         order: &'a Order,
+        submission: &ResultSubmission,
         result: &'a PackageResult,
         files: &'a [SubmittedFile],
         decision: &Decision,
@@ -638,10 +639,12 @@ impl<'a> DryRunView<'a> {
             Decision::Forward => true,
             Decision::RecordOnly { .. } => false,
         };
-        let status = if forwarded {
-            VendorOrderStatus::from_result(result.status)
-        } else {
-            order.vendor_status()
+        let status = match (forwarded, result.status) {
+            (false, _) => order.vendor_status(),
+            (true, Some(ResultStatus::Rejected)) if submission.says_rejected() => {
+                VendorOrderStatus::Rejected
+            }
+            (true, status) => VendorOrderStatus::from_result(status),
         };
         Self {
             dry_run: true,
