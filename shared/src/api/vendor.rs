@@ -479,15 +479,12 @@ impl VendorApi {
             let order = self.order_of(integration, order_id).await?;
             let PreparedResult {
                 result,
-                mut warnings,
+                warnings,
                 files,
                 decision,
             } = prepare_result(&submission, &order)?;
             let status = result.status.unwrap_or(ResultStatus::InProgress);
             if dry_run {
-                if let Decision::RecordOnly { reason } = &decision {
-                    warnings.push(reason.clone());
-                }
                 let view = DryRunView::of(&order, &submission, &result, &files, &decision);
                 return Ok(success(StatusCode::OK, view, warnings));
             }
@@ -500,13 +497,6 @@ impl VendorApi {
                 note: None,
             };
             if let Decision::RecordOnly { reason } = decision {
-                warnings.push(reason.clone());
-                if !files.is_empty() {
-                    warnings.push(format!(
-                        "{} file attachment(s) of this submission were not stored: the result is not sent",
-                        files.len()
-                    ));
-                }
                 record.note = Some(reason);
                 let order = self
                     .store
@@ -563,7 +553,8 @@ impl VendorApi {
 }
 
 /// A submission checked against its order: the `PackageResult` SR would get, the files it would
-/// get, and whether it is sent. Real submissions and dry runs both come through here.
+/// get, whether it is sent, and the warnings that say so. Real submissions and dry runs both
+/// come through here.
 struct PreparedResult {
     result: PackageResult,
     warnings: Vec<String>,
@@ -581,10 +572,21 @@ fn prepare_result(
     })?;
     let files = file_attachments(submission, MAX_INLINE_FILE_BYTES).map_err(attachment_error)?;
     let status = mapped.result.status.unwrap_or(ResultStatus::InProgress);
+    let decision = decide(order.result_status(), status);
+    let mut warnings = mapped.warnings;
+    if let Decision::RecordOnly { reason } = &decision {
+        warnings.push(reason.clone());
+        if !files.is_empty() {
+            warnings.push(format!(
+                "{} file attachment(s) of this submission were not stored: the result is not sent",
+                files.len()
+            ));
+        }
+    }
     Ok(PreparedResult {
-        decision: decide(order.result_status(), status),
+        decision,
         result: mapped.result,
-        warnings: mapped.warnings,
+        warnings,
         files,
     })
 }
