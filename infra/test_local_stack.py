@@ -190,6 +190,8 @@ SR_ROUTES = {
     ("POST", "/packages/orders"), ("POST", "/packages/inline/orders"), ("GET", "/integration"),
     ("POST", "/integration"), ("DELETE", "/integrations/companies/{companyId}"),
     ("ANY", "/assessment/{proxy+}"),
+    # The vendor API under Kombo's /v1 base URL.
+    ("ANY", "/v1/assessment/{proxy+}"),
 }
 
 
@@ -377,7 +379,9 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
         "CreateOrderFunctionRole": {(table, "dynamodb:BatchGetItem"), (table, "dynamodb:PutItem"),
                                     (table, "dynamodb:GetItem"), (results, "sqs:SendMessage")},
         "CreateInlineOrderFunctionRole": {(table, "dynamodb:BatchGetItem"), (table, "dynamodb:PutItem"),
-                                          (table, "dynamodb:GetItem"), (results, "sqs:SendMessage")},
+                                          (table, "dynamodb:GetItem"), (results, "sqs:SendMessage"),
+                                          # signs the synchronous inline-assessment:order-received
+                                          (signing, "secretsmanager:GetSecretValue")},
         "ConsentFunctionRole": {(table, "dynamodb:GetItem"), (table, "dynamodb:PutItem"),
                                 (table, "dynamodb:UpdateItem"), (partner, "secretsmanager:GetSecretValue"),
                                 (company, "secretsmanager:CreateSecret"),
@@ -392,7 +396,8 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
                                           (notifications, "sqs:DeleteMessage"),
                                           (notifications, "sqs:GetQueueAttributes"),
                                           (notifications, "sqs:ChangeMessageVisibility")},
-        "VendorApiFunctionRole": {(table, f"dynamodb:{a}") for a in ("GetItem", "PutItem", "UpdateItem", "Query")}
+        "VendorApiFunctionRole": {(table, f"dynamodb:{a}") for a in (
+            "GetItem", "BatchGetItem", "PutItem", "UpdateItem", "Query")}
         | {(index, "dynamodb:Query"), (results, "sqs:SendMessage"), (vendor, "secretsmanager:GetSecretValue"),
            # the SR passthrough uses the company's own credentials
            (company, "secretsmanager:GetSecretValue")},
