@@ -8,7 +8,8 @@
 //! - `X-Connector-Signature: v1=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`,
 //!
 //! with the secret from Secrets Manager (`WEBHOOK_SIGNING_SECRET_ID`, read once per container).
-//! Signing the timestamp with the body lets receivers refuse replays of old requests.
+//! Signing the timestamp with the body lets receivers refuse replays of old requests. Kombo-format
+//! events (`crate::kombo::webhooks`) go out with Kombo's body and also `X-Kombo-Signature`.
 //!
 //! Outcomes: 2xx delivered; 4xx other than 408/429 refused for good (recorded on the event, not
 //! retried); anything else, a timeout or no connection is retried with exponential backoff and
