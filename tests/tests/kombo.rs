@@ -688,17 +688,25 @@ async fn kombo_webhooks_come_signed_from_the_dispatcher_in_kombos_shape() {
     // The stack's own format (connector) records no Kombo event for an enriched order.
     let (plain_id, _, _) = stack.sim.place_order(&company.company_id, "assessed").await;
     let enriched = enriched_order(&stack, &plain_id).await;
-    let (_, events) = get(&stack, &company, "/assessment/events?page_size=100").await;
-    let kinds: Vec<&str> = events["data"]["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| {
-            e["data"]["order_id"] == enriched.order_id.as_str()
-                || e["data"]["id"] == enriched.order_id.as_str()
-        })
-        .map(|e| e["type"].as_str().unwrap())
-        .collect();
-    assert!(kinds.contains(&"order.enriched"), "{kinds:?}");
+    // `order.enriched` is recorded right after the enrichment is stored.
+    let kinds = connector_tests::eventually(
+        "order.enriched to be listed",
+        Duration::from_secs(60),
+        || async {
+            let (_, events) = get(&stack, &company, "/assessment/events?page_size=100").await;
+            let kinds: Vec<String> = events["data"]["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| {
+                    e["data"]["order_id"] == enriched.order_id.as_str()
+                        || e["data"]["id"] == enriched.order_id.as_str()
+                })
+                .map(|e| e["type"].as_str().unwrap().to_string())
+                .collect();
+            kinds.iter().any(|k| k == "order.enriched").then_some(kinds)
+        },
+    )
+    .await;
     assert!(!kinds.iter().any(|k| k.contains(':')), "{kinds:?}");
 }
