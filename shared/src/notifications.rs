@@ -284,20 +284,13 @@ mod tests {
     use super::*;
 
     fn order(inline: bool) -> Order {
-        let mut value = json!({
-            "order_id": "o1", "company_id": "acme", "integration_id": "acme-org",
-            "package": {"id": "java", "name": "Java", "kind": "SKILL_TEST", "assessment_ids": ["java"]},
-            "result_callback_url": "https://api.smartrecruiters.com/orders/o1/results",
-            "candidate": {"id": "c1", "firstName": "Ada", "lastName": "Lovelace"},
-            "job": {"id": "j1"},
-            "request_fingerprint": "f", "created_at": "2026-01-01T00:00:00Z",
-            "updated_at": "2026-01-01T00:00:00Z", "delivery_state": "NONE"
-        });
-        if inline {
-            value["inline"] = json!({"assessment_url": "https://vendor/o1",
-                "completed_assessment_callback_url": "https://sr/back", "application_language": "en"});
-        }
-        serde_json::from_value(value).unwrap()
+        let extra = if inline {
+            json!({"inline": {"assessment_url": "https://vendor/o1",
+                "completed_assessment_callback_url": "https://sr/back", "application_language": "en"}})
+        } else {
+            json!({})
+        };
+        crate::orders::test_support::order(extra)
     }
 
     #[test]
