@@ -2,9 +2,11 @@
 //! `infra/stack.sh up` (moto, SR simulator, `cargo lambda watch`, SQS poller), build companies,
 //! and drive the spine. Tests use unique ids, so they run in parallel against one stack.
 
+pub mod consent_page;
 pub mod pipeline;
 pub mod publishing;
 pub mod scenario;
+pub mod serve;
 pub mod sim;
 
 use std::collections::HashMap;
