@@ -225,6 +225,17 @@ def test_every_function_meets_the_runtime_checklist(template: dict[str, Any]) ->
         assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
 
 
+def test_log_level_takes_only_the_levels_the_functions_accept(template: dict[str, Any]) -> None:
+    # shared/src/telemetry.rs LEVELS: anything else would be refused at start (logged at info).
+    source = (ROOT / "shared" / "src" / "telemetry.rs").read_text()
+    declared = source.split("pub const LEVELS: &[&str] = &[", 1)[1].split("]", 1)[0]
+    levels = [part.strip().strip('"') for part in declared.split(",") if part.strip()]
+    parameter = template["Parameters"]["LogLevel"]
+    assert parameter["AllowedValues"] == levels == ["error", "warn", "info", "debug", "trace"]
+    assert parameter["Default"] == "info"
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["RUST_LOG"] == {"Ref": "LogLevel"}
+
+
 def test_table_checklist(template: dict[str, Any]) -> None:
     props = template["Resources"]["ConnectorTable"]["Properties"]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
