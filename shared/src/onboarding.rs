@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use crate::auth::{generate_client_credentials, hash_secret};
 use crate::notifications::{company_connected_event, Notifications};
-use crate::secrets::{CompanyCredentials, SecretError, Secrets};
+use crate::secrets::{CompanyCredentials, InboundClient, SecretError, Secrets};
 use crate::sr::{SrClient, SrClientError};
 use crate::store::{ClientRecord, CompanyRecord, CompanyStatus, Store, StoreError};
 
@@ -52,7 +52,7 @@ impl Onboarding<'_> {
             .put_company_credentials(
                 company_id,
                 &CompanyCredentials {
-                    inbound: inbound.clone(),
+                    inbound: InboundClient::of(&inbound),
                     outbound,
                 },
             )

@@ -19,10 +19,59 @@ pub enum SecretError {
 /// Both credential pairs of one SR company.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CompanyCredentials {
-    /// The pair SR presents to our token endpoint (we generated it).
-    pub inbound: ClientCredentials,
+    /// The client SR presents to our token endpoint (we generated it): its id and the digest
+    /// of its secret, never the secret itself.
+    pub inbound: InboundClient,
     /// The pair we present to SR's token endpoint (SR generated it).
     pub outbound: ClientCredentials,
+}
+
+/// The inbound client as stored: `{"clientId", "secretSha256"}`. Only a digest is needed, since
+/// the token endpoint compares digests (`auth::secret_matches`). Secrets written before the
+/// digest-only shape hold `clientSecret` in clear; they are read as its digest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", try_from = "StoredInbound")]
+pub struct InboundClient {
+    pub client_id: String,
+    /// Hex SHA-256 of the client secret (`auth::hash_secret`).
+    pub secret_sha256: String,
+}
+
+/// Either shape of [`InboundClient`] in a stored secret.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredInbound {
+    client_id: String,
+    #[serde(default)]
+    secret_sha256: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
+}
+
+impl TryFrom<StoredInbound> for InboundClient {
+    type Error = &'static str;
+
+    fn try_from(stored: StoredInbound) -> Result<Self, Self::Error> {
+        let secret_sha256 = match (stored.secret_sha256, stored.client_secret) {
+            (Some(digest), _) => digest,
+            (None, Some(secret)) => crate::auth::hash_secret(&secret),
+            (None, None) => return Err("inbound needs secretSha256 (or clientSecret)"),
+        };
+        Ok(Self {
+            client_id: stored.client_id,
+            secret_sha256,
+        })
+    }
+}
+
+impl InboundClient {
+    /// What is kept of a freshly generated pair.
+    pub fn of(credentials: &ClientCredentials) -> Self {
+        Self {
+            client_id: credentials.client_id.clone(),
+            secret_sha256: crate::auth::hash_secret(&credentials.client_secret),
+        }
+    }
 }
 
 /// The operator-set partner master credential: `{"client_id": "…", "client_secret": "…"}`.
@@ -200,5 +249,42 @@ impl CredentialCache {
     /// Drops a company's entry (SR refused the credentials: read them again next time).
     pub async fn forget(&self, company_id: &str) {
         self.entries.lock().await.remove(company_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_inbound_client_is_stored_as_a_digest_and_the_old_shape_still_reads() {
+        let pair = ClientCredentials {
+            client_id: "src_1".into(),
+            client_secret: "s3cr3t-s3cr3t".into(),
+        };
+        let outbound = ClientCredentials {
+            client_id: "sr_1".into(),
+            client_secret: "theirs".into(),
+        };
+        let stored = serde_json::to_value(CompanyCredentials {
+            inbound: InboundClient::of(&pair),
+            outbound: outbound.clone(),
+        })
+        .unwrap();
+        assert_eq!(
+            stored["inbound"],
+            serde_json::json!({"clientId": "src_1", "secretSha256": crate::auth::hash_secret("s3cr3t-s3cr3t")})
+        );
+        assert!(!stored.to_string().contains("s3cr3t-s3cr3t"));
+        let old = serde_json::json!({
+            "inbound": {"clientId": "src_1", "clientSecret": "s3cr3t-s3cr3t"},
+            "outbound": {"clientId": "sr_1", "clientSecret": "theirs"}
+        });
+        let read: CompanyCredentials = serde_json::from_value(old).unwrap();
+        assert_eq!(read.inbound, InboundClient::of(&pair));
+        assert_eq!(read.outbound, outbound);
+        let neither =
+            serde_json::json!({"inbound": {"clientId": "x"}, "outbound": stored["outbound"]});
+        assert!(serde_json::from_value::<CompanyCredentials>(neither).is_err());
     }
 }

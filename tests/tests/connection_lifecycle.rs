@@ -337,12 +337,7 @@ async fn disabling_revokes_tokens_and_credentials_at_once_and_keeps_orders() {
     let api = stack.partner_api();
     let auth = format!("Bearer {token}");
     let path = format!("/integrations/companies/{}", company.company_id);
-    let old = stack
-        .secrets
-        .company_credentials(&company.company_id)
-        .await
-        .unwrap()
-        .inbound;
+    let old = stack.inbound_credentials(&company.company_id).await;
     let old_form = format!(
         "grant_type=client_credentials&client_id={}&client_secret={}",
         old.client_id, old.client_secret
