@@ -16,7 +16,9 @@ use crate::http::{
     require_storable, segments_after, vendor_error_response, ApiError,
 };
 use crate::orders::{DeliveryAttempt, DeliveryState, Order, Submission, VendorOrderStatus};
-use crate::packages::{validate_packages, Availability, Catalog, ReplaceSummary, VendorPackage};
+use crate::packages::{
+    validate_packages_with, Availability, Catalog, ReplaceSummary, UrlRules, VendorPackage,
+};
 use crate::passthrough::{Passthrough, PassthroughRequest, PassthroughSettings};
 use crate::queue::{QueueMessage, ResultsQueue};
 use crate::results::{
@@ -43,6 +45,8 @@ pub struct VendorApi {
     keys: VendorKeyVerifier,
     /// `POST /assessment/passthrough/sr`; without it that route answers 501.
     passthrough: Option<Passthrough>,
+    /// What the catalog's URLs may be (loopback http on local stacks only).
+    url_rules: UrlRules,
 }
 
 #[derive(Serialize)]
@@ -138,7 +142,14 @@ impl VendorApi {
             queue,
             keys,
             passthrough: None,
+            url_rules: UrlRules::default(),
         }
+    }
+
+    /// Lets catalog URLs use plain http to a loopback host (local stacks only).
+    pub fn with_url_rules(mut self, url_rules: UrlRules) -> Self {
+        self.url_rules = url_rules;
+        self
     }
 
     /// Enables the SR passthrough (company credentials from `secrets`, calls through `sr`).
@@ -151,6 +162,9 @@ impl VendorApi {
         let config = Config::from_env()?;
         let aws = AwsClients::from_env().await;
         let secrets = Secrets::new(aws.secrets, config.secret_prefix);
+        let url_rules = UrlRules {
+            allow_loopback_http: config.sr.allow_insecure,
+        };
         let passthrough = Passthrough {
             secrets: secrets.clone(),
             sr: SrClient::new(config.sr),
@@ -161,7 +175,8 @@ impl VendorApi {
             ResultsQueue::new(aws.sqs, config.results_queue_url),
             VendorKeyVerifier::new(secrets, config.vendor_api_key_secret_id),
         )
-        .with_passthrough(passthrough))
+        .with_passthrough(passthrough)
+        .with_url_rules(url_rules))
     }
 
     /// The one handler behind `ANY /assessment/{proxy+}`.
@@ -241,7 +256,7 @@ impl VendorApi {
             let availability = serde_json::to_value(&package.availability).unwrap_or_default();
             require_storable(&availability, &format!("packages[{i}].availability"))?;
         }
-        let packages = validate_packages(body.packages)
+        let packages = validate_packages_with(body.packages, self.url_rules)
             .map_err(|e| ApiError::bad_request("INVALID_FIELD", e.to_string()))?;
         for attempt in 1..=WRITE_ATTEMPTS {
             let now = Utc::now();
