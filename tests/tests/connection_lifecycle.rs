@@ -72,9 +72,37 @@ async fn a_connect_key_connects_the_company_and_sr_can_then_get_a_token() {
     );
     assert_eq!(events["data"]["results"][0]["type"], "company.connected");
     assert_eq!(events["data"]["results"][0]["company_id"], company);
-    // Opening the page again shows it is connected.
-    let (page, _) = open(&api, &company, "").await;
-    assert!(html(&page).contains("Already connected"));
+    // Opening the page again shows the key form (a stranger learns nothing); a valid key for
+    // the connected company changes nothing and says so.
+    let (page, csrf) = open(&api, &company, "").await;
+    assert!(!html(&page).contains("Already connected"));
+    let fresh = stack.connect_key(&[(&unique("org"), "Someone else")]).await;
+    let again = submit(
+        &api,
+        &csrf,
+        &[
+            ("company_id", &company),
+            ("step", "key"),
+            ("connect_key", &fresh),
+        ],
+    )
+    .await;
+    assert_eq!(again.status(), 200);
+    assert!(
+        html(&again).contains("Already connected"),
+        "{}",
+        html(&again)
+    );
+    assert_eq!(
+        stack
+            .store
+            .get_company(&company)
+            .await
+            .unwrap()
+            .unwrap()
+            .integration_id,
+        org
+    );
 }
 
 #[tokio::test]

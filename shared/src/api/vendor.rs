@@ -123,6 +123,9 @@ struct NewConnectKey {
     organisations: Vec<Organisation>,
     #[serde(default)]
     expires_in_hours: Option<u32>,
+    /// The SR company the key is for; the consent page then refuses any other company.
+    #[serde(default)]
+    company_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -130,6 +133,8 @@ struct ConnectKeyView<'a> {
     connect_key: String,
     expires_at: chrono::DateTime<Utc>,
     organisations: &'a [Organisation],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    company_id: Option<&'a str>,
 }
 
 const DEFAULT_KEY_HOURS: u32 = 168;
@@ -307,6 +312,16 @@ impl VendorApi {
                 ));
             }
         }
+        let company_id = body.company_id.map(|c| c.trim().to_string());
+        if company_id
+            .as_deref()
+            .is_some_and(|c| c.is_empty() || c.len() > 256)
+        {
+            return Err(ApiError::bad_request(
+                "INVALID_FIELD",
+                "invalid field `company_id`: an SR company id of 1 to 256 characters",
+            ));
+        }
         let hours = body.expires_in_hours.unwrap_or(DEFAULT_KEY_HOURS);
         if !(1..=MAX_KEY_HOURS).contains(&hours) {
             return Err(ApiError::bad_request(
@@ -319,10 +334,13 @@ impl VendorApi {
         let key = format!("ck_{}", random_token(32));
         let record = ConnectKeyRecord {
             organisations: body.organisations,
+            company_id,
             created_at: now,
             expires_at: expires_at.timestamp(),
             used_at: None,
             used_by_company: None,
+            claimed_by: None,
+            claimed_until: None,
         };
         self.store
             .put_connect_key(&hash_secret(&key), &record)
@@ -335,6 +353,7 @@ impl VendorApi {
             connect_key: key,
             expires_at,
             organisations: &record.organisations,
+            company_id: record.company_id.as_deref(),
         };
         Ok(success(StatusCode::CREATED, view, vec![]))
     }

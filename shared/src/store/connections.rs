@@ -1,5 +1,6 @@
-//! The connection lifecycle's items: one-time connect keys, consent sessions (the organisation
-//! choice step), per-company rate limits of failed key attempts, and disabling a company.
+//! The connection lifecycle's items: one-time connect keys (claimed atomically while a company is
+//! being connected), consent sessions (the organisation choice step), counters of failed key
+//! attempts per company and per client address, and disabling a company.
 
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, WriteRequest};
 use chrono::{DateTime, Utc};
@@ -19,20 +20,59 @@ pub struct Organisation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectKeyRecord {
     pub organisations: Vec<Organisation>,
+    /// The SR company the vendor minted the key for: no other company can use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: i64,
-    /// Absent (not NULL) until used: the consume condition is `attribute_not_exists(used_at)`.
+    /// Absent (not NULL) until used: the claim condition is `attribute_not_exists(used_at)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_by_company: Option<String>,
+    /// While a company is being connected with the key: who claimed it, and until when (epoch
+    /// seconds) the claim holds if its holder never releases it (a Lambda that died mid-way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_until: Option<i64>,
 }
 
 impl ConnectKeyRecord {
+    /// Not used and not expired (it may still be claimed by a connection under way).
     pub fn usable(&self, now: DateTime<Utc>) -> bool {
         self.used_at.is_none() && self.expires_at > now.timestamp()
     }
+
+    /// Whether `company_id` may use the key: any company, unless the vendor bound it to one.
+    pub fn allows_company(&self, company_id: &str) -> bool {
+        self.company_id
+            .as_deref()
+            .is_none_or(|bound| bound == company_id)
+    }
 }
+
+/// Whose failed connect-key attempts a counter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureCounter<'a> {
+    /// Wrong keys presented for one SR company (by anyone).
+    Company(&'a str),
+    /// Wrong keys presented from one client address (for any company).
+    Address(&'a str),
+}
+
+impl FailureCounter<'_> {
+    fn key(self, bucket: i64) -> (String, String) {
+        match self {
+            Self::Company(id) => keys::consent_failures(id, bucket),
+            Self::Address(address) => keys::consent_address_failures(address, bucket),
+        }
+    }
+}
+
+/// How long a claim on a connect key holds when its holder never releases or consumes it; well
+/// above the consent function's timeout, so a live claim never lapses under its holder.
+pub const KEY_CLAIM_SECONDS: i64 = 120;
 
 /// Between "key accepted" and "organisation chosen": the page carries only the session id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,11 +118,16 @@ impl Store {
         self.get(keys::connect_key(digest), true).await
     }
 
-    /// Marks the key used by `company_id`; false when it was used (or expired) meanwhile.
-    pub async fn consume_connect_key(
+    /// Claims the key for `company_id` before SR is called, in one conditional write: only an
+    /// unused, unexpired key that is not claimed by a connection under way, and bound to no other
+    /// company, can be claimed, so one key never connects two companies, even concurrently.
+    /// `claim_id` identifies this claim to [`Self::release_connect_key`] and
+    /// [`Self::consume_connect_key`]. False when the key cannot be claimed.
+    pub async fn claim_connect_key(
         &self,
         digest: &str,
         company_id: &str,
+        claim_id: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let result = self
@@ -90,25 +135,71 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_of(keys::connect_key(digest))))
-            .update_expression("SET used_at = :now, used_by_company = :company")
-            .condition_expression(
-                "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :epoch",
+            .update_expression(
+                "SET claimed_by = :company, claim_id = :claim, claimed_until = :until",
             )
-            .expression_attribute_values(":now", to_value(&now))
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :epoch \
+                 AND (attribute_not_exists(claimed_until) OR claimed_until < :epoch) \
+                 AND (attribute_not_exists(company_id) OR company_id = :company)",
+            )
             .expression_attribute_values(":company", AttributeValue::S(company_id.into()))
+            .expression_attribute_values(":claim", AttributeValue::S(claim_id.into()))
+            .expression_attribute_values(
+                ":until",
+                AttributeValue::N((now.timestamp() + KEY_CLAIM_SECONDS).to_string()),
+            )
             .expression_attribute_values(":epoch", AttributeValue::N(now.timestamp().to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError::service(e)),
-        }
+        conditional(result)
+    }
+
+    /// Gives a claimed key back (SR refused, or the connection failed), so a retry can use it.
+    /// False when the claim is no longer this one's.
+    pub async fn release_connect_key(
+        &self,
+        digest: &str,
+        claim_id: &str,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::connect_key(digest))))
+            .update_expression("REMOVE claimed_by, claim_id, claimed_until")
+            .condition_expression("claim_id = :claim")
+            .expression_attribute_values(":claim", AttributeValue::S(claim_id.into()))
+            .send()
+            .await;
+        conditional(result)
+    }
+
+    /// Marks a claimed key used by `company_id` once it is connected. False when the claim is no
+    /// longer this one's (it lapsed and another connection took the key).
+    pub async fn consume_connect_key(
+        &self,
+        digest: &str,
+        company_id: &str,
+        claim_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::connect_key(digest))))
+            .update_expression(
+                "SET used_at = :now, used_by_company = :company \
+                 REMOVE claimed_by, claim_id, claimed_until",
+            )
+            .condition_expression("claim_id = :claim")
+            .expression_attribute_values(":now", to_value(&now))
+            .expression_attribute_values(":company", AttributeValue::S(company_id.into()))
+            .expression_attribute_values(":claim", AttributeValue::S(claim_id.into()))
+            .send()
+            .await;
+        conditional(result)
     }
 
     pub async fn put_consent_session(
@@ -137,10 +228,10 @@ impl Store {
         self.get(keys::consent_session(id_digest), true).await
     }
 
-    /// Failed connect-key attempts for `company_id` in the current window.
+    /// Failed connect-key attempts `counter` counted in the current window.
     pub async fn consent_failures(
         &self,
-        company_id: &str,
+        counter: FailureCounter<'_>,
         window: i64,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
@@ -149,19 +240,16 @@ impl Store {
             #[serde(default)]
             failures: u64,
         }
-        let counter: Option<Counter> = self
-            .get(
-                keys::consent_failures(company_id, now.timestamp() / window),
-                true,
-            )
+        let stored: Option<Counter> = self
+            .get(counter.key(now.timestamp() / window), true)
             .await?;
-        Ok(counter.map(|c| c.failures).unwrap_or(0))
+        Ok(stored.map(|c| c.failures).unwrap_or(0))
     }
 
-    /// Counts one failed attempt; the counter expires with its window.
+    /// Counts one failed attempt and answers the count; the counter expires with its window.
     pub async fn record_consent_failure(
         &self,
-        company_id: &str,
+        counter: FailureCounter<'_>,
         window: i64,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
@@ -170,7 +258,7 @@ impl Store {
             .db
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key_of(keys::consent_failures(company_id, bucket))))
+            .set_key(Some(key_of(counter.key(bucket))))
             .update_expression("ADD failures :one SET expires_at = :expires")
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .expression_attribute_values(
@@ -287,5 +375,36 @@ impl Store {
                 None => return Ok(keys_found),
             }
         }
+    }
+}
+
+/// `Ok(true)` for a write that happened, `Ok(false)` for one whose condition did not hold.
+fn conditional<T, E>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E>>,
+) -> Result<bool, StoreError>
+where
+    E: std::error::Error + ConditionFailed + 'static,
+    aws_sdk_dynamodb::error::SdkError<E>: std::error::Error,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(ConditionFailed::condition_failed) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(StoreError::service(e)),
+    }
+}
+
+/// Service errors that can say "the condition did not hold".
+trait ConditionFailed {
+    fn condition_failed(&self) -> bool;
+}
+
+impl ConditionFailed for aws_sdk_dynamodb::operation::update_item::UpdateItemError {
+    fn condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
     }
 }

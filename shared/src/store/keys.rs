@@ -11,6 +11,7 @@
 //! | connect key     | `CONNECTKEY#{sha256}`       | `CONNECTKEY`    |
 //! | consent session | `CONSENT#{sha256}`          | `SESSION`       |
 //! | failed key tries| `COMPANY#{companyId}`       | `CONSENTFAILURES#{window}` |
+//! | … per address   | `CONSENTADDR#{address}`     | `CONSENTFAILURES#{window}` |
 //! | event           | `INTEGRATION#{integrationId}` | `EVENT#{time}#{id}` |
 //! | event id marker | `EVENTID#{integrationId}#{eventId}` | `EVENTID`  |
 //! | SR call schedule| `PACE#{companyId}`          | `PACE`          |
@@ -78,6 +79,15 @@ pub fn consent_session(digest: &str) -> (String, String) {
 pub fn consent_failures(company_id: &str, bucket: i64) -> (String, String) {
     (
         format!("COMPANY#{company_id}"),
+        format!("CONSENTFAILURES#{bucket}"),
+    )
+}
+
+/// One counter per client address and rate-limit window (a partition of its own: an address is
+/// no company's).
+pub fn consent_address_failures(address: &str, bucket: i64) -> (String, String) {
+    (
+        format!("CONSENTADDR#{address}"),
         format!("CONSENTFAILURES#{bucket}"),
     )
 }

@@ -18,7 +18,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use companies::{ClientRecord, CompanyRecord, CompanyStatus, TokenRecord};
-pub use connections::{ConnectKeyRecord, ConsentSession, Organisation};
+pub use connections::{
+    ConnectKeyRecord, ConsentSession, FailureCounter, Organisation, KEY_CLAIM_SECONDS,
+};
 pub use events::{Event, EventPage, RecordedEvent, WebhookDelivery, WebhookState};
 pub use files::{FileRecord, FileSource, FileState, StoredFile, UploadedFile};
 pub use orders::{DeliveryRecord, OrderPage, PutOrderOutcome, ResultWrite};
