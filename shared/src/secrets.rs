@@ -16,6 +16,9 @@ pub enum SecretError {
     Service(String),
 }
 
+/// Days a disabled company's secret can still be restored (Secrets Manager allows 7 to 30).
+pub const RECOVERY_WINDOW_DAYS: i64 = 30;
+
 /// Both credential pairs of one SR company.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CompanyCredentials {
@@ -109,7 +112,10 @@ impl Secrets {
             .send()
             .await
             .map_err(|e| match e.code() {
-                Some("ResourceNotFoundException") => SecretError::NotFound(id.to_string()),
+                // A secret scheduled for deletion (a disabled company's) reads as absent.
+                Some("ResourceNotFoundException" | "InvalidRequestException") => {
+                    SecretError::NotFound(id.to_string())
+                }
                 _ => SecretError::Service(describe(&e)),
             })?;
         output.secret_string.ok_or_else(|| SecretError::Malformed {
@@ -142,7 +148,8 @@ impl Secrets {
         self.get_json(&self.company_secret_id(company_id)).await
     }
 
-    /// Creates or overwrites the company's secret.
+    /// Creates or overwrites the company's secret; one scheduled for deletion (the company was
+    /// disabled and connects again) is restored first.
     pub async fn put_company_credentials(
         &self,
         company_id: &str,
@@ -161,33 +168,51 @@ impl Secrets {
             .send()
             .await;
         match created {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ResourceExistsException") => self
-                .client
-                .put_secret_value()
-                .secret_id(&id)
-                .secret_string(&value)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| SecretError::Service(describe(&e))),
-            Err(e) => Err(SecretError::Service(describe(&e))),
+            Ok(_) => return Ok(()),
+            Err(e) if e.code() == Some("ResourceExistsException") => {}
+            Err(e) => return Err(SecretError::Service(describe(&e))),
         }
+        // InvalidRequestException: it was not scheduled for deletion, nothing to restore.
+        match self.client.restore_secret().secret_id(&id).send().await {
+            Ok(_) => tracing::info!(
+                company_id,
+                "restored the company's secret scheduled for deletion"
+            ),
+            Err(e) if e.code() == Some("InvalidRequestException") => {}
+            Err(e) => return Err(SecretError::Service(describe(&e))),
+        }
+        self.client
+            .put_secret_value()
+            .secret_id(&id)
+            .secret_string(&value)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| SecretError::Service(describe(&e)))
     }
 
-    /// Removes the company's secret immediately (no recovery window: a disabled integration's
-    /// credentials must stop existing). Absent already is fine.
+    /// Schedules the company's secret for deletion after [`RECOVERY_WINDOW_DAYS`]: from now on it
+    /// reads as absent (a disabled integration's credentials are not used), yet an operator can
+    /// still restore it (`aws secretsmanager restore-secret`) when a disable was a mistake.
+    /// Absent or already scheduled is fine.
     pub async fn delete_company_credentials(&self, company_id: &str) -> Result<(), SecretError> {
         let result = self
             .client
             .delete_secret()
             .secret_id(self.company_secret_id(company_id))
-            .force_delete_without_recovery(true)
+            .recovery_window_in_days(RECOVERY_WINDOW_DAYS)
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("ResourceNotFoundException" | "InvalidRequestException")
+                ) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(SecretError::Service(describe(&e))),
         }
     }

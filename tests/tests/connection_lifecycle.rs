@@ -507,13 +507,24 @@ async fn a_company_cannot_disable_another() {
             .status,
         CompanyStatus::Active
     );
-    // A deployment that relaxes the check accepts SR's call without a token.
+    // A deployment that relaxes the check accepts SR's call without a token once SR confirms
+    // it (tests/tests/disable_attacks.rs); another company's token is still refused.
     let relaxed = api.with_disable_requires_token(false);
     let done = relaxed
         .disable_integration(request(Method::DELETE, &path, &[], ""))
         .await
         .unwrap();
     assert_eq!(done.status(), 204);
+    let other_token = relaxed
+        .disable_integration(request(
+            Method::DELETE,
+            &path,
+            &[("authorization", &format!("Bearer {token_a}"))],
+            "",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(other_token.status(), 403);
     assert_eq!(
         stack
             .store
@@ -522,7 +533,8 @@ async fn a_company_cannot_disable_another() {
             .unwrap()
             .unwrap()
             .status,
-        CompanyStatus::Disabled
+        CompanyStatus::Active,
+        "SR still accepts b's credentials: nothing was disabled"
     );
 }
 

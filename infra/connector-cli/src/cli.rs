@@ -97,11 +97,12 @@ pub enum CompaniesCommand {
         output: Output,
     },
     /// Disables a company exactly as SmartRecruiters' disable call does: status DISABLED, its
-    /// client record and access tokens deleted (SR's tokens stop working at once), its secret
-    /// deleted without a recovery window, and a company.disabled event for the vendor.
+    /// client record deleted and access tokens revoked (SR's tokens stop working at once), its
+    /// secret scheduled for deletion after a 30-day recovery window, and a company.disabled
+    /// event for the vendor.
     ///
-    /// Not reversible: the company has to connect again through the consent page. Orders stay
-    /// readable. Repeating it is harmless.
+    /// The company connects again through the consent page (which restores the secret). Orders
+    /// stay readable. Repeating it is harmless.
     Disable {
         /// The SmartRecruiters company id.
         #[arg(value_name = "COMPANY_ID")]

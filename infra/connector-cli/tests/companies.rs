@@ -129,7 +129,10 @@ async fn disable_revokes_the_company_like_smartrecruiters_does() {
 
     let shown = text(&["companies", "show", &company.company_id]);
     assert!(shown.contains("status:       DISABLED"), "{shown}");
-    assert!(shown.contains("secret:       absent ("), "{shown}");
+    assert!(
+        shown.contains("secret:       scheduled for deletion ("),
+        "{shown}"
+    );
     assert!(shown.contains("live tokens:  0"), "{shown}");
     // SR's client credentials no longer get a token either.
     let form = format!(

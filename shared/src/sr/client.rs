@@ -242,6 +242,20 @@ impl SrClient {
         Ok(fetched.access_token)
     }
 
+    /// Whether SR's token endpoint still accepts `credentials`, asked afresh (never from the
+    /// cache). SR stops accepting a company's credentials once it disabled the integration, so
+    /// `Ok(false)` is SR confirming a disable. Transient failures are errors: no answer either way.
+    pub async fn credentials_accepted(
+        &self,
+        credentials: &SrCredentials,
+    ) -> Result<bool, SrClientError> {
+        match self.fetch_token(credentials).await {
+            Ok(_) => Ok(true),
+            Err(SrClientError::CredentialsRefused { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     fn cached_token(&self, client_id: &str) -> Option<String> {
         let tokens = self.tokens.lock().expect("token cache poisoned");
         tokens

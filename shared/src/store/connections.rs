@@ -2,7 +2,9 @@
 //! being connected), consent sessions (the organisation choice step), counters of failed key
 //! attempts per company and per client address, and disabling a company.
 
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, PutRequest, ReturnValue, WriteRequest,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -279,8 +281,10 @@ impl Store {
             .unwrap_or(1))
     }
 
-    /// Disables the company at once: status DISABLED, its client record and every access token
-    /// deleted (so no token keeps working). Returns the company as it was, `None` if unknown.
+    /// Disables the company at once: status DISABLED, its client record deleted and every access
+    /// token revoked (no token keeps working; the revoked records stay until their TTL, so SR's
+    /// repeated disable call with its token is recognised). Returns the company as it was,
+    /// `None` if unknown.
     pub async fn disable_company(
         &self,
         company_id: &str,
@@ -309,22 +313,30 @@ impl Store {
             }
             Err(e) => return Err(StoreError::service(e)),
         };
-        let mut doomed = vec![key_of(keys::client(&before.client_id))];
-        doomed.extend(self.token_keys(company_id).await?);
-        for chunk in doomed.chunks(25) {
-            let requests = chunk
-                .iter()
-                .map(|key| {
-                    WriteRequest::builder()
-                        .delete_request(
-                            DeleteRequest::builder()
-                                .set_key(Some(key.clone()))
-                                .build()
-                                .expect("key is set"),
-                        )
-                        .build()
-                })
-                .collect();
+        let client = WriteRequest::builder()
+            .delete_request(
+                DeleteRequest::builder()
+                    .set_key(Some(key_of(keys::client(&before.client_id))))
+                    .build()
+                    .expect("key is set"),
+            )
+            .build();
+        let mut writes = vec![client];
+        for mut token in self.live_token_items(company_id).await? {
+            token.insert("revoked_at".into(), to_value(&now));
+            writes.push(
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(token))
+                            .build()
+                            .expect("item is set"),
+                    )
+                    .build(),
+            );
+        }
+        for chunk in writes.chunks(25) {
+            let requests = chunk.to_vec();
             let mut pending = Some(std::collections::HashMap::from([(
                 self.table.clone(),
                 requests,
@@ -351,7 +363,8 @@ impl Store {
         Ok(Some(before))
     }
 
-    async fn token_keys(&self, company_id: &str) -> Result<Vec<super::Item>, StoreError> {
+    /// The company's token items not revoked yet (whole items: they are written back revoked).
+    async fn live_token_items(&self, company_id: &str) -> Result<Vec<super::Item>, StoreError> {
         let (pk, _) = keys::company(company_id);
         let mut keys_found = Vec::new();
         let mut start = None;
@@ -361,9 +374,9 @@ impl Store {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :token)")
+                .filter_expression("attribute_not_exists(revoked_at)")
                 .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
                 .expression_attribute_values(":token", AttributeValue::S("TOKEN#".into()))
-                .projection_expression("pk, sk")
                 .set_exclusive_start_key(start.take())
                 .consistent_read(true)
                 .send()
