@@ -602,7 +602,7 @@ impl VendorApi {
         let credentials = match passthrough.secrets.company_credentials(company_id).await {
             Ok(c) => c,
             Err(SecretError::NotFound(_)) => return Err(disabled()),
-            Err(e) => return Err(ApiError::unavailable(e.to_string())),
+            Err(e) => return Err(e.into()),
         };
         let path = call.url.path().to_string();
         let answer = passthrough
@@ -618,11 +618,12 @@ impl VendorApi {
             .await
             .map_err(|e| {
                 tracing::warn!(integration_id = %integration, company_id, method = %call.method, path = %path, error = %e, "passthrough call failed");
+                // The error itself (transport, SR's answer) is logged above, never returned.
                 let message = match &e {
                     SrClientError::CredentialsRefused { .. } => {
-                        "SmartRecruiters refused the company's credentials at its token endpoint".to_string()
+                        "SmartRecruiters refused the company's credentials at its token endpoint"
                     }
-                    other => format!("SmartRecruiters could not be reached: {other}"),
+                    _ => "SmartRecruiters could not be reached; try again later",
                 };
                 ApiError::new(StatusCode::BAD_GATEWAY, "SR_UNREACHABLE", message)
             })?;

@@ -456,16 +456,20 @@ fn is_transient_status(status: StatusCode) -> bool {
         || status.is_server_error()
 }
 
+/// A connection failure or timeout. The transport error itself is logged here and never put in
+/// the error's detail, which reaches the vendor (delivery history, passthrough answers).
 fn transport_error(error: reqwest::Error) -> SrClientError {
+    let detail = if error.is_timeout() {
+        "request timed out"
+    } else {
+        "no answer (connection failed)"
+    };
     // reqwest errors never contain request bodies or headers, so no credential can leak here.
+    tracing::warn!(error = %aws_smithy_types::error::display::DisplayErrorContext(error.without_url()), "SmartRecruiters transport error");
     SrClientError::Transient {
         status: None,
         retry_after: None,
-        detail: if error.is_timeout() {
-            "request timed out".into()
-        } else {
-            format!("transport error: {}", error.without_url())
-        },
+        detail: detail.into(),
     }
 }
 
