@@ -16,6 +16,22 @@ pub enum SecretError {
     Service(String),
 }
 
+/// One version of a secret.
+#[derive(Clone, PartialEq)]
+pub struct SecretVersion {
+    pub value: String,
+    /// When this version was created, if Secrets Manager said.
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl std::fmt::Debug for SecretVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretVersion")
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Days a disabled company's secret can still be restored (Secrets Manager allows 7 to 30).
 pub const RECOVERY_WINDOW_DAYS: i64 = 30;
 
@@ -122,6 +138,36 @@ impl Secrets {
             id: id.to_string(),
             reason: "no string value".into(),
         })
+    }
+
+    /// The version of secret `id` labelled `stage` (`AWSCURRENT`, `AWSPREVIOUS`) with the time it
+    /// was created (when it became current: a rotation's time); `None` when there is no such
+    /// version.
+    pub async fn get_version(
+        &self,
+        id: &str,
+        stage: &str,
+    ) -> Result<Option<SecretVersion>, SecretError> {
+        let output = match self
+            .client
+            .get_secret_value()
+            .secret_id(id)
+            .version_stage(stage)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(None),
+            Err(e) => return Err(SecretError::Service(describe(&e))),
+        };
+        let value = output.secret_string.ok_or_else(|| SecretError::Malformed {
+            id: id.to_string(),
+            reason: "no string value".into(),
+        })?;
+        let created_at = output
+            .created_date
+            .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), d.subsec_nanos()));
+        Ok(Some(SecretVersion { value, created_at }))
     }
 
     async fn get_json<T: for<'de> Deserialize<'de>>(&self, id: &str) -> Result<T, SecretError> {
