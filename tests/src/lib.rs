@@ -199,6 +199,7 @@ impl Stack {
             self.store.clone(),
             ResultsQueue::new(self.aws.sqs.clone(), &self.config.results_queue_url),
             VendorKeyVerifier::new(
+                self.store.clone(),
                 self.secrets.clone(),
                 self.config.vendor_api_key_secret_id.clone(),
             ),

@@ -80,6 +80,7 @@ async fn submit(stack: &Stack, company: &TestCompany, order_id: &str, body: Valu
         stack.store.clone(),
         unpolled_results_queue(stack).await,
         VendorKeyVerifier::new(
+            stack.store.clone(),
             stack.secrets.clone(),
             stack.config.vendor_api_key_secret_id.clone(),
         ),

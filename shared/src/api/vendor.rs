@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::credentials::random_token;
 use crate::auth::hash_secret;
-use crate::auth::VendorKeyVerifier;
+use crate::auth::{KeyScope, VendorKeyVerifier};
 use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::{
@@ -175,10 +175,11 @@ impl VendorApi {
             sr: SrClient::new(config.sr),
             settings: PassthroughSettings::from_env(),
         };
+        let store = Store::new(aws.dynamodb, config.table_name);
         Ok(Self::new(
-            Store::new(aws.dynamodb, config.table_name),
+            store.clone(),
             ResultsQueue::new(aws.sqs, config.results_queue_url),
-            VendorKeyVerifier::new(secrets, config.vendor_api_key_secret_id),
+            VendorKeyVerifier::new(store, secrets, config.vendor_api_key_secret_id),
         )
         .with_passthrough(passthrough)
         .with_url_rules(url_rules))
@@ -193,14 +194,28 @@ impl VendorApi {
     }
 
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        self.authenticate(request).await?;
+        let scope = self.authenticate(request).await?;
         let segments = segments_after(request.uri().path(), "assessment").unwrap_or_default();
         let method = request.method();
         // Connect keys may span several organisations, so they are not scoped to one integration.
         if segments.as_slice() == ["connect-keys"] && method == Method::POST {
+            require_admin(&scope)?;
             return self.create_connect_key(request).await;
         }
         let integration = integration_id(request)?;
+        if let ["vendor-keys", rest @ ..] = segments.as_slice() {
+            require_admin(&scope)?;
+            return self.vendor_keys(request, rest, &integration).await;
+        }
+        if let KeyScope::Integration(own) = &scope {
+            if *own != integration {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "KEY_NOT_FOR_INTEGRATION",
+                    "this vendor API key belongs to another integration than `X-Integration-Id` names",
+                ));
+            }
+        }
         match segments.as_slice() {
             ["events"] if method == Method::GET => self.list_events(request, &integration).await,
             ["packages"] if method == Method::PUT => self.put_packages(request, &integration).await,
@@ -240,14 +255,81 @@ impl VendorApi {
         }
     }
 
-    async fn authenticate(&self, request: &Request) -> Result<(), ApiError> {
+    /// What the request's key may reach (see `auth::vendor_key`).
+    async fn authenticate(&self, request: &Request) -> Result<KeyScope, ApiError> {
         let key = bearer_token(request).ok_or_else(|| {
             ApiError::unauthorized("Authorization: Bearer <vendor API key> is required")
         })?;
-        if self.keys.verify(key).await? {
-            Ok(())
-        } else {
-            Err(ApiError::unauthorized("the vendor API key is not valid"))
+        self.keys
+            .verify(key)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the vendor API key is not valid"))
+    }
+
+    /// `POST|GET /assessment/vendor-keys` and `DELETE /assessment/vendor-keys/{keyId}` (admin key
+    /// only): keys that reach the `X-Integration-Id` integration and nothing else.
+    async fn vendor_keys(
+        &self,
+        request: &Request,
+        rest: &[&str],
+        integration: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        use crate::ops::vendor_key::{
+            create_integration_key, list_integration_keys, revoke_integration_key,
+        };
+        #[derive(Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        struct NewKey {
+            #[serde(default)]
+            label: Option<String>,
+        }
+        #[derive(Serialize)]
+        struct Keys<T: Serialize> {
+            results: Vec<T>,
+        }
+        let method = request.method();
+        match rest {
+            [] if method == Method::POST => {
+                let bytes = body_bytes(request);
+                let body: NewKey = if bytes.iter().all(u8::is_ascii_whitespace) {
+                    NewKey::default()
+                } else {
+                    parse_json(bytes)?
+                };
+                let created = create_integration_key(
+                    &self.store,
+                    integration,
+                    body.label.as_deref(),
+                    Utc::now(),
+                )
+                .await?;
+                Ok(success(StatusCode::CREATED, created, vec![]))
+            }
+            [] if method == Method::GET => {
+                let results = list_integration_keys(&self.store, integration).await?;
+                Ok(success(StatusCode::OK, Keys { results }, vec![]))
+            }
+            [key_id] if method == Method::DELETE => {
+                let key_id = decode_segment(key_id);
+                revoke_integration_key(&self.store, integration, &key_id, Utc::now())
+                    .await?
+                    .map(|revoked| success(StatusCode::OK, revoked, vec![]))
+                    .ok_or_else(|| {
+                        ApiError::not_found(
+                            "KEY_NOT_FOUND",
+                            format!("integration `{integration}` has no vendor API key `{key_id}`"),
+                        )
+                    })
+            }
+            [] | [_] => Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                format!("{method} is not supported on {}", request.uri().path()),
+            )),
+            _ => Err(ApiError::not_found(
+                "ROUTE_NOT_FOUND",
+                format!("no vendor API route {method} {}", request.uri().path()),
+            )),
         }
     }
 
@@ -679,6 +761,18 @@ fn cursor_error(error: StoreError) -> ApiError {
             "query parameter `cursor` is not a cursor of this integration's list",
         ),
         other => other.into(),
+    }
+}
+
+/// Connect keys and key management need the admin key.
+fn require_admin(scope: &KeyScope) -> Result<(), ApiError> {
+    match scope {
+        KeyScope::Admin => Ok(()),
+        KeyScope::Integration(_) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "ADMIN_KEY_REQUIRED",
+            "this needs the vendor API's admin key; a per-integration key reaches its integration's orders, packages, events and passthrough only",
+        )),
     }
 }
 

@@ -15,9 +15,10 @@
 //! | event           | `INTEGRATION#{integrationId}` | `EVENT#{time}#{id}` |
 //! | event id marker | `EVENTID#{integrationId}#{eventId}` | `EVENTID`  |
 //! | SR call schedule| `PACE#{companyId}`          | `PACE`          |
+//! | vendor API key  | `VENDORKEY#{keyId}` (`admin` for the admin key) | `VENDORKEY` |
 //!
 //! Orders are also indexed in `gsi1` by integration (`INTEGRATION#{id}#ORDERS`, created time) for
-//! the vendor's order list. Tokens sit under their company so disabling it can find them all.
+//! the vendor's order list, and per-integration vendor keys (`INTEGRATION#{id}#VENDORKEYS`). Tokens sit under their company so disabling it can find them all.
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -65,6 +66,16 @@ pub fn file(order_id: &str, name: &str) -> (String, String) {
 
 pub fn orders_of_integration(integration_id: &str) -> String {
     format!("INTEGRATION#{integration_id}#ORDERS")
+}
+
+/// A vendor API key's record (digest only); looked up by the id the key carries.
+pub fn vendor_key(key_id: &str) -> (String, String) {
+    (format!("VENDORKEY#{key_id}"), "VENDORKEY".into())
+}
+
+/// `gsi1pk` of an integration's vendor keys.
+pub fn vendor_keys_of_integration(integration_id: &str) -> String {
+    format!("INTEGRATION#{integration_id}#VENDORKEYS")
 }
 
 pub fn connect_key(digest: &str) -> (String, String) {

@@ -10,6 +10,7 @@ mod events;
 mod files;
 pub mod keys;
 mod orders;
+mod vendor_keys;
 
 use std::collections::HashMap;
 
@@ -24,6 +25,7 @@ pub use connections::{
 pub use events::{Event, EventPage, RecordedEvent, WebhookDelivery, WebhookState};
 pub use files::{FileRecord, FileSource, FileState, StoredFile, UploadedFile};
 pub use orders::{DeliveryRecord, OrderPage, PutOrderOutcome, ResultWrite};
+pub use vendor_keys::{VendorKeyRecord, ADMIN_KEY_ID};
 
 pub type Item = HashMap<String, AttributeValue>;
 
