@@ -182,7 +182,7 @@ pub async fn list_integration_keys(
         .into_iter()
         .map(IntegrationKeyView::of)
         .collect();
-    keys.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    keys.sort_by_key(|k| k.created_at);
     Ok(keys)
 }
 
