@@ -142,23 +142,28 @@ async fn a_key_of_one_integration_is_refused_for_any_other() {
     assert!(!format!("{item:?}").contains(&key), "{item:?}");
 }
 
+/// `GET /assessment/packages` four times at once (both local instances of the function answer).
+async fn packages_four_times(stack: &Stack, key: &str, integration: &str) -> Vec<(u16, Value)> {
+    futures_util::future::join_all((0..4).map(|_| {
+        call(
+            stack,
+            key,
+            Method::GET,
+            "/assessment/packages",
+            integration,
+            None,
+        )
+    }))
+    .await
+}
+
 #[tokio::test]
 async fn a_revoked_key_stops_working_at_once_even_in_warm_functions() {
     let stack = Stack::connect().await;
     let org = unique("revoke-org");
     let (key_id, key) = create_key(&stack, &org).await;
     // Warm both local instances of the function with the key.
-    let warm = futures_util::future::join_all((0..4).map(|_| {
-        call(
-            &stack,
-            &key,
-            Method::GET,
-            "/assessment/packages",
-            &org,
-            None,
-        )
-    }))
-    .await;
+    let warm = packages_four_times(&stack, &key, &org).await;
     assert!(warm.iter().all(|(s, _)| *s == 200), "{warm:?}");
 
     let admin = stack.vendor_api_key.clone();
@@ -173,17 +178,7 @@ async fn a_revoked_key_stops_working_at_once_even_in_warm_functions() {
     .await;
     assert_eq!(status, 200, "{revoked}");
     assert!(revoked["data"]["revoked_at"].is_string());
-    let after = futures_util::future::join_all((0..4).map(|_| {
-        call(
-            &stack,
-            &key,
-            Method::GET,
-            "/assessment/packages",
-            &org,
-            None,
-        )
-    }))
-    .await;
+    let after = packages_four_times(&stack, &key, &org).await;
     assert!(after.iter().all(|(s, _)| *s == 401), "{after:?}");
     // Revoking through another integration, or an unknown key, is a 404.
     let (status, _) = call(

@@ -203,9 +203,14 @@ impl VendorApi {
             return self.create_connect_key(request).await;
         }
         let integration = integration_id(request)?;
-        if let ["vendor-keys", rest @ ..] = segments.as_slice() {
-            require_admin(&scope)?;
-            return self.vendor_keys(request, rest, &integration).await;
+        match (segments.as_slice(), method) {
+            (["vendor-keys"], &Method::POST | &Method::GET)
+            | (["vendor-keys", _], &Method::DELETE) => {
+                require_admin(&scope)?;
+                let key_id = segments.get(1).map(|id| decode_segment(id));
+                return self.vendor_keys(request, key_id, &integration).await;
+            }
+            _ => {}
         }
         if let KeyScope::Integration(own) = &scope {
             if *own != integration {
@@ -243,7 +248,9 @@ impl VendorApi {
             | ["orders"]
             | ["orders", _]
             | ["orders", _, "result"]
-            | ["passthrough", "sr"] => Err(ApiError::new(
+            | ["passthrough", "sr"]
+            | ["vendor-keys"]
+            | ["vendor-keys", _] => Err(ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "METHOD_NOT_ALLOWED",
                 format!("{method} is not supported on {}", request.uri().path()),
@@ -271,7 +278,7 @@ impl VendorApi {
     async fn vendor_keys(
         &self,
         request: &Request,
-        rest: &[&str],
+        key_id: Option<String>,
         integration: &str,
     ) -> Result<Response<Body>, ApiError> {
         use crate::ops::vendor_key::{
@@ -287,50 +294,31 @@ impl VendorApi {
         struct Keys<T: Serialize> {
             results: Vec<T>,
         }
-        let method = request.method();
-        match rest {
-            [] if method == Method::POST => {
-                let bytes = body_bytes(request);
-                let body: NewKey = if bytes.iter().all(u8::is_ascii_whitespace) {
-                    NewKey::default()
-                } else {
-                    parse_json(bytes)?
-                };
-                let created = create_integration_key(
-                    &self.store,
-                    integration,
-                    body.label.as_deref(),
-                    Utc::now(),
-                )
-                .await?;
-                Ok(success(StatusCode::CREATED, created, vec![]))
-            }
-            [] if method == Method::GET => {
-                let results = list_integration_keys(&self.store, integration).await?;
-                Ok(success(StatusCode::OK, Keys { results }, vec![]))
-            }
-            [key_id] if method == Method::DELETE => {
-                let key_id = decode_segment(key_id);
-                revoke_integration_key(&self.store, integration, &key_id, Utc::now())
-                    .await?
-                    .map(|revoked| success(StatusCode::OK, revoked, vec![]))
-                    .ok_or_else(|| {
-                        ApiError::not_found(
-                            "KEY_NOT_FOUND",
-                            format!("integration `{integration}` has no vendor API key `{key_id}`"),
-                        )
-                    })
-            }
-            [] | [_] => Err(ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "METHOD_NOT_ALLOWED",
-                format!("{method} is not supported on {}", request.uri().path()),
-            )),
-            _ => Err(ApiError::not_found(
-                "ROUTE_NOT_FOUND",
-                format!("no vendor API route {method} {}", request.uri().path()),
-            )),
+        if let Some(key_id) = key_id {
+            return revoke_integration_key(&self.store, integration, &key_id, Utc::now())
+                .await?
+                .map(|revoked| success(StatusCode::OK, revoked, vec![]))
+                .ok_or_else(|| {
+                    ApiError::not_found(
+                        "KEY_NOT_FOUND",
+                        format!("integration `{integration}` has no vendor API key `{key_id}`"),
+                    )
+                });
         }
+        if request.method() == Method::GET {
+            let results = list_integration_keys(&self.store, integration).await?;
+            return Ok(success(StatusCode::OK, Keys { results }, vec![]));
+        }
+        let bytes = body_bytes(request);
+        let body: NewKey = if bytes.iter().all(u8::is_ascii_whitespace) {
+            NewKey::default()
+        } else {
+            parse_json(bytes)?
+        };
+        let created =
+            create_integration_key(&self.store, integration, body.label.as_deref(), Utc::now())
+                .await?;
+        Ok(success(StatusCode::CREATED, created, vec![]))
     }
 
     async fn put_packages(

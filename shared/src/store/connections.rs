@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{from_item, key_of, keys, to_item, to_value, Store, StoreError};
+use super::{from_item, key_of, keys, to_item, to_value, written, Store, StoreError};
 use crate::store::CompanyRecord;
 
 /// A vendor organisation (the vendor-side id is the vendor API's `X-Integration-Id`).
@@ -132,29 +132,23 @@ impl Store {
         claim_id: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(keys::connect_key(digest))))
-            .update_expression(
-                "SET claimed_by = :company, claim_id = :claim, claimed_until = :until",
-            )
-            .condition_expression(
-                "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :epoch \
-                 AND (attribute_not_exists(claimed_until) OR claimed_until < :epoch) \
-                 AND (attribute_not_exists(company_id) OR company_id = :company)",
-            )
-            .expression_attribute_values(":company", AttributeValue::S(company_id.into()))
-            .expression_attribute_values(":claim", AttributeValue::S(claim_id.into()))
-            .expression_attribute_values(
-                ":until",
-                AttributeValue::N((now.timestamp() + KEY_CLAIM_SECONDS).to_string()),
-            )
-            .expression_attribute_values(":epoch", AttributeValue::N(now.timestamp().to_string()))
-            .send()
-            .await;
-        conditional(result)
+        self.update_connect_key(
+            digest,
+            "SET claimed_by = :company, claim_id = :claim, claimed_until = :until",
+            "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :epoch \
+             AND (attribute_not_exists(claimed_until) OR claimed_until < :epoch) \
+             AND (attribute_not_exists(company_id) OR company_id = :company)",
+            [
+                (":company", AttributeValue::S(company_id.into())),
+                (":claim", AttributeValue::S(claim_id.into())),
+                (
+                    ":until",
+                    AttributeValue::N((now.timestamp() + KEY_CLAIM_SECONDS).to_string()),
+                ),
+                (":epoch", AttributeValue::N(now.timestamp().to_string())),
+            ],
+        )
+        .await
     }
 
     /// Gives a claimed key back (SR refused, or the connection failed), so a retry can use it.
@@ -164,17 +158,13 @@ impl Store {
         digest: &str,
         claim_id: &str,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(keys::connect_key(digest))))
-            .update_expression("REMOVE claimed_by, claim_id, claimed_until")
-            .condition_expression("claim_id = :claim")
-            .expression_attribute_values(":claim", AttributeValue::S(claim_id.into()))
-            .send()
-            .await;
-        conditional(result)
+        self.update_connect_key(
+            digest,
+            "REMOVE claimed_by, claim_id, claimed_until",
+            "claim_id = :claim",
+            [(":claim", AttributeValue::S(claim_id.into()))],
+        )
+        .await
     }
 
     /// Marks a claimed key used by `company_id` once it is connected. False when the claim is no
@@ -186,22 +176,39 @@ impl Store {
         claim_id: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let result = self
+        self.update_connect_key(
+            digest,
+            "SET used_at = :now, used_by_company = :company \
+             REMOVE claimed_by, claim_id, claimed_until",
+            "claim_id = :claim",
+            [
+                (":now", to_value(&now)),
+                (":company", AttributeValue::S(company_id.into())),
+                (":claim", AttributeValue::S(claim_id.into())),
+            ],
+        )
+        .await
+    }
+
+    /// One conditional update of a connect key; false when `condition` did not hold.
+    async fn update_connect_key<const N: usize>(
+        &self,
+        digest: &str,
+        update: &str,
+        condition: &str,
+        values: [(&str, AttributeValue); N],
+    ) -> Result<bool, StoreError> {
+        let mut request = self
             .db
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_of(keys::connect_key(digest))))
-            .update_expression(
-                "SET used_at = :now, used_by_company = :company \
-                 REMOVE claimed_by, claim_id, claimed_until",
-            )
-            .condition_expression("claim_id = :claim")
-            .expression_attribute_values(":now", to_value(&now))
-            .expression_attribute_values(":company", AttributeValue::S(company_id.into()))
-            .expression_attribute_values(":claim", AttributeValue::S(claim_id.into()))
-            .send()
-            .await;
-        conditional(result)
+            .update_expression(update)
+            .condition_expression(condition);
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        written(request.send().await)
     }
 
     pub async fn put_consent_session(
@@ -388,36 +395,5 @@ impl Store {
                 None => return Ok(keys_found),
             }
         }
-    }
-}
-
-/// `Ok(true)` for a write that happened, `Ok(false)` for one whose condition did not hold.
-fn conditional<T, E>(
-    result: Result<T, aws_sdk_dynamodb::error::SdkError<E>>,
-) -> Result<bool, StoreError>
-where
-    E: std::error::Error + ConditionFailed + 'static,
-    aws_sdk_dynamodb::error::SdkError<E>: std::error::Error,
-{
-    match result {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(ConditionFailed::condition_failed) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(StoreError::service(e)),
-    }
-}
-
-/// Service errors that can say "the condition did not hold".
-trait ConditionFailed {
-    fn condition_failed(&self) -> bool;
-}
-
-impl ConditionFailed for aws_sdk_dynamodb::operation::update_item::UpdateItemError {
-    fn condition_failed(&self) -> bool {
-        self.is_conditional_check_failed_exception()
     }
 }

@@ -125,6 +125,26 @@ pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError
     })
 }
 
+/// Whether a DynamoDB error is a condition that did not hold (a lost race, not a failure).
+pub(crate) fn condition_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
+    error: &E,
+) -> bool {
+    error.code() == Some("ConditionalCheckFailedException")
+}
+
+/// `Ok(true)` for a conditional write that happened, `Ok(false)` for one whose condition did not
+/// hold.
+pub(crate) fn written<T, E>(result: Result<T, E>) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if condition_failed(&e) => Ok(false),
+        Err(e) => Err(StoreError::service(e)),
+    }
+}
+
 pub(crate) fn key_of(key: (String, String)) -> Item {
     HashMap::from([
         (keys::PK.to_string(), AttributeValue::S(key.0)),

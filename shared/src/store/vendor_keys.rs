@@ -5,7 +5,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{from_item, key_of, keys, to_item, to_value, Store, StoreError};
+use super::{
+    condition_failed, from_item, key_of, keys, to_item, to_value, written, Store, StoreError,
+};
 
 /// The key id of the admin key's record.
 pub const ADMIN_KEY_ID: &str = "admin";
@@ -45,7 +47,7 @@ impl Store {
             );
             item.insert(keys::GSI1_SK.into(), to_value(&record.created_at));
         }
-        let result = self
+        let put = self
             .db
             .put_item()
             .table_name(&self.table)
@@ -53,16 +55,8 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Conflict)
-            }
-            Err(e) => Err(StoreError::service(e)),
-        }
+        // A key id taken already (64 random bits: in theory only).
+        written(put)?.then_some(()).ok_or(StoreError::Conflict)
     }
 
     /// Makes `digest` the admin key's, if the record still holds `expected` (`None`: no record
@@ -92,16 +86,7 @@ impl Store {
                 .condition_expression("secret_sha256 = :old")
                 .expression_attribute_values(":old", AttributeValue::S(old.into())),
         };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError::service(e)),
-        }
+        written(put.send().await)
     }
 
     /// The integration's keys, oldest first (revoked ones too). From the index, so a key created
@@ -110,31 +95,23 @@ impl Store {
         &self,
         integration_id: &str,
     ) -> Result<Vec<VendorKeyRecord>, StoreError> {
-        let mut records = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .db
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::GSI1)
-                .key_condition_expression("gsi1pk = :pk")
-                .expression_attribute_values(
-                    ":pk",
-                    AttributeValue::S(keys::vendor_keys_of_integration(integration_id)),
-                )
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(StoreError::service)?;
-            for item in output.items.unwrap_or_default() {
-                records.push(from_item(item)?);
-            }
-            match output.last_evaluated_key.filter(|k| !k.is_empty()) {
-                Some(key) => start = Some(key),
-                None => return Ok(records),
-            }
-        }
+        let items: Vec<super::Item> = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(
+                ":pk",
+                AttributeValue::S(keys::vendor_keys_of_integration(integration_id)),
+            )
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(StoreError::service)?;
+        items.into_iter().map(from_item).collect()
     }
 
     /// Revokes a key of `integration_id` (a repeat keeps the first revocation time). `None` when
@@ -159,12 +136,7 @@ impl Store {
             .await;
         match result {
             Ok(output) => Ok(Some(from_item(output.attributes.unwrap_or_default())?)),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
+            Err(e) if condition_failed(&e) => Ok(None),
             Err(e) => Err(StoreError::service(e)),
         }
     }
