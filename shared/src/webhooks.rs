@@ -428,15 +428,14 @@ impl WebhookDispatcher {
             Ok(response) => response,
             Err(e) => {
                 let detail = if e.is_timeout() {
-                    "the webhook endpoint timed out".to_string()
+                    "the webhook endpoint timed out"
                 } else {
-                    // Without the URL: it may carry a token of the vendor's in its query.
-                    format!(
-                        "the webhook endpoint could not be reached: {}",
-                        e.without_url()
-                    )
+                    "the webhook endpoint could not be reached"
                 };
-                tracing::warn!(event_id = %event.id, company_id = %event.company_id, detail = %detail, "webhook not delivered; will retry");
+                // The transport error is logged (without the URL: it may carry a token of the
+                // vendor's in its query); the detail recorded on the event is a fixed text.
+                tracing::warn!(event_id = %event.id, company_id = %event.company_id, detail, error = %aws_smithy_types::error::display::DisplayErrorContext(e.without_url()), "webhook not delivered; will retry");
+                let detail = detail.to_string();
                 return (retry(None, None, detail), None);
             }
         };
