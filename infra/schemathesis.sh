@@ -118,14 +118,9 @@ TOKEN="$(http POST "$SR_SIM_URL/__sim/companies/$COMPANY/token" \
   | json_field 'd["body"]["access_token"] if d["status"] == 200 else ""')"
 [[ -n "$TOKEN" ]] || die "the simulator got no access token for $COMPANY"
 # The inbound pair (what SR presents to /oauth/token), so some generated token requests use
-# real credentials: from the company's secret in the local Secrets Manager.
-CLIENT_JSON="$(python3 - "${SECRET_PREFIX:-}companies/$COMPANY" <<'PY'
-import json, sys
-import boto3
-secret = boto3.client("secretsmanager").get_secret_value(SecretId=sys.argv[1])
-print(json.dumps(json.loads(secret["SecretString"])["inbound"]))
-PY
-)" || die "cannot read the credentials of $COMPANY from Secrets Manager"
+# real credentials: from the simulator, which holds them as SR does (the connector keeps only
+# the secret's digest).
+CLIENT_JSON="$(http GET "$SR_SIM_URL/__sim/companies/$COMPANY/credentials")"
 
 publish_catalog() {
   http PUT "$PREFIX/vendor-api/assessment/packages" \

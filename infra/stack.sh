@@ -27,6 +27,8 @@
 #                              empty: webhooks off, events only listable
 #   LOCAL_WEBHOOK_FORMAT=      WEBHOOK_FORMAT of the local functions: connector (template
 #                              default), kombo or both
+#   LOCAL_LOG_LEVEL=trace      the template's LogLevel for the local functions: the most verbose
+#                              one, so tests/tests/logs.rs checks that even it leaks no secret
 #   STACK_COMPONENTS=moto,sim,lambda,poller,webhooks   (subset to start, e.g. "moto")
 #   LAMBDA_READY_TIMEOUT=600   seconds to wait for cargo lambda to answer
 #   SIM_READY_TIMEOUT=60 MOTO_READY_TIMEOUT=30 STOP_TIMEOUT=15
@@ -48,6 +50,7 @@ LOCAL_VENDOR_NAME="${LOCAL_VENDOR_NAME:-Acme Assessments}"
 LOCAL_CONSENT_REDIRECT_HOSTS="${LOCAL_CONSENT_REDIRECT_HOSTS:-127.0.0.1,localhost,smartrecruiters.com}"
 LOCAL_WEBHOOK_URL="${LOCAL_WEBHOOK_URL:-}"
 LOCAL_WEBHOOK_FORMAT="${LOCAL_WEBHOOK_FORMAT:-}"
+LOCAL_LOG_LEVEL="${LOCAL_LOG_LEVEL:-trace}"
 STACK_COMPONENTS="${STACK_COMPONENTS:-moto,sim,lambda,poller,webhooks}"
 LAMBDA_READY_TIMEOUT="${LAMBDA_READY_TIMEOUT:-600}"
 SIM_READY_TIMEOUT="${SIM_READY_TIMEOUT:-60}"
@@ -189,6 +192,7 @@ up_moto() {
     --endpoint "$MOTO_URL" --stack-name "$STACK_NAME" --template "$ROOT/template.yaml"
     --out "$ENV_FILE"
     --partner-client-id "$PARTNER_CLIENT_ID" --partner-client-secret "$PARTNER_CLIENT_SECRET"
+    --parameter "LogLevel=$LOCAL_LOG_LEVEL"
     --set "SR_API_BASE_URL=$SR_SIM_URL/assessment-api/v202010"
     --set "SR_TOKEN_URL=$SR_SIM_URL/identity/oauth/token"
     --set "SR_CUSTOMER_API_BASE_URL=$SR_SIM_URL"

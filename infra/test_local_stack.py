@@ -227,6 +227,17 @@ def test_every_function_meets_the_runtime_checklist(template: dict[str, Any]) ->
         assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
 
 
+def test_log_level_takes_only_the_levels_the_functions_accept(template: dict[str, Any]) -> None:
+    # shared/src/telemetry.rs LEVELS: anything else would be refused at start (logged at info).
+    source = (ROOT / "shared" / "src" / "telemetry.rs").read_text()
+    declared = source.split("pub const LEVELS: &[&str] = &[", 1)[1].split("]", 1)[0]
+    levels = [part.strip().strip('"') for part in declared.split(",") if part.strip()]
+    parameter = template["Parameters"]["LogLevel"]
+    assert parameter["AllowedValues"] == levels == ["error", "warn", "info", "debug", "trace"]
+    assert parameter["Default"] == "info"
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["RUST_LOG"] == {"Ref": "LogLevel"}
+
+
 def test_table_checklist(template: dict[str, Any]) -> None:
     props = template["Resources"]["ConnectorTable"]["Properties"]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
@@ -386,10 +397,14 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
                                 (table, "dynamodb:UpdateItem"), (partner, "secretsmanager:GetSecretValue"),
                                 (company, "secretsmanager:CreateSecret"),
                                 (company, "secretsmanager:PutSecretValue"),
+                                # a company disabled earlier connects again: its secret is restored
+                                (company, "secretsmanager:RestoreSecret"),
                                 (notifications, "sqs:SendMessage")},
         "DisableIntegrationFunctionRole": {(table, f"dynamodb:{a}") for a in (
             "BatchGetItem", "GetItem", "UpdateItem", "Query", "BatchWriteItem", "PutItem")}
-        | {(company, "secretsmanager:DeleteSecret"), (notifications, "sqs:SendMessage")},
+        | {(company, "secretsmanager:DeleteSecret"), (notifications, "sqs:SendMessage"),
+           # a disable without a token is confirmed with SR using the company's credentials
+           (company, "secretsmanager:GetSecretValue")},
         "WebhookDispatcherFunctionRole": {(table, "dynamodb:UpdateItem"),
                                           (signing, "secretsmanager:GetSecretValue"),
                                           (notifications, "sqs:ReceiveMessage"),
@@ -427,6 +442,68 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
                                      else [statement["Action"]])}
                for name, role in roles.items()}
     assert granted == expected
+
+    # dynamodb:LeadingKeys: every table and index statement names the item families (partition
+    # key prefixes, shared/src/store/keys.rs) its function's code touches with those actions.
+    leading = {
+        "OAuthTokenFunctionRole": {"GetItem": {"CLIENT"}, "PutItem": {"COMPANY"},
+                                   "ConditionCheckItem": {"COMPANY"}},
+        "ListPackagesFunctionRole": {"BatchGetItem": {"COMPANY", "INTEGRATION"}},
+        "GetPackageFunctionRole": {"BatchGetItem": {"COMPANY", "INTEGRATION"}},
+        "CreateOrderFunctionRole": {"BatchGetItem": {"COMPANY", "INTEGRATION"},
+                                    "PutItem": {"ORDER"}, "GetItem": {"ORDER"}},
+        "CreateInlineOrderFunctionRole": {"BatchGetItem": {"COMPANY", "INTEGRATION"},
+                                          "PutItem": {"ORDER"}, "GetItem": {"ORDER"}},
+        "ConsentFunctionRole": {
+            "GetItem": {"COMPANY", "CONNECTKEY", "CONSENT", "CONSENTADDR", "EVENTID"},
+            "PutItem": {"CONSENT", "COMPANY", "CLIENT", "INTEGRATION", "EVENTID"},
+            "UpdateItem": {"COMPANY", "CONSENTADDR", "CONNECTKEY", "EVENTID"}},
+        "DisableIntegrationFunctionRole": {
+            "BatchGetItem": {"COMPANY", "CLIENT", "INTEGRATION"},
+            "GetItem": {"COMPANY", "CLIENT", "INTEGRATION", "EVENTID"},
+            "UpdateItem": {"COMPANY", "CLIENT", "INTEGRATION", "EVENTID"},
+            "Query": {"COMPANY", "CLIENT", "INTEGRATION"},
+            "BatchWriteItem": {"COMPANY", "CLIENT", "INTEGRATION"},
+            "PutItem": {"INTEGRATION", "EVENTID"}},
+        "VendorApiFunctionRole": {
+            "GetItem": {"INTEGRATION", "ORDER", "COMPANY", "VENDORKEY"},
+            "Query": {"INTEGRATION", "ORDER", "COMPANY", "VENDORKEY"},
+            "PutItem": {"INTEGRATION", "CONNECTKEY", "ORDER", "VENDORKEY"},
+            "UpdateItem": {"INTEGRATION", "CONNECTKEY", "ORDER", "VENDORKEY"},
+            "index Query": {"INTEGRATION"}},
+        "ResultPublisherFunctionRole": {
+            "BatchGetItem": {"ORDER", "PACE", "EVENTID"},
+            "UpdateItem": {"ORDER", "PACE", "EVENTID"},
+            "Query": {"ORDER"},
+            "GetItem": {"ORDER", "INTEGRATION", "EVENTID"},
+            "PutItem": {"ORDER", "INTEGRATION", "EVENTID"}},
+        "WebhookDispatcherFunctionRole": {"UpdateItem": {"INTEGRATION"}},
+    }
+    found: dict[str, dict[str, set[str]]] = {}
+    for name, role in roles.items():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                if not any(a.startswith("dynamodb:") for a in actions):
+                    continue
+                condition = statement.get("Condition")
+                assert condition is not None and set(condition) == {"ForAllValues:StringLike"}, (name, statement)
+                assert set(condition["ForAllValues:StringLike"]) == {"dynamodb:LeadingKeys"}, (name, statement)
+                patterns = condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+                assert all(p.endswith("#*") and p[:-2].isupper() for p in patterns), (name, patterns)
+                on_index = target(statement["Resource"]) == index
+                for action in actions:
+                    key = ("index " if on_index else "") + action.split(":", 1)[1]
+                    found.setdefault(name, {}).setdefault(key, set()).update(p[:-2] for p in patterns)
+    assert found == leading
+    # Every family named is one the code has, and every family the code has is reachable.
+    keys_rs = (ROOT / "shared" / "src" / "store" / "keys.rs").read_text()
+    import re
+    # The partition key is the first element of each `(pk, sk)` a key function returns.
+    families = set(re.findall(r'\(\s*format!\(\s*"([A-Z]+)#', keys_rs))
+    named = {f for role in leading.values() for prefixes in role.values() for f in prefixes}
+    assert named <= families, named - families
+    assert families <= named, families - named
 
 
 def test_alarms_checklist(template: dict[str, Any]) -> None:

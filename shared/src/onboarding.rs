@@ -4,12 +4,17 @@
 //! to SR (`POST /integration/company/{companyId}`); keep both pairs in Secrets Manager and the
 //! client lookup in DynamoDB; mark the company ACTIVE. SR is called before anything is stored,
 //! so a refusal (409, 404) leaves nothing half-done and a retry starts clean.
+//!
+//! The consent page connects with a one-time connect key ([`Onboarding::connect_with_key`]): a
+//! company that is already connected is left as it is, and the key is claimed before SR is
+//! called, so one key never connects two companies.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
+use crate::auth::credentials::random_token;
 use crate::auth::{generate_client_credentials, hash_secret};
 use crate::notifications::{company_connected_event, Notifications};
-use crate::secrets::{CompanyCredentials, SecretError, Secrets};
+use crate::secrets::{CompanyCredentials, InboundClient, SecretError, Secrets};
 use crate::sr::{SrClient, SrClientError};
 use crate::store::{ClientRecord, CompanyRecord, CompanyStatus, Store, StoreError};
 
@@ -21,6 +26,20 @@ pub enum OnboardingError {
     Secrets(#[from] SecretError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The connect key is used, expired, bound to another company, or claimed by a connection
+    /// under way.
+    #[error("the connect key cannot be used (used, expired, or in use by another connection)")]
+    KeyUnavailable,
+}
+
+/// What a connect key did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyConnection {
+    /// The company is connected now, and the key used up.
+    Connected(CompanyRecord),
+    /// The company was connected already: nothing changed, SR was not asked, the key stays
+    /// unused.
+    AlreadyConnected,
 }
 
 pub struct Onboarding<'a> {
@@ -33,6 +52,66 @@ pub struct Onboarding<'a> {
 }
 
 impl Onboarding<'_> {
+    /// Connects `company_id` to `integration_id` with the connect key whose digest is
+    /// `key_digest`, at most once per key. A company that is ACTIVE already is left alone (so a
+    /// key of one customer cannot move another customer's company to its own organisation). The
+    /// key is claimed with a conditional write before SR is called, released again when the
+    /// connection fails (so a retry works), and used up when it succeeds.
+    pub async fn connect_with_key(
+        &self,
+        key_digest: &str,
+        company_id: &str,
+        integration_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<KeyConnection, OnboardingError> {
+        let connected = self
+            .store
+            .get_company(company_id)
+            .await?
+            .is_some_and(|c| c.status == CompanyStatus::Active);
+        if connected {
+            tracing::info!(
+                company_id,
+                "consent for a company that is connected already; nothing changed"
+            );
+            return Ok(KeyConnection::AlreadyConnected);
+        }
+        let claim = random_token(16);
+        if !self
+            .store
+            .claim_connect_key(key_digest, company_id, &claim, now)
+            .await?
+        {
+            return Err(OnboardingError::KeyUnavailable);
+        }
+        match self.connect(company_id, integration_id).await {
+            Ok(company) => {
+                match self
+                    .store
+                    .consume_connect_key(key_digest, company_id, &claim, Utc::now())
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => tracing::error!(
+                        company_id,
+                        "the connect key's claim lapsed while connecting"
+                    ),
+                    Err(e) => {
+                        tracing::error!(company_id, error = %e, "could not mark the connect key used")
+                    }
+                }
+                Ok(KeyConnection::Connected(company))
+            }
+            Err(e) => {
+                if let Err(release) = self.store.release_connect_key(key_digest, &claim).await {
+                    // The claim lapses on its own after `KEY_CLAIM_SECONDS`.
+                    tracing::error!(company_id, error = %release, "could not release the connect key");
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Connects `company_id` to the vendor's `integration_id` and returns the stored company.
     pub async fn connect(
         &self,
@@ -52,7 +131,7 @@ impl Onboarding<'_> {
             .put_company_credentials(
                 company_id,
                 &CompanyCredentials {
-                    inbound: inbound.clone(),
+                    inbound: InboundClient::of(&inbound),
                     outbound,
                 },
             )

@@ -263,9 +263,39 @@ pub struct PackageError {
 /// 400 KB item limit.
 pub const MAX_PACKAGES: usize = 200;
 
-/// Validates the vendor's packages and turns them into SR's `AssessmentPackage`s.
+/// What a catalog's URLs may be: https, and plain http to a loopback host only on local stacks
+/// (`ALLOW_INSECURE_SR_URLS`, the switch of every other insecure URL), where the candidate's
+/// page may be served on 127.0.0.1.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UrlRules {
+    pub allow_loopback_http: bool,
+}
+
+impl UrlRules {
+    /// An https URL, or http to `localhost`/a loopback address when allowed.
+    pub fn allows(self, url: &url::Url) -> bool {
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        url.scheme() == "https" || (self.allow_loopback_http && url.scheme() == "http" && loopback)
+    }
+}
+
+/// Validates the vendor's packages (https URLs only) and turns them into SR's
+/// `AssessmentPackage`s.
 pub fn validate_packages(
     packages: Vec<VendorPackage>,
+) -> Result<Vec<CatalogPackage>, PackageError> {
+    validate_packages_with(packages, UrlRules::default())
+}
+
+/// [`validate_packages`] with the URL rules of the deployment.
+pub fn validate_packages_with(
+    packages: Vec<VendorPackage>,
+    urls: UrlRules,
 ) -> Result<Vec<CatalogPackage>, PackageError> {
     let error = |field: String, reason: &str| PackageError {
         field,
@@ -326,8 +356,7 @@ pub fn validate_packages(
             (AssessmentType::InlineAssessment, None) => None,
             (AssessmentType::InlineAssessment, Some(t)) => {
                 let probe = inline_url(&t, "o", "c", "p", "en");
-                let ok = url::Url::parse(&probe)
-                    .is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http");
+                let ok = url::Url::parse(&probe).is_ok_and(|u| urls.allows(&u));
                 if !ok {
                     return Err(error(
                         at("inline_url_template"),
@@ -498,5 +527,53 @@ mod tests {
         let mut not_inline = vendor("x");
         not_inline.inline_url_template = Some("https://v.example.com".into());
         assert!(validate_packages(vec![not_inline]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod url_rules_tests {
+    use super::*;
+
+    fn inline(template: &str) -> VendorPackage {
+        VendorPackage {
+            id: "chat".into(),
+            kind: AssessmentType::InlineAssessment,
+            name: "Chat".into(),
+            description: None,
+            assessments: None,
+            inline_url_template: Some(template.into()),
+            availability: Availability::default(),
+        }
+    }
+
+    #[test]
+    fn inline_urls_are_https_and_loopback_http_only_on_local_stacks() {
+        let local = UrlRules {
+            allow_loopback_http: true,
+        };
+        for (template, deployed, on_local_stack) in [
+            ("https://v.example.com/take/{orderId}", true, true),
+            ("http://v.example.com/take/{orderId}", false, false),
+            ("http://127.0.0.1:8080/take/{orderId}", false, true),
+            ("http://localhost/take/{orderId}", false, true),
+            ("http://[::1]:8080/take/{orderId}", false, true),
+            ("http://127.0.0.1.example.com/{orderId}", false, false),
+            ("ftp://v.example.com/{orderId}", false, false),
+            ("javascript:alert(1)//{orderId}", false, false),
+        ] {
+            assert_eq!(
+                validate_packages(vec![inline(template)]).is_ok(),
+                deployed,
+                "{template}"
+            );
+            assert_eq!(
+                validate_packages_with(vec![inline(template)], local).is_ok(),
+                on_local_stack,
+                "{template}"
+            );
+        }
+        let err = validate_packages(vec![inline("http://v.example.com/{orderId}")]).unwrap_err();
+        assert_eq!(err.field, "packages[0].inline_url_template");
+        assert!(err.reason.contains("https"), "{err}");
     }
 }

@@ -4,9 +4,9 @@
 //! credentials and relays `{status, headers, data}`.
 //!
 //! What it may reach is deliberately narrow, because the credentials are the customer's:
-//! - only paths under [`ALLOWED_PREFIXES`] of the Customer API base, checked segment by segment
-//!   (no `..`, no encoded `/` or `.`, no absolute URLs, no query in the path — parameters go in
-//!   `params` and are encoded by us, so nothing can be smuggled into the query);
+//! - only paths matching one of [`TEMPLATES`] exactly, on the Customer API base, checked segment
+//!   by segment (no `..`, no encoded `/` or `.`, no absolute URLs, no query in the path —
+//!   parameters go in `params` and are encoded by us, so nothing can be smuggled into the query);
 //! - only GET unless the deployment sets `SR_PASSTHROUGH_ALLOW_WRITES=true`;
 //! - only a few request headers are forwarded (never `Authorization` or `Cookie`), and only a
 //!   few response headers come back (never `Set-Cookie`).
@@ -23,11 +23,62 @@ use crate::secrets::Secrets;
 use crate::sr::client::RawAnswer;
 use crate::sr::SrClient;
 
-/// Customer API areas an assessment vendor has a reason to read: the candidate and job of an
-/// order (`/candidates/{id}`, `/jobs/{id}`, `/jobs/{id}/hiring-team`), the hiring team's users
-/// (`/users/{id}`) and the company's configuration (`/configuration/…`: departments, locations,
-/// custom fields). Listing or searching across the company (`/candidates?q=`) is not included.
-pub const ALLOWED_PREFIXES: &[&str] = &["/candidates/", "/jobs/", "/users/", "/configuration/"];
+/// One SR Customer API path the passthrough may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathTemplate {
+    /// The path; a `{name}` segment stands for exactly one non-empty path segment.
+    pub template: &'static str,
+    /// What it lets the vendor read, in the consent page's words.
+    pub reads: &'static str,
+}
+
+/// Every path the passthrough reaches, exactly: what an assessment vendor has a reason to read
+/// about an order — its candidate and job, the job's hiring team and those users — and the
+/// company's departments. Nothing that lists or searches the company's candidates, jobs or
+/// users (`/candidates?q=`, `/jobs/{id}/candidates`) is here. The consent page shows the
+/// customer's admin this list.
+pub const TEMPLATES: &[PathTemplate] = &[
+    PathTemplate {
+        template: "/candidates/{candidateId}",
+        reads: "a candidate",
+    },
+    PathTemplate {
+        template: "/jobs/{jobId}",
+        reads: "a job",
+    },
+    PathTemplate {
+        template: "/jobs/{jobId}/hiring-team",
+        reads: "the hiring team of a job",
+    },
+    PathTemplate {
+        template: "/users/{userId}",
+        reads: "a user",
+    },
+    PathTemplate {
+        template: "/configuration/departments",
+        reads: "the list of departments",
+    },
+];
+
+impl PathTemplate {
+    /// Whether `path` (already checked by [`check_path`]'s other rules) is this template.
+    pub fn matches(&self, path: &str) -> bool {
+        let mut given = path.split('/');
+        let mut wanted = self.template.split('/');
+        loop {
+            match (given.next(), wanted.next()) {
+                (None, None) => return true,
+                (Some(g), Some(w)) if w.starts_with('{') && w.ends_with('}') => {
+                    if g.is_empty() {
+                        return false;
+                    }
+                }
+                (Some(g), Some(w)) if g == w => {}
+                _ => return false,
+            }
+        }
+    }
+}
 /// Request headers passed on to SR; the token is ours to set, cookies have no place here.
 pub const FORWARDED_HEADERS: &[&str] = &[
     "accept",
@@ -93,9 +144,7 @@ pub enum PassthroughError {
     UnknownMethod(String),
     #[error("method {0} is not allowed: the SmartRecruiters passthrough is read-only (GET) unless the deployment sets SR_PASSTHROUGH_ALLOW_WRITES=true")]
     WritesDisabled(String),
-    #[error(
-        "path `{path}` is not allowed: the passthrough reaches only paths starting with {allowed}"
-    )]
+    #[error("path `{path}` is not allowed: the passthrough reaches only {allowed}")]
     PathNotAllowed { path: String, allowed: String },
     #[error("invalid field `{field}`: {reason}")]
     Invalid { field: String, reason: String },
@@ -140,7 +189,7 @@ pub struct Passthrough {
 }
 
 /// Checks the path: absolute, plain segments of URL-safe characters, nothing that could climb
-/// out of the allow-listed prefix or reach another host, then the allow-list itself.
+/// out of its template or reach another host, then that it is one of [`TEMPLATES`].
 /// Hand-written: the rules are specific to this allow-list and fit in a screen.
 pub fn check_path(path: &str) -> Result<(), PassthroughError> {
     let bad = |reason: &str| Err(invalid("path", reason));
@@ -184,17 +233,14 @@ pub fn check_path(path: &str) -> Result<(), PassthroughError> {
             return bad("must not contain empty segments (`//`)");
         }
     }
-    if ALLOWED_PREFIXES
-        .iter()
-        .any(|prefix| path.starts_with(prefix) && path.len() > prefix.len())
-    {
+    if TEMPLATES.iter().any(|t| t.matches(path)) {
         Ok(())
     } else {
         Err(PassthroughError::PathNotAllowed {
             path: path.to_string(),
-            allowed: ALLOWED_PREFIXES
+            allowed: TEMPLATES
                 .iter()
-                .map(|p| format!("`{p}`"))
+                .map(|t| format!("`{}`", t.template))
                 .collect::<Vec<_>>()
                 .join(", "),
         })
@@ -390,7 +436,6 @@ mod tests {
             "/users/u1",
             "/configuration/departments",
             "/jobs/a%20b",
-            "/jobs/j1/",
         ] {
             assert_eq!(check_path(path), Ok(()), "{path}");
         }
@@ -404,10 +449,20 @@ mod tests {
             "/messages/x",
             "/assessment-api/v202010/orders/1/results",
             "/jobsx/1",
+            "/jobs/j1/",
+            "/jobs/j1/candidates",
+            "/jobs/j1/hiring-team/x",
+            "/candidates/c1/attachments",
+            "/users/u1/roles",
+            "/configuration/company",
+            "/configuration/departments/d1",
         ] {
             let err = path_error(path);
             assert!(err.is_forbidden(), "{path}: {err}");
-            assert!(err.to_string().contains("/candidates/"), "{err}");
+            assert!(
+                err.to_string().contains("`/jobs/{jobId}/hiring-team`"),
+                "{err}"
+            );
         }
     }
 

@@ -378,8 +378,10 @@ impl ResultPublisher {
             }
             Err(e) => {
                 tracing::warn!(order_id = d.order_id, error = %e, "could not read company credentials; will retry");
+                // The AWS error stays in the log: the detail is shown to the vendor.
+                let detail = "the company's SmartRecruiters credentials could not be read";
                 return batch
-                    .record_retry(order, version, None, e.to_string(), d.last_receive)
+                    .record_retry(order, version, None, detail.into(), d.last_receive)
                     .await;
             }
         };
@@ -393,7 +395,7 @@ impl ResultPublisher {
             .deliver(&self.sr, &credentials.outbound, &self.store, order, paced)
             .await
         {
-            tracing::warn!(order_id = d.order_id, company_id = %order.company_id, version, error = %error, "attachments not uploaded yet; will retry");
+            tracing::warn!(order_id = d.order_id, company_id = %order.company_id, version, error = %aws_smithy_types::error::display::DisplayErrorContext(&error), "attachments not uploaded yet; will retry");
             let after = error.retry_after();
             if error.is_paced() {
                 return Outcome::Retry { after };

@@ -16,13 +16,81 @@ pub enum SecretError {
     Service(String),
 }
 
+/// One version of a secret.
+#[derive(Clone, PartialEq)]
+pub struct SecretVersion {
+    pub value: String,
+    /// When this version was created, if Secrets Manager said.
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl std::fmt::Debug for SecretVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretVersion")
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Days a disabled company's secret can still be restored (Secrets Manager allows 7 to 30).
+pub const RECOVERY_WINDOW_DAYS: i64 = 30;
+
 /// Both credential pairs of one SR company.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CompanyCredentials {
-    /// The pair SR presents to our token endpoint (we generated it).
-    pub inbound: ClientCredentials,
+    /// The client SR presents to our token endpoint (we generated it): its id and the digest
+    /// of its secret, never the secret itself.
+    pub inbound: InboundClient,
     /// The pair we present to SR's token endpoint (SR generated it).
     pub outbound: ClientCredentials,
+}
+
+/// The inbound client as stored: `{"clientId", "secretSha256"}`. Only a digest is needed, since
+/// the token endpoint compares digests (`auth::secret_matches`). Secrets written before the
+/// digest-only shape hold `clientSecret` in clear; they are read as its digest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", try_from = "StoredInbound")]
+pub struct InboundClient {
+    pub client_id: String,
+    /// Hex SHA-256 of the client secret (`auth::hash_secret`).
+    pub secret_sha256: String,
+}
+
+/// Either shape of [`InboundClient`] in a stored secret.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredInbound {
+    client_id: String,
+    #[serde(default)]
+    secret_sha256: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
+}
+
+impl TryFrom<StoredInbound> for InboundClient {
+    type Error = &'static str;
+
+    fn try_from(stored: StoredInbound) -> Result<Self, Self::Error> {
+        let secret_sha256 = match (stored.secret_sha256, stored.client_secret) {
+            (Some(digest), _) => digest,
+            (None, Some(secret)) => crate::auth::hash_secret(&secret),
+            (None, None) => return Err("inbound needs secretSha256 (or clientSecret)"),
+        };
+        Ok(Self {
+            client_id: stored.client_id,
+            secret_sha256,
+        })
+    }
+}
+
+impl InboundClient {
+    /// What is kept of a freshly generated pair.
+    pub fn of(credentials: &ClientCredentials) -> Self {
+        Self {
+            client_id: credentials.client_id.clone(),
+            secret_sha256: crate::auth::hash_secret(&credentials.client_secret),
+        }
+    }
 }
 
 /// The operator-set partner master credential: `{"client_id": "…", "client_secret": "…"}`.
@@ -60,13 +128,46 @@ impl Secrets {
             .send()
             .await
             .map_err(|e| match e.code() {
-                Some("ResourceNotFoundException") => SecretError::NotFound(id.to_string()),
+                // A secret scheduled for deletion (a disabled company's) reads as absent.
+                Some("ResourceNotFoundException" | "InvalidRequestException") => {
+                    SecretError::NotFound(id.to_string())
+                }
                 _ => SecretError::Service(describe(&e)),
             })?;
         output.secret_string.ok_or_else(|| SecretError::Malformed {
             id: id.to_string(),
             reason: "no string value".into(),
         })
+    }
+
+    /// The version of secret `id` labelled `stage` (`AWSCURRENT`, `AWSPREVIOUS`) with the time it
+    /// was created (when it became current: a rotation's time); `None` when there is no such
+    /// version.
+    pub async fn get_version(
+        &self,
+        id: &str,
+        stage: &str,
+    ) -> Result<Option<SecretVersion>, SecretError> {
+        let output = match self
+            .client
+            .get_secret_value()
+            .secret_id(id)
+            .version_stage(stage)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(None),
+            Err(e) => return Err(SecretError::Service(describe(&e))),
+        };
+        let value = output.secret_string.ok_or_else(|| SecretError::Malformed {
+            id: id.to_string(),
+            reason: "no string value".into(),
+        })?;
+        let created_at = output
+            .created_date
+            .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), d.subsec_nanos()));
+        Ok(Some(SecretVersion { value, created_at }))
     }
 
     async fn get_json<T: for<'de> Deserialize<'de>>(&self, id: &str) -> Result<T, SecretError> {
@@ -93,7 +194,8 @@ impl Secrets {
         self.get_json(&self.company_secret_id(company_id)).await
     }
 
-    /// Creates or overwrites the company's secret.
+    /// Creates or overwrites the company's secret; one scheduled for deletion (the company was
+    /// disabled and connects again) is restored first.
     pub async fn put_company_credentials(
         &self,
         company_id: &str,
@@ -112,33 +214,51 @@ impl Secrets {
             .send()
             .await;
         match created {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ResourceExistsException") => self
-                .client
-                .put_secret_value()
-                .secret_id(&id)
-                .secret_string(&value)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| SecretError::Service(describe(&e))),
-            Err(e) => Err(SecretError::Service(describe(&e))),
+            Ok(_) => return Ok(()),
+            Err(e) if e.code() == Some("ResourceExistsException") => {}
+            Err(e) => return Err(SecretError::Service(describe(&e))),
         }
+        // InvalidRequestException: it was not scheduled for deletion, nothing to restore.
+        match self.client.restore_secret().secret_id(&id).send().await {
+            Ok(_) => tracing::info!(
+                company_id,
+                "restored the company's secret scheduled for deletion"
+            ),
+            Err(e) if e.code() == Some("InvalidRequestException") => {}
+            Err(e) => return Err(SecretError::Service(describe(&e))),
+        }
+        self.client
+            .put_secret_value()
+            .secret_id(&id)
+            .secret_string(&value)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| SecretError::Service(describe(&e)))
     }
 
-    /// Removes the company's secret immediately (no recovery window: a disabled integration's
-    /// credentials must stop existing). Absent already is fine.
+    /// Schedules the company's secret for deletion after [`RECOVERY_WINDOW_DAYS`]: from now on it
+    /// reads as absent (a disabled integration's credentials are not used), yet an operator can
+    /// still restore it (`aws secretsmanager restore-secret`) when a disable was a mistake.
+    /// Absent or already scheduled is fine.
     pub async fn delete_company_credentials(&self, company_id: &str) -> Result<(), SecretError> {
         let result = self
             .client
             .delete_secret()
             .secret_id(self.company_secret_id(company_id))
-            .force_delete_without_recovery(true)
+            .recovery_window_in_days(RECOVERY_WINDOW_DAYS)
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("ResourceNotFoundException" | "InvalidRequestException")
+                ) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(SecretError::Service(describe(&e))),
         }
     }
@@ -200,5 +320,42 @@ impl CredentialCache {
     /// Drops a company's entry (SR refused the credentials: read them again next time).
     pub async fn forget(&self, company_id: &str) {
         self.entries.lock().await.remove(company_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_inbound_client_is_stored_as_a_digest_and_the_old_shape_still_reads() {
+        let pair = ClientCredentials {
+            client_id: "src_1".into(),
+            client_secret: "s3cr3t-s3cr3t".into(),
+        };
+        let outbound = ClientCredentials {
+            client_id: "sr_1".into(),
+            client_secret: "theirs".into(),
+        };
+        let stored = serde_json::to_value(CompanyCredentials {
+            inbound: InboundClient::of(&pair),
+            outbound: outbound.clone(),
+        })
+        .unwrap();
+        assert_eq!(
+            stored["inbound"],
+            serde_json::json!({"clientId": "src_1", "secretSha256": crate::auth::hash_secret("s3cr3t-s3cr3t")})
+        );
+        assert!(!stored.to_string().contains("s3cr3t-s3cr3t"));
+        let old = serde_json::json!({
+            "inbound": {"clientId": "src_1", "clientSecret": "s3cr3t-s3cr3t"},
+            "outbound": {"clientId": "sr_1", "clientSecret": "theirs"}
+        });
+        let read: CompanyCredentials = serde_json::from_value(old).unwrap();
+        assert_eq!(read.inbound, InboundClient::of(&pair));
+        assert_eq!(read.outbound, outbound);
+        let neither =
+            serde_json::json!({"inbound": {"clientId": "x"}, "outbound": stored["outbound"]});
+        assert!(serde_json::from_value::<CompanyCredentials>(neither).is_err());
     }
 }

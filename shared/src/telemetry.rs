@@ -1,16 +1,24 @@
-//! Structured JSON logs, one line per event, filtered by `RUST_LOG` (default `info`).
+//! Structured JSON logs, one line per event, at the level `RUST_LOG` names (the template's
+//! `LogLevel`: error, warn, info, debug or trace; default info).
 //!
 //! The code never hands a secret, token or Authorization header to `tracing` in the first place;
 //! as a second line of defence every log line passes through [`redact`], which blanks bearer
-//! credentials and e-mail addresses (candidate PII) before it reaches CloudWatch.
+//! credentials, client secrets, connect and vendor keys, request bodies and e-mail addresses
+//! (candidate PII) before it reaches CloudWatch.
 
 use std::io::{self, Write};
+use std::str::FromStr;
 
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
+/// The levels `LogLevel` (`RUST_LOG`) may take.
+pub const LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
+
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let requested = std::env::var("RUST_LOG").ok();
+    let (filter, refused) = filter_for(requested.as_deref());
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
@@ -20,12 +28,42 @@ pub fn init() {
         .with_target(false)
         .with_writer(RedactingStdout)
         .try_init();
+    if refused {
+        tracing::warn!(
+            allowed = ?LEVELS,
+            "RUST_LOG is not one of the allowed levels; logging at info"
+        );
+    }
+}
+
+/// The filter for `RUST_LOG` = one of [`LEVELS`]: that level for the connector's own code, and
+/// at most info for every other crate — the Lambda runtime logs each raw event (bodies, headers)
+/// at trace, the AWS SDK and the HTTP stacks log requests and answers at debug and trace.
+/// Anything else (a directive list, a typo) gives info, and `true` to say it was refused.
+pub fn filter_for(requested: Option<&str>) -> (EnvFilter, bool) {
+    let requested = requested.map(str::trim).filter(|r| !r.is_empty());
+    let level = match requested {
+        None => Some(LevelFilter::INFO),
+        Some(r) if LEVELS.contains(&r.to_ascii_lowercase().as_str()) => {
+            LevelFilter::from_str(r).ok()
+        }
+        Some(_) => None,
+    };
+    let refused = level.is_none();
+    let ours = level.unwrap_or(LevelFilter::INFO);
+    let others = ours.min(LevelFilter::INFO);
+    let filter = EnvFilter::builder()
+        .parse(format!("{others},connector={ours}"))
+        .expect("level directives always parse");
+    (filter, refused)
 }
 
 const REDACTED: &str = "[redacted]";
 
 /// Blanks what must never be logged: `Bearer <credential>`, `Basic <credential>`,
-/// `client_secret=<…>` and e-mail addresses.
+/// `client_secret=<…>`, connect keys (`ck_…`, `connect_key=…`) and vendor API keys (`vk_…`),
+/// the value of every `"body"` field (a request or event body, which may be a base64-encoded
+/// form carrying any of those), and e-mail addresses.
 pub fn redact(line: &str) -> String {
     let mut out = redact_after(
         line,
@@ -36,12 +74,82 @@ pub fn redact(line: &str) -> String {
         &out,
         &[
             "client_secret=",
+            "client_secret%3D",
             "\"client_secret\":\"",
             "clientSecret\":\"",
+            "connect_key=",
+            "connect_key%3D",
+            "\"connect_key\":\"",
         ],
-        |c| c != '"' && c != '&' && !c.is_whitespace(),
+        |c| c != '"' && c != '&' && c != '\\' && !c.is_whitespace(),
     );
+    out = redact_prefixed_keys(&out, &["ck_", "vk_"]);
+    out = redact_bodies(&out);
     redact_emails(&out)
+}
+
+/// `ck_<credential>` and `vk_<credential>` tokens (20+ credential characters, not inside a word
+/// such as `clock_skew`) → `ck_[redacted]`.
+fn redact_prefixed_keys(line: &str, prefixes: &[&str]) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some((at, prefix)) = prefixes
+        .iter()
+        .filter_map(|p| rest.find(p).map(|at| (at, *p)))
+        .min_by_key(|(at, _)| *at)
+    {
+        let starts_word = rest[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_');
+        let after = &rest[at + prefix.len()..];
+        let run = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(after.len());
+        out.push_str(&rest[..at + prefix.len()]);
+        if starts_word && run >= 20 {
+            out.push_str(REDACTED);
+            rest = &after[run..];
+        } else {
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The JSON string value of each `"body"` field → `"[redacted]"`, also when the field sits in
+/// JSON that is itself a string value (`\"body\":\"…\"`, e.g. a raw Lambda event logged as text).
+fn redact_bodies(line: &str) -> String {
+    let mut out = redact_json_strings(line, "\"body\":\"", "\"");
+    out = redact_json_strings(&out, "\\\"body\\\":\\\"", "\\\"");
+    out
+}
+
+/// Replaces what follows each `marker` up to the first `end` not escaped by a backslash.
+fn redact_json_strings(line: &str, marker: &str, end: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find(marker) {
+        out.push_str(&rest[..at + marker.len()]);
+        let value = &rest[at + marker.len()..];
+        let mut close = None;
+        let mut escaped = false;
+        for (i, c) in value.char_indices() {
+            if value[i..].starts_with(end) && !escaped {
+                close = Some(i);
+                break;
+            }
+            escaped = c == '\\' && !escaped;
+        }
+        let close = close.unwrap_or(value.len());
+        if close > 0 {
+            out.push_str(REDACTED);
+        }
+        rest = &value[close..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn is_credential_char(c: char) -> bool {
@@ -153,7 +261,7 @@ impl Drop for RedactingWriter {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{filter_for, redact, LEVELS};
 
     #[test]
     fn bearer_and_basic_credentials_are_blanked() {
@@ -184,6 +292,70 @@ mod tests {
         );
         assert_eq!(redact("a@b and x@y.z"), "a@b and [redacted]");
         assert_eq!(redact("@ alone, user@localhost"), "@ alone, user@localhost");
+    }
+
+    #[test]
+    fn connect_and_vendor_keys_are_blanked_but_not_words_that_contain_their_prefix() {
+        assert_eq!(
+            redact("used ck_4k9Qe0bW2nX7mP1sV8rT3yL6aaaa and vk_0123456789abcdef_ABCDEFGHIJ"),
+            "used ck_[redacted] and vk_[redacted]"
+        );
+        assert_eq!(
+            redact("company_id=x&connect_key=ck_short&step=key"),
+            "company_id=x&connect_key=[redacted]&step=key"
+        );
+        let line = r#"{"message":"clock_skew_correction","client":"ck_x"}"#;
+        assert_eq!(redact(line), line);
+    }
+
+    #[test]
+    fn bodies_are_blanked_also_inside_a_logged_event() {
+        assert_eq!(
+            redact(r#"{"body":"Z3JhbnRfdHlwZT1jbGllbnRfY3JlZGVudGlhbHM=","n":1}"#),
+            r#"{"body":"[redacted]","n":1}"#
+        );
+        let event = r#"{"message":"event","payload":"{\"rawPath\":\"/x\",\"body\":\"Y29ubmVjdF9rZXk9Y2tfeA==\",\"isBase64Encoded\":true}"}"#;
+        assert_eq!(
+            redact(event),
+            r#"{"message":"event","payload":"{\"rawPath\":\"/x\",\"body\":\"[redacted]\",\"isBase64Encoded\":true}"}"#
+        );
+        assert_eq!(
+            redact(r#"{"body":"{\"a\":\"b\"}","n":1}"#),
+            r#"{"body":"[redacted]","n":1}"#
+        );
+    }
+
+    #[test]
+    fn log_levels_are_one_of_five_and_other_crates_stay_at_info() {
+        let directives = |requested: Option<&str>| {
+            let (filter, refused) = filter_for(requested);
+            let mut directives: Vec<String> =
+                filter.to_string().split(',').map(str::to_string).collect();
+            directives.sort();
+            (directives, refused)
+        };
+        for (level, others) in [
+            ("error", "error"),
+            ("warn", "warn"),
+            ("info", "info"),
+            ("debug", "info"),
+            ("trace", "info"),
+        ] {
+            assert!(LEVELS.contains(&level));
+            assert_eq!(
+                directives(Some(level)),
+                (
+                    vec![format!("connector={level}"), others.to_string()],
+                    false
+                )
+            );
+        }
+        let refused = directives(Some("trace,lambda_runtime=trace"));
+        assert_eq!(
+            refused,
+            (vec!["connector=info".into(), "info".into()], true)
+        );
+        assert!(!directives(None).1);
     }
 
     #[test]

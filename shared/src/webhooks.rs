@@ -3,13 +3,23 @@
 //! webhooks off while events stay listable through `GET /assessment/events`).
 //!
 //! Every request carries
-//! - `X-Connector-Event-Id`: the event id (stable across retries: receivers dedupe on it),
+//! - `X-Connector-Event-Id`: the event id, a copy of the body's `id` for routing; it is not
+//!   signed, so receivers dedupe on the (signed) body's `id`,
 //! - `X-Connector-Timestamp`: Unix seconds when this attempt was signed,
-//! - `X-Connector-Signature: v1=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`,
+//! - `X-Connector-Signature: v1=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`; during a
+//!   rotation of the secret, `v1=<new>,v1=<old>`,
 //!
-//! with the secret from Secrets Manager (`WEBHOOK_SIGNING_SECRET_ID`, read once per container).
-//! Signing the timestamp with the body lets receivers refuse replays of old requests. Kombo-format
-//! events (`crate::kombo::webhooks`) go out with Kombo's body and also `X-Kombo-Signature`.
+//! with the secret from Secrets Manager (`WEBHOOK_SIGNING_SECRET_ID`). Signing the timestamp with
+//! the body lets receivers refuse replays of old requests. Kombo-format events
+//! (`crate::kombo::webhooks`) go out with Kombo's body and also `X-Kombo-Signature` (signed with
+//! the current secret only: Kombo's header carries one signature).
+//!
+//! Rotation: when the secret's current version is younger than the rotation window
+//! (`WEBHOOK_ROTATION_WINDOW_SECONDS`, a day by default), requests are signed with it and with
+//! the previous version (`AWSPREVIOUS`), so the vendor can switch its verifier at any moment in
+//! that window. The secrets are re-read every few minutes and whenever the endpoint answers
+//! 401/403, which is then retried while a rotation window is open (the vendor may have switched
+//! before this container noticed the rotation) and final otherwise.
 //!
 //! Outcomes: 2xx delivered; 4xx other than 408/429 refused for good (recorded on the event, not
 //! retried); anything else, a timeout or no connection is retried with exponential backoff and
@@ -25,7 +35,6 @@ use hmac::{Hmac, Mac};
 use lambda_runtime::LambdaEvent;
 use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use sha2::Sha256;
-use tokio::sync::OnceCell;
 use url::Url;
 
 use crate::aws::AwsClients;
@@ -42,8 +51,34 @@ pub const SIGNATURE_VERSION: &str = "v1";
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a rotated secret is signed with next to the new one, by default.
+pub const DEFAULT_ROTATION_WINDOW: Duration = Duration::from_secs(24 * 3600);
+/// A warm dispatcher re-reads the signing secrets this often (and whenever a request is refused).
+const SECRETS_KEPT_FOR: Duration = Duration::from_secs(300);
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// The signing secrets in use.
+#[derive(Clone)]
+struct SigningKeys {
+    current: String,
+    /// The previous version, while the current one is younger than the rotation window.
+    previous: Option<String>,
+    /// Whether a rotation window is open: the current version is younger than the window and
+    /// replaced a previous one.
+    rotating: bool,
+    read_at: std::time::Instant,
+}
+
+impl SigningKeys {
+    /// The secrets to sign with: the current one, then the previous one during a rotation.
+    fn secrets(&self) -> Vec<&[u8]> {
+        std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .map(String::as_bytes)
+            .collect()
+    }
+}
 
 /// `v1=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`.
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
@@ -190,10 +225,15 @@ pub fn webhook_url(
     }
 }
 
-/// The headers that sign a webhook `body` of event `event_id` (of type `kind`) at `timestamp`:
-/// the connector's three, plus `X-Kombo-Signature` for Kombo-format events.
+/// The headers that sign a webhook `body` of event `event_id` (of type `kind`) at `timestamp`
+/// with `secrets` (the current one first; during a rotation also the previous one): the
+/// connector's three (`v1=<current>` or `v1=<current>,v1=<previous>`), plus `X-Kombo-Signature`
+/// (current secret only) for Kombo-format events.
+///
+/// # Panics
+/// If `secrets` is empty.
 pub fn signature_headers(
-    secret: &[u8],
+    secrets: &[&[u8]],
     event_id: &str,
     kind: &str,
     body: &[u8],
@@ -204,15 +244,22 @@ pub fn signature_headers(
         HeaderValue::from_str(&encoded).expect("percent-encoded text is a valid header value")
     });
     let text = |value: String| HeaderValue::from_str(&value).expect("ASCII header value");
+    let current = secrets
+        .first()
+        .expect("at least the current signing secret");
+    let signatures: Vec<String> = secrets
+        .iter()
+        .map(|secret| sign(secret, timestamp, body))
+        .collect();
     let mut headers = vec![
         (EVENT_ID_HEADER, event_id),
         (TIMESTAMP_HEADER, text(timestamp.to_string())),
-        (SIGNATURE_HEADER, text(sign(secret, timestamp, body))),
+        (SIGNATURE_HEADER, text(signatures.join(","))),
     ];
     if crate::kombo::webhooks::is_kombo_event(kind) {
         headers.push((
             crate::kombo::webhooks::SIGNATURE_HEADER,
-            text(crate::kombo::webhooks::sign(secret, body)),
+            text(crate::kombo::webhooks::sign(current, body)),
         ));
     }
     headers
@@ -239,9 +286,10 @@ pub struct WebhookDispatcher {
     /// Built at the first webhook, not at cold start (it reads the system CA store, ~5 ms).
     http: std::sync::OnceLock<reqwest::Client>,
     settings: WebhookSettings,
-    /// Read on first use, then kept for the container's life (rotating the secret means
-    /// redeploying or waiting for new containers, which AWS recycles within hours).
-    signing_secret: OnceCell<String>,
+    /// Read on first use, re-read after [`SECRETS_KEPT_FOR`] and whenever the endpoint refuses.
+    signing_keys: tokio::sync::Mutex<Option<SigningKeys>>,
+    /// How long after a rotation the previous secret still signs (see the module docs).
+    rotation_window: Duration,
 }
 
 impl WebhookDispatcher {
@@ -257,8 +305,16 @@ impl WebhookDispatcher {
             sqs,
             http: std::sync::OnceLock::new(),
             settings,
-            signing_secret: OnceCell::new(),
+            signing_keys: tokio::sync::Mutex::new(None),
+            rotation_window: DEFAULT_ROTATION_WINDOW,
         }
+    }
+
+    /// How long after a rotation of the signing secret the previous one still signs, and a
+    /// 401/403 is retried (`WEBHOOK_ROTATION_WINDOW_SECONDS`; zero turns dual signing off).
+    pub fn with_rotation_window(mut self, window: Duration) -> Self {
+        self.rotation_window = window;
+        self
     }
 
     fn http(&self) -> &reqwest::Client {
@@ -285,12 +341,17 @@ impl WebhookDispatcher {
         if settings.url.is_none() {
             tracing::info!("WEBHOOK_URL is empty: webhooks are off, events stay listable");
         }
+        let window = std::env::var("WEBHOOK_ROTATION_WINDOW_SECONDS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .map_or(DEFAULT_ROTATION_WINDOW, Duration::from_secs);
         Ok(Self::new(
             Store::new(aws.dynamodb, config.table_name),
             Secrets::new(aws.secrets, config.secret_prefix),
             aws.sqs,
             settings,
-        ))
+        )
+        .with_rotation_window(window))
     }
 
     /// The Lambda handler: every record of the batch concurrently, failures reported as batch
@@ -388,11 +449,12 @@ impl WebhookDispatcher {
 
     /// Signs and POSTs `body`; answers the outcome and the endpoint's status code.
     async fn post(&self, url: &Url, event: &Event, body: &[u8]) -> (Dispatch, Option<u16>) {
-        let secret = match self.signing_secret().await {
-            Ok(secret) => secret,
+        let keys = match self.signing_keys(false).await {
+            Ok(keys) => keys,
             Err(e) => {
                 tracing::warn!(event_id = %event.id, company_id = %event.company_id, error = %e, "could not read the webhook signing secret; will retry");
-                let detail = format!("signing secret unavailable: {e}");
+                // Recorded on the event the vendor lists: the AWS error stays in the log.
+                let detail = "the signing secret could not be read".to_string();
                 return (retry(None, None, detail), None);
             }
         };
@@ -402,7 +464,7 @@ impl WebhookDispatcher {
             .post(url.clone())
             .header(CONTENT_TYPE, "application/json");
         for (name, value) in
-            signature_headers(secret.as_bytes(), &event.id, &event.kind, body, timestamp)
+            signature_headers(&keys.secrets(), &event.id, &event.kind, body, timestamp)
         {
             request = request.header(name, value);
         }
@@ -411,20 +473,32 @@ impl WebhookDispatcher {
             Ok(response) => response,
             Err(e) => {
                 let detail = if e.is_timeout() {
-                    "the webhook endpoint timed out".to_string()
+                    "the webhook endpoint timed out"
                 } else {
-                    // Without the URL: it may carry a token of the vendor's in its query.
-                    format!(
-                        "the webhook endpoint could not be reached: {}",
-                        e.without_url()
-                    )
+                    "the webhook endpoint could not be reached"
                 };
-                tracing::warn!(event_id = %event.id, company_id = %event.company_id, detail = %detail, "webhook not delivered; will retry");
+                // The transport error is logged (without the URL: it may carry a token of the
+                // vendor's in its query); the detail recorded on the event is a fixed text.
+                tracing::warn!(event_id = %event.id, company_id = %event.company_id, detail, error = %aws_smithy_types::error::display::DisplayErrorContext(e.without_url()), "webhook not delivered; will retry");
+                let detail = detail.to_string();
                 return (retry(None, None, detail), None);
             }
         };
         let status = response.status().as_u16();
-        match classify_status(status) {
+        let mut class = classify_status(status);
+        if matches!(status, 401 | 403) {
+            // The vendor may verify with a secret rotated since it was read: read it again, and
+            // while a rotation window is open the next attempt signs with both.
+            match self.signing_keys(true).await {
+                Ok(fresh) if fresh.rotating => class = StatusClass::Retry,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(event_id = %event.id, error = %e, "could not re-read the webhook signing secret");
+                    class = StatusClass::Retry;
+                }
+            }
+        }
+        match class {
             StatusClass::Delivered => {
                 tracing::info!(event_id = %event.id, company_id = %event.company_id, kind = %event.kind, status, "webhook delivered");
                 (Dispatch::Done, Some(status))
@@ -450,10 +524,44 @@ impl WebhookDispatcher {
         }
     }
 
-    async fn signing_secret(&self) -> Result<&String, SecretError> {
-        self.signing_secret
-            .get_or_try_init(|| self.secrets.get_string(&self.settings.signing_secret_id))
-            .await
+    /// The signing secrets: from the container's cache unless `refresh` or it is older than
+    /// [`SECRETS_KEPT_FOR`]. The previous version is read only while the current one is younger
+    /// than the rotation window.
+    async fn signing_keys(&self, refresh: bool) -> Result<SigningKeys, SecretError> {
+        let mut cached = self.signing_keys.lock().await;
+        if let Some(keys) = cached.as_ref() {
+            if !refresh && keys.read_at.elapsed() < SECRETS_KEPT_FOR {
+                return Ok(keys.clone());
+            }
+        }
+        let id = &self.settings.signing_secret_id;
+        let current = self
+            .secrets
+            .get_version(id, "AWSCURRENT")
+            .await?
+            .ok_or_else(|| SecretError::NotFound(id.clone()))?;
+        let young = current.created_at.is_some_and(|at| {
+            (Utc::now() - at)
+                .to_std()
+                .is_ok_and(|age| age < self.rotation_window)
+        });
+        let previous = if young {
+            self.secrets
+                .get_version(id, "AWSPREVIOUS")
+                .await?
+                .map(|v| v.value)
+                .filter(|v| *v != current.value)
+        } else {
+            None
+        };
+        let keys = SigningKeys {
+            current: current.value,
+            rotating: previous.is_some(),
+            previous,
+            read_at: std::time::Instant::now(),
+        };
+        *cached = Some(keys.clone());
+        Ok(keys)
     }
 }
 

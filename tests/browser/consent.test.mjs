@@ -145,7 +145,13 @@ describe('consent page in a 600 px popup', () => {
         '--disable-sync',
       ],
     });
-    const context = await browser.newContext({ viewport: VIEWPORT });
+    // Its own client address (local stacks read X-Forwarded-For, as every local caller is
+    // 127.0.0.1), so wrong keys other tests sent from 127.0.0.1 never count against this one.
+    const address = `10.${randomBytes(3).join('.')}`;
+    const context = await browser.newContext({
+      viewport: VIEWPORT,
+      extraHTTPHeaders: { 'x-forwarded-for': address },
+    });
     page = await context.newPage();
     page.on('response', (response) => {
       const request = response.request();
@@ -201,6 +207,10 @@ describe('consent page in a 600 px popup', () => {
     assert.equal(first.status(), 200);
     await page.locator('form#consent-form').waitFor();
     assert.equal(await page.locator('input#connect-key').getAttribute('name'), 'connect_key');
+    // The admin sees what the vendor will read in SR on the company's behalf.
+    const reads = page.locator('#vendor-reads');
+    assert.ok(await reads.isVisible(), 'the list of what the vendor reads is visible');
+    assert.match(await reads.innerText(), /may read in SmartRecruiters.*candidate.*list of departments/s);
     await assertNoHorizontalScroll('key page');
     await screenshot('consent-1-key.png');
 
@@ -243,10 +253,16 @@ describe('consent page in a 600 px popup', () => {
     assert.ok(res.json?.body?.access_token, `no access_token in: ${res.text}`);
   });
 
-  test('C: opening the page again for the same company shows "Already connected"', async () => {
+  test('C: the page again shows only the key form; a valid key then says "Already connected"', async () => {
     assert.ok(connected, 'needs test A to have connected the company');
     const response = await page.goto(pageUrl, { waitUntil: 'load' });
     assert.equal(response.status(), 200);
+    // Without a key the page says nothing of the company's state.
+    await page.locator('form#consent-form').waitFor();
+    assert.equal(await page.locator('h1#done').count(), 0);
+    const another = await createConnectKey([{ id: `${unique}-c`, name: 'Acme Finland' }]);
+    await page.fill('#connect-key', another);
+    await giveConsent();
     const done = page.locator('h1#done');
     await done.waitFor({ state: 'visible' });
     assert.equal((await done.innerText()).trim(), 'Already connected');
@@ -262,7 +278,7 @@ describe('consent page in a 600 px popup', () => {
       { url: 'fresh GET', status: fresh.status, csp: fresh.headers.get('content-security-policy') ?? '', body: fresh.text },
       ...documents,
     ];
-    assert.ok(pages.length >= 6, `expected the 5 browser documents plus the fresh GET, got ${pages.length}`);
+    assert.ok(pages.length >= 7, `expected the 6 browser documents plus the fresh GET, got ${pages.length}`);
     for (const doc of pages) {
       const label = `${doc.url} (HTTP ${doc.status})`;
       assert.match(doc.csp, /(^|;)\s*default-src 'none'\s*(;|$)/, `${label}: CSP lacks default-src 'none': ${doc.csp}`);

@@ -2,10 +2,12 @@
 //! `infra/stack.sh up` (moto, SR simulator, `cargo lambda watch`, SQS poller), build companies,
 //! and drive the spine. Tests use unique ids, so they run in parallel against one stack.
 
+pub mod consent_page;
 pub mod kombo;
 pub mod pipeline;
 pub mod publishing;
 pub mod scenario;
+pub mod serve;
 pub mod sim;
 
 use std::collections::HashMap;
@@ -23,7 +25,7 @@ use connector::onboarding::Onboarding;
 use connector::partner_config::{partner_configuration, PartnerSettings, PartnerUrls};
 use connector::queue::ResultsQueue;
 use connector::secrets::Secrets;
-use connector::sr::partner::{Field, PartnerConfiguration};
+use connector::sr::partner::{ClientCredentials, Field, PartnerConfiguration};
 use connector::sr::SrClient;
 use connector::store::Store;
 use connector::Config;
@@ -197,10 +199,16 @@ impl Stack {
         VendorApi::new(
             self.store.clone(),
             ResultsQueue::new(self.aws.sqs.clone(), &self.config.results_queue_url),
-            VendorKeyVerifier::new(
-                self.secrets.clone(),
-                self.config.vendor_api_key_secret_id.clone(),
-            ),
+            self.vendor_key_verifier(),
+        )
+    }
+
+    /// The stack's vendor API key check, for in-process handlers.
+    pub fn vendor_key_verifier(&self) -> VendorKeyVerifier {
+        VendorKeyVerifier::new(
+            self.store.clone(),
+            self.secrets.clone(),
+            self.config.vendor_api_key_secret_id.clone(),
         )
     }
 
@@ -217,16 +225,22 @@ impl Stack {
             .header("X-Integration-Id", integration)
     }
 
+    /// The client credentials SR presents to our token endpoint for `company_id`: SR (the
+    /// simulator) holds them, the connector keeps only the secret's digest.
+    pub async fn inbound_credentials(&self, company_id: &str) -> ClientCredentials {
+        let (client_id, client_secret) = self.sim.partner_credentials(company_id).await;
+        ClientCredentials {
+            client_id,
+            client_secret,
+        }
+    }
+
     /// The token endpoint's answer to `company`'s own client credentials, in-process.
     pub async fn token_response(&self, company: &TestCompany) -> lambda_http::Response<Body> {
-        let credentials = self
-            .secrets
-            .company_credentials(&company.company_id)
-            .await
-            .unwrap();
+        let inbound = self.inbound_credentials(&company.company_id).await;
         let form = format!(
             "grant_type=client_credentials&client_id={}&client_secret={}",
-            credentials.inbound.client_id, credentials.inbound.client_secret
+            inbound.client_id, inbound.client_secret
         );
         self.partner_api()
             .oauth_token(request(

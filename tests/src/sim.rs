@@ -131,6 +131,39 @@ impl Simulator {
         )
     }
 
+    /// SR disables the integration on its side (the company's SR credentials stop working),
+    /// then calls the connector as `options` say: `{"notify": false}` (the call is lost) or
+    /// `{"with_token": false}` (no `Authorization`).
+    pub async fn disable_with(&self, company_id: &str, options: Value) -> SrCall {
+        Self::call(
+            self.post(&format!("/companies/{company_id}/disable"), options)
+                .await,
+        )
+    }
+
+    /// The client credentials SR presents to the connector's token endpoint for the company
+    /// (`(client_id, client_secret)`); the connector itself keeps only their digest.
+    pub async fn partner_credentials(&self, company_id: &str) -> (String, String) {
+        let response = self
+            .http
+            .get(format!(
+                "{}/__sim/companies/{company_id}/credentials",
+                self.base
+            ))
+            .send()
+            .await
+            .expect("simulator reachable");
+        assert!(
+            response.status().is_success(),
+            "no SR credentials for {company_id}"
+        );
+        let body: Value = response.json().await.unwrap();
+        (
+            body["clientId"].as_str().unwrap().to_string(),
+            body["clientSecret"].as_str().unwrap().to_string(),
+        )
+    }
+
     /// Sends an arbitrary request to one of the configured partner URLs with the company's token.
     pub async fn raw(&self, company_id: &str, body: Value) -> SrCall {
         Self::call(

@@ -6,7 +6,6 @@
 use base64::Engine as _;
 use connector::api::vendor::VendorApi;
 use connector::attachments::{DownloadPolicy, FileDelivery};
-use connector::auth::VendorKeyVerifier;
 use connector::orders::DeliveryState;
 use connector::publisher::{Outcome, ResultPublisher};
 use connector::sr::SrClient;
@@ -79,10 +78,7 @@ async fn submit(stack: &Stack, company: &TestCompany, order_id: &str, body: Valu
     let api = VendorApi::new(
         stack.store.clone(),
         unpolled_results_queue(stack).await,
-        VendorKeyVerifier::new(
-            stack.secrets.clone(),
-            stack.config.vendor_api_key_secret_id.clone(),
-        ),
+        stack.vendor_key_verifier(),
     );
     let auth = format!("Bearer {}", stack.vendor_api_key);
     let response = api

@@ -349,10 +349,7 @@ async fn a_dry_run_shows_what_sr_would_get_and_stores_and_queues_nothing() {
     let api = connector::api::vendor::VendorApi::new(
         stack.store.clone(),
         queue.clone(),
-        connector::auth::VendorKeyVerifier::new(
-            stack.secrets.clone(),
-            stack.config.vendor_api_key_secret_id.clone(),
-        ),
+        stack.vendor_key_verifier(),
     );
     let call = |query: &'static str, body: Value| {
         let api = &api;

@@ -1,7 +1,12 @@
 //! What the functions log during a full spine run: structured JSON with request, company and
-//! order ids, business metrics in Embedded Metric Format — and none of the secrets the run used.
+//! order ids, business metrics in Embedded Metric Format — and none of the secrets the run used,
+//! also at the most verbose `LogLevel` (`trace`, which the local stack runs with: at that level
+//! the Lambda runtime used to log every raw event, form bodies base64-encoded).
 
-use connector_tests::{scenario, stack_env_path, Stack};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use connector_tests::consent_page::ConsentClient;
+use connector_tests::{scenario, stack_env_path, unique, Stack};
 
 fn lambda_log() -> String {
     let path = stack_env_path().with_file_name("lambda.log");
@@ -14,7 +19,7 @@ async fn a_full_spine_run_logs_ids_and_metrics_but_no_secret() {
     let report = scenario::run_spine(&stack, |_| {}).await;
     let company = &report.company.company_id;
     // Give the publisher's last log lines a moment to reach the file.
-    let log = connector_tests::eventually(
+    connector_tests::eventually(
         "the delivery to be logged",
         std::time::Duration::from_secs(30),
         || async {
@@ -26,7 +31,87 @@ async fn a_full_spine_run_logs_ids_and_metrics_but_no_secret() {
     )
     .await;
 
+    // No secret the run used appears anywhere in the functions' output.
+    let credentials = stack.secrets.company_credentials(company).await.unwrap();
+    let (_, inbound_secret) = stack.sim.partner_credentials(company).await;
+    let sr_side_token = stack.sim.token(company).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let candidate_email = report.order_request["candidate"]["email"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let requester_email = report.order_request["requester"]["email"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let secrets = [
+        ("inbound client secret", inbound_secret),
+        (
+            "outbound client secret",
+            credentials.outbound.client_secret.clone(),
+        ),
+        ("vendor API key", stack.vendor_api_key.clone()),
+        (
+            "partner master secret",
+            stack.env["PARTNER_CLIENT_SECRET"].clone(),
+        ),
+        ("an access token issued to SR", sr_side_token),
+        ("the candidate's e-mail", candidate_email),
+        ("the requester's e-mail", requester_email),
+    ];
+    // A company connected through the page over HTTP: its connect key travels in a form body
+    // (base64-encoded in the Lambda event), and so does SR's token request with its secret.
+    let consented = unique("logs-consent");
+    let key = stack.http_connect_key(&unique("logs-org"), None).await;
+    let browser = ConsentClient::new(&stack);
+    let opened = browser.open(&consented).await;
+    let csrf = opened.csrf.unwrap();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("company_id", consented.as_str()),
+        ("step", "key"),
+        ("connect_key", key.as_str()),
+    ];
+    let done = browser.submit(&csrf, &form[1..]).await;
+    assert!(done.is_done(), "{}", done.html);
+    let form_body = serde_urlencoded::to_string(form).unwrap();
+    assert_eq!(stack.sim.token(&consented).await.status, 200);
+    let (client_id, client_secret) = stack.sim.partner_credentials(&consented).await;
+    let token_body = serde_urlencoded::to_string([
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id.as_str()),
+        ("client_secret", client_secret.as_str()),
+    ])
+    .unwrap();
+    let mut secrets = secrets.to_vec();
+    secrets.extend([
+        ("a connect key", key.clone()),
+        ("a consent form body, base64", STANDARD.encode(&form_body)),
+        ("a token request body, base64", STANDARD.encode(&token_body)),
+        ("a consented company's inbound secret", client_secret),
+    ]);
+    // The key's own log line has been written once the page answered; give the file a moment.
+    let log = connector_tests::eventually(
+        "the consent to be logged",
+        std::time::Duration::from_secs(30),
+        || async {
+            let log = lambda_log();
+            log.contains(&consented).then_some(log)
+        },
+    )
+    .await;
+    for (what, secret) in secrets {
+        assert!(secret.len() >= 8, "{what} is too short to search for");
+        assert!(
+            !log.contains(&secret),
+            "{what} appears in the functions' log"
+        );
+    }
+
     // Structured: the order's lines are JSON with the Lambda request id and the company.
+    let log = lambda_log();
     let order_lines: Vec<serde_json::Value> = log
         .lines()
         .filter(|l| l.contains(&report.order_id))
@@ -63,47 +148,6 @@ async fn a_full_spine_run_logs_ids_and_metrics_but_no_secret() {
         assert!(
             metric_names.iter().any(|n| n == name),
             "no {name} metric in {metric_names:?}"
-        );
-    }
-
-    // No secret the run used appears anywhere in the functions' output.
-    let credentials = stack.secrets.company_credentials(company).await.unwrap();
-    let sr_side_token = stack.sim.token(company).await.body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let candidate_email = report.order_request["candidate"]["email"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let requester_email = report.order_request["requester"]["email"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let secrets = [
-        (
-            "inbound client secret",
-            credentials.inbound.client_secret.clone(),
-        ),
-        (
-            "outbound client secret",
-            credentials.outbound.client_secret.clone(),
-        ),
-        ("vendor API key", stack.vendor_api_key.clone()),
-        (
-            "partner master secret",
-            stack.env["PARTNER_CLIENT_SECRET"].clone(),
-        ),
-        ("an access token issued to SR", sr_side_token),
-        ("the candidate's e-mail", candidate_email),
-        ("the requester's e-mail", requester_email),
-    ];
-    let log = lambda_log();
-    for (what, secret) in secrets {
-        assert!(secret.len() >= 8, "{what} is too short to search for");
-        assert!(
-            !log.contains(&secret),
-            "{what} appears in the functions' log"
         );
     }
 }

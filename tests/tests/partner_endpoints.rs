@@ -37,18 +37,14 @@ async fn token_endpoint_issues_a_no_store_bearer_token() {
 async fn token_endpoint_answers_rfc6749_errors() {
     let stack = Stack::connect().await;
     let company = stack.new_company("token-errors").await;
-    let creds = stack
-        .secrets
-        .company_credentials(&company.company_id)
-        .await
-        .unwrap();
+    let inbound = stack.inbound_credentials(&company.company_id).await;
     let api = stack.partner_api();
     let form = "application/x-www-form-urlencoded";
     let cases = [
         (
             format!(
                 "grant_type=client_credentials&client_id={}&client_secret=wrong",
-                creds.inbound.client_id
+                inbound.client_id
             ),
             form,
             401,
@@ -63,7 +59,7 @@ async fn token_endpoint_answers_rfc6749_errors() {
         (
             format!(
                 "grant_type=password&client_id={}&client_secret={}",
-                creds.inbound.client_id, creds.inbound.client_secret
+                inbound.client_id, inbound.client_secret
             ),
             form,
             400,
@@ -84,7 +80,7 @@ async fn token_endpoint_answers_rfc6749_errors() {
         (
             format!(
                 "grant_type=client_credentials&client_id={}&client_secret={}",
-                creds.inbound.client_id, creds.inbound.client_secret
+                inbound.client_id, inbound.client_secret
             ),
             "application/json",
             400,
@@ -104,7 +100,7 @@ async fn token_endpoint_answers_rfc6749_errors() {
             .as_str()
             .is_some_and(|d| !d.is_empty()));
         assert!(
-            !json.to_string().contains(&creds.inbound.client_secret),
+            !json.to_string().contains(&inbound.client_secret),
             "secret echoed"
         );
     }

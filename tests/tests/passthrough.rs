@@ -178,7 +178,11 @@ async fn sr_answers_of_any_status_are_relayed_and_no_secret_comes_back() {
     let token = stack.sr.token(&credentials.outbound).await.unwrap();
     for secret in [
         credentials.outbound.client_secret.as_str(),
-        credentials.inbound.client_secret.as_str(),
+        stack
+            .inbound_credentials(&company.company_id)
+            .await
+            .client_secret
+            .as_str(),
         token.as_str(),
     ] {
         assert!(!text.contains(secret), "a secret leaked: {text}");
@@ -355,10 +359,99 @@ async fn sr_unreachable_is_a_502_with_a_json_body() {
     assert_eq!(answer["status"], "error");
     assert_eq!(answer["error"]["connector_code"], "SR_UNREACHABLE");
     assert_eq!(answer["error"]["code"], "REMOTE.SERVICE_UNAVAILABLE");
-    assert!(answer["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("could not be reached"));
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("could not be reached"), "{message}");
+    // The transport error itself is logged, never returned.
+    assert!(
+        !message.contains("transport") && !message.contains("127.0.0.1"),
+        "{message}"
+    );
+}
+
+/// One passthrough call over HTTP through the stack's `vendor-api` function.
+async fn call_over_http(stack: &Stack, company: &TestCompany, body: Value) -> (u16, Value, String) {
+    let response = stack
+        .vendor_request(
+            reqwest::Method::POST,
+            "/assessment/passthrough/sr",
+            &company.integration_id,
+        )
+        .json(&body)
+        .send()
+        .await
+        .expect("vendor API reachable");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    )
+}
+
+#[tokio::test]
+async fn only_the_listed_path_templates_are_reachable_over_http() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("pass-templates").await;
+    let job = connector_tests::unique("job");
+    for listed in [
+        format!("/jobs/{job}"),
+        format!("/jobs/{job}/hiring-team"),
+        format!("/candidates/{}", connector_tests::unique("cand")),
+    ] {
+        let (status, answer, _) = call_over_http(&stack, &company, get(&company, &listed)).await;
+        assert_eq!(status, 200, "{listed}: {answer}");
+        assert_eq!(answer["data"]["status"], 200, "{listed}: {answer}");
+    }
+    // A job's candidate list is a bulk read of the company's candidates: not listed.
+    for bulk in [
+        format!("/jobs/{job}/candidates"),
+        format!(
+            "/candidates/{}/attachments",
+            connector_tests::unique("cand")
+        ),
+        "/configuration/company".to_string(),
+        format!("/users/{}/roles", connector_tests::unique("user")),
+    ] {
+        let (status, answer, _) = call_over_http(&stack, &company, get(&company, &bulk)).await;
+        assert_eq!(status, 403, "{bulk}: {answer}");
+        assert_eq!(answer["error"]["connector_code"], "PASSTHROUGH_NOT_ALLOWED");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("/jobs/{jobId}/hiring-team"),
+            "the refusal lists the templates: {answer}"
+        );
+    }
+    let seen = stack.sim.requests(&format!("/jobs/{job}/candidates")).await;
+    assert!(seen.is_empty(), "{seen:?}");
+}
+
+#[tokio::test]
+async fn an_aws_error_is_logged_not_returned_to_the_vendor() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("pass-aws-error").await;
+    let secret_id = stack.secrets.company_secret_id(&company.company_id);
+    // The company's secret is unreadable (as a Secrets Manager failure would leave it).
+    stack
+        .aws
+        .secrets
+        .put_secret_value()
+        .secret_id(&secret_id)
+        .secret_string("not json")
+        .send()
+        .await
+        .unwrap();
+    let (status, answer, text) = call_over_http(&stack, &company, get(&company, "/jobs/1")).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["error"]["connector_code"], "TEMPORARILY_UNAVAILABLE");
+    for internal in [secret_id.as_str(), "Secrets Manager", "malformed", "JSON"] {
+        assert!(
+            !text.contains(internal),
+            "`{internal}` reached the vendor: {text}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -115,13 +115,29 @@ fn dispatcher(
     queue_url: &str,
     max_receive_count: u32,
 ) -> WebhookDispatcher {
+    dispatcher_signing_with(
+        stack,
+        url,
+        queue_url,
+        max_receive_count,
+        &signing_secret_id(stack),
+    )
+}
+
+fn dispatcher_signing_with(
+    stack: &Stack,
+    url: &str,
+    queue_url: &str,
+    max_receive_count: u32,
+    signing_secret_id: &str,
+) -> WebhookDispatcher {
     WebhookDispatcher::new(
         stack.store.clone(),
         stack.secrets.clone(),
         stack.aws.sqs.clone(),
         WebhookSettings {
             url: Some(url.parse().unwrap()),
-            signing_secret_id: signing_secret_id(stack),
+            signing_secret_id: signing_secret_id.to_string(),
             queue_url: queue_url.to_string(),
             max_receive_count,
             backoff: Backoff::default(),
@@ -237,6 +253,22 @@ fn header<'a>(received: &'a Received, name: &str) -> &'a str {
 
 /// README's verification snippet, run by python3 on a received request.
 fn python_verifies(secret: &str, received: &Received, body: &[u8]) -> bool {
+    python_verify(
+        secret,
+        header(received, "x-connector-timestamp"),
+        header(received, "x-connector-signature"),
+        body,
+    )
+    .unwrap_or_else(|e| panic!("the snippet raised: {e}"))
+}
+
+/// README's snippet on raw header values: `Ok(verdict)`, or `Err` with what it raised.
+fn python_verify(
+    secret: &str,
+    timestamp: &str,
+    signature: &str,
+    body: &[u8],
+) -> Result<bool, String> {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let block = readme
@@ -252,8 +284,8 @@ fn python_verifies(secret: &str, received: &Received, body: &[u8]) -> bool {
     let request = json!({
         "secret": secret,
         "headers": {
-            "X-Connector-Timestamp": header(received, "x-connector-timestamp"),
-            "X-Connector-Signature": header(received, "x-connector-signature"),
+            "X-Connector-Timestamp": timestamp,
+            "X-Connector-Signature": signature,
         },
         "body_hex": body.iter().map(|b| format!("{b:02x}")).collect::<String>(),
     });
@@ -263,20 +295,72 @@ fn python_verifies(secret: &str, received: &Received, body: &[u8]) -> bool {
     std::fs::write(
         &script,
         format!(
-            "{code}\n\nimport json, sys\nreq = json.load(open(sys.argv[1]))\n\
-             sys.exit(0 if verify_webhook(req['secret'], req['headers'], bytes.fromhex(req['body_hex'])) else 1)\n"
+            "{code}\n\nimport json, sys\nreq = json.load(open(sys.argv[1], encoding='utf-8'))\n\
+             try:\n    ok = verify_webhook(req['secret'], req['headers'], bytes.fromhex(req['body_hex']))\n\
+             except Exception as e:\n    print(repr(e))\n    sys.exit(3)\n\
+             sys.exit(0 if ok is True else 1 if ok is False else 4)\n"
         ),
     )
     .unwrap();
     let input = dir.join("request.json");
     std::fs::write(&input, request.to_string()).unwrap();
-    let status = std::process::Command::new("python3")
+    let output = std::process::Command::new("python3")
         .arg(&script)
         .arg(&input)
-        .status()
+        .output()
         .expect("python3 runs the README snippet");
     std::fs::remove_dir_all(&dir).ok();
-    status.success()
+    match output.status.code() {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => Err(format!(
+            "{} {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )),
+    }
+}
+
+#[test]
+fn the_readme_snippet_answers_false_to_malformed_headers_and_never_raises() {
+    let body = br#"{"id":"evt_1"}"#;
+    let good = connector::webhooks::sign(b"whsec_test", 1_700_000_000, body);
+    let fresh = Utc::now().timestamp().to_string();
+    let signed_now = connector::webhooks::sign(b"whsec_test", Utc::now().timestamp(), body);
+    for (timestamp, signature) in [
+        ("\u{b2}", good.as_str()),
+        ("\u{663}\u{664}", good.as_str()),
+        ("", good.as_str()),
+        ("-5", good.as_str()),
+        ("1e9", good.as_str()),
+        (" 1700000000", good.as_str()),
+        ("99999999999999999999999999", good.as_str()),
+        (fresh.as_str(), "v1=\u{e9}\u{e9}"),
+        (fresh.as_str(), "v1=zz"),
+        (fresh.as_str(), "v1="),
+        (fresh.as_str(), ""),
+        (fresh.as_str(), ",,,v1"),
+        (fresh.as_str(), "v1=\u{ff10}\u{ff10}"),
+    ] {
+        assert_eq!(
+            python_verify("whsec_test", timestamp, signature, body),
+            Ok(false),
+            "timestamp {timestamp:?}, signature {signature:?}"
+        );
+    }
+    // And it still says yes to a good one, also among several signatures (a rotation).
+    assert_eq!(
+        python_verify("whsec_test", &fresh, &signed_now, body),
+        Ok(true)
+    );
+    let rotating = format!(
+        "{},{signed_now}",
+        connector::webhooks::sign(b"old", 1, body)
+    );
+    assert_eq!(
+        python_verify("whsec_test", &fresh, &rotating, body),
+        Ok(true)
+    );
 }
 
 #[tokio::test]
@@ -527,4 +611,101 @@ async fn events_are_recorded_once_per_id_and_listed_for_polling() {
         1,
         "{kinds:?}"
     );
+}
+
+/// The `v1=` signatures of a received request.
+fn signatures(received: &Received) -> Vec<String> {
+    header(received, "x-connector-signature")
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .collect()
+}
+
+fn verifies_with(secret: &str, received: &Received) -> bool {
+    verify(
+        secret.as_bytes(),
+        header(received, "x-connector-timestamp"),
+        header(received, "x-connector-signature"),
+        &received.body,
+        Utc::now(),
+        std::time::Duration::from_secs(300),
+    )
+    .is_ok()
+}
+
+#[tokio::test]
+async fn a_rotated_secret_signs_with_both_and_a_refusal_meanwhile_is_retried() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("hook-rotate").await;
+    // A signing secret of this test's own: rotating the stack's would disturb other tests.
+    let secret_id = unique("webhook-signing");
+    stack
+        .aws
+        .secrets
+        .create_secret()
+        .name(&secret_id)
+        .secret_string("old-signing-secret")
+        .send()
+        .await
+        .unwrap();
+    let receiver = Receiver::start(&[200, 401, 200, 401]).await;
+    let queue_url = queue(&stack).await;
+    let notifications = Notifications::new(
+        stack.store.clone(),
+        stack.aws.sqs.clone(),
+        Some(queue_url.clone()),
+    );
+    let dispatcher = dispatcher_signing_with(&stack, &receiver.url, &queue_url, 10, &secret_id);
+
+    notifications.emit(order_event(&company)).await.unwrap();
+    let first = next_record(&stack, &queue_url).await;
+    assert!(dispatch(&dispatcher, &first).await.is_empty());
+    assert_eq!(signatures(&receiver.received()[0]).len(), 1);
+    assert!(verifies_with("old-signing-secret", &receiver.received()[0]));
+
+    // The vendor rotates the secret and verifies with the new one only; the warm dispatcher
+    // still signs with the one it read. The refusal is retried, not taken as final.
+    stack
+        .aws
+        .secrets
+        .put_secret_value()
+        .secret_id(&secret_id)
+        .secret_string("new-signing-secret")
+        .send()
+        .await
+        .unwrap();
+    let event = notifications.emit(order_event(&company)).await.unwrap();
+    let refused = next_record(&stack, &queue_url).await;
+    assert_eq!(
+        dispatch(&dispatcher, &refused).await,
+        vec![refused.message_id.clone().unwrap()],
+        "a 401 during the rotation window is retried"
+    );
+    make_visible(&stack, &queue_url, &refused).await;
+    let retried = next_record(&stack, &queue_url).await;
+    assert!(dispatch(&dispatcher, &retried).await.is_empty());
+    let received = receiver.received();
+    let last = &received[2];
+    assert_eq!(signatures(last).len(), 2, "{:?}", signatures(last));
+    assert!(verifies_with("new-signing-secret", last));
+    assert!(verifies_with("old-signing-secret", last));
+    assert!(python_verifies("new-signing-secret", last, &last.body));
+    assert!(python_verifies("old-signing-secret", last, &last.body));
+    let shown = events(&stack, &company).await;
+    let shown = shown.iter().find(|e| e["id"] == event.id.as_str()).unwrap();
+    assert_eq!(shown["webhook"]["state"], "DELIVERED");
+    assert_eq!(shown["webhook"]["attempts"], 2);
+
+    // Once the window is over, only the current secret signs and a 401 is final again.
+    let settled = dispatcher_signing_with(&stack, &receiver.url, &queue_url, 10, &secret_id)
+        .with_rotation_window(std::time::Duration::ZERO);
+    notifications.emit(order_event(&company)).await.unwrap();
+    let after = next_record(&stack, &queue_url).await;
+    assert!(
+        dispatch(&settled, &after).await.is_empty(),
+        "a 401 outside the window is final"
+    );
+    let received = receiver.received();
+    assert_eq!(signatures(&received[3]).len(), 1);
+    assert!(verifies_with("new-signing-secret", &received[3]));
 }

@@ -51,11 +51,7 @@ impl Tenant {
     pub async fn create(stack: &Stack, label: &str) -> Result<Self> {
         let company = stack.new_company(label).await;
         stack.put_catalog(&company, catalog()).await;
-        let inbound = stack
-            .secrets
-            .company_credentials(&company.company_id)
-            .await?
-            .inbound;
+        let inbound = stack.inbound_credentials(&company.company_id).await;
         let token = stack.access_token(&company).await;
         let claims =
             AccessToken::parse(&token).ok_or("the token endpoint issued a malformed token")?;

@@ -61,10 +61,11 @@ pub enum Command {
     #[command(subcommand)]
     Dlq(DlqCommand),
 
-    /// Manage the key the vendor platform presents to the vendor API.
+    /// Manage the keys the vendor platform presents to the vendor API: the admin key, and keys
+    /// that reach one integration only.
     ///
-    /// Reads VENDOR_API_KEY_SECRET_ID (the stack output VendorApiKeySecretId) and the AWS
-    /// settings.
+    /// Reads TABLE_NAME, VENDOR_API_KEY_SECRET_ID (rotate; the stack output VendorApiKeySecretId)
+    /// and the AWS settings.
     #[command(subcommand)]
     VendorKey(VendorKeyCommand),
 }
@@ -97,11 +98,12 @@ pub enum CompaniesCommand {
         output: Output,
     },
     /// Disables a company exactly as SmartRecruiters' disable call does: status DISABLED, its
-    /// client record and access tokens deleted (SR's tokens stop working at once), its secret
-    /// deleted without a recovery window, and a company.disabled event for the vendor.
+    /// client record deleted and access tokens revoked (SR's tokens stop working at once), its
+    /// secret scheduled for deletion after a 30-day recovery window, and a company.disabled
+    /// event for the vendor.
     ///
-    /// Not reversible: the company has to connect again through the consent page. Orders stay
-    /// readable. Repeating it is harmless.
+    /// The company connects again through the consent page (which restores the secret). Orders
+    /// stay readable. Repeating it is harmless.
     Disable {
         /// The SmartRecruiters company id.
         #[arg(value_name = "COMPANY_ID")]
@@ -181,12 +183,40 @@ pub enum DlqCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum VendorKeyCommand {
-    /// Generates a new random vendor API key (48 letters and digits), stores it in the secret
-    /// and prints it once: hand it to the vendor platform.
+    /// Generates a new random admin key (48 letters and digits), stores it in the secret and
+    /// prints it once: hand it to the vendor platform.
     ///
-    /// The vendor API accepts the new key within about 30 seconds; instances that cached the
-    /// previous key may accept that one for up to 5 minutes.
+    /// The vendor API accepts the new key and refuses the previous one at once.
     Rotate {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Creates a key that reaches one integration only (any other X-Integration-Id is a 403)
+    /// and prints it once. Only its digest is stored.
+    Create {
+        /// The integration (the vendor API's X-Integration-Id) the key reaches.
+        #[arg(long, value_name = "INTEGRATION_ID")]
+        integration: String,
+        /// A note of what the key is for (shown by `list`).
+        #[arg(long, value_name = "TEXT")]
+        label: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// The integration's keys (ids, labels, when created and revoked; never the keys).
+    List {
+        #[arg(long, value_name = "INTEGRATION_ID")]
+        integration: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Revokes a key of the integration: refused by the vendor API at once.
+    Revoke {
+        /// The key's id (from `create` or `list`).
+        #[arg(value_name = "KEY_ID")]
+        key_id: String,
+        #[arg(long, value_name = "INTEGRATION_ID")]
+        integration: String,
         #[command(flatten)]
         output: Output,
     },
@@ -388,6 +418,15 @@ mod tests {
             parse(&["vendor-key", "rotate", "--json"]).unwrap().command,
             Command::VendorKey(VendorKeyCommand::Rotate { output }) if output.json
         ));
+        assert!(matches!(
+            parse(&["vendor-key", "revoke", "k1", "--integration", "org"]).unwrap().command,
+            Command::VendorKey(VendorKeyCommand::Revoke { key_id, integration, .. })
+                if key_id == "k1" && integration == "org"
+        ));
+        assert_eq!(
+            parse(&["vendor-key", "create"]).unwrap_err().kind(),
+            ErrorKind::MissingRequiredArgument
+        );
     }
 
     #[test]

@@ -470,34 +470,85 @@ pub async fn raw(
     })))
 }
 
-/// `POST /__sim/companies/{companyId}/disable`: SR-side integration removal. Calls
-/// `DELETE integrationDisableUrl` (with `{companyId}` substituted or appended) and, on a 2xx
-/// answer, forgets the company's integration so its customer credentials stop working.
+#[derive(Deserialize)]
+pub struct DisableCall {
+    /// Call the connector's `integrationDisableUrl` (false: SR's call is lost on the way).
+    #[serde(default = "yes")]
+    notify: bool,
+    /// Send the company's connector token with it (false: no `Authorization`, as SR's spec
+    /// allows; the connector must then confirm with SR).
+    #[serde(default = "yes")]
+    with_token: bool,
+}
+
+impl Default for DisableCall {
+    fn default() -> Self {
+        Self {
+            notify: true,
+            with_token: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /__sim/companies/{companyId}/disable` `{notify?, with_token?}`: SR-side integration
+/// removal. SR disables the integration on its side first — the company's customer-level
+/// credentials and the tokens issued with them stop working — then calls
+/// `DELETE integrationDisableUrl` (with `{companyId}` substituted or appended), with the
+/// connector token it holds for the company unless `with_token` is false.
 pub async fn disable_integration(
     State(app): State<AppState>,
     Path(company_id): Path<String>,
+    body: Bytes,
 ) -> Result<Json<Value>, SrError> {
+    let call: DisableCall = optional_json(&body)?;
     let (config, _) = company_setup(&app, &company_id)?;
     let url = fill_url(
         &configured_url(&config, "integrationDisableUrl")?,
         "companyId",
         &company_id,
     );
-    let upstream = call_connector(
-        &app,
-        &company_id,
-        app.http.delete(&url),
-        "disable integration",
-    )
-    .await?;
-    if (200..300).contains(&upstream.status) {
+    // The connector token is fetched while SR still holds the partner credentials.
+    let token = if call.notify && call.with_token {
+        Some(bearer(&app, &company_id).await?)
+    } else {
+        None
+    };
+    {
         let mut state = app.lock();
+        let owner = crate::state::TokenOwner::Company(company_id.clone());
+        state.tokens.retain(|_, t| t.owner != owner);
         if let Some(company) = state.companies.get_mut(&company_id) {
             company.integration = None;
             company.connector_token = None;
         }
     }
+    if !call.notify {
+        return Ok(Json(json!({ "status": null, "body": null })));
+    }
+    let mut request = app.http.delete(&url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let upstream = send(request, "disable integration").await?;
     Ok(Json(upstream.status_and_body()))
+}
+
+/// `GET /__sim/companies/{companyId}/credentials`: the client credentials SR received for the
+/// company in `POST /integration/company/{companyId}` (what SR presents to the connector's
+/// token endpoint). The connector keeps only their digest, so tests read them here.
+pub async fn partner_credentials(
+    State(app): State<AppState>,
+    Path(company_id): Path<String>,
+) -> Result<Json<Value>, SrError> {
+    let (_, integration) = company_setup(&app, &company_id)?;
+    Ok(Json(json!({
+        "clientId": integration.partner_client_id,
+        "clientSecret": integration.partner_client_secret,
+    })))
 }
 
 #[cfg(test)]

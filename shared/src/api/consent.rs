@@ -6,10 +6,16 @@
 //! the key names several, and gives consent; the connector then exchanges credentials with SR
 //! (see [`crate::onboarding`]). Forms carry a double-submit CSRF token, every page has a strict
 //! Content-Security-Policy, and no credential is ever sent to the browser.
+//!
+//! The `companyId` comes from the browser, so nothing here trusts it: the page shown without a
+//! valid key never depends on the company's state, a company that is connected already is never
+//! changed, a key can be bound to one company when minted, and wrong keys are counted per
+//! company and per client address — without ever refusing a valid key for others' failures.
 
 use chrono::Utc;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -20,17 +26,24 @@ use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::{body_bytes, query_param};
 use crate::notifications::Notifications;
-use crate::onboarding::{Onboarding, OnboardingError};
+use crate::onboarding::{KeyConnection, Onboarding, OnboardingError};
+use crate::passthrough::{PassthroughSettings, TEMPLATES};
 use crate::secrets::Secrets;
 use crate::sr::{SrClient, SrClientError};
-use crate::store::{CompanyStatus, ConsentSession, Organisation, Store};
+use crate::store::{ConsentSession, FailureCounter, Organisation, Store};
 
 use super::partner::HandlerResult;
 
 const CSRF_COOKIE: &str = "consent_csrf";
-/// Failed connect-key attempts allowed per company and window, against guessing.
-const MAX_FAILURES: u64 = 10;
+/// Wrong connect keys per company and window after which wrong keys get a 429 (a valid key still
+/// connects: others' guesses never lock the real admin out).
+const MAX_COMPANY_FAILURES: u64 = 10;
+/// Wrong connect keys per client address and window after which that address is refused
+/// altogether (its own failures), whichever companies it tried.
+const MAX_ADDRESS_FAILURES: u64 = 20;
 const FAILURE_WINDOW_SECONDS: i64 = 900;
+/// Longer addresses are cut: a DynamoDB key holds at most 2 KB.
+const MAX_ADDRESS_CHARS: usize = 64;
 const SESSION_SECONDS: i64 = 900;
 /// SR company ids are short; a longer one would not fit a DynamoDB key (a 503 instead of a 400).
 const MAX_COMPANY_ID: usize = 256;
@@ -54,6 +67,9 @@ pub struct ConsentApi {
     redirect_hosts: Vec<String>,
     /// Plain http (and cookies without `Secure`) only on local stacks.
     allow_insecure: bool,
+    /// Whether the vendor's SR passthrough may write (`SR_PASSTHROUGH_ALLOW_WRITES`), which the
+    /// page must then say.
+    passthrough_writes: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,7 +131,14 @@ impl ConsentApi {
             branding,
             redirect_hosts,
             allow_insecure,
+            passthrough_writes: false,
         }
+    }
+
+    /// Tells the page what the vendor's SR passthrough may do (read only, or also write).
+    pub fn with_passthrough(mut self, settings: PassthroughSettings) -> Self {
+        self.passthrough_writes = settings.allow_writes;
+        self
     }
 
     pub async fn from_env() -> Result<Self, lambda_http::Error> {
@@ -141,7 +164,8 @@ impl ConsentApi {
             config.partner_credential_secret_id,
             branding,
             redirect_hosts,
-        ))
+        )
+        .with_passthrough(PassthroughSettings::from_env()))
     }
 
     /// The one handler behind `GET` and `POST {consentUrl}`.
@@ -158,6 +182,7 @@ impl ConsentApi {
         Ok(self.render(status, page, context))
     }
 
+    /// The key form, whatever the company's state: a caller without a key learns nothing of it.
     async fn show(&self, request: &Request) -> (StatusCode, Page, Option<Context>) {
         let Some(company_id) = query_param(request, "companyId")
             .filter(|c| !c.trim().is_empty() && c.len() <= MAX_COMPANY_ID)
@@ -177,16 +202,7 @@ impl ConsentApi {
             redirect,
             csrf: random_token(24),
         };
-        match self.store.get_company(&context.company_id).await {
-            Ok(Some(c)) if c.status == CompanyStatus::Active => {
-                (StatusCode::OK, Page::AlreadyConnected, Some(context))
-            }
-            Ok(_) => (StatusCode::OK, Page::KeyForm { error: None }, Some(context)),
-            Err(e) => {
-                tracing::error!(error = %e, "consent page could not read the company");
-                unavailable()
-            }
-        }
+        (StatusCode::OK, Page::KeyForm { error: None }, Some(context))
     }
 
     async fn submit(&self, request: &Request) -> (StatusCode, Page, Option<Context>) {
@@ -217,30 +233,37 @@ impl ConsentApi {
             redirect: form.redirect.clone(),
             csrf: form.csrf.clone(),
         };
-        let now = Utc::now();
-        match self
-            .store
-            .consent_failures(&context.company_id, FAILURE_WINDOW_SECONDS, now)
-            .await
-        {
-            Ok(n) if n >= MAX_FAILURES => {
-                return (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    problem(
-                        "Too many attempts",
-                        "Too many wrong connect keys were tried for this company. Please wait 15 minutes and try again.",
-                    ),
-                    Some(context),
-                )
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "consent rate limit unavailable");
-                return unavailable();
+        let address = client_address(request, self.allow_insecure);
+        if let Some(address) = &address {
+            let counter = FailureCounter::Address(address);
+            match self
+                .store
+                .consent_failures(counter, FAILURE_WINDOW_SECONDS, Utc::now())
+                .await
+            {
+                Ok(n) if n >= MAX_ADDRESS_FAILURES => {
+                    tracing::warn!(company_id = %context.company_id, "consent refused: too many wrong keys from this address");
+                    return (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        problem(
+                            "Too many attempts",
+                            "Too many wrong connect keys were tried from your network. Please wait 15 minutes and try again.",
+                        ),
+                        Some(context),
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "consent rate limit unavailable");
+                    return unavailable();
+                }
             }
         }
         let (status, page) = match form.step.as_str() {
-            "key" => self.accept_key(&context, form.connect_key.as_deref()).await,
+            "key" => {
+                self.accept_key(&context, form.connect_key.as_deref(), address.as_deref())
+                    .await
+            }
             "choose" => {
                 self.choose(
                     &context,
@@ -260,7 +283,12 @@ impl ConsentApi {
         (status, page, Some(context))
     }
 
-    async fn accept_key(&self, context: &Context, key: Option<&str>) -> (StatusCode, Page) {
+    async fn accept_key(
+        &self,
+        context: &Context,
+        key: Option<&str>,
+        address: Option<&str>,
+    ) -> (StatusCode, Page) {
         let key = key.map(str::trim).unwrap_or_default();
         let digest = hash_secret(key);
         let now = Utc::now();
@@ -271,26 +299,19 @@ impl ConsentApi {
                 return unavailable_page();
             }
         };
+        let vendor = &self.branding.vendor_name;
         let Some(record) = record else {
-            if let Err(e) = self
-                .store
-                .record_consent_failure(&context.company_id, FAILURE_WINDOW_SECONDS, now)
-                .await
-            {
-                tracing::error!(error = %e, "could not count a failed connect key");
-            }
-            tracing::info!(company_id = %context.company_id, "wrong, expired or used connect key");
             let message = format!(
-                "This connect key is not valid, has expired or was already used. Ask {} for a new one.",
-                self.branding.vendor_name
+                "This connect key is not valid, has expired or was already used. Ask {vendor} for a new one."
             );
-            return (
-                StatusCode::BAD_REQUEST,
-                Page::KeyForm {
-                    error: Some(message),
-                },
-            );
+            return self.wrong_key(context, address, message).await;
         };
+        if !record.allows_company(&context.company_id) {
+            let message = format!(
+                "This connect key was issued for another SmartRecruiters company. Ask {vendor} for a key for this one."
+            );
+            return self.wrong_key(context, address, message).await;
+        }
         if let [only] = record.organisations.as_slice() {
             return self.connect(context, &digest, only).await;
         }
@@ -314,6 +335,48 @@ impl ConsentApi {
             Page::ChooseOrganisation {
                 session,
                 organisations: record.organisations,
+            },
+        )
+    }
+
+    /// Counts a wrong key for the company and the client address. It is a 400 with `message`,
+    /// or a 429 once the company has seen too many wrong keys in the window.
+    async fn wrong_key(
+        &self,
+        context: &Context,
+        address: Option<&str>,
+        message: String,
+    ) -> (StatusCode, Page) {
+        let now = Utc::now();
+        let mut counters = vec![FailureCounter::Company(&context.company_id)];
+        counters.extend(address.map(FailureCounter::Address));
+        let mut company_failures = 0;
+        for counter in counters {
+            match self
+                .store
+                .record_consent_failure(counter, FAILURE_WINDOW_SECONDS, now)
+                .await
+            {
+                Ok(n) if matches!(counter, FailureCounter::Company(_)) => company_failures = n,
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "could not count a failed connect key"),
+            }
+        }
+        tracing::info!(company_id = %context.company_id, "wrong, expired, used or misdirected connect key");
+        if company_failures > MAX_COMPANY_FAILURES {
+            tracing::warn!(company_id = %context.company_id, failures = company_failures, "many wrong connect keys for one company");
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                problem(
+                    "Too many attempts",
+                    "Too many wrong connect keys were tried for this company. Please check the key and try again in 15 minutes.",
+                ),
+            );
+        }
+        (
+            StatusCode::BAD_REQUEST,
+            Page::KeyForm {
+                error: Some(message),
             },
         )
     }
@@ -361,26 +424,13 @@ impl ConsentApi {
         self.connect(context, &stored.key_digest, chosen).await
     }
 
-    /// Gives consent: exchanges credentials with SR, then uses up the key. The key is consumed
-    /// only after success, so a failed attempt can simply be retried.
+    /// Gives consent with the key (see [`Onboarding::connect_with_key`]).
     async fn connect(
         &self,
         context: &Context,
         key_digest: &str,
         organisation: &Organisation,
     ) -> (StatusCode, Page) {
-        let usable = match self.store.get_connect_key(key_digest).await {
-            Ok(r) => r.is_some_and(|r| r.usable(Utc::now())),
-            Err(_) => return unavailable_page(),
-        };
-        if !usable {
-            return (
-                StatusCode::BAD_REQUEST,
-                Page::KeyForm {
-                    error: Some("This connect key was used meanwhile. Ask for a new one.".into()),
-                },
-            );
-        }
         let onboarding = Onboarding {
             store: &self.store,
             secrets: &self.secrets,
@@ -388,25 +438,26 @@ impl ConsentApi {
             partner_credential_secret_id: &self.partner_credential_secret_id,
             notifications: &self.notifications,
         };
-        if let Err(e) = onboarding
-            .connect(&context.company_id, &organisation.id)
+        match onboarding
+            .connect_with_key(key_digest, &context.company_id, &organisation.id, Utc::now())
             .await
         {
-            tracing::warn!(company_id = %context.company_id, error = %e, "consent failed");
-            return self.onboarding_problem(&e);
-        }
-        match self
-            .store
-            .consume_connect_key(key_digest, &context.company_id, Utc::now())
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!(company_id = %context.company_id, "connect key was consumed concurrently")
+            Ok(KeyConnection::Connected(_)) => (StatusCode::OK, Page::Done),
+            Ok(KeyConnection::AlreadyConnected) => (StatusCode::OK, Page::AlreadyConnected),
+            Err(OnboardingError::KeyUnavailable) => (
+                StatusCode::BAD_REQUEST,
+                Page::KeyForm {
+                    error: Some(format!(
+                        "This connect key was already used, or is being used right now. Ask {} for a new one.",
+                        self.branding.vendor_name
+                    )),
+                },
+            ),
+            Err(e) => {
+                tracing::warn!(company_id = %context.company_id, error = %e, "consent failed");
+                self.onboarding_problem(&e)
             }
-            Err(e) => tracing::error!(error = %e, "could not mark the connect key used"),
         }
-        (StatusCode::OK, Page::Done)
     }
 
     fn onboarding_problem(&self, error: &OnboardingError) -> (StatusCode, Page) {
@@ -556,11 +607,13 @@ impl ConsentApi {
                 @if let Some(e) = error {
                     p #error .error role="alert" { (e) }
                 } @else {
-                    p { "Once connected, SmartRecruiters may:" }
+                    p { "Once connected:" }
                     ul {
-                        li { "list the assessment packages " (vendor) " offers;" }
-                        li { "order assessments for candidates (name, e-mail, job);" }
-                        li { "receive statuses, scores and reports." }
+                        li { "SmartRecruiters may list the assessment packages " (vendor) " offers, order assessments for candidates (name, e-mail, job) and receive statuses, scores and reports;" }
+                        li #vendor-reads {
+                            (vendor) " may " (if self.passthrough_writes { "read and change" } else { "read" })
+                            " in SmartRecruiters, with your company's credentials: " (passthrough_reads()) "."
+                        }
                     }
                 }
                 form #consent-form method="post" {
@@ -616,12 +669,50 @@ impl ConsentApi {
     }
 }
 
+/// What the vendor's SR passthrough reaches ([`TEMPLATES`]), in words: "a candidate, a job, …
+/// (each by its id), and the list of departments".
+fn passthrough_reads() -> String {
+    let (by_id, whole): (Vec<_>, Vec<_>) = TEMPLATES.iter().partition(|t| t.template.contains('{'));
+    let words = |list: Vec<&crate::passthrough::PathTemplate>| {
+        list.iter().map(|t| t.reads).collect::<Vec<_>>().join(", ")
+    };
+    match (by_id.is_empty(), whole.is_empty()) {
+        (false, false) => format!("{} (each by its id), and {}", words(by_id), words(whole)),
+        (false, true) => format!("{} (each by its id)", words(by_id)),
+        _ => words(whole),
+    }
+}
+
 fn hidden_fields(c: &Context) -> Markup {
     html! {
         input type="hidden" name="company_id" value=(c.company_id);
         input type="hidden" name="csrf" value=(c.csrf);
         @if let Some(r) = &c.redirect { input type="hidden" name="redirect" value=(r); }
     }
+}
+
+/// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`). Local stacks
+/// (`allow_insecure`) read the last `X-Forwarded-For` entry instead, because `cargo lambda watch`
+/// reports every caller as 127.0.0.1; a deployment never trusts that header. `None` when the
+/// request has no context (in-process calls): no per-address counting then.
+fn client_address(request: &Request, local: bool) -> Option<String> {
+    let forwarded = || {
+        request
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let from_context = || match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
+        RequestContext::ApiGatewayV1(context) => context.identity.source_ip.clone(),
+        _ => None,
+    };
+    let address = if local { forwarded() } else { None }.or_else(from_context)?;
+    Some(address.chars().take(MAX_ADDRESS_CHARS).collect())
 }
 
 /// Double-submit check: the form's token must equal the cookie set with the page.

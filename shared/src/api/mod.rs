@@ -32,6 +32,29 @@ impl From<QueueError> for ApiError {
     }
 }
 
+impl From<crate::auth::vendor_key::VendorKeyError> for ApiError {
+    fn from(error: crate::auth::vendor_key::VendorKeyError) -> Self {
+        use crate::auth::vendor_key::VendorKeyError;
+        match error {
+            VendorKeyError::Store(e) => e.into(),
+            VendorKeyError::Secret(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::ops::vendor_key::VendorKeyOpError> for ApiError {
+    fn from(error: crate::ops::vendor_key::VendorKeyOpError) -> Self {
+        use crate::ops::vendor_key::VendorKeyOpError;
+        match error {
+            VendorKeyOpError::Store(e) => e.into(),
+            VendorKeyOpError::Secret(e) => e.into(),
+            invalid @ VendorKeyOpError::Invalid { .. } => {
+                ApiError::bad_request("INVALID_FIELD", invalid.to_string())
+            }
+        }
+    }
+}
+
 impl From<SecretError> for ApiError {
     fn from(error: SecretError) -> Self {
         tracing::error!(error = %error, "secrets failure");

@@ -23,9 +23,9 @@ use crate::orders::{
 };
 use crate::packages::{Catalog, PackageQuery};
 use crate::queue::{QueueMessage, ResultsQueue};
-use crate::secrets::Secrets;
+use crate::secrets::{SecretError, Secrets};
 use crate::sr::oauth::{OAuthErrorBody, OAuthErrorCode, TokenRequest, TokenResponse};
-use crate::sr::{InlineOrderRequest, InlineOrderResponse, OrderRequest};
+use crate::sr::{InlineOrderRequest, InlineOrderResponse, OrderRequest, SrClient};
 use crate::store::{CompanyStatus, PutOrderOutcome, Store, TokenRecord};
 
 pub type HandlerResult = Result<Response<Body>, lambda_http::Error>;
@@ -39,6 +39,9 @@ pub struct PartnerApi {
     /// `company.disabled` for the vendor.
     notifications: Notifications,
     sr: SrEndpoints,
+    /// Asks SR's token endpoint to confirm a disable made without a token (its HTTP client is
+    /// built at the first such call only).
+    sr_client: SrClient,
     token_ttl: Duration,
     /// Whether `DELETE /integrations/companies/{id}` needs a bearer token of that company
     /// (`DISABLE_REQUIRES_TOKEN`, default true).
@@ -67,6 +70,7 @@ impl PartnerApi {
             secrets,
             queue,
             notifications,
+            sr_client: SrClient::new(sr.clone()),
             sr,
             token_ttl,
             disable_requires_token: true,
@@ -184,6 +188,7 @@ impl PartnerApi {
             integration_id: client.integration_id.clone(),
             issued_at: now,
             expires_at: now.timestamp() + self.token_ttl.as_secs() as i64,
+            revoked_at: None,
         };
         let active = self
             .store
@@ -393,33 +398,40 @@ impl PartnerApi {
             .unwrap_or_else(|e| sr_error_response(&e)))
     }
 
+    /// Who may disable: the company's own token; SR repeating its call with the token the
+    /// first call revoked (a no-op); and, only when `DISABLE_REQUIRES_TOKEN=false`, anyone
+    /// without a valid token — but then SR must confirm ([`Self::disable_if_sr_confirms`]).
+    /// A caller without a valid token learns nothing about the company's state: a forged token
+    /// is 401 whatever the company, and without a token every company answers 204.
     async fn disable(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let company_id = path_company_id(request)?;
-        if self.disable_requires_token {
-            match self.authorize(request).await {
-                Ok(auth) if auth.caller.company_id == company_id => {}
-                Ok(_) => {
+        let presented = bearer_token(request).and_then(AccessToken::parse);
+        let record = match &presented {
+            Some(claims) => self.store.token_and_catalog(claims).await?.0,
+            None => None,
+        };
+        match (&presented, record) {
+            (Some(claims), Some(record)) if record.is_valid_for(claims, Utc::now()) => {
+                if claims.company_id != company_id {
                     return Err(ApiError::forbidden(
                         "the access token belongs to another company",
-                    ))
+                    ));
                 }
-                // The first call revoked the token: a repeat from the same company is a no-op.
-                Err(e) if e.status == StatusCode::UNAUTHORIZED => {
-                    let same_company = bearer_token(request)
-                        .and_then(AccessToken::parse)
-                        .is_some_and(|c| c.company_id == company_id);
-                    let disabled = same_company
-                        && self
-                            .store
-                            .get_company(&company_id)
-                            .await?
-                            .is_some_and(|c| c.status == CompanyStatus::Disabled);
-                    if disabled {
-                        return Ok(empty_response(StatusCode::NO_CONTENT));
-                    }
-                    return Err(e);
-                }
-                Err(e) => return Err(e),
+            }
+            // Revoked by the first call: the company is disabled already.
+            (Some(claims), Some(record))
+                if record.revoked_for(claims) && claims.company_id == company_id =>
+            {
+                return Ok(empty_response(StatusCode::NO_CONTENT));
+            }
+            _ if self.disable_requires_token => {
+                return Err(ApiError::unauthorized(
+                    "a Bearer access token of this company is required",
+                ))
+            }
+            _ => {
+                self.disable_if_sr_confirms(&company_id).await?;
+                return Ok(empty_response(StatusCode::NO_CONTENT));
             }
         }
         disable_company(
@@ -432,6 +444,65 @@ impl PartnerApi {
         )
         .await?;
         Ok(empty_response(StatusCode::NO_CONTENT))
+    }
+
+    /// A disable without a token (`DISABLE_REQUIRES_TOKEN=false`) is acted on only when SR
+    /// confirms it: SR stops accepting the company's SR credentials once it disabled the
+    /// integration, so a token request with them that SR refuses is the confirmation. While SR
+    /// still accepts them nothing changes. Unknown and already disabled companies need nothing.
+    /// SR unreachable is a 503, so SR retries.
+    async fn disable_if_sr_confirms(&self, company_id: &str) -> Result<(), ApiError> {
+        let active = self
+            .store
+            .get_company(company_id)
+            .await?
+            .is_some_and(|c| c.status == CompanyStatus::Active);
+        if !active {
+            return Ok(());
+        }
+        let credentials = match self.secrets.company_credentials(company_id).await {
+            Ok(c) => c,
+            Err(SecretError::NotFound(_)) => {
+                tracing::warn!(company_id, "disable without a token: the company has no credentials to confirm with SR; nothing changed");
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match self
+            .sr_client
+            .credentials_accepted(&credentials.outbound)
+            .await
+        {
+            Ok(true) => {
+                tracing::warn!(
+                    company_id,
+                    "disable without a token refused: SR still accepts the company's credentials"
+                );
+                Ok(())
+            }
+            Ok(false) => {
+                tracing::info!(
+                    company_id,
+                    "SR refuses the company's credentials: the disable is confirmed"
+                );
+                disable_company(
+                    &self.store,
+                    &self.secrets,
+                    &self.notifications,
+                    company_id,
+                    REASON_SMARTRECRUITERS,
+                    Utc::now(),
+                )
+                .await?;
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(company_id, error = %e, "disable without a token: SR could not confirm it");
+                Err(ApiError::unavailable(
+                    "SmartRecruiters could not confirm the disable; retry",
+                ))
+            }
+        }
     }
 
     /// Checks the bearer token and loads the company's catalog in the same round trip.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::credentials::random_token;
 use crate::auth::hash_secret;
-use crate::auth::VendorKeyVerifier;
+use crate::auth::{KeyScope, VendorKeyVerifier};
 use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::{
@@ -18,7 +18,9 @@ use crate::http::{
 use crate::kombo::orders::AssessmentOrder;
 use crate::kombo::packages::kombo_type;
 use crate::orders::{DeliveryAttempt, DeliveryState, Order, Submission, VendorOrderStatus};
-use crate::packages::{validate_packages, Availability, Catalog, ReplaceSummary, VendorPackage};
+use crate::packages::{
+    validate_packages_with, Availability, Catalog, ReplaceSummary, UrlRules, VendorPackage,
+};
 use crate::passthrough::{Passthrough, PassthroughRequest, PassthroughSettings};
 use crate::queue::{QueueMessage, ResultsQueue};
 use crate::results::{
@@ -48,6 +50,8 @@ pub struct VendorApi {
     /// Whether create-inline-order can ask the vendor for assessment URLs (the stack has a
     /// `WebhookUrl`); without, an inline package needs its `inline_url_template`.
     vendor_answers_inline_urls: bool,
+    /// What the catalog's URLs may be (loopback http on local stacks only).
+    url_rules: UrlRules,
 }
 
 #[derive(Serialize)]
@@ -139,6 +143,9 @@ struct NewConnectKey {
     organisations: Vec<Organisation>,
     #[serde(default)]
     expires_in_hours: Option<u32>,
+    /// The SR company the key is for; the consent page then refuses any other company.
+    #[serde(default)]
+    company_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -146,6 +153,8 @@ struct ConnectKeyView<'a> {
     connect_key: String,
     expires_at: chrono::DateTime<Utc>,
     organisations: &'a [Organisation],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    company_id: Option<&'a str>,
 }
 
 const DEFAULT_KEY_HOURS: u32 = 168;
@@ -159,7 +168,14 @@ impl VendorApi {
             keys,
             passthrough: None,
             vendor_answers_inline_urls: false,
+            url_rules: UrlRules::default(),
         }
+    }
+
+    /// Lets catalog URLs use plain http to a loopback host (local stacks only).
+    pub fn with_url_rules(mut self, url_rules: UrlRules) -> Self {
+        self.url_rules = url_rules;
+        self
     }
 
     /// Enables the SR passthrough (company credentials from `secrets`, calls through `sr`).
@@ -179,18 +195,23 @@ impl VendorApi {
         let config = Config::from_env()?;
         let aws = AwsClients::from_env().await;
         let secrets = Secrets::new(aws.secrets, config.secret_prefix);
+        let url_rules = UrlRules {
+            allow_loopback_http: config.sr.allow_insecure,
+        };
         let passthrough = Passthrough {
             secrets: secrets.clone(),
             sr: SrClient::new(config.sr),
             settings: PassthroughSettings::from_env(),
         };
         let webhook_url = crate::webhooks::webhook_url(|name| std::env::var(name).ok())?;
+        let store = Store::new(aws.dynamodb, config.table_name);
         Ok(Self::new(
-            Store::new(aws.dynamodb, config.table_name),
+            store.clone(),
             ResultsQueue::new(aws.sqs, config.results_queue_url),
-            VendorKeyVerifier::new(secrets, config.vendor_api_key_secret_id),
+            VendorKeyVerifier::new(store, secrets, config.vendor_api_key_secret_id),
         )
         .with_passthrough(passthrough)
+        .with_url_rules(url_rules)
         .with_vendor_inline_urls(webhook_url.is_some()))
     }
 
@@ -203,14 +224,33 @@ impl VendorApi {
     }
 
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        self.authenticate(request).await?;
+        let scope = self.authenticate(request).await?;
         let segments = segments_after(request.uri().path(), "assessment").unwrap_or_default();
         let method = request.method();
         // Connect keys may span several organisations, so they are not scoped to one integration.
         if segments.as_slice() == ["connect-keys"] && method == Method::POST {
+            require_admin(&scope)?;
             return self.create_connect_key(request).await;
         }
         let integration = integration_id(request)?;
+        match (segments.as_slice(), method) {
+            (["vendor-keys"], &Method::POST | &Method::GET)
+            | (["vendor-keys", _], &Method::DELETE) => {
+                require_admin(&scope)?;
+                let key_id = segments.get(1).map(|id| decode_segment(id));
+                return self.vendor_keys(request, key_id, &integration).await;
+            }
+            _ => {}
+        }
+        if let KeyScope::Integration(own) = &scope {
+            if *own != integration {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "KEY_NOT_FOR_INTEGRATION",
+                    "this vendor API key belongs to another integration than `X-Integration-Id` names",
+                ));
+            }
+        }
         match segments.as_slice() {
             ["events"] if method == Method::GET => self.list_events(request, &integration).await,
             ["packages"] if method == Method::PUT => self.put_packages(request, &integration).await,
@@ -238,7 +278,9 @@ impl VendorApi {
             | ["orders"]
             | ["orders", _]
             | ["orders", _, "result"]
-            | ["passthrough", "sr"] => Err(ApiError::new(
+            | ["passthrough", "sr"]
+            | ["vendor-keys"]
+            | ["vendor-keys", _] => Err(ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "METHOD_NOT_ALLOWED",
                 format!("{method} is not supported on {}", request.uri().path()),
@@ -250,15 +292,63 @@ impl VendorApi {
         }
     }
 
-    async fn authenticate(&self, request: &Request) -> Result<(), ApiError> {
+    /// What the request's key may reach (see `auth::vendor_key`).
+    async fn authenticate(&self, request: &Request) -> Result<KeyScope, ApiError> {
         let key = bearer_token(request).ok_or_else(|| {
             ApiError::unauthorized("Authorization: Bearer <vendor API key> is required")
         })?;
-        if self.keys.verify(key).await? {
-            Ok(())
-        } else {
-            Err(ApiError::unauthorized("the vendor API key is not valid"))
+        self.keys
+            .verify(key)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the vendor API key is not valid"))
+    }
+
+    /// `POST|GET /assessment/vendor-keys` and `DELETE /assessment/vendor-keys/{keyId}` (admin key
+    /// only): keys that reach the `X-Integration-Id` integration and nothing else.
+    async fn vendor_keys(
+        &self,
+        request: &Request,
+        key_id: Option<String>,
+        integration: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        use crate::ops::vendor_key::{
+            create_integration_key, list_integration_keys, revoke_integration_key,
+        };
+        #[derive(Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        struct NewKey {
+            #[serde(default)]
+            label: Option<String>,
         }
+        #[derive(Serialize)]
+        struct Keys<T: Serialize> {
+            results: Vec<T>,
+        }
+        if let Some(key_id) = key_id {
+            return revoke_integration_key(&self.store, integration, &key_id, Utc::now())
+                .await?
+                .map(|revoked| success(StatusCode::OK, revoked, vec![]))
+                .ok_or_else(|| {
+                    ApiError::not_found(
+                        "KEY_NOT_FOUND",
+                        format!("integration `{integration}` has no vendor API key `{key_id}`"),
+                    )
+                });
+        }
+        if request.method() == Method::GET {
+            let results = list_integration_keys(&self.store, integration).await?;
+            return Ok(success(StatusCode::OK, Keys { results }, vec![]));
+        }
+        let bytes = body_bytes(request);
+        let body: NewKey = if bytes.iter().all(u8::is_ascii_whitespace) {
+            NewKey::default()
+        } else {
+            parse_json(bytes)?
+        };
+        let created =
+            create_integration_key(&self.store, integration, body.label.as_deref(), Utc::now())
+                .await?;
+        Ok(success(StatusCode::CREATED, created, vec![]))
     }
 
     async fn put_packages(
@@ -271,7 +361,7 @@ impl VendorApi {
             let availability = serde_json::to_value(&package.availability).unwrap_or_default();
             require_storable(&availability, &format!("packages[{i}].availability"))?;
         }
-        let packages = validate_packages(body.packages).map_err(|e| {
+        let packages = validate_packages_with(body.packages, self.url_rules).map_err(|e| {
             ApiError::bad_request("INVALID_FIELD", e.to_string()).with_field(e.field)
         })?;
         if !self.vendor_answers_inline_urls {
@@ -340,6 +430,16 @@ impl VendorApi {
                 ));
             }
         }
+        let company_id = body.company_id.map(|c| c.trim().to_string());
+        if company_id
+            .as_deref()
+            .is_some_and(|c| c.is_empty() || c.len() > 256)
+        {
+            return Err(ApiError::bad_request(
+                "INVALID_FIELD",
+                "invalid field `company_id`: an SR company id of 1 to 256 characters",
+            ));
+        }
         let hours = body.expires_in_hours.unwrap_or(DEFAULT_KEY_HOURS);
         if !(1..=MAX_KEY_HOURS).contains(&hours) {
             return Err(ApiError::bad_request(
@@ -352,10 +452,13 @@ impl VendorApi {
         let key = format!("ck_{}", random_token(32));
         let record = ConnectKeyRecord {
             organisations: body.organisations,
+            company_id,
             created_at: now,
             expires_at: expires_at.timestamp(),
             used_at: None,
             used_by_company: None,
+            claimed_by: None,
+            claimed_until: None,
         };
         self.store
             .put_connect_key(&hash_secret(&key), &record)
@@ -368,6 +471,7 @@ impl VendorApi {
             connect_key: key,
             expires_at,
             organisations: &record.organisations,
+            company_id: record.company_id.as_deref(),
         };
         Ok(success(StatusCode::CREATED, view, vec![]))
     }
@@ -736,7 +840,7 @@ impl VendorApi {
         let credentials = match passthrough.secrets.company_credentials(company_id).await {
             Ok(c) => c,
             Err(SecretError::NotFound(_)) => return Err(disabled()),
-            Err(e) => return Err(ApiError::unavailable(e.to_string())),
+            Err(e) => return Err(e.into()),
         };
         let path = call.url.path().to_string();
         let answer = passthrough
@@ -752,11 +856,12 @@ impl VendorApi {
             .await
             .map_err(|e| {
                 tracing::warn!(integration_id = %integration, company_id, method = %call.method, path = %path, error = %e, "passthrough call failed");
+                // The error itself (transport, SR's answer) is logged above, never returned.
                 let message = match &e {
                     SrClientError::CredentialsRefused { .. } => {
-                        "SmartRecruiters refused the company's credentials at its token endpoint".to_string()
+                        "SmartRecruiters refused the company's credentials at its token endpoint"
                     }
-                    other => format!("SmartRecruiters could not be reached: {other}"),
+                    _ => "SmartRecruiters could not be reached; try again later",
                 };
                 ApiError::new(StatusCode::BAD_GATEWAY, "SR_UNREACHABLE", message)
             })?;
@@ -882,6 +987,18 @@ fn cursor_error(error: StoreError) -> ApiError {
             invalid_parameter("cursor", "is not a cursor of this integration's list")
         }
         other => other.into(),
+    }
+}
+
+/// Connect keys and key management need the admin key.
+fn require_admin(scope: &KeyScope) -> Result<(), ApiError> {
+    match scope {
+        KeyScope::Admin => Ok(()),
+        KeyScope::Integration(_) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "ADMIN_KEY_REQUIRED",
+            "this needs the vendor API's admin key; a per-integration key reaches its integration's orders, packages, events and passthrough only",
+        )),
     }
 }
 

@@ -160,10 +160,14 @@ impl Resolve for GuardedResolver {
         Box::pin(async move {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
                 .await
-                .map_err(|e| DownloadError::Unavailable {
-                    host: host.clone(),
-                    status: None,
-                    detail: format!("could not resolve the host ({e})"),
+                .map_err(|e| {
+                    // The resolver's own error is logged only: the detail reaches the vendor.
+                    tracing::warn!(host = %host, error = %e, "attachment host did not resolve");
+                    DownloadError::Unavailable {
+                        host: host.clone(),
+                        status: None,
+                        detail: "could not resolve the host".into(),
+                    }
                 })?
                 .collect();
             if addrs.is_empty() {
@@ -318,8 +322,10 @@ fn request_error(host: &str, error: reqwest::Error) -> DownloadError {
         detail: if error.is_timeout() {
             "timed out".into()
         } else {
-            // Without the URL: its query may be a signature.
-            format!("{}", error.without_url())
+            // The transport error is logged only (without the URL: its query may be a
+            // signature); the detail reaches the vendor.
+            tracing::warn!(host, error = %aws_smithy_types::error::display::DisplayErrorContext(error.without_url()), "attachment download failed");
+            "no answer (connection failed)".into()
         },
     }
 }

@@ -55,7 +55,9 @@ pub enum FileDeliveryError {
         #[source]
         source: DownloadError,
     },
-    #[error("attachment bookkeeping failed: {0}")]
+    /// Shown to the vendor in the delivery history, so without DynamoDB's error (logged, with
+    /// the error's source, where it is handled).
+    #[error("attachment bookkeeping failed (storage unavailable)")]
     Store(#[from] StoreError),
     /// The caller's pacing has no SR call slot soon enough for the next upload.
     #[error("no SmartRecruiters call slot for attachment `{name}` within the wait limit")]

@@ -7,4 +7,4 @@ pub mod vendor_key;
 
 pub use access_tokens::{AccessToken, TokenClaims};
 pub use credentials::{generate_client_credentials, hash_secret, secret_matches};
-pub use vendor_key::VendorKeyVerifier;
+pub use vendor_key::{KeyScope, VendorKeyVerifier};

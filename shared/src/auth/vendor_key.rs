@@ -1,66 +1,159 @@
-//! The vendor API key, kept in Secrets Manager and cached for a few minutes so a warm vendor-api
-//! Lambda makes no Secrets Manager call per request, yet picks up a rotated key quickly.
+//! Vendor API keys. Two kinds:
+//!
+//! - the **admin key**, the stack's `VendorApiKeySecret` (Secrets Manager): reaches every
+//!   integration (named by `X-Integration-Id`), mints connect keys and manages the other keys;
+//! - **per-integration keys** (`vk_{keyId}_{secret}`): reach the one integration they were created
+//!   for; any other `X-Integration-Id` is a 403.
+//!
+//! Every key is checked against a digest record in DynamoDB on every request — one consistent
+//! `GetItem`, no cache in the container — so a revoked or rotated-away key is refused at once
+//! by every warm Lambda, and a new key works at once. The admin key's record is kept in step with
+//! the secret: `connector vendor-key rotate` writes both, and a key that does not match the record
+//! is checked against the secret (re-read then, before refusing) and, when it matches, becomes
+//! the record — so a value set directly in Secrets Manager works at once too. Digests are
+//! compared in constant time.
 
-use std::time::{Duration, Instant};
-
+use chrono::Utc;
 use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
 
+use super::credentials::hash_secret;
 use crate::secrets::{SecretError, Secrets};
+use crate::store::{Store, StoreError, ADMIN_KEY_ID};
 
-const CACHE_FOR: Duration = Duration::from_secs(300);
-/// A wrong key re-reads the secret (to honour a rotation) at most this often, so a caller
-/// hammering bad keys cannot turn into a Secrets Manager bill.
-const MIN_REREAD: Duration = Duration::from_secs(30);
+/// What a valid key may reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyScope {
+    /// The admin key: every integration, and key management.
+    Admin,
+    /// A per-integration key: this integration only.
+    Integration(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VendorKeyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+}
+
+/// Prefix of per-integration keys.
+pub const KEY_PREFIX: &str = "vk_";
+
+/// The key id of a per-integration key (`vk_{16 hex}_{secret}`), `None` for any other string.
+pub fn key_id_of(presented: &str) -> Option<&str> {
+    let (id, secret) = presented.strip_prefix(KEY_PREFIX)?.split_once('_')?;
+    let hex = id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex && !secret.is_empty()).then_some(id)
+}
 
 pub struct VendorKeyVerifier {
+    store: Store,
     secrets: Secrets,
-    secret_id: String,
-    cached: Mutex<Option<(String, Instant)>>,
+    admin_secret_id: String,
+    /// One Secrets Manager re-read at a time per container (concurrent refusals share it).
+    admin_reread: Mutex<()>,
 }
 
 impl VendorKeyVerifier {
-    pub fn new(secrets: Secrets, secret_id: String) -> Self {
+    pub fn new(store: Store, secrets: Secrets, admin_secret_id: String) -> Self {
         Self {
+            store,
             secrets,
-            secret_id,
-            cached: Mutex::new(None),
+            admin_secret_id,
+            admin_reread: Mutex::new(()),
         }
     }
 
-    /// Constant-time check of a presented key. On a mismatch with a cached key the secret is read
-    /// again (at most every 30 s), so a freshly rotated key works within seconds.
-    pub async fn verify(&self, presented: &str) -> Result<bool, SecretError> {
-        let mut cached = self.cached.lock().await;
-        if let Some((key, at)) = cached.as_ref() {
-            let age = at.elapsed();
-            if age < CACHE_FOR && keys_match(presented, key) {
-                return Ok(true);
-            }
-            if age < MIN_REREAD {
-                return Ok(false);
-            }
+    /// What `presented` may reach, `None` for a key that is not (or no longer) valid.
+    pub async fn verify(&self, presented: &str) -> Result<Option<KeyScope>, VendorKeyError> {
+        if presented.is_empty() {
+            return Ok(None);
         }
-        let key = self.secrets.get_string(&self.secret_id).await?;
-        let ok = keys_match(presented, &key);
-        *cached = Some((key, Instant::now()));
-        Ok(ok)
+        let digest = hash_secret(presented);
+        if let Some(key_id) = key_id_of(presented) {
+            let scope = self
+                .store
+                .get_vendor_key(key_id)
+                .await?
+                .filter(|r| r.revoked_at.is_none() && digests_match(&digest, &r.secret_sha256))
+                .and_then(|r| r.integration_id)
+                .map(KeyScope::Integration);
+            return Ok(scope);
+        }
+        self.verify_admin(&digest).await
+    }
+
+    /// `digest`: of the presented key.
+    async fn verify_admin(&self, digest: &str) -> Result<Option<KeyScope>, VendorKeyError> {
+        for _ in 0..2 {
+            let recorded = self
+                .store
+                .get_vendor_key(ADMIN_KEY_ID)
+                .await?
+                .map(|r| r.secret_sha256);
+            if recorded
+                .as_deref()
+                .is_some_and(|r| digests_match(digest, r))
+            {
+                return Ok(Some(KeyScope::Admin));
+            }
+            // Not the recorded key: it may be the secret's value set since (or the first use of
+            // the generated one). Re-read before refusing.
+            let _one_at_a_time = self.admin_reread.lock().await;
+            let secret = self.secrets.get_string(&self.admin_secret_id).await?;
+            let current = hash_secret(&secret);
+            if secret.is_empty() || !digests_match(digest, &current) {
+                return Ok(None);
+            }
+            if recorded.as_deref() == Some(current.as_str())
+                || self
+                    .store
+                    .replace_admin_key(&current, recorded.as_deref(), Utc::now())
+                    .await?
+            {
+                tracing::info!("vendor API admin key taken from its secret");
+                return Ok(Some(KeyScope::Admin));
+            }
+            // Another container (or a rotation) changed the record meanwhile: look again.
+        }
+        Ok(None)
     }
 }
 
-fn keys_match(presented: &str, key: &str) -> bool {
-    !key.is_empty() && presented.as_bytes().ct_eq(key.as_bytes()).into()
+/// Constant-time comparison of two hex digests.
+fn digests_match(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::keys_match;
+    use super::*;
 
     #[test]
-    fn keys_match_exactly() {
-        assert!(keys_match("k", "k"));
-        assert!(!keys_match("k", "K"));
-        assert!(!keys_match("", ""));
-        assert!(!keys_match("k1", "k"));
+    fn only_keys_of_the_per_integration_shape_have_an_id() {
+        assert_eq!(
+            key_id_of("vk_0123456789abcdef_Zx9s8Q"),
+            Some("0123456789abcdef")
+        );
+        for other in [
+            "",
+            "vk_",
+            "vk_0123456789abcdef_",
+            "vk_0123456789abcdeg_x",
+            "vk_0123456789abcde_x",
+            "O3xm6LflHN8Gy7zPXcVwEQ5c8ok72aXHjIeQJbAcSi8pZW2J",
+        ] {
+            assert_eq!(key_id_of(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn digests_match_exactly() {
+        let a = hash_secret("k");
+        assert!(digests_match(&a, &hash_secret("k")));
+        assert!(!digests_match(&a, &hash_secret("K")));
+        assert!(!digests_match(&a, ""));
     }
 }

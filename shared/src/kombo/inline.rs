@@ -138,9 +138,13 @@ impl InlineUrlClient {
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json");
         let now = Utc::now().timestamp();
-        for (name, value) in
-            signature_headers(secret.as_bytes(), &id, INLINE_ORDER_RECEIVED, &payload, now)
-        {
+        for (name, value) in signature_headers(
+            &[secret.as_bytes()],
+            &id,
+            INLINE_ORDER_RECEIVED,
+            &payload,
+            now,
+        ) {
             request = request.header(name, value);
         }
         let timeout = self.settings.timeout.as_millis();

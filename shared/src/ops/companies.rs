@@ -43,16 +43,18 @@ impl From<CompanyError> for ApiError {
 pub enum DisableOutcome {
     /// There is no company with this id; nothing changed.
     Unknown,
-    /// The company was active: it is now `DISABLED`, its client record, access tokens and
-    /// Secrets Manager secret are gone, and a `company.disabled` event was recorded.
+    /// The company was active: it is now `DISABLED`, its client record is gone, its access tokens
+    /// revoked, its Secrets Manager secret scheduled for deletion, and a `company.disabled` event
+    /// was recorded.
     Disabled { before: CompanyRecord, event: Event },
     /// It was disabled already. Client record, tokens and secret were removed again (a no-op
     /// unless an earlier attempt failed half-way); no second event.
     AlreadyDisabled { before: CompanyRecord },
 }
 
-/// Disables a company at once: status `DISABLED` with its client record and every access token
-/// deleted (tokens stop working immediately), its secret deleted without a recovery window, and
+/// Disables a company at once: status `DISABLED` with its client record deleted and every access
+/// token revoked (tokens stop working immediately), its secret scheduled for deletion after the
+/// recovery window (`secrets::RECOVERY_WINDOW_DAYS`; it reads as absent meanwhile), and
 /// — only on the transition from `ACTIVE` — a `company.disabled` event carrying `reason`,
 /// recorded and queued as a webhook through `notifications`.
 /// Orders stay readable for the vendor. Safe to repeat, which is also how a failure half-way
@@ -100,7 +102,7 @@ pub fn disabled_event(company: &CompanyRecord, reason: &str, now: DateTime<Utc>)
 pub enum SecretState {
     Present,
     Absent,
-    /// Deleted with a recovery window (not something the connector does, but possible by hand).
+    /// Scheduled for deletion with a recovery window (a disabled company's; restorable until then).
     PendingDeletion,
 }
 

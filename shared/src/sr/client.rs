@@ -242,6 +242,20 @@ impl SrClient {
         Ok(fetched.access_token)
     }
 
+    /// Whether SR's token endpoint still accepts `credentials`, asked afresh (never from the
+    /// cache). SR stops accepting a company's credentials once it disabled the integration, so
+    /// `Ok(false)` is SR confirming a disable. Transient failures are errors: no answer either way.
+    pub async fn credentials_accepted(
+        &self,
+        credentials: &SrCredentials,
+    ) -> Result<bool, SrClientError> {
+        match self.fetch_token(credentials).await {
+            Ok(_) => Ok(true),
+            Err(SrClientError::CredentialsRefused { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     fn cached_token(&self, client_id: &str) -> Option<String> {
         let tokens = self.tokens.lock().expect("token cache poisoned");
         tokens
@@ -442,16 +456,20 @@ fn is_transient_status(status: StatusCode) -> bool {
         || status.is_server_error()
 }
 
+/// A connection failure or timeout. The transport error itself is logged here and never put in
+/// the error's detail, which reaches the vendor (delivery history, passthrough answers).
 fn transport_error(error: reqwest::Error) -> SrClientError {
+    let detail = if error.is_timeout() {
+        "request timed out"
+    } else {
+        "no answer (connection failed)"
+    };
     // reqwest errors never contain request bodies or headers, so no credential can leak here.
+    tracing::warn!(error = %aws_smithy_types::error::display::DisplayErrorContext(error.without_url()), "SmartRecruiters transport error");
     SrClientError::Transient {
         status: None,
         retry_after: None,
-        detail: if error.is_timeout() {
-            "request timed out".into()
-        } else {
-            format!("transport error: {}", error.without_url())
-        },
+        detail: detail.into(),
     }
 }
 

@@ -63,8 +63,8 @@ impl Store {
         Ok(companies)
     }
 
-    /// How many access tokens of the company are stored and not yet expired at `now` (tokens are
-    /// deleted on disable, and by DynamoDB's TTL some time after they expire).
+    /// How many access tokens of the company are stored, not revoked and not yet expired at `now`
+    /// (tokens are revoked on disable, and deleted by DynamoDB's TTL some time after they expire).
     pub async fn live_token_count(
         &self,
         company_id: &str,
@@ -79,7 +79,7 @@ impl Store {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :token)")
-                .filter_expression("#expires > :now")
+                .filter_expression("#expires > :now AND attribute_not_exists(revoked_at)")
                 .expression_attribute_names("#expires", keys::EXPIRES_AT)
                 .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
                 .expression_attribute_values(":token", AttributeValue::S("TOKEN#".into()))

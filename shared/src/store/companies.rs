@@ -45,13 +45,26 @@ pub struct TokenRecord {
     pub issued_at: DateTime<Utc>,
     /// Epoch seconds; also the table's TTL attribute.
     pub expires_at: i64,
+    /// Set when the company was disabled: the token no longer works, but its record stays until
+    /// it expires, so SR repeating its disable call with it is recognised as SR (see
+    /// `api::partner`), while a forged token is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 impl TokenRecord {
     pub fn is_valid_for(&self, claims: &TokenClaims, now: DateTime<Utc>) -> bool {
-        self.company_id == claims.company_id
-            && self.integration_id == claims.integration_id
-            && self.expires_at > now.timestamp()
+        self.issued_to(claims) && self.revoked_at.is_none() && self.expires_at > now.timestamp()
+    }
+
+    /// Whether this record is the one of a token issued for `claims`' company and integration
+    /// and then revoked by a disable.
+    pub fn revoked_for(&self, claims: &TokenClaims) -> bool {
+        self.issued_to(claims) && self.revoked_at.is_some()
+    }
+
+    fn issued_to(&self, claims: &TokenClaims) -> bool {
+        self.company_id == claims.company_id && self.integration_id == claims.integration_id
     }
 }
 

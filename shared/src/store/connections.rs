@@ -1,11 +1,14 @@
-//! The connection lifecycle's items: one-time connect keys, consent sessions (the organisation
-//! choice step), per-company rate limits of failed key attempts, and disabling a company.
+//! The connection lifecycle's items: one-time connect keys (claimed atomically while a company is
+//! being connected), consent sessions (the organisation choice step), counters of failed key
+//! attempts per company and per client address, and disabling a company.
 
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, PutRequest, ReturnValue, WriteRequest,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{from_item, key_of, keys, to_item, to_value, Store, StoreError};
+use super::{from_item, key_of, keys, to_item, to_value, written, Store, StoreError};
 use crate::store::CompanyRecord;
 
 /// A vendor organisation (the vendor-side id is the vendor API's `X-Integration-Id`).
@@ -19,20 +22,59 @@ pub struct Organisation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectKeyRecord {
     pub organisations: Vec<Organisation>,
+    /// The SR company the vendor minted the key for: no other company can use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: i64,
-    /// Absent (not NULL) until used: the consume condition is `attribute_not_exists(used_at)`.
+    /// Absent (not NULL) until used: the claim condition is `attribute_not_exists(used_at)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_by_company: Option<String>,
+    /// While a company is being connected with the key: who claimed it, and until when (epoch
+    /// seconds) the claim holds if its holder never releases it (a Lambda that died mid-way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_until: Option<i64>,
 }
 
 impl ConnectKeyRecord {
+    /// Not used and not expired (it may still be claimed by a connection under way).
     pub fn usable(&self, now: DateTime<Utc>) -> bool {
         self.used_at.is_none() && self.expires_at > now.timestamp()
     }
+
+    /// Whether `company_id` may use the key: any company, unless the vendor bound it to one.
+    pub fn allows_company(&self, company_id: &str) -> bool {
+        self.company_id
+            .as_deref()
+            .is_none_or(|bound| bound == company_id)
+    }
 }
+
+/// Whose failed connect-key attempts a counter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureCounter<'a> {
+    /// Wrong keys presented for one SR company (by anyone).
+    Company(&'a str),
+    /// Wrong keys presented from one client address (for any company).
+    Address(&'a str),
+}
+
+impl FailureCounter<'_> {
+    fn key(self, bucket: i64) -> (String, String) {
+        match self {
+            Self::Company(id) => keys::consent_failures(id, bucket),
+            Self::Address(address) => keys::consent_address_failures(address, bucket),
+        }
+    }
+}
+
+/// How long a claim on a connect key holds when its holder never releases or consumes it; well
+/// above the consent function's timeout, so a live claim never lapses under its holder.
+pub const KEY_CLAIM_SECONDS: i64 = 120;
 
 /// Between "key accepted" and "organisation chosen": the page carries only the session id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,37 +120,95 @@ impl Store {
         self.get(keys::connect_key(digest), true).await
     }
 
-    /// Marks the key used by `company_id`; false when it was used (or expired) meanwhile.
+    /// Claims the key for `company_id` before SR is called, in one conditional write: only an
+    /// unused, unexpired key that is not claimed by a connection under way, and bound to no other
+    /// company, can be claimed, so one key never connects two companies, even concurrently.
+    /// `claim_id` identifies this claim to [`Self::release_connect_key`] and
+    /// [`Self::consume_connect_key`]. False when the key cannot be claimed.
+    pub async fn claim_connect_key(
+        &self,
+        digest: &str,
+        company_id: &str,
+        claim_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.update_connect_key(
+            digest,
+            "SET claimed_by = :company, claim_id = :claim, claimed_until = :until",
+            "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :epoch \
+             AND (attribute_not_exists(claimed_until) OR claimed_until < :epoch) \
+             AND (attribute_not_exists(company_id) OR company_id = :company)",
+            [
+                (":company", AttributeValue::S(company_id.into())),
+                (":claim", AttributeValue::S(claim_id.into())),
+                (
+                    ":until",
+                    AttributeValue::N((now.timestamp() + KEY_CLAIM_SECONDS).to_string()),
+                ),
+                (":epoch", AttributeValue::N(now.timestamp().to_string())),
+            ],
+        )
+        .await
+    }
+
+    /// Gives a claimed key back (SR refused, or the connection failed), so a retry can use it.
+    /// False when the claim is no longer this one's.
+    pub async fn release_connect_key(
+        &self,
+        digest: &str,
+        claim_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.update_connect_key(
+            digest,
+            "REMOVE claimed_by, claim_id, claimed_until",
+            "claim_id = :claim",
+            [(":claim", AttributeValue::S(claim_id.into()))],
+        )
+        .await
+    }
+
+    /// Marks a claimed key used by `company_id` once it is connected. False when the claim is no
+    /// longer this one's (it lapsed and another connection took the key).
     pub async fn consume_connect_key(
         &self,
         digest: &str,
         company_id: &str,
+        claim_id: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let result = self
+        self.update_connect_key(
+            digest,
+            "SET used_at = :now, used_by_company = :company \
+             REMOVE claimed_by, claim_id, claimed_until",
+            "claim_id = :claim",
+            [
+                (":now", to_value(&now)),
+                (":company", AttributeValue::S(company_id.into())),
+                (":claim", AttributeValue::S(claim_id.into())),
+            ],
+        )
+        .await
+    }
+
+    /// One conditional update of a connect key; false when `condition` did not hold.
+    async fn update_connect_key<const N: usize>(
+        &self,
+        digest: &str,
+        update: &str,
+        condition: &str,
+        values: [(&str, AttributeValue); N],
+    ) -> Result<bool, StoreError> {
+        let mut request = self
             .db
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_of(keys::connect_key(digest))))
-            .update_expression("SET used_at = :now, used_by_company = :company")
-            .condition_expression(
-                "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :epoch",
-            )
-            .expression_attribute_values(":now", to_value(&now))
-            .expression_attribute_values(":company", AttributeValue::S(company_id.into()))
-            .expression_attribute_values(":epoch", AttributeValue::N(now.timestamp().to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError::service(e)),
+            .update_expression(update)
+            .condition_expression(condition);
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
         }
+        written(request.send().await)
     }
 
     pub async fn put_consent_session(
@@ -137,10 +237,10 @@ impl Store {
         self.get(keys::consent_session(id_digest), true).await
     }
 
-    /// Failed connect-key attempts for `company_id` in the current window.
+    /// Failed connect-key attempts `counter` counted in the current window.
     pub async fn consent_failures(
         &self,
-        company_id: &str,
+        counter: FailureCounter<'_>,
         window: i64,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
@@ -149,19 +249,16 @@ impl Store {
             #[serde(default)]
             failures: u64,
         }
-        let counter: Option<Counter> = self
-            .get(
-                keys::consent_failures(company_id, now.timestamp() / window),
-                true,
-            )
+        let stored: Option<Counter> = self
+            .get(counter.key(now.timestamp() / window), true)
             .await?;
-        Ok(counter.map(|c| c.failures).unwrap_or(0))
+        Ok(stored.map(|c| c.failures).unwrap_or(0))
     }
 
-    /// Counts one failed attempt; the counter expires with its window.
+    /// Counts one failed attempt and answers the count; the counter expires with its window.
     pub async fn record_consent_failure(
         &self,
-        company_id: &str,
+        counter: FailureCounter<'_>,
         window: i64,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
@@ -170,7 +267,7 @@ impl Store {
             .db
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key_of(keys::consent_failures(company_id, bucket))))
+            .set_key(Some(key_of(counter.key(bucket))))
             .update_expression("ADD failures :one SET expires_at = :expires")
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .expression_attribute_values(
@@ -191,8 +288,10 @@ impl Store {
             .unwrap_or(1))
     }
 
-    /// Disables the company at once: status DISABLED, its client record and every access token
-    /// deleted (so no token keeps working). Returns the company as it was, `None` if unknown.
+    /// Disables the company at once: status DISABLED, its client record deleted and every access
+    /// token revoked (no token keeps working; the revoked records stay until their TTL, so SR's
+    /// repeated disable call with its token is recognised). Returns the company as it was,
+    /// `None` if unknown.
     pub async fn disable_company(
         &self,
         company_id: &str,
@@ -221,22 +320,30 @@ impl Store {
             }
             Err(e) => return Err(StoreError::service(e)),
         };
-        let mut doomed = vec![key_of(keys::client(&before.client_id))];
-        doomed.extend(self.token_keys(company_id).await?);
-        for chunk in doomed.chunks(25) {
-            let requests = chunk
-                .iter()
-                .map(|key| {
-                    WriteRequest::builder()
-                        .delete_request(
-                            DeleteRequest::builder()
-                                .set_key(Some(key.clone()))
-                                .build()
-                                .expect("key is set"),
-                        )
-                        .build()
-                })
-                .collect();
+        let client = WriteRequest::builder()
+            .delete_request(
+                DeleteRequest::builder()
+                    .set_key(Some(key_of(keys::client(&before.client_id))))
+                    .build()
+                    .expect("key is set"),
+            )
+            .build();
+        let mut writes = vec![client];
+        for mut token in self.live_token_items(company_id).await? {
+            token.insert("revoked_at".into(), to_value(&now));
+            writes.push(
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(token))
+                            .build()
+                            .expect("item is set"),
+                    )
+                    .build(),
+            );
+        }
+        for chunk in writes.chunks(25) {
+            let requests = chunk.to_vec();
             let mut pending = Some(std::collections::HashMap::from([(
                 self.table.clone(),
                 requests,
@@ -263,7 +370,8 @@ impl Store {
         Ok(Some(before))
     }
 
-    async fn token_keys(&self, company_id: &str) -> Result<Vec<super::Item>, StoreError> {
+    /// The company's token items not revoked yet (whole items: they are written back revoked).
+    async fn live_token_items(&self, company_id: &str) -> Result<Vec<super::Item>, StoreError> {
         let (pk, _) = keys::company(company_id);
         let mut keys_found = Vec::new();
         let mut start = None;
@@ -273,9 +381,9 @@ impl Store {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :token)")
+                .filter_expression("attribute_not_exists(revoked_at)")
                 .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
                 .expression_attribute_values(":token", AttributeValue::S("TOKEN#".into()))
-                .projection_expression("pk, sk")
                 .set_exclusive_start_key(start.take())
                 .consistent_read(true)
                 .send()

@@ -11,12 +11,14 @@
 //! | connect key     | `CONNECTKEY#{sha256}`       | `CONNECTKEY`    |
 //! | consent session | `CONSENT#{sha256}`          | `SESSION`       |
 //! | failed key tries| `COMPANY#{companyId}`       | `CONSENTFAILURES#{window}` |
+//! | … per address   | `CONSENTADDR#{address}`     | `CONSENTFAILURES#{window}` |
 //! | event           | `INTEGRATION#{integrationId}` | `EVENT#{time}#{id}` |
 //! | event id marker | `EVENTID#{integrationId}#{eventId}` | `EVENTID`  |
 //! | SR call schedule| `PACE#{companyId}`          | `PACE`          |
+//! | vendor API key  | `VENDORKEY#{keyId}` (`admin` for the admin key) | `VENDORKEY` |
 //!
 //! Orders are also indexed in `gsi1` by integration (`INTEGRATION#{id}#ORDERS`, created time) for
-//! the vendor's order list. Tokens sit under their company so disabling it can find them all.
+//! the vendor's order list, and per-integration vendor keys (`INTEGRATION#{id}#VENDORKEYS`). Tokens sit under their company so disabling it can find them all.
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -66,6 +68,16 @@ pub fn orders_of_integration(integration_id: &str) -> String {
     format!("INTEGRATION#{integration_id}#ORDERS")
 }
 
+/// A vendor API key's record (digest only); looked up by the id the key carries.
+pub fn vendor_key(key_id: &str) -> (String, String) {
+    (format!("VENDORKEY#{key_id}"), "VENDORKEY".into())
+}
+
+/// `gsi1pk` of an integration's vendor keys.
+pub fn vendor_keys_of_integration(integration_id: &str) -> String {
+    format!("INTEGRATION#{integration_id}#VENDORKEYS")
+}
+
 pub fn connect_key(digest: &str) -> (String, String) {
     (format!("CONNECTKEY#{digest}"), "CONNECTKEY".into())
 }
@@ -78,6 +90,15 @@ pub fn consent_session(digest: &str) -> (String, String) {
 pub fn consent_failures(company_id: &str, bucket: i64) -> (String, String) {
     (
         format!("COMPANY#{company_id}"),
+        format!("CONSENTFAILURES#{bucket}"),
+    )
+}
+
+/// One counter per client address and rate-limit window (a partition of its own: an address is
+/// no company's).
+pub fn consent_address_failures(address: &str, bucket: i64) -> (String, String) {
+    (
+        format!("CONSENTADDR#{address}"),
         format!("CONSENTFAILURES#{bucket}"),
     )
 }

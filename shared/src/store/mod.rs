@@ -10,6 +10,7 @@ mod events;
 mod files;
 pub mod keys;
 mod orders;
+mod vendor_keys;
 
 use std::collections::HashMap;
 
@@ -18,10 +19,13 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use companies::{ClientRecord, CompanyRecord, CompanyStatus, TokenRecord};
-pub use connections::{ConnectKeyRecord, ConsentSession, Organisation};
+pub use connections::{
+    ConnectKeyRecord, ConsentSession, FailureCounter, Organisation, KEY_CLAIM_SECONDS,
+};
 pub use events::{Event, EventPage, RecordedEvent, WebhookDelivery, WebhookState};
 pub use files::{FileRecord, FileSource, FileState, StoredFile, UploadedFile};
 pub use orders::{DeliveryRecord, OrderFilter, OrderPage, PutOrderOutcome, ResultWrite};
+pub use vendor_keys::{VendorKeyRecord, ADMIN_KEY_ID};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -119,6 +123,26 @@ pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError
         key,
         reason: e.to_string(),
     })
+}
+
+/// Whether a DynamoDB error is a condition that did not hold (a lost race, not a failure).
+pub(crate) fn condition_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
+    error: &E,
+) -> bool {
+    error.code() == Some("ConditionalCheckFailedException")
+}
+
+/// `Ok(true)` for a conditional write that happened, `Ok(false)` for one whose condition did not
+/// hold.
+pub(crate) fn written<T, E>(result: Result<T, E>) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if condition_failed(&e) => Ok(false),
+        Err(e) => Err(StoreError::service(e)),
+    }
 }
 
 pub(crate) fn key_of(key: (String, String)) -> Item {

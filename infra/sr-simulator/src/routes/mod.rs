@@ -82,6 +82,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/companies/{companyId}/disable",
             post(acting_as_sr::disable_integration),
+        )
+        .route(
+            "/companies/{companyId}/credentials",
+            get(acting_as_sr::partner_credentials),
         );
 
     Router::new()

@@ -1,0 +1,308 @@
+//! Attacks on the consent page, performed over HTTP against the local stack's `consent` function
+//! by a customer of the vendor who holds a connect key of its own (README "Security").
+
+use connector::store::CompanyStatus;
+use connector_tests::consent_page::{ConsentClient, Page};
+use connector_tests::{unique, Stack};
+use serde_json::json;
+
+/// Connects `company` to `org` through the page, as its real admin does.
+async fn connect(stack: &Stack, company: &str, org: &str) {
+    let key = stack.http_connect_key(org, None).await;
+    let done = ConsentClient::new(stack).connect(company, &key).await;
+    assert!(done.is_done(), "{}", done.html);
+}
+
+async fn integration_of(stack: &Stack, company: &str) -> Option<(CompanyStatus, String)> {
+    stack
+        .store
+        .get_company(company)
+        .await
+        .unwrap()
+        .map(|c| (c.status, c.integration_id))
+}
+
+#[tokio::test]
+async fn a_key_holder_cannot_take_over_a_company_that_is_already_connected() {
+    let stack = Stack::connect().await;
+    stack.configure_partner().await;
+    let victim = unique("victim");
+    let victim_org = unique("victim-org");
+    connect(&stack, &victim, &victim_org).await;
+    // SR forgets the integration on its side without the connector hearing of it (a lost
+    // disable call), so SR would accept a new integration of the victim company.
+    stack
+        .sim
+        .disable_with(&victim, json!({"notify": false}))
+        .await;
+
+    let attacker_org = unique("attacker-org");
+    let attacker_key = stack.http_connect_key(&attacker_org, None).await;
+    let attacker = ConsentClient::new(&stack);
+    let taken = attacker.connect(&victim, &attacker_key).await;
+    assert_eq!(taken.status, 200, "{}", taken.html);
+    assert!(
+        taken.html.contains("Already connected") && !taken.is_done(),
+        "{}",
+        taken.html
+    );
+    assert_eq!(
+        integration_of(&stack, &victim).await,
+        Some((CompanyStatus::Active, victim_org.clone())),
+        "the victim stays connected to its own organisation"
+    );
+    // Nothing was asked of SR and the attacker's key is still good for its own company.
+    let own = unique("attacker-company");
+    let done = attacker.connect(&own, &attacker_key).await;
+    assert!(done.is_done(), "{}", done.html);
+    assert_eq!(
+        integration_of(&stack, &own).await,
+        Some((CompanyStatus::Active, attacker_org))
+    );
+}
+
+#[tokio::test]
+async fn one_connect_key_connects_at_most_one_company_even_when_sent_concurrently() {
+    let stack = Stack::connect().await;
+    stack.configure_partner().await;
+    let org = unique("race-org");
+    let key = stack.http_connect_key(&org, None).await;
+    let companies: Vec<String> = (0..6).map(|i| unique(&format!("race{i}"))).collect();
+    // Each "browser" opens its page first, then all submit the same key at once.
+    let mut forms = Vec::new();
+    for company in &companies {
+        let client = ConsentClient::new(&stack);
+        let opened = client.open(company).await;
+        forms.push((client, opened.csrf.unwrap(), company.clone()));
+    }
+    let pages: Vec<Page> =
+        futures_util::future::join_all(forms.iter().map(|(client, csrf, company)| async {
+            client
+                .submit(
+                    csrf,
+                    &[
+                        ("company_id", company.as_str()),
+                        ("step", "key"),
+                        ("connect_key", key.as_str()),
+                    ],
+                )
+                .await
+        }))
+        .await;
+    let done = pages.iter().filter(|p| p.is_done()).count();
+    assert_eq!(
+        done,
+        1,
+        "{:#?}",
+        pages.iter().map(|p| p.status).collect::<Vec<_>>()
+    );
+    let mut connected = 0;
+    for company in &companies {
+        if integration_of(&stack, company).await.is_some() {
+            connected += 1;
+        } else {
+            // The losers never reached SR.
+            let asked = stack
+                .sim
+                .requests(&format!("/integration/company/{company}"))
+                .await;
+            assert!(asked.is_empty(), "{company}: {asked:?}");
+        }
+    }
+    assert_eq!(connected, 1);
+    for page in pages.iter().filter(|p| !p.is_done()) {
+        assert_eq!(page.status, 400, "{}", page.html);
+        assert!(page.html.contains("already"), "{}", page.html);
+    }
+}
+
+#[tokio::test]
+async fn a_key_is_released_when_sr_refuses_so_a_retry_works() {
+    let stack = Stack::connect().await;
+    stack.configure_partner().await;
+    let company = unique("released");
+    let key = stack.http_connect_key(&unique("released-org"), None).await;
+    stack
+        .sim
+        .inject_fault(json!({"path_contains": format!("/integration/company/{company}"), "status": 503, "count": 1}))
+        .await;
+    let client = ConsentClient::new(&stack);
+    let refused = client.connect(&company, &key).await;
+    assert_eq!(refused.status, 503, "{}", refused.html);
+    let retried = client.connect(&company, &key).await;
+    assert!(retried.is_done(), "{}", retried.html);
+}
+
+#[tokio::test]
+async fn a_key_bound_to_a_company_connects_only_that_company() {
+    let stack = Stack::connect().await;
+    stack.configure_partner().await;
+    let (intended, other) = (unique("bound"), unique("bound-other"));
+    let org = unique("bound-org");
+    let (status, minted) = stack
+        .mint_connect_key(&[(&org, "Acme")], Some(&intended))
+        .await;
+    assert_eq!(status, 201, "{minted}");
+    assert_eq!(minted["data"]["company_id"], intended.as_str());
+    let key = minted["data"]["connect_key"].as_str().unwrap();
+
+    let client = ConsentClient::new(&stack);
+    let refused = client.connect(&other, key).await;
+    assert_eq!(refused.status, 400, "{}", refused.html);
+    assert!(
+        refused.html.contains("another SmartRecruiters company"),
+        "{}",
+        refused.html
+    );
+    assert!(integration_of(&stack, &other).await.is_none());
+    let done = client.connect(&intended, key).await;
+    assert!(done.is_done(), "{}", done.html);
+
+    // The field is checked like the others.
+    let (status, body) = stack
+        .mint_connect_key(&[(&org, "Acme")], Some(&"x".repeat(300)))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("company_id"));
+}
+
+#[tokio::test]
+async fn wrong_keys_from_elsewhere_never_lock_the_real_admin_out() {
+    let stack = Stack::connect().await;
+    stack.configure_partner().await;
+    let company = unique("lockout");
+    let attacker = ConsentClient::new(&stack);
+    let opened = attacker.open(&company).await;
+    let csrf = opened.csrf.unwrap();
+    for attempt in 0..12 {
+        let wrong = attacker
+            .submit(
+                &csrf,
+                &[
+                    ("company_id", company.as_str()),
+                    ("step", "key"),
+                    ("connect_key", &format!("ck_guess{attempt}")),
+                ],
+            )
+            .await;
+        assert!(matches!(wrong.status, 400 | 429), "{}", wrong.html);
+    }
+    // The company has seen more than ten wrong keys; its admin's valid key still connects.
+    let key = stack.http_connect_key(&unique("lockout-org"), None).await;
+    let done = ConsentClient::new(&stack).connect(&company, &key).await;
+    assert!(done.is_done(), "{} {}", done.status, done.html);
+}
+
+#[tokio::test]
+async fn wrong_keys_are_limited_per_client_address() {
+    let stack = Stack::connect().await;
+    let noisy = ConsentClient::new(&stack);
+    let mut statuses = Vec::new();
+    // A different company each time: a per-company limit alone never trips.
+    for attempt in 0..25 {
+        let company = unique(&format!("spray{attempt}"));
+        let opened = noisy.open(&company).await;
+        let page = noisy
+            .submit(
+                &opened.csrf.unwrap(),
+                &[
+                    ("company_id", company.as_str()),
+                    ("step", "key"),
+                    ("connect_key", "ck_guess"),
+                ],
+            )
+            .await;
+        statuses.push(page.status);
+    }
+    assert!(statuses[..20].iter().all(|s| *s == 400), "{statuses:?}");
+    assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
+    let limited = noisy.open(&unique("spray-last")).await;
+    let page = noisy
+        .submit(
+            &limited.csrf.unwrap(),
+            &[
+                ("company_id", "x"),
+                ("step", "key"),
+                ("connect_key", "ck_x"),
+            ],
+        )
+        .await;
+    assert!(page.html.contains("Too many"), "{}", page.html);
+    // Another address is not affected.
+    let other = ConsentClient::new(&stack);
+    let company = unique("spray-other");
+    let opened = other.open(&company).await;
+    let page = other
+        .submit(
+            &opened.csrf.unwrap(),
+            &[
+                ("company_id", company.as_str()),
+                ("step", "key"),
+                ("connect_key", "ck_x"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 400, "{}", page.html);
+}
+
+/// The page minus what differs on every load (CSRF token, style nonce) and the company id.
+fn normalised(page: &Page, company: &str) -> String {
+    let mut html = page.html.replace(company, "COMPANY");
+    for name in ["csrf"] {
+        if let Some(value) = page.field(name) {
+            html = html.replace(&value, "TOKEN");
+        }
+    }
+    if let Some(nonce) = html
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .map(str::to_string)
+    {
+        html = html.replace(&nonce, "NONCE");
+    }
+    html
+}
+
+#[tokio::test]
+async fn the_page_does_not_tell_a_stranger_whether_a_company_is_connected() {
+    let stack = Stack::connect().await;
+    stack.configure_partner().await;
+    let connected = unique("oracle-connected");
+    connect(&stack, &connected, &unique("oracle-org")).await;
+    let never_seen = unique("oracle-unknown");
+    let stranger = ConsentClient::new(&stack);
+    let a = stranger.open(&connected).await;
+    let b = stranger.open(&never_seen).await;
+    assert_eq!((a.status, b.status), (200, 200));
+    assert_eq!(normalised(&a, &connected), normalised(&b, &never_seen));
+    assert!(!a.html.contains("Already connected"), "{}", a.html);
+}
+
+#[tokio::test]
+async fn the_page_says_what_the_vendor_will_read_in_smartrecruiters() {
+    let stack = Stack::connect().await;
+    let page = ConsentClient::new(&stack).open(&unique("reads")).await;
+    assert_eq!(page.status, 200);
+    // Every path the passthrough reaches (README "SR passthrough"), in words.
+    let reads = page
+        .html
+        .split("id=\"vendor-reads\"")
+        .nth(1)
+        .expect("the page lists the vendor's reads");
+    for template in connector::passthrough::TEMPLATES {
+        assert!(
+            reads.contains(template.reads),
+            "no `{}` in {}",
+            template.reads,
+            page.html
+        );
+    }
+    assert!(
+        reads.contains("Acme Assessments may read in SmartRecruiters"),
+        "{reads}"
+    );
+}
