@@ -115,24 +115,38 @@ pub struct SmartRecruitersFields {
 
 /// Kombo accepts `completed_at` as an RFC 3339 date-time, a date-time without offset
 /// (`2024-05-01T09:30:00`) or a date (`2024-05-01`); the last two are read as UTC.
+///
+/// What SR cannot read is refused or normalised here, before anything is stored: a year outside
+/// RFC 3339's 0000–9999 (SR refuses `-0001-01-01T00:00:00Z` for good) is `None`; a leap second
+/// (`23:59:60`) reads as the last instant before it, `23:59:59.999999999`.
 pub fn parse_lenient_time(text: &str) -> Option<DateTime<Utc>> {
+    use chrono::{Datelike, Timelike};
     let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.with_timezone(&Utc));
-    }
-    for format in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
-            return Some(t.and_utc());
-        }
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+    let parsed = DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
         .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
+        .or_else(|| {
+            [
+                "%Y-%m-%dT%H:%M:%S%.f",
+                "%Y-%m-%d %H:%M:%S%.f",
+                "%Y-%m-%dT%H:%M",
+            ]
+            .into_iter()
+            .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+            .or_else(|| {
+                NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+            })
+            .map(|t| t.and_utc())
+        })?;
+    if !(0..=9999).contains(&parsed.year()) {
+        return None;
+    }
+    if parsed.nanosecond() >= 1_000_000_000 {
+        return parsed.with_nanosecond(999_999_999);
+    }
+    Some(parsed)
 }
 
 fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
@@ -1016,6 +1030,29 @@ mod tests {
             serde_json::json!({"status": "COMPLETED", "completed_at": "May 1st"}),
         );
         assert!(bad.unwrap_err().to_string().contains("May 1st"));
+    }
+
+    /// SR reads RFC 3339 date-times: a year outside 0000–9999 (`-0001-01-01`) was accepted,
+    /// sent, and refused by SR for good; a leap second is read as the last instant before it.
+    #[test]
+    fn dates_sr_cannot_read_are_refused_or_normalised() {
+        for unreadable in [
+            "-0001-01-01",
+            "-2024-05-01T09:30:00",
+            "+10000-01-01T00:00:00Z",
+            "10000-01-01",
+        ] {
+            assert_eq!(parse_lenient_time(unreadable), None, "{unreadable}");
+        }
+        for (given, read) in [
+            ("0000-01-01", "0000-01-01T00:00:00+00:00"),
+            ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59+00:00"),
+            ("2016-12-31T23:59:60Z", "2016-12-31T23:59:59.999999999+00:00"),
+            ("2016-12-31T23:59:60", "2016-12-31T23:59:59.999999999+00:00"),
+        ] {
+            let t = parse_lenient_time(given).unwrap_or_else(|| panic!("{given}"));
+            assert_eq!(t.to_rfc3339(), read, "{given}");
+        }
     }
 
     #[test]
