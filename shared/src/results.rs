@@ -202,7 +202,8 @@ pub struct SubScore {
 /// - a link `{name, url, type?, content_type?}` that goes into SR's PATCH body (`type` is
 ///   inferred from `content_type` when absent);
 /// - a file sent inline `{name, content_type, data}` (base64);
-/// - a file the publisher downloads at delivery time `{name, content_type, data_url}`.
+/// - a file the publisher downloads at delivery time `{name, content_type?, data_url}`
+///   (without `content_type`, as Kombo's SDK allows, the type comes from the file name).
 ///
 /// Files go to SR's `POST /orders/{orderId}/results/attachment`, not into the PATCH.
 #[derive(Debug, Clone, Deserialize)]
@@ -489,15 +490,8 @@ pub fn file_attachments(
     submission: &ResultSubmission,
     max_inline_bytes: usize,
 ) -> Result<Vec<SubmittedFile>, AttachmentError> {
-    let mut lists: Vec<(String, &[AttachmentSubmission])> =
-        vec![("attachments".into(), &submission.attachments)];
-    for (i, attribute) in submission.attributes.iter().enumerate() {
-        if let Attribute::SubResult { attachments, .. } = attribute {
-            lists.push((format!("attributes[{i}].attachments"), attachments));
-        }
-    }
     let mut files: Vec<SubmittedFile> = Vec::new();
-    for (field, list) in lists {
+    for (field, list) in attachment_lists(submission) {
         for (i, a) in list.iter().enumerate() {
             let at = format!("{field}[{i}]");
             let content = match attachment_source(&at, a)? {
@@ -530,18 +524,24 @@ pub fn file_attachments(
                 }
             };
             check_file_name(&at, &a.name)?;
-            let content_type = a.content_type.as_deref().unwrap_or_default();
-            if !is_media_type(content_type) {
-                return Err(error(
-                    format!("{at}.content_type"),
-                    "is required for files and must be a media type such as `application/pdf`",
-                )
-                .into());
-            }
+            let content_type = match (a.content_type.as_deref(), &content) {
+                (None, FileContent::DataUrl(_)) => content_type_of_name(&a.name),
+                (given, _) => {
+                    let given = given.unwrap_or_default();
+                    if !is_media_type(given) {
+                        return Err(error(
+                            format!("{at}.content_type"),
+                            "is required for files and must be a media type such as `application/pdf`",
+                        )
+                        .into());
+                    }
+                    given.to_string()
+                }
+            };
             let file = SubmittedFile {
                 field: at,
                 name: a.name.clone(),
-                content_type: content_type.to_string(),
+                content_type,
                 content,
             };
             match files.iter().position(|f| f.name == file.name) {
@@ -558,6 +558,48 @@ pub fn file_attachments(
         .into());
     }
     Ok(files)
+}
+
+/// The attachment lists of a submission with where each is in the body: the package's, then
+/// each sub-result's.
+fn attachment_lists(submission: &ResultSubmission) -> Vec<(String, &[AttachmentSubmission])> {
+    let mut lists: Vec<(String, &[AttachmentSubmission])> =
+        vec![("attachments".into(), &submission.attachments)];
+    for (i, attribute) in submission.attributes.iter().enumerate() {
+        if let Attribute::SubResult { attachments, .. } = attribute {
+            lists.push((format!("attributes[{i}].attachments"), attachments));
+        }
+    }
+    lists
+}
+
+/// The media type of a `data_url` file sent without `content_type` (Kombo's SDK allows it; Kombo
+/// reads the download's `Content-Type`): from the file name's extension, else
+/// `application/octet-stream`. Known before anything is downloaded, so a dry run shows it.
+fn content_type_of_name(name: &str) -> String {
+    mime_guess::from_path(name)
+        .first_raw()
+        .unwrap_or("application/octet-stream")
+        .to_string()
+}
+
+/// One warning per `data_url` file whose `content_type` was taken from its name.
+fn content_type_warnings(submission: &ResultSubmission) -> Vec<String> {
+    attachment_lists(submission)
+        .into_iter()
+        .flat_map(|(field, list)| {
+            list.iter().enumerate().filter_map(move |(i, a)| {
+                (a.data_url.is_some() && a.content_type.is_none()).then(|| {
+                    format!(
+                        "`{field}[{i}].content_type` is missing; `{}` was taken from the file name \
+                         `{}` (send content_type to set it)",
+                        content_type_of_name(&a.name),
+                        a.name
+                    )
+                })
+            })
+        })
+        .collect()
 }
 
 /// The vendor's body as it is kept on the order: inline file `data` replaced by a note of its
@@ -685,6 +727,7 @@ pub fn to_package_result(
              `remote_fields.smartrecruiters`"
         ));
     }
+    warnings.extend(content_type_warnings(submission));
     let status = sr_status(submission.status, sr_fields.and_then(|f| f.status))?;
     // Each SR-only field: at the top level, or in `remote_fields.smartrecruiters` (SR's name).
     macro_rules! sr_only {
@@ -1052,6 +1095,35 @@ mod tests {
         ] {
             let t = parse_lenient_time(given).unwrap_or_else(|| panic!("{given}"));
             assert_eq!(t.to_rfc3339(), read, "{given}");
+        }
+    }
+
+    /// Kombo's SDK lets a `data_url` file go without `content_type` (Kombo takes it from the
+    /// download); the connector takes it from the file name and says so.
+    #[test]
+    fn a_data_url_file_without_content_type_gets_one_from_its_name() {
+        let s = submission(serde_json::json!({"status": "COMPLETED", "attachments": [
+            {"name": "Interview.mp4", "data_url": "https://files.example.com/i.mp4?sig=a"},
+            {"name": "notes", "data_url": "https://files.example.com/n"},
+            {"name": "Report.PDF", "content_type": "application/pdf", "data_url": "https://files.example.com/r"}
+        ]}));
+        let files = file_attachments(&s, MAX_INLINE_FILE_BYTES).unwrap();
+        let types: Vec<_> = files.iter().map(|f| f.content_type.as_str()).collect();
+        assert_eq!(
+            types,
+            ["video/mp4", "application/octet-stream", "application/pdf"]
+        );
+        let warnings = to_package_result(&s, &order()).unwrap().warnings;
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("`attachments[0].content_type`"));
+        assert!(warnings[0].contains("video/mp4"));
+        assert!(warnings[1].contains("application/octet-stream"));
+        // Inline data still needs it (Kombo requires it there too).
+        let inline = submission(serde_json::json!({"status": "COMPLETED", "attachments": [
+            {"name": "r.pdf", "data": b64(b"%PDF")}]}));
+        match file_attachments(&inline, MAX_INLINE_FILE_BYTES).unwrap_err() {
+            AttachmentError::Invalid(e) => assert_eq!(e.field, "attachments[0].content_type"),
+            other => panic!("{other:?}"),
         }
     }
 
