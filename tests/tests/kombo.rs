@@ -284,6 +284,47 @@ async fn orders_are_listed_in_kombos_shape_with_every_filter() {
         let (status, answer) = get(&stack, &company, &format!("/assessment/orders?{query}")).await;
         assert_input_invalid(status, &answer, field);
     }
+    // Cursors are the vendor's input too: one forged with this integration's partition but
+    // other keys, or keys DynamoDB cannot take, is a 400, never a 503.
+    let forged = |key: Value| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.to_string())
+    };
+    let partition = format!("INTEGRATION#{}#ORDERS", company.integration_id);
+    for key in [
+        json!({"gsi1pk": partition, "a": "1", "b": "2", "c": "3"}),
+        json!({"gsi1pk": partition, "pk": "ORDER#x", "sk": "ORDER", "gsi1sk": ""}),
+        json!({"gsi1pk": partition, "pk": "ORDER#x", "sk": "ORDER", "gsi1sk": "z".repeat(3000)}),
+        json!({"gsi1pk": partition, "pk": format!("ORDER#{}", "x".repeat(3000)), "sk": "ORDER",
+               "gsi1sk": "2026-01-01T00:00:00+00:00#x"}),
+        json!({"gsi1pk": partition, "pk": "CATALOG#x", "sk": "ORDER", "gsi1sk": "2026#x"}),
+    ] {
+        let cursor = forged(key);
+        for path in ["/assessment/orders", "/assessment/orders?ids=a"] {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let (status, answer) =
+                get(&stack, &company, &format!("{path}{sep}cursor={cursor}")).await;
+            assert_input_invalid(status, &answer, "cursor");
+        }
+    }
+    let (status, answer) = get(
+        &stack,
+        &company,
+        &format!(
+            "/assessment/events?cursor={}",
+            forged(json!("x".repeat(3000)))
+        ),
+    )
+    .await;
+    assert_input_invalid(status, &answer, "cursor");
+    // An id longer than any order id (128 characters) would exceed DynamoDB's key size.
+    let (status, answer) = get(
+        &stack,
+        &company,
+        &format!("/assessment/orders?ids={},{}", ids[0], "x".repeat(129)),
+    )
+    .await;
+    assert_input_invalid(status, &answer, "ids");
     let many: Vec<String> = (0..251).map(|i| format!("o{i}")).collect();
     let (status, answer) = get(
         &stack,

@@ -857,6 +857,17 @@ fn order_filter(request: &Request) -> Result<OrderFilter, ApiError> {
             format!("names more than {MAX_FILTER_IDS} orders"),
         ));
     }
+    // SR order ids are at most 128 characters (as `order_of` says); a longer one would exceed
+    // DynamoDB's key size and fail the read as a 503.
+    if let Some(long) = ids.iter().flatten().find(|id| id.len() > 128) {
+        return Err(invalid_parameter(
+            "ids",
+            format!(
+                "has an id of {} characters; order ids are at most 128",
+                long.chars().count()
+            ),
+        ));
+    }
     let created_after = match query_param(request, "created_after") {
         None => None,
         // A `+` of an offset arrives as a space when the client did not percent-encode it.

@@ -436,11 +436,31 @@ fn encode_cursor(key: &HashMap<String, AttributeValue>) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&plain).expect("strings serialize"))
 }
 
-/// Decodes a cursor, refusing one that belongs to another integration's list.
+/// Longest list position a cursor may carry: `{created_at}#{order id}`, ids being SR's (at most
+/// 128 characters, `orders::order_id_from_callback`).
+const MAX_POSITION_BYTES: usize = 256;
+
+/// Decodes a cursor, refusing one that belongs to another integration's list or that this list
+/// did not make: the vendor sends it back, and a forged key DynamoDB cannot take (other
+/// attributes, an empty or oversized value) would otherwise fail the query as a 503.
 fn decode_cursor(cursor: &str, partition: &str) -> Option<HashMap<String, AttributeValue>> {
+    if cursor.len() > 4 * MAX_POSITION_BYTES + partition.len() * 2 {
+        return None;
+    }
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let plain: HashMap<String, String> = serde_json::from_slice(&bytes).ok()?;
-    if plain.get(keys::GSI1_PK).map(String::as_str) != Some(partition) || plain.len() != 4 {
+    let order_id = plain.get(keys::PK)?.strip_prefix("ORDER#")?;
+    let (_, sort_key) = keys::order(order_id);
+    let well_formed = plain.len() == 4
+        && (1..=128).contains(&order_id.len())
+        && plain.get(keys::SK) == Some(&sort_key)
+        && plain.get(keys::GSI1_PK).map(String::as_str) == Some(partition)
+        && plain.get(keys::GSI1_SK).is_some_and(|position| {
+            position.len() <= MAX_POSITION_BYTES
+                && position.len() > order_id.len() + 1
+                && position.ends_with(&format!("#{order_id}"))
+        });
+    if !well_formed {
         return None;
     }
     Some(
@@ -470,5 +490,20 @@ mod tests {
         assert_eq!(decode_cursor(&cursor, "INTEGRATION#a#ORDERS"), Some(key));
         assert_eq!(decode_cursor(&cursor, "INTEGRATION#b#ORDERS"), None);
         assert_eq!(decode_cursor("garbage", "INTEGRATION#a#ORDERS"), None);
+        let forged = |pk: &str, sk: &str, position: &str| {
+            let plain = serde_json::json!({"pk": pk, "sk": sk, "gsi1pk": "INTEGRATION#a#ORDERS", "gsi1sk": position});
+            decode_cursor(
+                &URL_SAFE_NO_PAD.encode(plain.to_string()),
+                "INTEGRATION#a#ORDERS",
+            )
+        };
+        assert!(forged("ORDER#1", "ORDER", "2026#1").is_some());
+        assert!(forged("ORDER#1", "ORDER", "").is_none());
+        assert!(forged("ORDER#1", "ORDER", "#1").is_none());
+        assert!(forged("ORDER#1", "ORDER", "2026#2").is_none());
+        assert!(forged("ORDER#1", "FILE#x", "2026#1").is_none());
+        assert!(forged("CATALOG", "ORDER", "2026#1").is_none());
+        assert!(forged(&format!("ORDER#{}", "x".repeat(129)), "ORDER", "2026#x").is_none());
+        assert!(forged("ORDER#1", "ORDER", &format!("{}#1", "z".repeat(300))).is_none());
     }
 }
