@@ -502,6 +502,41 @@ async fn a_dry_run_shows_what_sr_would_get_and_stores_and_queues_nothing() {
     assert!(queued.messages.unwrap_or_default().is_empty());
 }
 
+/// A dry run of a submission that would only be recorded (a late non-final status) lists no
+/// files: they would not be stored or uploaded.
+#[tokio::test]
+async fn a_dry_run_of_a_late_status_lists_no_files_to_upload() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("kombo-dry-late").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let (order_id, placed, _) = stack
+        .sim
+        .place_order(&company.company_id, "culture-fit")
+        .await;
+    assert_eq!(placed.status, 202, "{:?}", placed.body);
+    let (status, answer) = put_result(
+        &stack,
+        &company,
+        &order_id,
+        "",
+        json!({"status": "COMPLETED"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let late = json!({"status": "OPEN", "attachments": [
+        {"name": "Report.pdf", "content_type": "application/pdf", "data": "JVBERi0xLjcK"}]});
+    let (status, answer) = put_result(&stack, &company, &order_id, "?dry_run=true", late).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["forwarded"], false, "{answer}");
+    assert_eq!(answer["data"]["status"], "COMPLETED", "{answer}");
+    assert_eq!(answer["data"]["files"], json!([]), "{answer}");
+    assert!(answer["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["message"].as_str().unwrap().contains("1 file attachment")));
+}
+
 #[tokio::test]
 async fn a_submission_maps_foreign_sub_results_and_remote_fields_through_to_sr() {
     let stack = Stack::connect().await;

@@ -648,13 +648,15 @@ impl<'a> DryRunView<'a> {
             }
             (true, status) => VendorOrderStatus::from_result(status),
         };
+        // A submission that is only recorded stores and uploads none of its files.
+        let uploaded = if forwarded { files } else { &[] };
         Self {
             dry_run: true,
             order_id: &order.order_id,
             status,
             forwarded,
             package_result: result,
-            files: files
+            files: uploaded
                 .iter()
                 .map(|f| {
                     let (source, size, data_url) = match &f.content {
