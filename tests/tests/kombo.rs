@@ -674,6 +674,17 @@ async fn a_vendor_that_does_not_answer_a_url_leaves_sr_a_clear_error_and_nothing
             "INLINE_URL_UNAVAILABLE",
             "HTTP 301",
         ),
+        (
+            // A valid URL in an answer over 64 KiB: not read past the bound.
+            Answer::Reply(
+                200,
+                json!({"assessment_url": "https://assess.example.com/a", "pad": "x".repeat(70_000)})
+                    .to_string(),
+            ),
+            502,
+            "INLINE_URL_UNAVAILABLE",
+            "more than 65536 bytes",
+        ),
     ];
     for (behaviour, status, code, mentions) in cases {
         let vendor = VendorEndpoint::start(behaviour.clone()).await;
