@@ -829,7 +829,7 @@ pub fn to_package_result(
                 } else {
                     let mut note = format!(
                         "`{field}` (SUB_RESULT `{id}`) is not an assessment of package `{}` \
-                         (its assessments: {}); it reached SmartRecruiters as a line of `summary`",
+                         (its assessments: {}); it goes to SmartRecruiters as a line of `summary`",
                         order.package.id,
                         order.package.assessment_ids.join(", ")
                     );
