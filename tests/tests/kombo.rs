@@ -335,6 +335,48 @@ async fn orders_are_listed_in_kombos_shape_with_every_filter() {
     assert_input_invalid(status, &answer, "ids");
 }
 
+/// A `statuses` filter reads a bounded number of orders per call: a rare status in a long list
+/// comes back over short (even empty) pages that each carry `next`, never one unbounded read.
+#[tokio::test]
+async fn a_rare_status_is_found_over_bounded_pages() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("kombo-scan").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let token = stack.access_token(&company).await;
+    let mut ids = Vec::new();
+    for _ in 0..7 {
+        let (id, body) = order_body(&stack, &company, "culture-fit");
+        assert_eq!(stack.create_order(&token, &body).await.status(), 202);
+        ids.push(id);
+    }
+    for id in &ids[5..] {
+        let (code, answer) =
+            put_result(&stack, &company, id, "", json!({"status": "COMPLETED"})).await;
+        assert_eq!(code, 200, "{answer}");
+    }
+    let filter = connector::store::OrderFilter {
+        statuses: vec![connector::orders::VendorOrderStatus::Completed],
+        ..Default::default()
+    };
+    let (mut found, mut pages, mut cursor) = (Vec::new(), Vec::new(), None::<String>);
+    loop {
+        let page = stack
+            .store
+            .list_orders_scanning(&company.integration_id, &filter, cursor.as_deref(), 100, 3)
+            .await
+            .unwrap();
+        pages.push(page.orders.len());
+        found.extend(page.orders.into_iter().map(|o| o.order_id));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(found, ids[5..].to_vec());
+    assert_eq!(pages[0], 0, "the first three orders are OPEN: {pages:?}");
+    assert!(pages.len() >= 3, "{pages:?}");
+}
+
 fn ids_of(answer: &Value) -> Vec<String> {
     answer["data"]["results"]
         .as_array()

@@ -34,6 +34,10 @@ pub struct OrderPage {
     pub next: Option<String>,
 }
 
+/// Most orders one `GET /assessment/orders` reads when a `statuses` filter skips some (eight
+/// index pages of 250).
+pub const MAX_SCANNED_PER_PAGE: usize = 2000;
+
 /// Which of an integration's orders to list (Kombo's `statuses`, `ids`, `created_after`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderFilter {
@@ -118,12 +122,36 @@ impl Store {
     }
 
     /// One page of an integration's orders that match `filter`, oldest first.
+    ///
+    /// A `statuses` filter is applied to what the index returns, so one call reads at most
+    /// [`MAX_SCANNED_PER_PAGE`] orders: a rare status in a long list answers a short (even
+    /// empty) page with a `next` cursor, instead of reading the whole list within one request.
     pub async fn list_orders(
         &self,
         integration_id: &str,
         filter: &OrderFilter,
         cursor: Option<&str>,
         page_size: usize,
+    ) -> Result<OrderPage, StoreError> {
+        self.list_orders_scanning(
+            integration_id,
+            filter,
+            cursor,
+            page_size,
+            MAX_SCANNED_PER_PAGE,
+        )
+        .await
+    }
+
+    /// [`Self::list_orders`] reading at most `budget` orders (tests use a small one).
+    #[doc(hidden)]
+    pub async fn list_orders_scanning(
+        &self,
+        integration_id: &str,
+        filter: &OrderFilter,
+        cursor: Option<&str>,
+        page_size: usize,
+        budget: usize,
     ) -> Result<OrderPage, StoreError> {
         let partition = keys::orders_of_integration(integration_id);
         let mut start = match cursor {
@@ -146,7 +174,14 @@ impl Store {
         // Positions are `{created_at}#{id}`, so every position of an order created at or after
         // the instant sorts after the instant alone.
         let after = filter.created_after.map(|t| t.to_rfc3339());
+        // Unfiltered, a page is one query of `page_size + 1`; filtered, full index pages.
+        let limit = if filter.statuses.is_empty() {
+            (page_size as i32).clamp(1, 250) + 1
+        } else {
+            (budget as i32).clamp(1, 250)
+        };
         let mut orders = Vec::new();
+        let mut scanned = 0;
         loop {
             let mut query = self
                 .db
@@ -155,7 +190,7 @@ impl Store {
                 .index_name(keys::GSI1)
                 .expression_attribute_values(":p", AttributeValue::S(partition.clone()))
                 .set_exclusive_start_key(start.take())
-                .limit((page_size as i32).clamp(1, 250) + 1);
+                .limit(limit);
             query = match &after {
                 Some(after) => query
                     .key_condition_expression("gsi1pk = :p AND gsi1sk > :after")
@@ -165,6 +200,7 @@ impl Store {
             let output = query.send().await.map_err(StoreError::service)?;
             let last_key = output.last_evaluated_key;
             for item in output.items.unwrap_or_default() {
+                scanned += 1;
                 let position = index_key(&item);
                 let order: Order = from_item(item)?;
                 if !filter.matches(&order) {
@@ -179,6 +215,12 @@ impl Store {
                 }
             }
             match last_key {
+                Some(key) if scanned >= budget => {
+                    return Ok(OrderPage {
+                        orders,
+                        next: Some(encode_cursor(&key)),
+                    })
+                }
                 Some(key) => start = Some(key),
                 None => return Ok(OrderPage { orders, next: None }),
             }
