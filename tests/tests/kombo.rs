@@ -138,18 +138,37 @@ async fn an_inline_package_without_template_needs_a_deployment_that_can_ask_the_
     );
 }
 
-#[tokio::test]
-async fn orders_are_listed_in_kombos_shape_with_every_filter() {
-    let stack = Stack::connect().await;
-    let company = stack.new_company("kombo-list").await;
+/// A new company with the demo catalog and `count` orders SR placed, in creation order.
+async fn company_with_orders(
+    stack: &Stack,
+    name: &str,
+    count: usize,
+) -> (TestCompany, Vec<String>) {
+    let company = stack.new_company(name).await;
     stack.put_catalog(&company, demo_catalog()).await;
     let token = stack.access_token(&company).await;
     let mut ids = Vec::new();
-    for _ in 0..5 {
-        let (id, body) = order_body(&stack, &company, "culture-fit");
+    for _ in 0..count {
+        let (id, body) = order_body(stack, &company, "culture-fit");
         assert_eq!(stack.create_order(&token, &body).await.status(), 202);
         ids.push(id);
     }
+    (company, ids)
+}
+
+/// A new company with the demo catalog and one order of `package` placed by SR (the simulator).
+async fn company_with_sim_order(stack: &Stack, name: &str, package: &str) -> (TestCompany, String) {
+    let company = stack.new_company(name).await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let (order_id, placed, _) = stack.sim.place_order(&company.company_id, package).await;
+    assert_eq!(placed.status, 202, "{:?}", placed.body);
+    (company, order_id)
+}
+
+#[tokio::test]
+async fn orders_are_listed_in_kombos_shape_with_every_filter() {
+    let stack = Stack::connect().await;
+    let (company, ids) = company_with_orders(&stack, "kombo-list", 5).await;
     for (id, status) in [
         (&ids[1], "COMPLETED"),
         (&ids[2], "CANCELLED"),
@@ -340,15 +359,7 @@ async fn orders_are_listed_in_kombos_shape_with_every_filter() {
 #[tokio::test]
 async fn a_rare_status_is_found_over_bounded_pages() {
     let stack = Stack::connect().await;
-    let company = stack.new_company("kombo-scan").await;
-    stack.put_catalog(&company, demo_catalog()).await;
-    let token = stack.access_token(&company).await;
-    let mut ids = Vec::new();
-    for _ in 0..7 {
-        let (id, body) = order_body(&stack, &company, "culture-fit");
-        assert_eq!(stack.create_order(&token, &body).await.status(), 202);
-        ids.push(id);
-    }
+    let (company, ids) = company_with_orders(&stack, "kombo-scan", 7).await;
     for id in &ids[5..] {
         let (code, answer) =
             put_result(&stack, &company, id, "", json!({"status": "COMPLETED"})).await;
@@ -549,13 +560,7 @@ async fn a_dry_run_shows_what_sr_would_get_and_stores_and_queues_nothing() {
 #[tokio::test]
 async fn a_dry_run_of_a_late_status_lists_no_files_to_upload() {
     let stack = Stack::connect().await;
-    let company = stack.new_company("kombo-dry-late").await;
-    stack.put_catalog(&company, demo_catalog()).await;
-    let (order_id, placed, _) = stack
-        .sim
-        .place_order(&company.company_id, "culture-fit")
-        .await;
-    assert_eq!(placed.status, 202, "{:?}", placed.body);
+    let (company, order_id) = company_with_sim_order(&stack, "kombo-dry-late", "culture-fit").await;
     let (status, answer) = put_result(
         &stack,
         &company,
@@ -582,13 +587,7 @@ async fn a_dry_run_of_a_late_status_lists_no_files_to_upload() {
 #[tokio::test]
 async fn a_submission_maps_foreign_sub_results_and_remote_fields_through_to_sr() {
     let stack = Stack::connect().await;
-    let company = stack.new_company("kombo-submit").await;
-    stack.put_catalog(&company, demo_catalog()).await;
-    let (order_id, placed, _) = stack
-        .sim
-        .place_order(&company.company_id, "java-senior")
-        .await;
-    assert_eq!(placed.status, 202, "{:?}", placed.body);
+    let (company, order_id) = company_with_sim_order(&stack, "kombo-submit", "java-senior").await;
     let (status, answer) = put_result(&stack, &company, &order_id, "", json!({
         "status": "COMPLETED", "score": 70.5, "max_score": 80, "completed_at": "2026-05-01T09:30:00",
         "result_url": "https://vendor.example.com/r/2",
