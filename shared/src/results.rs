@@ -588,8 +588,10 @@ fn content_type_warnings(submission: &ResultSubmission) -> Vec<String> {
     attachment_lists(submission)
         .into_iter()
         .flat_map(|(field, list)| {
-            list.iter().enumerate().filter_map(move |(i, a)| {
-                (a.data_url.is_some() && a.content_type.is_none()).then(|| {
+            list.iter()
+                .enumerate()
+                .filter(|(_, a)| a.data_url.is_some() && a.content_type.is_none())
+                .map(move |(i, a)| {
                     format!(
                         "`{field}[{i}].content_type` is missing; `{}` was taken from the file name \
                          `{}` (send content_type to set it)",
@@ -597,7 +599,6 @@ fn content_type_warnings(submission: &ResultSubmission) -> Vec<String> {
                         a.name
                     )
                 })
-            })
         })
         .collect()
 }
