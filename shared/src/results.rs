@@ -115,24 +115,38 @@ pub struct SmartRecruitersFields {
 
 /// Kombo accepts `completed_at` as an RFC 3339 date-time, a date-time without offset
 /// (`2024-05-01T09:30:00`) or a date (`2024-05-01`); the last two are read as UTC.
+///
+/// What SR cannot read is refused or normalised here, before anything is stored: a year outside
+/// RFC 3339's 0000–9999 (SR refuses `-0001-01-01T00:00:00Z` for good) is `None`; a leap second
+/// (`23:59:60`) reads as the last instant before it, `23:59:59.999999999`.
 pub fn parse_lenient_time(text: &str) -> Option<DateTime<Utc>> {
+    use chrono::{Datelike, Timelike};
     let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.with_timezone(&Utc));
-    }
-    for format in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
-            return Some(t.and_utc());
-        }
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+    let parsed = DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
         .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
+        .or_else(|| {
+            [
+                "%Y-%m-%dT%H:%M:%S%.f",
+                "%Y-%m-%d %H:%M:%S%.f",
+                "%Y-%m-%dT%H:%M",
+            ]
+            .into_iter()
+            .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+            .or_else(|| {
+                NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+            })
+            .map(|t| t.and_utc())
+        })?;
+    if !(0..=9999).contains(&parsed.year()) {
+        return None;
+    }
+    if parsed.nanosecond() >= 1_000_000_000 {
+        return parsed.with_nanosecond(999_999_999);
+    }
+    Some(parsed)
 }
 
 fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
@@ -188,7 +202,8 @@ pub struct SubScore {
 /// - a link `{name, url, type?, content_type?}` that goes into SR's PATCH body (`type` is
 ///   inferred from `content_type` when absent);
 /// - a file sent inline `{name, content_type, data}` (base64);
-/// - a file the publisher downloads at delivery time `{name, content_type, data_url}`.
+/// - a file the publisher downloads at delivery time `{name, content_type?, data_url}`
+///   (without `content_type`, as Kombo's SDK allows, the type comes from the file name).
 ///
 /// Files go to SR's `POST /orders/{orderId}/results/attachment`, not into the PATCH.
 #[derive(Debug, Clone, Deserialize)]
@@ -475,15 +490,8 @@ pub fn file_attachments(
     submission: &ResultSubmission,
     max_inline_bytes: usize,
 ) -> Result<Vec<SubmittedFile>, AttachmentError> {
-    let mut lists: Vec<(String, &[AttachmentSubmission])> =
-        vec![("attachments".into(), &submission.attachments)];
-    for (i, attribute) in submission.attributes.iter().enumerate() {
-        if let Attribute::SubResult { attachments, .. } = attribute {
-            lists.push((format!("attributes[{i}].attachments"), attachments));
-        }
-    }
     let mut files: Vec<SubmittedFile> = Vec::new();
-    for (field, list) in lists {
+    for (field, list) in attachment_lists(submission) {
         for (i, a) in list.iter().enumerate() {
             let at = format!("{field}[{i}]");
             let content = match attachment_source(&at, a)? {
@@ -516,18 +524,24 @@ pub fn file_attachments(
                 }
             };
             check_file_name(&at, &a.name)?;
-            let content_type = a.content_type.as_deref().unwrap_or_default();
-            if !is_media_type(content_type) {
-                return Err(error(
-                    format!("{at}.content_type"),
-                    "is required for files and must be a media type such as `application/pdf`",
-                )
-                .into());
-            }
+            let content_type = match (a.content_type.as_deref(), &content) {
+                (None, FileContent::DataUrl(_)) => content_type_of_name(&a.name),
+                (given, _) => {
+                    let given = given.unwrap_or_default();
+                    if !is_media_type(given) {
+                        return Err(error(
+                            format!("{at}.content_type"),
+                            "is required for files and must be a media type such as `application/pdf`",
+                        )
+                        .into());
+                    }
+                    given.to_string()
+                }
+            };
             let file = SubmittedFile {
                 field: at,
                 name: a.name.clone(),
-                content_type: content_type.to_string(),
+                content_type,
                 content,
             };
             match files.iter().position(|f| f.name == file.name) {
@@ -544,6 +558,49 @@ pub fn file_attachments(
         .into());
     }
     Ok(files)
+}
+
+/// The attachment lists of a submission with where each is in the body: the package's, then
+/// each sub-result's.
+fn attachment_lists(submission: &ResultSubmission) -> Vec<(String, &[AttachmentSubmission])> {
+    let mut lists: Vec<(String, &[AttachmentSubmission])> =
+        vec![("attachments".into(), &submission.attachments)];
+    for (i, attribute) in submission.attributes.iter().enumerate() {
+        if let Attribute::SubResult { attachments, .. } = attribute {
+            lists.push((format!("attributes[{i}].attachments"), attachments));
+        }
+    }
+    lists
+}
+
+/// The media type of a `data_url` file sent without `content_type` (Kombo's SDK allows it; Kombo
+/// reads the download's `Content-Type`): from the file name's extension, else
+/// `application/octet-stream`. Known before anything is downloaded, so a dry run shows it.
+fn content_type_of_name(name: &str) -> String {
+    mime_guess::from_path(name)
+        .first_raw()
+        .unwrap_or("application/octet-stream")
+        .to_string()
+}
+
+/// One warning per `data_url` file whose `content_type` was taken from its name.
+fn content_type_warnings(submission: &ResultSubmission) -> Vec<String> {
+    attachment_lists(submission)
+        .into_iter()
+        .flat_map(|(field, list)| {
+            list.iter()
+                .enumerate()
+                .filter(|(_, a)| a.data_url.is_some() && a.content_type.is_none())
+                .map(move |(i, a)| {
+                    format!(
+                        "`{field}[{i}].content_type` is missing; `{}` was taken from the file name \
+                         `{}` (send content_type to set it)",
+                        content_type_of_name(&a.name),
+                        a.name
+                    )
+                })
+        })
+        .collect()
 }
 
 /// The vendor's body as it is kept on the order: inline file `data` replaced by a note of its
@@ -671,6 +728,7 @@ pub fn to_package_result(
              `remote_fields.smartrecruiters`"
         ));
     }
+    warnings.extend(content_type_warnings(submission));
     let status = sr_status(submission.status, sr_fields.and_then(|f| f.status))?;
     // Each SR-only field: at the top level, or in `remote_fields.smartrecruiters` (SR's name).
     macro_rules! sr_only {
@@ -772,7 +830,7 @@ pub fn to_package_result(
                 } else {
                     let mut note = format!(
                         "`{field}` (SUB_RESULT `{id}`) is not an assessment of package `{}` \
-                         (its assessments: {}); it reached SmartRecruiters as a line of `summary`",
+                         (its assessments: {}); it goes to SmartRecruiters as a line of `summary`",
                         order.package.id,
                         order.package.assessment_ids.join(", ")
                     );
@@ -1016,6 +1074,61 @@ mod tests {
             serde_json::json!({"status": "COMPLETED", "completed_at": "May 1st"}),
         );
         assert!(bad.unwrap_err().to_string().contains("May 1st"));
+    }
+
+    /// SR reads RFC 3339 date-times: a year outside 0000–9999 (`-0001-01-01`) was accepted,
+    /// sent, and refused by SR for good; a leap second is read as the last instant before it.
+    #[test]
+    fn dates_sr_cannot_read_are_refused_or_normalised() {
+        for unreadable in [
+            "-0001-01-01",
+            "-2024-05-01T09:30:00",
+            "+10000-01-01T00:00:00Z",
+            "10000-01-01",
+        ] {
+            assert_eq!(parse_lenient_time(unreadable), None, "{unreadable}");
+        }
+        for (given, read) in [
+            ("0000-01-01", "0000-01-01T00:00:00+00:00"),
+            ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59+00:00"),
+            (
+                "2016-12-31T23:59:60Z",
+                "2016-12-31T23:59:59.999999999+00:00",
+            ),
+            ("2016-12-31T23:59:60", "2016-12-31T23:59:59.999999999+00:00"),
+        ] {
+            let t = parse_lenient_time(given).unwrap_or_else(|| panic!("{given}"));
+            assert_eq!(t.to_rfc3339(), read, "{given}");
+        }
+    }
+
+    /// Kombo's SDK lets a `data_url` file go without `content_type` (Kombo takes it from the
+    /// download); the connector takes it from the file name and says so.
+    #[test]
+    fn a_data_url_file_without_content_type_gets_one_from_its_name() {
+        let s = submission(serde_json::json!({"status": "COMPLETED", "attachments": [
+            {"name": "Interview.mp4", "data_url": "https://files.example.com/i.mp4?sig=a"},
+            {"name": "notes", "data_url": "https://files.example.com/n"},
+            {"name": "Report.PDF", "content_type": "application/pdf", "data_url": "https://files.example.com/r"}
+        ]}));
+        let files = file_attachments(&s, MAX_INLINE_FILE_BYTES).unwrap();
+        let types: Vec<_> = files.iter().map(|f| f.content_type.as_str()).collect();
+        assert_eq!(
+            types,
+            ["video/mp4", "application/octet-stream", "application/pdf"]
+        );
+        let warnings = to_package_result(&s, &order()).unwrap().warnings;
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("`attachments[0].content_type`"));
+        assert!(warnings[0].contains("video/mp4"));
+        assert!(warnings[1].contains("application/octet-stream"));
+        // Inline data still needs it (Kombo requires it there too).
+        let inline = submission(serde_json::json!({"status": "COMPLETED", "attachments": [
+            {"name": "r.pdf", "data": b64(b"%PDF")}]}));
+        match file_attachments(&inline, MAX_INLINE_FILE_BYTES).unwrap_err() {
+            AttachmentError::Invalid(e) => assert_eq!(e.field, "attachments[0].content_type"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -233,13 +233,14 @@ def test_open_then_completed_results_reach_sr_with_score_sub_results_and_files(
         attachments=[
             {"name": "Report.pdf", "content_type": "application/pdf",
              "data": base64.b64encode(REPORT).decode()},
-            {"name": "Recording.mp4", "content_type": "video/mp4",
-             "data_url": f"{vendor_server.base}/files/recording.mp4"},
+            # Kombo's model lets a data_url file go without content_type.
+            {"name": "Recording.mp4", "data_url": f"{vendor_server.base}/files/recording.mp4"},
         ],
         remote_fields={"smartrecruiters": {"scoreLabel": "Strong hire"}},
     )
     mapped = [w.message for w in answer.warnings]
     assert any("vendor-personality" in w and "summary" in w for w in mapped), mapped
+    assert any("attachments[1].content_type" in w and "video/mp4" in w for w in mapped), mapped
 
     sr = sr_order(
         company, order_id,
@@ -258,6 +259,7 @@ def test_open_then_completed_results_reach_sr_with_score_sub_results_and_files(
     assert files["Report.pdf"]["sha256"] == hashlib.sha256(REPORT).hexdigest()
     assert files["Report.pdf"]["contentType"] == "application/pdf"
     assert files["Recording.mp4"]["sha256"] == hashlib.sha256(RECORDING).hexdigest()
+    assert files["Recording.mp4"]["contentType"] == "video/mp4"
 
 
 def test_an_invalid_submission_is_the_sdks_api_error_with_the_message(company):

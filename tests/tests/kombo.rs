@@ -138,18 +138,37 @@ async fn an_inline_package_without_template_needs_a_deployment_that_can_ask_the_
     );
 }
 
-#[tokio::test]
-async fn orders_are_listed_in_kombos_shape_with_every_filter() {
-    let stack = Stack::connect().await;
-    let company = stack.new_company("kombo-list").await;
+/// A new company with the demo catalog and `count` orders SR placed, in creation order.
+async fn company_with_orders(
+    stack: &Stack,
+    name: &str,
+    count: usize,
+) -> (TestCompany, Vec<String>) {
+    let company = stack.new_company(name).await;
     stack.put_catalog(&company, demo_catalog()).await;
     let token = stack.access_token(&company).await;
     let mut ids = Vec::new();
-    for _ in 0..5 {
-        let (id, body) = order_body(&stack, &company, "culture-fit");
+    for _ in 0..count {
+        let (id, body) = order_body(stack, &company, "culture-fit");
         assert_eq!(stack.create_order(&token, &body).await.status(), 202);
         ids.push(id);
     }
+    (company, ids)
+}
+
+/// A new company with the demo catalog and one order of `package` placed by SR (the simulator).
+async fn company_with_sim_order(stack: &Stack, name: &str, package: &str) -> (TestCompany, String) {
+    let company = stack.new_company(name).await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let (order_id, placed, _) = stack.sim.place_order(&company.company_id, package).await;
+    assert_eq!(placed.status, 202, "{:?}", placed.body);
+    (company, order_id)
+}
+
+#[tokio::test]
+async fn orders_are_listed_in_kombos_shape_with_every_filter() {
+    let stack = Stack::connect().await;
+    let (company, ids) = company_with_orders(&stack, "kombo-list", 5).await;
     for (id, status) in [
         (&ids[1], "COMPLETED"),
         (&ids[2], "CANCELLED"),
@@ -284,6 +303,47 @@ async fn orders_are_listed_in_kombos_shape_with_every_filter() {
         let (status, answer) = get(&stack, &company, &format!("/assessment/orders?{query}")).await;
         assert_input_invalid(status, &answer, field);
     }
+    // Cursors are the vendor's input too: one forged with this integration's partition but
+    // other keys, or keys DynamoDB cannot take, is a 400, never a 503.
+    let forged = |key: Value| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.to_string())
+    };
+    let partition = format!("INTEGRATION#{}#ORDERS", company.integration_id);
+    for key in [
+        json!({"gsi1pk": partition, "a": "1", "b": "2", "c": "3"}),
+        json!({"gsi1pk": partition, "pk": "ORDER#x", "sk": "ORDER", "gsi1sk": ""}),
+        json!({"gsi1pk": partition, "pk": "ORDER#x", "sk": "ORDER", "gsi1sk": "z".repeat(3000)}),
+        json!({"gsi1pk": partition, "pk": format!("ORDER#{}", "x".repeat(3000)), "sk": "ORDER",
+               "gsi1sk": "2026-01-01T00:00:00+00:00#x"}),
+        json!({"gsi1pk": partition, "pk": "CATALOG#x", "sk": "ORDER", "gsi1sk": "2026#x"}),
+    ] {
+        let cursor = forged(key);
+        for path in ["/assessment/orders", "/assessment/orders?ids=a"] {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let (status, answer) =
+                get(&stack, &company, &format!("{path}{sep}cursor={cursor}")).await;
+            assert_input_invalid(status, &answer, "cursor");
+        }
+    }
+    let (status, answer) = get(
+        &stack,
+        &company,
+        &format!(
+            "/assessment/events?cursor={}",
+            forged(json!("x".repeat(3000)))
+        ),
+    )
+    .await;
+    assert_input_invalid(status, &answer, "cursor");
+    // An id longer than any order id (128 characters) would exceed DynamoDB's key size.
+    let (status, answer) = get(
+        &stack,
+        &company,
+        &format!("/assessment/orders?ids={},{}", ids[0], "x".repeat(129)),
+    )
+    .await;
+    assert_input_invalid(status, &answer, "ids");
     let many: Vec<String> = (0..251).map(|i| format!("o{i}")).collect();
     let (status, answer) = get(
         &stack,
@@ -292,6 +352,40 @@ async fn orders_are_listed_in_kombos_shape_with_every_filter() {
     )
     .await;
     assert_input_invalid(status, &answer, "ids");
+}
+
+/// A `statuses` filter reads a bounded number of orders per call: a rare status in a long list
+/// comes back over short (even empty) pages that each carry `next`, never one unbounded read.
+#[tokio::test]
+async fn a_rare_status_is_found_over_bounded_pages() {
+    let stack = Stack::connect().await;
+    let (company, ids) = company_with_orders(&stack, "kombo-scan", 7).await;
+    for id in &ids[5..] {
+        let (code, answer) =
+            put_result(&stack, &company, id, "", json!({"status": "COMPLETED"})).await;
+        assert_eq!(code, 200, "{answer}");
+    }
+    let filter = connector::store::OrderFilter {
+        statuses: vec![connector::orders::VendorOrderStatus::Completed],
+        ..Default::default()
+    };
+    let (mut found, mut pages, mut cursor) = (Vec::new(), Vec::new(), None::<String>);
+    loop {
+        let page = stack
+            .store
+            .list_orders_scanning(&company.integration_id, &filter, cursor.as_deref(), 100, 3)
+            .await
+            .unwrap();
+        pages.push(page.orders.len());
+        found.extend(page.orders.into_iter().map(|o| o.order_id));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(found, ids[5..].to_vec());
+    assert_eq!(pages[0], 0, "the first three orders are OPEN: {pages:?}");
+    assert!(pages.len() >= 3, "{pages:?}");
 }
 
 fn ids_of(answer: &Value) -> Vec<String> {
@@ -458,16 +552,39 @@ async fn a_dry_run_shows_what_sr_would_get_and_stores_and_queues_nothing() {
     assert!(queued.messages.unwrap_or_default().is_empty());
 }
 
+/// A dry run of a submission that would only be recorded (a late non-final status) lists no
+/// files: they would not be stored or uploaded.
+#[tokio::test]
+async fn a_dry_run_of_a_late_status_lists_no_files_to_upload() {
+    let stack = Stack::connect().await;
+    let (company, order_id) = company_with_sim_order(&stack, "kombo-dry-late", "culture-fit").await;
+    let (status, answer) = put_result(
+        &stack,
+        &company,
+        &order_id,
+        "",
+        json!({"status": "COMPLETED"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let late = json!({"status": "OPEN", "attachments": [
+        {"name": "Report.pdf", "content_type": "application/pdf", "data": "JVBERi0xLjcK"}]});
+    let (status, answer) = put_result(&stack, &company, &order_id, "?dry_run=true", late).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["forwarded"], false, "{answer}");
+    assert_eq!(answer["data"]["status"], "COMPLETED", "{answer}");
+    assert_eq!(answer["data"]["files"], json!([]), "{answer}");
+    assert!(answer["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["message"].as_str().unwrap().contains("1 file attachment")));
+}
+
 #[tokio::test]
 async fn a_submission_maps_foreign_sub_results_and_remote_fields_through_to_sr() {
     let stack = Stack::connect().await;
-    let company = stack.new_company("kombo-submit").await;
-    stack.put_catalog(&company, demo_catalog()).await;
-    let (order_id, placed, _) = stack
-        .sim
-        .place_order(&company.company_id, "java-senior")
-        .await;
-    assert_eq!(placed.status, 202, "{:?}", placed.body);
+    let (company, order_id) = company_with_sim_order(&stack, "kombo-submit", "java-senior").await;
     let (status, answer) = put_result(&stack, &company, &order_id, "", json!({
         "status": "COMPLETED", "score": 70.5, "max_score": 80, "completed_at": "2026-05-01T09:30:00",
         "result_url": "https://vendor.example.com/r/2",
@@ -594,6 +711,17 @@ async fn a_vendor_that_does_not_answer_a_url_leaves_sr_a_clear_error_and_nothing
             502,
             "INLINE_URL_UNAVAILABLE",
             "HTTP 301",
+        ),
+        (
+            // A valid URL in an answer over 64 KiB: not read past the bound.
+            Answer::Reply(
+                200,
+                json!({"assessment_url": "https://assess.example.com/a", "pad": "x".repeat(70_000)})
+                    .to_string(),
+            ),
+            502,
+            "INLINE_URL_UNAVAILABLE",
+            "more than 65536 bytes",
         ),
     ];
     for (behaviour, status, code, mentions) in cases {

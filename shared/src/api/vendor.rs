@@ -752,13 +752,15 @@ impl<'a> DryRunView<'a> {
             }
             (true, status) => VendorOrderStatus::from_result(status),
         };
+        // A submission that is only recorded stores and uploads none of its files.
+        let uploaded = if forwarded { files } else { &[] };
         Self {
             dry_run: true,
             order_id: &order.order_id,
             status,
             forwarded,
             package_result: result,
-            files: files
+            files: uploaded
                 .iter()
                 .map(|f| {
                     let (source, size, data_url) = match &f.content {
@@ -960,6 +962,17 @@ fn order_filter(request: &Request) -> Result<OrderFilter, ApiError> {
         return Err(invalid_parameter(
             "ids",
             format!("names more than {MAX_FILTER_IDS} orders"),
+        ));
+    }
+    // SR order ids are at most 128 characters (as `order_of` says); a longer one would exceed
+    // DynamoDB's key size and fail the read as a 503.
+    if let Some(long) = ids.iter().flatten().find(|id| id.len() > 128) {
+        return Err(invalid_parameter(
+            "ids",
+            format!(
+                "has an id of {} characters; order ids are at most 128",
+                long.chars().count()
+            ),
         ));
     }
     let created_after = match query_param(request, "created_after") {

@@ -8,11 +8,10 @@
 //! queue; the dispatcher sends their body as Kombo does and adds `X-Kombo-Signature` to the
 //! connector's own signature headers.
 //!
-//! The signature: `X-Kombo-Signature: base64url(HMAC-SHA256(secret, raw body))`, unpadded.
-//! Kombo's API reference only says "HMAC signature"; the encoding follows public integrations
-//! of Kombo's webhooks (README "Kombo-format webhooks" says so). It signs no timestamp, so it
-//! cannot tell a replay; the connector's `X-Connector-Timestamp`/`X-Connector-Signature`, sent
-//! alongside, can.
+//! The signature: `X-Kombo-Signature: base64url(HMAC-SHA256(secret, raw body))`, unpadded, as
+//! Kombo's webhook documentation ("Validate the data") specifies it. It signs no timestamp, so
+//! it cannot tell a replay; the connector's `X-Connector-Timestamp`/`X-Connector-Signature`,
+//! sent alongside, can.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;

@@ -230,7 +230,9 @@ impl Store {
                     .decode(c)
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok())
-                    .filter(|sk| sk.starts_with("EVENT#"))
+                    // `EVENT#{time}#{id}` is about 200 bytes at most; a longer forged one would
+                    // exceed DynamoDB's sort-key size and fail the query as a 503.
+                    .filter(|sk| sk.starts_with("EVENT#") && sk.len() <= 512)
                     .ok_or(StoreError::Corrupt {
                         key: "cursor".into(),
                         reason: "not an event cursor".into(),

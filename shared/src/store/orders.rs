@@ -34,6 +34,10 @@ pub struct OrderPage {
     pub next: Option<String>,
 }
 
+/// Most orders one `GET /assessment/orders` reads when a `statuses` filter skips some (eight
+/// index pages of 250).
+pub const MAX_SCANNED_PER_PAGE: usize = 2000;
+
 /// Which of an integration's orders to list (Kombo's `statuses`, `ids`, `created_after`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderFilter {
@@ -118,12 +122,36 @@ impl Store {
     }
 
     /// One page of an integration's orders that match `filter`, oldest first.
+    ///
+    /// A `statuses` filter is applied to what the index returns, so one call reads at most
+    /// [`MAX_SCANNED_PER_PAGE`] orders: a rare status in a long list answers a short (even
+    /// empty) page with a `next` cursor, instead of reading the whole list within one request.
     pub async fn list_orders(
         &self,
         integration_id: &str,
         filter: &OrderFilter,
         cursor: Option<&str>,
         page_size: usize,
+    ) -> Result<OrderPage, StoreError> {
+        self.list_orders_scanning(
+            integration_id,
+            filter,
+            cursor,
+            page_size,
+            MAX_SCANNED_PER_PAGE,
+        )
+        .await
+    }
+
+    /// [`Self::list_orders`] reading at most `budget` orders (tests use a small one).
+    #[doc(hidden)]
+    pub async fn list_orders_scanning(
+        &self,
+        integration_id: &str,
+        filter: &OrderFilter,
+        cursor: Option<&str>,
+        page_size: usize,
+        budget: usize,
     ) -> Result<OrderPage, StoreError> {
         let partition = keys::orders_of_integration(integration_id);
         let mut start = match cursor {
@@ -146,7 +174,14 @@ impl Store {
         // Positions are `{created_at}#{id}`, so every position of an order created at or after
         // the instant sorts after the instant alone.
         let after = filter.created_after.map(|t| t.to_rfc3339());
+        // Unfiltered, a page is one query of `page_size + 1`; filtered, full index pages.
+        let limit = if filter.statuses.is_empty() {
+            (page_size as i32).clamp(1, 250) + 1
+        } else {
+            (budget as i32).clamp(1, 250)
+        };
         let mut orders = Vec::new();
+        let mut scanned = 0;
         loop {
             let mut query = self
                 .db
@@ -155,7 +190,7 @@ impl Store {
                 .index_name(keys::GSI1)
                 .expression_attribute_values(":p", AttributeValue::S(partition.clone()))
                 .set_exclusive_start_key(start.take())
-                .limit((page_size as i32).clamp(1, 250) + 1);
+                .limit(limit);
             query = match &after {
                 Some(after) => query
                     .key_condition_expression("gsi1pk = :p AND gsi1sk > :after")
@@ -165,6 +200,7 @@ impl Store {
             let output = query.send().await.map_err(StoreError::service)?;
             let last_key = output.last_evaluated_key;
             for item in output.items.unwrap_or_default() {
+                scanned += 1;
                 let position = index_key(&item);
                 let order: Order = from_item(item)?;
                 if !filter.matches(&order) {
@@ -179,6 +215,12 @@ impl Store {
                 }
             }
             match last_key {
+                Some(key) if scanned >= budget => {
+                    return Ok(OrderPage {
+                        orders,
+                        next: Some(encode_cursor(&key)),
+                    })
+                }
                 Some(key) => start = Some(key),
                 None => return Ok(OrderPage { orders, next: None }),
             }
@@ -436,11 +478,31 @@ fn encode_cursor(key: &HashMap<String, AttributeValue>) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&plain).expect("strings serialize"))
 }
 
-/// Decodes a cursor, refusing one that belongs to another integration's list.
+/// Longest list position a cursor may carry: `{created_at}#{order id}`, ids being SR's (at most
+/// 128 characters, `orders::order_id_from_callback`).
+const MAX_POSITION_BYTES: usize = 256;
+
+/// Decodes a cursor, refusing one that belongs to another integration's list or that this list
+/// did not make: the vendor sends it back, and a forged key DynamoDB cannot take (other
+/// attributes, an empty or oversized value) would otherwise fail the query as a 503.
 fn decode_cursor(cursor: &str, partition: &str) -> Option<HashMap<String, AttributeValue>> {
+    if cursor.len() > 4 * MAX_POSITION_BYTES + partition.len() * 2 {
+        return None;
+    }
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let plain: HashMap<String, String> = serde_json::from_slice(&bytes).ok()?;
-    if plain.get(keys::GSI1_PK).map(String::as_str) != Some(partition) || plain.len() != 4 {
+    let order_id = plain.get(keys::PK)?.strip_prefix("ORDER#")?;
+    let (_, sort_key) = keys::order(order_id);
+    let well_formed = plain.len() == 4
+        && (1..=128).contains(&order_id.len())
+        && plain.get(keys::SK) == Some(&sort_key)
+        && plain.get(keys::GSI1_PK).map(String::as_str) == Some(partition)
+        && plain.get(keys::GSI1_SK).is_some_and(|position| {
+            position.len() <= MAX_POSITION_BYTES
+                && position.len() > order_id.len() + 1
+                && position.ends_with(&format!("#{order_id}"))
+        });
+    if !well_formed {
         return None;
     }
     Some(
@@ -470,5 +532,20 @@ mod tests {
         assert_eq!(decode_cursor(&cursor, "INTEGRATION#a#ORDERS"), Some(key));
         assert_eq!(decode_cursor(&cursor, "INTEGRATION#b#ORDERS"), None);
         assert_eq!(decode_cursor("garbage", "INTEGRATION#a#ORDERS"), None);
+        let forged = |pk: &str, sk: &str, position: &str| {
+            let plain = serde_json::json!({"pk": pk, "sk": sk, "gsi1pk": "INTEGRATION#a#ORDERS", "gsi1sk": position});
+            decode_cursor(
+                &URL_SAFE_NO_PAD.encode(plain.to_string()),
+                "INTEGRATION#a#ORDERS",
+            )
+        };
+        assert!(forged("ORDER#1", "ORDER", "2026#1").is_some());
+        assert!(forged("ORDER#1", "ORDER", "").is_none());
+        assert!(forged("ORDER#1", "ORDER", "#1").is_none());
+        assert!(forged("ORDER#1", "ORDER", "2026#2").is_none());
+        assert!(forged("ORDER#1", "FILE#x", "2026#1").is_none());
+        assert!(forged("CATALOG", "ORDER", "2026#1").is_none());
+        assert!(forged(&format!("ORDER#{}", "x".repeat(129)), "ORDER", "2026#x").is_none());
+        assert!(forged("ORDER#1", "ORDER", &format!("{}#1", "z".repeat(300))).is_none());
     }
 }
