@@ -361,6 +361,19 @@ impl ResultPublisher {
             return Outcome::Done;
         };
         let version = order.result_version;
+        // The final-status rule again (defence in depth; the vendor API already refuses such a
+        // result): once SR holds a final status, a different one is never sent.
+        if let Some(status) = result.status {
+            if let Err(conflict) =
+                crate::results::decide(order.status_at_sr(), order.result_version, status)
+            {
+                tracing::error!(order_id = d.order_id, company_id = %order.company_id, version, error = %conflict, "a stored result would change SR's final status; not sent");
+                let detail = format!("not sent to SmartRecruiters: {conflict}");
+                return batch
+                    .record(order, version, None, DeliveryState::Failed, Some(detail))
+                    .await;
+            }
+        }
         let credentials = match self.credentials.company(&order.company_id).await {
             Ok(c) => c,
             Err(SecretError::NotFound(_)) => {
@@ -651,6 +664,7 @@ impl<'p> Batch<'p> {
             sr_status_code,
             outcome,
             detail,
+            result_status: order.result_status(),
         };
         self.records.lock().await.push(DeliveryRecord {
             order_id: order.order_id.clone(),

@@ -71,6 +71,7 @@ async fn store_result(
         status,
         vendor_body: json!({}),
         note: None,
+        revision_of: None,
     };
     let order = stack
         .store

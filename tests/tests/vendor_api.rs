@@ -313,7 +313,7 @@ async fn bad_results_get_400s_that_name_the_field() {
 }
 
 #[tokio::test]
-async fn late_in_progress_after_completed_is_recorded_not_sent() {
+async fn late_in_progress_after_completed_is_refused() {
     let stack = Stack::connect().await;
     let (company, order_id) = company_with_order(&stack, "late").await;
     assert_eq!(
@@ -323,15 +323,9 @@ async fn late_in_progress_after_completed_is_recorded_not_sent() {
         202
     );
     let (status, body) = submit(&stack, &company, &order_id, json!({"status": "OPEN"})).await;
-    assert_eq!(status, 202);
-    assert_eq!(body["data"]["forwarded"], false);
-    assert_eq!(body["data"]["sr_status"], "COMPLETED");
-    assert!(body["warnings"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("not sent"));
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "FINAL_STATUS");
     let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
     assert_eq!(order.result_version, 1);
-    assert_eq!(order.submissions.len(), 2);
-    assert_eq!(order.submissions[1].version, None);
+    assert_eq!(order.submissions.len(), 1);
 }

@@ -381,6 +381,7 @@ async fn store_result(stack: &Stack, tenant: &Tenant, order_id: &str) -> Result<
         status: ResultStatus::Completed,
         vendor_body: json!({"status": "COMPLETED", "score": 87.0, "max_score": 100}),
         note: None,
+        revision_of: None,
     };
     stack
         .store

@@ -20,7 +20,7 @@ use crate::packages::{validate_packages, Availability, Catalog, ReplaceSummary, 
 use crate::passthrough::{Passthrough, PassthroughRequest, PassthroughSettings};
 use crate::queue::{QueueMessage, ResultsQueue};
 use crate::results::{
-    decide, file_attachments, to_package_result, without_inline_data, AttachmentError, Decision,
+    decide, file_attachments, to_package_result, without_inline_data, AttachmentError,
     ResultSubmission, MAX_INLINE_FILE_BYTES,
 };
 use crate::secrets::{SecretError, Secrets};
@@ -441,33 +441,18 @@ impl VendorApi {
                 file_attachments(&submission, MAX_INLINE_FILE_BYTES).map_err(attachment_error)?;
             let status = result.status.unwrap_or(ResultStatus::InProgress);
             let now = Utc::now();
+            // The final-status rule: a different status after a final one is a 409, before
+            // anything (files included) is stored or queued.
+            let decision = decide(order.result_status(), order.result_version, status)
+                .map_err(|e| ApiError::conflict("FINAL_STATUS", e.to_string()))?;
             let mut record = Submission {
                 version: None,
                 submitted_at: now,
                 status,
                 vendor_body: vendor_body.clone(),
                 note: None,
+                revision_of: decision.revision_of(),
             };
-            if let Decision::RecordOnly { reason } = decide(order.result_status(), status) {
-                let mut warnings = vec![reason.clone()];
-                if !files.is_empty() {
-                    warnings.push(format!(
-                        "{} file attachment(s) of this submission were not stored: the result is not sent",
-                        files.len()
-                    ));
-                }
-                record.note = Some(reason.clone());
-                let order = self
-                    .store
-                    .record_submission(order_id, integration, &record, now)
-                    .await?;
-                tracing::info!(order_id, company_id = %order.company_id, "late result recorded, not sent");
-                return Ok(success(
-                    StatusCode::ACCEPTED,
-                    ResultView::of(&order, false),
-                    warnings,
-                ));
-            }
             if !files_stored {
                 // Before the result is queued, so the publisher finds them; a write that loses
                 // the race below is retried with the same files (re-writing them is harmless).

@@ -180,34 +180,6 @@ impl Store {
         }
     }
 
-    /// Keeps a submission that is not sent to SR (e.g. a late IN_PROGRESS after COMPLETED).
-    pub async fn record_submission(
-        &self,
-        order_id: &str,
-        integration_id: &str,
-        submission: &Submission,
-        now: DateTime<Utc>,
-    ) -> Result<Order, StoreError> {
-        let output = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(keys::order(order_id))))
-            .update_expression(
-                "SET updated_at = :now, submissions = list_append(if_not_exists(submissions, :empty), :submission)",
-            )
-            .condition_expression("integration_id = :integration")
-            .expression_attribute_values(":now", to_value(&now))
-            .expression_attribute_values(":empty", AttributeValue::L(vec![]))
-            .expression_attribute_values(":submission", AttributeValue::L(vec![to_value(submission)]))
-            .expression_attribute_values(":integration", AttributeValue::S(integration_id.into()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(|e| if conditional_failed(&e) { StoreError::Conflict } else { StoreError::service(e) })?;
-        from_item(output.attributes.unwrap_or_default())
-    }
-
     /// The orders with these ids, in one strongly consistent `BatchGetItem` (up to 100 ids);
     /// missing orders are absent from the map.
     pub async fn get_orders(
@@ -274,7 +246,12 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(key_of(keys::order(&record.order_id))))
             .update_expression(format!(
-                "SET delivery_state = :state, sent_version = :version, {APPEND_ATTEMPT}"
+                "SET delivery_state = :state, sent_version = :version, {APPEND_ATTEMPT}{}",
+                if delivered_status(&record.attempt).is_some() {
+                    ", delivered_status = :delivered"
+                } else {
+                    ""
+                }
             ))
             .condition_expression("result_version = :version")
             .set_expression_attribute_values(Some(attempt_values(&record.attempt, now, true)))
@@ -332,6 +309,9 @@ fn attempt_values(attempt: &DeliveryAttempt, now: DateTime<Utc>, with_state: boo
         (":now".to_string(), to_value(&now)),
     ]);
     if with_state {
+        if let Some(status) = delivered_status(attempt) {
+            values.insert(":delivered".into(), to_value(&status));
+        }
         values.insert(":state".into(), to_value(&attempt.outcome));
         values.insert(
             ":version".into(),
@@ -339,6 +319,13 @@ fn attempt_values(attempt: &DeliveryAttempt, now: DateTime<Utc>, with_state: boo
         );
     }
     values
+}
+
+/// What SR holds after this attempt: the status a `DELIVERED` attempt carried.
+fn delivered_status(attempt: &DeliveryAttempt) -> Option<crate::sr::ResultStatus> {
+    (attempt.outcome == DeliveryState::Delivered)
+        .then_some(attempt.result_status)
+        .flatten()
 }
 
 /// The index position of an item, for resuming a query right after it.
