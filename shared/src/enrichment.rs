@@ -379,7 +379,7 @@ impl Enricher<'_> {
             }) => {
                 if let (Some(429), Some(after), Some(pacer)) = (status, retry_after, self.pacer) {
                     // Every instance holds back for this company, not only this one.
-                    let until = pacing::now_ms() + after.as_millis() as u64;
+                    let until = pacing::ms_after(after);
                     if let Err(e) = pacer.hold_until(&order.company_id, until).await {
                         tracing::warn!(company_id = %order.company_id, error = %e, "could not hold the SR schedule");
                     }

@@ -493,10 +493,7 @@ impl ResultPublisher {
                 batch.throttle(&order.company_id, wait).await;
                 if let Err(e) = self
                     .pacer
-                    .hold_until(
-                        &order.company_id,
-                        pacing::now_ms() + wait.as_millis() as u64,
-                    )
+                    .hold_until(&order.company_id, pacing::ms_after(wait))
                     .await
                 {
                     tracing::warn!(error = %e, "could not hold the shared SR schedule");
@@ -646,7 +643,10 @@ impl<'p> Batch<'p> {
             .entry(company_id.to_owned())
             .or_default()
             .clone();
-        schedule.lock().await.throttled_until = Some(Instant::now() + wait);
+        // `checked_add`: a wait past what `Instant` holds just means "not in this batch".
+        let until = Instant::now().checked_add(wait);
+        schedule.lock().await.throttled_until =
+            Some(until.unwrap_or_else(|| Instant::now() + pacing::MAX_WAIT));
     }
 
     /// Queues the attempt for recording; a retrying state asks SQS to redeliver.

@@ -472,7 +472,8 @@ pub async fn raw(
 
 /// `POST /__sim/companies/{companyId}/disable`: SR-side integration removal. Calls
 /// `DELETE integrationDisableUrl` (with `{companyId}` substituted or appended) and, on a 2xx
-/// answer, forgets the company's integration so its customer credentials stop working.
+/// answer, forgets the company's integration so its customer credentials (and their tokens)
+/// stop working.
 pub async fn disable_integration(
     State(app): State<AppState>,
     Path(company_id): Path<String>,
@@ -492,9 +493,16 @@ pub async fn disable_integration(
     .await?;
     if (200..300).contains(&upstream.status) {
         let mut state = app.lock();
-        if let Some(company) = state.companies.get_mut(&company_id) {
-            company.integration = None;
+        let removed = state.companies.get_mut(&company_id).and_then(|company| {
             company.connector_token = None;
+            company.integration.take()
+        });
+        // Like SR, a removed integration's customer credentials stop working at once, and so
+        // do the tokens issued to them.
+        if let Some(integration) = removed {
+            state
+                .tokens
+                .retain(|_, t| t.client_id != integration.customer_client_id);
         }
     }
     Ok(Json(upstream.status_and_body()))
