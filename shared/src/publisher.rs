@@ -33,7 +33,8 @@ use crate::orders::{DeliveryAttempt, DeliveryState, Order};
 use crate::pacing::{self, Pacer, Slots};
 use crate::queue::QueueMessage;
 use crate::secrets::{CredentialCache, SecretError, Secrets};
-use crate::sr::{SrClient, SrClientError};
+use crate::sr::client::SrAnswer;
+use crate::sr::{SrClient, SrClientError, SrCredentials};
 use crate::store::{DeliveryRecord, Store};
 
 /// SR calls in flight per invocation. SR allows 8 per credential; with the event source
@@ -374,8 +375,33 @@ impl ResultPublisher {
                     .await;
             }
         }
-        let credentials = match self.credentials.company(&order.company_id).await {
-            Ok(c) => c,
+        // Files, then the PATCH, with the company's credentials. When SR refuses them, the
+        // cache reads them again and, if they changed (a reconnected company), sends once more
+        // right away instead of spending a retry.
+        let sent = self
+            .credentials
+            .call_as_company(
+                &self.sr,
+                &order.company_id,
+                |credentials| self.send(order, result, credentials, batch),
+                |sent| matches!(sent, Err(e) if e.refuses_credentials()),
+            )
+            .await;
+        let error = match sent {
+            Ok(Ok(answer)) => {
+                self.delivered_metrics(order);
+                tracing::info!(order_id = d.order_id, company_id = %order.company_id, version, sr_status = answer.status, "result delivered to SmartRecruiters");
+                return batch
+                    .record(
+                        order,
+                        version,
+                        Some(answer.status),
+                        DeliveryState::Delivered,
+                        None,
+                    )
+                    .await;
+            }
+            Ok(Err(error)) => error,
             Err(SecretError::NotFound(_)) => {
                 let detail =
                     "the company has no SmartRecruiters credentials (integration disabled?)";
@@ -396,58 +422,55 @@ impl ResultPublisher {
                     .await;
             }
         };
-        // Files first, so SR shows the result with them; each upload takes an SR call slot.
-        let paced = || async {
-            batch.slot(&order.company_id).await?;
-            Ok(self.in_flight.acquire().await.expect("never closed"))
-        };
-        if let Err(error) = self
-            .files
-            .deliver(&self.sr, &credentials.outbound, &self.store, order, paced)
-            .await
-        {
-            tracing::warn!(order_id = d.order_id, company_id = %order.company_id, version, error = %error, "attachments not uploaded yet; will retry");
-            let after = error.retry_after();
-            if error.is_paced() {
-                return Outcome::Retry { after };
-            }
-            let detail = error.to_string();
-            return match batch
-                .record_retry(order, version, error.sr_status(), detail, d.last_receive)
-                .await
-            {
-                Outcome::Retry { .. } => Outcome::Retry { after },
-                done => done,
-            };
-        }
-        if let Err(wait) = batch.slot(&order.company_id).await {
-            return Outcome::Retry { after: Some(wait) };
-        }
-        let answer = {
-            let _permit = self.in_flight.acquire().await.expect("never closed");
-            self.sr
-                .patch_result(&credentials.outbound, d.order_id, result)
-                .await
-        };
-        match answer {
-            Ok(answer) => {
-                self.delivered_metrics(order);
-                tracing::info!(order_id = d.order_id, company_id = %order.company_id, version, sr_status = answer.status, "result delivered to SmartRecruiters");
-                batch
-                    .record(
-                        order,
-                        version,
-                        Some(answer.status),
-                        DeliveryState::Delivered,
-                        None,
-                    )
+        match error {
+            Sending::Paced(wait) => Outcome::Retry { after: Some(wait) },
+            Sending::Files(error) => {
+                tracing::warn!(order_id = d.order_id, company_id = %order.company_id, version, error = %error, "attachments not uploaded yet; will retry");
+                let after = error.retry_after();
+                if error.is_paced() {
+                    return Outcome::Retry { after };
+                }
+                let detail = error.to_string();
+                match batch
+                    .record_retry(order, version, error.sr_status(), detail, d.last_receive)
                     .await
+                {
+                    Outcome::Retry { .. } => Outcome::Retry { after },
+                    done => done,
+                }
             }
-            Err(error) => {
+            Sending::Sr(error) => {
                 self.failed(order, version, error, d.last_receive, batch)
                     .await
             }
         }
+    }
+
+    /// The order's pending files (each upload on an SR call slot), then the PATCH.
+    async fn send(
+        &self,
+        order: &Order,
+        result: &crate::sr::PackageResult,
+        credentials: SrCredentials,
+        batch: &Batch<'_>,
+    ) -> Result<SrAnswer<serde_json::Value>, Sending> {
+        let paced = || async {
+            batch.slot(&order.company_id).await?;
+            Ok(self.in_flight.acquire().await.expect("never closed"))
+        };
+        self.files
+            .deliver(&self.sr, &credentials, &self.store, order, paced)
+            .await
+            .map_err(Sending::Files)?;
+        batch
+            .slot(&order.company_id)
+            .await
+            .map_err(Sending::Paced)?;
+        let _permit = self.in_flight.acquire().await.expect("never closed");
+        self.sr
+            .patch_result(&credentials, &order.order_id, result)
+            .await
+            .map_err(Sending::Sr)
     }
 
     async fn failed(
@@ -473,7 +496,7 @@ impl ResultPublisher {
                     .await
             }
             SrClientError::CredentialsRefused { .. } => {
-                self.credentials.forget(&order.company_id).await;
+                // The secret was read again already and still holds what SR refused.
                 batch
                     .record_retry(order, version, status, error.to_string(), last_receive)
                     .await
@@ -532,6 +555,26 @@ impl ResultPublisher {
             values.push((Metric::DlqMoves, 1.0));
         }
         metrics::emit(&values);
+    }
+}
+
+/// Why sending a result stopped short of SR's answer to the PATCH.
+enum Sending {
+    /// The files could not all be delivered yet.
+    Files(crate::attachments::FileDeliveryError),
+    /// No SR call slot soon enough: retry after this.
+    Paced(Duration),
+    /// SR (or the way to it) failed the PATCH.
+    Sr(SrClientError),
+}
+
+impl Sending {
+    fn refuses_credentials(&self) -> bool {
+        match self {
+            Self::Files(e) => e.refuses_credentials(),
+            Self::Paced(_) => false,
+            Self::Sr(e) => e.refuses_credentials(),
+        }
     }
 }
 

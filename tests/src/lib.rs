@@ -474,6 +474,51 @@ pub mod consent {
         (response, csrf)
     }
 
+    /// Connects `company_id` with `connect_key` through the consent function over HTTP (cargo
+    /// lambda watch), as the admin's browser does: open the page, post the key with the CSRF
+    /// cookie and hidden field. The final page's status and HTML.
+    pub async fn connect_over_http(
+        stack: &Stack,
+        company_id: &str,
+        connect_key: &str,
+    ) -> (u16, String) {
+        let page = stack
+            .http
+            .get(stack.function_url("consent", "/integration"))
+            .query(&[("companyId", company_id)])
+            .send()
+            .await
+            .expect("consent function reachable");
+        assert_eq!(page.status(), 200);
+        let csrf = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|c| c.to_str().ok())
+            .find_map(|c| {
+                c.split(';')
+                    .next()?
+                    .strip_prefix("consent_csrf=")
+                    .map(str::to_owned)
+            })
+            .expect("the page sets its CSRF cookie");
+        let done = stack
+            .http
+            .post(stack.function_url("consent", "/integration"))
+            .header("cookie", format!("consent_csrf={csrf}"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("company_id", company_id),
+                ("step", "key"),
+                ("connect_key", connect_key),
+            ])
+            .send()
+            .await
+            .expect("consent function reachable");
+        let status = done.status().as_u16();
+        (status, done.text().await.unwrap_or_default())
+    }
+
     /// Submits a form as the browser would: the cookie and the hidden token travel together.
     pub async fn submit(api: &ConsentApi, csrf: &str, fields: &[(&str, &str)]) -> Response<Body> {
         let mut all: Vec<(&str, &str)> = vec![("csrf", csrf)];

@@ -151,11 +151,11 @@ impl VendorApi {
         let config = Config::from_env()?;
         let aws = AwsClients::from_env().await;
         let secrets = Secrets::new(aws.secrets, config.secret_prefix);
-        let passthrough = Passthrough {
-            secrets: secrets.clone(),
-            sr: SrClient::new(config.sr),
-            settings: PassthroughSettings::from_env(),
-        };
+        let passthrough = Passthrough::new(
+            secrets.clone(),
+            SrClient::new(config.sr),
+            PassthroughSettings::from_env(),
+        );
         Ok(Self::new(
             Store::new(aws.dynamodb, config.table_name),
             ResultsQueue::new(aws.sqs, config.results_queue_url),
@@ -550,24 +550,13 @@ impl VendorApi {
         if company.status != CompanyStatus::Active {
             return Err(disabled());
         }
-        let credentials = match passthrough.secrets.company_credentials(company_id).await {
-            Ok(c) => c,
+        let path = call.url.path().to_string();
+        let answer = match passthrough.send(company_id, &call).await {
+            Ok(answer) => answer,
             Err(SecretError::NotFound(_)) => return Err(disabled()),
             Err(e) => return Err(ApiError::unavailable(e.to_string())),
-        };
-        let path = call.url.path().to_string();
-        let answer = passthrough
-            .sr
-            .send_raw(
-                &credentials.outbound,
-                call.method.clone(),
-                call.url.clone(),
-                call.headers,
-                call.body,
-                crate::passthrough::MAX_ANSWER_BYTES,
-            )
-            .await
-            .map_err(|e| {
+        }
+        .map_err(|e| {
                 tracing::warn!(integration_id = %integration, company_id, method = %call.method, path = %path, error = %e, "passthrough call failed");
                 let message = match &e {
                     SrClientError::CredentialsRefused { .. } => {

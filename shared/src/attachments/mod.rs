@@ -87,6 +87,11 @@ impl FileDeliveryError {
     pub fn is_paced(&self) -> bool {
         matches!(self, Self::Paced { .. })
     }
+
+    /// SR refused the company's credentials on an upload (see `SrClientError`).
+    pub fn refuses_credentials(&self) -> bool {
+        matches!(self, Self::Sr { source, .. } if source.refuses_credentials())
+    }
 }
 
 /// Uploads an order's pending file attachments. Built once per cold start.
@@ -215,7 +220,8 @@ impl FileDelivery {
                     tracing::info!(order_id = %order.order_id, file = %name, size = bytes.len(), "attachment uploaded to SmartRecruiters");
                     report.uploaded.push(name);
                 }
-                Err(SrClientError::Rejected { status, detail, .. }) => {
+                // A 401 refuses the credentials, not the file: the caller reads them again.
+                Err(SrClientError::Rejected { status, detail, .. }) if status != 401 => {
                     tracing::warn!(order_id = %order.order_id, file = %name, status, "SmartRecruiters refused the attachment");
                     let reason =
                         format!("SmartRecruiters refused the upload with {status}: {detail}");

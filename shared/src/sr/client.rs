@@ -71,6 +71,17 @@ impl SrClientError {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Transient { .. })
     }
+
+    /// SR refused the credentials themselves: its token endpoint turned them down, or a call
+    /// answered 401 even with a freshly issued token. Credentials that changed since they were
+    /// cached (a reconnected company, a rotated secret) fail this way; see
+    /// `crate::secrets::CredentialCache`, which re-reads them before any retry is spent.
+    pub fn refuses_credentials(&self) -> bool {
+        matches!(
+            self,
+            Self::CredentialsRefused { .. } | Self::Rejected { status: 401, .. }
+        )
+    }
 }
 
 /// A successful SR answer: status code plus the parsed body.
