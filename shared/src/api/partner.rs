@@ -7,6 +7,7 @@ use chrono::Utc;
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 
+use crate::auth::client_auth::{client_authentication, ClientAuthError};
 use crate::auth::{hash_secret, secret_matches, AccessToken, TokenClaims};
 use crate::aws::AwsClients;
 use crate::config::{Config, SrEndpoints};
@@ -126,19 +127,21 @@ impl PartnerApi {
                 ))
             }
         }
-        let (Some(client_id), Some(client_secret)) = (form.client_id, form.client_secret) else {
-            return Err(bad(
-                InvalidRequest,
-                "client_id and client_secret are required",
-            ));
-        };
-        let invalid_client = || {
-            (
-                StatusCode::UNAUTHORIZED,
-                InvalidClient,
-                "unknown client or wrong secret".to_string(),
-            )
-        };
+        let authorization = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes);
+        let authentication = client_authentication(
+            authorization,
+            form.client_id.as_deref(),
+            form.client_secret.as_deref(),
+        )
+        .map_err(|e| match e {
+            ClientAuthError::UnsupportedScheme => {
+                (StatusCode::UNAUTHORIZED, InvalidClient, e.to_string())
+            }
+            _ => bad(InvalidRequest, &e.to_string()),
+        })?;
         let unavailable = |_| {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -146,19 +149,31 @@ impl PartnerApi {
                 "temporarily unavailable; retry".to_string(),
             )
         };
-        let client = self
-            .store
-            .get_client(&client_id)
-            .await
-            .map_err(unavailable)?;
-        // Compare against a dummy digest for unknown clients too, so timing does not reveal
-        // which client ids exist.
-        let stored = client
-            .as_ref()
-            .map(|c| c.secret_sha256.clone())
-            .unwrap_or_else(|| hash_secret("no such client"));
-        let matches = secret_matches(&client_secret, &stored);
-        let client = client.filter(|_| matches).ok_or_else(invalid_client)?;
+        let mut authenticated = None;
+        for presented in &authentication.candidates {
+            let client = self
+                .store
+                .get_client(&presented.client_id)
+                .await
+                .map_err(unavailable)?;
+            // Compare against a dummy digest for unknown clients too, so timing does not
+            // reveal which client ids exist.
+            let stored = client
+                .as_ref()
+                .map(|c| c.secret_sha256.clone())
+                .unwrap_or_else(|| hash_secret("no such client"));
+            if secret_matches(&presented.client_secret, &stored) {
+                authenticated = client;
+                break;
+            }
+        }
+        let client = authenticated.ok_or_else(|| {
+            (
+                StatusCode::UNAUTHORIZED,
+                InvalidClient,
+                "unknown client or wrong secret".to_string(),
+            )
+        })?;
         let token = AccessToken::issue(&client.company_id, &client.integration_id);
         let now = Utc::now();
         let record = TokenRecord {
