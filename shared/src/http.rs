@@ -177,6 +177,33 @@ pub fn require_content_type(request: &Request, expected: &str) -> Result<(), Api
     }
 }
 
+/// A header's value as text. Header bytes are read as UTF-8: SR sends names with accents raw
+/// (`"firstName":"Zoë"` in `requester`), which `HeaderValue::to_str` (visible ASCII only)
+/// would refuse. `None` when absent or not UTF-8.
+pub fn header_text<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    std::str::from_utf8(request.headers().get(name)?.as_bytes()).ok()
+}
+
+/// A JSON body's `Content-Type`: `application/json` (or a `+json` type), or none at all — some
+/// clients and proxies send JSON without the header, and the body is parsed as JSON either
+/// way. Another declared type is a 415.
+pub fn require_json_or_untyped(request: &Request) -> Result<(), ApiError> {
+    let Some(declared) = request.headers().get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = std::str::from_utf8(declared.as_bytes())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence.is_empty() || essence == "application/json" || essence.ends_with("+json") {
+        return Ok(());
+    }
+    require_content_type(request, "application/json")
+}
+
 /// The bearer credential of the `Authorization` header, if it has one.
 pub fn bearer_token(request: &Request) -> Option<&str> {
     let value = request

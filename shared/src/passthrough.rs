@@ -368,7 +368,10 @@ pub fn answer_of(url: &Url, raw: RawAnswer) -> PassthroughAnswer {
         .headers
         .iter()
         .filter(|(name, _)| RETURNED_HEADERS.contains(&name.as_str()))
-        .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
+        .map(|(name, value)| {
+            let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.to_string(), text)
+        })
         .collect();
     let is_json = headers
         .get("content-type")

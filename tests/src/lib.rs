@@ -2,6 +2,7 @@
 //! `infra/stack.sh up` (moto, SR simulator, `cargo lambda watch`, SQS poller), build companies,
 //! and drive the spine. Tests use unique ids, so they run in parallel against one stack.
 
+pub mod apigw;
 pub mod pipeline;
 pub mod publishing;
 pub mod scenario;

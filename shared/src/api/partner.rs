@@ -12,8 +12,9 @@ use crate::auth::{hash_secret, secret_matches, AccessToken, TokenClaims};
 use crate::aws::AwsClients;
 use crate::config::{Config, SrEndpoints};
 use crate::http::{
-    bearer_token, body_bytes, decode_segment, empty_response, json_response, parse_json,
-    require_content_type, require_storable, segments_after, sr_error_response, ApiError,
+    bearer_token, body_bytes, decode_segment, empty_response, header_text, json_response,
+    parse_json, require_content_type, require_json_or_untyped, require_storable, segments_after,
+    sr_error_response, ApiError,
 };
 use crate::metrics::{self, Metric};
 use crate::notifications::Notifications;
@@ -258,7 +259,7 @@ impl PartnerApi {
 
     async fn order(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let auth = self.authorize(request).await?;
-        require_content_type(request, "application/json")?;
+        require_json_or_untyped(request)?;
         let body: OrderRequest = parse_json(body_bytes(request))?;
         require_storable(&serde_json::to_value(&body).unwrap_or_default(), "")?;
         let order = accept_order(
@@ -283,7 +284,7 @@ impl PartnerApi {
 
     async fn inline_order(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let auth = self.authorize(request).await?;
-        require_content_type(request, "application/json")?;
+        require_json_or_untyped(request)?;
         let body: InlineOrderRequest = parse_json(body_bytes(request))?;
         require_storable(&serde_json::to_value(&body).unwrap_or_default(), "")?;
         let order = accept_inline_order(
@@ -492,11 +493,9 @@ fn path_company_id(request: &Request) -> Result<String, ApiError> {
 /// query parameter per custom field.
 fn package_query(request: &Request) -> Result<PackageQuery, ApiError> {
     let mut query = PackageQuery::default();
-    if let Some(value) = request.headers().get("requester") {
-        let parsed: Option<serde_json::Value> = value
-            .to_str()
-            .ok()
-            .and_then(|s| serde_json::from_str(s).ok());
+    if request.headers().contains_key("requester") {
+        let parsed: Option<serde_json::Value> =
+            header_text(request, "requester").and_then(|s| serde_json::from_str(s).ok());
         match parsed
             .as_ref()
             .and_then(|v| v.get("email"))

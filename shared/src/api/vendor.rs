@@ -12,7 +12,7 @@ use crate::auth::VendorKeyVerifier;
 use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::{
-    bearer_token, body_bytes, decode_segment, json_response, parse_json, query_param,
+    bearer_token, body_bytes, decode_segment, header_text, json_response, parse_json, query_param,
     require_storable, segments_after, vendor_error_response, ApiError,
 };
 use crate::orders::{DeliveryAttempt, DeliveryState, Order, Submission, VendorOrderStatus};
@@ -622,10 +622,7 @@ fn cursor_error(error: StoreError) -> ApiError {
 }
 
 fn integration_id(request: &Request) -> Result<String, ApiError> {
-    request
-        .headers()
-        .get("x-integration-id")
-        .and_then(|v| v.to_str().ok())
+    header_text(request, "x-integration-id")
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .map(str::to_string)
