@@ -128,6 +128,15 @@ pub struct Order {
     /// never sends a different status once this is final.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_status: Option<ResultStatus>,
+    /// When the vendor submitted the latest result (the delivery latency metric starts here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_submitted_at: Option<DateTime<Utc>>,
+    /// A submission carried a file attachment: the order has `FILE#` items.
+    #[serde(default)]
+    pub has_file_attachments: bool,
+    /// The history, oldest first. Each entry is an item of its own (`HISTORY#…`), read with
+    /// `Store::get_order_with_history`; a plain read of the order leaves these empty, except on
+    /// orders written before the history had items of its own, which kept it inline.
     #[serde(default)]
     pub submissions: Vec<Submission>,
     #[serde(default)]
@@ -415,6 +424,8 @@ fn blank_order(fingerprint: String, now: DateTime<Utc>) -> Order {
         sent_version: 0,
         delivery_state: DeliveryState::None,
         delivered_status: None,
+        result_submitted_at: None,
+        has_file_attachments: false,
         submissions: Vec::new(),
         deliveries: Vec::new(),
         enrichment: None,

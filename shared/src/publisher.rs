@@ -231,42 +231,40 @@ impl ResultPublisher {
             }
         }
         let records = std::mem::take(&mut *batch.records.lock().await);
-        match self.store.record_deliveries(&records, Utc::now()).await {
-            Ok(()) => {
-                // Where FAILED is recorded: the vendor learns of it (`delivery.failed`).
-                for record in &records {
-                    if record.attempt.outcome != DeliveryState::Failed {
-                        continue;
-                    }
-                    let Some(order) = orders.get(&record.order_id) else {
-                        continue;
-                    };
-                    let attempt = &record.attempt;
-                    if let Err(e) = self
-                        .notifications
-                        .delivery_failed(
-                            order,
-                            attempt.version,
-                            attempt.sr_status_code,
-                            attempt.detail.as_deref(),
-                            Utc::now(),
-                        )
-                        .await
-                    {
-                        tracing::error!(order_id = %record.order_id, company_id = %order.company_id, error = %e, "could not record or queue delivery.failed");
-                    }
-                }
-            }
-            Err(e) => {
-                // Delivered but not recorded: redelivery re-sends the same result, which is harmless.
-                tracing::warn!(error = %e, "could not record delivery attempts; will retry");
-                let recorded: Vec<&str> = records.iter().map(|r| r.order_id.as_str()).collect();
+        let recorded = self.store.record_deliveries(&records, Utc::now()).await;
+        for (record, written) in records.iter().zip(recorded) {
+            let attempt = &record.attempt;
+            if let Err(e) = written {
+                // Delivered (or not) but not recorded: only this order's messages come back,
+                // and re-sending the same result is harmless. Other orders are unaffected.
+                tracing::warn!(order_id = %record.order_id, error = %e, "could not record the delivery attempt; will retry");
                 for (outcome, message) in outcomes.iter_mut().zip(&parsed) {
-                    if matches!(message, Some(QueueMessage::Result { order_id, .. }) if recorded.contains(&order_id.as_str()))
+                    if matches!(message, Some(QueueMessage::Result { order_id, .. }) if *order_id == record.order_id)
                     {
                         *outcome = Outcome::RETRY;
                     }
                 }
+                continue;
+            }
+            // Where FAILED is recorded: the vendor learns of it (`delivery.failed`).
+            if attempt.outcome != DeliveryState::Failed {
+                continue;
+            }
+            let Some(order) = orders.get(&record.order_id) else {
+                continue;
+            };
+            if let Err(e) = self
+                .notifications
+                .delivery_failed(
+                    order,
+                    attempt.version,
+                    attempt.sr_status_code,
+                    attempt.detail.as_deref(),
+                    Utc::now(),
+                )
+                .await
+            {
+                tracing::error!(order_id = %record.order_id, company_id = %order.company_id, error = %e, "could not record or queue delivery.failed");
             }
         }
         for (message, outcome) in messages.iter().zip(&outcomes) {
@@ -530,12 +528,14 @@ impl ResultPublisher {
     }
 
     fn delivered_metrics(&self, order: &Order) {
-        let submitted = order
-            .submissions
-            .iter()
-            .rev()
-            .find(|s| s.version == Some(order.result_version))
-            .map(|s| s.submitted_at);
+        let submitted = order.result_submitted_at.or_else(|| {
+            order
+                .submissions
+                .iter()
+                .rev()
+                .find(|s| s.version == Some(order.result_version))
+                .map(|s| s.submitted_at)
+        });
         let mut values = vec![(Metric::ResultsDelivered, 1.0)];
         if let Some(at) = submitted {
             let latency = (Utc::now() - at).num_milliseconds().max(0) as f64;

@@ -686,6 +686,8 @@ mod tests {
             sent_version: 0,
             delivery_state: DeliveryState::None,
             delivered_status: None,
+            result_submitted_at: None,
+            has_file_attachments: false,
             submissions: vec![],
             deliveries: vec![],
             enrichment: None,

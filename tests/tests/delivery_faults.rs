@@ -89,7 +89,11 @@ async fn a_poisoned_result_ends_in_the_dead_letter_queue_and_redrive_delivers_it
         "the result to be given up on and recorded as FAILED",
         Duration::from_secs(180),
         || async {
-            let order = stack.store.get_order(order_id).await.unwrap()?;
+            let order = stack
+                .store
+                .get_order_with_history(order_id)
+                .await
+                .unwrap()?;
             (order.delivery_state == connector::orders::DeliveryState::Failed).then_some(order)
         },
     )
@@ -179,7 +183,11 @@ async fn duplicate_and_late_deliveries_never_regress_a_final_status() {
         "the replay to be delivered",
         Duration::from_secs(60),
         || async {
-            let order = stack.store.get_order(order_id).await.unwrap()?;
+            let order = stack
+                .store
+                .get_order_with_history(order_id)
+                .await
+                .unwrap()?;
             (order
                 .deliveries
                 .iter()

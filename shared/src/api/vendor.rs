@@ -187,7 +187,9 @@ impl VendorApi {
             ["packages"] if method == Method::GET => self.get_packages(&integration).await,
             ["orders"] if method == Method::GET => self.list_orders(request, &integration).await,
             ["orders", id] if method == Method::GET => {
-                let order = self.order_of(&integration, &decode_segment(id)).await?;
+                let order = self
+                    .order_of(&integration, &decode_segment(id), History::Included)
+                    .await?;
                 let files = if crate::attachments::may_have_files(&order) {
                     self.store.order_files(&order.order_id, false).await?
                 } else {
@@ -400,8 +402,14 @@ impl VendorApi {
         ))
     }
 
-    /// The order, if it belongs to `integration` (another integration's order is "not found").
-    async fn order_of(&self, integration: &str, order_id: &str) -> Result<Order, ApiError> {
+    /// The order, if it belongs to `integration` (another integration's order is "not found");
+    /// with its submissions and delivery attempts when `history` says so.
+    async fn order_of(
+        &self,
+        integration: &str,
+        order_id: &str,
+        history: History,
+    ) -> Result<Order, ApiError> {
         // SR order ids are at most 128 characters (see `orders::order_id_from_callback`).
         if order_id.len() > 128 {
             return Err(ApiError::not_found(
@@ -409,9 +417,11 @@ impl VendorApi {
                 "there is no order with such a long id",
             ));
         }
-        self.store
-            .get_order(order_id)
-            .await?
+        let order = match history {
+            History::Included => self.store.get_order_with_history(order_id).await?,
+            History::Left => self.store.get_order(order_id).await?,
+        };
+        order
             .filter(|o| o.integration_id == integration)
             .ok_or_else(|| {
                 ApiError::not_found("ORDER_NOT_FOUND", format!("there is no order `{order_id}`"))
@@ -434,7 +444,7 @@ impl VendorApi {
         let revision = random_token(16);
         let mut files_stored = false;
         for attempt in 1..=WRITE_ATTEMPTS {
-            let order = self.order_of(integration, order_id).await?;
+            let order = self.order_of(integration, order_id, History::Left).await?;
             let result = to_package_result(&submission, &order)
                 .map_err(|e| ApiError::bad_request("INVALID_FIELD", e.to_string()))?;
             let files =
@@ -644,6 +654,13 @@ fn integration_id(request: &Request) -> Result<String, ApiError> {
                 Ok(id)
             }
         })
+}
+
+/// Whether an order is read with its history (its own items; only the order view needs it).
+#[derive(Clone, Copy)]
+enum History {
+    Included,
+    Left,
 }
 
 /// What `PUT …/result` answers: where the order's result now stands.

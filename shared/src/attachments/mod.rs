@@ -235,10 +235,21 @@ impl FileDelivery {
     }
 }
 
-/// Whether any sent submission of the order carried a file attachment, read from the vendor
-/// bodies kept on the order (where inline `data` became `data_omitted`). Files are stored only
-/// for sent submissions, so `false` means the order has no file items and needs no Query.
+/// Whether the order may have file items, so the publisher and the order view can skip the
+/// Query for the (many) orders without: the order item says so since its first submission with
+/// a file; orders written before that flag existed are read from their inline submissions.
 pub fn may_have_files(order: &Order) -> bool {
+    order.has_file_attachments
+        || order
+            .submissions
+            .iter()
+            .filter(|s| s.version.is_some())
+            .any(|s| submission_has_files(&s.vendor_body))
+}
+
+/// Whether a submission's body (as stored: inline `data` became `data_omitted`) names a file,
+/// at package level or in a `SUB_RESULT`.
+pub fn submission_has_files(body: &serde_json::Value) -> bool {
     fn has_file(list: Option<&serde_json::Value>) -> bool {
         list.and_then(serde_json::Value::as_array)
             .is_some_and(|items| {
@@ -249,20 +260,11 @@ pub fn may_have_files(order: &Order) -> bool {
                 })
             })
     }
-    order
-        .submissions
-        .iter()
-        .filter(|s| s.version.is_some())
-        .any(|s| {
-            let body = &s.vendor_body;
-            has_file(body.get("attachments"))
-                || body
-                    .get("attributes")
-                    .and_then(serde_json::Value::as_array)
-                    .is_some_and(|attributes| {
-                        attributes.iter().any(|a| has_file(a.get("attachments")))
-                    })
-        })
+    has_file(body.get("attachments"))
+        || body
+            .get("attributes")
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|attributes| attributes.iter().any(|a| has_file(a.get("attachments"))))
 }
 
 /// What the vendor API stores for a submitted file: the record and, for inline files, the bytes.
