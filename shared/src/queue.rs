@@ -78,6 +78,11 @@ impl ResultsQueue {
         }
     }
 
+    /// The queue's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     pub async fn send(&self, message: &QueueMessage) -> Result<(), QueueError> {
         self.send_deduplicated(message, &message.deduplication_id())
             .await

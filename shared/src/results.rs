@@ -128,6 +128,10 @@ pub struct AttachmentSubmission {
 /// order (items hold at most 400 KB, key and metadata included), never on the order item or in
 /// the queue message; 300 KiB leaves room for the rest of the item. Larger files go by `data_url`.
 pub const MAX_INLINE_FILE_BYTES: usize = 300 * 1024;
+/// The largest a submission may be as stored (its JSON, inline file data apart): it is kept as
+/// the submission's history item and, as SR's `PackageResult`, on the order item, next to SR's
+/// order (at most 128 KiB) and the enrichment, within DynamoDB's 400 KB per item.
+pub const MAX_STORED_RESULT_BYTES: usize = 64 * 1024;
 /// File attachments per submission (package level and sub-results together).
 pub const MAX_FILES_PER_SUBMISSION: usize = 20;
 /// SR's only documented file-name limit (`Attachment.fileName`, maxLength 100, in the merged spec).

@@ -124,22 +124,7 @@ impl HttpApiAnswer {
 impl Stack {
     /// Invokes `function` with `event` through cargo lambda watch's invoke API.
     pub async fn invoke_http_api(&self, function: &str, event: &HttpApiEvent) -> HttpApiAnswer {
-        let base = self.env.get("LAMBDA_URL").expect("LAMBDA_URL in stack.env");
-        let response = self
-            .http
-            .post(format!(
-                "{base}/2015-03-31/functions/{function}/invocations"
-            ))
-            .json(&event.event)
-            .send()
-            .await
-            .expect("cargo lambda watch reachable");
-        assert!(
-            response.status().is_success(),
-            "{function} invocation failed: {}",
-            response.status()
-        );
-        let answer: Value = response.json().await.expect("a payload 2.0 response");
+        let answer = self.invoke(function, &event.event).await;
         let body = answer["body"].as_str().unwrap_or_default();
         let body = if answer["isBase64Encoded"] == true {
             STANDARD.decode(body).expect("base64 body")

@@ -116,6 +116,27 @@ impl Stack {
         }
     }
 
+    /// Invokes `function` with a raw event through cargo lambda watch's Lambda invoke API, as
+    /// AWS services do (API Gateway, the SQS event source mapping); the function's answer.
+    pub async fn invoke(&self, function: &str, event: &serde_json::Value) -> serde_json::Value {
+        let base = self.env.get("LAMBDA_URL").expect("LAMBDA_URL in stack.env");
+        let response = self
+            .http
+            .post(format!(
+                "{base}/2015-03-31/functions/{function}/invocations"
+            ))
+            .json(event)
+            .send()
+            .await
+            .expect("cargo lambda watch reachable");
+        assert!(
+            response.status().is_success(),
+            "{function} invocation failed: {}",
+            response.status()
+        );
+        response.json().await.expect("a JSON answer")
+    }
+
     /// URL of `path` on `function` under cargo lambda watch.
     pub fn function_url(&self, function: &str, path: &str) -> String {
         format!("{}/{function}{path}", self.lambda_prefix)

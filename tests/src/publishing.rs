@@ -47,3 +47,32 @@ pub async fn unpolled_results_queue(stack: &crate::Stack) -> connector::queue::R
         .expect("a created queue has a URL");
     connector::queue::ResultsQueue::new(stack.aws.sqs.clone(), url)
 }
+
+/// The SQS event Lambda's event source mapping builds from messages it received from `queue_arn`.
+pub fn sqs_event(received: &[aws_sdk_sqs::types::Message], queue_arn: &str) -> serde_json::Value {
+    let records: Vec<serde_json::Value> = received
+        .iter()
+        .map(|m| {
+            let attributes: serde_json::Map<String, serde_json::Value> = m
+                .attributes()
+                .map(|a| {
+                    a.iter()
+                        .map(|(k, v)| (k.as_str().to_owned(), serde_json::json!(v)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            serde_json::json!({
+                "messageId": m.message_id(),
+                "receiptHandle": m.receipt_handle(),
+                "body": m.body(),
+                "attributes": attributes,
+                "messageAttributes": {},
+                "md5OfBody": m.md5_of_body(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}

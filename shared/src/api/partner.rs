@@ -12,9 +12,9 @@ use crate::auth::{hash_secret, secret_matches, AccessToken, TokenClaims};
 use crate::aws::AwsClients;
 use crate::config::{Config, SrEndpoints};
 use crate::http::{
-    bearer_token, body_bytes, decode_segment, empty_response, header_text, json_response,
-    parse_json, require_content_type, require_json_or_untyped, require_storable, segments_after,
-    sr_error_response, ApiError,
+    bearer_token, body_bytes, body_limits, decode_segment, empty_response, header_text,
+    json_response, parse_json, require_body_within, require_content_type, require_json_or_untyped,
+    require_storable, segments_after, sr_error_response, ApiError,
 };
 use crate::metrics::{self, Metric};
 use crate::notifications::Notifications;
@@ -109,6 +109,8 @@ impl PartnerApi {
         request: &Request,
     ) -> Result<TokenResponse, (StatusCode, OAuthErrorCode, String)> {
         use OAuthErrorCode::*;
+        require_body_within(request, body_limits::TOKEN)
+            .map_err(|e| (e.status, InvalidRequest, e.message))?;
         let bad = |code, text: &str| (StatusCode::BAD_REQUEST, code, text.to_string());
         require_content_type(request, "application/x-www-form-urlencoded").map_err(|_| {
             bad(
@@ -212,6 +214,7 @@ impl PartnerApi {
     }
 
     async fn packages(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        require_body_within(request, body_limits::NO_BODY)?;
         let auth = self.authorize(request).await?;
         let query = package_query(request)?;
         let packages = auth
@@ -234,6 +237,7 @@ impl PartnerApi {
     }
 
     async fn package(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        require_body_within(request, body_limits::NO_BODY)?;
         let auth = self.authorize(request).await?;
         let id = package_id(request)?;
         let package = auth
@@ -258,6 +262,7 @@ impl PartnerApi {
     }
 
     async fn order(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        require_body_within(request, body_limits::ORDER)?;
         let auth = self.authorize(request).await?;
         require_json_or_untyped(request)?;
         let body: OrderRequest = parse_json(body_bytes(request))?;
@@ -283,6 +288,7 @@ impl PartnerApi {
     }
 
     async fn inline_order(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        require_body_within(request, body_limits::ORDER)?;
         let auth = self.authorize(request).await?;
         require_json_or_untyped(request)?;
         let body: InlineOrderRequest = parse_json(body_bytes(request))?;
@@ -353,6 +359,7 @@ impl PartnerApi {
     }
 
     async fn disable(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        require_body_within(request, body_limits::NO_BODY)?;
         let company_id = path_company_id(request)?;
         if self.disable_requires_token {
             match self.authorize(request).await {

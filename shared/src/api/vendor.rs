@@ -12,8 +12,9 @@ use crate::auth::VendorKeyVerifier;
 use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::{
-    bearer_token, body_bytes, decode_segment, header_text, json_response, parse_json, query_param,
-    require_storable, segments_after, vendor_error_response, ApiError,
+    bearer_token, body_bytes, body_limits, decode_segment, header_text, json_response, parse_json,
+    query_param, require_body_within, require_storable, require_stored_size_within, segments_after,
+    vendor_error_response, ApiError,
 };
 use crate::orders::{DeliveryAttempt, DeliveryState, Order, Submission, VendorOrderStatus};
 use crate::packages::{validate_packages, Availability, Catalog, ReplaceSummary, VendorPackage};
@@ -21,7 +22,7 @@ use crate::passthrough::{Passthrough, PassthroughRequest, PassthroughSettings};
 use crate::queue::{QueueMessage, ResultsQueue};
 use crate::results::{
     decide, file_attachments, to_package_result, without_inline_data, AttachmentError,
-    ResultSubmission, MAX_INLINE_FILE_BYTES,
+    ResultSubmission, MAX_INLINE_FILE_BYTES, MAX_STORED_RESULT_BYTES,
 };
 use crate::secrets::{SecretError, Secrets};
 use crate::sr::{AssessmentPackage, PackageResult, ResultStatus, SrClient, SrClientError};
@@ -173,6 +174,10 @@ impl VendorApi {
     }
 
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        require_body_within(
+            request,
+            body_limits::vendor_api(request.method(), request.uri().path()),
+        )?;
         self.authenticate(request).await?;
         let segments = segments_after(request.uri().path(), "assessment").unwrap_or_default();
         let method = request.method();
@@ -439,6 +444,7 @@ impl VendorApi {
         // Inline file bytes are stored once, as their own items; the order keeps only a note.
         let vendor_body = without_inline_data(serde_json::from_slice(bytes).unwrap_or_default());
         require_storable(&vendor_body, "")?;
+        require_stored_size_within(&vendor_body, MAX_STORED_RESULT_BYTES, "a result")?;
         // Names this submission's files, so a publisher still busy with an older one cannot
         // mark these uploaded.
         let revision = random_token(16);

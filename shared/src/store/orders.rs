@@ -89,7 +89,7 @@ impl Store {
                     .ok_or(StoreError::Conflict)?;
                 Ok(PutOrderOutcome::Exists(Box::new(existing)))
             }
-            Err(e) => Err(StoreError::service(e)),
+            Err(e) => Err(StoreError::of_write(e, "the order")),
         }
     }
 
