@@ -23,6 +23,9 @@ use serde_json::{json, Value};
 
 const MIB: usize = 1024 * 1024;
 
+/// Method, function, path, headers, body size, and what the answer must say.
+type Case<'a> = (Method, &'a str, String, Vec<(&'a str, &'a str)>, usize, &'a str);
+
 /// A request of `size` bytes of JSON-looking filler to `function` at `path`; status and body.
 async fn oversized(
     stack: &Stack,
@@ -59,8 +62,7 @@ async fn every_endpoint_refuses_a_body_over_its_bound_with_413_naming_it() {
         json,
     ];
     let sr = [("authorization", token.as_str()), json];
-    // (method, function, path, headers, size, what the answer must say)
-    let cases: Vec<(Method, &str, String, Vec<(&str, &str)>, usize, &str)> = vec![
+    let cases: Vec<Case> = vec![
         // The case: 7 MiB to SR's order endpoint was a 503 SR would retry forever.
         (
             Method::POST,
