@@ -25,6 +25,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::aws::AwsClients;
 use crate::backoff::{self, Backoff, Redelivery};
+use crate::budget::Budget;
 use crate::config::Config;
 use crate::enrichment::{Enricher, EnrichmentOutcome};
 use crate::metrics::{self, Metric};
@@ -36,6 +37,12 @@ use crate::secrets::{CredentialCache, SecretError, Secrets};
 use crate::sr::client::SrAnswer;
 use crate::sr::{SrClient, SrClientError, SrCredentials};
 use crate::store::{DeliveryRecord, Store};
+
+/// What recording a batch's outcomes needs after its last SR call (a `TransactWriteItems`,
+/// `ChangeMessageVisibilityBatch`, the `delivery.failed` events): kept out of the time budget.
+const RECORDING_RESERVE: Duration = Duration::from_secs(5);
+/// The PATCH starts only with this much budget left: the SR client's request timeout.
+const PATCH_TIME: Duration = Duration::from_secs(10);
 
 /// SR calls in flight per invocation. SR allows 8 per credential; with the event source
 /// mapping's `MaximumConcurrency` of 2 this keeps the total within it.
@@ -145,7 +152,8 @@ impl ResultPublisher {
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
         let records = &event.payload.records;
-        let outcomes = self.process_batch(records).await;
+        let budget = Budget::before_lambda_deadline(event.context.deadline, RECORDING_RESERVE);
+        let outcomes = self.process_batch_within(records, budget).await;
         let mut response = SqsBatchResponse::default();
         let mut redeliveries: HashMap<&str, Vec<Redelivery>> = HashMap::new();
         let mut rng = rand::rng();
@@ -191,8 +199,18 @@ impl ResultPublisher {
             .unwrap_or(Outcome::RETRY)
     }
 
-    /// The outcome of each message, in order.
+    /// The outcome of each message, in order, without a time budget.
     pub async fn process_batch(&self, messages: &[SqsMessage]) -> Vec<Outcome> {
+        self.process_batch_within(messages, Budget::UNLIMITED).await
+    }
+
+    /// The outcome of each message, in order; SR calls and downloads stay within `budget`, and
+    /// what does not fit is retried.
+    pub async fn process_batch_within(
+        &self,
+        messages: &[SqsMessage],
+        budget: Budget,
+    ) -> Vec<Outcome> {
         let parsed: Vec<Option<QueueMessage>> = messages.iter().map(parse).collect();
         let order_ids: Vec<&str> = parsed
             .iter()
@@ -209,7 +227,7 @@ impl ResultPublisher {
                 return vec![Outcome::RETRY; messages.len()];
             }
         };
-        let batch = Batch::new(&self.pacer, &parsed);
+        let batch = Batch::new(&self.pacer, &parsed, budget);
         // Messages of one FIFO group (one order) in sequence; groups concurrently.
         let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
         for (i, message) in parsed.iter().enumerate() {
@@ -457,9 +475,19 @@ impl ResultPublisher {
             Ok(self.in_flight.acquire().await.expect("never closed"))
         };
         self.files
-            .deliver(&self.sr, &credentials, &self.store, order, paced)
+            .deliver(
+                &self.sr,
+                &credentials,
+                &self.store,
+                order,
+                paced,
+                batch.budget,
+            )
             .await
             .map_err(Sending::Files)?;
+        if !batch.budget.allows(PATCH_TIME) {
+            return Err(Sending::Paced(Duration::from_secs(1)));
+        }
         batch
             .slot(&order.company_id)
             .await
@@ -591,6 +619,8 @@ struct Delivery<'a> {
 /// throttled, and the attempts to record at the end.
 struct Batch<'p> {
     pacer: &'p Pacer,
+    /// What this invocation may still spend on SR calls and downloads.
+    budget: Budget,
     /// How many SR calls each company's messages in this batch will need at most.
     planned: HashMap<String, u32>,
     schedules: Mutex<HashMap<String, Arc<Mutex<Schedule>>>>,
@@ -609,7 +639,7 @@ struct Schedule {
 }
 
 impl<'p> Batch<'p> {
-    fn new(pacer: &'p Pacer, parsed: &[Option<QueueMessage>]) -> Self {
+    fn new(pacer: &'p Pacer, parsed: &[Option<QueueMessage>], budget: Budget) -> Self {
         let mut planned = HashMap::new();
         for message in parsed.iter().flatten() {
             let QueueMessage::Result { company_id, .. } = message else {
@@ -619,6 +649,7 @@ impl<'p> Batch<'p> {
         }
         Self {
             pacer,
+            budget,
             planned,
             schedules: Mutex::new(HashMap::new()),
             records: Mutex::new(Vec::new()),

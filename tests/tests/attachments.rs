@@ -146,7 +146,8 @@ async fn hosted_file(stack: &Stack, company: &TestCompany, bytes: &[u8]) -> Stri
             &host_order,
             "source.bin",
             "application/octet-stream",
-            bytes,
+            bytes.to_vec().into(),
+            connector::sr::client::UPLOAD_TIMEOUT,
         )
         .await
         .expect("the simulator takes the upload");
@@ -633,4 +634,61 @@ async fn a_download_that_fails_for_now_is_retried_with_the_message() {
     let files = sr_attachments(&stack, &order_id).await;
     assert_eq!(files.len(), 1);
     assert_eq!(files[0]["sha256"], sha256(&bytes));
+}
+
+#[tokio::test]
+async fn a_download_that_outlasts_the_time_budget_is_stopped_and_the_batch_still_recorded() {
+    let stack = Stack::connect().await;
+    let (company, order_id) = sr_order(&stack, "file-budget").await;
+    let data_url = hosted_file(&stack, &company, b"a file from a slow host").await;
+    let version = submit_ok(
+        &stack,
+        &company,
+        &order_id,
+        json!({"status": "COMPLETED", "attachments": [
+            {"name": "slow.txt", "content_type": "text/plain", "data_url": data_url}
+        ]}),
+    )
+    .await;
+    let (other, other_order) = sr_order(&stack, "file-budget-other").await;
+    let other_version =
+        submit_ok(&stack, &other, &other_order, json!({"status": "COMPLETED"})).await;
+    // The file's host takes a minute to answer: far past what the invocation has left.
+    let path = url::Url::parse(&data_url).unwrap().path().to_string();
+    stack
+        .sim
+        .inject_fault(json!({"path_contains": path, "status": 0, "delay_ms": 60_000, "count": 1}))
+        .await;
+    let budget = connector::budget::Budget::until(
+        std::time::Instant::now() + std::time::Duration::from_secs(12),
+    );
+    let outcomes = publisher(&stack, local_policy(&stack))
+        .process_batch_within(
+            &[
+                result_message(&other, &other_order, other_version),
+                result_message(&company, &order_id, version),
+            ],
+            budget,
+        )
+        .await;
+    // The invocation ended within its budget with every outcome recorded: the other result
+    // delivered, the slow file's result retried later, its file still pending.
+    assert_eq!(outcomes[0], Outcome::Done);
+    assert!(outcomes[1].is_retry(), "{outcomes:?}");
+    let order = stack
+        .store
+        .get_order_with_history(&order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let detail = order.deliveries[0].detail.as_deref().unwrap();
+    assert!(detail.contains("time budget"), "{detail}");
+    assert_eq!(
+        vendor_order(&stack, &company, &order_id).await["file_attachments"][0]["state"],
+        "PENDING"
+    );
+    assert_eq!(
+        stack.sim.order(&other_order).await.unwrap()["result"]["status"],
+        "COMPLETED"
+    );
 }

@@ -24,7 +24,14 @@ use serde_json::{json, Value};
 const MIB: usize = 1024 * 1024;
 
 /// Method, function, path, headers, body size, and what the answer must say.
-type Case<'a> = (Method, &'a str, String, Vec<(&'a str, &'a str)>, usize, &'a str);
+type Case<'a> = (
+    Method,
+    &'a str,
+    String,
+    Vec<(&'a str, &'a str)>,
+    usize,
+    &'a str,
+);
 
 /// A request of `size` bytes of JSON-looking filler to `function` at `path`; status and body.
 async fn oversized(

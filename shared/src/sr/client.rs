@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use reqwest::{header, multipart, Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -341,7 +342,7 @@ fn token_lifetime(expires_in: Option<&serde_json::Value>) -> Duration {
 /// control `attachment` ("The API looks for a part containing the “attachment” control name").
 pub const ATTACHMENT_PART: &str = "attachment";
 /// A file upload carries up to 10 MiB; the 10 s default is sized for small JSON calls.
-const UPLOAD_TIMEOUT: Duration = Duration::from_secs(25);
+pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(25);
 
 /// An SR answer of any status, as received: the vendor API's passthrough relays it.
 #[derive(Debug)]
@@ -357,13 +358,15 @@ impl SrClient {
     /// `POST /orders/{orderId}/results/attachment`: one file as `multipart/form-data` (part
     /// [`ATTACHMENT_PART`] with the file name and content type). SR answers 201 `{url}`; a 2xx
     /// without a readable `url` still counts as uploaded.
+    /// `bytes` is shared with the caller, not copied; the upload takes at most `timeout`.
     pub async fn upload_attachment(
         &self,
         credentials: &SrCredentials,
         order_id: &str,
         file_name: &str,
         content_type: &str,
-        bytes: &[u8],
+        bytes: Bytes,
+        timeout: Duration,
     ) -> Result<SrAnswer<Option<AttachmentResult>>, SrClientError> {
         let url = self.endpoints.api_url(&format!(
             "orders/{}/results/attachment",
@@ -372,12 +375,12 @@ impl SrClient {
         let response = self
             .send_authorized(credentials, |token| {
                 let form = multipart::Form::new()
-                    .part(ATTACHMENT_PART, file_part(bytes, file_name, content_type));
+                    .part(ATTACHMENT_PART, file_part(&bytes, file_name, content_type));
                 self.http()
                     .post(url.clone())
                     .bearer_auth(token)
                     .header(header::ACCEPT, "application/json")
-                    .timeout(UPLOAD_TIMEOUT)
+                    .timeout(timeout)
                     .multipart(form)
             })
             .await?;
@@ -454,10 +457,14 @@ impl SrClient {
     }
 }
 
-/// The file part; a content type reqwest cannot parse (the vendor API already checks its
+/// The file part, streamed from the shared bytes (a clone of `Bytes` is a reference count, not
+/// a copy of the file). A content type reqwest cannot parse (the vendor API already checks its
 /// shape) falls back to `application/octet-stream` rather than losing the file.
-fn file_part(bytes: &[u8], file_name: &str, content_type: &str) -> multipart::Part {
-    let part = || multipart::Part::bytes(bytes.to_vec()).file_name(file_name.to_string());
+fn file_part(bytes: &Bytes, file_name: &str, content_type: &str) -> multipart::Part {
+    let part = || {
+        multipart::Part::stream_with_length(reqwest::Body::from(bytes.clone()), bytes.len() as u64)
+            .file_name(file_name.to_string())
+    };
     part().mime_str(content_type).unwrap_or_else(|_| {
         part()
             .mime_str("application/octet-stream")
