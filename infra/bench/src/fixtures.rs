@@ -333,6 +333,17 @@ pub async fn stored_results(
     tenant: &Tenant,
     n: usize,
 ) -> Result<Vec<(String, String)>> {
+    stored_results_with(stack, tenant, n, None).await
+}
+
+/// [`stored_results`], each result carrying a file the publisher downloads from `data_url`
+/// when it is given.
+pub async fn stored_results_with(
+    stack: &Stack,
+    tenant: &Tenant,
+    n: usize,
+    data_url: Option<&str>,
+) -> Result<Vec<(String, String)>> {
     let mut tasks = tokio::task::JoinSet::new();
     let mut results = Vec::with_capacity(n);
     let mut next = 0;
@@ -351,7 +362,7 @@ pub async fn stored_results(
         if call.status != 202 {
             return Err(format!("SR's order was answered {}: {}", call.status, call.body).into());
         }
-        store_result(stack, tenant, &order_id).await?;
+        store_result(stack, tenant, &order_id, data_url).await?;
         let message = serde_json::to_string(&QueueMessage::Result {
             order_id: order_id.clone(),
             company_id: tenant.company.company_id.clone(),
@@ -362,8 +373,14 @@ pub async fn stored_results(
     Ok(results)
 }
 
-/// Stores result version 1 of `order_id` directly, as `PUT /assessment/orders/{id}/result` does.
-async fn store_result(stack: &Stack, tenant: &Tenant, order_id: &str) -> Result<()> {
+/// Stores result version 1 of `order_id` directly, as `PUT /assessment/orders/{id}/result` does
+/// (with a `data_url` file's item when one is given).
+async fn store_result(
+    stack: &Stack,
+    tenant: &Tenant,
+    order_id: &str,
+    data_url: Option<&str>,
+) -> Result<()> {
     let result = PackageResult {
         status: Some(ResultStatus::Completed),
         score: Some(Score {
@@ -375,11 +392,24 @@ async fn store_result(stack: &Stack, tenant: &Tenant, order_id: &str) -> Result<
         summary: Some("Benchmark result".into()),
         ..Default::default()
     };
+    let mut vendor_body = json!({"status": "COMPLETED", "score": 87.0, "max_score": 100});
+    if let Some(url) = data_url {
+        vendor_body["attachments"] = json!([{"name": "interview.mp4",
+            "content_type": "video/mp4", "data_url": url}]);
+        let file = connector::results::SubmittedFile {
+            field: "attachments[0]".into(),
+            name: "interview.mp4".into(),
+            content_type: "video/mp4".into(),
+            content: connector::results::FileContent::DataUrl(url.into()),
+        };
+        let (record, _) = connector::attachments::file_record(order_id, file, "bench", Utc::now());
+        stack.store.put_file(&record, None).await?;
+    }
     let submission = Submission {
         version: Some(1),
         submitted_at: Utc::now(),
         status: ResultStatus::Completed,
-        vendor_body: json!({"status": "COMPLETED", "score": 87.0, "max_score": 100}),
+        vendor_body,
         note: None,
         revision_of: None,
     };
