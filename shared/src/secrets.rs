@@ -198,20 +198,23 @@ impl CredentialCache {
 
     /// The company's credential pairs, from the cache when fresh.
     pub async fn company(&self, company_id: &str) -> Result<CompanyCredentials, SecretError> {
-        let mut entries = self.companies.lock().await;
-        if let Some((credentials, at)) = entries.get(company_id) {
-            if at.elapsed() < Self::KEEP_FOR {
-                return Ok(credentials.clone());
-            }
-        }
-        let credentials = self.secrets.company_credentials(company_id).await?;
-        entries.insert(company_id.to_owned(), (credentials.clone(), Instant::now()));
-        Ok(credentials)
+        Self::cached(&self.companies, company_id, || {
+            self.secrets.company_credentials(company_id)
+        })
+        .await
     }
 
     /// Drops a company's entry: the next use reads the secret again.
     pub async fn forget(&self, company_id: &str) {
         self.companies.lock().await.remove(company_id);
+    }
+
+    /// The partner master credential of secret `secret_id`, from the cache when fresh.
+    pub async fn partner(&self, secret_id: &str) -> Result<ClientCredentials, SecretError> {
+        Self::cached(&self.partner, secret_id, || {
+            self.secrets.partner_credential(secret_id)
+        })
+        .await
     }
 
     /// Runs `call` with the company's customer-level (outbound) credentials; when `refused`
@@ -227,36 +230,12 @@ impl CredentialCache {
     where
         Fut: Future<Output = T>,
     {
-        let cached = self.company(company_id).await?.outbound;
-        let answer = call(cached.clone()).await;
-        if !refused(&answer) {
-            return Ok(answer);
-        }
-        self.forget(company_id).await;
-        sr.forget_token(&cached.client_id);
-        let fresh = self.company(company_id).await?.outbound;
-        if fresh == cached {
-            return Ok(answer);
-        }
-        tracing::info!(company_id, "SmartRecruiters refused the cached company credentials; using the ones read again from Secrets Manager");
-        Ok(call(fresh).await)
+        self.call_as(sr, Holder::Company(company_id), call, refused)
+            .await
     }
 
-    /// The partner master credential of secret `secret_id`, from the cache when fresh.
-    pub async fn partner(&self, secret_id: &str) -> Result<ClientCredentials, SecretError> {
-        let mut entries = self.partner.lock().await;
-        if let Some((credentials, at)) = entries.get(secret_id) {
-            if at.elapsed() < Self::KEEP_FOR {
-                return Ok(credentials.clone());
-            }
-        }
-        let credentials = self.secrets.partner_credential(secret_id).await?;
-        entries.insert(secret_id.to_owned(), (credentials.clone(), Instant::now()));
-        Ok(credentials)
-    }
-
-    /// [`Self::call_as_company`] for the partner master credential (partner configuration,
-    /// connecting a company).
+    /// [`Self::call_as_company`] for the partner master credential of secret `secret_id`
+    /// (partner configuration, connecting a company).
     pub async fn call_as_partner<T, Fut>(
         &self,
         sr: &SrClient,
@@ -267,20 +246,75 @@ impl CredentialCache {
     where
         Fut: Future<Output = T>,
     {
-        let cached = self.partner(secret_id).await?;
+        self.call_as(sr, Holder::Partner(secret_id), call, refused)
+            .await
+    }
+
+    async fn call_as<T, Fut>(
+        &self,
+        sr: &SrClient,
+        holder: Holder<'_>,
+        call: impl Fn(SrCredentials) -> Fut,
+        refused: impl Fn(&T) -> bool,
+    ) -> Result<T, SecretError>
+    where
+        Fut: Future<Output = T>,
+    {
+        let cached = self.credentials_of(holder).await?;
         let answer = call(cached.clone()).await;
         if !refused(&answer) {
             return Ok(answer);
         }
-        self.partner.lock().await.remove(secret_id);
+        match holder {
+            Holder::Company(company_id) => self.forget(company_id).await,
+            Holder::Partner(secret_id) => {
+                self.partner.lock().await.remove(secret_id);
+            }
+        }
         sr.forget_token(&cached.client_id);
-        let fresh = self.partner(secret_id).await?;
+        let fresh = self.credentials_of(holder).await?;
         if fresh == cached {
             return Ok(answer);
         }
-        tracing::info!(secret_id, "SmartRecruiters refused the cached partner credential; using the one read again from Secrets Manager");
+        tracing::info!(?holder, "SmartRecruiters refused the cached credentials; using the ones read again from Secrets Manager");
         Ok(call(fresh).await)
     }
+
+    /// The pair the holder presents to SR.
+    async fn credentials_of(&self, holder: Holder<'_>) -> Result<ClientCredentials, SecretError> {
+        match holder {
+            Holder::Company(company_id) => Ok(self.company(company_id).await?.outbound),
+            Holder::Partner(secret_id) => self.partner(secret_id).await,
+        }
+    }
+
+    /// `entries[key]` while younger than [`Self::KEEP_FOR`], else what `read` answers (kept).
+    async fn cached<V, Fut>(
+        entries: &Mutex<HashMap<String, (V, Instant)>>,
+        key: &str,
+        read: impl FnOnce() -> Fut,
+    ) -> Result<V, SecretError>
+    where
+        V: Clone,
+        Fut: Future<Output = Result<V, SecretError>>,
+    {
+        let mut entries = entries.lock().await;
+        if let Some((value, at)) = entries.get(key) {
+            if at.elapsed() < Self::KEEP_FOR {
+                return Ok(value.clone());
+            }
+        }
+        let value = read().await?;
+        entries.insert(key.to_owned(), (value.clone(), Instant::now()));
+        Ok(value)
+    }
+}
+
+/// Whose SR credentials a call uses: a company's (by id) or the partner's (by secret id).
+#[derive(Debug, Clone, Copy)]
+enum Holder<'a> {
+    Company(&'a str),
+    Partner(&'a str),
 }
 
 /// For [`CredentialCache`]'s `refused`: an SR call whose error refuses the credentials.

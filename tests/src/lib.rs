@@ -137,6 +137,25 @@ impl Stack {
         response.json().await.expect("a JSON answer")
     }
 
+    /// The stored order with its history (submissions, delivery attempts); panics when absent.
+    pub async fn stored_order(&self, order_id: &str) -> connector::orders::Order {
+        self.store
+            .get_order_with_history(order_id)
+            .await
+            .expect("DynamoDB answers")
+            .unwrap_or_else(|| panic!("order {order_id} is stored"))
+    }
+
+    /// The customer-level client id the connector presents to SR for `company`.
+    pub async fn outbound_client_id(&self, company: &TestCompany) -> String {
+        self.secrets
+            .company_credentials(&company.company_id)
+            .await
+            .expect("the company's secret")
+            .outbound
+            .client_id
+    }
+
     /// URL of `path` on `function` under cargo lambda watch.
     pub fn function_url(&self, function: &str, path: &str) -> String {
         format!("{}/{function}{path}", self.lambda_prefix)
@@ -480,9 +499,23 @@ pub mod consent {
 
     /// The CSRF cookie a page set.
     pub fn csrf_cookie(response: &Response<Body>) -> Option<String> {
-        let cookie = response.headers().get("set-cookie")?.to_str().ok()?;
-        let value = cookie.split(';').next()?.strip_prefix("consent_csrf=")?;
-        Some(value.to_string())
+        csrf_in(
+            response
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|c| c.to_str().ok()),
+        )
+    }
+
+    /// The CSRF token among `Set-Cookie` values.
+    pub fn csrf_in<'a>(set_cookies: impl IntoIterator<Item = &'a str>) -> Option<String> {
+        set_cookies.into_iter().find_map(|c| {
+            c.split(';')
+                .next()?
+                .strip_prefix("consent_csrf=")
+                .map(str::to_owned)
+        })
     }
 
     /// Opens the page for `company` (with `extra` query) and returns it with its CSRF token.
@@ -512,18 +545,13 @@ pub mod consent {
             .await
             .expect("consent function reachable");
         assert_eq!(page.status(), 200);
-        let csrf = page
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|c| c.to_str().ok())
-            .find_map(|c| {
-                c.split(';')
-                    .next()?
-                    .strip_prefix("consent_csrf=")
-                    .map(str::to_owned)
-            })
-            .expect("the page sets its CSRF cookie");
+        let csrf = csrf_in(
+            page.headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|c| c.to_str().ok()),
+        )
+        .expect("the page sets its CSRF cookie");
         let done = stack
             .http
             .post(stack.function_url("consent", "/integration"))

@@ -76,3 +76,37 @@ pub fn sqs_event(received: &[aws_sdk_sqs::types::Message], queue_arn: &str) -> s
         .collect();
     serde_json::json!({ "Records": records })
 }
+
+/// Stores result version `expected + 1` with `status` directly in the table, around the vendor
+/// API (as an older connector version or an operator's tool could), without queueing it.
+pub async fn store_result_directly(
+    stack: &crate::Stack,
+    company: &TestCompany,
+    order_id: &str,
+    expected: u64,
+    status: connector::sr::ResultStatus,
+) -> connector::orders::Order {
+    let result = connector::sr::PackageResult {
+        status: Some(status),
+        ..Default::default()
+    };
+    stack
+        .store
+        .write_result(connector::store::ResultWrite {
+            order_id,
+            integration_id: &company.integration_id,
+            expected_version: expected,
+            result: &result,
+            submission: &connector::orders::Submission {
+                version: Some(expected + 1),
+                submitted_at: chrono::Utc::now(),
+                status,
+                vendor_body: serde_json::json!({"status": status.as_str()}),
+                note: None,
+                revision_of: None,
+            },
+            now: chrono::Utc::now(),
+        })
+        .await
+        .expect("the result is stored")
+}

@@ -242,22 +242,13 @@ async fn connect_through_events(
         )
         .await;
     assert_eq!(page.status, 200, "{}", page.text());
-    let csrf = page
-        .cookies
-        .iter()
-        .chain(
-            page.headers["set-cookie"]
-                .as_str()
-                .map(str::to_owned)
-                .iter(),
-        )
-        .find_map(|c| {
-            c.split(';')
-                .next()?
-                .strip_prefix("consent_csrf=")
-                .map(str::to_owned)
-        })
-        .expect("the page sets its CSRF cookie");
+    let csrf = connector_tests::consent::csrf_in(
+        page.cookies
+            .iter()
+            .map(String::as_str)
+            .chain(page.headers["set-cookie"].as_str()),
+    )
+    .expect("the page sets its CSRF cookie");
     let form = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("csrf", &csrf)
         .append_pair("company_id", company_id)

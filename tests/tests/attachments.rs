@@ -171,12 +171,7 @@ async fn an_inline_file_arrives_at_sr_as_multipart_with_its_name_type_and_bytes(
     )
     .await;
     // The order item keeps no file bytes; the file is its own item.
-    let stored = stack
-        .store
-        .get_order_with_history(&order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stack.stored_order(&order_id).await;
     let kept = &stored.submissions[0].vendor_body["attachments"][0];
     assert!(kept.get("data").is_none(), "{kept}");
 
@@ -352,12 +347,7 @@ async fn inline_data_over_the_limit_is_413_and_points_at_data_url() {
     assert!(message.contains("`attachments[0]`"), "{message}");
     assert!(message.contains("data_url"), "{message}");
     // Nothing was stored or queued.
-    let order = stack
-        .store
-        .get_order_with_history(&order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let order = stack.stored_order(&order_id).await;
     assert_eq!(order.result_version, 0);
     assert!(stack
         .store
@@ -475,12 +465,7 @@ async fn a_transient_sr_500_on_the_upload_is_retried_and_then_delivered() {
     let publisher = publisher(&stack, local_policy(&stack));
     let message = result_message(&company, &order_id, version);
     assert!(publisher.process(&message).await.is_retry());
-    let order = stack
-        .store
-        .get_order_with_history(&order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let order = stack.stored_order(&order_id).await;
     assert_eq!(order.delivery_state, DeliveryState::Retrying);
     assert_eq!(order.deliveries[0].sr_status_code, Some(500));
     assert!(
@@ -616,12 +601,7 @@ async fn a_download_that_fails_for_now_is_retried_with_the_message() {
     let publisher = publisher(&stack, local_policy(&stack));
     let message = result_message(&company, &order_id, version);
     assert!(publisher.process(&message).await.is_retry());
-    let order = stack
-        .store
-        .get_order_with_history(&order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let order = stack.stored_order(&order_id).await;
     assert_eq!(order.delivery_state, DeliveryState::Retrying);
     let detail = order.deliveries[0].detail.as_deref().unwrap();
     assert!(
@@ -675,12 +655,7 @@ async fn a_download_that_outlasts_the_time_budget_is_stopped_and_the_batch_still
     // delivered, the slow file's result retried later, its file still pending.
     assert_eq!(outcomes[0], Outcome::Done);
     assert!(outcomes[1].is_retry(), "{outcomes:?}");
-    let order = stack
-        .store
-        .get_order_with_history(&order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let order = stack.stored_order(&order_id).await;
     let detail = order.deliveries[0].detail.as_deref().unwrap();
     assert!(detail.contains("time budget"), "{detail}");
     assert_eq!(

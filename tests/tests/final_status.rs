@@ -4,14 +4,13 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
-use connector::orders::{DeliveryState, Submission};
+use connector::orders::DeliveryState;
 use connector::queue::{QueueMessage, ResultsQueue};
-use connector::sr::{PackageResult, ResultStatus};
-use connector::store::ResultWrite;
+use connector::sr::ResultStatus;
 use connector_tests::pipeline::{
     company_with_orders, completed, order_over_http, sr_result, submit_over_http,
 };
+use connector_tests::publishing::store_result_directly;
 use connector_tests::{eventually, Stack};
 use serde_json::{json, Value};
 
@@ -161,29 +160,7 @@ async fn the_publisher_never_sends_a_different_status_after_a_final_one() {
 
     // Version 3 stored directly with another final status, then its message, a stale copy of
     // version 1 and a duplicate of version 2, all on the stack's real results queue.
-    let rejected = PackageResult {
-        status: Some(ResultStatus::Rejected),
-        ..Default::default()
-    };
-    stack
-        .store
-        .write_result(ResultWrite {
-            order_id,
-            integration_id: &company.integration_id,
-            expected_version: 2,
-            result: &rejected,
-            submission: &Submission {
-                version: Some(3),
-                submitted_at: Utc::now(),
-                status: ResultStatus::Rejected,
-                vendor_body: json!({"status": "REJECTED"}),
-                note: None,
-                revision_of: None,
-            },
-            now: Utc::now(),
-        })
-        .await
-        .expect("stored around the vendor API");
+    store_result_directly(&stack, &company, order_id, 2, ResultStatus::Rejected).await;
     let queue = ResultsQueue::new(stack.aws.sqs.clone(), &stack.config.results_queue_url);
     for version in [1, 2, 3] {
         let message = QueueMessage::Result {

@@ -50,15 +50,6 @@ async fn passthrough_status(stack: &Stack, company: &TestCompany, order: &Value)
     answer["data"]["status"].as_u64().unwrap_or(0)
 }
 
-async fn outbound_client(stack: &Stack, company: &TestCompany) -> String {
-    let credentials = stack
-        .secrets
-        .company_credentials(&company.company_id)
-        .await
-        .expect("the company's secret");
-    credentials.outbound.client_id
-}
-
 #[tokio::test]
 async fn a_company_reconnected_while_warm_gets_its_next_order_enriched_and_delivered() {
     let stack = Stack::connect().await;
@@ -77,7 +68,7 @@ async fn a_company_reconnected_while_warm_gets_its_next_order_enriched_and_deliv
     // The publisher and the vendor API are warm with the first credentials and SR tokens.
     let first = order_enriched_and_delivered(&stack, &company, 61.0).await;
     assert_eq!(passthrough_status(&stack, &company, &first).await, 200);
-    let old_client = outbound_client(&stack, &company).await;
+    let old_client = stack.outbound_client_id(&company).await;
 
     // SR disables the integration, then the admin connects again with a new key: SR issues new
     // customer credentials and forgets the old ones (and their tokens).
@@ -88,7 +79,7 @@ async fn a_company_reconnected_while_warm_gets_its_next_order_enriched_and_deliv
         .await;
     let (status, page) = connect_over_http(&stack, &company.company_id, &key).await;
     assert_eq!(status, 200, "{page}");
-    assert_ne!(outbound_client(&stack, &company).await, old_client);
+    assert_ne!(stack.outbound_client_id(&company).await, old_client);
 
     let second = order_enriched_and_delivered(&stack, &company, 62.0).await;
     let attempts = second["delivery"]["attempts"].as_array().unwrap();

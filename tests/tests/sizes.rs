@@ -9,14 +9,11 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
-use chrono::Utc;
-use connector::orders::Submission;
 use connector::queue::QueueMessage;
-use connector::sr::{PackageResult, ResultStatus};
-use connector::store::ResultWrite;
+use connector::sr::ResultStatus;
 use connector_tests::apigw::HttpApiEvent;
 use connector_tests::pipeline::{company_with_orders, order_over_http, submit_over_http};
-use connector_tests::publishing::{sqs_event, unpolled_results_queue};
+use connector_tests::publishing::{sqs_event, store_result_directly, unpolled_results_queue};
 use connector_tests::{eventually, Stack, TestCompany};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -329,30 +326,9 @@ async fn bloat_to_the_limit(stack: &Stack, order_id: &str) {
     set(fits).await.expect("the largest history that fits");
 }
 
+/// Result version 1 stored directly (no queue); its queue message's body.
 async fn stored_result(stack: &Stack, company: &TestCompany, order_id: &str) -> String {
-    let result = PackageResult {
-        status: Some(ResultStatus::Completed),
-        ..Default::default()
-    };
-    stack
-        .store
-        .write_result(ResultWrite {
-            order_id,
-            integration_id: &company.integration_id,
-            expected_version: 0,
-            result: &result,
-            submission: &Submission {
-                version: Some(1),
-                submitted_at: Utc::now(),
-                status: ResultStatus::Completed,
-                vendor_body: json!({"status": "COMPLETED"}),
-                note: None,
-                revision_of: None,
-            },
-            now: Utc::now(),
-        })
-        .await
-        .unwrap();
+    store_result_directly(stack, company, order_id, 0, ResultStatus::Completed).await;
     serde_json::to_string(&QueueMessage::Result {
         order_id: order_id.into(),
         company_id: company.company_id.clone(),

@@ -13,17 +13,6 @@ use connector_tests::pipeline::{
 use connector_tests::{eventually, unique, Stack, TestCompany};
 use serde_json::{json, Value};
 
-/// The company's customer-level client id at SR (what the connector authenticates with).
-async fn outbound_client(stack: &Stack, company: &TestCompany) -> String {
-    stack
-        .secrets
-        .company_credentials(&company.company_id)
-        .await
-        .unwrap()
-        .outbound
-        .client_id
-}
-
 /// The attempts recorded for the order once one matches `done`.
 async fn attempts_until(
     stack: &Stack,
@@ -93,7 +82,7 @@ async fn a_retry_after_of_u64_max_is_capped_not_a_crash() {
 async fn a_token_lifetime_of_u64_max_is_capped_and_the_token_still_used() {
     let stack = Stack::connect().await;
     let company = stack.new_company("lifetime").await;
-    let client = outbound_client(&stack, &company).await;
+    let client = stack.outbound_client_id(&company).await;
     stack.sim.set_token_lifetime(&client, json!(u64::MAX)).await;
     stack
         .put_catalog(&company, connector_tests::scenario::demo_catalog())
@@ -122,7 +111,7 @@ async fn a_token_lifetime_of_u64_max_is_capped_and_the_token_still_used() {
 async fn a_redirect_from_the_token_endpoint_is_not_followed() {
     let stack = Stack::connect().await;
     let company = stack.new_company("token-redirect").await;
-    let client = outbound_client(&stack, &company).await;
+    let client = stack.outbound_client_id(&company).await;
     let elsewhere = format!("/redirected/{}", unique("token"));
     // The connector's first token request for this company is answered with a redirect that
     // would re-send the client secret elsewhere (307 keeps the method and the body).

@@ -264,12 +264,7 @@ async fn a_result_is_recorded_queued_and_reported() {
     assert_eq!(body["data"]["result_version"], 1);
     assert_eq!(body["data"]["sr_status"], "COMPLETED");
     assert_eq!(body["data"]["forwarded"], true);
-    let order = stack
-        .store
-        .get_order_with_history(&order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let order = stack.stored_order(&order_id).await;
     let result = order.result.unwrap();
     assert_eq!(result.score.unwrap().raw, 88);
     // The vendor's original fractional score is kept.
@@ -316,12 +311,7 @@ async fn bad_results_get_400s_that_name_the_field() {
         let message = answer["error"]["message"].as_str().unwrap();
         assert!(message.contains(field), "{body}: {message}");
     }
-    let order = stack
-        .store
-        .get_order_with_history(&order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let order = stack.stored_order(&order_id).await;
     assert_eq!(order.result_version, 0, "nothing half-written");
     let (status, _) = submit(&stack, &company, "no-such-order", json!({"status": "OPEN"})).await;
     assert_eq!(status, 404);
@@ -340,12 +330,7 @@ async fn late_in_progress_after_completed_is_refused() {
     let (status, body) = submit(&stack, &company, &order_id, json!({"status": "OPEN"})).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "FINAL_STATUS");
-    let order = stack
-        .store
-        .get_order_with_history(&order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let order = stack.stored_order(&order_id).await;
     assert_eq!(order.result_version, 1);
     assert_eq!(order.submissions.len(), 1);
 }

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::fixtures::{self, SqsRecord, Tenant};
+use crate::fixtures::{self, Tenant};
 use crate::launch::Instance;
 use crate::Result;
 
@@ -56,32 +56,7 @@ async fn peak_rss_of_one_batch(ctx: &Context, results: &[(String, String)]) -> R
     let spec = ctx.publisher_spec(&ctx.sim_url);
     let mut instance = Instance::start(&spec, &ctx.logs).await?;
     instance.init_time().await?;
-    let records: Vec<SqsRecord> = results
-        .iter()
-        .enumerate()
-        .map(|(i, (_, body))| SqsRecord {
-            message_id: connector_tests::uuid(),
-            receipt_handle: format!("bench-files-{i}"),
-            body: body.clone(),
-            receive_count: 1,
-        })
-        .collect();
-    let answer = instance
-        .invoke(&fixtures::sqs_event(
-            &records,
-            "arn:aws:sqs:us-east-1:123456789012:bench-files",
-        ))
-        .await?;
-    let failures = answer.json()["batchItemFailures"]
-        .as_array()
-        .map_or(0, Vec::len);
-    if answer.error || failures > 0 {
-        return Err(format!(
-            "result-publisher did not deliver the batch: {}",
-            String::from_utf8_lossy(&answer.body)
-        )
-        .into());
-    }
+    fixtures::deliver_event(&mut instance, results, "files").await?;
     Ok(instance.peak_rss_kib())
 }
 

@@ -426,3 +426,39 @@ async fn store_result(
         .await?;
     Ok(())
 }
+
+/// Hands `instance` (a result-publisher) one SQS event of `results` (order id, message body);
+/// an error unless every record was delivered. `tag` names the receipt handles.
+pub async fn deliver_event(
+    instance: &mut crate::launch::Instance,
+    results: &[(String, String)],
+    tag: &str,
+) -> Result<()> {
+    let records: Vec<SqsRecord> = results
+        .iter()
+        .enumerate()
+        .map(|(i, (_, body))| SqsRecord {
+            message_id: connector_tests::uuid(),
+            receipt_handle: format!("bench-{tag}-{i}"),
+            body: body.clone(),
+            receive_count: 1,
+        })
+        .collect();
+    let answer = instance
+        .invoke(&sqs_event(
+            &records,
+            "arn:aws:sqs:us-east-1:123456789012:bench",
+        ))
+        .await?;
+    let failures = answer.json()["batchItemFailures"]
+        .as_array()
+        .map_or(0, Vec::len);
+    if answer.error || failures > 0 {
+        return Err(format!(
+            "result-publisher did not deliver event {tag}: {}",
+            String::from_utf8_lossy(&answer.body)
+        )
+        .into());
+    }
+    Ok(())
+}
