@@ -369,9 +369,11 @@ fn files_rows(measured: &files::FilesRss, rows: &mut Vec<Row>) {
             "MiB",
         )
         .against("same batch, no files", without as f64 / MIB)
-        .target(Target::AtMost(64.0))
+        // The function has 128 MB: a quarter of it stays free.
+        .target(Target::AtMost(96.0))
         .note(format!(
-            "one SQS event; {} of {} files reached the simulator whole; the function has 128 MB",
+            "one SQS event; {} of {} files reached the simulator whole; at most 4 files in \
+             memory at once (the concurrency permits); the function has 128 MB",
             measured.uploaded, measured.results
         )),
     );
