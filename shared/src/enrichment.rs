@@ -156,6 +156,8 @@ enum Fetched<T> {
 struct Transient {
     after: Option<Duration>,
     detail: String,
+    /// SR refused the credentials (token endpoint, or a 401 with a fresh token).
+    refused: bool,
 }
 
 /// The enrichment worker; borrows the publisher's clients (one SR client, one token cache).
@@ -209,8 +211,23 @@ impl Enricher<'_> {
                 }
             };
         }
-        let credentials = match self.credentials.company(&order.company_id).await {
-            Ok(c) => c.outbound,
+        // SR refusing the cached credentials (a reconnected company) makes the cache read
+        // them again and the reads run once more, before the message is retried.
+        let fetched = self
+            .credentials
+            .call_as_company(
+                self.sr,
+                &order.company_id,
+                |credentials| async move { self.fetch(order, &credentials).await },
+                |fetched| matches!(fetched, Err(t) if t.refused),
+            )
+            .await;
+        let enrichment = match fetched {
+            Ok(Ok(enrichment)) => enrichment,
+            Ok(Err(t)) => {
+                tracing::warn!(order_id, company_id = %order.company_id, detail = %t.detail, "enrichment failed for now; will retry");
+                return EnrichmentOutcome::Retry { after: t.after };
+            }
             Err(SecretError::NotFound(_)) => {
                 // Disabled company: its secret is gone and SR would refuse us anyway.
                 tracing::warn!(order_id, company_id = %order.company_id, "no SmartRecruiters credentials (integration disabled?); order left without enrichment");
@@ -219,13 +236,6 @@ impl Enricher<'_> {
             Err(e) => {
                 tracing::warn!(order_id, company_id = %order.company_id, error = %e, "could not read company credentials; will retry");
                 return retry;
-            }
-        };
-        let enrichment = match self.fetch(order, &credentials).await {
-            Ok(enrichment) => enrichment,
-            Err(t) => {
-                tracing::warn!(order_id, company_id = %order.company_id, detail = %t.detail, "enrichment failed for now; will retry");
-                return EnrichmentOutcome::Retry { after: t.after };
             }
         };
         let (order, enrichment) = match self.store.put_enrichment(order_id, &enrichment).await {
@@ -275,12 +285,14 @@ impl Enricher<'_> {
                         .map_err(|e| Transient {
                             after: None,
                             detail: format!("could not reserve SR call slots: {e}"),
+                            refused: false,
                         })?;
                 let wait = slots.wait_from(pacing::now_ms());
                 if wait > pacing::MAX_WAIT {
                     return Err(Transient {
                         after: Some(wait),
                         detail: "the company's SR schedule is full".into(),
+                        refused: false,
                     });
                 }
                 Some(slots)
@@ -366,6 +378,18 @@ impl Enricher<'_> {
             Err(SrClientError::Rejected { status: 404, .. }) => Ok(Fetched::Missing(format!(
                 "{what} {id}: not found in SmartRecruiters (404)"
             ))),
+            Err(
+                e @ (SrClientError::CredentialsRefused { .. }
+                | SrClientError::Rejected { status: 401, .. }),
+            ) => {
+                // Not a missing part: the credentials. The caller reads them again; the
+                // queue's DLQ ends this if SR keeps refusing the stored ones.
+                Err(Transient {
+                    after: None,
+                    detail: format!("{what} {id}: {e}"),
+                    refused: true,
+                })
+            }
             Err(SrClientError::Rejected { status, detail, .. }) => {
                 tracing::warn!(order_id = %order.order_id, company_id = %order.company_id, what, status, detail = %detail, "SmartRecruiters refused an enrichment read");
                 Ok(Fetched::Missing(format!(
@@ -379,7 +403,7 @@ impl Enricher<'_> {
             }) => {
                 if let (Some(429), Some(after), Some(pacer)) = (status, retry_after, self.pacer) {
                     // Every instance holds back for this company, not only this one.
-                    let until = pacing::now_ms() + after.as_millis() as u64;
+                    let until = pacing::ms_after(after);
                     if let Err(e) = pacer.hold_until(&order.company_id, until).await {
                         tracing::warn!(company_id = %order.company_id, error = %e, "could not hold the SR schedule");
                     }
@@ -387,13 +411,7 @@ impl Enricher<'_> {
                 Err(Transient {
                     after: retry_after,
                     detail: format!("{what} {id}: {detail}"),
-                })
-            }
-            Err(e @ SrClientError::CredentialsRefused { .. }) => {
-                // Credentials may be rotated or SR may recover; the queue's DLQ ends this.
-                Err(Transient {
-                    after: None,
-                    detail: e.to_string(),
+                    refused: false,
                 })
             }
         }

@@ -67,6 +67,128 @@ impl ApiError {
     }
 }
 
+/// One body-size bound per endpoint, in bytes, checked by [`require_body_within`] before any
+/// other work. Each is sized for what the endpoint legitimately carries and for where it is
+/// stored (DynamoDB items hold at most 400 KB); Lambda's own 6 MB request limit is in front of
+/// every one of them in a deployment.
+pub mod body_limits {
+    use lambda_http::http::Method;
+
+    const KIB: usize = 1024;
+    /// `POST /oauth/token`: a form with a grant type, a client id and a secret.
+    pub const TOKEN: usize = 16 * KIB;
+    /// Requests that carry no body: `GET /packages`, `GET /packages/{id}`,
+    /// `DELETE /integrations/companies/{id}`, the vendor API's reads.
+    pub const NO_BODY: usize = 16 * KIB;
+    /// `POST /packages/orders`, `POST /packages/inline/orders`: SR's order. It is stored as
+    /// the order item, which also holds the latest result and the enrichment.
+    pub const ORDER: usize = 128 * KIB;
+    /// The consent page's forms (CSRF token, connect key, organisation choice).
+    pub const CONSENT: usize = 16 * KIB;
+    /// `PUT /assessment/packages`: the catalog, stored as one item.
+    pub const CATALOG: usize = 256 * KIB;
+    /// `PUT /assessment/orders/{id}/result`: inline files (at most 300 KiB each, decoded, as
+    /// base64) make it large; everything but the files must fit [`crate::results::MAX_STORED_RESULT_BYTES`].
+    pub const RESULT: usize = 6 * KIB * KIB;
+    /// `POST /assessment/passthrough/sr`: a Customer API call and its body.
+    pub const PASSTHROUGH: usize = 256 * KIB;
+    /// `POST /assessment/connect-keys`.
+    pub const CONNECT_KEY: usize = 16 * KIB;
+
+    /// The bound of a vendor API request, by method and the path after `/assessment`.
+    pub fn vendor_api(method: &Method, path: &str) -> usize {
+        let segments = crate::http::segments_after(path, "assessment").unwrap_or_default();
+        match (method, segments.as_slice()) {
+            (&Method::PUT, ["packages"]) => CATALOG,
+            (&Method::PUT, ["orders", _, "result"]) => RESULT,
+            (&Method::POST, ["passthrough", "sr"]) => PASSTHROUGH,
+            (&Method::POST, ["connect-keys"]) => CONNECT_KEY,
+            _ => NO_BODY,
+        }
+    }
+}
+
+/// 413 naming the limit when the body is larger than `limit` bytes. The body is already in
+/// memory (Lambda hands over whole events); this keeps the endpoint from parsing, storing or
+/// forwarding it, and from answering a 5xx when storage later refuses its size.
+pub fn require_body_within(request: &Request, limit: usize) -> Result<(), ApiError> {
+    let size = request.body().len();
+    if size <= limit {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+        format!(
+            "the request body is {size} bytes; this endpoint accepts at most {limit} bytes ({} KiB)",
+            limit / 1024
+        ),
+    ))
+}
+
+/// 413 naming the largest member when `value`, stored as JSON, would take more than `limit`
+/// bytes: the member a caller would have to shorten (``field `summary` ``).
+pub fn require_stored_size_within(
+    value: &serde_json::Value,
+    limit: usize,
+    what: &str,
+) -> Result<(), ApiError> {
+    let size = json_size(value);
+    if size <= limit {
+        return Ok(());
+    }
+    let (field, field_size) = largest_member(value, String::new());
+    let field = if field.is_empty() {
+        what.to_string()
+    } else {
+        field
+    };
+    Err(ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "VALUE_TOO_LARGE",
+        format!(
+            "field `{field}` is {field_size} bytes: {what} may take at most {limit} bytes as stored (file data apart), and this one takes {size}"
+        ),
+    ))
+}
+
+fn json_size(value: &serde_json::Value) -> usize {
+    serde_json::to_vec(value).map_or(0, |v| v.len())
+}
+
+/// The member holding most of `value`'s size: descends while one child holds more than half.
+fn largest_member(value: &serde_json::Value, path: String) -> (String, usize) {
+    use serde_json::Value;
+    let size = json_size(value);
+    let children: Vec<(String, &Value)> = match value {
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                let at = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                (at, v)
+            })
+            .collect(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("{path}[{i}]"), v))
+            .collect(),
+        _ => return (path, size),
+    };
+    match children
+        .into_iter()
+        .map(|(at, v)| (json_size(v), at, v))
+        .max_by_key(|(child_size, _, _)| *child_size)
+    {
+        Some((child_size, at, child)) if child_size * 2 > size => largest_member(child, at),
+        _ => (path, size),
+    }
+}
+
 /// SR's `ErrorResponse` — what our SR-facing endpoints answer on failure.
 pub fn sr_error_response(error: &ApiError) -> Response<Body> {
     json_response(
@@ -179,6 +301,33 @@ pub fn require_content_type(request: &Request, expected: &str) -> Result<(), Api
     }
 }
 
+/// A header's value as text. Header bytes are read as UTF-8: SR sends names with accents raw
+/// (`"firstName":"Zoë"` in `requester`), which `HeaderValue::to_str` (visible ASCII only)
+/// would refuse. `None` when absent or not UTF-8.
+pub fn header_text<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    std::str::from_utf8(request.headers().get(name)?.as_bytes()).ok()
+}
+
+/// A JSON body's `Content-Type`: `application/json` (or a `+json` type), or none at all — some
+/// clients and proxies send JSON without the header, and the body is parsed as JSON either
+/// way. Another declared type is a 415.
+pub fn require_json_or_untyped(request: &Request) -> Result<(), ApiError> {
+    let Some(declared) = request.headers().get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = std::str::from_utf8(declared.as_bytes())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence.is_empty() || essence == "application/json" || essence.ends_with("+json") {
+        return Ok(());
+    }
+    require_content_type(request, "application/json")
+}
+
 /// The bearer credential of the `Authorization` header, if it has one.
 pub fn bearer_token(request: &Request) -> Option<&str> {
     let value = request
@@ -279,6 +428,45 @@ mod tests {
         assert!(err.message.contains("`fields.a`"), "{}", err.message);
         assert!(
             err.message.contains("keys must not be empty"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn bodies_over_the_endpoint_bound_are_413_naming_it() {
+        let request = |body: Vec<u8>| {
+            lambda_http::http::Request::builder()
+                .body(Body::Binary(body))
+                .unwrap()
+        };
+        assert!(require_body_within(&request(vec![b'x'; 10]), 10).is_ok());
+        let err = require_body_within(&request(vec![b'x'; 11]), 10).unwrap_err();
+        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(err.message.contains("at most 10 bytes"), "{}", err.message);
+        use lambda_http::http::Method;
+        assert_eq!(
+            body_limits::vendor_api(&Method::PUT, "/prod/assessment/orders/o%201/result"),
+            body_limits::RESULT
+        );
+        assert_eq!(
+            body_limits::vendor_api(&Method::GET, "/assessment/orders"),
+            body_limits::NO_BODY
+        );
+    }
+
+    #[test]
+    fn a_value_too_large_to_store_names_its_largest_member() {
+        let value = serde_json::json!({"status": "COMPLETED", "attributes": [
+            {"type": "TEXT", "label": "a", "value": "short"},
+            {"type": "TEXT", "label": "b", "value": "x".repeat(500)}
+        ]});
+        assert!(require_stored_size_within(&value, 1000, "a result").is_ok());
+        let err = require_stored_size_within(&value, 100, "a result").unwrap_err();
+        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(
+            err.message
+                .starts_with("field `attributes[1].value` is 502 bytes"),
             "{}",
             err.message
         );

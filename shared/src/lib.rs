@@ -10,6 +10,7 @@ pub mod attachments;
 pub mod auth;
 pub mod aws;
 pub mod backoff;
+pub mod budget;
 pub mod config;
 pub mod enrichment;
 pub mod http;

@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 use crate::auth::credentials::random_token;
 use crate::auth::{generate_client_credentials, hash_secret};
 use crate::notifications::{company_connected_event, Notifications};
-use crate::secrets::{CompanyCredentials, InboundClient, SecretError, Secrets};
+use crate::secrets::{
+    sr_refused, CompanyCredentials, CredentialCache, InboundClient, SecretError, Secrets,
+};
 use crate::sr::{SrClient, SrClientError};
 use crate::store::{ClientRecord, CompanyRecord, CompanyStatus, Store, StoreError};
 
@@ -118,15 +120,24 @@ impl Onboarding<'_> {
         company_id: &str,
         integration_id: &str,
     ) -> Result<CompanyRecord, OnboardingError> {
-        let master = self
-            .secrets
-            .partner_credential(self.partner_credential_secret_id)
-            .await?;
         let inbound = generate_client_credentials();
-        let outbound = self
-            .sr
-            .integrate_company(&master, company_id, &inbound)
-            .await?;
+        // The master credential is read for this connection; SR refusing it (an operator just
+        // rotated the secret) makes it be read once more before the admin sees a failure.
+        let outbound = CredentialCache::new(self.secrets.clone())
+            .call_as_partner(
+                self.sr,
+                self.partner_credential_secret_id,
+                |master| {
+                    let inbound = &inbound;
+                    async move {
+                        self.sr
+                            .integrate_company(&master, company_id, inbound)
+                            .await
+                    }
+                },
+                sr_refused,
+            )
+            .await??;
         self.secrets
             .put_company_credentials(
                 company_id,

@@ -97,17 +97,21 @@ pub enum InlineUrlSource {
     Vendor,
 }
 
-/// One result the vendor submitted, forwarded to SR or only recorded.
+/// One result the vendor submitted; each became a result version and was queued for SR.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Submission {
-    /// The result version this submission became; `None` when it was recorded but not sent
-    /// (a late non-final status after a final one).
+    /// The result version this submission became. `None` only in histories written before the
+    /// final-status rule, when a late non-final status was recorded without being sent.
     pub version: Option<u64>,
     pub submitted_at: DateTime<Utc>,
     pub status: ResultStatus,
     /// Exactly what the vendor sent (fractional scores included).
     pub vendor_body: serde_json::Value,
     pub note: Option<String>,
+    /// The version this submission revises: the same final status sent again (a re-score, a
+    /// new report). `None` for a first result or a status change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_of: Option<u64>,
 }
 
 /// One attempt to deliver a result version to SR.
@@ -119,6 +123,9 @@ pub struct DeliveryAttempt {
     pub sr_status_code: Option<u16>,
     pub outcome: DeliveryState,
     pub detail: Option<String>,
+    /// The result status this attempt carried (absent in attempts recorded before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_status: Option<ResultStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,6 +156,19 @@ pub struct Order {
     #[serde(default)]
     pub sent_version: u64,
     pub delivery_state: DeliveryState,
+    /// The result status SR last accepted (set with each `DELIVERED` attempt): the publisher
+    /// never sends a different status once this is final.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_status: Option<ResultStatus>,
+    /// When the vendor submitted the latest result (the delivery latency metric starts here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_submitted_at: Option<DateTime<Utc>>,
+    /// A submission carried a file attachment: the order has `FILE#` items.
+    #[serde(default)]
+    pub has_file_attachments: bool,
+    /// The history, oldest first. Each entry is an item of its own (`HISTORY#…`), read with
+    /// `Store::get_order_with_history`; a plain read of the order leaves these empty, except on
+    /// orders written before the history had items of its own, which kept it inline.
     #[serde(default)]
     pub submissions: Vec<Submission>,
     #[serde(default)]
@@ -191,6 +211,27 @@ impl Order {
 
     pub fn result_status(&self) -> Option<ResultStatus> {
         self.result.as_ref().and_then(|r| r.status)
+    }
+
+    /// The status SR holds for this order as far as the connector knows: what the last
+    /// `DELIVERED` attempt carried. Orders recorded before that was kept derive it from their
+    /// histories (the delivered version's submission).
+    pub fn status_at_sr(&self) -> Option<ResultStatus> {
+        if self.delivered_status.is_some() {
+            return self.delivered_status;
+        }
+        let delivered = self
+            .deliveries
+            .iter()
+            .rev()
+            .find(|d| d.outcome == DeliveryState::Delivered)?;
+        delivered.result_status.or_else(|| {
+            self.submissions
+                .iter()
+                .rev()
+                .find(|s| s.version == Some(delivered.version))
+                .map(|s| s.status)
+        })
     }
 }
 
@@ -446,6 +487,9 @@ fn blank_order(fingerprint: String, now: DateTime<Utc>) -> Order {
         result_version: 0,
         sent_version: 0,
         delivery_state: DeliveryState::None,
+        delivered_status: None,
+        result_submitted_at: None,
+        has_file_attachments: false,
         submissions: Vec::new(),
         deliveries: Vec::new(),
         enrichment: None,

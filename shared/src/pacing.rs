@@ -65,6 +65,11 @@ pub fn now_ms() -> u64 {
         .unwrap_or_default()
 }
 
+/// Epoch milliseconds `wait` from now, saturating: `wait` may come from SR's headers.
+pub fn ms_after(wait: Duration) -> u64 {
+    now_ms().saturating_add(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// The shared per-company schedule.
 #[derive(Clone, Debug)]
 pub struct Pacer {

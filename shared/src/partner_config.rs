@@ -63,16 +63,14 @@ pub struct PartnerSettings {
     pub inline_enabled: bool,
     #[serde(default)]
     pub fields: Vec<Field>,
-    #[serde(default = "all_types")]
-    pub supported_assessment_types: Vec<AssessmentType>,
+    /// What SR may order. Unset: every type, `INLINE_ASSESSMENT` only when `inline_enabled`
+    /// (so the default configuration never advertises what it cannot take).
+    #[serde(default)]
+    pub supported_assessment_types: Option<Vec<AssessmentType>>,
 }
 
 fn popup() -> ConsentDisplayMode {
     ConsentDisplayMode::Popup
-}
-
-fn all_types() -> Vec<AssessmentType> {
-    AssessmentType::ALL.to_vec()
 }
 
 impl Default for PartnerSettings {
@@ -81,7 +79,7 @@ impl Default for PartnerSettings {
             consent_display_mode: popup(),
             inline_enabled: false,
             fields: Vec::new(),
-            supported_assessment_types: all_types(),
+            supported_assessment_types: None,
         }
     }
 }
@@ -98,6 +96,8 @@ pub enum SettingsError {
     NoTypes,
     #[error("{0} is not an absolute http(s) URL")]
     BadUrl(String),
+    #[error("the configuration would mislead SR: {0}")]
+    Inconsistent(#[from] crate::sr::partner::ConfigurationError),
 }
 
 /// SR's own `GET /packages` query parameters; a custom field must not reuse one of them.
@@ -125,10 +125,25 @@ impl PartnerSettings {
                 return Err(SettingsError::FieldIdClash(f.id.clone()));
             }
         }
-        if self.supported_assessment_types.is_empty() || self.supported_assessment_types.len() > 6 {
+        if self
+            .supported_assessment_types
+            .as_ref()
+            .is_some_and(|t| t.is_empty() || t.len() > 6)
+        {
             return Err(SettingsError::NoTypes);
         }
         Ok(())
+    }
+
+    /// The types to advertise: the settings' list, else every type SR can order here.
+    pub fn assessment_types(&self) -> Vec<AssessmentType> {
+        match &self.supported_assessment_types {
+            Some(types) => types.clone(),
+            None => AssessmentType::ALL
+                .into_iter()
+                .filter(|t| self.inline_enabled || *t != AssessmentType::InlineAssessment)
+                .collect(),
+        }
     }
 }
 
@@ -152,7 +167,7 @@ pub fn partner_configuration(
             return Err(SettingsError::BadUrl(url.clone()));
         }
     }
-    Ok(PartnerConfiguration {
+    let configuration = PartnerConfiguration {
         consent_url: urls.consent.clone(),
         consent_display_mode: settings.consent_display_mode,
         assessment_package_list_url: urls.package_list.clone(),
@@ -164,8 +179,11 @@ pub fn partner_configuration(
         oauth_token_url: urls.token.clone(),
         integration_disable_url: Some(urls.disable.clone()),
         fields: settings.fields.clone(),
-        supported_assessment_types: settings.supported_assessment_types.clone(),
-    })
+        supported_assessment_types: settings.assessment_types(),
+    };
+    // Whatever the settings, nothing inconsistent is ever sent.
+    configuration.check()?;
+    Ok(configuration)
 }
 
 #[cfg(test)]
@@ -244,6 +262,55 @@ mod tests {
         )
         .unwrap();
         assert_eq!(settings.consent_display_mode, ConsentDisplayMode::Redirect);
-        assert_eq!(settings.supported_assessment_types.len(), 6);
+        assert_eq!(settings.assessment_types().len(), 6);
+    }
+
+    #[test]
+    fn the_default_configuration_advertises_only_what_it_registers() {
+        let urls = PartnerUrls::local("http://127.0.0.1:9000/lambda-url");
+        let config = partner_configuration(&urls, &PartnerSettings::default()).unwrap();
+        assert!(!config
+            .supported_assessment_types
+            .contains(&AssessmentType::InlineAssessment));
+        assert_eq!(config.inline_assessment_package_order_url, None);
+        let inline = PartnerSettings {
+            inline_enabled: true,
+            ..Default::default()
+        };
+        let config = partner_configuration(&urls, &inline).unwrap();
+        assert!(config
+            .supported_assessment_types
+            .contains(&AssessmentType::InlineAssessment));
+    }
+
+    #[test]
+    fn inconsistent_settings_are_refused_before_anything_is_sent() {
+        let urls = PartnerUrls::local("http://127.0.0.1:9000/lambda-url");
+        let advertised_not_enabled = PartnerSettings {
+            supported_assessment_types: Some(vec![
+                AssessmentType::SkillTest,
+                AssessmentType::InlineAssessment,
+            ]),
+            ..Default::default()
+        };
+        let err = partner_configuration(&urls, &advertised_not_enabled).unwrap_err();
+        assert!(
+            err.to_string().contains("inlineAssessmentPackageOrderUrl"),
+            "{err}"
+        );
+        let enabled_not_advertised = PartnerSettings {
+            inline_enabled: true,
+            supported_assessment_types: Some(vec![AssessmentType::SkillTest]),
+            ..Default::default()
+        };
+        assert!(partner_configuration(&urls, &enabled_not_advertised).is_err());
+        let twice = PartnerSettings {
+            supported_assessment_types: Some(vec![
+                AssessmentType::SkillTest,
+                AssessmentType::SkillTest,
+            ]),
+            ..Default::default()
+        };
+        assert!(partner_configuration(&urls, &twice).is_err());
     }
 }

@@ -19,9 +19,9 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::secrets::Secrets;
+use crate::secrets::{CredentialCache, SecretError, Secrets};
 use crate::sr::client::RawAnswer;
-use crate::sr::SrClient;
+use crate::sr::{SrClient, SrClientError};
 
 /// One SR Customer API path the passthrough may reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,9 +183,50 @@ impl PassthroughSettings {
 
 /// What the vendor API needs to run passthrough calls.
 pub struct Passthrough {
-    pub secrets: Secrets,
+    /// The companies' credentials, kept while warm and read again when SR refuses them.
+    pub credentials: CredentialCache,
     pub sr: SrClient,
     pub settings: PassthroughSettings,
+}
+
+impl Passthrough {
+    pub fn new(secrets: Secrets, sr: SrClient, settings: PassthroughSettings) -> Self {
+        Self {
+            credentials: CredentialCache::new(secrets),
+            sr,
+            settings,
+        }
+    }
+
+    /// Sends `call` with the company's credentials. A 401 from SR, even with a fresh token, or
+    /// its token endpoint refusing them, makes the credentials be read again and the call be
+    /// sent once more with them when they changed (a reconnected company). `Err` when the
+    /// company's secret cannot be read (`NotFound`: disconnected).
+    pub async fn send(
+        &self,
+        company_id: &str,
+        call: &PreparedCall,
+    ) -> Result<Result<RawAnswer, SrClientError>, SecretError> {
+        let send = |credentials: crate::sr::SrCredentials| async move {
+            self.sr
+                .send_raw(
+                    &credentials,
+                    call.method.clone(),
+                    call.url.clone(),
+                    call.headers.clone(),
+                    call.body.clone(),
+                    MAX_ANSWER_BYTES,
+                )
+                .await
+        };
+        let refused = |answer: &Result<RawAnswer, SrClientError>| match answer {
+            Ok(raw) => raw.status == 401,
+            Err(e) => e.refuses_credentials(),
+        };
+        self.credentials
+            .call_as_company(&self.sr, company_id, send, refused)
+            .await
+    }
 }
 
 /// Checks the path: absolute, plain segments of URL-safe characters, nothing that could climb
@@ -373,7 +414,10 @@ pub fn answer_of(url: &Url, raw: RawAnswer) -> PassthroughAnswer {
         .headers
         .iter()
         .filter(|(name, _)| RETURNED_HEADERS.contains(&name.as_str()))
-        .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
+        .map(|(name, value)| {
+            let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.to_string(), text)
+        })
         .collect();
     let is_json = headers
         .get("content-type")

@@ -25,6 +25,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::aws::AwsClients;
 use crate::backoff::{self, Backoff, Redelivery};
+use crate::budget::Budget;
 use crate::config::Config;
 use crate::enrichment::{Enricher, EnrichmentOutcome};
 use crate::metrics::{self, Metric};
@@ -33,8 +34,15 @@ use crate::orders::{DeliveryAttempt, DeliveryState, Order};
 use crate::pacing::{self, Pacer, Slots};
 use crate::queue::QueueMessage;
 use crate::secrets::{CredentialCache, SecretError, Secrets};
-use crate::sr::{SrClient, SrClientError};
+use crate::sr::client::SrAnswer;
+use crate::sr::{SrClient, SrClientError, SrCredentials};
 use crate::store::{DeliveryRecord, Store};
+
+/// What recording a batch's outcomes needs after its last SR call (a `TransactWriteItems`,
+/// `ChangeMessageVisibilityBatch`, the `delivery.failed` events): kept out of the time budget.
+const RECORDING_RESERVE: Duration = Duration::from_secs(5);
+/// The PATCH starts only with this much budget left: the SR client's request timeout.
+const PATCH_TIME: Duration = Duration::from_secs(10);
 
 /// SR calls in flight per invocation. SR allows 8 per credential; with the event source
 /// mapping's `MaximumConcurrency` of 2 this keeps the total within it.
@@ -144,7 +152,8 @@ impl ResultPublisher {
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
         let records = &event.payload.records;
-        let outcomes = self.process_batch(records).await;
+        let budget = Budget::before_lambda_deadline(event.context.deadline, RECORDING_RESERVE);
+        let outcomes = self.process_batch_within(records, budget).await;
         let mut response = SqsBatchResponse::default();
         let mut redeliveries: HashMap<&str, Vec<Redelivery>> = HashMap::new();
         let mut rng = rand::rng();
@@ -190,8 +199,18 @@ impl ResultPublisher {
             .unwrap_or(Outcome::RETRY)
     }
 
-    /// The outcome of each message, in order.
+    /// The outcome of each message, in order, without a time budget.
     pub async fn process_batch(&self, messages: &[SqsMessage]) -> Vec<Outcome> {
+        self.process_batch_within(messages, Budget::UNLIMITED).await
+    }
+
+    /// The outcome of each message, in order; SR calls and downloads stay within `budget`, and
+    /// what does not fit is retried.
+    pub async fn process_batch_within(
+        &self,
+        messages: &[SqsMessage],
+        budget: Budget,
+    ) -> Vec<Outcome> {
         let parsed: Vec<Option<QueueMessage>> = messages.iter().map(parse).collect();
         let order_ids: Vec<&str> = parsed
             .iter()
@@ -208,7 +227,7 @@ impl ResultPublisher {
                 return vec![Outcome::RETRY; messages.len()];
             }
         };
-        let batch = Batch::new(&self.pacer, &parsed);
+        let batch = Batch::new(&self.pacer, &parsed, budget);
         // Messages of one FIFO group (one order) in sequence; groups concurrently.
         let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
         for (i, message) in parsed.iter().enumerate() {
@@ -230,42 +249,40 @@ impl ResultPublisher {
             }
         }
         let records = std::mem::take(&mut *batch.records.lock().await);
-        match self.store.record_deliveries(&records, Utc::now()).await {
-            Ok(()) => {
-                // Where FAILED is recorded: the vendor learns of it (`delivery.failed`).
-                for record in &records {
-                    if record.attempt.outcome != DeliveryState::Failed {
-                        continue;
-                    }
-                    let Some(order) = orders.get(&record.order_id) else {
-                        continue;
-                    };
-                    let attempt = &record.attempt;
-                    if let Err(e) = self
-                        .notifications
-                        .delivery_failed(
-                            order,
-                            attempt.version,
-                            attempt.sr_status_code,
-                            attempt.detail.as_deref(),
-                            Utc::now(),
-                        )
-                        .await
-                    {
-                        tracing::error!(order_id = %record.order_id, company_id = %order.company_id, error = %e, "could not record or queue delivery.failed");
-                    }
-                }
-            }
-            Err(e) => {
-                // Delivered but not recorded: redelivery re-sends the same result, which is harmless.
-                tracing::warn!(error = %e, "could not record delivery attempts; will retry");
-                let recorded: Vec<&str> = records.iter().map(|r| r.order_id.as_str()).collect();
+        let recorded = self.store.record_deliveries(&records, Utc::now()).await;
+        for (record, written) in records.iter().zip(recorded) {
+            let attempt = &record.attempt;
+            if let Err(e) = written {
+                // Delivered (or not) but not recorded: only this order's messages come back,
+                // and re-sending the same result is harmless. Other orders are unaffected.
+                tracing::warn!(order_id = %record.order_id, error = %e, "could not record the delivery attempt; will retry");
                 for (outcome, message) in outcomes.iter_mut().zip(&parsed) {
-                    if matches!(message, Some(QueueMessage::Result { order_id, .. }) if recorded.contains(&order_id.as_str()))
+                    if matches!(message, Some(QueueMessage::Result { order_id, .. }) if *order_id == record.order_id)
                     {
                         *outcome = Outcome::RETRY;
                     }
                 }
+                continue;
+            }
+            // Where FAILED is recorded: the vendor learns of it (`delivery.failed`).
+            if attempt.outcome != DeliveryState::Failed {
+                continue;
+            }
+            let Some(order) = orders.get(&record.order_id) else {
+                continue;
+            };
+            if let Err(e) = self
+                .notifications
+                .delivery_failed(
+                    order,
+                    attempt.version,
+                    attempt.sr_status_code,
+                    attempt.detail.as_deref(),
+                    Utc::now(),
+                )
+                .await
+            {
+                tracing::error!(order_id = %record.order_id, company_id = %order.company_id, error = %e, "could not record or queue delivery.failed");
             }
         }
         for (message, outcome) in messages.iter().zip(&outcomes) {
@@ -361,8 +378,46 @@ impl ResultPublisher {
             return Outcome::Done;
         };
         let version = order.result_version;
-        let credentials = match self.credentials.company(&order.company_id).await {
-            Ok(c) => c,
+        // The final-status rule again (defence in depth; the vendor API already refuses such a
+        // result): once SR holds a final status, a different one is never sent.
+        if let Some(status) = result.status {
+            if let Err(conflict) =
+                crate::results::decide(order.status_at_sr(), order.result_version, status)
+            {
+                tracing::error!(order_id = d.order_id, company_id = %order.company_id, version, error = %conflict, "a stored result would change SR's final status; not sent");
+                let detail = format!("not sent to SmartRecruiters: {conflict}");
+                return batch
+                    .record(order, version, None, DeliveryState::Failed, Some(detail))
+                    .await;
+            }
+        }
+        // Files, then the PATCH, with the company's credentials. When SR refuses them, the
+        // cache reads them again and, if they changed (a reconnected company), sends once more
+        // right away instead of spending a retry.
+        let sent = self
+            .credentials
+            .call_as_company(
+                &self.sr,
+                &order.company_id,
+                |credentials| self.send(order, result, credentials, batch),
+                |sent| matches!(sent, Err(e) if e.refuses_credentials()),
+            )
+            .await;
+        let error = match sent {
+            Ok(Ok(answer)) => {
+                self.delivered_metrics(order);
+                tracing::info!(order_id = d.order_id, company_id = %order.company_id, version, sr_status = answer.status, "result delivered to SmartRecruiters");
+                return batch
+                    .record(
+                        order,
+                        version,
+                        Some(answer.status),
+                        DeliveryState::Delivered,
+                        None,
+                    )
+                    .await;
+            }
+            Ok(Err(error)) => error,
             Err(SecretError::NotFound(_)) => {
                 let detail =
                     "the company has no SmartRecruiters credentials (integration disabled?)";
@@ -385,58 +440,65 @@ impl ResultPublisher {
                     .await;
             }
         };
-        // Files first, so SR shows the result with them; each upload takes an SR call slot.
-        let paced = || async {
-            batch.slot(&order.company_id).await?;
-            Ok(self.in_flight.acquire().await.expect("never closed"))
-        };
-        if let Err(error) = self
-            .files
-            .deliver(&self.sr, &credentials.outbound, &self.store, order, paced)
-            .await
-        {
-            tracing::warn!(order_id = d.order_id, company_id = %order.company_id, version, error = %aws_smithy_types::error::display::DisplayErrorContext(&error), "attachments not uploaded yet; will retry");
-            let after = error.retry_after();
-            if error.is_paced() {
-                return Outcome::Retry { after };
-            }
-            let detail = error.to_string();
-            return match batch
-                .record_retry(order, version, error.sr_status(), detail, d.last_receive)
-                .await
-            {
-                Outcome::Retry { .. } => Outcome::Retry { after },
-                done => done,
-            };
-        }
-        if let Err(wait) = batch.slot(&order.company_id).await {
-            return Outcome::Retry { after: Some(wait) };
-        }
-        let answer = {
-            let _permit = self.in_flight.acquire().await.expect("never closed");
-            self.sr
-                .patch_result(&credentials.outbound, d.order_id, result)
-                .await
-        };
-        match answer {
-            Ok(answer) => {
-                self.delivered_metrics(order);
-                tracing::info!(order_id = d.order_id, company_id = %order.company_id, version, sr_status = answer.status, "result delivered to SmartRecruiters");
-                batch
-                    .record(
-                        order,
-                        version,
-                        Some(answer.status),
-                        DeliveryState::Delivered,
-                        None,
-                    )
+        match error {
+            Sending::Paced(wait) => Outcome::Retry { after: Some(wait) },
+            Sending::Files(error) => {
+                tracing::warn!(order_id = d.order_id, company_id = %order.company_id, version, error = %aws_smithy_types::error::display::DisplayErrorContext(&error), "attachments not uploaded yet; will retry");
+                let after = error.retry_after();
+                if error.is_paced() {
+                    return Outcome::Retry { after };
+                }
+                let detail = error.to_string();
+                match batch
+                    .record_retry(order, version, error.sr_status(), detail, d.last_receive)
                     .await
+                {
+                    Outcome::Retry { .. } => Outcome::Retry { after },
+                    done => done,
+                }
             }
-            Err(error) => {
+            Sending::Sr(error) => {
                 self.failed(order, version, error, d.last_receive, batch)
                     .await
             }
         }
+    }
+
+    /// The order's pending files (each upload on an SR call slot), then the PATCH.
+    async fn send(
+        &self,
+        order: &Order,
+        result: &crate::sr::PackageResult,
+        credentials: SrCredentials,
+        batch: &Batch<'_>,
+    ) -> Result<SrAnswer<serde_json::Value>, Sending> {
+        let paced = || async {
+            batch.slot(&order.company_id).await?;
+            Ok(self.in_flight.acquire().await.expect("never closed"))
+        };
+        self.files
+            .deliver(
+                &self.sr,
+                &credentials,
+                &self.store,
+                order,
+                paced,
+                batch.budget,
+            )
+            .await
+            .map_err(Sending::Files)?;
+        if !batch.budget.allows(PATCH_TIME) {
+            return Err(Sending::Paced(Duration::from_secs(1)));
+        }
+        batch
+            .slot(&order.company_id)
+            .await
+            .map_err(Sending::Paced)?;
+        let _permit = self.in_flight.acquire().await.expect("never closed");
+        self.sr
+            .patch_result(&credentials, &order.order_id, result)
+            .await
+            .map_err(Sending::Sr)
     }
 
     async fn failed(
@@ -462,7 +524,7 @@ impl ResultPublisher {
                     .await
             }
             SrClientError::CredentialsRefused { .. } => {
-                self.credentials.forget(&order.company_id).await;
+                // The secret was read again already and still holds what SR refused.
                 batch
                     .record_retry(order, version, status, error.to_string(), last_receive)
                     .await
@@ -482,10 +544,7 @@ impl ResultPublisher {
                 batch.throttle(&order.company_id, wait).await;
                 if let Err(e) = self
                     .pacer
-                    .hold_until(
-                        &order.company_id,
-                        pacing::now_ms() + wait.as_millis() as u64,
-                    )
+                    .hold_until(&order.company_id, pacing::ms_after(wait))
                     .await
                 {
                     tracing::warn!(error = %e, "could not hold the shared SR schedule");
@@ -499,12 +558,14 @@ impl ResultPublisher {
     }
 
     fn delivered_metrics(&self, order: &Order) {
-        let submitted = order
-            .submissions
-            .iter()
-            .rev()
-            .find(|s| s.version == Some(order.result_version))
-            .map(|s| s.submitted_at);
+        let submitted = order.result_submitted_at.or_else(|| {
+            order
+                .submissions
+                .iter()
+                .rev()
+                .find(|s| s.version == Some(order.result_version))
+                .map(|s| s.submitted_at)
+        });
         let mut values = vec![(Metric::ResultsDelivered, 1.0)];
         if let Some(at) = submitted {
             let latency = (Utc::now() - at).num_milliseconds().max(0) as f64;
@@ -527,6 +588,26 @@ impl ResultPublisher {
     }
 }
 
+/// Why sending a result stopped short of SR's answer to the PATCH.
+enum Sending {
+    /// The files could not all be delivered yet.
+    Files(crate::attachments::FileDeliveryError),
+    /// No SR call slot soon enough: retry after this.
+    Paced(Duration),
+    /// SR (or the way to it) failed the PATCH.
+    Sr(SrClientError),
+}
+
+impl Sending {
+    fn refuses_credentials(&self) -> bool {
+        match self {
+            Self::Files(e) => e.refuses_credentials(),
+            Self::Paced(_) => false,
+            Self::Sr(e) => e.refuses_credentials(),
+        }
+    }
+}
+
 /// One result message to deliver.
 struct Delivery<'a> {
     order_id: &'a str,
@@ -540,6 +621,8 @@ struct Delivery<'a> {
 /// throttled, and the attempts to record at the end.
 struct Batch<'p> {
     pacer: &'p Pacer,
+    /// What this invocation may still spend on SR calls and downloads.
+    budget: Budget,
     /// How many SR calls each company's messages in this batch will need at most.
     planned: HashMap<String, u32>,
     schedules: Mutex<HashMap<String, Arc<Mutex<Schedule>>>>,
@@ -558,7 +641,7 @@ struct Schedule {
 }
 
 impl<'p> Batch<'p> {
-    fn new(pacer: &'p Pacer, parsed: &[Option<QueueMessage>]) -> Self {
+    fn new(pacer: &'p Pacer, parsed: &[Option<QueueMessage>], budget: Budget) -> Self {
         let mut planned = HashMap::new();
         for message in parsed.iter().flatten() {
             let QueueMessage::Result { company_id, .. } = message else {
@@ -568,6 +651,7 @@ impl<'p> Batch<'p> {
         }
         Self {
             pacer,
+            budget,
             planned,
             schedules: Mutex::new(HashMap::new()),
             records: Mutex::new(Vec::new()),
@@ -635,7 +719,10 @@ impl<'p> Batch<'p> {
             .entry(company_id.to_owned())
             .or_default()
             .clone();
-        schedule.lock().await.throttled_until = Some(Instant::now() + wait);
+        // `checked_add`: a wait past what `Instant` holds just means "not in this batch".
+        let until = Instant::now().checked_add(wait);
+        schedule.lock().await.throttled_until =
+            Some(until.unwrap_or_else(|| Instant::now() + pacing::MAX_WAIT));
     }
 
     /// Queues the attempt for recording; a retrying state asks SQS to redeliver.
@@ -653,6 +740,7 @@ impl<'p> Batch<'p> {
             sr_status_code,
             outcome,
             detail,
+            result_status: order.result_status(),
         };
         self.records.lock().await.push(DeliveryRecord {
             order_id: order.order_id.clone(),

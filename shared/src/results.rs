@@ -1,5 +1,5 @@
 //! Results: turning the vendor's submission (Kombo's shape plus SR-only fields) into SR's
-//! `PackageResult`, and the rule that SR never sees a status go backwards.
+//! `PackageResult`, and the rule that a final status never changes at SR.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer};
@@ -226,6 +226,10 @@ pub struct AttachmentSubmission {
 /// order (items hold at most 400 KB, key and metadata included), never on the order item or in
 /// the queue message; 300 KiB leaves room for the rest of the item. Larger files go by `data_url`.
 pub const MAX_INLINE_FILE_BYTES: usize = 300 * 1024;
+/// The largest a submission may be as stored (its JSON, inline file data apart): it is kept as
+/// the submission's history item and, as SR's `PackageResult`, on the order item, next to SR's
+/// order (at most 128 KiB) and the enrichment, within DynamoDB's 400 KB per item.
+pub const MAX_STORED_RESULT_BYTES: usize = 64 * 1024;
 /// File attachments per submission (package level and sub-results together).
 pub const MAX_FILES_PER_SUBMISSION: usize = 20;
 /// SR's only documented file-name limit (`Attachment.fileName`, maxLength 100, in the merged spec).
@@ -286,28 +290,57 @@ fn error(field: impl Into<String>, reason: impl Into<String>) -> ResultError {
     }
 }
 
-/// Whether a submission goes to SR.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a submission does to the order's result (see [`decide`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
+    /// A first result or a new status: stored as the next version and delivered.
     Forward,
-    /// Recorded on the order, not sent: SR already shows a final status.
-    RecordOnly {
-        reason: String,
-    },
+    /// The same final status again (a re-score, a new report): stored as the next version,
+    /// delivered, and kept in the order's history as a revision of `of`.
+    Revision { of: u64 },
 }
 
-/// Status only moves forward: once SR shows COMPLETED, REJECTED or EXPIRED, a late IN_PROGRESS or
-/// PENDING is kept for the record but never sent. A final status may still correct a final one.
-pub fn decide(current: Option<ResultStatus>, next: ResultStatus) -> Decision {
+impl Decision {
+    /// The version this submission revises, for the order's history.
+    pub fn revision_of(self) -> Option<u64> {
+        match self {
+            Self::Forward => None,
+            Self::Revision { of } => Some(of),
+        }
+    }
+}
+
+/// Refused: the order's result already holds a final status and the submission names another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the order's result is already {} (final): a result with status {} is refused, because \
+     SmartRecruiters never sees a final status change. A revision with status {} (a new score \
+     or report) is accepted",
+    current.as_str(), submitted.as_str(), current.as_str()
+)]
+pub struct FinalStatusConflict {
+    pub current: ResultStatus,
+    pub submitted: ResultStatus,
+}
+
+/// The final-status rule. Once the order's result is `COMPLETED`, `REJECTED` or `EXPIRED`, a
+/// submission with any other status (Kombo's `CANCELLED` after `COMPLETED`, a late
+/// `IN_PROGRESS`) is refused; the same final status is a revision of `current_version`. Before a
+/// final status every status goes forward.
+pub fn decide(
+    current: Option<ResultStatus>,
+    current_version: u64,
+    next: ResultStatus,
+) -> Result<Decision, FinalStatusConflict> {
     match current {
-        Some(now) if now.is_final() && !next.is_final() => Decision::RecordOnly {
-            reason: format!(
-                "order is already {}; a later {} is recorded but not sent to SmartRecruiters",
-                now.as_str(),
-                next.as_str()
-            ),
-        },
-        _ => Decision::Forward,
+        Some(now) if now.is_final() && now != next => Err(FinalStatusConflict {
+            current: now,
+            submitted: next,
+        }),
+        Some(now) if now.is_final() => Ok(Decision::Revision {
+            of: current_version,
+        }),
+        _ => Ok(Decision::Forward),
     }
 }
 
@@ -914,6 +947,9 @@ mod tests {
             result_version: 0,
             sent_version: 0,
             delivery_state: DeliveryState::None,
+            delivered_status: None,
+            result_submitted_at: None,
+            has_file_attachments: false,
             submissions: vec![],
             deliveries: vec![],
             enrichment: None,
@@ -1141,19 +1177,31 @@ mod tests {
     }
 
     #[test]
-    fn late_non_final_after_final_is_only_recorded() {
+    fn a_final_status_never_changes_and_the_same_one_is_a_revision() {
         use ResultStatus::*;
-        assert_eq!(decide(None, InProgress), Decision::Forward);
-        assert_eq!(decide(Some(InProgress), Completed), Decision::Forward);
-        assert_eq!(decide(Some(Completed), Completed), Decision::Forward);
-        assert!(matches!(
-            decide(Some(Completed), InProgress),
-            Decision::RecordOnly { .. }
-        ));
-        assert!(matches!(
-            decide(Some(Expired), Pending),
-            Decision::RecordOnly { .. }
-        ));
+        assert_eq!(decide(None, 0, InProgress), Ok(Decision::Forward));
+        assert_eq!(
+            decide(Some(InProgress), 1, Completed),
+            Ok(Decision::Forward)
+        );
+        assert_eq!(decide(Some(Pending), 1, InProgress), Ok(Decision::Forward));
+        assert_eq!(
+            decide(Some(Completed), 2, Completed),
+            Ok(Decision::Revision { of: 2 })
+        );
+        for (now, next) in [
+            (Completed, InProgress),
+            (Completed, Rejected),
+            (Rejected, Completed),
+            (Expired, Pending),
+            (Expired, Completed),
+        ] {
+            let conflict = decide(Some(now), 3, next).unwrap_err();
+            assert_eq!((conflict.current, conflict.submitted), (now, next));
+            let message = conflict.to_string();
+            assert!(message.contains(now.as_str()), "{message}");
+            assert!(message.contains(next.as_str()), "{message}");
+        }
     }
 
     #[test]

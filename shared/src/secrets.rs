@@ -1,10 +1,16 @@
 //! Secrets Manager adapter: the partner master credential, the vendor API key, and one secret per
 //! company holding both of its credential pairs.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
 
 use crate::sr::partner::ClientCredentials;
+use crate::sr::{SrClient, SrClientError, SrCredentials};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -282,45 +288,158 @@ impl ClassifyReason for serde_json::Error {
     }
 }
 
-/// Company credentials kept for a few minutes per warm container, shared by the publisher's
-/// deliveries and enrichment, so a batch reads each company's secret at most once.
+/// SR credentials kept for a few minutes per warm container (a company's pairs, the partner
+/// master credential), shared by everything one function does with them, and read again from
+/// Secrets Manager the moment SR refuses them.
+///
+/// The rule (README "Delivery"): credentials that SR refuses — its token endpoint answers
+/// `invalid_client`, or a call answers 401 even with a fresh token — are dropped from the
+/// cache, their SR token with them, and read again; when the secret holds different
+/// credentials (the company reconnected, an operator rotated the secret) the call is made once
+/// more with those, before any retry of the message or request is spent. Only when the secret
+/// still holds the refused credentials does the refusal reach the caller.
 pub struct CredentialCache {
     secrets: Secrets,
-    entries: tokio::sync::Mutex<
-        std::collections::HashMap<String, (CompanyCredentials, std::time::Instant)>,
-    >,
+    companies: Mutex<HashMap<String, (CompanyCredentials, Instant)>>,
+    partner: Mutex<HashMap<String, (ClientCredentials, Instant)>>,
 }
 
 impl CredentialCache {
-    /// Entries are re-read after this long, so rotated credentials are picked up.
-    const KEEP_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+    /// Entries are re-read after this long even without a refusal.
+    const KEEP_FOR: Duration = Duration::from_secs(300);
 
     pub fn new(secrets: Secrets) -> Self {
         Self {
             secrets,
-            entries: Default::default(),
+            companies: Mutex::default(),
+            partner: Mutex::default(),
         }
     }
 
+    /// The company's credential pairs, from the cache when fresh.
     pub async fn company(&self, company_id: &str) -> Result<CompanyCredentials, SecretError> {
-        let mut entries = self.entries.lock().await;
-        if let Some((credentials, at)) = entries.get(company_id) {
-            if at.elapsed() < Self::KEEP_FOR {
-                return Ok(credentials.clone());
+        Self::cached(&self.companies, company_id, || {
+            self.secrets.company_credentials(company_id)
+        })
+        .await
+    }
+
+    /// Drops a company's entry: the next use reads the secret again.
+    pub async fn forget(&self, company_id: &str) {
+        self.companies.lock().await.remove(company_id);
+    }
+
+    /// The partner master credential of secret `secret_id`, from the cache when fresh.
+    pub async fn partner(&self, secret_id: &str) -> Result<ClientCredentials, SecretError> {
+        Self::cached(&self.partner, secret_id, || {
+            self.secrets.partner_credential(secret_id)
+        })
+        .await
+    }
+
+    /// Runs `call` with the company's customer-level (outbound) credentials; when `refused`
+    /// says SR refused them, re-reads the secret and, if it changed, runs `call` once more.
+    /// `Err` only when the secret cannot be read (`NotFound`: the company is disconnected).
+    pub async fn call_as_company<T, Fut>(
+        &self,
+        sr: &SrClient,
+        company_id: &str,
+        call: impl Fn(SrCredentials) -> Fut,
+        refused: impl Fn(&T) -> bool,
+    ) -> Result<T, SecretError>
+    where
+        Fut: Future<Output = T>,
+    {
+        self.call_as(sr, Holder::Company(company_id), call, refused)
+            .await
+    }
+
+    /// [`Self::call_as_company`] for the partner master credential of secret `secret_id`
+    /// (partner configuration, connecting a company).
+    pub async fn call_as_partner<T, Fut>(
+        &self,
+        sr: &SrClient,
+        secret_id: &str,
+        call: impl Fn(SrCredentials) -> Fut,
+        refused: impl Fn(&T) -> bool,
+    ) -> Result<T, SecretError>
+    where
+        Fut: Future<Output = T>,
+    {
+        self.call_as(sr, Holder::Partner(secret_id), call, refused)
+            .await
+    }
+
+    async fn call_as<T, Fut>(
+        &self,
+        sr: &SrClient,
+        holder: Holder<'_>,
+        call: impl Fn(SrCredentials) -> Fut,
+        refused: impl Fn(&T) -> bool,
+    ) -> Result<T, SecretError>
+    where
+        Fut: Future<Output = T>,
+    {
+        let cached = self.credentials_of(holder).await?;
+        let answer = call(cached.clone()).await;
+        if !refused(&answer) {
+            return Ok(answer);
+        }
+        match holder {
+            Holder::Company(company_id) => self.forget(company_id).await,
+            Holder::Partner(secret_id) => {
+                self.partner.lock().await.remove(secret_id);
             }
         }
-        let credentials = self.secrets.company_credentials(company_id).await?;
-        entries.insert(
-            company_id.to_owned(),
-            (credentials.clone(), std::time::Instant::now()),
-        );
-        Ok(credentials)
+        sr.forget_token(&cached.client_id);
+        let fresh = self.credentials_of(holder).await?;
+        if fresh == cached {
+            return Ok(answer);
+        }
+        tracing::info!(?holder, "SmartRecruiters refused the cached credentials; using the ones read again from Secrets Manager");
+        Ok(call(fresh).await)
     }
 
-    /// Drops a company's entry (SR refused the credentials: read them again next time).
-    pub async fn forget(&self, company_id: &str) {
-        self.entries.lock().await.remove(company_id);
+    /// The pair the holder presents to SR.
+    async fn credentials_of(&self, holder: Holder<'_>) -> Result<ClientCredentials, SecretError> {
+        match holder {
+            Holder::Company(company_id) => Ok(self.company(company_id).await?.outbound),
+            Holder::Partner(secret_id) => self.partner(secret_id).await,
+        }
     }
+
+    /// `entries[key]` while younger than [`Self::KEEP_FOR`], else what `read` answers (kept).
+    async fn cached<V, Fut>(
+        entries: &Mutex<HashMap<String, (V, Instant)>>,
+        key: &str,
+        read: impl FnOnce() -> Fut,
+    ) -> Result<V, SecretError>
+    where
+        V: Clone,
+        Fut: Future<Output = Result<V, SecretError>>,
+    {
+        let mut entries = entries.lock().await;
+        if let Some((value, at)) = entries.get(key) {
+            if at.elapsed() < Self::KEEP_FOR {
+                return Ok(value.clone());
+            }
+        }
+        let value = read().await?;
+        entries.insert(key.to_owned(), (value.clone(), Instant::now()));
+        Ok(value)
+    }
+}
+
+/// Whose SR credentials a call uses: a company's (by id) or the partner's (by secret id).
+#[derive(Debug, Clone, Copy)]
+enum Holder<'a> {
+    Company(&'a str),
+    Partner(&'a str),
+}
+
+/// For [`CredentialCache`]'s `refused`: an SR call whose error refuses the credentials.
+pub fn sr_refused<T>(answer: &Result<T, SrClientError>) -> bool {
+    matches!(answer, Err(e) if e.refuses_credentials())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! `infra/stack.sh up` (moto, SR simulator, `cargo lambda watch`, SQS poller), build companies,
 //! and drive the spine. Tests use unique ids, so they run in parallel against one stack.
 
+pub mod apigw;
 pub mod consent_page;
 pub mod kombo;
 pub mod pipeline;
@@ -116,6 +117,46 @@ impl Stack {
             config,
             env,
         }
+    }
+
+    /// Invokes `function` with a raw event through cargo lambda watch's Lambda invoke API, as
+    /// AWS services do (API Gateway, the SQS event source mapping); the function's answer.
+    pub async fn invoke(&self, function: &str, event: &serde_json::Value) -> serde_json::Value {
+        let base = self.env.get("LAMBDA_URL").expect("LAMBDA_URL in stack.env");
+        let response = self
+            .http
+            .post(format!(
+                "{base}/2015-03-31/functions/{function}/invocations"
+            ))
+            .json(event)
+            .send()
+            .await
+            .expect("cargo lambda watch reachable");
+        assert!(
+            response.status().is_success(),
+            "{function} invocation failed: {}",
+            response.status()
+        );
+        response.json().await.expect("a JSON answer")
+    }
+
+    /// The stored order with its history (submissions, delivery attempts); panics when absent.
+    pub async fn stored_order(&self, order_id: &str) -> connector::orders::Order {
+        self.store
+            .get_order_with_history(order_id)
+            .await
+            .expect("DynamoDB answers")
+            .unwrap_or_else(|| panic!("order {order_id} is stored"))
+    }
+
+    /// The customer-level client id the connector presents to SR for `company`.
+    pub async fn outbound_client_id(&self, company: &TestCompany) -> String {
+        self.secrets
+            .company_credentials(&company.company_id)
+            .await
+            .expect("the company's secret")
+            .outbound
+            .client_id
     }
 
     /// URL of `path` on `function` under cargo lambda watch.
@@ -473,9 +514,23 @@ pub mod consent {
 
     /// The CSRF cookie a page set.
     pub fn csrf_cookie(response: &Response<Body>) -> Option<String> {
-        let cookie = response.headers().get("set-cookie")?.to_str().ok()?;
-        let value = cookie.split(';').next()?.strip_prefix("consent_csrf=")?;
-        Some(value.to_string())
+        csrf_in(
+            response
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|c| c.to_str().ok()),
+        )
+    }
+
+    /// The CSRF token among `Set-Cookie` values.
+    pub fn csrf_in<'a>(set_cookies: impl IntoIterator<Item = &'a str>) -> Option<String> {
+        set_cookies.into_iter().find_map(|c| {
+            c.split(';')
+                .next()?
+                .strip_prefix("consent_csrf=")
+                .map(str::to_owned)
+        })
     }
 
     /// Opens the page for `company` (with `extra` query) and returns it with its CSRF token.
@@ -487,6 +542,46 @@ pub mod consent {
             .unwrap();
         let csrf = csrf_cookie(&response).unwrap_or_default();
         (response, csrf)
+    }
+
+    /// Connects `company_id` with `connect_key` through the consent function over HTTP (cargo
+    /// lambda watch), as the admin's browser does: open the page, post the key with the CSRF
+    /// cookie and hidden field. The final page's status and HTML.
+    pub async fn connect_over_http(
+        stack: &Stack,
+        company_id: &str,
+        connect_key: &str,
+    ) -> (u16, String) {
+        let page = stack
+            .http
+            .get(stack.function_url("consent", "/integration"))
+            .query(&[("companyId", company_id)])
+            .send()
+            .await
+            .expect("consent function reachable");
+        assert_eq!(page.status(), 200);
+        let csrf = csrf_in(
+            page.headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|c| c.to_str().ok()),
+        )
+        .expect("the page sets its CSRF cookie");
+        let done = stack
+            .http
+            .post(stack.function_url("consent", "/integration"))
+            .header("cookie", format!("consent_csrf={csrf}"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("company_id", company_id),
+                ("step", "key"),
+                ("connect_key", connect_key),
+            ])
+            .send()
+            .await
+            .expect("consent function reachable");
+        let status = done.status().as_u16();
+        (status, done.text().await.unwrap_or_default())
     }
 
     /// Submits a form as the browser would: the cookie and the hidden token travel together.

@@ -63,6 +63,44 @@ pub async fn submit(stack: &Stack, company: &TestCompany, order_id: &str, body: 
     answer
 }
 
+/// The vendor submits a result over HTTP, through the vendor-api function under cargo lambda
+/// watch: SR's status code and body, whatever they are.
+pub async fn submit_over_http(
+    stack: &Stack,
+    company: &TestCompany,
+    order_id: &str,
+    body: Value,
+) -> (u16, Value) {
+    let response = stack
+        .vendor_request(
+            reqwest::Method::PUT,
+            &format!("/assessment/orders/{order_id}/result"),
+            &company.integration_id,
+        )
+        .json(&body)
+        .send()
+        .await
+        .expect("vendor API reachable");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// `GET /assessment/orders/{id}` over HTTP: the order with its result and histories (`data`).
+pub async fn order_over_http(stack: &Stack, company: &TestCompany, order_id: &str) -> Value {
+    let response = stack
+        .vendor_request(
+            reqwest::Method::GET,
+            &format!("/assessment/orders/{order_id}"),
+            &company.integration_id,
+        )
+        .send()
+        .await
+        .expect("vendor API reachable");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("a JSON order");
+    body["data"].clone()
+}
+
 pub fn completed(score: f64) -> Value {
     json!({"status": "COMPLETED", "score": score, "max_score": 100})
 }

@@ -47,3 +47,66 @@ pub async fn unpolled_results_queue(stack: &crate::Stack) -> connector::queue::R
         .expect("a created queue has a URL");
     connector::queue::ResultsQueue::new(stack.aws.sqs.clone(), url)
 }
+
+/// The SQS event Lambda's event source mapping builds from messages it received from `queue_arn`.
+pub fn sqs_event(received: &[aws_sdk_sqs::types::Message], queue_arn: &str) -> serde_json::Value {
+    let records: Vec<serde_json::Value> = received
+        .iter()
+        .map(|m| {
+            let attributes: serde_json::Map<String, serde_json::Value> = m
+                .attributes()
+                .map(|a| {
+                    a.iter()
+                        .map(|(k, v)| (k.as_str().to_owned(), serde_json::json!(v)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            serde_json::json!({
+                "messageId": m.message_id(),
+                "receiptHandle": m.receipt_handle(),
+                "body": m.body(),
+                "attributes": attributes,
+                "messageAttributes": {},
+                "md5OfBody": m.md5_of_body(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}
+
+/// Stores result version `expected + 1` with `status` directly in the table, around the vendor
+/// API (as an older connector version or an operator's tool could), without queueing it.
+pub async fn store_result_directly(
+    stack: &crate::Stack,
+    company: &TestCompany,
+    order_id: &str,
+    expected: u64,
+    status: connector::sr::ResultStatus,
+) -> connector::orders::Order {
+    let result = connector::sr::PackageResult {
+        status: Some(status),
+        ..Default::default()
+    };
+    stack
+        .store
+        .write_result(connector::store::ResultWrite {
+            order_id,
+            integration_id: &company.integration_id,
+            expected_version: expected,
+            result: &result,
+            submission: &connector::orders::Submission {
+                version: Some(expected + 1),
+                submitted_at: chrono::Utc::now(),
+                status,
+                vendor_body: serde_json::json!({"status": status.as_str()}),
+                note: None,
+                revision_of: None,
+            },
+            now: chrono::Utc::now(),
+        })
+        .await
+        .expect("the result is stored")
+}

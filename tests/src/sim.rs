@@ -199,6 +199,21 @@ impl Simulator {
         .await;
     }
 
+    /// What `client_id`'s token answers say in `expires_in` (`Value::Null` restores SR's 1800).
+    pub async fn set_token_lifetime(&self, client_id: &str, expires_in: Value) {
+        let response = self
+            .http
+            .post(format!(
+                "{}/__sim/clients/{client_id}/token-lifetime",
+                self.base
+            ))
+            .json(&json!({ "expires_in": expires_in }))
+            .send()
+            .await
+            .expect("SR simulator reachable");
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+
     /// The simulator's request log entries whose path contains `path_contains`.
     pub async fn requests(&self, path_contains: &str) -> Vec<Value> {
         self.http

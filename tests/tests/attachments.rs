@@ -142,7 +142,8 @@ async fn hosted_file(stack: &Stack, company: &TestCompany, bytes: &[u8]) -> Stri
             &host_order,
             "source.bin",
             "application/octet-stream",
-            bytes,
+            bytes.to_vec().into(),
+            connector::sr::client::UPLOAD_TIMEOUT,
         )
         .await
         .expect("the simulator takes the upload");
@@ -166,7 +167,7 @@ async fn an_inline_file_arrives_at_sr_as_multipart_with_its_name_type_and_bytes(
     )
     .await;
     // The order item keeps no file bytes; the file is its own item.
-    let stored = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    let stored = stack.stored_order(&order_id).await;
     let kept = &stored.submissions[0].vendor_body["attachments"][0];
     assert!(kept.get("data").is_none(), "{kept}");
 
@@ -342,7 +343,7 @@ async fn inline_data_over_the_limit_is_413_and_points_at_data_url() {
     assert!(message.contains("`attachments[0]`"), "{message}");
     assert!(message.contains("data_url"), "{message}");
     // Nothing was stored or queued.
-    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    let order = stack.stored_order(&order_id).await;
     assert_eq!(order.result_version, 0);
     assert!(stack
         .store
@@ -460,7 +461,7 @@ async fn a_transient_sr_500_on_the_upload_is_retried_and_then_delivered() {
     let publisher = publisher(&stack, local_policy(&stack));
     let message = result_message(&company, &order_id, version);
     assert!(publisher.process(&message).await.is_retry());
-    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    let order = stack.stored_order(&order_id).await;
     assert_eq!(order.delivery_state, DeliveryState::Retrying);
     assert_eq!(order.deliveries[0].sr_status_code, Some(500));
     assert!(
@@ -596,7 +597,7 @@ async fn a_download_that_fails_for_now_is_retried_with_the_message() {
     let publisher = publisher(&stack, local_policy(&stack));
     let message = result_message(&company, &order_id, version);
     assert!(publisher.process(&message).await.is_retry());
-    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    let order = stack.stored_order(&order_id).await;
     assert_eq!(order.delivery_state, DeliveryState::Retrying);
     let detail = order.deliveries[0].detail.as_deref().unwrap();
     assert!(
@@ -609,4 +610,56 @@ async fn a_download_that_fails_for_now_is_retried_with_the_message() {
     let files = sr_attachments(&stack, &order_id).await;
     assert_eq!(files.len(), 1);
     assert_eq!(files[0]["sha256"], sha256(&bytes));
+}
+
+#[tokio::test]
+async fn a_download_that_outlasts_the_time_budget_is_stopped_and_the_batch_still_recorded() {
+    let stack = Stack::connect().await;
+    let (company, order_id) = sr_order(&stack, "file-budget").await;
+    let data_url = hosted_file(&stack, &company, b"a file from a slow host").await;
+    let version = submit_ok(
+        &stack,
+        &company,
+        &order_id,
+        json!({"status": "COMPLETED", "attachments": [
+            {"name": "slow.txt", "content_type": "text/plain", "data_url": data_url}
+        ]}),
+    )
+    .await;
+    let (other, other_order) = sr_order(&stack, "file-budget-other").await;
+    let other_version =
+        submit_ok(&stack, &other, &other_order, json!({"status": "COMPLETED"})).await;
+    // The file's host takes a minute to answer: far past what the invocation has left.
+    let path = url::Url::parse(&data_url).unwrap().path().to_string();
+    stack
+        .sim
+        .inject_fault(json!({"path_contains": path, "status": 0, "delay_ms": 60_000, "count": 1}))
+        .await;
+    let budget = connector::budget::Budget::until(
+        std::time::Instant::now() + std::time::Duration::from_secs(12),
+    );
+    let outcomes = publisher(&stack, local_policy(&stack))
+        .process_batch_within(
+            &[
+                result_message(&other, &other_order, other_version),
+                result_message(&company, &order_id, version),
+            ],
+            budget,
+        )
+        .await;
+    // The invocation ended within its budget with every outcome recorded: the other result
+    // delivered, the slow file's result retried later, its file still pending.
+    assert_eq!(outcomes[0], Outcome::Done);
+    assert!(outcomes[1].is_retry(), "{outcomes:?}");
+    let order = stack.stored_order(&order_id).await;
+    let detail = order.deliveries[0].detail.as_deref().unwrap();
+    assert!(detail.contains("time budget"), "{detail}");
+    assert_eq!(
+        vendor_order(&stack, &company, &order_id).await["file_attachments"][0]["state"],
+        "PENDING"
+    );
+    assert_eq!(
+        stack.sim.order(&other_order).await.unwrap()["result"]["status"],
+        "COMPLETED"
+    );
 }

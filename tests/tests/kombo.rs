@@ -480,7 +480,7 @@ async fn a_dry_run_shows_what_sr_would_get_and_stores_and_queues_nothing() {
     assert_eq!(status, 200, "{answer}");
     let data = &answer["data"];
     assert_eq!(data["dry_run"], true);
-    assert_eq!(data["forwarded"], true);
+    assert_eq!(data["revision_of"], Value::Null);
     assert_eq!(data["status"], "COMPLETED");
     let result = &data["package_result"];
     assert_eq!(result["status"], "COMPLETED");
@@ -552,10 +552,10 @@ async fn a_dry_run_shows_what_sr_would_get_and_stores_and_queues_nothing() {
     assert!(queued.messages.unwrap_or_default().is_empty());
 }
 
-/// A dry run of a submission that would only be recorded (a late non-final status) lists no
-/// files: they would not be stored or uploaded.
+/// A dry run obeys the final-status rule as a real submission does: another status after a
+/// final one is the same 409, the same final status a revision of the stored version.
 #[tokio::test]
-async fn a_dry_run_of_a_late_status_lists_no_files_to_upload() {
+async fn a_dry_run_obeys_the_final_status_rule() {
     let stack = Stack::connect().await;
     let (company, order_id) = company_with_sim_order(&stack, "kombo-dry-late", "culture-fit").await;
     let (status, answer) = put_result(
@@ -570,15 +570,21 @@ async fn a_dry_run_of_a_late_status_lists_no_files_to_upload() {
     let late = json!({"status": "OPEN", "attachments": [
         {"name": "Report.pdf", "content_type": "application/pdf", "data": "JVBERi0xLjcK"}]});
     let (status, answer) = put_result(&stack, &company, &order_id, "?dry_run=true", late).await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(
+        answer["error"]["connector_code"], "FINAL_STATUS",
+        "{answer}"
+    );
+    assert_eq!(
+        answer["error"]["code"], "PLATFORM.INPUT_INVALID",
+        "{answer}"
+    );
+    let rescore = json!({"status": "COMPLETED", "score": 3, "max_score": 4});
+    let (status, answer) = put_result(&stack, &company, &order_id, "?dry_run=true", rescore).await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["data"]["forwarded"], false, "{answer}");
-    assert_eq!(answer["data"]["status"], "COMPLETED", "{answer}");
-    assert_eq!(answer["data"]["files"], json!([]), "{answer}");
-    assert!(answer["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|w| w["message"].as_str().unwrap().contains("1 file attachment")));
+    assert_eq!(answer["data"]["revision_of"], 1, "{answer}");
+    let order = stack.stored_order(&order_id).await;
+    assert_eq!(order.result_version, 1, "a dry run stores nothing");
 }
 
 #[tokio::test]

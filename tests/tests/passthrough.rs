@@ -9,11 +9,9 @@ use lambda_http::http::Method;
 use serde_json::{json, Value};
 
 fn api(stack: &Stack, settings: PassthroughSettings, sr: SrClient) -> VendorApi {
-    stack.vendor_api().with_passthrough(Passthrough {
-        secrets: stack.secrets.clone(),
-        sr,
-        settings,
-    })
+    stack
+        .vendor_api()
+        .with_passthrough(Passthrough::new(stack.secrets.clone(), sr, settings))
 }
 
 fn read_only(stack: &Stack) -> VendorApi {

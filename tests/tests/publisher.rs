@@ -71,6 +71,7 @@ async fn store_result(
         status,
         vendor_body: json!({}),
         note: None,
+        revision_of: None,
     };
     let order = stack
         .store
@@ -111,7 +112,7 @@ async fn a_result_is_patched_to_sr_and_the_delivery_recorded() {
         sr["result"]["score"],
         json!({"raw": 71, "min": 0, "max": 100})
     );
-    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    let order = stack.stored_order(&order_id).await;
     assert_eq!(order.delivery_state, DeliveryState::Delivered);
     assert_eq!(order.deliveries[0].sr_status_code, Some(200));
 }
@@ -163,7 +164,7 @@ async fn sr_outage_is_retried_and_then_delivered() {
     let publisher = publisher(&stack);
     let body = result_message(&company, &order_id, v);
     assert_eq!(publisher.process(&message(&body)).await, Outcome::RETRY);
-    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    let order = stack.stored_order(&order_id).await;
     assert_eq!(order.delivery_state, DeliveryState::Retrying);
     assert_eq!(order.deliveries[0].sr_status_code, Some(503));
     // SQS redelivers the same message.
@@ -188,7 +189,7 @@ async fn sr_refusal_is_recorded_as_failed_and_not_retried_forever() {
         .process(&message(&result_message(&company, &order_id, v)))
         .await;
     assert_eq!(outcome, Outcome::Done);
-    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    let order = stack.stored_order(&order_id).await;
     assert_eq!(order.delivery_state, DeliveryState::Failed);
     assert_eq!(order.deliveries[0].sr_status_code, Some(404));
 }
@@ -238,7 +239,7 @@ async fn a_batch_delivers_every_order_and_records_every_attempt() {
     for (raw, order_id) in order_ids.iter().enumerate() {
         let sr = stack.sim.order(order_id).await.unwrap();
         assert_eq!(sr["result"]["score"]["raw"], raw, "{sr}");
-        let order = stack.store.get_order(order_id).await.unwrap().unwrap();
+        let order = stack.stored_order(order_id).await;
         assert_eq!(order.delivery_state, DeliveryState::Delivered);
         assert_eq!(order.sent_version, 1);
         assert_eq!(order.deliveries.len(), 1);
@@ -309,7 +310,7 @@ async fn a_429_is_retried_after_srs_retry_after_and_holds_back_the_shared_schedu
             after: Some(std::time::Duration::from_secs(7))
         }
     );
-    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    let order = stack.stored_order(&order_id).await;
     assert_eq!(order.delivery_state, DeliveryState::Retrying);
     assert_eq!(order.deliveries[0].sr_status_code, Some(429));
     // Every other publisher instance now gets its next slot for this company after SR's reset.

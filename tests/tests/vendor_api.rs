@@ -142,7 +142,12 @@ async fn omitted_packages_are_deleted_but_their_orders_keep_working() {
         404,
         "deleted package is not orderable"
     );
-    assert!(stack.store.get_order(&new_order).await.unwrap().is_none());
+    assert!(stack
+        .store
+        .get_order_with_history(&new_order)
+        .await
+        .unwrap()
+        .is_none());
     let (status, _) = submit(&stack, &company, &order_id, json!({"status": "OPEN"})).await;
     assert_eq!(status, 200, "the in-flight order still takes results");
 }
@@ -259,8 +264,8 @@ async fn a_result_is_recorded_queued_and_reported() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["result_version"], 1);
     assert_eq!(body["data"]["sr_status"], "COMPLETED");
-    assert_eq!(body["data"]["forwarded"], true);
-    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    assert_eq!(body["data"]["revision_of"], Value::Null);
+    let order = stack.stored_order(&order_id).await;
     let result = order.result.unwrap();
     assert_eq!(result.score.unwrap().raw, 88);
     // The vendor's original fractional score is kept.
@@ -313,14 +318,14 @@ async fn bad_results_get_400s_that_name_the_field() {
         );
         assert_eq!(answer["error"]["field"], field, "{answer}");
     }
-    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    let order = stack.stored_order(&order_id).await;
     assert_eq!(order.result_version, 0, "nothing half-written");
     let (status, _) = submit(&stack, &company, "no-such-order", json!({"status": "OPEN"})).await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test]
-async fn late_in_progress_after_completed_is_recorded_not_sent() {
+async fn late_in_progress_after_completed_is_refused() {
     let stack = Stack::connect().await;
     let (company, order_id) = company_with_order(&stack, "late").await;
     assert_eq!(
@@ -330,15 +335,9 @@ async fn late_in_progress_after_completed_is_recorded_not_sent() {
         200
     );
     let (status, body) = submit(&stack, &company, &order_id, json!({"status": "OPEN"})).await;
-    assert_eq!(status, 200);
-    assert_eq!(body["data"]["forwarded"], false);
-    assert_eq!(body["data"]["sr_status"], "COMPLETED");
-    assert!(body["warnings"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("not sent"));
-    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["connector_code"], "FINAL_STATUS");
+    let order = stack.stored_order(&order_id).await;
     assert_eq!(order.result_version, 1);
-    assert_eq!(order.submissions.len(), 2);
-    assert_eq!(order.submissions[1].version, None);
+    assert_eq!(order.submissions.len(), 1);
 }

@@ -329,6 +329,17 @@ pub async fn stored_results(
     tenant: &Tenant,
     n: usize,
 ) -> Result<Vec<(String, String)>> {
+    stored_results_with(stack, tenant, n, None).await
+}
+
+/// [`stored_results`], each result carrying a file the publisher downloads from `data_url`
+/// when it is given.
+pub async fn stored_results_with(
+    stack: &Stack,
+    tenant: &Tenant,
+    n: usize,
+    data_url: Option<&str>,
+) -> Result<Vec<(String, String)>> {
     let mut tasks = tokio::task::JoinSet::new();
     let mut results = Vec::with_capacity(n);
     let mut next = 0;
@@ -347,7 +358,7 @@ pub async fn stored_results(
         if call.status != 202 {
             return Err(format!("SR's order was answered {}: {}", call.status, call.body).into());
         }
-        store_result(stack, tenant, &order_id).await?;
+        store_result(stack, tenant, &order_id, data_url).await?;
         let message = serde_json::to_string(&QueueMessage::Result {
             order_id: order_id.clone(),
             company_id: tenant.company.company_id.clone(),
@@ -358,8 +369,14 @@ pub async fn stored_results(
     Ok(results)
 }
 
-/// Stores result version 1 of `order_id` directly, as `PUT /assessment/orders/{id}/result` does.
-async fn store_result(stack: &Stack, tenant: &Tenant, order_id: &str) -> Result<()> {
+/// Stores result version 1 of `order_id` directly, as `PUT /assessment/orders/{id}/result` does
+/// (with a `data_url` file's item when one is given).
+async fn store_result(
+    stack: &Stack,
+    tenant: &Tenant,
+    order_id: &str,
+    data_url: Option<&str>,
+) -> Result<()> {
     let result = PackageResult {
         status: Some(ResultStatus::Completed),
         score: Some(Score {
@@ -371,12 +388,26 @@ async fn store_result(stack: &Stack, tenant: &Tenant, order_id: &str) -> Result<
         summary: Some("Benchmark result".into()),
         ..Default::default()
     };
+    let mut vendor_body = json!({"status": "COMPLETED", "score": 87.0, "max_score": 100});
+    if let Some(url) = data_url {
+        vendor_body["attachments"] = json!([{"name": "interview.mp4",
+            "content_type": "video/mp4", "data_url": url}]);
+        let file = connector::results::SubmittedFile {
+            field: "attachments[0]".into(),
+            name: "interview.mp4".into(),
+            content_type: "video/mp4".into(),
+            content: connector::results::FileContent::DataUrl(url.into()),
+        };
+        let (record, _) = connector::attachments::file_record(order_id, file, "bench", Utc::now());
+        stack.store.put_file(&record, None).await?;
+    }
     let submission = Submission {
         version: Some(1),
         submitted_at: Utc::now(),
         status: ResultStatus::Completed,
-        vendor_body: json!({"status": "COMPLETED", "score": 87.0, "max_score": 100}),
+        vendor_body,
         note: None,
+        revision_of: None,
     };
     stack
         .store
@@ -389,5 +420,41 @@ async fn store_result(stack: &Stack, tenant: &Tenant, order_id: &str) -> Result<
             now: Utc::now(),
         })
         .await?;
+    Ok(())
+}
+
+/// Hands `instance` (a result-publisher) one SQS event of `results` (order id, message body);
+/// an error unless every record was delivered. `tag` names the receipt handles.
+pub async fn deliver_event(
+    instance: &mut crate::launch::Instance,
+    results: &[(String, String)],
+    tag: &str,
+) -> Result<()> {
+    let records: Vec<SqsRecord> = results
+        .iter()
+        .enumerate()
+        .map(|(i, (_, body))| SqsRecord {
+            message_id: connector_tests::uuid(),
+            receipt_handle: format!("bench-{tag}-{i}"),
+            body: body.clone(),
+            receive_count: 1,
+        })
+        .collect();
+    let answer = instance
+        .invoke(&sqs_event(
+            &records,
+            "arn:aws:sqs:us-east-1:123456789012:bench",
+        ))
+        .await?;
+    let failures = answer.json()["batchItemFailures"]
+        .as_array()
+        .map_or(0, Vec::len);
+    if answer.error || failures > 0 {
+        return Err(format!(
+            "result-publisher did not deliver event {tag}: {}",
+            String::from_utf8_lossy(&answer.body)
+        )
+        .into());
+    }
     Ok(())
 }

@@ -9,12 +9,15 @@
 //!    else ([`latency`]);
 //! 4. results throughput under the simulator's rate limit ([`throughput`]);
 //! 5. stripped binary size and peak RSS under a short load ([`size`], [`latency`]);
-//! 6. the same `GET /packages` in Python + boto3, beside ours ([`python`]).
+//! 6. the same `GET /packages` in Python + boto3, beside ours ([`python`]);
+//! 7. peak RSS of the publisher delivering ten results with a 10 MiB `data_url` file each,
+//!    beside the same batch without files ([`files`]).
 //!
 //! Prints a table and writes `bench-results/latest.json`. Not a test: nothing here asserts.
 //! `bench --help` lists the knobs.
 
 mod context;
+mod files;
 mod fixtures;
 mod http1;
 mod init;
@@ -48,8 +51,8 @@ const USAGE: &str = "\
 usage: cargo run --release -p connector-bench --bin bench -- [options]
 
 Needs the local stack (make stack-up). Options:
-  --only LIST         sections to run, comma-separated: size,init,trips,latency,rss,throughput
-                      (default: all)
+  --only LIST         sections to run, comma-separated: size,init,trips,latency,rss,throughput,
+                      files (default: all)
   --init-rounds N     interleaved launches per binary for init time (default 40)
   --calls N           warm calls per endpoint for latency and RSS (default 200)
   --token-calls N     at most this many for the token endpoint (default 15: its TransactWriteItems
@@ -83,9 +86,17 @@ struct Options {
 impl Options {
     fn parse() -> Result<Self> {
         let mut o = Options {
-            sections: ["size", "init", "trips", "latency", "rss", "throughput"]
-                .map(String::from)
-                .to_vec(),
+            sections: [
+                "size",
+                "init",
+                "trips",
+                "latency",
+                "rss",
+                "throughput",
+                "files",
+            ]
+            .map(String::from)
+            .to_vec(),
             init_rounds: 40,
             calls: 200,
             token_calls: 15,
@@ -284,6 +295,17 @@ async fn run() -> Result<()> {
             details.insert("throughput".into(), serde_json::to_value(&measured)?);
         }
     }
+    if options.wants("files") {
+        eprintln!(
+            "bench: publisher peak RSS, {FILE_RESULTS} results with a {} MiB data_url file each",
+            FILE_BYTES / (1024 * 1024)
+        );
+        let measured = files::measure(&ctx, FILE_RESULTS, FILE_BYTES).await;
+        if let Some(measured) = record(&mut rows, "files", measured) {
+            files_rows(&measured, &mut rows);
+            details.insert("files".into(), serde_json::to_value(&measured)?);
+        }
+    }
     if let Some(kib) = publisher_rss {
         rows.push(
             rss_row("result-publisher", kib, &details)
@@ -322,6 +344,39 @@ async fn run() -> Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// The `files` section: one SQS event of this many results, each with a file of this size (SR's
+/// largest, `MAX_DOWNLOAD_BYTES`).
+const FILE_RESULTS: usize = 10;
+const FILE_BYTES: usize = connector::attachments::MAX_DOWNLOAD_BYTES;
+
+fn files_rows(measured: &files::FilesRss, rows: &mut Vec<Row>) {
+    let (Some(with), Some(without)) = (measured.with_files_kib, measured.without_files_kib) else {
+        rows.push(Row::error("files", "no peak RSS could be read"));
+        return;
+    };
+    rows.push(
+        Row::new(
+            "peak RSS",
+            "result-publisher",
+            &format!(
+                "{} results × {} MiB data_url",
+                measured.results,
+                measured.file_bytes / (1024 * 1024)
+            ),
+            with as f64 / MIB,
+            "MiB",
+        )
+        .against("same batch, no files", without as f64 / MIB)
+        // The function has 128 MB: a quarter of it stays free.
+        .target(Target::AtMost(96.0))
+        .note(format!(
+            "one SQS event; {} of {} files reached the simulator whole; at most 4 files in \
+             memory at once (the concurrency permits); the function has 128 MB",
+            measured.uploaded, measured.results
+        )),
+    );
 }
 
 /// A failed section becomes an ERROR row; the run goes on with the next one.

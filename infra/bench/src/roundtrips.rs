@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::fixtures::{self, Endpoint, SqsRecord, Tenant};
+use crate::fixtures::{self, Endpoint, Tenant};
 use crate::launch::{Instance, Spec};
 use crate::proxy::{by_operation, CountingProxy, Upstream};
 use crate::Result;
@@ -200,32 +200,7 @@ pub async fn publisher(ctx: &Context, warm: usize) -> Result<PublisherTrips> {
     let events = std::iter::once(cold).chain(warm_results.chunks(BATCH));
     for (i, chunk) in events.enumerate() {
         let (aws_mark, sr_mark) = (aws.mark(), sr.mark());
-        let records: Vec<SqsRecord> = chunk
-            .iter()
-            .enumerate()
-            .map(|(j, (_, body))| SqsRecord {
-                message_id: connector_tests::uuid(),
-                receipt_handle: format!("bench-{i}-{j}"),
-                body: body.clone(),
-                receive_count: 1,
-            })
-            .collect();
-        let answer = instance
-            .invoke(&fixtures::sqs_event(
-                &records,
-                "arn:aws:sqs:us-east-1:123456789012:bench",
-            ))
-            .await?;
-        let failures = answer.json()["batchItemFailures"]
-            .as_array()
-            .map_or(0, Vec::len);
-        if answer.error || failures > 0 {
-            return Err(format!(
-                "result-publisher did not deliver event {i}: {}",
-                String::from_utf8_lossy(&answer.body)
-            )
-            .into());
-        }
+        fixtures::deliver_event(&mut instance, chunk, &i.to_string()).await?;
         per_event.push((
             by_operation(&aws.since(aws_mark)),
             by_operation(&sr.since(sr_mark)),

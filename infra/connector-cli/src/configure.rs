@@ -7,7 +7,7 @@ use connector::config::{ConfigError, SrEndpoints};
 use connector::partner_config::{
     partner_configuration, PartnerSettings, PartnerUrls, SettingsError,
 };
-use connector::secrets::{SecretError, Secrets};
+use connector::secrets::{sr_refused, CredentialCache, SecretError, Secrets};
 use connector::sr::errors::SrErrorBody;
 use connector::sr::partner::{ConsentDisplayMode, PartnerConfiguration};
 use connector::sr::{SrClient, SrClientError};
@@ -238,13 +238,21 @@ pub async fn run(options: &Options) -> Result<String, ConfigureError> {
     let secret_id = partner_secret_id(secret_from_outputs, env)?;
     let sdk = connector::aws::load_sdk_config().await;
     let secrets = Secrets::new(aws_sdk_secretsmanager::Client::new(&sdk), "");
-    let master = secrets
-        .partner_credential(&secret_id)
+    let sr = SrClient::new(endpoints);
+    // SR refusing the master credential makes it be read once more (it may have just been
+    // rotated) before the refusal is reported.
+    let answer = CredentialCache::new(secrets)
+        .call_as_partner(
+            &sr,
+            &secret_id,
+            |master| {
+                let (sr, payload) = (&sr, &payload);
+                async move { sr.put_partner_configuration(&master, payload).await }
+            },
+            sr_refused,
+        )
         .await
-        .map_err(|e| secret_error(&secret_id, e))?;
-    let answer = SrClient::new(endpoints)
-        .put_partner_configuration(&master, &payload)
-        .await
+        .map_err(|e| secret_error(&secret_id, e))?
         .map_err(|e| sr_error(e, &secret_id))?;
     Ok(render_accepted(answer.status, &answer.body, options.json))
 }

@@ -19,7 +19,7 @@ pub async fn run(command: OrdersCommand) -> Result<String, String> {
             let aws = AwsClients::from_env().await;
             let store = Store::new(aws.dynamodb, table_name);
             let order = store
-                .get_order(&order_id)
+                .get_order_with_history(&order_id)
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("order {order_id} does not exist"))?;

@@ -310,3 +310,81 @@ fn a_missing_secret_is_reported_without_calling_sr() {
         "error: cannot read secret no-such-stack/partner-credential: it does not exist"
     );
 }
+
+#[tokio::test]
+async fn the_default_configuration_never_advertises_what_it_does_not_register() {
+    let stack = Stack::connect();
+    let _one_at_a_time = SR_PUT.lock().await;
+    let output = stack.configure(&["--json"]);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let printed: Value = serde_json::from_str(&stdout(&output)).expect("one JSON object");
+    let sent = &printed["configuration"];
+    let types: Vec<&str> = sent["supportedAssessmentTypes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        sent.get("inlineAssessmentPackageOrderUrl").is_none(),
+        "{sent}"
+    );
+    assert!(!types.contains(&"INLINE_ASSESSMENT"), "{types:?}");
+    assert!(types.contains(&"SKILL_TEST"), "{types:?}");
+
+    let output = stack.configure(&["--dry-run", "--json", "--inline"]);
+    let printed: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let types = printed["configuration"]["supportedAssessmentTypes"].to_string();
+    assert!(types.contains("INLINE_ASSESSMENT"), "{types}");
+}
+
+#[test]
+fn inconsistent_settings_are_refused_before_any_secret_or_sr_call() {
+    let stack = Stack::connect();
+    let cases = [
+        (
+            json!({"supported_assessment_types": ["SKILL_TEST", "INLINE_ASSESSMENT"]}),
+            vec![],
+            "no inlineAssessmentPackageOrderUrl",
+        ),
+        (
+            json!({"supported_assessment_types": ["SKILL_TEST"]}),
+            vec!["--inline"],
+            "does not list INLINE_ASSESSMENT",
+        ),
+    ];
+    for (settings, flags, expected) in cases {
+        let path = std::env::temp_dir().join(format!("{}-settings.json", marker()));
+        std::fs::write(&path, settings.to_string()).unwrap();
+        // The stack outputs name a secret that does not exist: reaching it would be another
+        // error, so the refusal proves nothing was read or sent.
+        let outputs = std::env::temp_dir().join(format!("{}-outputs.json", marker()));
+        std::fs::write(
+            &outputs,
+            json!([
+                {"OutputKey": "ApiBaseUrl", "OutputValue": "https://abc.execute-api.eu-west-1.amazonaws.com"},
+                {"OutputKey": "PartnerCredentialSecretId", "OutputValue": "no-such-stack/partner-credential"}
+            ])
+            .to_string(),
+        )
+        .unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_connector"))
+            .arg("configure")
+            .arg("--env-file")
+            .arg(&stack.env_file)
+            .arg("--stack-outputs")
+            .arg(&outputs)
+            .args(["--settings", path.to_str().unwrap()])
+            .args(&flags)
+            .output()
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(&outputs).unwrap();
+        let line = single_error_line(&output);
+        assert!(
+            line.starts_with("error: invalid settings: the configuration would mislead SR: "),
+            "{line}"
+        );
+        assert!(line.contains(expected), "{line}");
+    }
+}

@@ -67,6 +67,7 @@ async fn list_shows_a_dead_letter_and_redrive_delivers_it() {
                 status: ResultStatus::Completed,
                 vendor_body: serde_json::json!({}),
                 note: None,
+                revision_of: None,
             },
             now: Utc::now(),
         })

@@ -42,7 +42,11 @@ async fn complete_and_deliver(stack: &Stack, company: &TestCompany, order_id: &s
         "the result to be delivered",
         Duration::from_secs(120),
         || async {
-            let order = stack.store.get_order(order_id).await.unwrap()?;
+            let order = stack
+                .store
+                .get_order_with_history(order_id)
+                .await
+                .unwrap()?;
             (order.delivery_state == DeliveryState::Delivered).then_some(())
         },
     )
@@ -133,7 +137,11 @@ async fn replay_sends_the_latest_result_to_sr_again() {
         "the replay's delivery to be recorded",
         Duration::from_secs(60),
         || async {
-            let order = stack.store.get_order(&order_id).await.unwrap()?;
+            let order = stack
+                .store
+                .get_order_with_history(&order_id)
+                .await
+                .unwrap()?;
             (order.deliveries.len() >= 2 && order.delivery_state == DeliveryState::Delivered)
                 .then_some(order)
         },

@@ -18,6 +18,8 @@ use crate::ids;
 use crate::state::{AppState, Fault, LoggedRequest, SimState};
 
 pub const TOKEN_PATH: &str = "/identity/oauth/token";
+/// Largest token request the gate reads to learn its client id.
+const TOKEN_BODY_LIMIT: usize = 64 * 1024;
 
 /// How a path is treated by the gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,8 +85,20 @@ pub async fn gate(State(app): State<AppState>, request: Request, next: Next) -> 
     }
     let method = request.method().as_str().to_owned();
     let query = request.uri().query().map(str::to_owned);
-    let client_id = auth::bearer_token(request.headers())
-        .and_then(|token| app.lock().tokens.get(token).map(|t| t.client_id.clone()));
+    let (request, client_id) = if class == PathClass::Token {
+        // The client authenticating, from the form or HTTP Basic: the body is read here and
+        // handed on unchanged.
+        let (parts, body) = request.into_parts();
+        let bytes = axum::body::to_bytes(body, TOKEN_BODY_LIMIT)
+            .await
+            .unwrap_or_default();
+        let client = crate::routes::identity::requesting_client(&parts.headers, &bytes);
+        (Request::from_parts(parts, bytes.into()), client)
+    } else {
+        let client = auth::bearer_token(request.headers())
+            .and_then(|token| app.lock().tokens.get(token).map(|t| t.client_id.clone()));
+        (request, client)
+    };
     let started = Instant::now();
 
     let (response, injected) = match admit(&app, &method, &path, class, client_id.as_deref()).await
@@ -120,7 +134,7 @@ async fn admit(
     class: PathClass,
     client_id: Option<&str>,
 ) -> Result<Permit, Response> {
-    let fault = take_fault(&mut app.lock(), method, path, class);
+    let fault = take_fault(&mut app.lock(), method, path, class, client_id);
     if let Some(fault) = fault {
         if fault.delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
@@ -182,7 +196,13 @@ async fn admit(
 }
 
 /// Consumes one use of the first fault matching this request.
-fn take_fault(state: &mut SimState, method: &str, path: &str, class: PathClass) -> Option<Fault> {
+fn take_fault(
+    state: &mut SimState,
+    method: &str,
+    path: &str,
+    class: PathClass,
+    client_id: Option<&str>,
+) -> Option<Fault> {
     let applies = match class {
         PathClass::Sr | PathClass::File => true,
         PathClass::Token => state.faults.iter().any(|f| f.include_token),
@@ -199,6 +219,7 @@ fn take_fault(state: &mut SimState, method: &str, path: &str, class: PathClass) 
             && f.method
                 .as_deref()
                 .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && f.client_id.as_deref().is_none_or(|c| Some(c) == client_id)
     })?;
     let fault = &mut state.faults[index];
     fault.count -= 1;
@@ -210,9 +231,23 @@ fn take_fault(state: &mut SimState, method: &str, path: &str, class: PathClass) 
 }
 
 fn fault_response(fault: &Fault, rate_limit: u32) -> Response {
+    let mut response = fault_answer(fault, rate_limit);
+    for (name, value) in &fault.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+fn fault_answer(fault: &Fault, rate_limit: u32) -> Response {
     let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if status == StatusCode::TOO_MANY_REQUESTS {
-        let reset = ids::epoch_secs() + fault.retry_after_secs.unwrap_or(1);
+        // Saturating: faults may carry absurd values on purpose (`u64::MAX` seconds).
+        let reset = ids::epoch_secs().saturating_add(fault.retry_after_secs.unwrap_or(1));
         let mut response = too_many_requests(
             rate_limit,
             0,
@@ -285,6 +320,8 @@ mod tests {
             delay_ms: 0,
             include_token,
             body: None,
+            headers: Default::default(),
+            client_id: None,
         }
     }
 
@@ -307,9 +344,9 @@ mod tests {
             faults: vec![fault("", 1, false)],
             ..SimState::default()
         };
-        assert!(take_fault(&mut state, "GET", "/attachments/a1", PathClass::File).is_none());
+        assert!(take_fault(&mut state, "GET", "/attachments/a1", PathClass::File, None).is_none());
         state.faults.push(fault("/attachments/a1", 1, false));
-        let hit = take_fault(&mut state, "GET", "/attachments/a1", PathClass::File);
+        let hit = take_fault(&mut state, "GET", "/attachments/a1", PathClass::File, None);
         assert_eq!(
             hit.map(|f| f.path_contains).as_deref(),
             Some("/attachments/a1")
@@ -323,14 +360,15 @@ mod tests {
             faults: vec![fault("", 2, false)],
             ..Default::default()
         };
-        assert!(take_fault(&mut state, "POST", TOKEN_PATH, PathClass::Token).is_none());
-        assert!(take_fault(&mut state, "GET", "/jobs/1", PathClass::Sr).is_some());
-        assert!(take_fault(&mut state, "GET", "/jobs/1", PathClass::Sr).is_some());
-        assert!(take_fault(&mut state, "GET", "/jobs/1", PathClass::Sr).is_none());
+        assert!(take_fault(&mut state, "POST", TOKEN_PATH, PathClass::Token, None).is_none());
+        assert!(take_fault(&mut state, "GET", "/jobs/1", PathClass::Sr, None).is_some());
+        assert!(take_fault(&mut state, "GET", "/jobs/1", PathClass::Sr, None).is_some());
+        assert!(take_fault(&mut state, "GET", "/jobs/1", PathClass::Sr, None).is_none());
         state.faults = vec![fault("/results", 1, false), fault("token", 1, true)];
-        assert!(take_fault(&mut state, "GET", "/jobs/1", PathClass::Sr).is_none());
+        assert!(take_fault(&mut state, "GET", "/jobs/1", PathClass::Sr, None).is_none());
         assert_eq!(
-            take_fault(&mut state, "POST", TOKEN_PATH, PathClass::Token).map(|f| f.path_contains),
+            take_fault(&mut state, "POST", TOKEN_PATH, PathClass::Token, None)
+                .map(|f| f.path_contains),
             Some("token".into())
         );
         assert_eq!(state.faults.len(), 1);

@@ -188,6 +188,15 @@ pub struct Fault {
     /// Optional body to answer instead of the SR error body.
     #[serde(default)]
     pub body: Option<Value>,
+    /// Extra response headers (e.g. `location` for a redirect, a raw `retry-after`); they
+    /// replace what the fault would otherwise set.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Only requests of this client: the bearer token's client on SR's API, the client
+    /// authenticating (form or HTTP Basic) on the token endpoint. Lets parallel tests inject
+    /// faults on shared paths without hitting each other.
+    #[serde(default)]
+    pub client_id: Option<String>,
 }
 
 fn default_fault_status() -> u16 {
@@ -250,6 +259,10 @@ pub struct SimState {
     pub requests_per_path: BTreeMap<String, u64>,
     pub request_log: VecDeque<LoggedRequest>,
     pub fixtures: FixtureOverrides,
+    /// Per client id: the `expires_in` its token answers carry instead of [`TOKEN_TTL_SECS`]
+    /// (any JSON value, to try clients on huge or odd lifetimes; the token itself still lives
+    /// [`TOKEN_TTL_SECS`]).
+    pub token_lifetimes: HashMap<String, Value>,
 }
 
 impl SimState {

@@ -24,7 +24,7 @@ use crate::auth::credentials::random_token;
 use crate::auth::hash_secret;
 use crate::aws::AwsClients;
 use crate::config::Config;
-use crate::http::{body_bytes, query_param};
+use crate::http::{body_bytes, body_limits, query_param, require_body_within};
 use crate::notifications::Notifications;
 use crate::onboarding::{KeyConnection, Onboarding, OnboardingError};
 use crate::passthrough::{PassthroughSettings, TEMPLATES};
@@ -170,6 +170,9 @@ impl ConsentApi {
 
     /// The one handler behind `GET` and `POST {consentUrl}`.
     pub async fn handle(&self, request: Request) -> HandlerResult {
+        if let Err(e) = require_body_within(&request, body_limits::CONSENT) {
+            return Ok(self.render(e.status, problem("Too large", &e.message), None));
+        }
         let (status, page, context) = match *request.method() {
             Method::GET => self.show(&request).await,
             Method::POST => self.submit(&request).await,

@@ -17,6 +17,12 @@ impl From<StoreError> for ApiError {
                 "CONCURRENT_UPDATE",
                 "the resource was changed by another request; retry",
             ),
+            // Retrying cannot help: a 4xx naming what did not fit, never a 503.
+            StoreError::TooLarge { what } => ApiError::new(
+                lambda_http::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "VALUE_TOO_LARGE",
+                format!("{what} is too large to store (DynamoDB items hold at most 400 KB)"),
+            ),
             other => {
                 tracing::error!(error = %other, "storage failure");
                 ApiError::unavailable("storage is temporarily unavailable; retry")

@@ -7,12 +7,14 @@ use chrono::Utc;
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 
+use crate::auth::client_auth::{client_authentication, ClientAuthError};
 use crate::auth::{hash_secret, secret_matches, AccessToken, TokenClaims};
 use crate::aws::AwsClients;
 use crate::config::{Config, SrEndpoints};
 use crate::http::{
-    bearer_token, body_bytes, decode_segment, empty_response, json_response, parse_json,
-    require_content_type, require_storable, segments_after, sr_error_response, ApiError,
+    bearer_token, body_bytes, body_limits, decode_segment, empty_response, header_text,
+    json_response, parse_json, require_body_within, require_content_type, require_json_or_untyped,
+    require_storable, segments_after, sr_error_response, ApiError,
 };
 use crate::kombo::inline::{InlineUrlClient, InlineUrlError, InlineUrlSettings};
 use crate::metrics::{self, Metric};
@@ -129,6 +131,8 @@ impl PartnerApi {
         request: &Request,
     ) -> Result<TokenResponse, (StatusCode, OAuthErrorCode, String)> {
         use OAuthErrorCode::*;
+        require_body_within(request, body_limits::TOKEN)
+            .map_err(|e| (e.status, InvalidRequest, e.message))?;
         let bad = |code, text: &str| (StatusCode::BAD_REQUEST, code, text.to_string());
         require_content_type(request, "application/x-www-form-urlencoded").map_err(|_| {
             bad(
@@ -148,19 +152,21 @@ impl PartnerApi {
                 ))
             }
         }
-        let (Some(client_id), Some(client_secret)) = (form.client_id, form.client_secret) else {
-            return Err(bad(
-                InvalidRequest,
-                "client_id and client_secret are required",
-            ));
-        };
-        let invalid_client = || {
-            (
-                StatusCode::UNAUTHORIZED,
-                InvalidClient,
-                "unknown client or wrong secret".to_string(),
-            )
-        };
+        let authorization = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes);
+        let authentication = client_authentication(
+            authorization,
+            form.client_id.as_deref(),
+            form.client_secret.as_deref(),
+        )
+        .map_err(|e| match e {
+            ClientAuthError::UnsupportedScheme => {
+                (StatusCode::UNAUTHORIZED, InvalidClient, e.to_string())
+            }
+            _ => bad(InvalidRequest, &e.to_string()),
+        })?;
         let unavailable = |_| {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -168,19 +174,31 @@ impl PartnerApi {
                 "temporarily unavailable; retry".to_string(),
             )
         };
-        let client = self
-            .store
-            .get_client(&client_id)
-            .await
-            .map_err(unavailable)?;
-        // Compare against a dummy digest for unknown clients too, so timing does not reveal
-        // which client ids exist.
-        let stored = client
-            .as_ref()
-            .map(|c| c.secret_sha256.clone())
-            .unwrap_or_else(|| hash_secret("no such client"));
-        let matches = secret_matches(&client_secret, &stored);
-        let client = client.filter(|_| matches).ok_or_else(invalid_client)?;
+        let mut authenticated = None;
+        for presented in &authentication.candidates {
+            let client = self
+                .store
+                .get_client(&presented.client_id)
+                .await
+                .map_err(unavailable)?;
+            // Compare against a dummy digest for unknown clients too, so timing does not
+            // reveal which client ids exist.
+            let stored = client
+                .as_ref()
+                .map(|c| c.secret_sha256.clone())
+                .unwrap_or_else(|| hash_secret("no such client"));
+            if secret_matches(&presented.client_secret, &stored) {
+                authenticated = client;
+                break;
+            }
+        }
+        let client = authenticated.ok_or_else(|| {
+            (
+                StatusCode::UNAUTHORIZED,
+                InvalidClient,
+                "unknown client or wrong secret".to_string(),
+            )
+        })?;
         let token = AccessToken::issue(&client.company_id, &client.integration_id);
         let now = Utc::now();
         let record = TokenRecord {
@@ -219,6 +237,7 @@ impl PartnerApi {
     }
 
     async fn packages(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        require_body_within(request, body_limits::NO_BODY)?;
         let auth = self.authorize(request).await?;
         let query = package_query(request)?;
         let packages = auth
@@ -241,6 +260,7 @@ impl PartnerApi {
     }
 
     async fn package(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        require_body_within(request, body_limits::NO_BODY)?;
         let auth = self.authorize(request).await?;
         let id = package_id(request)?;
         let package = auth
@@ -265,8 +285,9 @@ impl PartnerApi {
     }
 
     async fn order(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        require_body_within(request, body_limits::ORDER)?;
         let auth = self.authorize(request).await?;
-        require_content_type(request, "application/json")?;
+        require_json_or_untyped(request)?;
         let body: OrderRequest = parse_json(body_bytes(request))?;
         require_storable(&serde_json::to_value(&body).unwrap_or_default(), "")?;
         let order = accept_order(
@@ -290,8 +311,9 @@ impl PartnerApi {
     }
 
     async fn inline_order(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        require_body_within(request, body_limits::ORDER)?;
         let auth = self.authorize(request).await?;
-        require_content_type(request, "application/json")?;
+        require_json_or_untyped(request)?;
         let body: InlineOrderRequest = parse_json(body_bytes(request))?;
         require_storable(&serde_json::to_value(&body).unwrap_or_default(), "")?;
         let mut order = accept_inline_order(
@@ -404,6 +426,7 @@ impl PartnerApi {
     /// A caller without a valid token learns nothing about the company's state: a forged token
     /// is 401 whatever the company, and without a token every company answers 204.
     async fn disable(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        require_body_within(request, body_limits::NO_BODY)?;
         let company_id = path_company_id(request)?;
         let presented = bearer_token(request).and_then(AccessToken::parse);
         let record = match &presented {
@@ -605,11 +628,9 @@ fn path_company_id(request: &Request) -> Result<String, ApiError> {
 /// query parameter per custom field.
 fn package_query(request: &Request) -> Result<PackageQuery, ApiError> {
     let mut query = PackageQuery::default();
-    if let Some(value) = request.headers().get("requester") {
-        let parsed: Option<serde_json::Value> = value
-            .to_str()
-            .ok()
-            .and_then(|s| serde_json::from_str(s).ok());
+    if request.headers().contains_key("requester") {
+        let parsed: Option<serde_json::Value> =
+            header_text(request, "requester").and_then(|s| serde_json::from_str(s).ok());
         match parsed
             .as_ref()
             .and_then(|v| v.get("email"))

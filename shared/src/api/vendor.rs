@@ -12,8 +12,9 @@ use crate::auth::{KeyScope, VendorKeyVerifier};
 use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::{
-    bearer_token, body_bytes, decode_segment, json_response, parse_json, query_param,
-    require_storable, segments_after, vendor_error_response, ApiError,
+    bearer_token, body_bytes, body_limits, decode_segment, header_text, json_response, parse_json,
+    query_param, require_body_within, require_storable, require_stored_size_within, segments_after,
+    vendor_error_response, ApiError,
 };
 use crate::kombo::orders::AssessmentOrder;
 use crate::kombo::packages::kombo_type;
@@ -25,7 +26,7 @@ use crate::passthrough::{Passthrough, PassthroughRequest, PassthroughSettings};
 use crate::queue::{QueueMessage, ResultsQueue};
 use crate::results::{
     decide, file_attachments, to_package_result, without_inline_data, AttachmentError, Decision,
-    FileContent, ResultSubmission, SubmittedFile, MAX_INLINE_FILE_BYTES,
+    FileContent, ResultSubmission, SubmittedFile, MAX_INLINE_FILE_BYTES, MAX_STORED_RESULT_BYTES,
 };
 use crate::secrets::{SecretError, Secrets};
 use crate::sr::{Assessment, AssessmentType, PackageResult, ResultStatus, SrClient, SrClientError};
@@ -198,11 +199,11 @@ impl VendorApi {
         let url_rules = UrlRules {
             allow_loopback_http: config.sr.allow_insecure,
         };
-        let passthrough = Passthrough {
-            secrets: secrets.clone(),
-            sr: SrClient::new(config.sr),
-            settings: PassthroughSettings::from_env(),
-        };
+        let passthrough = Passthrough::new(
+            secrets.clone(),
+            SrClient::new(config.sr),
+            PassthroughSettings::from_env(),
+        );
         let webhook_url = crate::webhooks::webhook_url(|name| std::env::var(name).ok())?;
         let store = Store::new(aws.dynamodb, config.table_name);
         Ok(Self::new(
@@ -224,6 +225,10 @@ impl VendorApi {
     }
 
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        require_body_within(
+            request,
+            body_limits::vendor_api(request.method(), request.uri().path()),
+        )?;
         let scope = self.authenticate(request).await?;
         let segments = segments_after(request.uri().path(), "assessment").unwrap_or_default();
         let method = request.method();
@@ -257,7 +262,9 @@ impl VendorApi {
             ["packages"] if method == Method::GET => self.get_packages(&integration).await,
             ["orders"] if method == Method::GET => self.list_orders(request, &integration).await,
             ["orders", id] if method == Method::GET => {
-                let order = self.order_of(&integration, &decode_segment(id)).await?;
+                let order = self
+                    .order_of(&integration, &decode_segment(id), History::Included)
+                    .await?;
                 let files = if crate::attachments::may_have_files(&order) {
                     self.store.order_files(&order.order_id, false).await?
                 } else {
@@ -542,8 +549,14 @@ impl VendorApi {
         ))
     }
 
-    /// The order, if it belongs to `integration` (another integration's order is "not found").
-    async fn order_of(&self, integration: &str, order_id: &str) -> Result<Order, ApiError> {
+    /// The order, if it belongs to `integration` (another integration's order is "not found");
+    /// with its submissions and delivery attempts when `history` says so.
+    async fn order_of(
+        &self,
+        integration: &str,
+        order_id: &str,
+        history: History,
+    ) -> Result<Order, ApiError> {
         // SR order ids are at most 128 characters (see `orders::order_id_from_callback`).
         if order_id.len() > 128 {
             return Err(ApiError::not_found(
@@ -551,9 +564,11 @@ impl VendorApi {
                 "there is no order with such a long id",
             ));
         }
-        self.store
-            .get_order(order_id)
-            .await?
+        let order = match history {
+            History::Included => self.store.get_order_with_history(order_id).await?,
+            History::Left => self.store.get_order(order_id).await?,
+        };
+        order
             .filter(|o| o.integration_id == integration)
             .ok_or_else(|| {
                 ApiError::not_found("ORDER_NOT_FOUND", format!("there is no order `{order_id}`"))
@@ -575,12 +590,13 @@ impl VendorApi {
         // Inline file bytes are stored once, as their own items; the order keeps only a note.
         let vendor_body = without_inline_data(serde_json::from_slice(bytes).unwrap_or_default());
         require_storable(&vendor_body, "")?;
+        require_stored_size_within(&vendor_body, MAX_STORED_RESULT_BYTES, "a result")?;
         // Names this submission's files, so a publisher still busy with an older one cannot
         // mark these uploaded.
         let revision = random_token(16);
         let mut files_stored = false;
         for attempt in 1..=WRITE_ATTEMPTS {
-            let order = self.order_of(integration, order_id).await?;
+            let order = self.order_of(integration, order_id, History::Left).await?;
             let PreparedResult {
                 result,
                 warnings,
@@ -589,7 +605,7 @@ impl VendorApi {
             } = prepare_result(&submission, &order)?;
             let status = result.status.unwrap_or(ResultStatus::InProgress);
             if dry_run {
-                let view = DryRunView::of(&order, &submission, &result, &files, &decision);
+                let view = DryRunView::of(&order, &submission, &result, &files, decision);
                 return Ok(success(StatusCode::OK, view, warnings));
             }
             let now = Utc::now();
@@ -599,20 +615,8 @@ impl VendorApi {
                 status,
                 vendor_body: vendor_body.clone(),
                 note: None,
+                revision_of: decision.revision_of(),
             };
-            if let Decision::RecordOnly { reason } = decision {
-                record.note = Some(reason);
-                let order = self
-                    .store
-                    .record_submission(order_id, integration, &record, now)
-                    .await?;
-                tracing::info!(order_id, company_id = %order.company_id, "late result recorded, not sent");
-                return Ok(success(
-                    StatusCode::OK,
-                    ResultView::of(&order, false),
-                    warnings,
-                ));
-            }
             if !files_stored {
                 // Before the result is queued, so the publisher finds them; a write that loses
                 // the race below is retried with the same files (re-writing them is harmless).
@@ -644,7 +648,7 @@ impl VendorApi {
                     tracing::info!(order_id, company_id = %order.company_id, version = order.result_version, status = status.as_str(), "result queued for SmartRecruiters");
                     return Ok(success(
                         StatusCode::OK,
-                        ResultView::of(&order, true),
+                        ResultView::of(&order, decision),
                         warnings,
                     ));
                 }
@@ -657,8 +661,8 @@ impl VendorApi {
 }
 
 /// A submission checked against its order: the `PackageResult` SR would get, the files it would
-/// get, whether it is sent, and the warnings that say so. Real submissions and dry runs both
-/// come through here.
+/// get, whether it revises a final result, and the warnings that say how it was mapped. Real
+/// submissions and dry runs both come through here, so both refuse the same way.
 struct PreparedResult {
     result: PackageResult,
     warnings: Vec<String>,
@@ -666,6 +670,9 @@ struct PreparedResult {
     decision: Decision,
 }
 
+/// 400 naming the field for what cannot be mapped, 413 for inline files over the limit, and the
+/// final-status rule's 409 (`FINAL_STATUS`, naming the current status) before anything is
+/// stored or queued.
 fn prepare_result(
     submission: &ResultSubmission,
     order: &Order,
@@ -676,21 +683,12 @@ fn prepare_result(
     })?;
     let files = file_attachments(submission, MAX_INLINE_FILE_BYTES).map_err(attachment_error)?;
     let status = mapped.result.status.unwrap_or(ResultStatus::InProgress);
-    let decision = decide(order.result_status(), status);
-    let mut warnings = mapped.warnings;
-    if let Decision::RecordOnly { reason } = &decision {
-        warnings.push(reason.clone());
-        if !files.is_empty() {
-            warnings.push(format!(
-                "{} file attachment(s) of this submission were not stored: the result is not sent",
-                files.len()
-            ));
-        }
-    }
+    let decision = decide(order.result_status(), order.result_version, status)
+        .map_err(|e| ApiError::conflict("FINAL_STATUS", e.to_string()).with_field("status"))?;
     Ok(PreparedResult {
         decision,
         result: mapped.result,
-        warnings,
+        warnings: mapped.warnings,
         files,
     })
 }
@@ -713,8 +711,8 @@ struct DryRunView<'a> {
     order_id: &'a str,
     /// Kombo's status the order would have.
     status: VendorOrderStatus,
-    /// `false`: it would only be recorded (the reason is in `warnings`).
-    forwarded: bool,
+    /// The result version this submission would revise (the same final status again), else null.
+    revision_of: Option<u64>,
     package_result: &'a PackageResult,
     files: Vec<DryRunFile<'a>>,
 }
@@ -739,28 +737,21 @@ impl<'a> DryRunView<'a> {
         submission: &ResultSubmission,
         result: &'a PackageResult,
         files: &'a [SubmittedFile],
-        decision: &Decision,
+        decision: Decision,
     ) -> Self {
-        let forwarded = match decision {
-            Decision::Forward => true,
-            Decision::RecordOnly { .. } => false,
-        };
-        let status = match (forwarded, result.status) {
-            (false, _) => order.vendor_status(),
-            (true, Some(ResultStatus::Rejected)) if submission.says_rejected() => {
+        let status = match result.status {
+            Some(ResultStatus::Rejected) if submission.says_rejected() => {
                 VendorOrderStatus::Rejected
             }
-            (true, status) => VendorOrderStatus::from_result(status),
+            status => VendorOrderStatus::from_result(status),
         };
-        // A submission that is only recorded stores and uploads none of its files.
-        let uploaded = if forwarded { files } else { &[] };
         Self {
             dry_run: true,
             order_id: &order.order_id,
             status,
-            forwarded,
+            revision_of: decision.revision_of(),
             package_result: result,
-            files: uploaded
+            files: files
                 .iter()
                 .map(|f| {
                     let (source, size, data_url) = match &f.content {
@@ -839,24 +830,13 @@ impl VendorApi {
         if company.status != CompanyStatus::Active {
             return Err(disabled());
         }
-        let credentials = match passthrough.secrets.company_credentials(company_id).await {
-            Ok(c) => c,
+        let path = call.url.path().to_string();
+        let answer = match passthrough.send(company_id, &call).await {
+            Ok(answer) => answer,
             Err(SecretError::NotFound(_)) => return Err(disabled()),
             Err(e) => return Err(e.into()),
-        };
-        let path = call.url.path().to_string();
-        let answer = passthrough
-            .sr
-            .send_raw(
-                &credentials.outbound,
-                call.method.clone(),
-                call.url.clone(),
-                call.headers,
-                call.body,
-                crate::passthrough::MAX_ANSWER_BYTES,
-            )
-            .await
-            .map_err(|e| {
+        }
+        .map_err(|e| {
                 tracing::warn!(integration_id = %integration, company_id, method = %call.method, path = %path, error = %e, "passthrough call failed");
                 // The error itself (transport, SR's answer) is logged above, never returned.
                 let message = match &e {
@@ -1016,10 +996,7 @@ fn require_admin(scope: &KeyScope) -> Result<(), ApiError> {
 }
 
 fn integration_id(request: &Request) -> Result<String, ApiError> {
-    request
-        .headers()
-        .get("x-integration-id")
-        .and_then(|v| v.to_str().ok())
+    header_text(request, "x-integration-id")
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .map(str::to_string)
@@ -1045,6 +1022,13 @@ fn integration_id(request: &Request) -> Result<String, ApiError> {
         })
 }
 
+/// Whether an order is read with its history (its own items; only the order view needs it).
+#[derive(Clone, Copy)]
+enum History {
+    Included,
+    Left,
+}
+
 /// What `PUT …/result` answers: where the order's result now stands.
 #[derive(Serialize)]
 struct ResultView<'a> {
@@ -1053,18 +1037,19 @@ struct ResultView<'a> {
     sr_status: Option<ResultStatus>,
     result_version: u64,
     delivery_state: DeliveryState,
-    forwarded: bool,
+    /// The result version this submission revises (the same final status again), else null.
+    revision_of: Option<u64>,
 }
 
 impl<'a> ResultView<'a> {
-    fn of(order: &'a Order, forwarded: bool) -> Self {
+    fn of(order: &'a Order, decision: Decision) -> Self {
         Self {
             order_id: &order.order_id,
             status: order.vendor_status(),
             sr_status: order.result_status(),
             result_version: order.result_version,
             delivery_state: order.delivery_state,
-            forwarded,
+            revision_of: decision.revision_of(),
         }
     }
 }

@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::{redirect, StatusCode};
 use url::{Host, Url};
@@ -249,18 +250,42 @@ impl Downloader {
         &self.policy
     }
 
-    /// The file's bytes, streamed and cut off at `max_bytes`.
-    pub async fn download(&self, data_url: &str) -> Result<Vec<u8>, DownloadError> {
+    /// The file's bytes, streamed and cut off at `max_bytes`, held once: chunks are appended
+    /// to one buffer sized from `Content-Length`, and the result is shared, not copied, by the
+    /// upload. The whole download (connect to last byte) takes at most `timeout` when that is
+    /// less than the policy's: the invocation's time budget.
+    pub async fn download(
+        &self,
+        data_url: &str,
+        timeout: Duration,
+    ) -> Result<Bytes, DownloadError> {
         let url = Url::parse(data_url)
             .map_err(|e| DownloadError::InvalidUrl(format!("not an absolute URL ({e})")))?;
         check_url(&url, &self.policy)?;
         let host = host_of(&url);
+        let budgeted = timeout < self.policy.timeout;
+        let timeout = timeout.min(self.policy.timeout);
+        let fail = |e: reqwest::Error| match request_error(&host, e) {
+            DownloadError::Unavailable { host, status, .. } if budgeted && status.is_none() => {
+                DownloadError::Unavailable {
+                    host,
+                    status,
+                    detail: format!(
+                        "stopped after {} ms, the invocation's time budget; the next try resumes",
+                        timeout.as_millis()
+                    ),
+                }
+            }
+            other => other,
+        };
+        let started = tokio::time::Instant::now();
         let mut response = self
             .http()
             .get(url)
+            .timeout(timeout)
             .send()
             .await
-            .map_err(|e| request_error(&host, e))?;
+            .map_err(fail)?;
         let status = response.status();
         if !status.is_success() {
             let code = status.as_u16();
@@ -285,23 +310,40 @@ impl Downloader {
         if response.content_length().is_some_and(|n| n > limit as u64) {
             return Err(DownloadError::TooLarge { host, limit });
         }
-        let mut body = Vec::with_capacity(
+        let mut body = BytesMut::with_capacity(
             response
                 .content_length()
                 .map_or(64 * 1024, |n| n as usize)
                 .min(limit),
         );
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| request_error(&host, e))?
-        {
+        // The request's timeout covers reading the body too; this bounds each wait for a
+        // chunk by what is left of it.
+        loop {
+            let left = timeout.saturating_sub(started.elapsed());
+            let chunk = match tokio::time::timeout(left, response.chunk()).await {
+                Ok(chunk) => chunk.map_err(fail)?,
+                Err(_) => {
+                    return Err(DownloadError::Unavailable {
+                        host,
+                        status: None,
+                        detail: if budgeted {
+                            format!(
+                                "stopped after {} ms, the invocation's time budget; the next try resumes",
+                                timeout.as_millis()
+                            )
+                        } else {
+                            "timed out".into()
+                        },
+                    })
+                }
+            };
+            let Some(chunk) = chunk else { break };
             if body.len() + chunk.len() > limit {
                 return Err(DownloadError::TooLarge { host, limit });
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(body)
+        Ok(body.freeze())
     }
 }
 
@@ -436,7 +478,7 @@ mod tests {
             ..DownloadPolicy::strict()
         });
         let err = downloader
-            .download("http://localhost:9/file.pdf")
+            .download("http://localhost:9/file.pdf", DOWNLOAD_TIMEOUT)
             .await
             .unwrap_err();
         assert!(

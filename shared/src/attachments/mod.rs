@@ -19,8 +19,12 @@ pub mod download;
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
+
+use crate::budget::Budget;
+use crate::sr::client::UPLOAD_TIMEOUT;
 
 use crate::config::SrEndpoints;
 use crate::orders::Order;
@@ -28,6 +32,9 @@ use crate::sr::{SrClient, SrClientError, SrCredentials};
 use crate::store::{FileRecord, FileSource, FileState, Store, StoreError, UploadedFile};
 
 pub use download::{DownloadError, DownloadPolicy, Downloader, MAX_DOWNLOAD_BYTES};
+
+/// The least time a file may start with: its download and upload then get at least this much.
+pub const MIN_FILE_TIME: Duration = Duration::from_secs(3);
 
 /// What one [`FileDelivery::deliver`] did, file by file.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -62,6 +69,9 @@ pub enum FileDeliveryError {
     /// The caller's pacing has no SR call slot soon enough for the next upload.
     #[error("no SmartRecruiters call slot for attachment `{name}` within the wait limit")]
     Paced { name: String, after: Duration },
+    /// The invocation's time budget cannot cover another file: a later invocation goes on.
+    #[error("no time left in this invocation for attachment `{name}`")]
+    OutOfTime { name: String },
 }
 
 impl FileDeliveryError {
@@ -81,13 +91,20 @@ impl FileDeliveryError {
                 ..
             } => *retry_after,
             Self::Paced { after, .. } => Some(*after),
+            Self::OutOfTime { .. } => Some(Duration::from_secs(1)),
             _ => None,
         }
     }
 
-    /// Nothing was attempted (no call slot): not a delivery attempt worth recording.
+    /// Nothing was attempted (no call slot, no time left): not a delivery attempt worth
+    /// recording.
     pub fn is_paced(&self) -> bool {
-        matches!(self, Self::Paced { .. })
+        matches!(self, Self::Paced { .. } | Self::OutOfTime { .. })
+    }
+
+    /// SR refused the company's credentials on an upload (see `SrClientError`).
+    pub fn refuses_credentials(&self) -> bool {
+        matches!(self, Self::Sr { source, .. } if source.refuses_credentials())
     }
 }
 
@@ -121,8 +138,11 @@ impl FileDelivery {
 
     /// Uploads every PENDING file of `order` to SR with the company's `credentials`.
     ///
-    /// `pace` is awaited before each upload: the publisher's SR rate limiting. It yields a guard
-    /// held for the upload (e.g. a concurrency permit), or `Err(wait)` when no call slot is near.
+    /// `pace` is awaited before each file is loaded or downloaded: the publisher's SR call slot
+    /// and its concurrency permit, held until the upload is done, so at most that many files
+    /// are in memory at once (each held once, shared by the digest and the upload). It yields
+    /// a guard, or `Err(wait)` when no call slot is near. A file starts only while `budget`
+    /// covers [`MIN_FILE_TIME`]; its download and upload never run past the budget.
     ///
     /// `Ok` means nothing is left that a retry could deliver (some files may have failed for
     /// good, see [`FilesDelivered::failed`]); `Err` means retry the message later.
@@ -133,6 +153,7 @@ impl FileDelivery {
         store: &Store,
         order: &Order,
         pace: Pace,
+        budget: Budget,
     ) -> Result<FilesDelivered, FileDeliveryError>
     where
         Pace: Fn() -> Paced,
@@ -161,8 +182,15 @@ impl FileDelivery {
                     continue;
                 }
             }
+            if !budget.allows(MIN_FILE_TIME) {
+                return Err(FileDeliveryError::OutOfTime { name });
+            }
+            let guard = pace().await.map_err(|after| FileDeliveryError::Paced {
+                name: name.clone(),
+                after,
+            })?;
             let bytes = match (&record.source, file.data) {
-                (FileSource::Inline { .. }, Some(bytes)) => bytes,
+                (FileSource::Inline { .. }, Some(bytes)) => Bytes::from(bytes),
                 (FileSource::Inline { .. }, None) => {
                     store
                         .mark_file_failed(record, "the stored file has no content")
@@ -170,20 +198,23 @@ impl FileDelivery {
                     report.failed.push(name);
                     continue;
                 }
-                (FileSource::DataUrl { url }, _) => match self.downloader.download(url).await {
-                    Ok(bytes) => bytes,
-                    Err(source) if source.is_transient() => {
-                        return Err(FileDeliveryError::Download { name, source });
+                (FileSource::DataUrl { url }, _) => {
+                    let timeout = budget.cap(download::DOWNLOAD_TIMEOUT);
+                    match self.downloader.download(url, timeout).await {
+                        Ok(bytes) => bytes,
+                        Err(source) if source.is_transient() => {
+                            return Err(FileDeliveryError::Download { name, source });
+                        }
+                        Err(refused) => {
+                            tracing::warn!(order_id = %order.order_id, file = %name, error = %refused, "attachment download refused");
+                            store
+                                .mark_file_failed(record, &format!("download failed: {refused}"))
+                                .await?;
+                            report.failed.push(name);
+                            continue;
+                        }
                     }
-                    Err(refused) => {
-                        tracing::warn!(order_id = %order.order_id, file = %name, error = %refused, "attachment download refused");
-                        store
-                            .mark_file_failed(record, &format!("download failed: {refused}"))
-                            .await?;
-                        report.failed.push(name);
-                        continue;
-                    }
-                },
+                }
             };
             let digest = sha256_hex(&bytes);
             if let Some(uploaded) = record.uploaded.as_ref().filter(|u| u.sha256 == digest) {
@@ -191,17 +222,15 @@ impl FileDelivery {
                 report.unchanged.push(name);
                 continue;
             }
-            let guard = pace().await.map_err(|after| FileDeliveryError::Paced {
-                name: name.clone(),
-                after,
-            })?;
+            let size = bytes.len();
             let answer = sr
                 .upload_attachment(
                     credentials,
                     &order.order_id,
                     &record.name,
                     &record.content_type,
-                    &bytes,
+                    bytes,
+                    budget.cap(UPLOAD_TIMEOUT),
                 )
                 .await;
             drop(guard);
@@ -209,15 +238,16 @@ impl FileDelivery {
                 Ok(answer) => {
                     let uploaded = UploadedFile {
                         sha256: digest,
-                        size: bytes.len() as u64,
+                        size: size as u64,
                         at: Utc::now(),
                         sr_url: answer.body.map(|a| a.url),
                     };
                     store.mark_file_uploaded(record, &uploaded).await?;
-                    tracing::info!(order_id = %order.order_id, file = %name, size = bytes.len(), "attachment uploaded to SmartRecruiters");
+                    tracing::info!(order_id = %order.order_id, file = %name, size, "attachment uploaded to SmartRecruiters");
                     report.uploaded.push(name);
                 }
-                Err(SrClientError::Rejected { status, detail, .. }) => {
+                // A 401 refuses the credentials, not the file: the caller reads them again.
+                Err(SrClientError::Rejected { status, detail, .. }) if status != 401 => {
                     tracing::warn!(order_id = %order.order_id, file = %name, status, "SmartRecruiters refused the attachment");
                     let reason =
                         format!("SmartRecruiters refused the upload with {status}: {detail}");
@@ -231,10 +261,21 @@ impl FileDelivery {
     }
 }
 
-/// Whether any sent submission of the order carried a file attachment, read from the vendor
-/// bodies kept on the order (where inline `data` became `data_omitted`). Files are stored only
-/// for sent submissions, so `false` means the order has no file items and needs no Query.
+/// Whether the order may have file items, so the publisher and the order view can skip the
+/// Query for the (many) orders without: the order item says so since its first submission with
+/// a file; orders written before that flag existed are read from their inline submissions.
 pub fn may_have_files(order: &Order) -> bool {
+    order.has_file_attachments
+        || order
+            .submissions
+            .iter()
+            .filter(|s| s.version.is_some())
+            .any(|s| submission_has_files(&s.vendor_body))
+}
+
+/// Whether a submission's body (as stored: inline `data` became `data_omitted`) names a file,
+/// at package level or in a `SUB_RESULT`.
+pub fn submission_has_files(body: &serde_json::Value) -> bool {
     fn has_file(list: Option<&serde_json::Value>) -> bool {
         list.and_then(serde_json::Value::as_array)
             .is_some_and(|items| {
@@ -245,20 +286,11 @@ pub fn may_have_files(order: &Order) -> bool {
                 })
             })
     }
-    order
-        .submissions
-        .iter()
-        .filter(|s| s.version.is_some())
-        .any(|s| {
-            let body = &s.vendor_body;
-            has_file(body.get("attachments"))
-                || body
-                    .get("attributes")
-                    .and_then(serde_json::Value::as_array)
-                    .is_some_and(|attributes| {
-                        attributes.iter().any(|a| has_file(a.get("attachments")))
-                    })
-        })
+    has_file(body.get("attachments"))
+        || body
+            .get("attributes")
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|attributes| attributes.iter().any(|a| has_file(a.get("attachments"))))
 }
 
 /// What the vendor API stores for a submitted file: the record and, for inline files, the bytes.

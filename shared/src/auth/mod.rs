@@ -2,6 +2,7 @@
 //! themselves, and the vendor API key. Every secret comparison is constant-time.
 
 pub mod access_tokens;
+pub mod client_auth;
 pub mod credentials;
 pub mod vendor_key;
 

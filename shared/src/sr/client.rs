@@ -2,18 +2,23 @@
 //!
 //! SR tokens are cached per client id while valid (minus a safety margin), so a warm publisher
 //! makes one SR call per result. A 401 from SR drops the cached token and retries once.
+//!
+//! What SR's answers say about time is capped before it is used: `Retry-After` and
+//! `X-RateLimit-Reset` at [`MAX_RETRY_AFTER`], a token's `expires_in` at [`MAX_TOKEN_LIFETIME`].
+//! The client follows no redirects: a redirect from the token endpoint would re-send the client
+//! secret to wherever it points, and a redirected call would go to an unchecked host.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use reqwest::{header, multipart, Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::customer::{CandidateDetails, HiringTeamMembers, JobDetails};
 use super::errors::SrErrorBody;
-use super::oauth::TokenResponse;
 use super::partner::{ClientCredentials, PartnerConfiguration};
 use super::results::{AttachmentResult, PackageResult};
 use crate::config::SrEndpoints;
@@ -22,6 +27,14 @@ pub type SrCredentials = ClientCredentials;
 
 /// Tokens are refreshed this long before SR says they expire, so none expires mid-request.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+/// The longest SR-given wait honoured (`Retry-After`, `X-RateLimit-Reset`): the publisher's own
+/// backoff cap. A longer answer is most likely a fault; the message simply comes back sooner.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+/// The longest a token is cached, whatever `expires_in` says (SR's tokens live 30 minutes).
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// The lifetime assumed when the token answer has no usable `expires_in` (RFC 6749 §5.1 makes
+/// it RECOMMENDED, not required): short, so a token that lives less is soon fetched again.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(5 * 60);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -58,6 +71,17 @@ impl SrClientError {
 
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Transient { .. })
+    }
+
+    /// SR refused the credentials themselves: its token endpoint turned them down, or a call
+    /// answered 401 even with a freshly issued token. Credentials that changed since they were
+    /// cached (a reconnected company, a rotated secret) fail this way; see
+    /// `crate::secrets::CredentialCache`, which re-reads them before any retry is spent.
+    pub fn refuses_credentials(&self) -> bool {
+        matches!(
+            self,
+            Self::CredentialsRefused { .. } | Self::Rejected { status: 401, .. }
+        )
     }
 }
 
@@ -100,6 +124,7 @@ impl SrClient {
                     "sr-assessment-connector/",
                     env!("CARGO_PKG_VERSION")
                 ))
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("a reqwest client with static settings always builds")
         })
@@ -230,7 +255,7 @@ impl SrClient {
             return Ok(token);
         }
         let fetched = self.fetch_token(credentials).await?;
-        let lifetime = Duration::from_secs(fetched.expires_in);
+        let lifetime = token_lifetime(fetched.expires_in.as_ref());
         let refresh_at = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN);
         self.tokens.lock().expect("token cache poisoned").insert(
             credentials.client_id.clone(),
@@ -271,10 +296,7 @@ impl SrClient {
             .remove(client_id);
     }
 
-    async fn fetch_token(
-        &self,
-        credentials: &SrCredentials,
-    ) -> Result<TokenResponse, SrClientError> {
+    async fn fetch_token(&self, credentials: &SrCredentials) -> Result<SrToken, SrClientError> {
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", credentials.client_id.as_str()),
@@ -296,7 +318,7 @@ impl SrClient {
                 detail: format!("unreadable token answer: {e}"),
             });
         }
-        if is_transient_status(status) {
+        if is_transient_status(status) || status.is_redirection() {
             return Err(transient_from(&response, "token endpoint"));
         }
         Err(SrClientError::CredentialsRefused {
@@ -306,12 +328,35 @@ impl SrClient {
     }
 }
 
+/// SR's token answer as the client reads it: `expires_in` may be missing, a string or absurd.
+#[derive(serde::Deserialize)]
+struct SrToken {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+}
+
+/// How long to cache a token: SR's `expires_in` (a number, or a string of digits), capped at
+/// [`MAX_TOKEN_LIFETIME`]; [`DEFAULT_TOKEN_LIFETIME`] when it is missing or unreadable.
+fn token_lifetime(expires_in: Option<&serde_json::Value>) -> Duration {
+    let seconds = match expires_in {
+        Some(serde_json::Value::Number(n)) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+        Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    seconds.map_or(DEFAULT_TOKEN_LIFETIME, |s| {
+        Duration::from_secs(s.min(MAX_TOKEN_LIFETIME.as_secs()))
+    })
+}
+
 /// The multipart part SR reads an uploaded file from. The v202010 spec lost the multipart schema
 /// in Konfig's merge (shared/specs/SOURCES.md); SR's assessment API documentation names the
 /// control `attachment` ("The API looks for a part containing the “attachment” control name").
 pub const ATTACHMENT_PART: &str = "attachment";
 /// A file upload carries up to 10 MiB; the 10 s default is sized for small JSON calls.
-const UPLOAD_TIMEOUT: Duration = Duration::from_secs(25);
+pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(25);
 
 /// An SR answer of any status, as received: the vendor API's passthrough relays it.
 #[derive(Debug)]
@@ -327,13 +372,15 @@ impl SrClient {
     /// `POST /orders/{orderId}/results/attachment`: one file as `multipart/form-data` (part
     /// [`ATTACHMENT_PART`] with the file name and content type). SR answers 201 `{url}`; a 2xx
     /// without a readable `url` still counts as uploaded.
+    /// `bytes` is shared with the caller, not copied; the upload takes at most `timeout`.
     pub async fn upload_attachment(
         &self,
         credentials: &SrCredentials,
         order_id: &str,
         file_name: &str,
         content_type: &str,
-        bytes: &[u8],
+        bytes: Bytes,
+        timeout: Duration,
     ) -> Result<SrAnswer<Option<AttachmentResult>>, SrClientError> {
         let url = self.endpoints.api_url(&format!(
             "orders/{}/results/attachment",
@@ -342,12 +389,12 @@ impl SrClient {
         let response = self
             .send_authorized(credentials, |token| {
                 let form = multipart::Form::new()
-                    .part(ATTACHMENT_PART, file_part(bytes, file_name, content_type));
+                    .part(ATTACHMENT_PART, file_part(&bytes, file_name, content_type));
                 self.http()
                     .post(url.clone())
                     .bearer_auth(token)
                     .header(header::ACCEPT, "application/json")
-                    .timeout(UPLOAD_TIMEOUT)
+                    .timeout(timeout)
                     .multipart(form)
             })
             .await?;
@@ -424,10 +471,14 @@ impl SrClient {
     }
 }
 
-/// The file part; a content type reqwest cannot parse (the vendor API already checks its
+/// The file part, streamed from the shared bytes (a clone of `Bytes` is a reference count, not
+/// a copy of the file). A content type reqwest cannot parse (the vendor API already checks its
 /// shape) falls back to `application/octet-stream` rather than losing the file.
-fn file_part(bytes: &[u8], file_name: &str, content_type: &str) -> multipart::Part {
-    let part = || multipart::Part::bytes(bytes.to_vec()).file_name(file_name.to_string());
+fn file_part(bytes: &Bytes, file_name: &str, content_type: &str) -> multipart::Part {
+    let part = || {
+        multipart::Part::stream_with_length(reqwest::Body::from(bytes.clone()), bytes.len() as u64)
+            .file_name(file_name.to_string())
+    };
     part().mime_str(content_type).unwrap_or_else(|_| {
         part()
             .mime_str("application/octet-stream")
@@ -474,15 +525,32 @@ fn transport_error(error: reqwest::Error) -> SrClientError {
 }
 
 fn transient_from(response: &reqwest::Response, what: &str) -> SrClientError {
+    let status = response.status();
+    let detail = if status.is_redirection() {
+        // Never followed; the target's host is named, never the whole URL.
+        let target = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| response.url().join(l).ok())
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "?".into());
+        format!(
+            "{what} answered {status}, a redirect to host `{target}`; SmartRecruiters calls follow no redirects"
+        )
+    } else {
+        format!("{what} answered {status}")
+    };
     SrClientError::Transient {
-        status: Some(response.status().as_u16()),
+        status: Some(status.as_u16()),
         retry_after: retry_after(response.headers(), chrono::Utc::now()),
-        detail: format!("{what} answered {}", response.status()),
+        detail,
     }
 }
 
 /// How long SR asks us to wait: `Retry-After` (seconds or an HTTP date), else the
-/// `X-RateLimit-Reset` epoch second of a 429.
+/// `X-RateLimit-Reset` epoch second of a 429; never more than [`MAX_RETRY_AFTER`] (the values
+/// come from outside: `Retry-After: 18446744073709551615` must not overflow a deadline).
 fn retry_after(
     headers: &reqwest::header::HeaderMap,
     now: chrono::DateTime<chrono::Utc>,
@@ -494,23 +562,37 @@ fn retry_after(
             .map(str::trim)
     };
     let until = |at: chrono::DateTime<chrono::Utc>| (at - now).to_std().unwrap_or(Duration::ZERO);
-    if let Some(value) = text("retry-after") {
-        if let Ok(secs) = value.parse::<u64>() {
-            return Some(Duration::from_secs(secs));
+    let asked = || {
+        if let Some(value) = text("retry-after") {
+            if let Ok(secs) = value.parse::<u64>() {
+                return Some(Duration::from_secs(secs));
+            }
+            if value.bytes().all(|b| b.is_ascii_digit()) && !value.is_empty() {
+                return Some(Duration::MAX); // digits beyond u64: as long as it gets
+            }
+            if let Ok(at) = chrono::DateTime::parse_from_rfc2822(value) {
+                return Some(until(at.with_timezone(&chrono::Utc)));
+            }
         }
-        if let Ok(at) = chrono::DateTime::parse_from_rfc2822(value) {
-            return Some(until(at.with_timezone(&chrono::Utc)));
+        let reset = text("x-ratelimit-reset")?;
+        match reset.parse::<i64>() {
+            Ok(epoch) => {
+                Some(chrono::DateTime::from_timestamp(epoch, 0).map_or(Duration::MAX, until))
+            }
+            Err(_) if reset.bytes().all(|b| b.is_ascii_digit()) && !reset.is_empty() => {
+                Some(Duration::MAX)
+            }
+            Err(_) => None,
         }
-    }
-    let reset = text("x-ratelimit-reset")?.parse::<i64>().ok()?;
-    chrono::DateTime::from_timestamp(reset, 0).map(until)
+    };
+    asked().map(|wait| wait.min(MAX_RETRY_AFTER))
 }
 
 async fn classify(
     response: reqwest::Response,
 ) -> Result<SrAnswer<serde_json::Value>, SrClientError> {
     let status = response.status();
-    if is_transient_status(status) {
+    if is_transient_status(status) || status.is_redirection() {
         return Err(transient_from(&response, "SR API"));
     }
     let bytes = response.bytes().await.map_err(transport_error)?;
@@ -571,5 +653,41 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(retry_after(&headers(&[]), now), None);
+    }
+
+    #[test]
+    fn waits_from_outside_are_capped() {
+        let now = chrono::DateTime::from_timestamp(1_000_000, 0).unwrap();
+        for (name, value) in [
+            ("retry-after", "18446744073709551615"),
+            ("retry-after", "99999999999999999999999"),
+            ("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT"),
+            ("x-ratelimit-reset", "9223372036854775807"),
+            ("x-ratelimit-reset", "18446744073709551615"),
+        ] {
+            assert_eq!(
+                retry_after(&headers(&[(name, value)]), now),
+                Some(MAX_RETRY_AFTER),
+                "{name}: {value}"
+            );
+        }
+        assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), now), None);
+    }
+
+    #[test]
+    fn token_lifetimes_are_read_leniently_and_capped() {
+        use serde_json::json;
+        let life = |v: serde_json::Value| token_lifetime(Some(&v));
+        assert_eq!(life(json!(1800)), Duration::from_secs(1800));
+        assert_eq!(life(json!("1800")), Duration::from_secs(1800));
+        assert_eq!(life(json!(1800.5)), Duration::from_secs(1800));
+        assert_eq!(life(json!(18446744073709551615u64)), MAX_TOKEN_LIFETIME);
+        assert_eq!(life(json!(1e300)), MAX_TOKEN_LIFETIME);
+        assert_eq!(life(json!(-5)), DEFAULT_TOKEN_LIFETIME);
+        assert_eq!(life(json!("soon")), DEFAULT_TOKEN_LIFETIME);
+        assert_eq!(token_lifetime(None), DEFAULT_TOKEN_LIFETIME);
+        // A lifetime shorter than the margin is used once and not cached.
+        let refresh_at = Instant::now() + life(json!(30)).saturating_sub(EXPIRY_MARGIN);
+        assert!(refresh_at <= Instant::now());
     }
 }

@@ -26,6 +26,18 @@ impl AssessmentType {
         Self::SkillTest,
         Self::InlineAssessment,
     ];
+
+    /// SR's name of the type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VideoInterview => "VIDEO_INTERVIEW",
+            Self::BehavioralAssessment => "BEHAVIORAL_ASSESSMENT",
+            Self::BackgroundCheck => "BACKGROUND_CHECK",
+            Self::ReferenceCheck => "REFERENCE_CHECK",
+            Self::SkillTest => "SKILL_TEST",
+            Self::InlineAssessment => "INLINE_ASSESSMENT",
+        }
+    }
 }
 
 /// One assessment inside a package; `assessmentResults[].assessmentId` refers to its `id`.

@@ -32,7 +32,7 @@ impl Store {
             {
                 Err(StoreError::Conflict)
             }
-            Err(e) => Err(StoreError::service(e)),
+            Err(e) => Err(StoreError::of_write(e, "the catalog (field `packages`)")),
         }
     }
 }

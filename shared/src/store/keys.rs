@@ -8,6 +8,8 @@
 //! | catalog         | `INTEGRATION#{integrationId}` | `CATALOG`     |
 //! | order           | `ORDER#{orderId}`           | `ORDER`         |
 //! | result file     | `ORDER#{orderId}`           | `FILE#{sha256(name)}` |
+//! | submission      | `ORDER#{orderId}`           | `HISTORY#SUBMISSION#{version:020}` |
+//! | delivery attempt| `ORDER#{orderId}`           | `HISTORY#ATTEMPT#{time}#{random}` |
 //! | connect key     | `CONNECTKEY#{sha256}`       | `CONNECTKEY`    |
 //! | consent session | `CONSENT#{sha256}`          | `SESSION`       |
 //! | failed key tries| `COMPANY#{companyId}`       | `CONSENTFAILURES#{window}` |
@@ -60,6 +62,37 @@ pub fn file(order_id: &str, name: &str) -> (String, String) {
         format!(
             "{FILE_PREFIX}{}",
             crate::auth::credentials::hex_digest(name.as_bytes())
+        ),
+    )
+}
+
+/// Sort-key prefix of an order's history: its submissions and delivery attempts, each its own
+/// item so the order item never grows with them (DynamoDB items hold at most 400 KB). They sort
+/// after the files and right before the order item (`FILE#` < `HISTORY#` < `ORDER`), so one
+/// Query from this prefix reads the history and the order together.
+pub const HISTORY_PREFIX: &str = "HISTORY#";
+pub const SUBMISSION_PREFIX: &str = "HISTORY#SUBMISSION#";
+pub const ATTEMPT_PREFIX: &str = "HISTORY#ATTEMPT#";
+
+/// The submission that became result `version` (zero-padded: sorts in version order).
+pub fn submission(order_id: &str, version: u64) -> (String, String) {
+    (
+        format!("ORDER#{order_id}"),
+        format!("{SUBMISSION_PREFIX}{version:020}"),
+    )
+}
+
+/// One delivery attempt, in time order; `unique` tells apart attempts of the same instant.
+pub fn attempt(
+    order_id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    unique: &str,
+) -> (String, String) {
+    (
+        format!("ORDER#{order_id}"),
+        format!(
+            "{ATTEMPT_PREFIX}{}#{unique}",
+            at.format("%Y-%m-%dT%H:%M:%S%.6fZ")
         ),
     )
 }

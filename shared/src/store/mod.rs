@@ -37,11 +37,36 @@ pub enum StoreError {
     Corrupt { key: String, reason: String },
     #[error("the item was changed concurrently; retry")]
     Conflict,
+    /// DynamoDB refused the item as larger than 400 KB: `what` did not fit. Retrying the same
+    /// write cannot help.
+    #[error("{what} is too large to store (DynamoDB items hold at most 400 KB)")]
+    TooLarge { what: &'static str },
 }
 
 impl StoreError {
     pub(crate) fn service<E: std::error::Error>(error: E) -> Self {
         Self::Service(aws_smithy_types::error::display::DisplayErrorContext(&error).to_string())
+    }
+
+    /// A failed write of `what`: [`Self::TooLarge`] when DynamoDB refused the item's size
+    /// ("Item size has exceeded the maximum allowed size", also "… to update …").
+    pub(crate) fn of_write<E>(
+        error: aws_sdk_dynamodb::error::SdkError<E>,
+        what: &'static str,
+    ) -> Self
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
+        let too_large = error.code() == Some("ValidationException")
+            && error
+                .message()
+                .is_some_and(|m| m.contains("Item size") && m.contains("exceeded"));
+        if too_large {
+            Self::TooLarge { what }
+        } else {
+            Self::service(error)
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -113,7 +114,7 @@ impl Store {
                     .ok_or(StoreError::Conflict)?;
                 Ok(PutOrderOutcome::Exists(Box::new(existing)))
             }
-            Err(e) => Err(StoreError::service(e)),
+            Err(e) => Err(StoreError::of_write(e, "the order")),
         }
     }
 
@@ -269,64 +270,127 @@ impl Store {
         })
     }
 
-    /// Stores a new result version, only if nobody stored another since `expected_version`.
+    /// Stores a new result version, only if nobody stored another since `expected_version`,
+    /// and the submission as its own history item. The conditional update decides who gets the
+    /// version, so only its winner writes `HISTORY#SUBMISSION#{version}`.
     pub async fn write_result(&self, write: ResultWrite<'_>) -> Result<Order, StoreError> {
         let version = write.expected_version + 1;
+        let files = crate::attachments::submission_has_files(&write.submission.vendor_body);
         let result = self
             .db
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_of(keys::order(write.order_id))))
-            .update_expression(
+            .update_expression(format!(
                 "SET #result = :result, result_version = :version, delivery_state = :queued, \
-                 updated_at = :now, submissions = list_append(if_not_exists(submissions, :empty), :submission)",
-            )
+                 updated_at = :now, result_submitted_at = :now{}",
+                if files {
+                    ", has_file_attachments = :files"
+                } else {
+                    ""
+                }
+            ))
             .condition_expression("integration_id = :integration AND result_version = :expected")
             .expression_attribute_names("#result", "result")
-            .expression_attribute_values(":result", to_value(write.result))
-            .expression_attribute_values(":version", AttributeValue::N(version.to_string()))
-            .expression_attribute_values(":queued", to_value(&DeliveryState::Queued))
-            .expression_attribute_values(":now", to_value(&write.now))
-            .expression_attribute_values(":empty", AttributeValue::L(vec![]))
-            .expression_attribute_values(":submission", AttributeValue::L(vec![to_value(write.submission)]))
-            .expression_attribute_values(":integration", AttributeValue::S(write.integration_id.into()))
-            .expression_attribute_values(":expected", AttributeValue::N(write.expected_version.to_string()))
+            .set_expression_attribute_values(Some({
+                let mut values = HashMap::from([
+                    (":result".to_string(), to_value(write.result)),
+                    (
+                        ":version".to_string(),
+                        AttributeValue::N(version.to_string()),
+                    ),
+                    (":queued".to_string(), to_value(&DeliveryState::Queued)),
+                    (":now".to_string(), to_value(&write.now)),
+                    (
+                        ":integration".to_string(),
+                        AttributeValue::S(write.integration_id.into()),
+                    ),
+                    (
+                        ":expected".to_string(),
+                        AttributeValue::N(write.expected_version.to_string()),
+                    ),
+                ]);
+                if files {
+                    values.insert(":files".into(), AttributeValue::Bool(true));
+                }
+                values
+            }))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(output) => from_item(output.attributes.unwrap_or_default()),
-            Err(e) if conditional_failed(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(StoreError::service(e)),
-        }
-    }
-
-    /// Keeps a submission that is not sent to SR (e.g. a late IN_PROGRESS after COMPLETED).
-    pub async fn record_submission(
-        &self,
-        order_id: &str,
-        integration_id: &str,
-        submission: &Submission,
-        now: DateTime<Utc>,
-    ) -> Result<Order, StoreError> {
-        let output = self
-            .db
-            .update_item()
+        let order: Order = match result {
+            Ok(output) => from_item(output.attributes.unwrap_or_default())?,
+            Err(e) if conditional_failed(&e) => return Err(StoreError::Conflict),
+            Err(e) => return Err(StoreError::of_write(e, "result")),
+        };
+        let submission = Submission {
+            version: Some(version),
+            ..write.submission.clone()
+        };
+        self.db
+            .put_item()
             .table_name(&self.table)
-            .set_key(Some(key_of(keys::order(order_id))))
-            .update_expression(
-                "SET updated_at = :now, submissions = list_append(if_not_exists(submissions, :empty), :submission)",
-            )
-            .condition_expression("integration_id = :integration")
-            .expression_attribute_values(":now", to_value(&now))
-            .expression_attribute_values(":empty", AttributeValue::L(vec![]))
-            .expression_attribute_values(":submission", AttributeValue::L(vec![to_value(submission)]))
-            .expression_attribute_values(":integration", AttributeValue::S(integration_id.into()))
-            .return_values(ReturnValue::AllNew)
+            .set_item(Some(to_item(
+                &submission,
+                keys::submission(write.order_id, version),
+            )))
             .send()
             .await
-            .map_err(|e| if conditional_failed(&e) { StoreError::Conflict } else { StoreError::service(e) })?;
-        from_item(output.attributes.unwrap_or_default())
+            .map_err(|e| StoreError::of_write(e, "result"))?;
+        Ok(order)
+    }
+
+    /// The order with its whole history (submissions and delivery attempts, oldest first), in
+    /// one Query: the history items sort right before the order item. Histories kept on order
+    /// items written before they had items of their own come first.
+    pub async fn get_order_with_history(
+        &self,
+        order_id: &str,
+    ) -> Result<Option<Order>, StoreError> {
+        let (pk, _) = keys::order(order_id);
+        let mut order: Option<Order> = None;
+        let mut submissions = Vec::new();
+        let mut deliveries = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk >= :from")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .expression_attribute_values(
+                    ":from",
+                    AttributeValue::S(keys::HISTORY_PREFIX.into()),
+                )
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(StoreError::service)?;
+            for item in output.items.unwrap_or_default() {
+                let sk = item.get(keys::SK).and_then(|v| v.as_s().ok()).cloned();
+                match sk.as_deref() {
+                    Some(sk) if sk.starts_with(keys::SUBMISSION_PREFIX) => {
+                        submissions.push(from_item::<Submission>(item)?)
+                    }
+                    Some(sk) if sk.starts_with(keys::ATTEMPT_PREFIX) => {
+                        deliveries.push(from_item::<DeliveryAttempt>(item)?)
+                    }
+                    Some("ORDER") => order = Some(from_item(item)?),
+                    _ => {}
+                }
+            }
+            match output.last_evaluated_key.filter(|k| !k.is_empty()) {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+        Ok(order.map(|mut order| {
+            order.submissions.extend(submissions);
+            order.deliveries.extend(deliveries);
+            order
+        }))
     }
 
     /// The orders with these ids, in one strongly consistent `BatchGetItem` (up to 100 ids);
@@ -349,23 +413,31 @@ impl Store {
         Ok(orders)
     }
 
-    /// Records a batch of delivery attempts: ONE `TransactWriteItems` when every order is
-    /// distinct and still at the attempted version (the common case), otherwise one update per
-    /// attempt, in the given order. Either way each attempt is appended to its order's history
-    /// and sets the delivery state only while its version is the order's latest.
+    /// Records a batch of delivery attempts, each as its own history item, and sets each
+    /// order's delivery state while the attempt's version is still its latest result. ONE
+    /// `TransactWriteItems` when every order is distinct and at the attempted version (the
+    /// common case); otherwise, or when that fails, each attempt on its own, so one that cannot
+    /// be recorded fails alone. The outcome of each record, in order.
     pub async fn record_deliveries(
         &self,
         records: &[DeliveryRecord],
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Vec<Result<(), StoreError>> {
         let mut seen = std::collections::HashSet::new();
         let distinct = records.iter().all(|r| seen.insert(r.order_id.as_str()));
-        if records.len() > 1 && records.len() <= 100 && distinct {
+        // Two items per record; a transaction holds at most 100.
+        if records.len() > 1 && records.len() <= 50 && distinct {
             let items = records
                 .iter()
-                .map(|r| {
-                    let update = self.state_update(r, now);
-                    TransactWriteItem::builder().update(update).build()
+                .flat_map(|r| {
+                    [
+                        TransactWriteItem::builder()
+                            .update(self.state_update(r, now))
+                            .build(),
+                        TransactWriteItem::builder()
+                            .put(self.attempt_put(r))
+                            .build(),
+                    ]
                 })
                 .collect();
             let result = self
@@ -375,43 +447,84 @@ impl Store {
                 .send()
                 .await;
             match result {
-                Ok(_) => return Ok(()),
-                // A newer result arrived for one of the orders (or a conflicting write raced):
-                // fall through to per-attempt updates, which handle that case.
-                Err(e) if e.code() == Some("TransactionCanceledException") => {}
-                Err(e) => return Err(StoreError::service(e)),
+                Ok(_) => return records.iter().map(|_| Ok(())).collect(),
+                // A newer result arrived for one of the orders, or one item cannot be written:
+                // record each attempt on its own.
+                Err(e) => {
+                    tracing::info!(error = %StoreError::service(e), "recording the batch's attempts one by one")
+                }
             }
         }
+        let mut outcomes = Vec::with_capacity(records.len());
         for record in records {
-            self.record_delivery(record, now).await?;
+            outcomes.push(self.record_delivery(record, now).await);
         }
-        Ok(())
+        outcomes
     }
 
-    /// The update that appends the attempt and sets the state, conditional on the attempt's
-    /// version still being the order's latest result.
+    /// The update that sets the order's delivery state, conditional on the attempt's version
+    /// still being the order's latest result.
     fn state_update(&self, record: &DeliveryRecord, now: DateTime<Utc>) -> Update {
+        let delivered = delivered_status(&record.attempt);
+        let mut values = HashMap::from([
+            (":state".to_string(), to_value(&record.attempt.outcome)),
+            (
+                ":version".to_string(),
+                AttributeValue::N(record.attempt.version.to_string()),
+            ),
+            (":now".to_string(), to_value(&now)),
+        ]);
+        if let Some(status) = delivered {
+            values.insert(":delivered".into(), to_value(&status));
+        }
         Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_of(keys::order(&record.order_id))))
             .update_expression(format!(
-                "SET delivery_state = :state, sent_version = :version, {APPEND_ATTEMPT}"
+                "SET delivery_state = :state, sent_version = :version, updated_at = :now{}",
+                if delivered.is_some() {
+                    ", delivered_status = :delivered"
+                } else {
+                    ""
+                }
             ))
             .condition_expression("result_version = :version")
-            .set_expression_attribute_values(Some(attempt_values(&record.attempt, now, true)))
+            .set_expression_attribute_values(Some(values))
             .build()
             .expect("table, key and expression are set")
     }
 
-    /// Appends one attempt and sets the delivery state — the state only while the attempt's
+    /// The attempt's own history item.
+    fn attempt_put(&self, record: &DeliveryRecord) -> Put {
+        let key = keys::attempt(
+            &record.order_id,
+            record.attempt.at,
+            &crate::auth::credentials::random_token(6),
+        );
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&record.attempt, key)))
+            .build()
+            .expect("table and item are set")
+    }
+
+    /// One attempt: its history item, then the state — the state only while the attempt's
     /// version is still the order's latest, so a slow old attempt cannot mask a newer result.
     async fn record_delivery(
         &self,
         record: &DeliveryRecord,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let put = self.attempt_put(record);
+        self.db
+            .put_item()
+            .table_name(put.table_name())
+            .set_item(Some(put.item().clone()))
+            .send()
+            .await
+            .map_err(|e| StoreError::of_write(e, "delivery attempt"))?;
         let update = self.state_update(record, now);
-        let with_state = self
+        let result = self
             .db
             .update_item()
             .table_name(update.table_name())
@@ -421,45 +534,20 @@ impl Store {
             .set_expression_attribute_values(update.expression_attribute_values().cloned())
             .send()
             .await;
-        match with_state {
+        match result {
             Ok(_) => Ok(()),
-            Err(e) if conditional_failed(&e) => self
-                .db
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key_of(keys::order(&record.order_id))))
-                .update_expression(format!("SET {APPEND_ATTEMPT}"))
-                .condition_expression("attribute_exists(pk)")
-                .set_expression_attribute_values(Some(attempt_values(&record.attempt, now, false)))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(StoreError::service),
-            Err(e) => Err(StoreError::service(e)),
+            // A newer result is the order's latest: its own delivery sets the state.
+            Err(e) if conditional_failed(&e) => Ok(()),
+            Err(e) => Err(StoreError::of_write(e, "order")),
         }
     }
 }
 
-const APPEND_ATTEMPT: &str =
-    "deliveries = list_append(if_not_exists(deliveries, :empty), :attempt), updated_at = :now";
-
-fn attempt_values(attempt: &DeliveryAttempt, now: DateTime<Utc>, with_state: bool) -> Item {
-    let mut values = HashMap::from([
-        (":empty".to_string(), AttributeValue::L(vec![])),
-        (
-            ":attempt".to_string(),
-            AttributeValue::L(vec![to_value(attempt)]),
-        ),
-        (":now".to_string(), to_value(&now)),
-    ]);
-    if with_state {
-        values.insert(":state".into(), to_value(&attempt.outcome));
-        values.insert(
-            ":version".into(),
-            AttributeValue::N(attempt.version.to_string()),
-        );
-    }
-    values
+/// What SR holds after this attempt: the status a `DELIVERED` attempt carried.
+fn delivered_status(attempt: &DeliveryAttempt) -> Option<crate::sr::ResultStatus> {
+    (attempt.outcome == DeliveryState::Delivered)
+        .then_some(attempt.result_status)
+        .flatten()
 }
 
 /// The index position of an item, for resuming a query right after it.

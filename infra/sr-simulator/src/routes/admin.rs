@@ -216,6 +216,28 @@ pub async fn customer_token(
 }
 
 #[derive(Deserialize, Default)]
+pub struct TokenLifetime {
+    expires_in: Option<Value>,
+}
+
+/// `POST /__sim/clients/{clientId}/token-lifetime` `{"expires_in": any JSON | null}`: what the
+/// client's token answers say in `expires_in` from now on (`null` restores the default), so
+/// tests can offer the connector huge, string or missing lifetimes.
+pub async fn set_token_lifetime(
+    State(app): State<AppState>,
+    Path(client_id): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, SrError> {
+    let request: TokenLifetime = optional_json(&body)?;
+    let mut state = app.lock();
+    match request.expires_in {
+        Some(value) => state.token_lifetimes.insert(client_id, value),
+        None => state.token_lifetimes.remove(&client_id),
+    };
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, Default)]
 pub struct ExpireTokens {
     client_id: Option<String>,
 }

@@ -32,6 +32,19 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     response
 }
 
+/// The client id a token request authenticates as (form field, else HTTP Basic), for the
+/// gate's per-client faults and request log.
+pub fn requesting_client(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .ok()
+        .and_then(|form| {
+            form.into_iter()
+                .find(|(k, v)| k == "client_id" && !v.is_empty())
+                .map(|(_, v)| v)
+        })
+        .or_else(|| basic_credentials(headers).map(|(id, _)| id))
+}
+
 /// Client credentials from HTTP Basic auth (`client_secret_basic`), if present.
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -114,11 +127,16 @@ pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
         );
     };
     let access_token = issue_token(&mut state, &client_id, owner);
+    let expires_in = state
+        .token_lifetimes
+        .get(&client_id)
+        .cloned()
+        .unwrap_or_else(|| json!(TOKEN_TTL_SECS));
     drop(state);
     let mut response = Json(json!({
         "access_token": access_token,
         "token_type": "Bearer",
-        "expires_in": TOKEN_TTL_SECS,
+        "expires_in": expires_in,
         "scope": scope,
     }))
     .into_response();

@@ -56,6 +56,10 @@ pub fn router(state: AppState) -> Router {
         .route("/requests", get(admin::requests))
         .route("/tokens/expire", post(admin::expire_tokens))
         .route(
+            "/clients/{clientId}/token-lifetime",
+            post(admin::set_token_lifetime),
+        )
+        .route(
             "/fixtures/{kind}/{id}",
             put(admin::fixture).delete(admin::fixture),
         )
