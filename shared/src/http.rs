@@ -143,13 +143,10 @@ pub fn require_stored_size_within(
     } else {
         field
     };
-    Err(ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "VALUE_TOO_LARGE",
-        format!(
-            "field `{field}` is {field_size} bytes: {what} may take at most {limit} bytes as stored (file data apart), and this one takes {size}"
-        ),
-    ))
+    let message = format!(
+        "field `{field}` is {field_size} bytes: {what} may take at most {limit} bytes as stored (file data apart), and this one takes {size}"
+    );
+    Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "VALUE_TOO_LARGE", message).with_field(field))
 }
 
 fn json_size(value: &serde_json::Value) -> usize {

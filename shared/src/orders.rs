@@ -160,6 +160,11 @@ pub struct Order {
     /// never sends a different status once this is final.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_status: Option<ResultStatus>,
+    /// Kombo's status of the current result in the vendor's own word (SR's `REJECTED` is the
+    /// vendor's `REJECTED` or Kombo's `CANCELLED`), stored with the result so a listed order
+    /// needs no history to tell them apart. Absent on orders stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_vendor_status: Option<VendorOrderStatus>,
     /// When the vendor submitted the latest result (the delivery latency metric starts here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_submitted_at: Option<DateTime<Utc>>,
@@ -184,6 +189,9 @@ impl Order {
     /// when the vendor sent SR's `REJECTED` (top level or in `remote_fields.smartrecruiters`),
     /// otherwise `CANCELLED` (Kombo's word, which SR has no counterpart for).
     pub fn vendor_status(&self) -> VendorOrderStatus {
+        if let Some(status) = self.result_vendor_status {
+            return status;
+        }
         let status = self.result_status();
         if status == Some(ResultStatus::Rejected) && self.vendor_said_rejected() {
             return VendorOrderStatus::Rejected;
@@ -191,7 +199,8 @@ impl Order {
         VendorOrderStatus::from_result(status)
     }
 
-    /// Whether the submission behind the current result said `REJECTED` in SR's words.
+    /// Whether the submission behind the current result said `REJECTED` in SR's words (orders
+    /// stored before `result_vendor_status`, whose submissions are on the order item).
     fn vendor_said_rejected(&self) -> bool {
         let Some(body) = self
             .submissions
@@ -488,6 +497,7 @@ fn blank_order(fingerprint: String, now: DateTime<Utc>) -> Order {
         sent_version: 0,
         delivery_state: DeliveryState::None,
         delivered_status: None,
+        result_vendor_status: None,
         result_submitted_at: None,
         has_file_attachments: false,
         submissions: Vec::new(),

@@ -97,6 +97,7 @@ pub async fn store_result_directly(
             integration_id: &company.integration_id,
             expected_version: expected,
             result: &result,
+            vendor_status: connector::orders::VendorOrderStatus::from_result(result.status),
             submission: &connector::orders::Submission {
                 version: Some(expected + 1),
                 submitted_at: chrono::Utc::now(),

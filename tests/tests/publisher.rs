@@ -80,6 +80,7 @@ async fn store_result(
             integration_id: &company.integration_id,
             expected_version: expected,
             result: &result,
+            vendor_status: connector::orders::VendorOrderStatus::from_result(result.status),
             submission: &submission,
             now: Utc::now(),
         })

@@ -416,6 +416,7 @@ async fn store_result(
             integration_id: &tenant.company.integration_id,
             expected_version: 0,
             result: &result,
+            vendor_status: connector::orders::VendorOrderStatus::from_result(result.status),
             submission: &submission,
             now: Utc::now(),
         })

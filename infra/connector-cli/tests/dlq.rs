@@ -61,6 +61,7 @@ async fn list_shows_a_dead_letter_and_redrive_delivers_it() {
             integration_id: &company.integration_id,
             expected_version: 0,
             result: &result,
+            vendor_status: connector::orders::VendorOrderStatus::from_result(result.status),
             submission: &Submission {
                 version: Some(1),
                 submitted_at: Utc::now(),

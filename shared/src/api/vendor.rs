@@ -633,6 +633,7 @@ impl VendorApi {
                 integration_id: integration,
                 expected_version: order.result_version,
                 result: &result,
+                vendor_status: submission.vendor_status(result.status),
                 submission: &record,
                 now,
             };
@@ -739,16 +740,10 @@ impl<'a> DryRunView<'a> {
         files: &'a [SubmittedFile],
         decision: Decision,
     ) -> Self {
-        let status = match result.status {
-            Some(ResultStatus::Rejected) if submission.says_rejected() => {
-                VendorOrderStatus::Rejected
-            }
-            status => VendorOrderStatus::from_result(status),
-        };
         Self {
             dry_run: true,
             order_id: &order.order_id,
-            status,
+            status: submission.vendor_status(result.status),
             revision_of: decision.revision_of(),
             package_result: result,
             files: files

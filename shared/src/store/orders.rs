@@ -70,6 +70,8 @@ pub struct ResultWrite<'a> {
     pub integration_id: &'a str,
     pub expected_version: u64,
     pub result: &'a PackageResult,
+    /// Kombo's status of the order with this result (`Order::result_vendor_status`).
+    pub vendor_status: VendorOrderStatus,
     pub submission: &'a Submission,
     pub now: DateTime<Utc>,
 }
@@ -283,7 +285,8 @@ impl Store {
             .set_key(Some(key_of(keys::order(write.order_id))))
             .update_expression(format!(
                 "SET #result = :result, result_version = :version, delivery_state = :queued, \
-                 updated_at = :now, result_submitted_at = :now{}",
+                 updated_at = :now, result_submitted_at = :now, \
+                 result_vendor_status = :vendor_status{}",
                 if files {
                     ", has_file_attachments = :files"
                 } else {
@@ -300,6 +303,7 @@ impl Store {
                         AttributeValue::N(version.to_string()),
                     ),
                     (":queued".to_string(), to_value(&DeliveryState::Queued)),
+                    (":vendor_status".to_string(), to_value(&write.vendor_status)),
                     (":now".to_string(), to_value(&write.now)),
                     (
                         ":integration".to_string(),
