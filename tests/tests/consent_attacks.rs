@@ -306,3 +306,119 @@ async fn the_page_says_what_the_vendor_will_read_in_smartrecruiters() {
         "{reads}"
     );
 }
+
+#[tokio::test]
+async fn a_look_alike_company_id_cannot_reach_another_companys_integration_at_smartrecruiters() {
+    let stack = Stack::connect().await;
+    stack.configure_partner().await;
+    // SR company ids may hold `+`; a space in its place must not name the same SR company.
+    let suffix = unique("plus");
+    let victim = format!("v+{suffix}");
+    let victim_org = unique("plus-victim-org");
+    connect(&stack, &victim, &victim_org).await;
+    stack
+        .sim
+        .disable_with(&victim, json!({"notify": false}))
+        .await;
+    let asked_before = stack.sim.requests(&suffix).await.len();
+
+    let look_alike = format!("v {suffix}");
+    let attacker_key = stack.http_connect_key(&unique("plus-attacker-org"), None).await;
+    let attacker = ConsentClient::new(&stack);
+    let opened = attacker.open(&look_alike).await;
+    assert_eq!(opened.status, 400, "{}", opened.html);
+    let csrf = attacker.open(&unique("plus-any")).await.csrf.unwrap();
+    let taken = attacker
+        .submit(
+            &csrf,
+            &[
+                ("company_id", look_alike.as_str()),
+                ("step", "key"),
+                ("connect_key", attacker_key.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(taken.status, 400, "{}", taken.html);
+    assert!(!taken.is_done(), "{}", taken.html);
+    assert!(integration_of(&stack, &look_alike).await.is_none());
+    assert_eq!(
+        stack.sim.requests(&suffix).await.len(),
+        asked_before,
+        "SR was not asked about the victim again"
+    );
+    assert_eq!(
+        integration_of(&stack, &victim).await,
+        Some((CompanyStatus::Active, victim_org))
+    );
+}
+
+#[tokio::test]
+async fn company_ids_smartrecruiters_or_secrets_manager_cannot_hold_are_refused_before_sr_is_asked(
+) {
+    let stack = Stack::connect().await;
+    stack.configure_partner().await;
+    let suffix = unique("odd");
+    let steps_before = path_step_calls(&stack).await;
+    let client = ConsentClient::new(&stack);
+    for odd in [
+        "..".to_string(),
+        ".".to_string(),
+        format!("a/{suffix}"),
+        format!("a b{suffix}"),
+        format!(" {suffix}"),
+        format!("{suffix}\t"),
+        format!("{suffix}\n"),
+        format!("é{suffix}"),
+        format!("a%2F{suffix}"),
+        "x".repeat(257),
+    ] {
+        let opened = client.open(&odd).await;
+        assert_eq!(opened.status, 400, "{odd:?}: {}", opened.html);
+        assert!(
+            opened.html.contains("companyId"),
+            "{odd:?}: {}",
+            opened.html
+        );
+        let key = stack.http_connect_key(&unique("odd-org"), None).await;
+        let csrf = client.open(&unique("odd-any")).await.csrf.unwrap();
+        let page = client
+            .submit(
+                &csrf,
+                &[
+                    ("company_id", odd.as_str()),
+                    ("step", "key"),
+                    ("connect_key", key.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 400, "{odd:?}: {}", page.html);
+        assert!(integration_of(&stack, &odd).await.is_none(), "{odd:?}");
+        // Nor can a key be bound to one (the vendor's value is trimmed first).
+        if odd.trim() == odd {
+            let (status, body) = stack
+                .mint_connect_key(&[(&unique("odd-org"), "Acme")], Some(&odd))
+                .await;
+            assert_eq!(status, 400, "{odd:?}: {body}");
+            assert_eq!(body["error"]["field"], "company_id", "{odd:?}: {body}");
+        }
+    }
+    let asked = stack.sim.requests("/integration/company").await;
+    assert!(
+        asked.iter().all(|r| !r.to_string().contains(&suffix)),
+        "{asked:?}"
+    );
+    // `..` would have been read as a path step: the partner token sent to another SR path.
+    assert_eq!(path_step_calls(&stack).await, steps_before);
+}
+
+/// How many calls SR got at `…/integration/` (what `integration/company/..` resolves to).
+async fn path_step_calls(stack: &Stack) -> usize {
+    let requests = stack.sim.requests("/integration").await;
+    requests
+        .iter()
+        .filter(|r| {
+            let path = r["path"].as_str().unwrap_or_default();
+            path.ends_with("/integration/") || path.ends_with("/integration/company/")
+        })
+        .count()
+}

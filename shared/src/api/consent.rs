@@ -26,7 +26,7 @@ use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::{body_bytes, query_param};
 use crate::notifications::Notifications;
-use crate::onboarding::{KeyConnection, Onboarding, OnboardingError};
+use crate::onboarding::{is_valid_company_id, KeyConnection, Onboarding, OnboardingError};
 use crate::passthrough::{PassthroughSettings, TEMPLATES};
 use crate::secrets::Secrets;
 use crate::sr::{SrClient, SrClientError};
@@ -45,8 +45,8 @@ const FAILURE_WINDOW_SECONDS: i64 = 900;
 /// Longer addresses are cut: a DynamoDB key holds at most 2 KB.
 const MAX_ADDRESS_CHARS: usize = 64;
 const SESSION_SECONDS: i64 = 900;
-/// SR company ids are short; a longer one would not fit a DynamoDB key (a 503 instead of a 400).
-const MAX_COMPANY_ID: usize = 256;
+const INVALID_COMPANY_ID: &str = "The link's companyId is not a SmartRecruiters company id \
+    (1 to 256 letters, digits and _ + = . @ -). Please open this page from SmartRecruiters again.";
 
 /// How the page presents the vendor (`VENDOR_NAME`, `VENDOR_LOGO_URL`).
 #[derive(Debug, Clone)]
@@ -184,13 +184,14 @@ impl ConsentApi {
 
     /// The key form, whatever the company's state: a caller without a key learns nothing of it.
     async fn show(&self, request: &Request) -> (StatusCode, Page, Option<Context>) {
-        let Some(company_id) = query_param(request, "companyId")
-            .filter(|c| !c.trim().is_empty() && c.len() <= MAX_COMPANY_ID)
-        else {
+        let Some(company_id) = query_param(request, "companyId") else {
             return bad_request(
                 "The link is incomplete: SmartRecruiters did not send a companyId.",
             );
         };
+        if !is_valid_company_id(&company_id) {
+            return bad_request(INVALID_COMPANY_ID);
+        }
         let redirect = query_param(request, "redirect");
         if let Some(r) = &redirect {
             if !self.redirect_allowed(r) {
@@ -219,12 +220,13 @@ impl ConsentApi {
                 None,
             );
         }
-        if form.company_id.trim().is_empty()
-            || form.company_id.len() > MAX_COMPANY_ID
-            || form
-                .redirect
-                .as_deref()
-                .is_some_and(|r| !self.redirect_allowed(r))
+        if !is_valid_company_id(&form.company_id) {
+            return bad_request(INVALID_COMPANY_ID);
+        }
+        if form
+            .redirect
+            .as_deref()
+            .is_some_and(|r| !self.redirect_allowed(r))
         {
             return bad_request("The form was incomplete. Please reload the page and try again.");
         }
