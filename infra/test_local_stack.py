@@ -467,6 +467,7 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
             "PutItem": {"INTEGRATION", "EVENTID"}},
         "VendorApiFunctionRole": {
             "GetItem": {"INTEGRATION", "ORDER", "COMPANY", "VENDORKEY"},
+            "BatchGetItem": {"INTEGRATION", "ORDER", "COMPANY", "VENDORKEY"},
             "Query": {"INTEGRATION", "ORDER", "COMPANY", "VENDORKEY"},
             "PutItem": {"INTEGRATION", "CONNECTKEY", "ORDER", "VENDORKEY"},
             "UpdateItem": {"INTEGRATION", "CONNECTKEY", "ORDER", "VENDORKEY"},
