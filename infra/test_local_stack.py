@@ -455,7 +455,7 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
         "CreateInlineOrderFunctionRole": {"BatchGetItem": {"COMPANY", "INTEGRATION"},
                                           "PutItem": {"ORDER"}, "GetItem": {"ORDER"}},
         "ConsentFunctionRole": {
-            "GetItem": {"COMPANY", "CONNECTKEY", "CONSENT", "CONSENTADDR", "EVENTID"},
+            "GetItem": {"COMPANY", "CONNECTKEY", "CONSENT", "EVENTID"},
             "PutItem": {"CONSENT", "COMPANY", "CLIENT", "INTEGRATION", "EVENTID"},
             "UpdateItem": {"COMPANY", "CONSENTADDR", "CONNECTKEY", "EVENTID"}},
         "DisableIntegrationFunctionRole": {

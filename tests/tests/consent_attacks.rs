@@ -422,3 +422,32 @@ async fn path_step_calls(stack: &Stack) -> usize {
         })
         .count()
 }
+
+#[tokio::test]
+async fn a_valid_key_connects_from_an_address_others_filled_with_wrong_keys() {
+    let stack = Stack::connect().await;
+    stack.configure_partner().await;
+    // The attacker and the real admin share one address (an office NAT, a mobile carrier).
+    let shared = connector_tests::consent_page::random_address();
+    let attacker = ConsentClient::from_address(&stack, &shared);
+    for attempt in 0..21 {
+        let company = unique(&format!("nat{attempt}"));
+        let opened = attacker.open(&company).await;
+        let page = attacker
+            .submit(
+                &opened.csrf.unwrap(),
+                &[
+                    ("company_id", company.as_str()),
+                    ("step", "key"),
+                    ("connect_key", "ck_guess"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, if attempt < 20 { 400 } else { 429 }, "{attempt}");
+    }
+    let company = unique("nat-admin");
+    let key = stack.http_connect_key(&unique("nat-org"), None).await;
+    let admin = ConsentClient::from_address(&stack, &shared);
+    let done = admin.connect(&company, &key).await;
+    assert!(done.is_done(), "{} {}", done.status, done.html);
+}

@@ -38,8 +38,9 @@ const CSRF_COOKIE: &str = "consent_csrf";
 /// Wrong connect keys per company and window after which wrong keys get a 429 (a valid key still
 /// connects: others' guesses never lock the real admin out).
 const MAX_COMPANY_FAILURES: u64 = 10;
-/// Wrong connect keys per client address and window after which that address is refused
-/// altogether (its own failures), whichever companies it tried.
+/// Wrong connect keys per client address and window after which that address's wrong keys get
+/// a 429, whichever companies they named. A valid key still connects: an address may be shared
+/// (an office NAT, a mobile carrier), and an admin is never refused for a neighbour's guesses.
 const MAX_ADDRESS_FAILURES: u64 = 20;
 const FAILURE_WINDOW_SECONDS: i64 = 900;
 /// Longer addresses are cut: a DynamoDB key holds at most 2 KB.
@@ -236,31 +237,6 @@ impl ConsentApi {
             csrf: form.csrf.clone(),
         };
         let address = client_address(request, self.allow_insecure);
-        if let Some(address) = &address {
-            let counter = FailureCounter::Address(address);
-            match self
-                .store
-                .consent_failures(counter, FAILURE_WINDOW_SECONDS, Utc::now())
-                .await
-            {
-                Ok(n) if n >= MAX_ADDRESS_FAILURES => {
-                    tracing::warn!(company_id = %context.company_id, "consent refused: too many wrong keys from this address");
-                    return (
-                        StatusCode::TOO_MANY_REQUESTS,
-                        problem(
-                            "Too many attempts",
-                            "Too many wrong connect keys were tried from your network. Please wait 15 minutes and try again.",
-                        ),
-                        Some(context),
-                    );
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "consent rate limit unavailable");
-                    return unavailable();
-                }
-            }
-        }
         let (status, page) = match form.step.as_str() {
             "key" => {
                 self.accept_key(&context, form.connect_key.as_deref(), address.as_deref())
@@ -342,7 +318,7 @@ impl ConsentApi {
     }
 
     /// Counts a wrong key for the company and the client address. It is a 400 with `message`,
-    /// or a 429 once the company has seen too many wrong keys in the window.
+    /// or a 429 once the address or the company has seen too many wrong keys in the window.
     async fn wrong_key(
         &self,
         context: &Context,
@@ -352,7 +328,7 @@ impl ConsentApi {
         let now = Utc::now();
         let mut counters = vec![FailureCounter::Company(&context.company_id)];
         counters.extend(address.map(FailureCounter::Address));
-        let mut company_failures = 0;
+        let (mut company_failures, mut address_failures) = (0, 0);
         for counter in counters {
             match self
                 .store
@@ -360,11 +336,21 @@ impl ConsentApi {
                 .await
             {
                 Ok(n) if matches!(counter, FailureCounter::Company(_)) => company_failures = n,
-                Ok(_) => {}
+                Ok(n) => address_failures = n,
                 Err(e) => tracing::error!(error = %e, "could not count a failed connect key"),
             }
         }
         tracing::info!(company_id = %context.company_id, "wrong, expired, used or misdirected connect key");
+        if address_failures > MAX_ADDRESS_FAILURES {
+            tracing::warn!(company_id = %context.company_id, failures = address_failures, "many wrong connect keys from one address");
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                problem(
+                    "Too many attempts",
+                    "Too many wrong connect keys were tried from your network. Please check the key and try again in 15 minutes.",
+                ),
+            );
+        }
         if company_failures > MAX_COMPANY_FAILURES {
             tracing::warn!(company_id = %context.company_id, failures = company_failures, "many wrong connect keys for one company");
             return (
@@ -757,11 +743,6 @@ fn unavailable_page() -> (StatusCode, Page) {
             "SmartRecruiters or our service could not be reached. Nothing was changed; please try again in a moment.",
         ),
     )
-}
-
-fn unavailable() -> (StatusCode, Page, Option<Context>) {
-    let (status, page) = unavailable_page();
-    (status, page, None)
 }
 
 /// Fits a 600 px popup: fluid widths, nothing fixed wider than the viewport.

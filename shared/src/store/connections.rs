@@ -237,24 +237,6 @@ impl Store {
         self.get(keys::consent_session(id_digest), true).await
     }
 
-    /// Failed connect-key attempts `counter` counted in the current window.
-    pub async fn consent_failures(
-        &self,
-        counter: FailureCounter<'_>,
-        window: i64,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        #[derive(Deserialize)]
-        struct Counter {
-            #[serde(default)]
-            failures: u64,
-        }
-        let stored: Option<Counter> = self
-            .get(counter.key(now.timestamp() / window), true)
-            .await?;
-        Ok(stored.map(|c| c.failures).unwrap_or(0))
-    }
-
     /// Counts one failed attempt and answers the count; the counter expires with its window.
     pub async fn record_consent_failure(
         &self,
