@@ -451,3 +451,40 @@ async fn a_valid_key_connects_from_an_address_others_filled_with_wrong_keys() {
     let done = admin.connect(&company, &key).await;
     assert!(done.is_done(), "{} {}", done.status, done.html);
 }
+
+#[tokio::test]
+async fn a_claim_that_lapsed_mid_connection_leaves_the_key_to_its_company_only() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let stack = Stack::connect().await;
+    stack.configure_partner().await;
+    let (first, second) = (unique("lapsed-first"), unique("lapsed-second"));
+    let key = stack.http_connect_key(&unique("lapsed-org"), None).await;
+    // A consent function claimed the key for `first`, then died without releasing or using it
+    // (SR may have integrated `first` meanwhile); the claim has lapsed.
+    let lapsed = chrono::Utc::now().timestamp() - 1;
+    stack
+        .aws
+        .dynamodb
+        .update_item()
+        .table_name(&stack.config.table_name)
+        .key(
+            "pk",
+            AttributeValue::S(format!("CONNECTKEY#{}", connector::auth::hash_secret(&key))),
+        )
+        .key("sk", AttributeValue::S("CONNECTKEY".into()))
+        .update_expression("SET claimed_by = :company, claim_id = :claim, claimed_until = :until")
+        .expression_attribute_values(":company", AttributeValue::S(first.clone()))
+        .expression_attribute_values(":claim", AttributeValue::S("died".into()))
+        .expression_attribute_values(":until", AttributeValue::N(lapsed.to_string()))
+        .send()
+        .await
+        .unwrap();
+
+    let client = ConsentClient::new(&stack);
+    let other = client.connect(&second, &key).await;
+    assert_eq!(other.status, 400, "{}", other.html);
+    assert!(other.html.contains("already used"), "{}", other.html);
+    assert!(integration_of(&stack, &second).await.is_none());
+    let retried = client.connect(&first, &key).await;
+    assert!(retried.is_done(), "{} {}", retried.status, retried.html);
+}

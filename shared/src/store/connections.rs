@@ -122,7 +122,9 @@ impl Store {
 
     /// Claims the key for `company_id` before SR is called, in one conditional write: only an
     /// unused, unexpired key that is not claimed by a connection under way, and bound to no other
-    /// company, can be claimed, so one key never connects two companies, even concurrently.
+    /// company, can be claimed, so one key never connects two companies, even concurrently. A
+    /// claim that lapsed (its holder died, perhaps after SR integrated its company) is taken over
+    /// only for the same company: the key may already have connected that one.
     /// `claim_id` identifies this claim to [`Self::release_connect_key`] and
     /// [`Self::consume_connect_key`]. False when the key cannot be claimed.
     pub async fn claim_connect_key(
@@ -136,7 +138,8 @@ impl Store {
             digest,
             "SET claimed_by = :company, claim_id = :claim, claimed_until = :until",
             "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :epoch \
-             AND (attribute_not_exists(claimed_until) OR claimed_until < :epoch) \
+             AND (attribute_not_exists(claimed_until) \
+                  OR (claimed_until < :epoch AND claimed_by = :company)) \
              AND (attribute_not_exists(company_id) OR company_id = :company)",
             [
                 (":company", AttributeValue::S(company_id.into())),
