@@ -204,3 +204,53 @@ async fn a_revoked_key_stops_working_at_once_even_in_warm_functions() {
     .await;
     assert_eq!(status, 200);
 }
+
+/// Counts the calls a Secrets Manager client makes.
+#[derive(Debug, Clone, Default)]
+struct CountCalls(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl aws_sdk_secretsmanager::config::Intercept for CountCalls {
+    fn name(&self) -> &'static str {
+        "CountCalls"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &aws_sdk_secretsmanager::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut aws_sdk_secretsmanager::config::ConfigBag,
+    ) -> Result<(), aws_sdk_secretsmanager::error::BoxError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_wrong_keys_reads_the_admin_secret_once_not_once_each() {
+    let stack = Stack::connect().await;
+    let calls = CountCalls::default();
+    let counted = aws_sdk_secretsmanager::Client::from_conf(
+        stack
+            .aws
+            .secrets
+            .config()
+            .to_builder()
+            .interceptor(calls.clone())
+            .build(),
+    );
+    // The vendor-api function's check, warm, with its Secrets Manager calls counted.
+    let verifier = connector::auth::VendorKeyVerifier::new(
+        stack.store.clone(),
+        connector::secrets::Secrets::new(counted, &stack.config.secret_prefix),
+        stack.config.vendor_api_key_secret_id.clone(),
+    );
+    for attempt in 0..20 {
+        let wrong = format!("{}-{attempt}", unique("wrong-admin-key"));
+        assert_eq!(verifier.verify(&wrong).await.unwrap(), None);
+    }
+    let reads = calls.0.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(reads <= 1, "{reads} Secrets Manager reads for 20 wrong keys");
+    assert_eq!(
+        verifier.verify(&stack.vendor_api_key).await.unwrap(),
+        Some(connector::auth::KeyScope::Admin)
+    );
+}
