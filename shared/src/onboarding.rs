@@ -186,11 +186,29 @@ mod tests {
 
     #[test]
     fn company_ids_are_what_sr_paths_and_secret_names_hold() {
-        for ok in ["Acme", "5f3a9c0e1b2d", "a+b", "x_y.z-1", "a=b@c", "..a", &"x".repeat(256)] {
+        for ok in [
+            "Acme",
+            "5f3a9c0e1b2d",
+            "a+b",
+            "x_y.z-1",
+            "a=b@c",
+            "..a",
+            &"x".repeat(256),
+        ] {
             assert!(is_valid_company_id(ok), "{ok}");
         }
         for bad in [
-            "", ".", "..", "a b", " a", "a\t", "a/b", "a%2F", "é", "a#b", &"x".repeat(257),
+            "",
+            ".",
+            "..",
+            "a b",
+            " a",
+            "a\t",
+            "a/b",
+            "a%2F",
+            "é",
+            "a#b",
+            &"x".repeat(257),
         ] {
             assert!(!is_valid_company_id(bad), "{bad:?}");
         }

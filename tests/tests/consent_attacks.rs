@@ -323,7 +323,9 @@ async fn a_look_alike_company_id_cannot_reach_another_companys_integration_at_sm
     let asked_before = stack.sim.requests(&suffix).await.len();
 
     let look_alike = format!("v {suffix}");
-    let attacker_key = stack.http_connect_key(&unique("plus-attacker-org"), None).await;
+    let attacker_key = stack
+        .http_connect_key(&unique("plus-attacker-org"), None)
+        .await;
     let attacker = ConsentClient::new(&stack);
     let opened = attacker.open(&look_alike).await;
     assert_eq!(opened.status, 400, "{}", opened.html);
@@ -353,8 +355,8 @@ async fn a_look_alike_company_id_cannot_reach_another_companys_integration_at_sm
 }
 
 #[tokio::test]
-async fn company_ids_smartrecruiters_or_secrets_manager_cannot_hold_are_refused_before_sr_is_asked(
-) {
+async fn company_ids_smartrecruiters_or_secrets_manager_cannot_hold_are_refused_before_sr_is_asked()
+{
     let stack = Stack::connect().await;
     stack.configure_partner().await;
     let suffix = unique("odd");
@@ -443,7 +445,11 @@ async fn a_valid_key_connects_from_an_address_others_filled_with_wrong_keys() {
                 ],
             )
             .await;
-        assert_eq!(page.status, if attempt < 20 { 400 } else { 429 }, "{attempt}");
+        assert_eq!(
+            page.status,
+            if attempt < 20 { 400 } else { 429 },
+            "{attempt}"
+        );
     }
     let company = unique("nat-admin");
     let key = stack.http_connect_key(&unique("nat-org"), None).await;
