@@ -494,3 +494,77 @@ async fn a_claim_that_lapsed_mid_connection_leaves_the_key_to_its_company_only()
     let retried = client.connect(&first, &key).await;
     assert!(retried.is_done(), "{} {}", retried.status, retried.html);
 }
+
+/// A deployed `POST /integration` as API Gateway (HTTP API, payload 2.0) hands it to the consent
+/// function: the caller's address in `requestContext.http.sourceIp`, whatever `X-Forwarded-For`
+/// the caller sent.
+fn api_gateway_post(source_ip: &str, forwarded_for: &str, company: &str) -> lambda_http::Request {
+    let body = serde_urlencoded::to_string([
+        ("csrf", "t0k3n"),
+        ("company_id", company),
+        ("step", "key"),
+        ("connect_key", "ck_guess"),
+    ])
+    .unwrap();
+    let event = json!({
+        "version": "2.0", "routeKey": "POST /integration", "rawPath": "/integration",
+        "rawQueryString": "", "cookies": ["consent_csrf=t0k3n"],
+        "headers": {"content-type": "application/x-www-form-urlencoded",
+                    "x-forwarded-for": forwarded_for},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
+            "domainPrefix": "api", "requestId": "r", "routeKey": "POST /integration",
+            "stage": "$default", "time": "30/Nov/2026:06:00:00 +0000", "timeEpoch": 1_796_000_000_000_u64,
+            "http": {"method": "POST", "path": "/integration", "protocol": "HTTP/1.1",
+                     "sourceIp": source_ip, "userAgent": "browser"}
+        },
+        "body": body, "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event")
+}
+
+#[tokio::test]
+async fn a_deployed_page_counts_the_address_api_gateway_saw_not_the_forwarded_header() {
+    let stack = Stack::connect().await;
+    // The consent function as deployed: https SR endpoints, so no local-stack allowances
+    // (wrong keys never reach SR, so these URLs are never called).
+    let https = |u: &str| url::Url::parse(u).unwrap();
+    let deployed = connector::api::consent::ConsentApi::new(
+        stack.store.clone(),
+        stack.secrets.clone(),
+        stack.notifications(),
+        connector::sr::SrClient::new(connector::config::SrEndpoints {
+            api_base_url: https("https://api.smartrecruiters.com/assessment-api/v202010"),
+            token_url: https("https://api.smartrecruiters.com/identity/oauth/token"),
+            customer_api_base_url: https("https://api.smartrecruiters.com"),
+            allow_insecure: false,
+        }),
+        stack.config.partner_credential_secret_id.clone(),
+        connector::api::consent::Branding {
+            vendor_name: "Acme Assessments".into(),
+            logo_url: None,
+        },
+        vec!["smartrecruiters.com".into()],
+    );
+    let source = connector_tests::consent_page::random_address();
+    let mut statuses = Vec::new();
+    for attempt in 0..21 {
+        // A new forged address each time: counted anyway, under the real one.
+        let forged = connector_tests::consent_page::random_address();
+        let company = unique(&format!("gw{attempt}"));
+        let page = deployed
+            .handle(api_gateway_post(&source, &forged, &company))
+            .await
+            .unwrap();
+        statuses.push(page.status().as_u16());
+    }
+    assert!(statuses[..20].iter().all(|s| *s == 400), "{statuses:?}");
+    assert_eq!(statuses[20], 429, "{statuses:?}");
+    // Forging the locked-out address from elsewhere locks nobody else out.
+    let elsewhere = connector_tests::consent_page::random_address();
+    let page = deployed
+        .handle(api_gateway_post(&elsewhere, &source, &unique("gw-other")))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 400);
+}

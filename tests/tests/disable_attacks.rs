@@ -37,7 +37,10 @@ async fn answer(stack: &Stack, base: &str, company: &str, bearer: Option<&str>) 
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
-    (status, response.text().await.unwrap().replace(company, "COMPANY"))
+    (
+        status,
+        response.text().await.unwrap().replace(company, "COMPANY"),
+    )
 }
 
 async fn status_of(stack: &Stack, company: &str) -> CompanyStatus {
