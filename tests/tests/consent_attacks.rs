@@ -22,6 +22,32 @@ async fn integration_of(stack: &Stack, company: &str) -> Option<(CompanyStatus, 
         .map(|c| (c.status, c.integration_id))
 }
 
+/// Opens the page for `company` and submits `key` for it with `client`'s cookie and address.
+async fn try_key(client: &ConsentClient, company: &str, key: &str) -> Page {
+    let opened = client.open(company).await;
+    submit_key(client, &opened.csrf.unwrap(), company, key).await
+}
+
+/// Submits `key` for `company` with a CSRF token of another page (for a `company` whose own
+/// page will not open).
+async fn post_key(client: &ConsentClient, company: &str, key: &str) -> Page {
+    let csrf = client.open(&unique("any-page")).await.csrf.unwrap();
+    submit_key(client, &csrf, company, key).await
+}
+
+async fn submit_key(client: &ConsentClient, csrf: &str, company: &str, key: &str) -> Page {
+    client
+        .submit(
+            csrf,
+            &[
+                ("company_id", company),
+                ("step", "key"),
+                ("connect_key", key),
+            ],
+        )
+        .await
+}
+
 #[tokio::test]
 async fn a_key_holder_cannot_take_over_a_company_that_is_already_connected() {
     let stack = Stack::connect().await;
@@ -204,18 +230,7 @@ async fn wrong_keys_are_limited_per_client_address() {
     // A different company each time: a per-company limit alone never trips.
     for attempt in 0..25 {
         let company = unique(&format!("spray{attempt}"));
-        let opened = noisy.open(&company).await;
-        let page = noisy
-            .submit(
-                &opened.csrf.unwrap(),
-                &[
-                    ("company_id", company.as_str()),
-                    ("step", "key"),
-                    ("connect_key", "ck_guess"),
-                ],
-            )
-            .await;
-        statuses.push(page.status);
+        statuses.push(try_key(&noisy, &company, "ck_guess").await.status);
     }
     assert!(statuses[..20].iter().all(|s| *s == 400), "{statuses:?}");
     assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
@@ -234,17 +249,7 @@ async fn wrong_keys_are_limited_per_client_address() {
     // Another address is not affected.
     let other = ConsentClient::new(&stack);
     let company = unique("spray-other");
-    let opened = other.open(&company).await;
-    let page = other
-        .submit(
-            &opened.csrf.unwrap(),
-            &[
-                ("company_id", company.as_str()),
-                ("step", "key"),
-                ("connect_key", "ck_x"),
-            ],
-        )
-        .await;
+    let page = try_key(&other, &company, "ck_x").await;
     assert_eq!(page.status, 400, "{}", page.html);
 }
 
@@ -329,17 +334,7 @@ async fn a_look_alike_company_id_cannot_reach_another_companys_integration_at_sm
     let attacker = ConsentClient::new(&stack);
     let opened = attacker.open(&look_alike).await;
     assert_eq!(opened.status, 400, "{}", opened.html);
-    let csrf = attacker.open(&unique("plus-any")).await.csrf.unwrap();
-    let taken = attacker
-        .submit(
-            &csrf,
-            &[
-                ("company_id", look_alike.as_str()),
-                ("step", "key"),
-                ("connect_key", attacker_key.as_str()),
-            ],
-        )
-        .await;
+    let taken = post_key(&attacker, &look_alike, &attacker_key).await;
     assert_eq!(taken.status, 400, "{}", taken.html);
     assert!(!taken.is_done(), "{}", taken.html);
     assert!(integration_of(&stack, &look_alike).await.is_none());
@@ -382,17 +377,7 @@ async fn company_ids_smartrecruiters_or_secrets_manager_cannot_hold_are_refused_
             opened.html
         );
         let key = stack.http_connect_key(&unique("odd-org"), None).await;
-        let csrf = client.open(&unique("odd-any")).await.csrf.unwrap();
-        let page = client
-            .submit(
-                &csrf,
-                &[
-                    ("company_id", odd.as_str()),
-                    ("step", "key"),
-                    ("connect_key", key.as_str()),
-                ],
-            )
-            .await;
+        let page = post_key(&client, &odd, &key).await;
         assert_eq!(page.status, 400, "{odd:?}: {}", page.html);
         assert!(integration_of(&stack, &odd).await.is_none(), "{odd:?}");
         // Nor can a key be bound to one (the vendor's value is trimmed first).
@@ -433,18 +418,7 @@ async fn a_valid_key_connects_from_an_address_others_filled_with_wrong_keys() {
     let shared = connector_tests::consent_page::random_address();
     let attacker = ConsentClient::from_address(&stack, &shared);
     for attempt in 0..21 {
-        let company = unique(&format!("nat{attempt}"));
-        let opened = attacker.open(&company).await;
-        let page = attacker
-            .submit(
-                &opened.csrf.unwrap(),
-                &[
-                    ("company_id", company.as_str()),
-                    ("step", "key"),
-                    ("connect_key", "ck_guess"),
-                ],
-            )
-            .await;
+        let page = try_key(&attacker, &unique(&format!("nat{attempt}")), "ck_guess").await;
         assert_eq!(
             page.status,
             if attempt < 20 { 400 } else { 429 },

@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use connector::api::partner::PartnerApi;
 use connector::ops::companies::{secret_state, SecretState};
+use connector::queue::ResultsQueue;
 use connector::store::CompanyStatus;
 use connector_tests::consent_page::ConsentClient;
-use connector_tests::serve::serve;
+use connector_tests::serve::{serve, Served};
 use connector_tests::{unique, Stack};
 use serde_json::json;
 
@@ -41,6 +43,23 @@ async fn answer(stack: &Stack, base: &str, company: &str, bearer: Option<&str>) 
         status,
         response.text().await.unwrap().replace(company, "COMPANY"),
     )
+}
+
+/// `api`'s disable handler over HTTP (a deployment setting the shared stack does not run).
+async fn serve_disable(api: PartnerApi) -> Served {
+    let api = Arc::new(api);
+    serve(move |request| {
+        let api = api.clone();
+        async move { api.disable_integration(request).await.unwrap() }
+    })
+    .await
+}
+
+/// The company is as connected as before: ACTIVE, its secret in place, SR's token working.
+async fn assert_still_connected(stack: &Stack, company: &str) {
+    assert_eq!(status_of(stack, company).await, CompanyStatus::Active);
+    assert_eq!(secret_of(stack, company).await, SecretState::Present);
+    assert_eq!(stack.sim.token(company).await.status, 200);
 }
 
 async fn status_of(stack: &Stack, company: &str) -> CompanyStatus {
@@ -135,12 +154,7 @@ async fn without_a_token_nothing_is_disabled_until_smartrecruiters_confirms() {
     let stack = Stack::connect().await;
     // DisableRequiresToken=false: the stack's function runs with the default (true), so this
     // deployment setting is served in-process, over HTTP.
-    let api = Arc::new(stack.partner_api().with_disable_requires_token(false));
-    let served = serve(move |request| {
-        let api = api.clone();
-        async move { api.disable_integration(request).await.unwrap() }
-    })
-    .await;
+    let served = serve_disable(stack.partner_api().with_disable_requires_token(false)).await;
     let victim = stack.new_company("anon-victim").await;
     let already = stack.new_company("anon-disabled").await;
     assert_eq!(stack.sim.disable(&already.company_id).await.status, 204);
@@ -161,16 +175,8 @@ async fn without_a_token_nothing_is_disabled_until_smartrecruiters_confirms() {
         [204, 204, 204, 204],
         "one answer whatever the state"
     );
-    assert_eq!(
-        status_of(&stack, &victim.company_id).await,
-        CompanyStatus::Active,
-        "SR still accepts the company's credentials: nothing was disabled"
-    );
-    assert_eq!(
-        secret_of(&stack, &victim.company_id).await,
-        SecretState::Present
-    );
-    assert_eq!(stack.sim.token(&victim.company_id).await.status, 200);
+    // SR still accepts the company's credentials: nothing was disabled.
+    assert_still_connected(&stack, &victim.company_id).await;
 
     // SR really disables it: its credentials stop working, then SR calls without a token.
     stack
@@ -203,24 +209,17 @@ async fn without_a_token_nothing_is_disabled_while_smartrecruiters_cannot_be_ask
     // SR's token endpoint unreachable (nothing listens on port 9 of this host).
     let mut sr = stack.config.sr.clone();
     sr.token_url = url::Url::parse("http://127.0.0.1:9/identity/oauth/token").unwrap();
-    let api = Arc::new(
-        connector::api::partner::PartnerApi::new(
+    let served = serve_disable(
+        PartnerApi::new(
             stack.store.clone(),
             stack.secrets.clone(),
-            connector::queue::ResultsQueue::new(
-                stack.aws.sqs.clone(),
-                &stack.config.results_queue_url,
-            ),
+            ResultsQueue::new(stack.aws.sqs.clone(), &stack.config.results_queue_url),
             stack.notifications(),
             sr,
             stack.config.access_token_ttl,
         )
         .with_disable_requires_token(false),
-    );
-    let served = serve(move |request| {
-        let api = api.clone();
-        async move { api.disable_integration(request).await.unwrap() }
-    })
+    )
     .await;
     for _ in 0..3 {
         let (status, body) = answer(&stack, &served.base_url, &victim.company_id, None).await;
@@ -228,13 +227,5 @@ async fn without_a_token_nothing_is_disabled_while_smartrecruiters_cannot_be_ask
         assert_eq!(status, 503, "{body}");
         assert!(!body.contains("127.0.0.1"), "{body}");
     }
-    assert_eq!(
-        status_of(&stack, &victim.company_id).await,
-        CompanyStatus::Active
-    );
-    assert_eq!(
-        secret_of(&stack, &victim.company_id).await,
-        SecretState::Present
-    );
-    assert_eq!(stack.sim.token(&victim.company_id).await.status, 200);
+    assert_still_connected(&stack, &victim.company_id).await;
 }

@@ -341,23 +341,20 @@ impl ConsentApi {
             }
         }
         tracing::info!(company_id = %context.company_id, "wrong, expired, used or misdirected connect key");
-        if address_failures > MAX_ADDRESS_FAILURES {
-            tracing::warn!(company_id = %context.company_id, failures = address_failures, "many wrong connect keys from one address");
+        let too_many = if address_failures > MAX_ADDRESS_FAILURES {
+            Some(("from one address", address_failures, "from your network"))
+        } else if company_failures > MAX_COMPANY_FAILURES {
+            Some(("for one company", company_failures, "for this company"))
+        } else {
+            None
+        };
+        if let Some((counted, failures, whose)) = too_many {
+            tracing::warn!(company_id = %context.company_id, failures, counted, "many wrong connect keys");
             return (
                 StatusCode::TOO_MANY_REQUESTS,
                 problem(
                     "Too many attempts",
-                    "Too many wrong connect keys were tried from your network. Please check the key and try again in 15 minutes.",
-                ),
-            );
-        }
-        if company_failures > MAX_COMPANY_FAILURES {
-            tracing::warn!(company_id = %context.company_id, failures = company_failures, "many wrong connect keys for one company");
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                problem(
-                    "Too many attempts",
-                    "Too many wrong connect keys were tried for this company. Please check the key and try again in 15 minutes.",
+                    format!("Too many wrong connect keys were tried {whose}. Please check the key and try again in 15 minutes."),
                 ),
             );
         }
