@@ -90,6 +90,18 @@ pub fn render_migration(migration: &SecretsMigration, as_json: bool) -> String {
         migration.unchanged
     )];
     lines.extend(migration.rewritten.iter().map(|id| format!("  {id}")));
+    if !migration.failed.is_empty() {
+        lines.push(format!(
+            "{} could not be rewritten (look at them, then run the command again):",
+            count(migration.failed.len(), "company secret", "company secrets")
+        ));
+        lines.extend(
+            migration
+                .failed
+                .iter()
+                .map(|f| format!("  {}: {}", f.company_id, f.error)),
+        );
+    }
     lines.join("\n")
 }
 

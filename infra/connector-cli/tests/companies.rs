@@ -218,7 +218,30 @@ async fn migrate_secrets_leaves_no_labelled_version_with_an_inbound_secret_in_cl
         .await
         .unwrap();
 
+    // Another company's secret is unreadable: reported, and the others are still migrated.
+    let broken = stack.new_company("cli-migrate-broken").await;
+    stack
+        .aws
+        .secrets
+        .put_secret_value()
+        .secret_id(stack.secrets.company_secret_id(&broken.company_id))
+        .secret_string("not json")
+        .send()
+        .await
+        .unwrap();
+
     let migrated = json(&["companies", "migrate-secrets", "--json"]);
+    let reported = migrated["failed"]
+        .as_array()
+        .expect("failed companies")
+        .iter()
+        .find(|f| f["company_id"] == broken.company_id.as_str())
+        .cloned()
+        .expect("the unreadable secret is reported");
+    assert!(
+        reported["error"].as_str().unwrap().contains("malformed"),
+        "{reported}"
+    );
     let rewritten = migrated["rewritten"].as_array().expect("rewritten ids");
     assert!(
         rewritten.iter().any(|id| id == company.company_id.as_str()),
@@ -276,4 +299,8 @@ async fn migrate_secrets_leaves_no_labelled_version_with_an_inbound_secret_in_cl
     );
     let printed = text(&["companies", "migrate-secrets"]);
     assert!(printed.contains("in the digest-only shape"), "{printed}");
+    assert!(
+        printed.contains(&format!("  {}: secret", broken.company_id)),
+        "{printed}"
+    );
 }
