@@ -99,9 +99,7 @@ def calls_from_request(function: str, target: str, body: dict[str, Any]) -> list
         return [{"function": function, "service": "secretsmanager", "action": operation,
                  "secret": body.get("SecretId") or body.get("Name")}]
     if service == "AmazonSQS":
-        # SQS authorises a batch action as its single action (SQS API permissions reference).
-        action = SQS_BATCH_ACTIONS.get(operation, operation)
-        return [{"function": function, "service": "sqs", "action": action, "queue": body.get("QueueUrl")}]
+        return [{"function": function, "service": "sqs", "action": operation, "queue": body.get("QueueUrl")}]
     return [{"function": function, "service": service, "action": operation}]
 
 
@@ -177,7 +175,9 @@ def call_resource(call: dict[str, Any], env: dict[str, str], by_env: dict[str, s
 
 
 def allowed(call: dict[str, Any], resource: str | None, statements: list[dict[str, Any]]) -> bool:
-    action = f"{call['service']}:{call['action']}"
+    # SQS authorises a batch action as its single action (SQS API permissions reference).
+    name = SQS_BATCH_ACTIONS.get(call["action"], call["action"]) if call["service"] == "sqs" else call["action"]
+    action = f"{call['service']}:{name}"
     for statement in statements:
         if action not in statement["actions"] or resource not in statement["resources"]:
             continue

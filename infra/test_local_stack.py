@@ -529,7 +529,7 @@ def test_recorded_calls_are_split_into_what_iam_authorises() -> None:
     assert (query[0]["index"], query[0]["leading_keys"]) == ("gsi1", ["INTEGRATION#i#ORDERS"])
     batch = aws_calls.calls_from_request("result-publisher", "AmazonSQS.ChangeMessageVisibilityBatch",
                                          {"QueueUrl": "http://q", "Entries": []})
-    assert (batch[0]["action"], batch[0]["queue"]) == ("ChangeMessageVisibility", "http://q")
+    assert (batch[0]["action"], batch[0]["queue"]) == ("ChangeMessageVisibilityBatch", "http://q")
     secret = aws_calls.calls_from_request("consent", "secretsmanager.CreateSecret", {"Name": "s/companies/c"})
     assert secret[0]["secret"] == "s/companies/c"
     assert aws_calls.function_of(["aws-sdk-rust/1.3 os/linux lang/rust/1.90 app/vendor-api"]) == "vendor-api"
@@ -554,6 +554,9 @@ def test_a_call_outside_a_functions_statements_is_reported(template: dict[str, A
         {"function": "consent", "service": "secretsmanager", "action": "GetSecretValue", "secret": "arn:partner"},
         {"function": "consent", "service": "secretsmanager", "action": "RestoreSecret", "secret": "s/companies/c"},
         {"function": "vendor-api", "service": "sqs", "action": "SendMessage", "queue": "http://q/results"},
+        # SQS authorises a batch action as its single action.
+        {"function": "result-publisher", "service": "sqs", "action": "ChangeMessageVisibilityBatch",
+         "queue": "http://q/results"},
         # Not a function of the stack: not checked.
         dynamodb("connector", "Scan"),
     ]
