@@ -63,7 +63,7 @@ test-unit: ## Unit tests of pure logic (no stack needed)
 	cargo test -p connector-cli --lib --bins
 	$(PYTHON) -m pytest -q infra/test_local_stack.py
 
-test-stack: ## Integration, e2e, CLI, Kombo SDK, schemathesis and browser tests against the local stack (starts and stops it)
+test-stack: ## Integration, e2e, CLI, Kombo SDK, schemathesis and browser tests against the local stack (starts and stops it); then every AWS call the functions made is checked against template.yaml's IAM
 	@trap 'infra/stack.sh down' EXIT; \
 	infra/stack.sh up \
 	  && cargo test -p connector-tests --tests -- --test-threads 4 \
@@ -71,7 +71,8 @@ test-stack: ## Integration, e2e, CLI, Kombo SDK, schemathesis and browser tests 
 	  && $(PYTHON) -m pytest -q tests/kombo \
 	  && node --test tests/kombo/ \
 	  && bash infra/schemathesis.sh \
-	  && node --test tests/browser/
+	  && node --test tests/browser/ \
+	  && $(PYTHON) infra/aws_calls.py
 
 test: setup setup-browser setup-kombo build lint test-unit test-stack ## The whole suite, from a fresh clone
 

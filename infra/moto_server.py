@@ -11,13 +11,23 @@ table holds a few thousand items). `patch_transaction_backup` makes it back up o
 transaction touches and restore those when it is cancelled, which is what DynamoDB's semantics
 need.
 
-Usage: python3 infra/moto_server.py -H 127.0.0.1 -p 5320
+`--record-calls PATH` appends, per request of a function of the stack (its SDK names it in the
+User-Agent as `app/<name>`), what IAM would authorise (infra/aws_calls.py, which checks them
+against template.yaml).
+
+Usage: python3 infra/moto_server.py -H 127.0.0.1 -p 5320 [--record-calls .local/aws-calls.jsonl]
 """
 
 import argparse
+import io
+import json
+import os
 import signal
 import sys
 import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import aws_calls  # noqa: E402
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
@@ -92,15 +102,45 @@ class SerialiseDynamoDB:
             return list(self.app(environ, start_response))
 
 
+class RecordCalls:
+    """WSGI middleware: one JSON line per authorised action of a function's request (see
+    aws_calls.calls_from_request), the request itself untouched."""
+
+    def __init__(self, app, path):
+        self.app = app
+        self.path = path
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        function = aws_calls.function_of(
+            [environ.get("HTTP_X_AMZ_USER_AGENT", ""), environ.get("HTTP_USER_AGENT", "")])
+        if target and function:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            try:
+                calls = aws_calls.calls_from_request(function, target, json.loads(body or b"{}"))
+            except (ValueError, KeyError, AttributeError, TypeError) as error:
+                calls = [{"function": function, "service": "unparsed", "action": target, "error": str(error)}]
+            with self.lock, open(self.path, "a", encoding="utf-8") as log:
+                for call in calls:
+                    log.write(json.dumps(call) + "\n")
+        return self.app(environ, start_response)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5000)
+    parser.add_argument("--record-calls", metavar="PATH", help="append the functions' AWS calls here")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     patch_transaction_backup()
-    app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, SerialiseDynamoDB(app), threaded=True)
+    app = SerialiseDynamoDB(DomainDispatcherApplication(create_backend_app))
+    if args.record_calls:
+        app = RecordCalls(app, args.record_calls)
+    run_simple(args.host, args.port, app, threaded=True)
 
 
 if __name__ == "__main__":

@@ -178,8 +178,11 @@ up_moto() {
   if ! already_running moto "$MOTO_URL"; then
     ensure_port_free moto "$MOTO_URL/"
     log "moto: starting at $MOTO_URL"
-    # infra/moto_server.py: moto_server with DynamoDB requests serialised (see its docstring).
-    start_bg moto "$MOTO_URL" "$PYTHON" "$ROOT/infra/moto_server.py" -H "$HOST" -p "$MOTO_PORT"
+    # infra/moto_server.py: moto_server with DynamoDB requests serialised (see its docstring),
+    # recording the functions' AWS calls for infra/aws_calls.py (IAM of template.yaml).
+    : >"$STATE_DIR/aws-calls.jsonl"
+    start_bg moto "$MOTO_URL" "$PYTHON" "$ROOT/infra/moto_server.py" -H "$HOST" -p "$MOTO_PORT" \
+      --record-calls "$STATE_DIR/aws-calls.jsonl"
     local deadline=$((SECONDS + MOTO_READY_TIMEOUT))
     until port_answers "$MOTO_URL/moto-api/"; do
       is_running moto || fail_component moto "moto server exited"

@@ -455,7 +455,7 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
         "CreateInlineOrderFunctionRole": {"BatchGetItem": {"COMPANY", "INTEGRATION"},
                                           "PutItem": {"ORDER"}, "GetItem": {"ORDER"}},
         "ConsentFunctionRole": {
-            "GetItem": {"COMPANY", "CONNECTKEY", "CONSENT", "CONSENTADDR", "EVENTID"},
+            "GetItem": {"COMPANY", "CONNECTKEY", "CONSENT", "EVENTID"},
             "PutItem": {"CONSENT", "COMPANY", "CLIENT", "INTEGRATION", "EVENTID"},
             "UpdateItem": {"COMPANY", "CONSENTADDR", "CONNECTKEY", "EVENTID"}},
         "DisableIntegrationFunctionRole": {
@@ -505,6 +505,81 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
     named = {f for role in leading.values() for prefixes in role.values() for f in prefixes}
     assert named <= families, named - families
     assert families <= named, families - named
+
+
+def test_recorded_calls_are_split_into_what_iam_authorises() -> None:
+    import aws_calls
+
+    table = "sr-test-ConnectorTable"
+    transact = aws_calls.calls_from_request("oauth-token", "DynamoDB_20120810.TransactWriteItems", {
+        "TransactItems": [
+            {"ConditionCheck": {"TableName": table, "Key": {"pk": {"S": "COMPANY#c"}, "sk": {"S": "PROFILE"}}}},
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "COMPANY#c"}, "sk": {"S": "TOKEN#d"}}}},
+        ]})
+    assert [(c["action"], c["leading_keys"]) for c in transact] == [
+        ("ConditionCheckItem", ["COMPANY#c"]), ("PutItem", ["COMPANY#c"])]
+    batch = aws_calls.calls_from_request("get-package", "DynamoDB_20120810.BatchGetItem", {
+        "RequestItems": {table: {"Keys": [{"pk": {"S": "COMPANY#c"}}, {"pk": {"S": "INTEGRATION#i"}}]}}})
+    assert batch == [{"function": "get-package", "service": "dynamodb", "action": "BatchGetItem",
+                      "table": table, "index": None, "leading_keys": ["COMPANY#c", "INTEGRATION#i"]}]
+    query = aws_calls.calls_from_request("vendor-api", "DynamoDB_20120810.Query", {
+        "TableName": table, "IndexName": "gsi1", "KeyConditionExpression": "#k = :pk AND gsi1sk > :s",
+        "ExpressionAttributeNames": {"#k": "gsi1pk"},
+        "ExpressionAttributeValues": {":pk": {"S": "INTEGRATION#i#ORDERS"}, ":s": {"S": "x"}}})
+    assert (query[0]["index"], query[0]["leading_keys"]) == ("gsi1", ["INTEGRATION#i#ORDERS"])
+    batch = aws_calls.calls_from_request("result-publisher", "AmazonSQS.ChangeMessageVisibilityBatch",
+                                         {"QueueUrl": "http://q", "Entries": []})
+    assert (batch[0]["action"], batch[0]["queue"]) == ("ChangeMessageVisibilityBatch", "http://q")
+    secret = aws_calls.calls_from_request("consent", "secretsmanager.CreateSecret", {"Name": "s/companies/c"})
+    assert secret[0]["secret"] == "s/companies/c"
+    assert aws_calls.function_of(["aws-sdk-rust/1.3 os/linux lang/rust/1.90 app/vendor-api"]) == "vendor-api"
+    assert aws_calls.function_of(["Boto3/1.35 md/Botocore#1.35"]) is None
+
+
+def test_a_call_outside_a_functions_statements_is_reported(template: dict[str, Any]) -> None:
+    import aws_calls
+
+    env = {"TABLE_NAME": "t", "SECRET_PREFIX": "s/", "PARTNER_CREDENTIAL_SECRET_ID": "arn:partner",
+           "RESULTS_QUEUE_URL": "http://q/results", "NOTIFICATIONS_QUEUE_URL": "http://q/notifications"}
+
+    def dynamodb(function: str, action: str, *keys: str, index: str | None = None) -> dict[str, Any]:
+        return {"function": function, "service": "dynamodb", "action": action, "table": "t",
+                "index": index, "leading_keys": list(keys)}
+
+    allowed = [
+        dynamodb("consent", "UpdateItem", "CONSENTADDR#10.0.0.1"),
+        dynamodb("get-package", "BatchGetItem", "COMPANY#c", "INTEGRATION#i"),
+        dynamodb("vendor-api", "Query", "INTEGRATION#i#ORDERS", index="gsi1"),
+        dynamodb("oauth-token", "ConditionCheckItem", "COMPANY#c"),
+        {"function": "consent", "service": "secretsmanager", "action": "GetSecretValue", "secret": "arn:partner"},
+        {"function": "consent", "service": "secretsmanager", "action": "RestoreSecret", "secret": "s/companies/c"},
+        {"function": "vendor-api", "service": "sqs", "action": "SendMessage", "queue": "http://q/results"},
+        # SQS authorises a batch action as its single action.
+        {"function": "result-publisher", "service": "sqs", "action": "ChangeMessageVisibilityBatch",
+         "queue": "http://q/results"},
+        # Not a function of the stack: not checked.
+        dynamodb("connector", "Scan"),
+    ]
+    assert aws_calls.violations(allowed, template, env) == []
+    refused = [
+        dynamodb("consent", "GetItem", "CONSENTADDR#10.0.0.1"),  # counters are only counted up
+        dynamodb("vendor-api", "PutItem", "EVENTID#i#e"),  # a family it does not own
+        dynamodb("vendor-api", "Query", "ORDER#o", index="gsi1"),
+        dynamodb("webhook-dispatcher", "GetItem", "INTEGRATION#i"),  # an action it does not have
+        dynamodb("vendor-api", "BatchGetItem", "ORDER#o", "CONNECTKEY#k"),  # one key outside
+        {"function": "disable-integration", "service": "secretsmanager", "action": "GetSecretValue",
+         "secret": "arn:partner"},
+        {"function": "consent", "service": "sqs", "action": "SendMessage", "queue": "http://q/results"},
+    ]
+    assert aws_calls.violations(refused, template, env) == [
+        "consent: dynamodb:GetItem on ConnectorTable with leading keys CONSENTADDR#",
+        "consent: sqs:SendMessage on ResultsQueue",
+        "disable-integration: secretsmanager:GetSecretValue on PartnerCredentialSecret",
+        "vendor-api: dynamodb:BatchGetItem on ConnectorTable with leading keys CONNECTKEY#, ORDER#",
+        "vendor-api: dynamodb:PutItem on ConnectorTable with leading keys EVENTID#",
+        "vendor-api: dynamodb:Query on ConnectorTable/index/gsi1 with leading keys ORDER#",
+        "webhook-dispatcher: dynamodb:GetItem on ConnectorTable with leading keys INTEGRATION#",
+    ]
 
 
 def test_alarms_checklist(template: dict[str, Any]) -> None:

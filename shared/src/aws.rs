@@ -46,8 +46,25 @@ pub fn config_loader() -> ConfigLoader {
 }
 
 /// Loads region, credentials and `AWS_ENDPOINT_URL` (moto in local stacks) from the environment.
+/// Inside Lambda the function's name goes into every request's User-Agent (`app/<name>`), so
+/// CloudTrail tells which function made a call, and so does the local stack's call log
+/// (`infra/aws_calls.py` checks those calls against template.yaml's IAM).
 pub async fn load_sdk_config() -> SdkConfig {
-    config_loader().load().await
+    let loader = config_loader();
+    match std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+        .ok()
+        .and_then(|name| app_name(&name))
+    {
+        Some(app) => loader.app_name(app),
+        None => loader,
+    }
+    .load()
+    .await
+}
+
+/// The SDK's app name for a function: its name, cut to the 50 characters the SDK recommends.
+fn app_name(function: &str) -> Option<aws_config::AppName> {
+    aws_config::AppName::new(function.chars().take(50).collect::<String>()).ok()
 }
 
 /// The three AWS services the connector uses.
@@ -86,5 +103,15 @@ mod tests {
         let mut roots = rustls::RootCertStore::empty();
         let (valid, invalid) = roots.add_parsable_certificates(certs);
         assert_eq!((valid, invalid), (5, 0));
+    }
+
+    #[test]
+    fn a_deployed_function_name_is_a_valid_app_name() {
+        let app = super::app_name("sr-connector-prod-VendorApiFunction-AbCdEf123456XyZ-0123456789");
+        assert_eq!(
+            app.map(|a| a.to_string()),
+            Some("sr-connector-prod-VendorApiFunction-AbCdEf123456Xy".to_string())
+        );
+        assert_eq!(super::app_name("consent").unwrap().to_string(), "consent");
     }
 }

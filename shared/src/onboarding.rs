@@ -20,6 +20,23 @@ use crate::secrets::{
 use crate::sr::{SrClient, SrClientError};
 use crate::store::{ClientRecord, CompanyRecord, CompanyStatus, Store, StoreError};
 
+/// Longest SR company id accepted.
+pub const MAX_COMPANY_ID_CHARS: usize = 256;
+
+/// Whether `company_id` can be an SR company id here. It travels as a path segment of SR's
+/// `POST /integration/company/{companyId}` and names the company's Secrets Manager secret
+/// (`…/companies/{companyId}`), which takes ASCII letters, digits and `_+=.@-` only; `.` and
+/// `..` would be read as path steps. Anything else could name one company here and another at
+/// SR (or fail only after SR integrated it), so it is refused before SR is asked.
+pub fn is_valid_company_id(company_id: &str) -> bool {
+    (1..=MAX_COMPANY_ID_CHARS).contains(&company_id.len())
+        && company_id != "."
+        && company_id != ".."
+        && company_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=.@-".contains(&b))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum OnboardingError {
     #[error("SmartRecruiters refused the integration: {0}")]
@@ -171,5 +188,40 @@ impl Onboarding<'_> {
             .await?;
         tracing::info!(company_id, integration_id, "company connected");
         Ok(company)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn company_ids_are_what_sr_paths_and_secret_names_hold() {
+        for ok in [
+            "Acme",
+            "5f3a9c0e1b2d",
+            "a+b",
+            "x_y.z-1",
+            "a=b@c",
+            "..a",
+            &"x".repeat(256),
+        ] {
+            assert!(is_valid_company_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a b",
+            " a",
+            "a\t",
+            "a/b",
+            "a%2F",
+            "é",
+            "a#b",
+            &"x".repeat(257),
+        ] {
+            assert!(!is_valid_company_id(bad), "{bad:?}");
+        }
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! What it may reach is deliberately narrow, because the credentials are the customer's:
 //! - only paths matching one of [`TEMPLATES`] exactly, on the Customer API base, checked segment
-//!   by segment (no `..`, no encoded `/` or `.`, no absolute URLs, no query in the path —
+//!   by segment (no `..`, no encoded `/`, `.` or `%`, no absolute URLs, no query in the path —
 //!   parameters go in `params` and are encoded by us, so nothing can be smuggled into the query);
 //! - only GET unless the deployment sets `SR_PASSTHROUGH_ALLOW_WRITES=true`;
 //! - only a few request headers are forwarded (never `Authorization` or `Cookie`), and only a
@@ -260,8 +260,11 @@ pub fn check_path(path: &str) -> Result<(), PassthroughError> {
         let Some(value) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) else {
             return bad("has a `%` that is not followed by two hex digits");
         };
-        if value < 0x20 || value == 0x7f || b"./\\?#".contains(&value) {
-            return bad("must not percent-encode `.`, `/`, `\\`, `?`, `#` or control characters");
+        // `%25` too: encoded twice, a proxy that decodes again would see the rest.
+        if value < 0x20 || value == 0x7f || b"./\\?#%".contains(&value) {
+            return bad(
+                "must not percent-encode `.`, `/`, `\\`, `?`, `#`, `%` or control characters",
+            );
         }
     }
     let segments: Vec<&str> = path[1..].split('/').collect();
@@ -530,6 +533,9 @@ mod tests {
             "/jobs/1 2",
             "/jobs/\\1",
             "/jobs/1%zz",
+            // Encoded twice: a proxy that decodes again would see `/` and `..`.
+            "/jobs/1%252F..%252Fcandidates",
+            "/jobs/%252e%252e",
             "/jobs/1%",
             "/jobs/é",
         ] {

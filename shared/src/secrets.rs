@@ -243,6 +243,61 @@ impl Secrets {
             .map_err(|e| SecretError::Service(describe(&e)))
     }
 
+    /// Rewrites the company's secret in the digest-only shape when it still holds the inbound
+    /// client secret in clear (written before that shape), then takes the `AWSPREVIOUS` label off
+    /// the version that held it, so no labelled version keeps it (an unlabelled version is
+    /// deprecated, and Secrets Manager may delete it). True when it rewrote; false when there
+    /// was nothing to do
+    /// (already digest-only, or no readable secret: a disabled company's is scheduled for
+    /// deletion).
+    pub async fn drop_clear_inbound_secret(&self, company_id: &str) -> Result<bool, SecretError> {
+        let id = self.company_secret_id(company_id);
+        let current = match self.client.get_secret_value().secret_id(&id).send().await {
+            Ok(output) => output,
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("ResourceNotFoundException" | "InvalidRequestException")
+                ) =>
+            {
+                return Ok(false)
+            }
+            Err(e) => return Err(SecretError::Service(describe(&e))),
+        };
+        let raw = current.secret_string().unwrap_or_default();
+        let stored: serde_json::Value =
+            serde_json::from_str(raw).map_err(|e| SecretError::Malformed {
+                id: id.clone(),
+                reason: format!("expected JSON ({})", e.classify_reason()),
+            })?;
+        if stored["inbound"].get("clientSecret").is_none() {
+            return Ok(false);
+        }
+        let credentials: CompanyCredentials =
+            serde_json::from_value(stored).map_err(|e| SecretError::Malformed {
+                id: id.clone(),
+                reason: format!("expected company credentials ({})", e.classify_reason()),
+            })?;
+        self.client
+            .put_secret_value()
+            .secret_id(&id)
+            .secret_string(serde_json::to_string(&credentials).expect("credentials serialize"))
+            .send()
+            .await
+            .map_err(|e| SecretError::Service(describe(&e)))?;
+        if let Some(clear) = current.version_id() {
+            self.client
+                .update_secret_version_stage()
+                .secret_id(&id)
+                .version_stage("AWSPREVIOUS")
+                .remove_from_version_id(clear)
+                .send()
+                .await
+                .map_err(|e| SecretError::Service(describe(&e)))?;
+        }
+        Ok(true)
+    }
+
     /// Schedules the company's secret for deletion after [`RECOVERY_WINDOW_DAYS`]: from now on it
     /// reads as absent (a disabled integration's credentials are not used), yet an operator can
     /// still restore it (`aws secretsmanager restore-secret`) when a disable was a mistake.

@@ -121,7 +121,7 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| VerifyError::Malformed(TIMESTAMP_HEADER))?;
-    if (now.timestamp() - timestamp).unsigned_abs() > tolerance.as_secs() {
+    if now.timestamp().abs_diff(timestamp) > tolerance.as_secs() {
         return Err(VerifyError::Stale);
     }
     let candidates: Vec<Vec<u8>> = signature_header
@@ -654,6 +654,13 @@ mod tests {
             check(b"secret", "soon", &header, body),
             Err(VerifyError::Malformed(TIMESTAMP_HEADER))
         );
+        // Extreme timestamps are stale, not an overflow.
+        for extreme in [i64::MIN, i64::MAX] {
+            assert_eq!(
+                check(b"secret", &extreme.to_string(), &header, body),
+                Err(VerifyError::Stale)
+            );
+        }
         assert_eq!(
             check(b"secret", &ts.to_string(), "v0=abc", body),
             Err(VerifyError::Malformed(SIGNATURE_HEADER))

@@ -297,6 +297,17 @@ def test_every_error_code_the_connector_answers_is_one_of_kombos():
     assert answered <= set(typing.get_args(models.KomboAtsErrorCode))
 
 
+def test_the_readme_kombo_snippet_answers_false_to_malformed_signatures_and_never_raises():
+    namespace: dict = {}
+    exec(readme_snippet("kombo-verify-python"), namespace)
+    verify = namespace["verify_kombo_signature"]
+    body = b'{"id":"evt_1"}'
+    # README's test vector, then headers no signer sends (compare_digest raises on non-ASCII str).
+    assert verify("whsec_test", "Aw-jskE9GZPFUTZL1Tu5s-21wMNNVdumraYEEkVjKBE", body) is True
+    for signature in ["", "=", "not base64!", "\u00e9" * 43, "\uff21" * 43, "\x00"]:
+        assert verify("whsec_test", signature, body) is False, signature
+
+
 def test_kombo_webhooks_verify_with_the_readme_snippet_and_parse_with_the_sdks_models(
         vendor_server):
     story = kombo_fixture("webhooks", f"{vendor_server.base}/hooks")

@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use connector::api::partner::PartnerApi;
 use connector::ops::companies::{secret_state, SecretState};
+use connector::queue::ResultsQueue;
 use connector::store::CompanyStatus;
 use connector_tests::consent_page::ConsentClient;
-use connector_tests::serve::serve;
+use connector_tests::serve::{serve, Served};
 use connector_tests::{unique, Stack};
 use serde_json::json;
 
@@ -24,13 +26,40 @@ fn forged_token(company: &str, integration: &str) -> String {
 }
 
 async fn delete(stack: &Stack, base: &str, company: &str, bearer: Option<&str>) -> u16 {
+    answer(stack, base, company, bearer).await.0
+}
+
+/// The status and body of a disable call, the company id in the body blanked.
+async fn answer(stack: &Stack, base: &str, company: &str, bearer: Option<&str>) -> (u16, String) {
     let mut request = stack
         .http
         .delete(format!("{base}/integrations/companies/{company}"));
     if let Some(token) = bearer {
         request = request.bearer_auth(token);
     }
-    request.send().await.unwrap().status().as_u16()
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.text().await.unwrap().replace(company, "COMPANY"),
+    )
+}
+
+/// `api`'s disable handler over HTTP (a deployment setting the shared stack does not run).
+async fn serve_disable(api: PartnerApi) -> Served {
+    let api = Arc::new(api);
+    serve(move |request| {
+        let api = api.clone();
+        async move { api.disable_integration(request).await.unwrap() }
+    })
+    .await
+}
+
+/// The company is as connected as before: ACTIVE, its secret in place, SR's token working.
+async fn assert_still_connected(stack: &Stack, company: &str) {
+    assert_eq!(status_of(stack, company).await, CompanyStatus::Active);
+    assert_eq!(secret_of(stack, company).await, SecretState::Present);
+    assert_eq!(stack.sim.token(company).await.status, 200);
 }
 
 async fn status_of(stack: &Stack, company: &str) -> CompanyStatus {
@@ -73,9 +102,13 @@ async fn a_forged_token_learns_nothing_about_a_companys_state() {
         (&unknown, &unknown),
     ] {
         let forged = forged_token(company, integration);
-        answers.push(delete(&stack, &base, company, Some(&forged)).await);
+        answers.push(answer(&stack, &base, company, Some(&forged)).await);
     }
-    assert_eq!(answers, vec![401, 401, 401]);
+    assert_eq!(answers[0].0, 401, "{answers:?}");
+    assert!(
+        answers.iter().all(|a| *a == answers[0]),
+        "the same status and body whatever the state: {answers:?}"
+    );
     assert_eq!(
         status_of(&stack, &active.company_id).await,
         CompanyStatus::Active
@@ -121,12 +154,7 @@ async fn without_a_token_nothing_is_disabled_until_smartrecruiters_confirms() {
     let stack = Stack::connect().await;
     // DisableRequiresToken=false: the stack's function runs with the default (true), so this
     // deployment setting is served in-process, over HTTP.
-    let api = Arc::new(stack.partner_api().with_disable_requires_token(false));
-    let served = serve(move |request| {
-        let api = api.clone();
-        async move { api.disable_integration(request).await.unwrap() }
-    })
-    .await;
+    let served = serve_disable(stack.partner_api().with_disable_requires_token(false)).await;
     let victim = stack.new_company("anon-victim").await;
     let already = stack.new_company("anon-disabled").await;
     assert_eq!(stack.sim.disable(&already.company_id).await.status, 204);
@@ -147,16 +175,8 @@ async fn without_a_token_nothing_is_disabled_until_smartrecruiters_confirms() {
         [204, 204, 204, 204],
         "one answer whatever the state"
     );
-    assert_eq!(
-        status_of(&stack, &victim.company_id).await,
-        CompanyStatus::Active,
-        "SR still accepts the company's credentials: nothing was disabled"
-    );
-    assert_eq!(
-        secret_of(&stack, &victim.company_id).await,
-        SecretState::Present
-    );
-    assert_eq!(stack.sim.token(&victim.company_id).await.status, 200);
+    // SR still accepts the company's credentials: nothing was disabled.
+    assert_still_connected(&stack, &victim.company_id).await;
 
     // SR really disables it: its credentials stop working, then SR calls without a token.
     stack
@@ -180,4 +200,32 @@ async fn without_a_token_nothing_is_disabled_until_smartrecruiters_confirms() {
         secret_of(&stack, &victim.company_id).await,
         SecretState::PendingDeletion
     );
+}
+
+#[tokio::test]
+async fn without_a_token_nothing_is_disabled_while_smartrecruiters_cannot_be_asked() {
+    let stack = Stack::connect().await;
+    let victim = stack.new_company("anon-sr-down").await;
+    // SR's token endpoint unreachable (nothing listens on port 9 of this host).
+    let mut sr = stack.config.sr.clone();
+    sr.token_url = url::Url::parse("http://127.0.0.1:9/identity/oauth/token").unwrap();
+    let served = serve_disable(
+        PartnerApi::new(
+            stack.store.clone(),
+            stack.secrets.clone(),
+            ResultsQueue::new(stack.aws.sqs.clone(), &stack.config.results_queue_url),
+            stack.notifications(),
+            sr,
+            stack.config.access_token_ttl,
+        )
+        .with_disable_requires_token(false),
+    )
+    .await;
+    for _ in 0..3 {
+        let (status, body) = answer(&stack, &served.base_url, &victim.company_id, None).await;
+        // SR retries a 503; nothing changed meanwhile.
+        assert_eq!(status, 503, "{body}");
+        assert!(!body.contains("127.0.0.1"), "{body}");
+    }
+    assert_still_connected(&stack, &victim.company_id).await;
 }

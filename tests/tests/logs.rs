@@ -85,8 +85,32 @@ async fn a_full_spine_run_logs_ids_and_metrics_but_no_secret() {
         ("client_secret", client_secret.as_str()),
     ])
     .unwrap();
+    // A per-integration vendor key, created and used over HTTP (its answer carries the key).
+    let created = stack
+        .vendor_request(
+            reqwest::Method::POST,
+            "/assessment/vendor-keys",
+            &report.company.integration_id,
+        )
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.unwrap();
+    let vendor_key = created["data"]["api_key"].as_str().unwrap().to_string();
+    let used = stack
+        .http
+        .get(stack.function_url("vendor-api", "/assessment/orders"))
+        .bearer_auth(&vendor_key)
+        .header("X-Integration-Id", &report.company.integration_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(used.status(), 200);
     let mut secrets = secrets.to_vec();
     secrets.extend([
+        ("a per-integration vendor key", vendor_key),
         ("a connect key", key.clone()),
         ("a consent form body, base64", STANDARD.encode(&form_body)),
         ("a token request body, base64", STANDARD.encode(&token_body)),

@@ -204,3 +204,146 @@ async fn a_revoked_key_stops_working_at_once_even_in_warm_functions() {
     .await;
     assert_eq!(status, 200);
 }
+
+/// Counts the calls a Secrets Manager client makes.
+#[derive(Debug, Clone, Default)]
+struct CountCalls(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl aws_sdk_secretsmanager::config::Intercept for CountCalls {
+    fn name(&self) -> &'static str {
+        "CountCalls"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &aws_sdk_secretsmanager::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut aws_sdk_secretsmanager::config::ConfigBag,
+    ) -> Result<(), aws_sdk_secretsmanager::error::BoxError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_wrong_keys_reads_the_admin_secret_once_not_once_each() {
+    let stack = Stack::connect().await;
+    let calls = CountCalls::default();
+    let counted = aws_sdk_secretsmanager::Client::from_conf(
+        stack
+            .aws
+            .secrets
+            .config()
+            .to_builder()
+            .interceptor(calls.clone())
+            .build(),
+    );
+    // The vendor-api function's check, warm, with its Secrets Manager calls counted.
+    let verifier = connector::auth::VendorKeyVerifier::new(
+        stack.store.clone(),
+        connector::secrets::Secrets::new(counted, &stack.config.secret_prefix),
+        stack.config.vendor_api_key_secret_id.clone(),
+    );
+    for attempt in 0..20 {
+        let wrong = format!("{}-{attempt}", unique("wrong-admin-key"));
+        assert_eq!(verifier.verify(&wrong).await.unwrap(), None);
+    }
+    let reads = calls.0.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        reads <= 1,
+        "{reads} Secrets Manager reads for 20 wrong keys"
+    );
+    assert_eq!(
+        verifier.verify(&stack.vendor_api_key).await.unwrap(),
+        Some(connector::auth::KeyScope::Admin)
+    );
+}
+
+#[tokio::test]
+async fn a_key_of_one_integration_reaches_nothing_of_another_through_any_route() {
+    let stack = Stack::connect().await;
+    let mine = stack.new_company("scope-mine").await;
+    let theirs = stack.new_company("scope-theirs").await;
+    stack
+        .put_catalog(&theirs, connector_tests::scenario::demo_catalog())
+        .await;
+    let token = stack.access_token(&theirs).await;
+    let (their_order, body) = connector_tests::order_body(&stack, &theirs, "java-senior");
+    assert_eq!(stack.create_order(&token, &body).await.status(), 202);
+    let (_, key) = create_key(&stack, &mine.integration_id).await;
+    let own = mine.integration_id.as_str();
+
+    // Naming the other integration: 403 on every route, also under Kombo's /v1 and in another case.
+    for (method, path) in [
+        (Method::GET, "/assessment/orders".to_string()),
+        (Method::GET, format!("/assessment/orders/{their_order}")),
+        (
+            Method::PUT,
+            format!("/assessment/orders/{their_order}/result"),
+        ),
+        (Method::GET, "/assessment/events".to_string()),
+        (Method::PUT, "/assessment/packages".to_string()),
+        (Method::POST, "/assessment/passthrough/sr".to_string()),
+        (Method::GET, "/v1/assessment/orders".to_string()),
+        (Method::GET, "/assessment/nothing-here".to_string()),
+    ] {
+        for header in [
+            theirs.integration_id.clone(),
+            theirs.integration_id.to_uppercase(),
+        ] {
+            let (status, answer) = call(
+                &stack,
+                &key,
+                method.clone(),
+                &path,
+                &header,
+                Some(json!({})),
+            )
+            .await;
+            assert_eq!(status, 403, "{method} {path} as {header}: {answer}");
+        }
+    }
+    // Naming its own integration: the other's objects do not exist for it.
+    let result = json!({"status": "COMPLETED", "score": 99});
+    for (method, path, body) in [
+        (
+            Method::GET,
+            format!("/assessment/orders/{their_order}"),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("/assessment/orders/{their_order}/result"),
+            Some(result.clone()),
+        ),
+        (
+            Method::PUT,
+            format!("/v1/assessment/orders/{their_order}/result"),
+            Some(result.clone()),
+        ),
+        (
+            Method::POST,
+            "/assessment/passthrough/sr".to_string(),
+            Some(json!({"company_id": theirs.company_id, "method": "GET", "path": "/jobs/j1"})),
+        ),
+    ] {
+        let (status, answer) = call(&stack, &key, method.clone(), &path, own, body).await;
+        assert_eq!(status, 404, "{method} {path}: {answer}");
+    }
+    let (status, listed) = call(
+        &stack,
+        &key,
+        Method::GET,
+        &format!("/assessment/orders?ids={their_order}"),
+        own,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{listed}");
+    assert!(!listed.to_string().contains(&their_order), "{listed}");
+    let (status, events) = call(&stack, &key, Method::GET, "/assessment/events", own, None).await;
+    assert_eq!(status, 200, "{events}");
+    assert!(!events.to_string().contains(&theirs.company_id), "{events}");
+    // Their order is untouched.
+    let order = stack.store.get_order(&their_order).await.unwrap().unwrap();
+    assert!(order.result.is_none(), "{order:?}");
+}

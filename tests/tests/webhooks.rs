@@ -335,6 +335,9 @@ fn the_readme_snippet_answers_false_to_malformed_headers_and_never_raises() {
         ("1e9", good.as_str()),
         (" 1700000000", good.as_str()),
         ("99999999999999999999999999", good.as_str()),
+        // Too large for a float (OverflowError), and for int() itself (ValueError).
+        (&"9".repeat(400), good.as_str()),
+        (&"9".repeat(5000), good.as_str()),
         (fresh.as_str(), "v1=\u{e9}\u{e9}"),
         (fresh.as_str(), "v1=zz"),
         (fresh.as_str(), "v1="),

@@ -111,6 +111,13 @@ pub enum CompaniesCommand {
         #[command(flatten)]
         output: Output,
     },
+    /// Rewrites the secrets of companies connected before secrets kept only the inbound
+    /// client's digest: the clear inbound secret goes (and the previous version that held it
+    /// loses its AWSPREVIOUS label). Run it once after upgrading; repeating it is harmless.
+    MigrateSecrets {
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 /// `--status` values, spelled as stored.

@@ -1,10 +1,11 @@
-//! `connector companies list|show|disable`.
+//! `connector companies list|show|disable|migrate-secrets`.
 
 use chrono::Utc;
 use connector::aws::AwsClients;
 use connector::notifications::Notifications;
 use connector::ops::companies::{
-    company_details, disable_company, CompanyDetails, DisableOutcome, SecretState, REASON_OPERATOR,
+    company_details, disable_company, drop_clear_inbound_secrets, CompanyDetails, DisableOutcome,
+    SecretState, SecretsMigration, REASON_OPERATOR,
 };
 use connector::secrets::Secrets;
 use connector::store::{CompanyRecord, CompanyStatus, Store};
@@ -66,7 +67,42 @@ pub async fn run(command: CompaniesCommand) -> Result<String, String> {
                 output.json,
             )
         }
+        CompaniesCommand::MigrateSecrets { output } => {
+            let prefix = require("SECRET_PREFIX").map_err(|e| e.to_string())?;
+            let aws = AwsClients::from_env().await;
+            let store = Store::new(aws.dynamodb, table_name);
+            let secrets = Secrets::new(aws.secrets, prefix);
+            let migration = drop_clear_inbound_secrets(&store, &secrets)
+                .await
+                .map_err(|e| format!("{e}; the command is safe to run again"))?;
+            Ok(render_migration(&migration, output.json))
+        }
     }
+}
+
+pub fn render_migration(migration: &SecretsMigration, as_json: bool) -> String {
+    if as_json {
+        return json!(migration).to_string();
+    }
+    let mut lines = vec![format!(
+        "{} rewritten to keep only the inbound client's digest; {} in the digest-only shape already (or without a readable secret).",
+        count(migration.rewritten.len(), "company secret", "company secrets"),
+        migration.unchanged
+    )];
+    lines.extend(migration.rewritten.iter().map(|id| format!("  {id}")));
+    if !migration.failed.is_empty() {
+        lines.push(format!(
+            "{} could not be rewritten (look at them, then run the command again):",
+            count(migration.failed.len(), "company secret", "company secrets")
+        ));
+        lines.extend(
+            migration
+                .failed
+                .iter()
+                .map(|f| format!("  {}: {}", f.company_id, f.error)),
+        );
+    }
+    lines.join("\n")
 }
 
 fn unknown(company_id: &str) -> String {

@@ -195,3 +195,112 @@ async fn disable_revokes_the_company_like_smartrecruiters_does() {
     let line = single_error_line(&connector(&["companies", "disable", &missing]));
     assert_eq!(line, format!("error: company {missing} does not exist"));
 }
+
+#[tokio::test]
+async fn migrate_secrets_leaves_no_labelled_version_with_an_inbound_secret_in_clear() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("cli-migrate").await;
+    let secret_id = stack.secrets.company_secret_id(&company.company_id);
+    let raw = stack.secrets.get_string(&secret_id).await.unwrap();
+    let mut stored: Value = serde_json::from_str(&raw).unwrap();
+    let inbound = stack.inbound_credentials(&company.company_id).await;
+    // What connectors before the digest-only shape wrote: the inbound secret in clear.
+    stored["inbound"] = serde_json::json!({
+        "clientId": inbound.client_id, "clientSecret": inbound.client_secret
+    });
+    stack
+        .aws
+        .secrets
+        .put_secret_value()
+        .secret_id(&secret_id)
+        .secret_string(stored.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    // Another company's secret is unreadable: reported, and the others are still migrated.
+    let broken = stack.new_company("cli-migrate-broken").await;
+    stack
+        .aws
+        .secrets
+        .put_secret_value()
+        .secret_id(stack.secrets.company_secret_id(&broken.company_id))
+        .secret_string("not json")
+        .send()
+        .await
+        .unwrap();
+
+    let migrated = json(&["companies", "migrate-secrets", "--json"]);
+    let reported = migrated["failed"]
+        .as_array()
+        .expect("failed companies")
+        .iter()
+        .find(|f| f["company_id"] == broken.company_id.as_str())
+        .cloned()
+        .expect("the unreadable secret is reported");
+    assert!(
+        reported["error"].as_str().unwrap().contains("malformed"),
+        "{reported}"
+    );
+    let rewritten = migrated["rewritten"].as_array().expect("rewritten ids");
+    assert!(
+        rewritten.iter().any(|id| id == company.company_id.as_str()),
+        "{migrated}"
+    );
+    // Neither the current version nor any other labelled one holds the secret in clear.
+    let versions = stack
+        .aws
+        .secrets
+        .list_secret_version_ids()
+        .secret_id(&secret_id)
+        .send()
+        .await
+        .unwrap();
+    let mut labelled = 0;
+    for version in versions.versions() {
+        if version.version_stages().is_empty() {
+            continue;
+        }
+        labelled += 1;
+        let value = stack
+            .aws
+            .secrets
+            .get_secret_value()
+            .secret_id(&secret_id)
+            .version_id(version.version_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let text = value.secret_string().unwrap();
+        assert!(!text.contains(&inbound.client_secret), "{:?}", version);
+    }
+    assert!(labelled >= 1);
+    let current: Value =
+        serde_json::from_str(&stack.secrets.get_string(&secret_id).await.unwrap()).unwrap();
+    assert!(
+        current["inbound"].get("clientSecret").is_none(),
+        "{current}"
+    );
+    assert_eq!(
+        current["inbound"]["secretSha256"],
+        connector::auth::hash_secret(&inbound.client_secret).as_str()
+    );
+    // SR still gets its tokens with the pair it holds.
+    assert_eq!(stack.sim.token(&company.company_id).await.status, 200);
+    // Running it again finds nothing more to do for this company.
+    let again = json(&["companies", "migrate-secrets", "--json"]);
+    assert!(
+        !again["rewritten"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|id| id == company.company_id.as_str()),
+        "{again}"
+    );
+    let printed = text(&["companies", "migrate-secrets"]);
+    assert!(printed.contains("in the digest-only shape"), "{printed}");
+    assert!(
+        printed.contains(&format!("  {}: secret", broken.company_id)),
+        "{printed}"
+    );
+}

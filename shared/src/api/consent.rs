@@ -26,7 +26,7 @@ use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::{body_bytes, body_limits, query_param, require_body_within};
 use crate::notifications::Notifications;
-use crate::onboarding::{KeyConnection, Onboarding, OnboardingError};
+use crate::onboarding::{is_valid_company_id, KeyConnection, Onboarding, OnboardingError};
 use crate::passthrough::{PassthroughSettings, TEMPLATES};
 use crate::secrets::Secrets;
 use crate::sr::{SrClient, SrClientError};
@@ -38,15 +38,16 @@ const CSRF_COOKIE: &str = "consent_csrf";
 /// Wrong connect keys per company and window after which wrong keys get a 429 (a valid key still
 /// connects: others' guesses never lock the real admin out).
 const MAX_COMPANY_FAILURES: u64 = 10;
-/// Wrong connect keys per client address and window after which that address is refused
-/// altogether (its own failures), whichever companies it tried.
+/// Wrong connect keys per client address and window after which that address's wrong keys get
+/// a 429, whichever companies they named. A valid key still connects: an address may be shared
+/// (an office NAT, a mobile carrier), and an admin is never refused for a neighbour's guesses.
 const MAX_ADDRESS_FAILURES: u64 = 20;
 const FAILURE_WINDOW_SECONDS: i64 = 900;
 /// Longer addresses are cut: a DynamoDB key holds at most 2 KB.
 const MAX_ADDRESS_CHARS: usize = 64;
 const SESSION_SECONDS: i64 = 900;
-/// SR company ids are short; a longer one would not fit a DynamoDB key (a 503 instead of a 400).
-const MAX_COMPANY_ID: usize = 256;
+const INVALID_COMPANY_ID: &str = "The link's companyId is not a SmartRecruiters company id \
+    (1 to 256 letters, digits and _ + = . @ -). Please open this page from SmartRecruiters again.";
 
 /// How the page presents the vendor (`VENDOR_NAME`, `VENDOR_LOGO_URL`).
 #[derive(Debug, Clone)]
@@ -187,13 +188,14 @@ impl ConsentApi {
 
     /// The key form, whatever the company's state: a caller without a key learns nothing of it.
     async fn show(&self, request: &Request) -> (StatusCode, Page, Option<Context>) {
-        let Some(company_id) = query_param(request, "companyId")
-            .filter(|c| !c.trim().is_empty() && c.len() <= MAX_COMPANY_ID)
-        else {
+        let Some(company_id) = query_param(request, "companyId") else {
             return bad_request(
                 "The link is incomplete: SmartRecruiters did not send a companyId.",
             );
         };
+        if !is_valid_company_id(&company_id) {
+            return bad_request(INVALID_COMPANY_ID);
+        }
         let redirect = query_param(request, "redirect");
         if let Some(r) = &redirect {
             if !self.redirect_allowed(r) {
@@ -222,12 +224,13 @@ impl ConsentApi {
                 None,
             );
         }
-        if form.company_id.trim().is_empty()
-            || form.company_id.len() > MAX_COMPANY_ID
-            || form
-                .redirect
-                .as_deref()
-                .is_some_and(|r| !self.redirect_allowed(r))
+        if !is_valid_company_id(&form.company_id) {
+            return bad_request(INVALID_COMPANY_ID);
+        }
+        if form
+            .redirect
+            .as_deref()
+            .is_some_and(|r| !self.redirect_allowed(r))
         {
             return bad_request("The form was incomplete. Please reload the page and try again.");
         }
@@ -237,31 +240,6 @@ impl ConsentApi {
             csrf: form.csrf.clone(),
         };
         let address = client_address(request, self.allow_insecure);
-        if let Some(address) = &address {
-            let counter = FailureCounter::Address(address);
-            match self
-                .store
-                .consent_failures(counter, FAILURE_WINDOW_SECONDS, Utc::now())
-                .await
-            {
-                Ok(n) if n >= MAX_ADDRESS_FAILURES => {
-                    tracing::warn!(company_id = %context.company_id, "consent refused: too many wrong keys from this address");
-                    return (
-                        StatusCode::TOO_MANY_REQUESTS,
-                        problem(
-                            "Too many attempts",
-                            "Too many wrong connect keys were tried from your network. Please wait 15 minutes and try again.",
-                        ),
-                        Some(context),
-                    );
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "consent rate limit unavailable");
-                    return unavailable();
-                }
-            }
-        }
         let (status, page) = match form.step.as_str() {
             "key" => {
                 self.accept_key(&context, form.connect_key.as_deref(), address.as_deref())
@@ -343,7 +321,7 @@ impl ConsentApi {
     }
 
     /// Counts a wrong key for the company and the client address. It is a 400 with `message`,
-    /// or a 429 once the company has seen too many wrong keys in the window.
+    /// or a 429 once the address or the company has seen too many wrong keys in the window.
     async fn wrong_key(
         &self,
         context: &Context,
@@ -353,7 +331,7 @@ impl ConsentApi {
         let now = Utc::now();
         let mut counters = vec![FailureCounter::Company(&context.company_id)];
         counters.extend(address.map(FailureCounter::Address));
-        let mut company_failures = 0;
+        let (mut company_failures, mut address_failures) = (0, 0);
         for counter in counters {
             match self
                 .store
@@ -361,18 +339,25 @@ impl ConsentApi {
                 .await
             {
                 Ok(n) if matches!(counter, FailureCounter::Company(_)) => company_failures = n,
-                Ok(_) => {}
+                Ok(n) => address_failures = n,
                 Err(e) => tracing::error!(error = %e, "could not count a failed connect key"),
             }
         }
         tracing::info!(company_id = %context.company_id, "wrong, expired, used or misdirected connect key");
-        if company_failures > MAX_COMPANY_FAILURES {
-            tracing::warn!(company_id = %context.company_id, failures = company_failures, "many wrong connect keys for one company");
+        let too_many = if address_failures > MAX_ADDRESS_FAILURES {
+            Some(("from one address", address_failures, "from your network"))
+        } else if company_failures > MAX_COMPANY_FAILURES {
+            Some(("for one company", company_failures, "for this company"))
+        } else {
+            None
+        };
+        if let Some((counted, failures, whose)) = too_many {
+            tracing::warn!(company_id = %context.company_id, failures, counted, "many wrong connect keys");
             return (
                 StatusCode::TOO_MANY_REQUESTS,
                 problem(
                     "Too many attempts",
-                    "Too many wrong connect keys were tried for this company. Please check the key and try again in 15 minutes.",
+                    format!("Too many wrong connect keys were tried {whose}. Please check the key and try again in 15 minutes."),
                 ),
             );
         }
@@ -758,11 +743,6 @@ fn unavailable_page() -> (StatusCode, Page) {
             "SmartRecruiters or our service could not be reached. Nothing was changed; please try again in a moment.",
         ),
     )
-}
-
-fn unavailable() -> (StatusCode, Page, Option<Context>) {
-    let (status, page) = unavailable_page();
-    (status, page, None)
 }
 
 /// Fits a 600 px popup: fluid widths, nothing fixed wider than the viewport.

@@ -440,12 +440,13 @@ impl VendorApi {
         let company_id = body.company_id.map(|c| c.trim().to_string());
         if company_id
             .as_deref()
-            .is_some_and(|c| c.is_empty() || c.len() > 256)
+            .is_some_and(|c| !crate::onboarding::is_valid_company_id(c))
         {
             return Err(ApiError::bad_request(
                 "INVALID_FIELD",
-                "invalid field `company_id`: an SR company id of 1 to 256 characters",
-            ));
+                "invalid field `company_id`: an SR company id of 1 to 256 letters, digits and _ + = . @ - (not `.` or `..`)",
+            )
+            .with_field("company_id"));
         }
         let hours = body.expires_in_hours.unwrap_or(DEFAULT_KEY_HOURS);
         if !(1..=MAX_KEY_HOURS).contains(&hours) {

@@ -10,8 +10,11 @@
 //! by every warm Lambda, and a new key works at once. The admin key's record is kept in step with
 //! the secret: `connector vendor-key rotate` writes both, and a key that does not match the record
 //! is checked against the secret (re-read then, before refusing) and, when it matches, becomes
-//! the record — so a value set directly in Secrets Manager works at once too. Digests are
-//! compared in constant time.
+//! the record — so a value set directly in Secrets Manager works at once too (within
+//! [`ADMIN_REREAD_INTERVAL`] of the last such read in that container: a flood of wrong keys costs
+//! one Secrets Manager read per interval, not one each). Digests are compared in constant time.
+
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use subtle::ConstantTimeEq;
@@ -41,6 +44,10 @@ pub enum VendorKeyError {
 /// Prefix of per-integration keys.
 pub const KEY_PREFIX: &str = "vk_";
 
+/// How long a refused key is compared with the admin secret as last read instead of reading it
+/// again: Secrets Manager bills each read, and anyone can send wrong keys.
+pub const ADMIN_REREAD_INTERVAL: Duration = Duration::from_secs(5);
+
 /// The key id of a per-integration key (`vk_{16 hex}_{secret}`), `None` for any other string.
 pub fn key_id_of(presented: &str) -> Option<&str> {
     let (id, secret) = presented.strip_prefix(KEY_PREFIX)?.split_once('_')?;
@@ -52,8 +59,8 @@ pub struct VendorKeyVerifier {
     store: Store,
     secrets: Secrets,
     admin_secret_id: String,
-    /// One Secrets Manager re-read at a time per container (concurrent refusals share it).
-    admin_reread: Mutex<()>,
+    /// The admin secret's digest as last read (`None`: empty), and when; one read at a time.
+    admin_read: Mutex<Option<(Instant, Option<String>)>>,
 }
 
 impl VendorKeyVerifier {
@@ -62,7 +69,7 @@ impl VendorKeyVerifier {
             store,
             secrets,
             admin_secret_id,
-            admin_reread: Mutex::new(()),
+            admin_read: Mutex::new(None),
         }
     }
 
@@ -100,11 +107,11 @@ impl VendorKeyVerifier {
                 return Ok(Some(KeyScope::Admin));
             }
             // Not the recorded key: it may be the secret's value set since (or the first use of
-            // the generated one). Re-read before refusing.
-            let _one_at_a_time = self.admin_reread.lock().await;
-            let secret = self.secrets.get_string(&self.admin_secret_id).await?;
-            let current = hash_secret(&secret);
-            if secret.is_empty() || !digests_match(digest, &current) {
+            // the generated one). Re-read before refusing, unless it was read just now.
+            let Some(current) = self.admin_secret_digest().await? else {
+                return Ok(None);
+            };
+            if !digests_match(digest, &current) {
                 return Ok(None);
             }
             if recorded.as_deref() == Some(current.as_str())
@@ -119,6 +126,23 @@ impl VendorKeyVerifier {
             // Another container (or a rotation) changed the record meanwhile: look again.
         }
         Ok(None)
+    }
+}
+
+impl VendorKeyVerifier {
+    /// The admin secret's digest (`None` when it is empty), read from Secrets Manager unless the
+    /// last read is younger than [`ADMIN_REREAD_INTERVAL`].
+    async fn admin_secret_digest(&self) -> Result<Option<String>, VendorKeyError> {
+        let mut last = self.admin_read.lock().await;
+        if let Some((at, digest)) = last.as_ref() {
+            if at.elapsed() < ADMIN_REREAD_INTERVAL {
+                return Ok(digest.clone());
+            }
+        }
+        let secret = self.secrets.get_string(&self.admin_secret_id).await?;
+        let digest = (!secret.is_empty()).then(|| hash_secret(&secret));
+        *last = Some((Instant::now(), digest.clone()));
+        Ok(digest)
     }
 }
 

@@ -83,6 +83,49 @@ pub async fn disable_company(
     Ok(DisableOutcome::Disabled { before, event })
 }
 
+/// What [`drop_clear_inbound_secrets`] did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SecretsMigration {
+    /// Companies whose secret held the inbound client secret in clear and now holds its digest.
+    pub rewritten: Vec<String>,
+    /// Companies whose secret was digest-only already, or that have none to read.
+    pub unchanged: usize,
+    /// Companies whose secret could not be read or rewritten, with why (never a secret value).
+    pub failed: Vec<SecretFailure>,
+}
+
+/// A company [`drop_clear_inbound_secrets`] could not migrate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SecretFailure {
+    pub company_id: String,
+    pub error: String,
+}
+
+/// Rewrites every company secret that still holds the inbound client secret in clear (written
+/// before the digest-only shape) to hold its digest only; see
+/// [`Secrets::drop_clear_inbound_secret`]. One company's failure does not stop the others; it
+/// is reported. Safe to repeat.
+pub async fn drop_clear_inbound_secrets(
+    store: &Store,
+    secrets: &Secrets,
+) -> Result<SecretsMigration, CompanyError> {
+    let mut migration = SecretsMigration::default();
+    for company in store.list_companies(None).await? {
+        match secrets.drop_clear_inbound_secret(&company.company_id).await {
+            Ok(true) => {
+                tracing::info!(company_id = %company.company_id, "company secret rewritten digest-only");
+                migration.rewritten.push(company.company_id);
+            }
+            Ok(false) => migration.unchanged += 1,
+            Err(e) => migration.failed.push(SecretFailure {
+                company_id: company.company_id,
+                error: e.to_string(),
+            }),
+        }
+    }
+    Ok(migration)
+}
+
 /// The `company.disabled` event of `company`.
 pub fn disabled_event(company: &CompanyRecord, reason: &str, now: DateTime<Utc>) -> Event {
     Event {

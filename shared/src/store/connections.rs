@@ -122,7 +122,9 @@ impl Store {
 
     /// Claims the key for `company_id` before SR is called, in one conditional write: only an
     /// unused, unexpired key that is not claimed by a connection under way, and bound to no other
-    /// company, can be claimed, so one key never connects two companies, even concurrently.
+    /// company, can be claimed, so one key never connects two companies, even concurrently. A
+    /// claim that lapsed (its holder died, perhaps after SR integrated its company) is taken over
+    /// only for the same company: the key may already have connected that one.
     /// `claim_id` identifies this claim to [`Self::release_connect_key`] and
     /// [`Self::consume_connect_key`]. False when the key cannot be claimed.
     pub async fn claim_connect_key(
@@ -136,7 +138,8 @@ impl Store {
             digest,
             "SET claimed_by = :company, claim_id = :claim, claimed_until = :until",
             "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :epoch \
-             AND (attribute_not_exists(claimed_until) OR claimed_until < :epoch) \
+             AND (attribute_not_exists(claimed_until) \
+                  OR (claimed_until < :epoch AND claimed_by = :company)) \
              AND (attribute_not_exists(company_id) OR company_id = :company)",
             [
                 (":company", AttributeValue::S(company_id.into())),
@@ -235,24 +238,6 @@ impl Store {
         id_digest: &str,
     ) -> Result<Option<ConsentSession>, StoreError> {
         self.get(keys::consent_session(id_digest), true).await
-    }
-
-    /// Failed connect-key attempts `counter` counted in the current window.
-    pub async fn consent_failures(
-        &self,
-        counter: FailureCounter<'_>,
-        window: i64,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        #[derive(Deserialize)]
-        struct Counter {
-            #[serde(default)]
-            failures: u64,
-        }
-        let stored: Option<Counter> = self
-            .get(counter.key(now.timestamp() / window), true)
-            .await?;
-        Ok(stored.map(|c| c.failures).unwrap_or(0))
     }
 
     /// Counts one failed attempt and answers the count; the counter expires with its window.
