@@ -4,6 +4,7 @@
 
 pub mod apigw;
 pub mod consent_page;
+pub mod faults;
 pub mod kombo;
 pub mod pipeline;
 pub mod publishing;

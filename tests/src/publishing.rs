@@ -90,12 +90,13 @@ pub async fn store_result_directly(
         status: Some(status),
         ..Default::default()
     };
+    let mut order = stack.stored_order(order_id).await;
+    assert_eq!(order.integration_id, company.integration_id);
+    order.result_version = expected;
     stack
         .store
         .write_result(connector::store::ResultWrite {
-            order_id,
-            integration_id: &company.integration_id,
-            expected_version: expected,
+            order: &order,
             result: &result,
             submission: &connector::orders::Submission {
                 version: Some(expected + 1),

@@ -73,12 +73,13 @@ async fn store_result(
         note: None,
         revision_of: None,
     };
+    let mut order = stack.stored_order(order_id).await;
+    assert_eq!(order.integration_id, company.integration_id);
+    order.result_version = expected;
     let order = stack
         .store
         .write_result(ResultWrite {
-            order_id,
-            integration_id: &company.integration_id,
-            expected_version: expected,
+            order: &order,
             result: &result,
             submission: &submission,
             now: Utc::now(),

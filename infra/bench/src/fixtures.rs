@@ -409,12 +409,16 @@ async fn store_result(
         note: None,
         revision_of: None,
     };
+    let order = stack
+        .store
+        .get_order(order_id)
+        .await?
+        .filter(|o| o.integration_id == tenant.company.integration_id)
+        .ok_or("the order was placed for the tenant")?;
     stack
         .store
         .write_result(ResultWrite {
-            order_id,
-            integration_id: &tenant.company.integration_id,
-            expected_version: 0,
+            order: &order,
             result: &result,
             submission: &submission,
             now: Utc::now(),

@@ -57,9 +57,7 @@ async fn list_shows_a_dead_letter_and_redrive_delivers_it() {
     let order = stack
         .store
         .write_result(ResultWrite {
-            order_id: &order_id,
-            integration_id: &company.integration_id,
-            expected_version: 0,
+            order: &stack.stored_order(&order_id).await,
             result: &result,
             submission: &Submission {
                 version: Some(1),

@@ -629,9 +629,7 @@ impl VendorApi {
             }
             record.version = Some(order.result_version + 1);
             let write = ResultWrite {
-                order_id,
-                integration_id: integration,
-                expected_version: order.result_version,
+                order: &order,
                 result: &result,
                 submission: &record,
                 now,

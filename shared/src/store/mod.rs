@@ -14,7 +14,8 @@ mod vendor_keys;
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -68,6 +69,52 @@ impl StoreError {
             Self::service(error)
         }
     }
+}
+
+impl StoreError {
+    /// A failed `TransactWriteItems` of `what`: [`Self::TooLarge`] when DynamoDB refused an
+    /// item's size (directly, or as an item's cancellation reason).
+    pub(crate) fn of_transaction(
+        error: aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>,
+        what: &'static str,
+    ) -> Self {
+        let too_large = cancellation_reasons(&error).iter().any(|reason| {
+            reason.code() == Some("ValidationError")
+                && reason
+                    .message()
+                    .is_some_and(|m| m.contains("Item size") && m.contains("exceeded"))
+        });
+        if too_large {
+            Self::TooLarge { what }
+        } else {
+            Self::of_write(error, what)
+        }
+    }
+}
+
+/// Why DynamoDB cancelled a transaction, one reason per item in the request's order (`None`
+/// for an item that was fine); empty for any other error.
+pub(crate) fn cancellation_reasons(
+    error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>,
+) -> &[CancellationReason] {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            cancelled.cancellation_reasons()
+        }
+        _ => &[],
+    }
+}
+
+/// Whether a transaction was cancelled because it lost a race: an item's condition did not hold
+/// (someone wrote first) or another transaction held an item. Re-reading and trying again is
+/// the answer to both; nothing of the transaction was written.
+pub(crate) fn lost_race(error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>) -> bool {
+    cancellation_reasons(error).iter().any(|reason| {
+        matches!(
+            reason.code(),
+            Some("ConditionalCheckFailed" | "TransactionConflict")
+        )
+    })
 }
 
 #[derive(Clone, Debug)]

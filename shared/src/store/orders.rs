@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
     Update,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -66,9 +66,9 @@ fn list_position(order: &Order) -> String {
 
 /// A new result version to store.
 pub struct ResultWrite<'a> {
-    pub order_id: &'a str,
-    pub integration_id: &'a str,
-    pub expected_version: u64,
+    /// The order as read before the submission was checked: the write happens only while its
+    /// `result_version` is still the stored one (optimistic lock) and on its integration.
+    pub order: &'a Order,
     pub result: &'a PackageResult,
     pub submission: &'a Submission,
     pub now: DateTime<Utc>,
@@ -271,16 +271,42 @@ impl Store {
     }
 
     /// Stores a new result version, only if nobody stored another since `expected_version`,
-    /// and the submission as its own history item. The conditional update decides who gets the
-    /// version, so only its winner writes `HISTORY#SUBMISSION#{version}`.
+    /// together with the submission as its own history item: ONE `TransactWriteItems` (the
+    /// conditional update of the order, the put of `HISTORY#SUBMISSION#{version}`), so a
+    /// failure leaves neither and the vendor's retry stores one version, never a version
+    /// without its history. The condition failing is [`StoreError::Conflict`] (re-read, retry).
     pub async fn write_result(&self, write: ResultWrite<'_>) -> Result<Order, StoreError> {
-        let version = write.expected_version + 1;
-        let files = crate::attachments::submission_has_files(&write.submission.vendor_body);
-        let result = self
-            .db
-            .update_item()
+        let ResultWrite {
+            order,
+            result,
+            submission,
+            now,
+        } = write;
+        let version = order.result_version + 1;
+        let files = crate::attachments::submission_has_files(&submission.vendor_body);
+        let mut values = HashMap::from([
+            (":result".to_string(), to_value(result)),
+            (
+                ":version".to_string(),
+                AttributeValue::N(version.to_string()),
+            ),
+            (":queued".to_string(), to_value(&DeliveryState::Queued)),
+            (":now".to_string(), to_value(&now)),
+            (
+                ":integration".to_string(),
+                AttributeValue::S(order.integration_id.clone()),
+            ),
+            (
+                ":expected".to_string(),
+                AttributeValue::N(order.result_version.to_string()),
+            ),
+        ]);
+        if files {
+            values.insert(":files".into(), AttributeValue::Bool(true));
+        }
+        let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key_of(keys::order(write.order_id))))
+            .set_key(Some(key_of(keys::order(&order.order_id))))
             .update_expression(format!(
                 "SET #result = :result, result_version = :version, delivery_state = :queued, \
                  updated_at = :now, result_submitted_at = :now{}",
@@ -292,52 +318,45 @@ impl Store {
             ))
             .condition_expression("integration_id = :integration AND result_version = :expected")
             .expression_attribute_names("#result", "result")
-            .set_expression_attribute_values(Some({
-                let mut values = HashMap::from([
-                    (":result".to_string(), to_value(write.result)),
-                    (
-                        ":version".to_string(),
-                        AttributeValue::N(version.to_string()),
-                    ),
-                    (":queued".to_string(), to_value(&DeliveryState::Queued)),
-                    (":now".to_string(), to_value(&write.now)),
-                    (
-                        ":integration".to_string(),
-                        AttributeValue::S(write.integration_id.into()),
-                    ),
-                    (
-                        ":expected".to_string(),
-                        AttributeValue::N(write.expected_version.to_string()),
-                    ),
-                ]);
-                if files {
-                    values.insert(":files".into(), AttributeValue::Bool(true));
-                }
-                values
-            }))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        let order: Order = match result {
-            Ok(output) => from_item(output.attributes.unwrap_or_default())?,
-            Err(e) if conditional_failed(&e) => return Err(StoreError::Conflict),
-            Err(e) => return Err(StoreError::of_write(e, "result")),
-        };
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .expect("table, key and expression are set");
         let submission = Submission {
             version: Some(version),
-            ..write.submission.clone()
+            ..submission.clone()
         };
-        self.db
-            .put_item()
+        let history = Put::builder()
             .table_name(&self.table)
             .set_item(Some(to_item(
                 &submission,
-                keys::submission(write.order_id, version),
+                keys::submission(&order.order_id, version),
             )))
+            .build()
+            .expect("table and item are set");
+        let written = self
+            .db
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(history).build())
             .send()
-            .await
-            .map_err(|e| StoreError::of_write(e, "result"))?;
-        Ok(order)
+            .await;
+        match written {
+            Ok(_) => {}
+            // Another submission took this version, or holds the order right now: re-read.
+            Err(e) if super::lost_race(&e) => return Err(StoreError::Conflict),
+            Err(e) => return Err(StoreError::of_transaction(e, "result")),
+        }
+        // A transaction answers no attributes: the order as written is the one read, changed as
+        // the update above changed it (the condition held, so nobody else stored a result).
+        let mut written = order.clone();
+        written.result = Some(result.clone());
+        written.result_version = version;
+        written.delivery_state = DeliveryState::Queued;
+        written.updated_at = now;
+        written.result_submitted_at = Some(now);
+        written.has_file_attachments |= files;
+        written.submissions.push(submission);
+        Ok(written)
     }
 
     /// The order with its whole history (submissions and delivery attempts, oldest first), in

@@ -1,0 +1,131 @@
+//! One logical change, one write: when DynamoDB fails a request half-way through an operation,
+//! the caller is told to retry and finds nothing half-written. The failures are injected into
+//! the stack's own DynamoDB client (`connector_tests::faults`), against the real moto.
+
+use chrono::Utc;
+use connector::orders::Submission;
+use connector::queue::ResultsQueue;
+use connector::sr::{PackageResult, ResultStatus};
+use connector::store::{ResultWrite, StoreError};
+use connector_tests::scenario::demo_catalog;
+use connector_tests::{json_body, request, Stack};
+use lambda_http::http::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_result_whose_history_cannot_be_written_is_not_stored_and_its_retry_makes_one_version() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("atomic-result").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let (order_id, placed, _) = stack.sim.place_order(&company.company_id, "culture-fit").await;
+    assert_eq!(placed.status, 202, "{:?}", placed.body);
+    let path = format!("/assessment/orders/{order_id}/result");
+    let body = json!({"status": "COMPLETED", "score": 87.5, "max_score": 100});
+
+    // DynamoDB fails the request that writes the submission's history item.
+    let failing = connector::api::vendor::VendorApi::new(
+        stack.store_failing_requests_carrying("HISTORY#SUBMISSION#"),
+        ResultsQueue::new(stack.aws.sqs.clone(), &stack.config.results_queue_url),
+        stack.vendor_key_verifier(),
+    );
+    let answer = failing
+        .handle(request(
+            Method::PUT,
+            &path,
+            &[
+                ("authorization", &format!("Bearer {}", stack.vendor_api_key)),
+                ("x-integration-id", &company.integration_id),
+            ],
+            body.to_string(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 503, "{:?}", answer.body());
+
+    // Told to retry, the vendor finds the order as it was: no version without its submission.
+    let order = stack
+        .store
+        .get_order_with_history(&order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(order.result_version, 0, "a version was stored without its history");
+    assert!(order.result.is_none() && order.submissions.is_empty());
+
+    // The retry stores exactly one version, with its submission.
+    let retried = stack
+        .vendor_call(Method::PUT, &path, &company.integration_id, Some(body))
+        .await;
+    assert_eq!(retried.status(), 200, "{:?}", retried.body());
+    assert_eq!(json_body(&retried)["data"]["result_version"], 1);
+    let order = stack
+        .store
+        .get_order_with_history(&order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(order.result_version, 1);
+    let versions: Vec<Option<u64>> = order.submissions.iter().map(|s| s.version).collect();
+    assert_eq!(versions, [Some(1)]);
+}
+
+#[tokio::test]
+async fn a_submission_that_lost_the_race_for_its_version_is_a_conflict_and_writes_nothing() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("atomic-race").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let (order_id, placed, _) = stack.sim.place_order(&company.company_id, "culture-fit").await;
+    assert_eq!(placed.status, 202, "{:?}", placed.body);
+    // Two submissions read the order at version 0; the first to write takes version 1.
+    let read = stack.stored_order(&order_id).await;
+    let write = |status: ResultStatus| {
+        let result = PackageResult {
+            status: Some(status),
+            ..Default::default()
+        };
+        let submission = Submission {
+            version: Some(1),
+            submitted_at: Utc::now(),
+            status,
+            vendor_body: json!({"status": status.as_str()}),
+            note: None,
+            revision_of: None,
+        };
+        (result, submission)
+    };
+    let (result, submission) = write(ResultStatus::InProgress);
+    let first = stack
+        .store
+        .write_result(ResultWrite {
+            order: &read,
+            result: &result,
+            submission: &submission,
+            now: Utc::now(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.result_version, 1);
+    let (result, submission) = write(ResultStatus::Completed);
+    let second = stack
+        .store
+        .write_result(ResultWrite {
+            order: &read,
+            result: &result,
+            submission: &submission,
+            now: Utc::now(),
+        })
+        .await;
+    assert!(matches!(second, Err(StoreError::Conflict)), "{second:?}");
+
+    // The loser wrote nothing: version 1 is the first submission's, with its one history item.
+    let order = stack
+        .store
+        .get_order_with_history(&order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(order.result_version, 1);
+    assert_eq!(order.result_status(), Some(ResultStatus::InProgress));
+    let statuses: Vec<ResultStatus> = order.submissions.iter().map(|s| s.status).collect();
+    assert_eq!(statuses, [ResultStatus::InProgress]);
+}
