@@ -17,7 +17,10 @@ async fn a_result_whose_history_cannot_be_written_is_not_stored_and_its_retry_ma
     let stack = Stack::connect().await;
     let company = stack.new_company("atomic-result").await;
     stack.put_catalog(&company, demo_catalog()).await;
-    let (order_id, placed, _) = stack.sim.place_order(&company.company_id, "culture-fit").await;
+    let (order_id, placed, _) = stack
+        .sim
+        .place_order(&company.company_id, "culture-fit")
+        .await;
     assert_eq!(placed.status, 202, "{:?}", placed.body);
     let path = format!("/assessment/orders/{order_id}/result");
     let body = json!({"status": "COMPLETED", "score": 87.5, "max_score": 100});
@@ -49,7 +52,10 @@ async fn a_result_whose_history_cannot_be_written_is_not_stored_and_its_retry_ma
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(order.result_version, 0, "a version was stored without its history");
+    assert_eq!(
+        order.result_version, 0,
+        "a version was stored without its history"
+    );
     assert!(order.result.is_none() && order.submissions.is_empty());
 
     // The retry stores exactly one version, with its submission.
@@ -74,7 +80,10 @@ async fn a_submission_that_lost_the_race_for_its_version_is_a_conflict_and_write
     let stack = Stack::connect().await;
     let company = stack.new_company("atomic-race").await;
     stack.put_catalog(&company, demo_catalog()).await;
-    let (order_id, placed, _) = stack.sim.place_order(&company.company_id, "culture-fit").await;
+    let (order_id, placed, _) = stack
+        .sim
+        .place_order(&company.company_id, "culture-fit")
+        .await;
     assert_eq!(placed.status, 202, "{:?}", placed.body);
     // Two submissions read the order at version 0; the first to write takes version 1.
     let read = stack.stored_order(&order_id).await;

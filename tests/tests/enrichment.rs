@@ -7,6 +7,7 @@
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use connector::api::partner::PartnerApi;
+use connector::kombo::webhooks::WebhookFormat;
 use connector::publisher::{Outcome, ResultPublisher};
 use connector::queue::{QueueMessage, ResultsQueue};
 use connector::sr::SrClient;
@@ -492,6 +493,102 @@ async fn results_still_reach_sr_while_enrichment_keeps_failing() {
     assert_eq!(publisher.process(&record(&result, 1)).await, Outcome::Done);
     let sr = stack.sim.order(&order_id).await.unwrap();
     assert_eq!(sr["result"]["status"], "COMPLETED");
+    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    assert!(order.enrichment.is_none());
+}
+
+/// The results queue's `maxReceiveCount` (template.yaml), which `ResultPublisher` reads as
+/// `MAX_RECEIVE_COUNT`: a retry on this receive moves the message to the dead-letter queue.
+const LAST_RECEIVE: u32 = 20;
+
+/// The publisher of a stack whose webhooks are in Kombo's format (`WebhookFormat=kombo`).
+fn kombo_publisher(stack: &Stack) -> ResultPublisher {
+    ResultPublisher::new(
+        stack.store.clone(),
+        stack.secrets.clone(),
+        SrClient::new(stack.config.sr.clone()),
+    )
+    .with_notifications(stack.notifications().with_format(WebhookFormat::Kombo))
+}
+
+#[tokio::test]
+async fn a_kombo_vendor_hears_of_an_order_whose_enrichment_is_given_up_once() {
+    let stack = Stack::connect().await;
+    let (company, order_id, body, messages) = ordered(&stack, "enrich-given-up").await;
+    let job_id = body["job"]["id"].as_str().unwrap();
+    // SR fails the job read on the first and the last receive; the redriven message succeeds.
+    stack
+        .sim
+        .inject_fault(
+            json!({"path_contains": format!("/jobs/{job_id}"), "status": 503, "count": 2}),
+        )
+        .await;
+    let publisher = kombo_publisher(&stack);
+    let kombo_event = format!("assessment:order-received:{order_id}");
+
+    // While enrichment may still succeed, Kombo's event waits for it.
+    assert!(publisher.process(&record(&messages[0], 1)).await.is_retry());
+    assert!(!ids_of(&events(&stack, &company).await).contains(&kombo_event));
+
+    // The last receive fails too (the message goes to the dead-letter queue): the vendor hears
+    // of the order all the same, with what SR's order carries.
+    let last = publisher.process(&record(&messages[0], LAST_RECEIVE)).await;
+    assert!(last.is_retry(), "{last:?}");
+    let listed = events(&stack, &company).await;
+    let received: Vec<&Value> = listed
+        .iter()
+        .filter(|e| e["id"] == kombo_event.as_str())
+        .collect();
+    assert_eq!(received.len(), 1, "{listed:?}");
+    let data = &received[0]["data"];
+    assert_eq!(received[0]["type"], "assessment:order-received");
+    assert_eq!(data["id"], order_id.as_str());
+    assert_eq!(data["status"], "OPEN");
+    assert_eq!(data["candidate"]["remote_id"], body["candidate"]["id"]);
+    assert_eq!(data["candidate"]["first_name"], "Ada");
+    assert_eq!(data["candidate"]["email"], "ada@example.com");
+    assert_eq!(data["job"]["remote_id"], job_id);
+    assert_eq!(data["job"]["name"], "Engineer");
+    assert_eq!(data["job"]["location"], Value::Null, "{data}");
+    assert_eq!(data["job"]["hiring_team"], json!([]));
+
+    // An operator redrives the message and SR answers now: the order is enriched, and the
+    // vendor does not get Kombo's event a second time.
+    assert_eq!(
+        publisher.process(&record(&messages[0], 1)).await,
+        Outcome::Done
+    );
+    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    assert!(order.enrichment.unwrap().job.is_some());
+    let ids = ids_of(&events(&stack, &company).await);
+    assert_eq!(
+        ids.iter().filter(|id| **id == kombo_event).count(),
+        1,
+        "{ids:?}"
+    );
+    assert!(
+        ids.contains(&format!("order.enriched:{order_id}")),
+        "{ids:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_kombo_vendor_hears_of_an_order_of_a_company_disabled_before_its_enrichment() {
+    let stack = Stack::connect().await;
+    let (company, order_id, _body, messages) = ordered(&stack, "enrich-disabled").await;
+    let disabled = stack.sim.disable(&company.company_id).await;
+    assert!(disabled.status < 300, "{:?}", disabled.body);
+
+    // The company's SR credentials are gone: enrichment cannot succeed, and is not retried.
+    let outcome = kombo_publisher(&stack)
+        .process(&record(&messages[0], 1))
+        .await;
+    assert_eq!(outcome, Outcome::Done);
+    let ids = ids_of(&events(&stack, &company).await);
+    assert!(
+        ids.contains(&format!("assessment:order-received:{order_id}")),
+        "{ids:?}"
+    );
     let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
     assert!(order.enrichment.is_none());
 }

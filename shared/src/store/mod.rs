@@ -108,7 +108,9 @@ pub(crate) fn cancellation_reasons(
 /// Whether a transaction was cancelled because it lost a race: an item's condition did not hold
 /// (someone wrote first) or another transaction held an item. Re-reading and trying again is
 /// the answer to both; nothing of the transaction was written.
-pub(crate) fn lost_race(error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>) -> bool {
+pub(crate) fn lost_race(
+    error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>,
+) -> bool {
     cancellation_reasons(error).iter().any(|reason| {
         matches!(
             reason.code(),
