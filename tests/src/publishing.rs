@@ -1,22 +1,44 @@
 //! Driving the result publisher in-process, as the SQS event source would.
 
 use aws_lambda_events::event::sqs::SqsMessage;
+use connector::notifications::Notifications;
+use connector::publisher::ResultPublisher;
 use connector::queue::QueueMessage;
 
 use crate::TestCompany;
 
+/// The results queue's `maxReceiveCount` (template.yaml), which `ResultPublisher` reads as
+/// `MAX_RECEIVE_COUNT` (default 20): a retry on this receive moves the message to the DLQ.
+pub const LAST_RECEIVE: u32 = 20;
+
 /// An SQS record as Lambda delivers it, on its first receive.
 pub fn sqs_message(body: &str) -> SqsMessage {
+    sqs_message_received(body, 1)
+}
+
+/// An SQS record as Lambda delivers it on its `receive_count`th receive.
+pub fn sqs_message_received(body: &str, receive_count: u32) -> SqsMessage {
     serde_json::from_value(serde_json::json!({
         "messageId": crate::uuid(),
         "receiptHandle": "rh",
         "body": body,
-        "attributes": {"ApproximateReceiveCount": "1"},
+        "attributes": {"ApproximateReceiveCount": receive_count.to_string()},
         "messageAttributes": {},
         "eventSource": "aws:sqs",
         "awsRegion": "us-east-1"
     }))
     .expect("a well-formed SQS record")
+}
+
+/// The result publisher in-process against the stack, recording and queueing its events
+/// through `notifications` (e.g. in another webhook format than the stack's).
+pub fn publisher(stack: &crate::Stack, notifications: Notifications) -> ResultPublisher {
+    ResultPublisher::new(
+        stack.store.clone(),
+        stack.secrets.clone(),
+        connector::sr::SrClient::new(stack.config.sr.clone()),
+    )
+    .with_notifications(notifications)
 }
 
 /// "Deliver result `version` of `order_id`", as the vendor API queues it.

@@ -10,24 +10,14 @@ use connector::api::partner::PartnerApi;
 use connector::kombo::webhooks::WebhookFormat;
 use connector::publisher::{Outcome, ResultPublisher};
 use connector::queue::{QueueMessage, ResultsQueue};
-use connector::sr::SrClient;
+use connector_tests::publishing::{self, sqs_message_received, LAST_RECEIVE};
 use connector_tests::scenario::demo_catalog;
 use connector_tests::{json_body, order_body, request, unique, Stack, TestCompany};
 use lambda_http::http::Method;
 use serde_json::{json, Value};
 
-/// An SQS record as Lambda delivers it.
 fn record(body: &str, receive_count: u32) -> aws_lambda_events::event::sqs::SqsMessage {
-    serde_json::from_value(json!({
-        "messageId": connector_tests::uuid(),
-        "receiptHandle": "rh",
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": receive_count.to_string()},
-        "messageAttributes": {},
-        "eventSource": "aws:sqs",
-        "awsRegion": "us-east-1"
-    }))
-    .unwrap()
+    sqs_message_received(body, receive_count)
 }
 
 /// A FIFO queue like the results queue, for this test only.
@@ -58,12 +48,7 @@ fn partner_api(stack: &Stack, queue_url: &str) -> PartnerApi {
 }
 
 fn publisher(stack: &Stack) -> ResultPublisher {
-    ResultPublisher::new(
-        stack.store.clone(),
-        stack.secrets.clone(),
-        SrClient::new(stack.config.sr.clone()),
-    )
-    .with_notifications(stack.notifications())
+    publishing::publisher(stack, stack.notifications())
 }
 
 async fn post_order(
@@ -497,18 +482,12 @@ async fn results_still_reach_sr_while_enrichment_keeps_failing() {
     assert!(order.enrichment.is_none());
 }
 
-/// The results queue's `maxReceiveCount` (template.yaml), which `ResultPublisher` reads as
-/// `MAX_RECEIVE_COUNT`: a retry on this receive moves the message to the dead-letter queue.
-const LAST_RECEIVE: u32 = 20;
-
 /// The publisher of a stack whose webhooks are in Kombo's format (`WebhookFormat=kombo`).
 fn kombo_publisher(stack: &Stack) -> ResultPublisher {
-    ResultPublisher::new(
-        stack.store.clone(),
-        stack.secrets.clone(),
-        SrClient::new(stack.config.sr.clone()),
+    publishing::publisher(
+        stack,
+        stack.notifications().with_format(WebhookFormat::Kombo),
     )
-    .with_notifications(stack.notifications().with_format(WebhookFormat::Kombo))
 }
 
 #[tokio::test]
