@@ -166,6 +166,10 @@ pub struct Order {
     /// A submission carried a file attachment: the order has `FILE#` items.
     #[serde(default)]
     pub has_file_attachments: bool,
+    /// SHA-256 of the request body that became the latest result version: the same `PUT`
+    /// again (a retry after a 503 or a lost answer) stores no second version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_request_sha256: Option<String>,
     /// The history, oldest first. Each entry is an item of its own (`HISTORY#…`), read with
     /// `Store::get_order_with_history`; a plain read of the order leaves these empty, except on
     /// orders written before the history had items of its own, which kept it inline.
@@ -490,6 +494,7 @@ fn blank_order(fingerprint: String, now: DateTime<Utc>) -> Order {
         delivered_status: None,
         result_submitted_at: None,
         has_file_attachments: false,
+        result_request_sha256: None,
         submissions: Vec::new(),
         deliveries: Vec::new(),
         enrichment: None,

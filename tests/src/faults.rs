@@ -1,4 +1,4 @@
-//! AWS requests that fail on purpose: the stack's own DynamoDB client (real SDK, real moto)
+//! AWS requests that fail on purpose: the stack's own DynamoDB or SQS client (real SDK, moto)
 //! with an interceptor that fails chosen requests before they are sent, to show what a failure
 //! half-way through an operation leaves behind.
 
@@ -8,7 +8,7 @@ use connector::store::Store;
 
 use crate::Stack;
 
-/// Fails every DynamoDB request whose body contains `needle` (say a key prefix), as if
+/// Fails every request whose body contains `needle` (say a key prefix), as if
 /// DynamoDB could not be reached for that one request; every other request goes through.
 #[derive(Debug)]
 struct FailRequestsCarrying {
@@ -38,6 +38,20 @@ impl Intercept for FailRequestsCarrying {
 }
 
 impl Stack {
+    /// The stack's SQS through a client whose requests carrying `needle` fail.
+    pub fn sqs_failing_requests_carrying(&self, needle: &str) -> aws_sdk_sqs::Client {
+        let config = self
+            .aws
+            .sqs
+            .config()
+            .to_builder()
+            .interceptor(FailRequestsCarrying {
+                needle: needle.to_string(),
+            })
+            .build();
+        aws_sdk_sqs::Client::from_conf(config)
+    }
+
     /// The stack's table through a DynamoDB client whose requests carrying `needle` fail.
     pub fn store_failing_requests_carrying(&self, needle: &str) -> Store {
         let config = self

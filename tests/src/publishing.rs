@@ -128,6 +128,7 @@ pub async fn store_result_directly(
                 note: None,
                 revision_of: None,
             },
+            request_sha256: None,
             now: chrono::Utc::now(),
         })
         .await

@@ -82,6 +82,7 @@ async fn store_result(
             order: &order,
             result: &result,
             submission: &submission,
+            request_sha256: None,
             now: Utc::now(),
         })
         .await

@@ -67,6 +67,7 @@ async fn list_shows_a_dead_letter_and_redrive_delivers_it() {
                 note: None,
                 revision_of: None,
             },
+            request_sha256: None,
             now: Utc::now(),
         })
         .await

@@ -591,6 +591,7 @@ impl VendorApi {
         let vendor_body = without_inline_data(serde_json::from_slice(bytes).unwrap_or_default());
         require_storable(&vendor_body, "")?;
         require_stored_size_within(&vendor_body, MAX_STORED_RESULT_BYTES, "a result")?;
+        let request_sha256 = crate::auth::credentials::hex_digest(bytes);
         // Names this submission's files, so a publisher still busy with an older one cannot
         // mark these uploaded.
         let revision = random_token(16);
@@ -607,6 +608,11 @@ impl VendorApi {
             if dry_run {
                 let view = DryRunView::of(&order, &submission, &result, &files, decision);
                 return Ok(success(StatusCode::OK, view, warnings));
+            }
+            if order.result_version > 0
+                && order.result_request_sha256.as_deref() == Some(request_sha256.as_str())
+            {
+                return self.repeated_result(&order, warnings).await;
             }
             let now = Utc::now();
             let mut record = Submission {
@@ -632,6 +638,7 @@ impl VendorApi {
                 order: &order,
                 result: &result,
                 submission: &record,
+                request_sha256: Some(&request_sha256),
                 now,
             };
             match self.store.write_result(write).await {
@@ -646,7 +653,7 @@ impl VendorApi {
                     tracing::info!(order_id, company_id = %order.company_id, version = order.result_version, status = status.as_str(), "result queued for SmartRecruiters");
                     return Ok(success(
                         StatusCode::OK,
-                        ResultView::of(&order, decision),
+                        ResultView::of(&order, decision.revision_of()),
                         warnings,
                     ));
                 }
@@ -655,6 +662,39 @@ impl VendorApi {
             }
         }
         unreachable!("the last attempt returns")
+    }
+
+    /// The same `PUT` (byte for byte) as the one that became the order's latest result version:
+    /// a retry after a 503 — the version was stored, its queue message maybe not — or after an
+    /// answer that got lost. Nothing new is stored; that version is queued again (within SQS's
+    /// five-minute deduplication window the copy is dropped, later the publisher sends SR the
+    /// same result again, which changes nothing there) and answered as it was.
+    async fn repeated_result(
+        &self,
+        order: &Order,
+        warnings: Vec<String>,
+    ) -> Result<Response<Body>, ApiError> {
+        self.queue
+            .send(&QueueMessage::Result {
+                order_id: order.order_id.clone(),
+                company_id: order.company_id.clone(),
+                version: order.result_version,
+            })
+            .await?;
+        let mut order = order.clone();
+        // Its submission, for the answer's `revision_of` and the vendor's own status word.
+        order.submissions.extend(
+            self.store
+                .get_submission(&order.order_id, order.result_version)
+                .await?,
+        );
+        let revision_of = order.submissions.last().and_then(|s| s.revision_of);
+        tracing::info!(order_id = %order.order_id, company_id = %order.company_id, version = order.result_version, "the latest submission again: its version queued again, nothing new stored");
+        Ok(success(
+            StatusCode::OK,
+            ResultView::of(&order, revision_of),
+            warnings,
+        ))
     }
 }
 
@@ -1040,14 +1080,14 @@ struct ResultView<'a> {
 }
 
 impl<'a> ResultView<'a> {
-    fn of(order: &'a Order, decision: Decision) -> Self {
+    fn of(order: &'a Order, revision_of: Option<u64>) -> Self {
         Self {
             order_id: &order.order_id,
             status: order.vendor_status(),
             sr_status: order.result_status(),
             result_version: order.result_version,
             delivery_state: order.delivery_state,
-            revision_of: decision.revision_of(),
+            revision_of,
         }
     }
 }

@@ -70,6 +70,9 @@ pub struct ResultWrite<'a> {
     pub order: &'a Order,
     pub result: &'a PackageResult,
     pub submission: &'a Submission,
+    /// SHA-256 of the vendor's request body, kept on the order (see
+    /// `Order::result_request_sha256`); `None` for writes that come from no request.
+    pub request_sha256: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 
@@ -279,6 +282,7 @@ impl Store {
             order,
             result,
             submission,
+            request_sha256,
             now,
         } = write;
         let version = order.result_version + 1;
@@ -303,16 +307,24 @@ impl Store {
         if files {
             values.insert(":files".into(), AttributeValue::Bool(true));
         }
+        if let Some(digest) = request_sha256 {
+            values.insert(":request".into(), AttributeValue::S(digest.into()));
+        }
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_of(keys::order(&order.order_id))))
             .update_expression(format!(
                 "SET #result = :result, result_version = :version, delivery_state = :queued, \
-                 updated_at = :now, result_submitted_at = :now{}",
+                 updated_at = :now, result_submitted_at = :now{}{}",
                 if files {
                     ", has_file_attachments = :files"
                 } else {
                     ""
+                },
+                if request_sha256.is_some() {
+                    ", result_request_sha256 = :request"
+                } else {
+                    " REMOVE result_request_sha256"
                 }
             ))
             .condition_expression("integration_id = :integration AND result_version = :expected")
@@ -354,8 +366,18 @@ impl Store {
         written.updated_at = now;
         written.result_submitted_at = Some(now);
         written.has_file_attachments |= files;
+        written.result_request_sha256 = request_sha256.map(str::to_owned);
         written.submissions.push(submission);
         Ok(written)
+    }
+
+    /// The submission that became result `version` of the order, if stored as its own item.
+    pub async fn get_submission(
+        &self,
+        order_id: &str,
+        version: u64,
+    ) -> Result<Option<Submission>, StoreError> {
+        self.get(keys::submission(order_id, version), true).await
     }
 
     /// The order with its whole history (submissions and delivery attempts, oldest first), in
