@@ -950,6 +950,7 @@ mod tests {
             delivered_status: None,
             result_submitted_at: None,
             has_file_attachments: false,
+            result_request_sha256: None,
             submissions: vec![],
             deliveries: vec![],
             enrichment: None,

@@ -129,6 +129,7 @@ pub async fn store_result_directly(
                 revision_of: None,
             },
             request_sha256: None,
+            files: &[],
             now: chrono::Utc::now(),
         })
         .await

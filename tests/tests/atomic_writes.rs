@@ -2,6 +2,7 @@
 //! the caller is told to retry and finds nothing half-written. The failures are injected into
 //! the stack's own DynamoDB client (`connector_tests::faults`), against the real moto.
 
+use base64::Engine as _;
 use chrono::Utc;
 use connector::api::vendor::VendorApi;
 use connector::orders::Submission;
@@ -75,6 +76,64 @@ async fn a_result_whose_history_cannot_be_written_is_not_stored_and_its_retry_ma
     assert_eq!(order.result_version, 1);
     let versions: Vec<Option<u64>> = order.submissions.iter().map(|s| s.version).collect();
     assert_eq!(versions, [Some(1)]);
+}
+
+#[tokio::test]
+async fn a_result_that_is_not_stored_leaves_none_of_its_files_and_keeps_the_earlier_ones() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("atomic-files").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let (order_id, placed, _) = stack
+        .sim
+        .place_order(&company.company_id, "culture-fit")
+        .await;
+    assert_eq!(placed.status, 202, "{:?}", placed.body);
+    let path = format!("/assessment/orders/{order_id}/result");
+    let with_file = |status: &str, text: &str| {
+        json!({"status": status, "attachments": [{"name": "notes.txt", "content_type": "text/plain",
+               "data": base64::engine::general_purpose::STANDARD.encode(text)}]})
+    };
+    let first = stack
+        .vendor_call(
+            Method::PUT,
+            &path,
+            &company.integration_id,
+            Some(with_file("OPEN", "first")),
+        )
+        .await;
+    assert_eq!(first.status(), 200, "{:?}", first.body());
+
+    // The next submission replaces the file, but DynamoDB fails the result's write.
+    let failing = VendorApi::new(
+        stack.store_failing_requests_carrying("HISTORY#SUBMISSION#"),
+        ResultsQueue::new(stack.aws.sqs.clone(), &stack.config.results_queue_url),
+        stack.vendor_key_verifier(),
+    );
+    let answer = failing
+        .handle(request(
+            Method::PUT,
+            &path,
+            &[
+                ("authorization", &format!("Bearer {}", stack.vendor_api_key)),
+                ("x-integration-id", &company.integration_id),
+            ],
+            with_file("COMPLETED", "second, never stored").to_string(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 503, "{:?}", answer.body());
+
+    // The file is still the first submission's, with its bytes: nothing of the second is there.
+    let files = stack.store.order_files(&order_id, true).await.unwrap();
+    assert_eq!(files.len(), 1);
+    let file = &files[0];
+    assert_eq!(
+        file.data.as_deref(),
+        Some(&b"first"[..]),
+        "{:?}",
+        file.record
+    );
+    assert_eq!(stack.stored_order(&order_id).await.result_version, 1);
 }
 
 #[tokio::test]
@@ -212,6 +271,7 @@ async fn a_submission_that_lost_the_race_for_its_version_is_a_conflict_and_write
             result: &result,
             submission: &submission,
             request_sha256: None,
+            files: &[],
             now: Utc::now(),
         })
         .await
@@ -225,6 +285,7 @@ async fn a_submission_that_lost_the_race_for_its_version_is_a_conflict_and_write
             result: &result,
             submission: &submission,
             request_sha256: None,
+            files: &[],
             now: Utc::now(),
         })
         .await;

@@ -61,7 +61,7 @@ async fn a_different_status_after_a_final_one_is_refused_and_a_revision_is_deliv
     let (company, orders) = company_with_orders(&stack, "final", 1).await;
     let order_id = &orders[0];
     let (status, body) = submit_over_http(&stack, &company, order_id, completed(80.0)).await;
-    assert_eq!(status, 202, "{body}");
+    assert_eq!(status, 200, "{body}");
     sr_shows(&stack, order_id, "COMPLETED", 80).await;
 
     // Kombo's CANCELLED (SR's REJECTED), a late OPEN and SR's own REJECTED and EXPIRED are
@@ -71,7 +71,7 @@ async fn a_different_status_after_a_final_one_is_refused_and_a_revision_is_deliv
             submit_over_http(&stack, &company, order_id, json!({"status": late})).await;
         assert_eq!(status, 409, "{late}: {body}");
         assert_eq!(body["status"], "error");
-        assert_eq!(body["error"]["code"], "FINAL_STATUS");
+        assert_eq!(body["error"]["connector_code"], "FINAL_STATUS", "{body}");
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains("already COMPLETED"), "{message}");
     }
@@ -87,7 +87,7 @@ async fn a_different_status_after_a_final_one_is_refused_and_a_revision_is_deliv
         json!({"status": "COMPLETED", "score": 93, "max_score": 100, "score_label": "Re-scored"}),
     )
     .await;
-    assert_eq!(status, 202, "{body}");
+    assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["result_version"], 2);
     sr_shows(&stack, order_id, "COMPLETED", 93).await;
     let order = order_over_http(&stack, &company, order_id).await;
@@ -110,12 +110,12 @@ async fn kombo_cancelled_is_final_too() {
     let (company, orders) = company_with_orders(&stack, "cancelled", 1).await;
     let order_id = &orders[0];
     for (body, expected) in [
-        (json!({"status": "OPEN"}), 202),
-        (json!({"status": "CANCELLED"}), 202),
+        (json!({"status": "OPEN"}), 200),
+        (json!({"status": "CANCELLED"}), 200),
         // CANCELLED again is a revision of REJECTED; COMPLETED would change it.
         (
             json!({"status": "CANCELLED", "summary": "Withdrawn by the candidate"}),
-            202,
+            200,
         ),
         (completed(50.0), 409),
     ] {

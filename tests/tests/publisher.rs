@@ -83,6 +83,7 @@ async fn store_result(
             result: &result,
             submission: &submission,
             request_sha256: None,
+            files: &[],
             now: Utc::now(),
         })
         .await

@@ -389,6 +389,7 @@ async fn store_result(
         ..Default::default()
     };
     let mut vendor_body = json!({"status": "COMPLETED", "score": 87.0, "max_score": 100});
+    let mut files = Vec::new();
     if let Some(url) = data_url {
         vendor_body["attachments"] = json!([{"name": "interview.mp4",
             "content_type": "video/mp4", "data_url": url}]);
@@ -399,7 +400,7 @@ async fn store_result(
             content: connector::results::FileContent::DataUrl(url.into()),
         };
         let (record, _) = connector::attachments::file_record(order_id, file, "bench", Utc::now());
-        stack.store.put_file(&record, None).await?;
+        files.push(record);
     }
     let submission = Submission {
         version: Some(1),
@@ -422,6 +423,7 @@ async fn store_result(
             result: &result,
             submission: &submission,
             request_sha256: None,
+            files: &files,
             now: Utc::now(),
         })
         .await?;

@@ -68,6 +68,7 @@ async fn list_shows_a_dead_letter_and_redrive_delivers_it() {
                 revision_of: None,
             },
             request_sha256: None,
+            files: &[],
             now: Utc::now(),
         })
         .await

@@ -31,8 +31,8 @@ use crate::results::{
 use crate::secrets::{SecretError, Secrets};
 use crate::sr::{Assessment, AssessmentType, PackageResult, ResultStatus, SrClient, SrClientError};
 use crate::store::{
-    CompanyStatus, ConnectKeyRecord, Event, FileSource, FileState, OrderFilter, Organisation,
-    ResultWrite, Store, StoreError, StoredFile, UploadedFile,
+    CompanyStatus, ConnectKeyRecord, Event, FileRecord, FileSource, FileState, OrderFilter,
+    Organisation, ResultWrite, Store, StoreError, StoredFile, UploadedFile,
 };
 
 use super::partner::HandlerResult;
@@ -595,7 +595,7 @@ impl VendorApi {
         // Names this submission's files, so a publisher still busy with an older one cannot
         // mark these uploaded.
         let revision = random_token(16);
-        let mut files_stored = false;
+        let mut staged: Option<Vec<FileRecord>> = None;
         for attempt in 1..=WRITE_ATTEMPTS {
             let order = self.order_of(integration, order_id, History::Left).await?;
             let PreparedResult {
@@ -623,15 +623,21 @@ impl VendorApi {
                 note: None,
                 revision_of: decision.revision_of(),
             };
-            if !files_stored {
-                // Before the result is queued, so the publisher finds them; a write that loses
-                // the race below is retried with the same files (re-writing them is harmless).
+            if staged.is_none() {
+                // Inline bytes first, as items nothing points at yet: the files become the
+                // order's in the result's own transaction, so a result that is not stored (a
+                // failure, a 409 after a lost race) leaves the order's files as they were. A
+                // write that loses the race below is retried with the same staged files.
+                let mut records = Vec::with_capacity(files.len());
                 for file in files {
                     let (file, data) =
                         crate::attachments::file_record(order_id, file, &revision, now);
-                    self.store.put_file(&file, data.as_deref()).await?;
+                    if let Some(data) = data {
+                        self.store.stage_file_data(&file, &data, now).await?;
+                    }
+                    records.push(file);
                 }
-                files_stored = true;
+                staged = Some(records);
             }
             record.version = Some(order.result_version + 1);
             let write = ResultWrite {
@@ -639,6 +645,7 @@ impl VendorApi {
                 result: &result,
                 submission: &record,
                 request_sha256: Some(&request_sha256),
+                files: staged.as_deref().unwrap_or_default(),
                 now,
             };
             match self.store.write_result(write).await {

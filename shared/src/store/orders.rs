@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
-use super::{from_item, key_of, keys, to_item, to_value, Item, Store, StoreError};
+use super::{from_item, key_of, keys, to_item, to_value, FileRecord, Item, Store, StoreError};
 use crate::orders::{DeliveryAttempt, DeliveryState, Order, Submission, VendorOrderStatus};
 use crate::sr::PackageResult;
 
@@ -73,6 +73,9 @@ pub struct ResultWrite<'a> {
     /// SHA-256 of the vendor's request body, kept on the order (see
     /// `Order::result_request_sha256`); `None` for writes that come from no request.
     pub request_sha256: Option<&'a str>,
+    /// The submission's files (their inline bytes staged with `Store::stage_file_data`): they
+    /// become the order's files in the same transaction.
+    pub files: &'a [FileRecord],
     pub now: DateTime<Utc>,
 }
 
@@ -283,6 +286,7 @@ impl Store {
             result,
             submission,
             request_sha256,
+            files: file_records,
             now,
         } = write;
         let version = order.result_version + 1;
@@ -344,11 +348,23 @@ impl Store {
             )))
             .build()
             .expect("table and item are set");
+        // At most 2 + 2 × 20 files items, within a transaction's 100.
+        let file_items = file_records
+            .iter()
+            .flat_map(|f| self.file_commit(f, now))
+            .map(|u| TransactWriteItem::builder().update(u).build());
         let written = self
             .db
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().put(history).build())
+            .set_transact_items(Some(
+                [
+                    TransactWriteItem::builder().update(update).build(),
+                    TransactWriteItem::builder().put(history).build(),
+                ]
+                .into_iter()
+                .chain(file_items)
+                .collect(),
+            ))
             .send()
             .await;
         match written {
