@@ -170,6 +170,10 @@ pub struct Order {
     /// again (a retry after a 503 or a lost answer) stores no second version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_request_sha256: Option<String>,
+    /// The latest result's `REJECTED` is the vendor's own word (SR's `REJECTED`), not Kombo's
+    /// `CANCELLED`: what `vendor_status` answers.
+    #[serde(default)]
+    pub result_rejected_by_vendor: bool,
     /// The history, oldest first. Each entry is an item of its own (`HISTORY#…`), read with
     /// `Store::get_order_with_history`; a plain read of the order leaves these empty, except on
     /// orders written before the history had items of its own, which kept it inline.
@@ -181,6 +185,16 @@ pub struct Order {
     /// order is stored, by the enrichment worker (absent until then, or if it never succeeds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrichment: Option<crate::enrichment::OrderEnrichment>,
+}
+
+/// Whether a submission's body says SR's `REJECTED` (top level or in
+/// `remote_fields.smartrecruiters`), rather than Kombo's `CANCELLED`.
+pub fn says_rejected(body: &serde_json::Value) -> bool {
+    let remote = body.pointer("/remote_fields/smartrecruiters/status");
+    remote
+        .or_else(|| body.get("status"))
+        .and_then(|s| s.as_str())
+        == Some("REJECTED")
 }
 
 impl Order {
@@ -195,22 +209,17 @@ impl Order {
         VendorOrderStatus::from_result(status)
     }
 
-    /// Whether the submission behind the current result said `REJECTED` in SR's words.
+    /// Whether the submission behind the current result said `REJECTED` in SR's words: kept on
+    /// the order item with the result (lists read no history); orders stored before that carry
+    /// the submission in their history.
     fn vendor_said_rejected(&self) -> bool {
-        let Some(body) = self
-            .submissions
-            .iter()
-            .rev()
-            .find(|s| s.version == Some(self.result_version))
-            .map(|s| &s.vendor_body)
-        else {
-            return false;
-        };
-        let remote = body.pointer("/remote_fields/smartrecruiters/status");
-        remote
-            .or_else(|| body.get("status"))
-            .and_then(|s| s.as_str())
-            == Some("REJECTED")
+        self.result_rejected_by_vendor
+            || self
+                .submissions
+                .iter()
+                .rev()
+                .find(|s| s.version == Some(self.result_version))
+                .is_some_and(|s| says_rejected(&s.vendor_body))
     }
 
     pub fn result_status(&self) -> Option<ResultStatus> {
@@ -495,6 +504,7 @@ fn blank_order(fingerprint: String, now: DateTime<Utc>) -> Order {
         result_submitted_at: None,
         has_file_attachments: false,
         result_request_sha256: None,
+        result_rejected_by_vendor: false,
         submissions: Vec::new(),
         deliveries: Vec::new(),
         enrichment: None,

@@ -951,6 +951,7 @@ mod tests {
             result_submitted_at: None,
             has_file_attachments: false,
             result_request_sha256: None,
+            result_rejected_by_vendor: false,
             submissions: vec![],
             deliveries: vec![],
             enrichment: None,

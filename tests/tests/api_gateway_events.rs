@@ -319,7 +319,7 @@ async fn disable_and_the_vendor_api_behind_a_stage_answer_as_plain_requests_do()
     .path_parameter("proxy", &format!("orders/{order_id}/result"))
     .body(result.to_string().as_bytes(), true);
     let answer = stack.invoke_http_api("vendor-api", &submit).await;
-    assert_eq!(answer.status, 202, "{}", answer.text());
+    assert_eq!(answer.status, 200, "{}", answer.text());
     assert_eq!(answer.json()["data"]["result_version"], 1);
 
     let disable = HttpApiEvent::new(

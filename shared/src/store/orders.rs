@@ -314,12 +314,16 @@ impl Store {
         if let Some(digest) = request_sha256 {
             values.insert(":request".into(), AttributeValue::S(digest.into()));
         }
+        let rejected_by_vendor = result.status == Some(crate::sr::ResultStatus::Rejected)
+            && crate::orders::says_rejected(&submission.vendor_body);
+        values.insert(":rejected".into(), AttributeValue::Bool(rejected_by_vendor));
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_of(keys::order(&order.order_id))))
             .update_expression(format!(
                 "SET #result = :result, result_version = :version, delivery_state = :queued, \
-                 updated_at = :now, result_submitted_at = :now{}{}",
+                 updated_at = :now, result_submitted_at = :now, \
+                 result_rejected_by_vendor = :rejected{}{}",
                 if files {
                     ", has_file_attachments = :files"
                 } else {
@@ -383,6 +387,7 @@ impl Store {
         written.result_submitted_at = Some(now);
         written.has_file_attachments |= files;
         written.result_request_sha256 = request_sha256.map(str::to_owned);
+        written.result_rejected_by_vendor = rejected_by_vendor;
         written.submissions.push(submission);
         Ok(written)
     }
