@@ -215,18 +215,7 @@ impl KomboEvents {
         );
         let (order_id, body) = order_body(stack, company, package);
         let token = stack.access_token(company).await;
-        let placed = api
-            .create_order(request(
-                Method::POST,
-                "/packages/orders",
-                &[
-                    ("authorization", &format!("Bearer {token}")),
-                    ("content-type", "application/json"),
-                ],
-                body.to_string(),
-            ))
-            .await
-            .unwrap();
+        let placed = crate::create_order_through(&api, &token, &body).await;
         assert_eq!(placed.status(), 202, "{:?}", placed.body());
         let job_id = body["job"]["id"].as_str().unwrap();
         stack

@@ -41,6 +41,39 @@ pub fn publisher(stack: &crate::Stack, notifications: Notifications) -> ResultPu
     .with_notifications(notifications)
 }
 
+/// Takes every message off `queue_url` (a queue of the test's own): their bodies.
+pub async fn drain(stack: &crate::Stack, queue_url: &str) -> Vec<String> {
+    let mut bodies = Vec::new();
+    loop {
+        let received = stack
+            .aws
+            .sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return bodies;
+        }
+        for message in messages {
+            stack
+                .aws
+                .sqs
+                .delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(message.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
+            bodies.push(message.body.unwrap());
+        }
+    }
+}
+
 /// "Deliver result `version` of `order_id`", as the vendor API queues it.
 pub fn result_message(company: &TestCompany, order_id: &str, version: u64) -> SqsMessage {
     let body = serde_json::to_string(&QueueMessage::Result {
@@ -108,6 +141,20 @@ pub async fn store_result_directly(
     expected: u64,
     status: connector::sr::ResultStatus,
 ) -> connector::orders::Order {
+    try_store_result_directly(stack, company, order_id, expected, status)
+        .await
+        .expect("the result is stored")
+}
+
+/// [`store_result_directly`], answering the store's error (e.g. `Conflict` when `expected` is
+/// not the order's version any more).
+pub async fn try_store_result_directly(
+    stack: &crate::Stack,
+    company: &TestCompany,
+    order_id: &str,
+    expected: u64,
+    status: connector::sr::ResultStatus,
+) -> Result<connector::orders::Order, connector::store::StoreError> {
     let result = connector::sr::PackageResult {
         status: Some(status),
         ..Default::default()
@@ -133,5 +180,4 @@ pub async fn store_result_directly(
             now: chrono::Utc::now(),
         })
         .await
-        .expect("the result is stored")
 }

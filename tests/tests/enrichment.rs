@@ -10,9 +10,11 @@ use connector::api::partner::PartnerApi;
 use connector::kombo::webhooks::WebhookFormat;
 use connector::publisher::{Outcome, ResultPublisher};
 use connector::queue::{QueueMessage, ResultsQueue};
-use connector_tests::publishing::{self, sqs_message_received, LAST_RECEIVE};
+use connector_tests::publishing::{self, drain, sqs_message_received, LAST_RECEIVE};
 use connector_tests::scenario::demo_catalog;
-use connector_tests::{json_body, order_body, request, unique, Stack, TestCompany};
+use connector_tests::{
+    create_order_through, json_body, order_body, request, unique, Stack, TestCompany,
+};
 use lambda_http::http::Method;
 use serde_json::{json, Value};
 
@@ -51,57 +53,6 @@ fn publisher(stack: &Stack) -> ResultPublisher {
     publishing::publisher(stack, stack.notifications())
 }
 
-async fn post_order(
-    api: &PartnerApi,
-    token: &str,
-    body: &Value,
-) -> lambda_http::Response<lambda_http::Body> {
-    api.create_order(request(
-        Method::POST,
-        "/packages/orders",
-        &[
-            ("authorization", &format!("Bearer {token}")),
-            ("content-type", "application/json"),
-        ],
-        body.to_string(),
-    ))
-    .await
-    .unwrap()
-}
-
-/// Every message in `queue_url` (it is this test's own).
-async fn drain(stack: &Stack, queue_url: &str) -> Vec<String> {
-    let mut bodies = Vec::new();
-    loop {
-        let received = stack
-            .aws
-            .sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(0)
-            .send()
-            .await
-            .unwrap();
-        let messages = received.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return bodies;
-        }
-        for message in messages {
-            stack
-                .aws
-                .sqs
-                .delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(message.receipt_handle.unwrap())
-                .send()
-                .await
-                .unwrap();
-            bodies.push(message.body.unwrap());
-        }
-    }
-}
-
 /// What the simulator's fixtures derive from an id (`infra/sr-simulator/src/fixtures.rs`).
 fn short_id(id: &str) -> String {
     id.chars()
@@ -118,7 +69,7 @@ async fn ordered(stack: &Stack, label: &str) -> (TestCompany, String, Value, Vec
     let token = stack.access_token(&company).await;
     let queue = fifo_queue(stack).await;
     let (order_id, body) = order_body(stack, &company, "culture-fit");
-    let response = post_order(&partner_api(stack, &queue), &token, &body).await;
+    let response = create_order_through(&partner_api(stack, &queue), &token, &body).await;
     assert_eq!(response.status(), 202, "{:?}", response.body());
     let messages = drain(stack, &queue).await;
     (company, order_id, body, messages)
@@ -339,7 +290,7 @@ async fn sr_retrying_an_order_after_a_failed_enqueue_still_gets_it_enriched() {
         stack.env["MOTO_URL"],
         unique("no-such-queue")
     );
-    let response = post_order(&partner_api(&stack, &missing_queue), &token, &body).await;
+    let response = create_order_through(&partner_api(&stack, &missing_queue), &token, &body).await;
     assert_eq!(response.status(), 503);
     let error = json_body(&response);
     assert_eq!(
@@ -350,7 +301,7 @@ async fn sr_retrying_an_order_after_a_failed_enqueue_still_gets_it_enriched() {
 
     // SR retries the same POST: the stored order is recognised and its message sent now.
     let queue = fifo_queue(&stack).await;
-    let retried = post_order(&partner_api(&stack, &queue), &token, &body).await;
+    let retried = create_order_through(&partner_api(&stack, &queue), &token, &body).await;
     assert_eq!(retried.status(), 202, "{:?}", retried.body());
     let messages = drain(&stack, &queue).await;
     assert_eq!(messages, vec![order_received(&company, &order_id)]);

@@ -650,13 +650,7 @@ impl VendorApi {
             };
             match self.store.write_result(write).await {
                 Ok(order) => {
-                    self.queue
-                        .send(&QueueMessage::Result {
-                            order_id: order.order_id.clone(),
-                            company_id: order.company_id.clone(),
-                            version: order.result_version,
-                        })
-                        .await?;
+                    self.queue_latest_result(&order).await?;
                     tracing::info!(order_id, company_id = %order.company_id, version = order.result_version, status = status.as_str(), "result queued for SmartRecruiters");
                     return Ok(success(
                         StatusCode::OK,
@@ -671,6 +665,18 @@ impl VendorApi {
         unreachable!("the last attempt returns")
     }
 
+    /// Queues "deliver the order's latest result version" for the publisher.
+    async fn queue_latest_result(&self, order: &Order) -> Result<(), ApiError> {
+        self.queue
+            .send(&QueueMessage::Result {
+                order_id: order.order_id.clone(),
+                company_id: order.company_id.clone(),
+                version: order.result_version,
+            })
+            .await?;
+        Ok(())
+    }
+
     /// The same `PUT` (byte for byte) as the one that became the order's latest result version:
     /// a retry after a 503 — the version was stored, its queue message maybe not — or after an
     /// answer that got lost. Nothing new is stored; that version is queued again (within SQS's
@@ -681,13 +687,7 @@ impl VendorApi {
         order: &Order,
         warnings: Vec<String>,
     ) -> Result<Response<Body>, ApiError> {
-        self.queue
-            .send(&QueueMessage::Result {
-                order_id: order.order_id.clone(),
-                company_id: order.company_id.clone(),
-                version: order.result_version,
-            })
-            .await?;
+        self.queue_latest_result(order).await?;
         let mut order = order.clone();
         // Its submission, for the answer's `revision_of` and the vendor's own status word.
         order.submissions.extend(

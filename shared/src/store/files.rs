@@ -163,13 +163,19 @@ impl Store {
             .build()
             .expect("table, key and expression are set")];
         if matches!(record.source, FileSource::Inline { .. }) {
-            items.push(self.file_data_expiry(record, now + FILE_DATA_RETENTION));
+            items.push(self.file_data_expiry(record, now + FILE_DATA_RETENTION, false));
         }
         items
     }
 
-    /// Sets when DynamoDB's TTL removes the bytes of `record`'s submission.
-    fn file_data_expiry(&self, record: &FileRecord, at: DateTime<Utc>) -> Update {
+    /// Sets when DynamoDB's TTL removes the bytes of `record`'s submission; `only_if_present`:
+    /// not when they are gone already (the update would create an item of just a key).
+    fn file_data_expiry(
+        &self,
+        record: &FileRecord,
+        at: DateTime<Utc>,
+        only_if_present: bool,
+    ) -> Update {
         Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_of(keys::file_data(
@@ -178,6 +184,7 @@ impl Store {
                 &record.revision,
             ))))
             .update_expression("SET #expires = :expires")
+            .set_condition_expression(only_if_present.then(|| "attribute_exists(pk)".into()))
             .expression_attribute_names("#expires", keys::EXPIRES_AT)
             .expression_attribute_values(":expires", AttributeValue::N(at.timestamp().to_string()))
             .build()
@@ -190,19 +197,8 @@ impl Store {
         if !matches!(record.source, FileSource::Inline { .. }) {
             return;
         }
-        let update = self.file_data_expiry(record, Utc::now());
-        let result = self
-            .db
-            .update_item()
-            .table_name(update.table_name())
-            .set_key(Some(update.key().clone()))
-            .update_expression(update.update_expression())
-            .set_expression_attribute_names(update.expression_attribute_names().cloned())
-            .set_expression_attribute_values(update.expression_attribute_values().cloned())
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
-        if let Err(e) = result {
+        let expiry = self.file_data_expiry(record, Utc::now(), true);
+        if let Err(e) = self.update_alone(&expiry).await {
             if !conditional_failed(&e) {
                 tracing::warn!(order_id = %record.order_id, file = %record.name, error = %StoreError::service(e), "could not release a settled file's bytes");
             }

@@ -174,6 +174,28 @@ impl Store {
         Ok(items)
     }
 
+    /// Sends an update built for a transaction (`types::Update`) on its own, as an `UpdateItem`.
+    pub(crate) async fn update_alone(
+        &self,
+        update: &aws_sdk_dynamodb::types::Update,
+    ) -> Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+        >,
+    > {
+        self.db
+            .update_item()
+            .table_name(update.table_name())
+            .set_key(Some(update.key().clone()))
+            .update_expression(update.update_expression())
+            .set_condition_expression(update.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .send()
+            .await
+    }
+
     /// The DynamoDB client, for modules that own their own item (e.g. `pacing`).
     pub(crate) fn db(&self) -> &aws_sdk_dynamodb::Client {
         &self.db

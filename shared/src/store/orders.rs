@@ -584,17 +584,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| StoreError::of_write(e, "delivery attempt"))?;
-        let update = self.state_update(record, now);
-        let result = self
-            .db
-            .update_item()
-            .table_name(update.table_name())
-            .set_key(Some(update.key().clone()))
-            .update_expression(update.update_expression())
-            .set_condition_expression(update.condition_expression().map(str::to_owned))
-            .set_expression_attribute_values(update.expression_attribute_values().cloned())
-            .send()
-            .await;
+        let result = self.update_alone(&self.state_update(record, now)).await;
         match result {
             Ok(_) => Ok(()),
             // A newer result is the order's latest: its own delivery sets the state.
