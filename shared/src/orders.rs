@@ -699,4 +699,22 @@ mod tests {
         .unwrap_err();
         assert_eq!(err, OrderError::UnknownPackage("nope".into()));
     }
+
+    #[test]
+    fn sr_rejected_reads_back_as_the_vendors_word_from_the_order_item_alone() {
+        let rejected = serde_json::json!({"result": {"status": "REJECTED"}, "result_version": 1});
+        // Kombo's CANCELLED, stored as SR's REJECTED.
+        let cancelled = test_support::order(rejected.clone());
+        assert_eq!(cancelled.vendor_status(), VendorOrderStatus::Cancelled);
+        // The vendor said REJECTED: the order item says so, without its history.
+        let mut said = rejected;
+        said["result_rejected_by_vendor"] = serde_json::json!(true);
+        let order = test_support::order(said);
+        assert!(order.submissions.is_empty());
+        assert_eq!(order.vendor_status(), VendorOrderStatus::Rejected);
+        assert!(says_rejected(
+            &serde_json::json!({"status": "CANCELLED", "remote_fields": {"smartrecruiters": {"status": "REJECTED"}}})
+        ));
+        assert!(!says_rejected(&serde_json::json!({"status": "CANCELLED"})));
+    }
 }

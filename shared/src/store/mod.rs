@@ -251,3 +251,62 @@ pub(crate) fn key_of(key: (String, String)) -> Item {
 pub(crate) fn to_value<T: Serialize>(value: &T) -> AttributeValue {
     serde_dynamo::to_attribute_value(value).expect("values serialize to attributes")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::error::SdkError;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+
+    /// DynamoDB cancelling a transaction for these per-item reasons (`None`: that item was fine).
+    fn cancelled(reasons: &[(&str, Option<&str>)]) -> SdkError<TransactWriteItemsError> {
+        let reasons = reasons
+            .iter()
+            .map(|(code, message)| {
+                CancellationReason::builder()
+                    .code(*code)
+                    .set_message(message.map(str::to_owned))
+                    .build()
+            })
+            .collect();
+        let error = TransactWriteItemsError::TransactionCanceledException(
+            TransactionCanceledException::builder()
+                .set_cancellation_reasons(Some(reasons))
+                .build(),
+        );
+        let response = Response::new(StatusCode::try_from(400).unwrap(), SdkBody::empty());
+        SdkError::service_error(error, response)
+    }
+
+    #[test]
+    fn a_transaction_that_lost_a_race_is_told_from_one_that_failed() {
+        assert!(lost_race(&cancelled(&[
+            ("ConditionalCheckFailed", None),
+            ("None", None)
+        ])));
+        assert!(lost_race(&cancelled(&[
+            ("None", None),
+            ("TransactionConflict", None)
+        ])));
+        let too_large = cancelled(&[
+            ("None", None),
+            (
+                "ValidationError",
+                Some("Item size has exceeded the maximum allowed size"),
+            ),
+        ]);
+        assert!(!lost_race(&too_large));
+        assert!(matches!(
+            StoreError::of_transaction(too_large, "result"),
+            StoreError::TooLarge { what: "result" }
+        ));
+        let throttled = cancelled(&[("ThrottlingError", None), ("None", None)]);
+        assert!(!lost_race(&throttled));
+        assert!(matches!(
+            StoreError::of_transaction(throttled, "result"),
+            StoreError::Service(_)
+        ));
+    }
+}
