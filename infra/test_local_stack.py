@@ -465,6 +465,7 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
             "Query": {"COMPANY", "CLIENT", "INTEGRATION"},
             "BatchWriteItem": {"COMPANY", "CLIENT", "INTEGRATION"},
             "PutItem": {"INTEGRATION", "EVENTID"}},
+        # A result and its submission are one TransactWriteItems: UpdateItem and PutItem on ORDER.
         "VendorApiFunctionRole": {
             "GetItem": {"INTEGRATION", "ORDER", "COMPANY", "VENDORKEY"},
             "BatchGetItem": {"INTEGRATION", "ORDER", "COMPANY", "VENDORKEY"},

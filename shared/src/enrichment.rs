@@ -5,7 +5,10 @@
 //! The worker also announces the order to the vendor (`order.created` / `inline_order.created`)
 //! before calling SR, so an SR outage delays only the enrichment, and `order.enriched` after.
 //! Enrichment never blocks the order or its results: the order is orderable, submittable and
-//! deliverable whether or not this ever succeeds.
+//! deliverable whether or not this ever succeeds. In the Kombo webhook formats the vendor hears
+//! of the order through Kombo's `assessment:order-received`, sent once the enrichment is stored
+//! or, when it is given up (last receive of the message, the company's credentials gone), with
+//! what SR's order itself carries.
 //!
 //! Per message (happy path): GetItem (order), 4 calls per event (see `crate::notifications`) × 2,
 //! GetSecretValue (company credentials), UpdateItem (store the enrichment); SR: token (cached by
@@ -145,6 +148,16 @@ pub enum EnrichmentOutcome {
     Retry { after: Option<Duration> },
 }
 
+/// How far one try at an order's enrichment got.
+enum Attempt {
+    /// Enriched (now or before) and the vendor told, or nothing more to do.
+    Done,
+    /// A transient failure: try again, after `after` when SR said how long.
+    Retry { after: Option<Duration> },
+    /// Enrichment cannot succeed: the company's SR credentials are gone (disabled).
+    GivenUp,
+}
+
 /// One SR read's result, for the parts enrichment tolerates.
 enum Fetched<T> {
     Found(T),
@@ -176,14 +189,21 @@ pub struct Enricher<'a> {
 
 impl Enricher<'_> {
     /// Handles `QueueMessage::OrderReceived` for an order already read (the publisher reads a
-    /// batch's orders in one call); `None` when it does not exist.
+    /// batch's orders in one call); `None` when it does not exist. `last_receive`: SQS will not
+    /// hand the message out again (a retry now moves it to the dead-letter queue).
+    ///
+    /// When the enrichment is given up — a retry on the last receive (SR down for hours, SR
+    /// refusing the company's credentials), or the company's credentials gone (disabled) — the
+    /// vendor still hears of the order: Kombo's `assessment:order-received` goes out with what
+    /// SR's order carries (see `Notifications::order_received`; the connector's `order.created`
+    /// went out first anyway).
     pub async fn enrich_order(
         &self,
         order: Option<&Order>,
         order_id: &str,
         company_id: &str,
+        last_receive: bool,
     ) -> EnrichmentOutcome {
-        let retry = EnrichmentOutcome::Retry { after: None };
         let Some(order) = order else {
             tracing::error!(
                 order_id,
@@ -192,6 +212,37 @@ impl Enricher<'_> {
             );
             return EnrichmentOutcome::Done;
         };
+        let outcome = match self.attempt(order).await {
+            Attempt::Done => return EnrichmentOutcome::Done,
+            Attempt::Retry { after } if !last_receive => return EnrichmentOutcome::Retry { after },
+            Attempt::Retry { after } => EnrichmentOutcome::Retry { after },
+            Attempt::GivenUp => EnrichmentOutcome::Done,
+        };
+        tracing::error!(order_id, company_id = %order.company_id, "order enrichment given up; the order stays as SR placed it");
+        // The stored order, in case another worker enriched it meanwhile.
+        let current = match self.store.get_order(order_id).await {
+            Ok(Some(current)) => current,
+            _ => order.clone(),
+        };
+        match self
+            .notifications
+            .order_received(&current, Utc::now())
+            .await
+        {
+            Ok(_) => outcome,
+            Err(e) => {
+                // On the last receive the message goes to the dead-letter queue all the same
+                // (`connector dlq redrive` brings it back); otherwise it is tried again.
+                tracing::error!(order_id, company_id = %order.company_id, error = %e, "could not record or queue the order's Kombo event; will retry");
+                EnrichmentOutcome::Retry { after: None }
+            }
+        }
+    }
+
+    /// One try at enriching `order` and telling the vendor.
+    async fn attempt(&self, order: &Order) -> Attempt {
+        let order_id = order.order_id.as_str();
+        let retry = Attempt::Retry { after: None };
         let now = Utc::now();
         if let Err(e) = self.notifications.order_created(order, now).await {
             tracing::warn!(order_id, company_id = %order.company_id, error = %e, "could not record or queue order.created; will retry");
@@ -204,7 +255,7 @@ impl Enricher<'_> {
                 .order_enriched(order, existing, now)
                 .await
             {
-                Ok(_) => EnrichmentOutcome::Done,
+                Ok(_) => Attempt::Done,
                 Err(e) => {
                     tracing::warn!(order_id, company_id = %order.company_id, error = %e, "could not queue order.enriched; will retry");
                     retry
@@ -226,12 +277,12 @@ impl Enricher<'_> {
             Ok(Ok(enrichment)) => enrichment,
             Ok(Err(t)) => {
                 tracing::warn!(order_id, company_id = %order.company_id, detail = %t.detail, "enrichment failed for now; will retry");
-                return EnrichmentOutcome::Retry { after: t.after };
+                return Attempt::Retry { after: t.after };
             }
             Err(SecretError::NotFound(_)) => {
                 // Disabled company: its secret is gone and SR would refuse us anyway.
                 tracing::warn!(order_id, company_id = %order.company_id, "no SmartRecruiters credentials (integration disabled?); order left without enrichment");
-                return EnrichmentOutcome::Done;
+                return Attempt::GivenUp;
             }
             Err(e) => {
                 tracing::warn!(order_id, company_id = %order.company_id, error = %e, "could not read company credentials; will retry");
@@ -244,7 +295,7 @@ impl Enricher<'_> {
                 let theirs = order.enrichment.clone().unwrap_or(enrichment);
                 (order, theirs)
             }
-            Ok(EnrichmentWrite::Missing) => return EnrichmentOutcome::Done,
+            Ok(EnrichmentWrite::Missing) => return Attempt::Done,
             Err(e) => {
                 tracing::warn!(order_id, company_id = %order.company_id, error = %e, "could not store the enrichment; will retry");
                 return retry;
@@ -256,7 +307,7 @@ impl Enricher<'_> {
             .order_enriched(&order, &enrichment, Utc::now())
             .await
         {
-            Ok(_) => EnrichmentOutcome::Done,
+            Ok(_) => Attempt::Done,
             Err(e) => {
                 // The enrichment is stored; the retry only queues the event (see above).
                 tracing::warn!(order_id, company_id = %order.company_id, error = %e, "could not queue order.enriched; will retry");

@@ -161,11 +161,29 @@ impl Notifications {
                 };
                 &with_enrichment
             };
-            if let Some(kombo) = order_received_event(order, now) {
-                self.emit(kombo).await?;
-            }
+            self.order_received(order, now).await?;
         }
         Ok(event)
+    }
+
+    /// Kombo's `assessment:order-received` (or `inline-assessment:order-received`) for `order`
+    /// as it stands, in the Kombo formats (nothing in `connector`). The enrichment worker sends
+    /// it once the enrichment is stored ([`Self::order_enriched`]) or, when it gives the
+    /// enrichment up (the message's last receive, the company's credentials gone), with what
+    /// SR's order itself carries. Its id derives from the order, so whichever comes first is
+    /// the one event the vendor gets.
+    pub async fn order_received(
+        &self,
+        order: &Order,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Event>, NotifyError> {
+        if !self.format.sends_kombo_events() {
+            return Ok(None);
+        }
+        match order_received_event(order, now) {
+            Some(event) => Ok(Some(self.emit(event).await?)),
+            None => Ok(None),
+        }
     }
 
     /// `delivery.failed`: result `version` of the order will not reach SR (refused for good, or

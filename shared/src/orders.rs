@@ -53,6 +53,16 @@ impl VendorOrderStatus {
         }
     }
 
+    /// Kombo's status for SR's `status`, in the vendor's own word for SR's `REJECTED`:
+    /// `REJECTED` when `rejected_by_vendor` (it said SR's `REJECTED`, see [`says_rejected`]),
+    /// else Kombo's `CANCELLED`.
+    pub fn of_result(status: Option<ResultStatus>, rejected_by_vendor: bool) -> Self {
+        match status {
+            Some(ResultStatus::Rejected) if rejected_by_vendor => Self::Rejected,
+            status => Self::from_result(status),
+        }
+    }
+
     /// SR has no "cancelled": Kombo's `CANCELLED` reaches SR as `REJECTED`, and SR's `EXPIRED`
     /// is an order that ended without a result, so both read back as `CANCELLED`.
     pub fn from_result(status: Option<ResultStatus>) -> Self {
@@ -160,17 +170,20 @@ pub struct Order {
     /// never sends a different status once this is final.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_status: Option<ResultStatus>,
-    /// Kombo's status of the current result in the vendor's own word (SR's `REJECTED` is the
-    /// vendor's `REJECTED` or Kombo's `CANCELLED`), stored with the result so a listed order
-    /// needs no history to tell them apart. Absent on orders stored before it was kept.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result_vendor_status: Option<VendorOrderStatus>,
     /// When the vendor submitted the latest result (the delivery latency metric starts here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_submitted_at: Option<DateTime<Utc>>,
     /// A submission carried a file attachment: the order has `FILE#` items.
     #[serde(default)]
     pub has_file_attachments: bool,
+    /// SHA-256 of the request body that became the latest result version: the same `PUT`
+    /// again (a retry after a 503 or a lost answer) stores no second version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_request_sha256: Option<String>,
+    /// The latest result's `REJECTED` is the vendor's own word (SR's `REJECTED`), not Kombo's
+    /// `CANCELLED`: what `vendor_status` answers.
+    #[serde(default)]
+    pub result_rejected_by_vendor: bool,
     /// The history, oldest first. Each entry is an item of its own (`HISTORY#…`), read with
     /// `Store::get_order_with_history`; a plain read of the order leaves these empty, except on
     /// orders written before the history had items of its own, which kept it inline.
@@ -184,38 +197,35 @@ pub struct Order {
     pub enrichment: Option<crate::enrichment::OrderEnrichment>,
 }
 
+/// Whether a submission's body says SR's `REJECTED` (top level or in
+/// `remote_fields.smartrecruiters`), rather than Kombo's `CANCELLED`.
+pub fn says_rejected(body: &serde_json::Value) -> bool {
+    let remote = body.pointer("/remote_fields/smartrecruiters/status");
+    remote
+        .or_else(|| body.get("status"))
+        .and_then(|s| s.as_str())
+        == Some("REJECTED")
+}
+
 impl Order {
     /// Kombo's status of the order. SR's `REJECTED` reads back as the vendor's own word: `REJECTED`
     /// when the vendor sent SR's `REJECTED` (top level or in `remote_fields.smartrecruiters`),
     /// otherwise `CANCELLED` (Kombo's word, which SR has no counterpart for).
     pub fn vendor_status(&self) -> VendorOrderStatus {
-        if let Some(status) = self.result_vendor_status {
-            return status;
-        }
-        let status = self.result_status();
-        if status == Some(ResultStatus::Rejected) && self.vendor_said_rejected() {
-            return VendorOrderStatus::Rejected;
-        }
-        VendorOrderStatus::from_result(status)
+        VendorOrderStatus::of_result(self.result_status(), self.vendor_said_rejected())
     }
 
-    /// Whether the submission behind the current result said `REJECTED` in SR's words (orders
-    /// stored before `result_vendor_status`, whose submissions are on the order item).
+    /// Whether the submission behind the current result said `REJECTED` in SR's words: kept on
+    /// the order item with the result (lists read no history); orders stored before that carry
+    /// the submission in their history.
     fn vendor_said_rejected(&self) -> bool {
-        let Some(body) = self
-            .submissions
-            .iter()
-            .rev()
-            .find(|s| s.version == Some(self.result_version))
-            .map(|s| &s.vendor_body)
-        else {
-            return false;
-        };
-        let remote = body.pointer("/remote_fields/smartrecruiters/status");
-        remote
-            .or_else(|| body.get("status"))
-            .and_then(|s| s.as_str())
-            == Some("REJECTED")
+        self.result_rejected_by_vendor
+            || self
+                .submissions
+                .iter()
+                .rev()
+                .find(|s| s.version == Some(self.result_version))
+                .is_some_and(|s| says_rejected(&s.vendor_body))
     }
 
     pub fn result_status(&self) -> Option<ResultStatus> {
@@ -497,9 +507,10 @@ fn blank_order(fingerprint: String, now: DateTime<Utc>) -> Order {
         sent_version: 0,
         delivery_state: DeliveryState::None,
         delivered_status: None,
-        result_vendor_status: None,
         result_submitted_at: None,
         has_file_attachments: false,
+        result_request_sha256: None,
+        result_rejected_by_vendor: false,
         submissions: Vec::new(),
         deliveries: Vec::new(),
         enrichment: None,
@@ -693,5 +704,23 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err, OrderError::UnknownPackage("nope".into()));
+    }
+
+    #[test]
+    fn sr_rejected_reads_back_as_the_vendors_word_from_the_order_item_alone() {
+        let rejected = serde_json::json!({"result": {"status": "REJECTED"}, "result_version": 1});
+        // Kombo's CANCELLED, stored as SR's REJECTED.
+        let cancelled = test_support::order(rejected.clone());
+        assert_eq!(cancelled.vendor_status(), VendorOrderStatus::Cancelled);
+        // The vendor said REJECTED: the order item says so, without its history.
+        let mut said = rejected;
+        said["result_rejected_by_vendor"] = serde_json::json!(true);
+        let order = test_support::order(said);
+        assert!(order.submissions.is_empty());
+        assert_eq!(order.vendor_status(), VendorOrderStatus::Rejected);
+        assert!(says_rejected(
+            &serde_json::json!({"status": "CANCELLED", "remote_fields": {"smartrecruiters": {"status": "REJECTED"}}})
+        ));
+        assert!(!says_rejected(&serde_json::json!({"status": "CANCELLED"})));
     }
 }

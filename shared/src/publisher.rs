@@ -336,7 +336,10 @@ impl ResultPublisher {
                         in_flight: Some(&self.in_flight),
                     };
                     let order = orders.get(order_id.as_str());
-                    match enricher.enrich_order(order, order_id, company_id).await {
+                    match enricher
+                        .enrich_order(order, order_id, company_id, last_receive)
+                        .await
+                    {
                         EnrichmentOutcome::Done => Outcome::Done,
                         EnrichmentOutcome::Retry { after } => Outcome::Retry { after },
                     }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer};
 
-use crate::orders::{Order, VendorOrderStatus};
+use crate::orders::Order;
 use crate::sr::results::UrlAttachmentType;
 use crate::sr::{AssessmentResult, PackageResult, ResultStatus, Score, UrlAttachment};
 
@@ -65,29 +65,6 @@ pub struct ResultSubmission {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "lenient_time")]
     pub assessment_package_date: Option<DateTime<Utc>>,
-}
-
-impl ResultSubmission {
-    /// Kombo's status of the order once this submission's result (SR status `status`) is
-    /// stored: the vendor's own word for SR's `REJECTED` (`REJECTED` or Kombo's `CANCELLED`).
-    pub fn vendor_status(&self, status: Option<ResultStatus>) -> VendorOrderStatus {
-        match status {
-            Some(ResultStatus::Rejected) if self.says_rejected() => VendorOrderStatus::Rejected,
-            status => VendorOrderStatus::from_result(status),
-        }
-    }
-
-    /// Whether the vendor said SR's `REJECTED` (rather than Kombo's `CANCELLED`), at the top
-    /// level or in `remote_fields.smartrecruiters`: the order then lists as Kombo's `REJECTED`.
-    pub fn says_rejected(&self) -> bool {
-        self.status == SubmittedStatus::Rejected
-            || self
-                .remote_fields
-                .as_ref()
-                .and_then(|r| r.smartrecruiters.as_ref())
-                .and_then(|f| f.status)
-                == Some(ResultStatus::Rejected)
-    }
 }
 
 /// Kombo's `remote_fields`: fields passed to one ATS only.
@@ -957,9 +934,10 @@ mod tests {
             sent_version: 0,
             delivery_state: DeliveryState::None,
             delivered_status: None,
-            result_vendor_status: None,
             result_submitted_at: None,
             has_file_attachments: false,
+            result_request_sha256: None,
+            result_rejected_by_vendor: false,
             submissions: vec![],
             deliveries: vec![],
             enrichment: None,

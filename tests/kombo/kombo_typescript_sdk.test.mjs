@@ -325,6 +325,13 @@ test("Kombo webhooks verify and parse with the SDK's models and validateWebhook"
   assert.equal(viaValidate.body.type, "assessment:order-received");
   assert.equal(viaValidate.x_kombo_signature, order.headers["x-kombo-signature"]);
 
+  // An order whose enrichment was given up: sent with what SR's order carries, nulls elsewhere.
+  const neverEnriched = assessmentOrderReceivedWebhookPayloadFromJSON(
+    received.get(story.never_enriched_order_id).body.toString());
+  assert.ok(neverEnriched.ok, String(neverEnriched.error));
+  assert.equal(neverEnriched.value.data.candidate.first_name, "Ada");
+  assert.equal(neverEnriched.value.data.job.location ?? null, null);
+
   for (const id of [story.inline_order_id, story.asked_order_id]) {
     const inline = received.get(id);
     const payload = inlineAssessmentOrderReceivedWebhookPayloadFromJSON(inline.body.toString());

@@ -332,6 +332,14 @@ def test_kombo_webhooks_verify_with_the_readme_snippet_and_parse_with_the_sdks_m
         {"X-Kombo-Signature": headers["x-kombo-signature"], "body": json.loads(body)})
     assert request.body.data.id == story["order_id"]
 
+    # An order whose enrichment was given up: sent with what SR's order carries, nulls elsewhere.
+    headers, body = received[story["never_enriched_order_id"]]
+    payload = models.AssessmentOrderReceivedWebhookPayload.model_validate_json(body)
+    assert payload.type == "assessment:order-received"
+    assert payload.data.candidate.first_name == "Ada"
+    assert payload.data.job.name == "Engineer"
+    assert payload.data.job.location is None
+
     for inline_id in (story["inline_order_id"], story["asked_order_id"]):
         headers, body = received[inline_id]
         payload = models.InlineAssessmentOrderReceivedWebhookPayload.model_validate_json(body)

@@ -11,13 +11,17 @@ use connector::api::vendor::VendorApi;
 use connector::backoff::Backoff;
 use connector::kombo::inline::{InlineUrlClient, InlineUrlSettings};
 use connector::kombo::webhooks::WebhookFormat;
+use connector::notifications::Notifications;
 use connector::orders::Order;
+use connector::queue::QueueMessage;
 use connector::webhooks::{Dispatch, WebhookDispatcher, WebhookSettings};
 use lambda_http::http::Method;
 use serde_json::{json, Value};
 
-use crate::publishing::sqs_message;
-use crate::{eventually, json_body, request, unique, uuid, Stack, TestCompany};
+use crate::publishing::{
+    publisher, sqs_message, sqs_message_received, unpolled_results_queue, LAST_RECEIVE,
+};
+use crate::{eventually, json_body, order_body, request, unique, uuid, Stack, TestCompany};
 
 /// One package of each SR type, in Kombo's names where Kombo has one; `assessed` holds two
 /// assessments, `quiz` is inline with a URL template, `ask` is inline without (the vendor
@@ -148,32 +152,98 @@ pub async fn enriched_order(stack: &Stack, order_id: &str) -> Order {
     .await
 }
 
-/// Emits the Kombo events of `orders` (as the enrichment worker does in the `kombo` format) on a
-/// queue of this call's own, and has the real webhook dispatcher POST them to `url`.
-pub async fn dispatch_kombo_events(stack: &Stack, url: &str, orders: &[Order]) -> Vec<Dispatch> {
-    let queue_url = stack
-        .aws
-        .sqs
-        .create_queue()
-        .queue_name(unique("kombo-webhooks"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let notifications = connector::notifications::Notifications::new(
-        stack.store.clone(),
-        stack.aws.sqs.clone(),
-        Some(queue_url.clone()),
-    )
-    .with_format(WebhookFormat::Kombo);
-    for order in orders {
-        let enrichment = order.enrichment.as_ref().expect("an enriched order");
-        notifications
-            .order_enriched(order, enrichment, Utc::now())
+/// Kombo-format events on a notifications queue of their own, which [`dispatch_kombo_events`]
+/// hands to the real webhook dispatcher: what the enrichment worker of a `WebhookFormat=kombo`
+/// stack records and queues.
+pub struct KomboEvents {
+    pub queue_url: String,
+    pub notifications: Notifications,
+}
+
+impl KomboEvents {
+    pub async fn new(stack: &Stack) -> Self {
+        let queue_url = stack
+            .aws
+            .sqs
+            .create_queue()
+            .queue_name(unique("kombo-webhooks"))
+            .send()
             .await
-            .expect("events recorded and queued");
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let notifications = Notifications::new(
+            stack.store.clone(),
+            stack.aws.sqs.clone(),
+            Some(queue_url.clone()),
+        )
+        .with_format(WebhookFormat::Kombo);
+        Self {
+            queue_url,
+            notifications,
+        }
     }
+
+    /// The events of enriched `orders`, as the worker emits them once the enrichment is stored.
+    pub async fn of_enriched(&self, orders: &[Order]) {
+        for order in orders {
+            let enrichment = order.enrichment.as_ref().expect("an enriched order");
+            self.notifications
+                .order_enriched(order, enrichment, Utc::now())
+                .await
+                .expect("events recorded and queued");
+        }
+    }
+
+    /// An order of `package` that SR places (create-order in-process, its message kept from
+    /// the stack's own publisher) and whose enrichment is given up: SR fails its job read on the
+    /// message's last receive. The publisher sends Kombo's event with what SR's order carries.
+    /// Answers the order id.
+    pub async fn of_order_never_enriched(
+        &self,
+        stack: &Stack,
+        company: &TestCompany,
+        package: &str,
+    ) -> String {
+        let api = PartnerApi::new(
+            stack.store.clone(),
+            stack.secrets.clone(),
+            unpolled_results_queue(stack).await,
+            stack.notifications(),
+            stack.config.sr.clone(),
+            stack.config.access_token_ttl,
+        );
+        let (order_id, body) = order_body(stack, company, package);
+        let token = stack.access_token(company).await;
+        let placed = crate::create_order_through(&api, &token, &body).await;
+        assert_eq!(placed.status(), 202, "{:?}", placed.body());
+        let job_id = body["job"]["id"].as_str().unwrap();
+        stack
+            .sim
+            .inject_fault(
+                json!({"path_contains": format!("/jobs/{job_id}"), "status": 503, "count": 1}),
+            )
+            .await;
+        let message = serde_json::to_string(&QueueMessage::OrderReceived {
+            order_id: order_id.clone(),
+            company_id: company.company_id.clone(),
+        })
+        .unwrap();
+        let outcome = publisher(stack, self.notifications.clone())
+            .process(&sqs_message_received(&message, LAST_RECEIVE))
+            .await;
+        assert!(outcome.is_retry(), "{outcome:?}: the job read was to fail");
+        order_id
+    }
+}
+
+/// Has the real webhook dispatcher POST the `count` events queued on `events` to `url`.
+pub async fn dispatch_kombo_events(
+    stack: &Stack,
+    url: &str,
+    events: &KomboEvents,
+    count: usize,
+) -> Vec<Dispatch> {
     let dispatcher = WebhookDispatcher::new(
         stack.store.clone(),
         stack.secrets.clone(),
@@ -181,18 +251,18 @@ pub async fn dispatch_kombo_events(stack: &Stack, url: &str, orders: &[Order]) -
         WebhookSettings {
             url: Some(url.parse().unwrap()),
             signing_secret_id: signing_secret_id(stack),
-            queue_url: queue_url.clone(),
+            queue_url: events.queue_url.clone(),
             max_receive_count: 10,
             backoff: Backoff::default(),
         },
     );
     let mut outcomes = Vec::new();
-    while outcomes.len() < orders.len() {
+    while outcomes.len() < count {
         let received = stack
             .aws
             .sqs
             .receive_message()
-            .queue_url(&queue_url)
+            .queue_url(&events.queue_url)
             .max_number_of_messages(10)
             .wait_time_seconds(1)
             .send()
@@ -211,8 +281,9 @@ pub async fn dispatch_kombo_events(stack: &Stack, url: &str, orders: &[Order]) -
 
 /// The whole webhook story against a receiver at `url`: a new company with [`full_catalog`],
 /// an order of `assessed` and an inline order of `quiz` placed by SR (the simulator), enriched
-/// by the stack and announced in Kombo's format by the real dispatcher, and an inline order of
-/// `ask`, whose URL `url` is asked for synchronously. Answers what happened, as JSON.
+/// by the stack and announced in Kombo's format by the real dispatcher, an order of `assessed`
+/// whose enrichment is given up (announced with what SR's order carries), and an inline order
+/// of `ask`, whose URL `url` is asked for synchronously. Answers what happened, as JSON.
 pub async fn webhook_story(stack: &Stack, url: &str) -> Value {
     let company = stack.new_company("kombo-hooks").await;
     publish_full_catalog(stack, &company).await;
@@ -230,13 +301,19 @@ pub async fn webhook_story(stack: &Stack, url: &str) -> Value {
         enriched_order(stack, &order_id).await,
         enriched_order(stack, &inline_id).await,
     ];
-    let outcomes = dispatch_kombo_events(stack, url, &orders).await;
+    let events = KomboEvents::new(stack).await;
+    events.of_enriched(&orders).await;
+    let never_enriched_id = events
+        .of_order_never_enriched(stack, &company, "assessed")
+        .await;
+    let outcomes = dispatch_kombo_events(stack, url, &events, orders.len() + 1).await;
     json!({
         "company_id": company.company_id,
         "integration_id": company.integration_id,
         "order_id": order_id,
         "inline_order_id": inline_id,
         "asked_order_id": asked_id,
+        "never_enriched_order_id": never_enriched_id,
         "asked_order_answer": {"status": status, "body": answer},
         "dispatched": outcomes.iter().map(|o| format!("{o:?}")).collect::<Vec<_>>(),
         "signing_secret": signing_secret(stack).await,

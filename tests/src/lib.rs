@@ -4,6 +4,7 @@
 
 pub mod apigw;
 pub mod consent_page;
+pub mod faults;
 pub mod kombo;
 pub mod pipeline;
 pub mod publishing;
@@ -393,6 +394,25 @@ where
 }
 
 /// An order request as SR sends it, for `company` and `package_id`, with a fresh order id.
+/// SR's `POST /packages/orders` with `token` and `body` through `api` (in-process create-order).
+pub async fn create_order_through(
+    api: &PartnerApi,
+    token: &str,
+    body: &serde_json::Value,
+) -> lambda_http::Response<Body> {
+    api.create_order(request(
+        Method::POST,
+        "/packages/orders",
+        &[
+            ("authorization", &format!("Bearer {token}")),
+            ("content-type", "application/json"),
+        ],
+        body.to_string(),
+    ))
+    .await
+    .unwrap()
+}
+
 pub fn order_body(
     stack: &Stack,
     company: &TestCompany,
@@ -442,18 +462,7 @@ impl Stack {
         token: &str,
         body: &serde_json::Value,
     ) -> lambda_http::Response<Body> {
-        self.partner_api()
-            .create_order(request(
-                Method::POST,
-                "/packages/orders",
-                &[
-                    ("authorization", &format!("Bearer {token}")),
-                    ("content-type", "application/json"),
-                ],
-                body.to_string(),
-            ))
-            .await
-            .unwrap()
+        create_order_through(&self.partner_api(), token, body).await
     }
 
     /// A vendor API call through the in-process handler.

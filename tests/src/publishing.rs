@@ -1,22 +1,77 @@
 //! Driving the result publisher in-process, as the SQS event source would.
 
 use aws_lambda_events::event::sqs::SqsMessage;
+use connector::notifications::Notifications;
+use connector::publisher::ResultPublisher;
 use connector::queue::QueueMessage;
 
 use crate::TestCompany;
 
+/// The results queue's `maxReceiveCount` (template.yaml), which `ResultPublisher` reads as
+/// `MAX_RECEIVE_COUNT` (default 20): a retry on this receive moves the message to the DLQ.
+pub const LAST_RECEIVE: u32 = 20;
+
 /// An SQS record as Lambda delivers it, on its first receive.
 pub fn sqs_message(body: &str) -> SqsMessage {
+    sqs_message_received(body, 1)
+}
+
+/// An SQS record as Lambda delivers it on its `receive_count`th receive.
+pub fn sqs_message_received(body: &str, receive_count: u32) -> SqsMessage {
     serde_json::from_value(serde_json::json!({
         "messageId": crate::uuid(),
         "receiptHandle": "rh",
         "body": body,
-        "attributes": {"ApproximateReceiveCount": "1"},
+        "attributes": {"ApproximateReceiveCount": receive_count.to_string()},
         "messageAttributes": {},
         "eventSource": "aws:sqs",
         "awsRegion": "us-east-1"
     }))
     .expect("a well-formed SQS record")
+}
+
+/// The result publisher in-process against the stack, recording and queueing its events
+/// through `notifications` (e.g. in another webhook format than the stack's).
+pub fn publisher(stack: &crate::Stack, notifications: Notifications) -> ResultPublisher {
+    ResultPublisher::new(
+        stack.store.clone(),
+        stack.secrets.clone(),
+        connector::sr::SrClient::new(stack.config.sr.clone()),
+    )
+    .with_notifications(notifications)
+}
+
+/// Takes every message off `queue_url` (a queue of the test's own): their bodies.
+pub async fn drain(stack: &crate::Stack, queue_url: &str) -> Vec<String> {
+    let mut bodies = Vec::new();
+    loop {
+        let received = stack
+            .aws
+            .sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return bodies;
+        }
+        for message in messages {
+            stack
+                .aws
+                .sqs
+                .delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(message.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
+            bodies.push(message.body.unwrap());
+        }
+    }
 }
 
 /// "Deliver result `version` of `order_id`", as the vendor API queues it.
@@ -86,18 +141,32 @@ pub async fn store_result_directly(
     expected: u64,
     status: connector::sr::ResultStatus,
 ) -> connector::orders::Order {
+    try_store_result_directly(stack, company, order_id, expected, status)
+        .await
+        .expect("the result is stored")
+}
+
+/// [`store_result_directly`], answering the store's error (e.g. `Conflict` when `expected` is
+/// not the order's version any more).
+pub async fn try_store_result_directly(
+    stack: &crate::Stack,
+    company: &TestCompany,
+    order_id: &str,
+    expected: u64,
+    status: connector::sr::ResultStatus,
+) -> Result<connector::orders::Order, connector::store::StoreError> {
     let result = connector::sr::PackageResult {
         status: Some(status),
         ..Default::default()
     };
+    let mut order = stack.stored_order(order_id).await;
+    assert_eq!(order.integration_id, company.integration_id);
+    order.result_version = expected;
     stack
         .store
         .write_result(connector::store::ResultWrite {
-            order_id,
-            integration_id: &company.integration_id,
-            expected_version: expected,
+            order: &order,
             result: &result,
-            vendor_status: connector::orders::VendorOrderStatus::from_result(result.status),
             submission: &connector::orders::Submission {
                 version: Some(expected + 1),
                 submitted_at: chrono::Utc::now(),
@@ -106,8 +175,9 @@ pub async fn store_result_directly(
                 note: None,
                 revision_of: None,
             },
+            request_sha256: None,
+            files: &[],
             now: chrono::Utc::now(),
         })
         .await
-        .expect("the result is stored")
 }

@@ -7,26 +7,19 @@
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use connector::api::partner::PartnerApi;
+use connector::kombo::webhooks::WebhookFormat;
 use connector::publisher::{Outcome, ResultPublisher};
 use connector::queue::{QueueMessage, ResultsQueue};
-use connector::sr::SrClient;
+use connector_tests::publishing::{self, drain, sqs_message_received, LAST_RECEIVE};
 use connector_tests::scenario::demo_catalog;
-use connector_tests::{json_body, order_body, request, unique, Stack, TestCompany};
+use connector_tests::{
+    create_order_through, json_body, order_body, request, unique, Stack, TestCompany,
+};
 use lambda_http::http::Method;
 use serde_json::{json, Value};
 
-/// An SQS record as Lambda delivers it.
 fn record(body: &str, receive_count: u32) -> aws_lambda_events::event::sqs::SqsMessage {
-    serde_json::from_value(json!({
-        "messageId": connector_tests::uuid(),
-        "receiptHandle": "rh",
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": receive_count.to_string()},
-        "messageAttributes": {},
-        "eventSource": "aws:sqs",
-        "awsRegion": "us-east-1"
-    }))
-    .unwrap()
+    sqs_message_received(body, receive_count)
 }
 
 /// A FIFO queue like the results queue, for this test only.
@@ -57,63 +50,7 @@ fn partner_api(stack: &Stack, queue_url: &str) -> PartnerApi {
 }
 
 fn publisher(stack: &Stack) -> ResultPublisher {
-    ResultPublisher::new(
-        stack.store.clone(),
-        stack.secrets.clone(),
-        SrClient::new(stack.config.sr.clone()),
-    )
-    .with_notifications(stack.notifications())
-}
-
-async fn post_order(
-    api: &PartnerApi,
-    token: &str,
-    body: &Value,
-) -> lambda_http::Response<lambda_http::Body> {
-    api.create_order(request(
-        Method::POST,
-        "/packages/orders",
-        &[
-            ("authorization", &format!("Bearer {token}")),
-            ("content-type", "application/json"),
-        ],
-        body.to_string(),
-    ))
-    .await
-    .unwrap()
-}
-
-/// Every message in `queue_url` (it is this test's own).
-async fn drain(stack: &Stack, queue_url: &str) -> Vec<String> {
-    let mut bodies = Vec::new();
-    loop {
-        let received = stack
-            .aws
-            .sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(0)
-            .send()
-            .await
-            .unwrap();
-        let messages = received.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return bodies;
-        }
-        for message in messages {
-            stack
-                .aws
-                .sqs
-                .delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(message.receipt_handle.unwrap())
-                .send()
-                .await
-                .unwrap();
-            bodies.push(message.body.unwrap());
-        }
-    }
+    publishing::publisher(stack, stack.notifications())
 }
 
 /// What the simulator's fixtures derive from an id (`infra/sr-simulator/src/fixtures.rs`).
@@ -132,7 +69,7 @@ async fn ordered(stack: &Stack, label: &str) -> (TestCompany, String, Value, Vec
     let token = stack.access_token(&company).await;
     let queue = fifo_queue(stack).await;
     let (order_id, body) = order_body(stack, &company, "culture-fit");
-    let response = post_order(&partner_api(stack, &queue), &token, &body).await;
+    let response = create_order_through(&partner_api(stack, &queue), &token, &body).await;
     assert_eq!(response.status(), 202, "{:?}", response.body());
     let messages = drain(stack, &queue).await;
     (company, order_id, body, messages)
@@ -353,7 +290,7 @@ async fn sr_retrying_an_order_after_a_failed_enqueue_still_gets_it_enriched() {
         stack.env["MOTO_URL"],
         unique("no-such-queue")
     );
-    let response = post_order(&partner_api(&stack, &missing_queue), &token, &body).await;
+    let response = create_order_through(&partner_api(&stack, &missing_queue), &token, &body).await;
     assert_eq!(response.status(), 503);
     let error = json_body(&response);
     assert_eq!(
@@ -364,7 +301,7 @@ async fn sr_retrying_an_order_after_a_failed_enqueue_still_gets_it_enriched() {
 
     // SR retries the same POST: the stored order is recognised and its message sent now.
     let queue = fifo_queue(&stack).await;
-    let retried = post_order(&partner_api(&stack, &queue), &token, &body).await;
+    let retried = create_order_through(&partner_api(&stack, &queue), &token, &body).await;
     assert_eq!(retried.status(), 202, "{:?}", retried.body());
     let messages = drain(&stack, &queue).await;
     assert_eq!(messages, vec![order_received(&company, &order_id)]);
@@ -492,6 +429,96 @@ async fn results_still_reach_sr_while_enrichment_keeps_failing() {
     assert_eq!(publisher.process(&record(&result, 1)).await, Outcome::Done);
     let sr = stack.sim.order(&order_id).await.unwrap();
     assert_eq!(sr["result"]["status"], "COMPLETED");
+    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    assert!(order.enrichment.is_none());
+}
+
+/// The publisher of a stack whose webhooks are in Kombo's format (`WebhookFormat=kombo`).
+fn kombo_publisher(stack: &Stack) -> ResultPublisher {
+    publishing::publisher(
+        stack,
+        stack.notifications().with_format(WebhookFormat::Kombo),
+    )
+}
+
+#[tokio::test]
+async fn a_kombo_vendor_hears_of_an_order_whose_enrichment_is_given_up_once() {
+    let stack = Stack::connect().await;
+    let (company, order_id, body, messages) = ordered(&stack, "enrich-given-up").await;
+    let job_id = body["job"]["id"].as_str().unwrap();
+    // SR fails the job read on the first and the last receive; the redriven message succeeds.
+    stack
+        .sim
+        .inject_fault(
+            json!({"path_contains": format!("/jobs/{job_id}"), "status": 503, "count": 2}),
+        )
+        .await;
+    let publisher = kombo_publisher(&stack);
+    let kombo_event = format!("assessment:order-received:{order_id}");
+
+    // While enrichment may still succeed, Kombo's event waits for it.
+    assert!(publisher.process(&record(&messages[0], 1)).await.is_retry());
+    assert!(!ids_of(&events(&stack, &company).await).contains(&kombo_event));
+
+    // The last receive fails too (the message goes to the dead-letter queue): the vendor hears
+    // of the order all the same, with what SR's order carries.
+    let last = publisher.process(&record(&messages[0], LAST_RECEIVE)).await;
+    assert!(last.is_retry(), "{last:?}");
+    let listed = events(&stack, &company).await;
+    let received: Vec<&Value> = listed
+        .iter()
+        .filter(|e| e["id"] == kombo_event.as_str())
+        .collect();
+    assert_eq!(received.len(), 1, "{listed:?}");
+    let data = &received[0]["data"];
+    assert_eq!(received[0]["type"], "assessment:order-received");
+    assert_eq!(data["id"], order_id.as_str());
+    assert_eq!(data["status"], "OPEN");
+    assert_eq!(data["candidate"]["remote_id"], body["candidate"]["id"]);
+    assert_eq!(data["candidate"]["first_name"], "Ada");
+    assert_eq!(data["candidate"]["email"], "ada@example.com");
+    assert_eq!(data["job"]["remote_id"], job_id);
+    assert_eq!(data["job"]["name"], "Engineer");
+    assert_eq!(data["job"]["location"], Value::Null, "{data}");
+    assert_eq!(data["job"]["hiring_team"], json!([]));
+
+    // An operator redrives the message and SR answers now: the order is enriched, and the
+    // vendor does not get Kombo's event a second time.
+    assert_eq!(
+        publisher.process(&record(&messages[0], 1)).await,
+        Outcome::Done
+    );
+    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    assert!(order.enrichment.unwrap().job.is_some());
+    let ids = ids_of(&events(&stack, &company).await);
+    assert_eq!(
+        ids.iter().filter(|id| **id == kombo_event).count(),
+        1,
+        "{ids:?}"
+    );
+    assert!(
+        ids.contains(&format!("order.enriched:{order_id}")),
+        "{ids:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_kombo_vendor_hears_of_an_order_of_a_company_disabled_before_its_enrichment() {
+    let stack = Stack::connect().await;
+    let (company, order_id, _body, messages) = ordered(&stack, "enrich-disabled").await;
+    let disabled = stack.sim.disable(&company.company_id).await;
+    assert!(disabled.status < 300, "{:?}", disabled.body);
+
+    // The company's SR credentials are gone: enrichment cannot succeed, and is not retried.
+    let outcome = kombo_publisher(&stack)
+        .process(&record(&messages[0], 1))
+        .await;
+    assert_eq!(outcome, Outcome::Done);
+    let ids = ids_of(&events(&stack, &company).await);
+    assert!(
+        ids.contains(&format!("assessment:order-received:{order_id}")),
+        "{ids:?}"
+    );
     let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
     assert!(order.enrichment.is_none());
 }

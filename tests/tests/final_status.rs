@@ -71,7 +71,7 @@ async fn a_different_status_after_a_final_one_is_refused_and_a_revision_is_deliv
             submit_over_http(&stack, &company, order_id, json!({"status": late})).await;
         assert_eq!(status, 409, "{late}: {body}");
         assert_eq!(body["status"], "error");
-        assert_eq!(body["error"]["connector_code"], "FINAL_STATUS");
+        assert_eq!(body["error"]["connector_code"], "FINAL_STATUS", "{body}");
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains("already COMPLETED"), "{message}");
     }

@@ -756,13 +756,17 @@ async fn kombo_webhooks_come_signed_from_the_dispatcher_in_kombos_shape() {
     let stack = Stack::connect().await;
     let vendor = VendorEndpoint::start(Answer::AssessmentUrl).await;
     let story = webhook_story(&stack, &vendor.url).await;
-    assert_eq!(story["dispatched"], json!(["Done", "Done"]), "{story}");
+    assert_eq!(
+        story["dispatched"],
+        json!(["Done", "Done", "Done"]),
+        "{story}"
+    );
     let secret = story["signing_secret"].as_str().unwrap();
     let received = vendor.received();
     assert_eq!(
         received.len(),
-        3,
-        "the inline call and two dispatched events"
+        4,
+        "the inline call and three dispatched events"
     );
     let mut by_order = std::collections::HashMap::new();
     for call in &received {
@@ -788,6 +792,12 @@ async fn kombo_webhooks_come_signed_from_the_dispatcher_in_kombos_shape() {
         order["data"]["job"]["hiring_team"][0]["hiring_team_roles"],
         json!(["HIRING_MANAGER"])
     );
+    // Enrichment given up: the vendor hears of the order with what SR's order carries.
+    let never_enriched = &by_order[story["never_enriched_order_id"].as_str().unwrap()];
+    assert_eq!(never_enriched["type"], "assessment:order-received");
+    assert_eq!(never_enriched["data"]["candidate"]["first_name"], "Ada");
+    assert_eq!(never_enriched["data"]["job"]["name"], "Engineer");
+    assert_eq!(never_enriched["data"]["job"]["location"], Value::Null);
     let inline = &by_order[story["inline_order_id"].as_str().unwrap()];
     assert_eq!(inline["type"], "inline-assessment:order-received");
     let asked = &by_order[story["asked_order_id"].as_str().unwrap()];
@@ -809,7 +819,7 @@ async fn kombo_webhooks_come_signed_from_the_dispatcher_in_kombos_shape() {
         .iter()
         .filter(|e| e["type"].as_str().unwrap().contains(':'))
         .collect();
-    assert_eq!(kombo.len(), 2, "{events}");
+    assert_eq!(kombo.len(), 3, "{events}");
     assert!(kombo.iter().all(|e| e["webhook"]["state"] == "DELIVERED"));
     assert!(kombo.iter().any(|e| e["id"]
         == format!(

@@ -73,15 +73,17 @@ async fn store_result(
         note: None,
         revision_of: None,
     };
+    let mut order = stack.stored_order(order_id).await;
+    assert_eq!(order.integration_id, company.integration_id);
+    order.result_version = expected;
     let order = stack
         .store
         .write_result(ResultWrite {
-            order_id,
-            integration_id: &company.integration_id,
-            expected_version: expected,
+            order: &order,
             result: &result,
-            vendor_status: connector::orders::VendorOrderStatus::from_result(result.status),
             submission: &submission,
+            request_sha256: None,
+            files: &[],
             now: Utc::now(),
         })
         .await

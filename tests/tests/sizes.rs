@@ -225,7 +225,7 @@ async fn a_result_too_large_to_store_is_413_naming_the_field() {
     )
     .await;
     assert_eq!(status, 413, "{body}");
-    assert_eq!(body["error"]["connector_code"], "VALUE_TOO_LARGE");
+    assert_eq!(body["error"]["connector_code"], "VALUE_TOO_LARGE", "{body}");
     assert_eq!(body["error"]["field"], "attributes[0].value");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("`attributes[0].value`"), "{message}");

@@ -389,6 +389,7 @@ async fn store_result(
         ..Default::default()
     };
     let mut vendor_body = json!({"status": "COMPLETED", "score": 87.0, "max_score": 100});
+    let mut files = Vec::new();
     if let Some(url) = data_url {
         vendor_body["attachments"] = json!([{"name": "interview.mp4",
             "content_type": "video/mp4", "data_url": url}]);
@@ -399,7 +400,7 @@ async fn store_result(
             content: connector::results::FileContent::DataUrl(url.into()),
         };
         let (record, _) = connector::attachments::file_record(order_id, file, "bench", Utc::now());
-        stack.store.put_file(&record, None).await?;
+        files.push(record);
     }
     let submission = Submission {
         version: Some(1),
@@ -409,15 +410,20 @@ async fn store_result(
         note: None,
         revision_of: None,
     };
+    let order = stack
+        .store
+        .get_order(order_id)
+        .await?
+        .filter(|o| o.integration_id == tenant.company.integration_id)
+        .ok_or("the order was placed for the tenant")?;
     stack
         .store
         .write_result(ResultWrite {
-            order_id,
-            integration_id: &tenant.company.integration_id,
-            expected_version: 0,
+            order: &order,
             result: &result,
-            vendor_status: connector::orders::VendorOrderStatus::from_result(result.status),
             submission: &submission,
+            request_sha256: None,
+            files: &files,
             now: Utc::now(),
         })
         .await?;

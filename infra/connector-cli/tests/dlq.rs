@@ -57,11 +57,8 @@ async fn list_shows_a_dead_letter_and_redrive_delivers_it() {
     let order = stack
         .store
         .write_result(ResultWrite {
-            order_id: &order_id,
-            integration_id: &company.integration_id,
-            expected_version: 0,
+            order: &stack.stored_order(&order_id).await,
             result: &result,
-            vendor_status: connector::orders::VendorOrderStatus::from_result(result.status),
             submission: &Submission {
                 version: Some(1),
                 submitted_at: Utc::now(),
@@ -70,6 +67,8 @@ async fn list_shows_a_dead_letter_and_redrive_delivers_it() {
                 note: None,
                 revision_of: None,
             },
+            request_sha256: None,
+            files: &[],
             now: Utc::now(),
         })
         .await

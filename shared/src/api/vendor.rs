@@ -31,8 +31,8 @@ use crate::results::{
 use crate::secrets::{SecretError, Secrets};
 use crate::sr::{Assessment, AssessmentType, PackageResult, ResultStatus, SrClient, SrClientError};
 use crate::store::{
-    CompanyStatus, ConnectKeyRecord, Event, FileSource, FileState, OrderFilter, Organisation,
-    ResultWrite, Store, StoreError, StoredFile, UploadedFile,
+    CompanyStatus, ConnectKeyRecord, Event, FileRecord, FileSource, FileState, OrderFilter,
+    Organisation, ResultWrite, Store, StoreError, StoredFile, UploadedFile,
 };
 
 use super::partner::HandlerResult;
@@ -592,10 +592,11 @@ impl VendorApi {
         let vendor_body = without_inline_data(serde_json::from_slice(bytes).unwrap_or_default());
         require_storable(&vendor_body, "")?;
         require_stored_size_within(&vendor_body, MAX_STORED_RESULT_BYTES, "a result")?;
+        let request_sha256 = crate::auth::credentials::hex_digest(bytes);
         // Names this submission's files, so a publisher still busy with an older one cannot
         // mark these uploaded.
         let revision = random_token(16);
-        let mut files_stored = false;
+        let mut staged: Option<Vec<FileRecord>> = None;
         for attempt in 1..=WRITE_ATTEMPTS {
             let order = self.order_of(integration, order_id, History::Left).await?;
             let PreparedResult {
@@ -606,8 +607,13 @@ impl VendorApi {
             } = prepare_result(&submission, &order)?;
             let status = result.status.unwrap_or(ResultStatus::InProgress);
             if dry_run {
-                let view = DryRunView::of(&order, &submission, &result, &files, decision);
+                let view = DryRunView::of(&order, &vendor_body, &result, &files, decision);
                 return Ok(success(StatusCode::OK, view, warnings));
+            }
+            if order.result_version > 0
+                && order.result_request_sha256.as_deref() == Some(request_sha256.as_str())
+            {
+                return self.repeated_result(&order, warnings).await;
             }
             let now = Utc::now();
             let mut record = Submission {
@@ -618,39 +624,38 @@ impl VendorApi {
                 note: None,
                 revision_of: decision.revision_of(),
             };
-            if !files_stored {
-                // Before the result is queued, so the publisher finds them; a write that loses
-                // the race below is retried with the same files (re-writing them is harmless).
+            if staged.is_none() {
+                // Inline bytes first, as items nothing points at yet: the files become the
+                // order's in the result's own transaction, so a result that is not stored (a
+                // failure, a 409 after a lost race) leaves the order's files as they were. A
+                // write that loses the race below is retried with the same staged files.
+                let mut records = Vec::with_capacity(files.len());
                 for file in files {
                     let (file, data) =
                         crate::attachments::file_record(order_id, file, &revision, now);
-                    self.store.put_file(&file, data.as_deref()).await?;
+                    if let Some(data) = data {
+                        self.store.stage_file_data(&file, &data, now).await?;
+                    }
+                    records.push(file);
                 }
-                files_stored = true;
+                staged = Some(records);
             }
             record.version = Some(order.result_version + 1);
             let write = ResultWrite {
-                order_id,
-                integration_id: integration,
-                expected_version: order.result_version,
+                order: &order,
                 result: &result,
-                vendor_status: submission.vendor_status(result.status),
                 submission: &record,
+                request_sha256: Some(&request_sha256),
+                files: staged.as_deref().unwrap_or_default(),
                 now,
             };
             match self.store.write_result(write).await {
                 Ok(order) => {
-                    self.queue
-                        .send(&QueueMessage::Result {
-                            order_id: order.order_id.clone(),
-                            company_id: order.company_id.clone(),
-                            version: order.result_version,
-                        })
-                        .await?;
+                    self.queue_latest_result(&order).await?;
                     tracing::info!(order_id, company_id = %order.company_id, version = order.result_version, status = status.as_str(), "result queued for SmartRecruiters");
                     return Ok(success(
                         StatusCode::OK,
-                        ResultView::of(&order, decision),
+                        ResultView::of(&order, decision.revision_of()),
                         warnings,
                     ));
                 }
@@ -659,6 +664,45 @@ impl VendorApi {
             }
         }
         unreachable!("the last attempt returns")
+    }
+
+    /// Queues "deliver the order's latest result version" for the publisher.
+    async fn queue_latest_result(&self, order: &Order) -> Result<(), ApiError> {
+        self.queue
+            .send(&QueueMessage::Result {
+                order_id: order.order_id.clone(),
+                company_id: order.company_id.clone(),
+                version: order.result_version,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The same `PUT` (byte for byte) as the one that became the order's latest result version:
+    /// a retry after a 503 — the version was stored, its queue message maybe not — or after an
+    /// answer that got lost. Nothing new is stored; that version is queued again (within SQS's
+    /// five-minute deduplication window the copy is dropped, later the publisher sends SR the
+    /// same result again, which changes nothing there) and answered as it was.
+    async fn repeated_result(
+        &self,
+        order: &Order,
+        warnings: Vec<String>,
+    ) -> Result<Response<Body>, ApiError> {
+        self.queue_latest_result(order).await?;
+        let mut order = order.clone();
+        // Its submission, for the answer's `revision_of` and the vendor's own status word.
+        order.submissions.extend(
+            self.store
+                .get_submission(&order.order_id, order.result_version)
+                .await?,
+        );
+        let revision_of = order.submissions.last().and_then(|s| s.revision_of);
+        tracing::info!(order_id = %order.order_id, company_id = %order.company_id, version = order.result_version, "the latest submission again: its version queued again, nothing new stored");
+        Ok(success(
+            StatusCode::OK,
+            ResultView::of(&order, revision_of),
+            warnings,
+        ))
     }
 }
 
@@ -736,7 +780,7 @@ struct DryRunFile<'a> {
 impl<'a> DryRunView<'a> {
     fn of(
         order: &'a Order,
-        submission: &ResultSubmission,
+        vendor_body: &serde_json::Value,
         result: &'a PackageResult,
         files: &'a [SubmittedFile],
         decision: Decision,
@@ -744,7 +788,10 @@ impl<'a> DryRunView<'a> {
         Self {
             dry_run: true,
             order_id: &order.order_id,
-            status: submission.vendor_status(result.status),
+            status: VendorOrderStatus::of_result(
+                result.status,
+                crate::orders::says_rejected(vendor_body),
+            ),
             revision_of: decision.revision_of(),
             package_result: result,
             files: files
@@ -1038,14 +1085,14 @@ struct ResultView<'a> {
 }
 
 impl<'a> ResultView<'a> {
-    fn of(order: &'a Order, decision: Decision) -> Self {
+    fn of(order: &'a Order, revision_of: Option<u64>) -> Self {
         Self {
             order_id: &order.order_id,
             status: order.vendor_status(),
             sr_status: order.result_status(),
             result_version: order.result_version,
             delivery_state: order.delivery_state,
-            revision_of: decision.revision_of(),
+            revision_of,
         }
     }
 }

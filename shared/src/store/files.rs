@@ -8,7 +8,7 @@
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -95,19 +95,55 @@ fn conditional_failed<E: ProvideErrorMetadata>(
     error.code() == Some("ConditionalCheckFailedException")
 }
 
+/// How long the bytes of a submission's inline files are kept: until the file is settled
+/// (uploaded or failed for good), at most this long after the result was stored — longer than
+/// the results queue and its dead-letter queue keep a message (14 days from its first enqueue),
+/// so every message that can still deliver the result finds them.
+pub const FILE_DATA_RETENTION: chrono::Duration = chrono::Duration::days(30);
+
+/// How long the bytes of a submission that is not stored (yet) are kept: its request retries
+/// its write within seconds; the rest is garbage DynamoDB's TTL collects.
+const STAGED_DATA_TTL: chrono::Duration = chrono::Duration::days(1);
+
 impl Store {
-    /// Writes (or replaces) the file `record.name` of the order as a new pending submission,
-    /// keeping what was uploaded under that name before.
-    pub async fn put_file(
+    /// Writes the bytes of an inline file of a submission not stored yet (its own item, see
+    /// [`keys::file_data`]); nothing points at them until [`Self::file_commit`]'s items are
+    /// written with the result.
+    pub async fn stage_file_data(
         &self,
         record: &FileRecord,
-        data: Option<&[u8]>,
+        data: &[u8],
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut update = self
-            .db
-            .update_item()
+        let (pk, sk) = keys::file_data(&record.order_id, &record.name, &record.revision);
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .item(keys::PK, AttributeValue::S(pk))
+            .item(keys::SK, AttributeValue::S(sk))
+            .item(DATA, AttributeValue::B(Blob::new(data)))
+            .item(
+                keys::EXPIRES_AT,
+                AttributeValue::N((now + STAGED_DATA_TTL).timestamp().to_string()),
+            )
+            .send()
+            .await
+            .map_err(|e| StoreError::of_write(e, "a file attachment"))?;
+        Ok(())
+    }
+
+    /// The writes that make `record` the order's file of that name, for the transaction that
+    /// stores the submission's result: the file item (a new pending submission, keeping what
+    /// was uploaded under that name before) and, for inline files, keeping the staged bytes
+    /// for [`FILE_DATA_RETENTION`].
+    pub(crate) fn file_commit(&self, record: &FileRecord, now: DateTime<Utc>) -> Vec<Update> {
+        let mut items = vec![Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_of(keys::file(&record.order_id, &record.name))))
+            .update_expression(
+                "SET #order = :order, #name = :name, #type = :type, #source = :source, \
+                 #revision = :revision, #at = :at, #state = :state REMOVE #detail, #data",
+            )
             .expression_attribute_names("#order", "order_id")
             .expression_attribute_names("#name", "name")
             .expression_attribute_names("#type", "content_type")
@@ -123,17 +159,50 @@ impl Store {
             .expression_attribute_values(":source", to_value(&record.source))
             .expression_attribute_values(":revision", AttributeValue::S(record.revision.clone()))
             .expression_attribute_values(":at", to_value(&record.submitted_at))
-            .expression_attribute_values(":state", to_value(&record.state));
-        let set = "#order = :order, #name = :name, #type = :type, #source = :source, \
-                   #revision = :revision, #at = :at, #state = :state";
-        update = match data {
-            Some(bytes) => update
-                .update_expression(format!("SET {set}, #data = :data REMOVE #detail"))
-                .expression_attribute_values(":data", AttributeValue::B(Blob::new(bytes))),
-            None => update.update_expression(format!("SET {set} REMOVE #detail, #data")),
-        };
-        update.send().await.map_err(StoreError::service)?;
-        Ok(())
+            .expression_attribute_values(":state", to_value(&record.state))
+            .build()
+            .expect("table, key and expression are set")];
+        if matches!(record.source, FileSource::Inline { .. }) {
+            items.push(self.file_data_expiry(record, now + FILE_DATA_RETENTION, false));
+        }
+        items
+    }
+
+    /// Sets when DynamoDB's TTL removes the bytes of `record`'s submission; `only_if_present`:
+    /// not when they are gone already (the update would create an item of just a key).
+    fn file_data_expiry(
+        &self,
+        record: &FileRecord,
+        at: DateTime<Utc>,
+        only_if_present: bool,
+    ) -> Update {
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::file_data(
+                &record.order_id,
+                &record.name,
+                &record.revision,
+            ))))
+            .update_expression("SET #expires = :expires")
+            .set_condition_expression(only_if_present.then(|| "attribute_exists(pk)".into()))
+            .expression_attribute_names("#expires", keys::EXPIRES_AT)
+            .expression_attribute_values(":expires", AttributeValue::N(at.timestamp().to_string()))
+            .build()
+            .expect("table, key and expression are set")
+    }
+
+    /// A settled file's bytes are not needed any more: DynamoDB's TTL removes them. Only a
+    /// log line when that cannot be written (they expire after [`FILE_DATA_RETENTION`] anyway).
+    async fn release_file_data(&self, record: &FileRecord) {
+        if !matches!(record.source, FileSource::Inline { .. }) {
+            return;
+        }
+        let expiry = self.file_data_expiry(record, Utc::now(), true);
+        if let Err(e) = self.update_alone(&expiry).await {
+            if !conditional_failed(&e) {
+                tracing::warn!(order_id = %record.order_id, file = %record.name, error = %StoreError::service(e), "could not release a settled file's bytes");
+            }
+        }
     }
 
     /// The order's files, with the bytes of inline ones when `with_data` (the publisher), without
@@ -183,8 +252,48 @@ impl Store {
                 None => break,
             }
         }
+        if with_data {
+            self.load_file_data(&mut files).await?;
+        }
         files.sort_by(|a, b| a.record.name.cmp(&b.record.name));
         Ok(files)
+    }
+
+    /// The bytes of the pending inline files, from their submissions' data items (in one
+    /// `BatchGetItem` per hundred). Items written before the bytes had items of their own carry
+    /// them already.
+    async fn load_file_data(&self, files: &mut [StoredFile]) -> Result<(), StoreError> {
+        let wanted: Vec<usize> = (0..files.len())
+            .filter(|&i| {
+                let f = &files[i];
+                f.data.is_none()
+                    && f.record.state == FileState::Pending
+                    && matches!(f.record.source, FileSource::Inline { .. })
+            })
+            .collect();
+        for chunk in wanted.chunks(100) {
+            let keys = chunk
+                .iter()
+                .map(|&i| {
+                    let r = &files[i].record;
+                    key_of(keys::file_data(&r.order_id, &r.name, &r.revision))
+                })
+                .collect();
+            for mut item in self.batch_get(keys).await? {
+                let sk = item.get(keys::SK).and_then(|v| v.as_s().ok()).cloned();
+                let Some(AttributeValue::B(blob)) = item.remove(DATA) else {
+                    continue;
+                };
+                let owner = chunk.iter().find(|&&i| {
+                    let r = &files[i].record;
+                    Some(keys::file_data(&r.order_id, &r.name, &r.revision).1) == sk
+                });
+                if let Some(&i) = owner {
+                    files[i].data = Some(blob.into_inner());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Records that SR received `uploaded` under the file's name; the state becomes UPLOADED only
@@ -211,7 +320,7 @@ impl Store {
             .expression_attribute_values(":revision", AttributeValue::S(file.revision.clone()))
             .send()
             .await;
-        match result {
+        let marked = match result {
             Ok(_) => Ok(()),
             // Re-submitted meanwhile: SR still has these bytes, which the next delivery must know.
             Err(e) if conditional_failed(&e) => self
@@ -234,7 +343,11 @@ impl Store {
                     }
                 }),
             Err(e) => Err(StoreError::service(e)),
+        };
+        if marked.is_ok() {
+            self.release_file_data(file).await;
         }
+        marked
     }
 
     /// Marks the file's current submission permanently failed, with a reason the vendor reads.
@@ -260,9 +373,12 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
-            Err(e) if conditional_failed(&e) => Ok(()),
-            Err(e) => Err(StoreError::service(e)),
+            Ok(_) => {}
+            // Re-submitted meanwhile: the new submission gets its own try.
+            Err(e) if conditional_failed(&e) => {}
+            Err(e) => return Err(StoreError::service(e)),
         }
+        self.release_file_data(file).await;
+        Ok(())
     }
 }

@@ -8,6 +8,7 @@
 //! | catalog         | `INTEGRATION#{integrationId}` | `CATALOG`     |
 //! | order           | `ORDER#{orderId}`           | `ORDER`         |
 //! | result file     | `ORDER#{orderId}`           | `FILE#{sha256(name)}` |
+//! | … its bytes (inline) | `ORDER#{orderId}`      | `FILEDATA#{sha256(name)}#{revision}` |
 //! | submission      | `ORDER#{orderId}`           | `HISTORY#SUBMISSION#{version:020}` |
 //! | delivery attempt| `ORDER#{orderId}`           | `HISTORY#ATTEMPT#{time}#{random}` |
 //! | connect key     | `CONNECTKEY#{sha256}`       | `CONNECTKEY`    |
@@ -61,6 +62,20 @@ pub fn file(order_id: &str, name: &str) -> (String, String) {
         format!("ORDER#{order_id}"),
         format!(
             "{FILE_PREFIX}{}",
+            crate::auth::credentials::hex_digest(name.as_bytes())
+        ),
+    )
+}
+
+/// The bytes of an inline file as one submission (`revision`) sent them: written before that
+/// submission's result is stored, so the transaction that stores it only points the file at
+/// them, and a submission that is never stored leaves the order's files as they were. Sorts
+/// after every `FILE#` item (`#` < `D`), so the Query of an order's files does not read bytes.
+pub fn file_data(order_id: &str, name: &str, revision: &str) -> (String, String) {
+    (
+        format!("ORDER#{order_id}"),
+        format!(
+            "FILEDATA#{}#{revision}",
             crate::auth::credentials::hex_digest(name.as_bytes())
         ),
     )

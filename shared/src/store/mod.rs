@@ -14,7 +14,8 @@ mod vendor_keys;
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -68,6 +69,54 @@ impl StoreError {
             Self::service(error)
         }
     }
+}
+
+impl StoreError {
+    /// A failed `TransactWriteItems` of `what`: [`Self::TooLarge`] when DynamoDB refused an
+    /// item's size (directly, or as an item's cancellation reason).
+    pub(crate) fn of_transaction(
+        error: aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>,
+        what: &'static str,
+    ) -> Self {
+        let too_large = cancellation_reasons(&error).iter().any(|reason| {
+            reason.code() == Some("ValidationError")
+                && reason
+                    .message()
+                    .is_some_and(|m| m.contains("Item size") && m.contains("exceeded"))
+        });
+        if too_large {
+            Self::TooLarge { what }
+        } else {
+            Self::of_write(error, what)
+        }
+    }
+}
+
+/// Why DynamoDB cancelled a transaction, one reason per item in the request's order (`None`
+/// for an item that was fine); empty for any other error.
+pub(crate) fn cancellation_reasons(
+    error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>,
+) -> &[CancellationReason] {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            cancelled.cancellation_reasons()
+        }
+        _ => &[],
+    }
+}
+
+/// Whether a transaction was cancelled because it lost a race: an item's condition did not hold
+/// (someone wrote first) or another transaction held an item. Re-reading and trying again is
+/// the answer to both; nothing of the transaction was written.
+pub(crate) fn lost_race(
+    error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>,
+) -> bool {
+    cancellation_reasons(error).iter().any(|reason| {
+        matches!(
+            reason.code(),
+            Some("ConditionalCheckFailed" | "TransactionConflict")
+        )
+    })
 }
 
 #[derive(Clone, Debug)]
@@ -125,6 +174,28 @@ impl Store {
         Ok(items)
     }
 
+    /// Sends an update built for a transaction (`types::Update`) on its own, as an `UpdateItem`.
+    pub(crate) async fn update_alone(
+        &self,
+        update: &aws_sdk_dynamodb::types::Update,
+    ) -> Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+        >,
+    > {
+        self.db
+            .update_item()
+            .table_name(update.table_name())
+            .set_key(Some(update.key().clone()))
+            .update_expression(update.update_expression())
+            .set_condition_expression(update.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .send()
+            .await
+    }
+
     /// The DynamoDB client, for modules that own their own item (e.g. `pacing`).
     pub(crate) fn db(&self) -> &aws_sdk_dynamodb::Client {
         &self.db
@@ -179,4 +250,63 @@ pub(crate) fn key_of(key: (String, String)) -> Item {
 
 pub(crate) fn to_value<T: Serialize>(value: &T) -> AttributeValue {
     serde_dynamo::to_attribute_value(value).expect("values serialize to attributes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::error::SdkError;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+
+    /// DynamoDB cancelling a transaction for these per-item reasons (`None`: that item was fine).
+    fn cancelled(reasons: &[(&str, Option<&str>)]) -> SdkError<TransactWriteItemsError> {
+        let reasons = reasons
+            .iter()
+            .map(|(code, message)| {
+                CancellationReason::builder()
+                    .code(*code)
+                    .set_message(message.map(str::to_owned))
+                    .build()
+            })
+            .collect();
+        let error = TransactWriteItemsError::TransactionCanceledException(
+            TransactionCanceledException::builder()
+                .set_cancellation_reasons(Some(reasons))
+                .build(),
+        );
+        let response = Response::new(StatusCode::try_from(400).unwrap(), SdkBody::empty());
+        SdkError::service_error(error, response)
+    }
+
+    #[test]
+    fn a_transaction_that_lost_a_race_is_told_from_one_that_failed() {
+        assert!(lost_race(&cancelled(&[
+            ("ConditionalCheckFailed", None),
+            ("None", None)
+        ])));
+        assert!(lost_race(&cancelled(&[
+            ("None", None),
+            ("TransactionConflict", None)
+        ])));
+        let too_large = cancelled(&[
+            ("None", None),
+            (
+                "ValidationError",
+                Some("Item size has exceeded the maximum allowed size"),
+            ),
+        ]);
+        assert!(!lost_race(&too_large));
+        assert!(matches!(
+            StoreError::of_transaction(too_large, "result"),
+            StoreError::TooLarge { what: "result" }
+        ));
+        let throttled = cancelled(&[("ThrottlingError", None), ("None", None)]);
+        assert!(!lost_race(&throttled));
+        assert!(matches!(
+            StoreError::of_transaction(throttled, "result"),
+            StoreError::Service(_)
+        ));
+    }
 }

@@ -3,14 +3,13 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
-use super::{from_item, key_of, keys, to_item, to_value, Item, Store, StoreError};
+use super::{from_item, key_of, keys, to_item, to_value, FileRecord, Item, Store, StoreError};
 use crate::orders::{DeliveryAttempt, DeliveryState, Order, Submission, VendorOrderStatus};
 use crate::sr::PackageResult;
 
@@ -66,13 +65,17 @@ fn list_position(order: &Order) -> String {
 
 /// A new result version to store.
 pub struct ResultWrite<'a> {
-    pub order_id: &'a str,
-    pub integration_id: &'a str,
-    pub expected_version: u64,
+    /// The order as read before the submission was checked: the write happens only while its
+    /// `result_version` is still the stored one (optimistic lock) and on its integration.
+    pub order: &'a Order,
     pub result: &'a PackageResult,
-    /// Kombo's status of the order with this result (`Order::result_vendor_status`).
-    pub vendor_status: VendorOrderStatus,
     pub submission: &'a Submission,
+    /// SHA-256 of the vendor's request body, kept on the order (see
+    /// `Order::result_request_sha256`); `None` for writes that come from no request.
+    pub request_sha256: Option<&'a str>,
+    /// The submission's files (their inline bytes staged with `Store::stage_file_data`): they
+    /// become the order's files in the same transaction.
+    pub files: &'a [FileRecord],
     pub now: DateTime<Utc>,
 }
 
@@ -273,75 +276,129 @@ impl Store {
     }
 
     /// Stores a new result version, only if nobody stored another since `expected_version`,
-    /// and the submission as its own history item. The conditional update decides who gets the
-    /// version, so only its winner writes `HISTORY#SUBMISSION#{version}`.
+    /// together with the submission as its own history item: ONE `TransactWriteItems` (the
+    /// conditional update of the order, the put of `HISTORY#SUBMISSION#{version}`), so a
+    /// failure leaves neither and the vendor's retry stores one version, never a version
+    /// without its history. The condition failing is [`StoreError::Conflict`] (re-read, retry).
     pub async fn write_result(&self, write: ResultWrite<'_>) -> Result<Order, StoreError> {
-        let version = write.expected_version + 1;
-        let files = crate::attachments::submission_has_files(&write.submission.vendor_body);
-        let result = self
-            .db
-            .update_item()
+        let ResultWrite {
+            order,
+            result,
+            submission,
+            request_sha256,
+            files: file_records,
+            now,
+        } = write;
+        let version = order.result_version + 1;
+        let files = crate::attachments::submission_has_files(&submission.vendor_body);
+        let mut values = HashMap::from([
+            (":result".to_string(), to_value(result)),
+            (
+                ":version".to_string(),
+                AttributeValue::N(version.to_string()),
+            ),
+            (":queued".to_string(), to_value(&DeliveryState::Queued)),
+            (":now".to_string(), to_value(&now)),
+            (
+                ":integration".to_string(),
+                AttributeValue::S(order.integration_id.clone()),
+            ),
+            (
+                ":expected".to_string(),
+                AttributeValue::N(order.result_version.to_string()),
+            ),
+        ]);
+        if files {
+            values.insert(":files".into(), AttributeValue::Bool(true));
+        }
+        if let Some(digest) = request_sha256 {
+            values.insert(":request".into(), AttributeValue::S(digest.into()));
+        }
+        let rejected_by_vendor = result.status == Some(crate::sr::ResultStatus::Rejected)
+            && crate::orders::says_rejected(&submission.vendor_body);
+        values.insert(":rejected".into(), AttributeValue::Bool(rejected_by_vendor));
+        let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key_of(keys::order(write.order_id))))
+            .set_key(Some(key_of(keys::order(&order.order_id))))
             .update_expression(format!(
                 "SET #result = :result, result_version = :version, delivery_state = :queued, \
                  updated_at = :now, result_submitted_at = :now, \
-                 result_vendor_status = :vendor_status{}",
+                 result_rejected_by_vendor = :rejected{}{}",
                 if files {
                     ", has_file_attachments = :files"
                 } else {
                     ""
+                },
+                if request_sha256.is_some() {
+                    ", result_request_sha256 = :request"
+                } else {
+                    " REMOVE result_request_sha256"
                 }
             ))
             .condition_expression("integration_id = :integration AND result_version = :expected")
             .expression_attribute_names("#result", "result")
-            .set_expression_attribute_values(Some({
-                let mut values = HashMap::from([
-                    (":result".to_string(), to_value(write.result)),
-                    (
-                        ":version".to_string(),
-                        AttributeValue::N(version.to_string()),
-                    ),
-                    (":queued".to_string(), to_value(&DeliveryState::Queued)),
-                    (":vendor_status".to_string(), to_value(&write.vendor_status)),
-                    (":now".to_string(), to_value(&write.now)),
-                    (
-                        ":integration".to_string(),
-                        AttributeValue::S(write.integration_id.into()),
-                    ),
-                    (
-                        ":expected".to_string(),
-                        AttributeValue::N(write.expected_version.to_string()),
-                    ),
-                ]);
-                if files {
-                    values.insert(":files".into(), AttributeValue::Bool(true));
-                }
-                values
-            }))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        let order: Order = match result {
-            Ok(output) => from_item(output.attributes.unwrap_or_default())?,
-            Err(e) if conditional_failed(&e) => return Err(StoreError::Conflict),
-            Err(e) => return Err(StoreError::of_write(e, "result")),
-        };
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .expect("table, key and expression are set");
         let submission = Submission {
             version: Some(version),
-            ..write.submission.clone()
+            ..submission.clone()
         };
-        self.db
-            .put_item()
+        let history = Put::builder()
             .table_name(&self.table)
             .set_item(Some(to_item(
                 &submission,
-                keys::submission(write.order_id, version),
+                keys::submission(&order.order_id, version),
             )))
+            .build()
+            .expect("table and item are set");
+        // At most 2 + 2 × 20 files items, within a transaction's 100.
+        let file_items = file_records
+            .iter()
+            .flat_map(|f| self.file_commit(f, now))
+            .map(|u| TransactWriteItem::builder().update(u).build());
+        let written = self
+            .db
+            .transact_write_items()
+            .set_transact_items(Some(
+                [
+                    TransactWriteItem::builder().update(update).build(),
+                    TransactWriteItem::builder().put(history).build(),
+                ]
+                .into_iter()
+                .chain(file_items)
+                .collect(),
+            ))
             .send()
-            .await
-            .map_err(|e| StoreError::of_write(e, "result"))?;
-        Ok(order)
+            .await;
+        match written {
+            Ok(_) => {}
+            // Another submission took this version, or holds the order right now: re-read.
+            Err(e) if super::lost_race(&e) => return Err(StoreError::Conflict),
+            Err(e) => return Err(StoreError::of_transaction(e, "result")),
+        }
+        // A transaction answers no attributes: the order as written is the one read, changed as
+        // the update above changed it (the condition held, so nobody else stored a result).
+        let mut written = order.clone();
+        written.result = Some(result.clone());
+        written.result_version = version;
+        written.delivery_state = DeliveryState::Queued;
+        written.updated_at = now;
+        written.result_submitted_at = Some(now);
+        written.has_file_attachments |= files;
+        written.result_request_sha256 = request_sha256.map(str::to_owned);
+        written.result_rejected_by_vendor = rejected_by_vendor;
+        written.submissions.push(submission);
+        Ok(written)
+    }
+
+    /// The submission that became result `version` of the order, if stored as its own item.
+    pub async fn get_submission(
+        &self,
+        order_id: &str,
+        version: u64,
+    ) -> Result<Option<Submission>, StoreError> {
+        self.get(keys::submission(order_id, version), true).await
     }
 
     /// The order with its whole history (submissions and delivery attempts, oldest first), in
@@ -527,17 +584,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| StoreError::of_write(e, "delivery attempt"))?;
-        let update = self.state_update(record, now);
-        let result = self
-            .db
-            .update_item()
-            .table_name(update.table_name())
-            .set_key(Some(update.key().clone()))
-            .update_expression(update.update_expression())
-            .set_condition_expression(update.condition_expression().map(str::to_owned))
-            .set_expression_attribute_values(update.expression_attribute_values().cloned())
-            .send()
-            .await;
+        let result = self.update_alone(&self.state_update(record, now)).await;
         match result {
             Ok(_) => Ok(()),
             // A newer result is the order's latest: its own delivery sets the state.
