@@ -39,7 +39,7 @@ configure: ## Register the partner configuration with SR (PUT /partner/configura
 	  $(if $(SETTINGS),--settings $(SETTINGS))
 
 # Operations on the running local stack; for a deployment use the `connector` CLI with the
-# stack's outputs in the environment (README "Operating it").
+# stack's outputs in the environment (infra/README.md "Operating it").
 redrive: ## Move the results dead-letter queue back into the results queue (connector dlq redrive)
 	cargo run --quiet -p connector-cli --bin connector -- --env-file .local/stack.env dlq redrive
 
