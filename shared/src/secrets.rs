@@ -1,5 +1,12 @@
 //! Secrets Manager adapter: the partner master credential, the vendor API key, and one secret per
 //! company holding both of its credential pairs.
+//!
+//! Names and shapes: the partner master credential `{stack}/partner-credential` (JSON
+//! `{"client_id","client_secret"}`), the vendor API admin key `{stack}/vendor-api-key`, and per
+//! company `{stack}/companies/{companyId}`: `outbound`, the pair we present to SR (`{clientId,
+//! clientSecret}`), and `inbound`, the client SR presents to our token endpoint, kept as
+//! `{clientId, secretSha256}` only (the token endpoint compares digests; a secret written before
+//! this shape, with `clientSecret` in clear, is read as its digest).
 
 use std::collections::HashMap;
 use std::future::Future;
