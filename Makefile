@@ -60,7 +60,7 @@ lint: ## rustfmt, clippy and rustdoc (warnings are errors); cfn-lint, sam valida
 	bash infra/template_checks.sh
 
 # The crate docs: shared/README.md is the `connector` crate's front page, then its modules.
-doc: ## Build the crate docs (cargo doc, warnings are errors); open target/doc/connector/index.html
+doc: ## Build the crate docs (cargo doc, warnings are errors); prints where connector/index.html is
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 test-unit: ## Unit tests of pure logic (no stack needed)
