@@ -354,7 +354,7 @@ impl ClassifyReason for serde_json::Error {
 /// master credential), shared by everything one function does with them, and read again from
 /// Secrets Manager the moment SR refuses them.
 ///
-/// The rule (README "Delivery"): credentials that SR refuses — its token endpoint answers
+/// The rule (shared/README.md "Delivery"): credentials that SR refuses — its token endpoint answers
 /// `invalid_client`, or a call answers 401 even with a fresh token — are dropped from the
 /// cache, their SR token with them, and read again; when the secret holds different
 /// credentials (the company reconnected, an operator rotated the secret) the call is made once
