@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON ?= python3
 
-.PHONY: help setup setup-browser setup-kombo build dev stack-up stack-down demo configure test test-unit test-stack lint release-build bench redrive replay clean-local
+.PHONY: help setup setup-browser setup-kombo build dev stack-up stack-down demo configure test test-unit test-stack lint doc release-build bench redrive replay clean-local
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,7 +39,7 @@ configure: ## Register the partner configuration with SR (PUT /partner/configura
 	  $(if $(SETTINGS),--settings $(SETTINGS))
 
 # Operations on the running local stack; for a deployment use the `connector` CLI with the
-# stack's outputs in the environment (README "Operating it").
+# stack's outputs in the environment (infra/README.md "Operating it").
 redrive: ## Move the results dead-letter queue back into the results queue (connector dlq redrive)
 	cargo run --quiet -p connector-cli --bin connector -- --env-file .local/stack.env dlq redrive
 
@@ -53,10 +53,15 @@ dev: stack-up ## Start the stack, run the spine once, stay up until Ctrl-C
 	echo && echo "The stack stays up; Ctrl-C stops it (logs in .local/)." && \
 	while true; do sleep 3600; done
 
-lint: ## rustfmt, clippy (warnings are errors); cfn-lint, sam validate --lint and checkov on the template
+lint: ## rustfmt, clippy and rustdoc (warnings are errors); cfn-lint, sam validate --lint and checkov on the template
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	$(MAKE) --no-print-directory doc
 	bash infra/template_checks.sh
+
+# The crate docs: shared/README.md is the `connector` crate's front page, then its modules.
+doc: ## Build the crate docs (cargo doc, warnings are errors); prints where connector/index.html is
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 test-unit: ## Unit tests of pure logic (no stack needed)
 	cargo test --workspace --exclude connector-tests --exclude connector-cli

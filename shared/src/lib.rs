@@ -1,9 +1,4 @@
-//! The SmartRecruiters assessment-partner connector, as a library.
-//!
-//! Layout (a hexagon): [`sr`] holds SmartRecruiters' contract types and HTTP client, the domain
-//! modules ([`packages`], [`orders`], [`results`]) hold the rules and know nothing of AWS or HTTP
-//! events, [`store`], [`secrets`] and [`queue`] are the AWS adapters, and [`api`] plus
-//! [`publisher`] are the entry points each Lambda's `main.rs` hands to the runtime.
+#![doc = include_str!("../README.md")]
 
 pub mod api;
 pub mod attachments;

@@ -1,7 +1,9 @@
 //! Business metrics in CloudWatch Embedded Metric Format: one JSON line on stdout that CloudWatch
 //! Logs turns into metrics, with no PutMetricData call (and no extra latency or IAM).
 //!
-//! Namespace `SrConnector`, dimension `Function` (the Lambda's name).
+//! Namespace `SrConnector`, dimension `Function` (the Lambda's name). `DlqMoves` counts a retry
+//! on the message's last allowed receive (`MAX_RECEIVE_COUNT`, 20 like the results queue's
+//! `maxReceiveCount`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

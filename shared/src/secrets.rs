@@ -1,5 +1,12 @@
 //! Secrets Manager adapter: the partner master credential, the vendor API key, and one secret per
 //! company holding both of its credential pairs.
+//!
+//! Names and shapes: the partner master credential `{stack}/partner-credential` (JSON
+//! `{"client_id","client_secret"}`), the vendor API admin key `{stack}/vendor-api-key`, and per
+//! company `{stack}/companies/{companyId}`: `outbound`, the pair we present to SR (`{clientId,
+//! clientSecret}`), and `inbound`, the client SR presents to our token endpoint, kept as
+//! `{clientId, secretSha256}` only (the token endpoint compares digests; a secret written before
+//! this shape, with `clientSecret` in clear, is read as its digest).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -347,7 +354,7 @@ impl ClassifyReason for serde_json::Error {
 /// master credential), shared by everything one function does with them, and read again from
 /// Secrets Manager the moment SR refuses them.
 ///
-/// The rule (README "Delivery"): credentials that SR refuses — its token endpoint answers
+/// The rule (shared/README.md "Delivery"): credentials that SR refuses — its token endpoint answers
 /// `invalid_client`, or a call answers 401 even with a fresh token — are dropped from the
 /// cache, their SR token with them, and read again; when the secret holds different
 /// credentials (the company reconnected, an operator rotated the secret) the call is made once

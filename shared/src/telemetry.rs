@@ -5,6 +5,21 @@
 //! as a second line of defence every log line passes through [`redact`], which blanks bearer
 //! credentials, client secrets, connect and vendor keys, request bodies and e-mail addresses
 //! (candidate PII) before it reaches CloudWatch.
+//!
+//! A line carries the Lambda request id (`span.requestId`) and `company_id` / `order_id` wherever
+//! they are known:
+//!
+//! ```json
+//! {"timestamp":"…","level":"INFO","message":"result delivered to SmartRecruiters","order_id":"54bc…","company_id":"acme","version":2,"sr_status":200,"span":{"requestId":"8ac9…","name":"Lambda runtime invoke"}}
+//! ```
+//!
+//! The level is the connector's own code's only: the Lambda runtime (which logs every raw event
+//! at trace), the AWS SDK and the HTTP clients stay at `info` at most, whatever it says. The local
+//! stack runs at `trace` (`LOCAL_LOG_LEVEL`), and `tests/tests/logs.rs` runs the whole spine,
+//! connects a company through the consent page over HTTP and asserts that none of the secrets it
+//! used (both credential pairs, the vendor key, the partner master secret, an issued access token,
+//! a connect key, the base64 form bodies of the consent and token requests, the candidate's and
+//! requester's e-mails) appears in the functions' output.
 
 use std::io::{self, Write};
 use std::str::FromStr;

@@ -278,7 +278,7 @@ test("every error code the connector answers is one of Kombo's", async () => {
   for (const code of answered) assert.ok(kombo.has(code), code);
 });
 
-/** `X-Kombo-Signature` as README's "Kombo-format webhooks" documents it. */
+/** `X-Kombo-Signature` as README's "Webhooks" documents it. */
 function kombosSignatureMatches(secret, header, body) {
   const expected = Buffer.from(createHmac("sha256", secret).update(body).digest("base64url"));
   const given = Buffer.from(String(header).trim().replace(/=+$/, ""));
@@ -300,7 +300,7 @@ test("Kombo webhooks verify and parse with the SDK's models and validateWebhook"
   const validated = async ({ headers, body }) => {
     // validateWebhook (1.1.3) parses the request text as {"X-Kombo-Signature", body}; no
     // webhook of Kombo's has that shape, so it gets the envelope its own schema describes,
-    // built from the request (README "Kombo-format webhooks").
+    // built from the request (README "Webhooks").
     const envelope = { "X-Kombo-Signature": headers["x-kombo-signature"], body: JSON.parse(body) };
     return kombo.validateWebhook({ request: {
       body: JSON.stringify(envelope), method: "POST", url: `${vendor.base}/hooks`,

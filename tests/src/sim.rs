@@ -190,7 +190,7 @@ impl Simulator {
         self.post("/faults", fault).await;
     }
 
-    /// Sets SR's per-credential limits (`None` = off); see [`RateLimitGuard`] to restore them.
+    /// Sets SR's per-credential limits (`None` = off); see [`RateLimit`](crate::pipeline::RateLimit) to restore them.
     pub async fn set_rate_limit(&self, per_second: Option<u32>, concurrent: Option<u32>) {
         self.post(
             "/rate-limit",

@@ -1,5 +1,5 @@
 //! Smaller boundaries, over HTTP against the local stack: what the company secret keeps, and
-//! where an inline assessment may send a candidate. README "Security".
+//! where an inline assessment may send a candidate. shared/README.md "Security".
 
 use connector_tests::consent_page::ConsentClient;
 use connector_tests::{unique, Stack};

@@ -1,5 +1,5 @@
 //! Attacks on the consent page, performed over HTTP against the local stack's `consent` function
-//! by a customer of the vendor who holds a connect key of its own (README "Security").
+//! by a customer of the vendor who holds a connect key of its own (shared/README.md "Security").
 
 use connector::store::CompanyStatus;
 use connector_tests::consent_page::{ConsentClient, Page};
@@ -292,7 +292,7 @@ async fn the_page_says_what_the_vendor_will_read_in_smartrecruiters() {
     let stack = Stack::connect().await;
     let page = ConsentClient::new(&stack).open(&unique("reads")).await;
     assert_eq!(page.status, 200);
-    // Every path the passthrough reaches (README "SR passthrough"), in words.
+    // Every path the passthrough reaches (shared/README.md "SR passthrough"), in words.
     let reads = page
         .html
         .split("id=\"vendor-reads\"")

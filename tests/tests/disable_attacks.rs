@@ -1,6 +1,6 @@
 //! Attacks on SR's disable call (`DELETE /integrations/companies/{companyId}`) over HTTP: a
 //! forged token must not tell a company's state, and without a token (`DisableRequiresToken=
-//! false`) nothing is disabled until SR confirms it. README "Security".
+//! false`) nothing is disabled until SR confirms it. shared/README.md "Security".
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! Per-integration vendor API keys over HTTP against the stack's `vendor-api` function: created,
 //! listed and revoked with the admin key, scoped to one integration, revoked at once even in
-//! warm functions. README "Security".
+//! warm functions. shared/README.md "Security".
 
 use connector_tests::{unique, Stack};
 use reqwest::Method;

@@ -232,7 +232,7 @@ pub enum VendorKeyCommand {
 #[derive(Debug, Args)]
 pub struct ConfigureArgs {
     /// Base URL of the deployed HTTP API (stack output ApiBaseUrl), e.g.
-    /// https://abc123.execute-api.eu-west-1.amazonaws.com
+    /// `https://abc123.execute-api.eu-west-1.amazonaws.com`
     #[arg(long, value_name = "URL")]
     pub api_base_url: Option<String>,
 

@@ -1,7 +1,7 @@
 //! Downloading a vendor's `data_url` without letting it reach anything it should not.
 //!
 //! The guard sits in two places, so no request can skip it:
-//! - a DNS resolver ([`GuardedResolver`]) that resolves the host itself and refuses the lookup
+//! - a DNS resolver (`GuardedResolver`) that resolves the host itself and refuses the lookup
 //!   when any address is not public. reqwest connects only to the addresses this resolver
 //!   returned, so the checked address *is* the connected one: a DNS answer that changes between
 //!   check and connect (rebinding) cannot slip through. This is the same pinning
@@ -116,7 +116,7 @@ fn host_of(url: &Url) -> String {
 }
 
 /// Scheme, credentials and IP-literal checks for a URL about to be requested (the first one or a
-/// redirect target). Host names are checked by [`GuardedResolver`] when they are resolved.
+/// redirect target). Host names are checked by `GuardedResolver` when they are resolved.
 pub fn check_url(url: &Url, policy: &DownloadPolicy) -> Result<(), DownloadError> {
     match url.scheme() {
         "https" => {}

@@ -107,7 +107,7 @@ const STAGED_DATA_TTL: chrono::Duration = chrono::Duration::days(1);
 
 impl Store {
     /// Writes the bytes of an inline file of a submission not stored yet (its own item, see
-    /// [`keys::file_data`]); nothing points at them until [`Self::file_commit`]'s items are
+    /// [`keys::file_data`]); nothing points at them until `Self::file_commit`'s items are
     /// written with the result.
     pub async fn stage_file_data(
         &self,

@@ -51,7 +51,7 @@ pub fn order(order_id: &str) -> (String, String) {
     (format!("ORDER#{order_id}"), "ORDER".into())
 }
 
-/// Sort-key prefix of an order's result files (see [`file`]).
+/// Sort-key prefix of an order's result files (see [`file()`]).
 pub const FILE_PREFIX: &str = "FILE#";
 
 /// A file attachment of an order's result: next to the order (one Query finds them all) but its

@@ -130,7 +130,7 @@ impl Store {
     /// One page of an integration's orders that match `filter`, oldest first.
     ///
     /// A `statuses` filter is applied to what the index returns, so one call reads at most
-    /// [`MAX_SCANNED_PER_PAGE`] orders: a rare status in a long list answers a short (even
+    /// `MAX_SCANNED_PER_PAGE` orders: a rare status in a long list answers a short (even
     /// empty) page with a `next` cursor, instead of reading the whole list within one request.
     pub async fn list_orders(
         &self,
