@@ -352,7 +352,7 @@ fn token_lifetime(expires_in: Option<&serde_json::Value>) -> Duration {
 }
 
 /// The multipart part SR reads an uploaded file from. The v202010 spec lost the multipart schema
-/// in Konfig's merge (shared/specs/SOURCES.md); SR's assessment API documentation names the
+/// in Konfig's public merge of SR's API reference; SR's assessment API documentation names the
 /// control `attachment` ("The API looks for a part containing the “attachment” control name").
 pub const ATTACHMENT_PART: &str = "attachment";
 /// A file upload carries up to 10 MiB; the 10 s default is sized for small JSON calls.

@@ -2,9 +2,9 @@
 //! credentials: `GET /candidates/{id}` (`CandidateDetails`), `GET /jobs/{id}` (`JobDetails`) and
 //! `GET /jobs/{id}/hiring-team` (`HiringTeamMembers`).
 //!
-//! Shapes follow `shared/specs/konfig-smartrecruiters-openapi.customer-api-excerpt.yaml`; only the
-//! fields a vendor needs are typed. Every field is optional and unknown fields are ignored: SR's
-//! merged spec marks fields required that real answers may omit (SOURCES.md), and a missing phone
+//! Shapes follow SR's Customer API reference (Konfig's public OpenAPI merge of it); only the
+//! fields a vendor needs are typed. Every field is optional and unknown fields are ignored: the
+//! merged spec marks fields required that real answers may omit, and a missing phone
 //! number must never cost the vendor the rest of the candidate.
 
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,6 @@
 //! SmartRecruiters Assessment API v202010: the contract types of both directions and the client
-//! the connector uses to call SR. Shapes follow `shared/specs` minus the merge defects listed in
-//! its SOURCES.md. Every type ignores unknown fields: SR adding a field must never break us.
+//! the connector uses to call SR. Shapes follow SR's published API reference (Konfig's public
+//! OpenAPI merge of it) minus that merge's defects, noted where they matter. Every type ignores unknown fields: SR adding a field must never break us.
 
 pub mod client;
 pub mod customer;

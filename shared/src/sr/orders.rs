@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The assessment subset of SR's (merged, see SOURCES.md) `Candidate`. Anything else SR sends is
+/// The assessment subset of SR's `Candidate` (the public merged spec mixes several APIs' `Candidate`). Anything else SR sends is
 /// kept in `other` so the vendor sees it, and never rejected.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -95,7 +95,7 @@ pub struct InlineOrderRequest {
 }
 
 /// `InlineAssessmentPackageResponse`. The spec lists `assessmentPackageURL` as required but only
-/// defines `url` (a merge defect, see SOURCES.md); `url` is what SR reads.
+/// defines `url` (a defect of the public merged spec); `url` is what SR reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InlineOrderResponse {
     pub url: String,
