@@ -1,8 +1,8 @@
 //! Pure request-body validation against the v202010 contract.
 //!
 //! Kept free of HTTP types so every rule is unit-tested. The merged spec's union-only required
-//! fields (`Candidate.internal`, `Attachment.actions`, ...) are deliberately NOT enforced; see
-//! `shared/specs/SOURCES.md`. Every error message names the offending field (dotted path).
+//! fields (`Candidate.internal`, `Attachment.actions`, ...) are deliberately NOT enforced: SR's
+//! real answers and requests omit them. Every error message names the offending field (dotted path).
 
 use serde_json::{Map, Value};
 
