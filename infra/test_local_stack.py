@@ -174,6 +174,7 @@ def test_env_line_quotes_only_what_cargo_lambda_cannot_parse() -> None:
     assert local_stack.env_line("A", "it's") == 'A="it\'s"'
     assert local_stack.env_line("A", "") == "A="
     assert local_stack.env_line("A", "a,b.c,127.0.0.1") == "A=a,b.c,127.0.0.1"
+    assert local_stack.env_line("A", "p$ss\\w") == "A='p$ss\\w'"
 
 
 # ------------------------------------------------- template checklist (static)
