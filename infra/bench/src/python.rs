@@ -1,4 +1,4 @@
-//! The vendor-style comparison: `benches/python/list_packages.py` (Python 3.11 + boto3) run under
+//! The vendor-style comparison: `infra/bench/python/list_packages.py` (Python 3.11 + boto3) run under
 //! the same runtime-API stub, its init time and warm latency measured beside ours.
 
 use std::path::PathBuf;
@@ -6,7 +6,7 @@ use std::process::Command;
 
 pub const LABEL: &str = "python list-packages";
 /// Relative to the repository root.
-pub const SCRIPT: &str = "benches/python/list_packages.py";
+pub const SCRIPT: &str = "infra/bench/python/list_packages.py";
 
 /// The real interpreter behind `BENCH_PYTHON` (default `python3`), if it can import boto3.
 ///
