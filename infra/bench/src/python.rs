@@ -28,3 +28,12 @@ pub fn interpreter() -> Option<PathBuf> {
     let path = String::from_utf8_lossy(&output.stdout).trim().to_string();
     (!path.is_empty()).then(|| PathBuf::from(path))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_python_baseline_is_where_the_harness_looks() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        assert!(root.join(super::SCRIPT).is_file(), "{}", super::SCRIPT);
+    }
+}
