@@ -88,7 +88,7 @@ release-build: ## Build every function in release mode with cargo lambda (host t
 
 # Starts the local stack, measures, stops it. `BENCH_ARGS=--quick` for a short run.
 BENCH_ARGS ?=
-bench: setup build ## Benchmarks (not tests): init, round trips, latency, throughput, size, RSS vs same-run baselines
+bench: setup build ## Benchmarks (not tests) vs same-run baselines: table on stdout, JSON in infra/bench/results/latest.json
 	@trap 'infra/stack.sh down' EXIT; \
 	infra/stack.sh up && cargo run --release -p connector-bench --bin bench -- $(BENCH_ARGS)
 

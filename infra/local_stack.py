@@ -562,7 +562,7 @@ def _normalise(value: Any) -> Any:
 
 
 # ------------------------------------------------------------------ env output
-_UNSAFE_UNQUOTED = re.compile(r"[\s='\"`#]")
+_UNSAFE_UNQUOTED = re.compile(r"[\s='\"`#$\\]")
 
 
 def env_line(key: str, value: str) -> str:
@@ -571,6 +571,8 @@ def env_line(key: str, value: str) -> str:
     Plain values are written unquoted (a reader that splits on the first '=' gets
     them verbatim). Values with whitespace, '=', '#' or quotes must be quoted for
     cargo lambda; they are single-quoted (readers should strip one pair of quotes).
+    '$' and '\\' are quoted too: dotenv readers (the tests' and the CLI's dotenvy)
+    substitute and unescape them outside single quotes.
     """
     if "\n" in value or "\r" in value:
         raise SystemExit(f"{key}: multi-line values cannot be written to an env file")
@@ -578,7 +580,7 @@ def env_line(key: str, value: str) -> str:
         return f"{key}={value}"
     if "'" not in value:
         return f"{key}='{value}'"
-    if '"' not in value and "\\" not in value:
+    if '"' not in value and "\\" not in value and "$" not in value:
         return f'{key}="{value}"'
     raise SystemExit(f"{key}: value contains both quote kinds; not representable in an env file")
 

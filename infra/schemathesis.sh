@@ -91,8 +91,9 @@ cat >"$WORK/settings.json" <<'JSON'
 {"consent_display_mode": "POPUP", "inline_enabled": true,
  "fields": [{"id": "lens", "name": "Lens", "description": "Which lens"}]}
 JSON
-if [[ -x "$ROOT/target/debug/connector" ]]; then
-  CONNECTOR=("$ROOT/target/debug/connector")
+CONNECTOR_BIN="$(python3 "$ROOT/infra/cargo_target.py" connector)"
+if [[ -x "$CONNECTOR_BIN" ]]; then
+  CONNECTOR=("$CONNECTOR_BIN")
 else
   CONNECTOR=(cargo run --quiet -p connector-cli --bin connector --)
 fi

@@ -2,7 +2,7 @@
 # Start / stop the local connector stack:
 #   moto      moto (infra/moto_server.py: DynamoDB, SQS, Secrets Manager) + the resources of
 #             template.yaml created by infra/local_stack.py (writes .local/env)
-#   sim       the SmartRecruiters simulator (target/debug/sr-simulator)
+#   sim       the SmartRecruiters simulator (<cargo target dir>/debug/sr-simulator)
 #   lambda    cargo lambda watch (all functions of the workspace, with .local/env)
 #   poller    infra/sqs_poller.py: results queue -> result-publisher function
 #   webhooks  infra/sqs_poller.py: notifications queue -> webhook-dispatcher function
@@ -32,7 +32,7 @@
 #   STACK_COMPONENTS=moto,sim,lambda,poller,webhooks   (subset to start, e.g. "moto")
 #   LAMBDA_READY_TIMEOUT=600   seconds to wait for cargo lambda to answer
 #   SIM_READY_TIMEOUT=60 MOTO_READY_TIMEOUT=30 STOP_TIMEOUT=15
-#   PYTHON=python3 SR_SIM_BIN=target/debug/sr-simulator
+#   PYTHON=python3 SR_SIM_BIN=<cargo target dir>/debug/sr-simulator (infra/cargo_target.py)
 #   CARGO_LAMBDA_WATCH_ARGS=   extra `cargo lambda watch` flags, e.g. "--ignore-changes"
 set -euo pipefail
 
@@ -57,7 +57,8 @@ SIM_READY_TIMEOUT="${SIM_READY_TIMEOUT:-60}"
 MOTO_READY_TIMEOUT="${MOTO_READY_TIMEOUT:-30}"
 STOP_TIMEOUT="${STOP_TIMEOUT:-15}"
 PYTHON="${PYTHON:-python3}"
-SR_SIM_BIN="${SR_SIM_BIN:-$ROOT/target/debug/sr-simulator}"
+# Where `make build` wrote it: cargo metadata's target directory (CARGO_TARGET_DIR honoured).
+SR_SIM_BIN="${SR_SIM_BIN:-$("$PYTHON" "$ROOT/infra/cargo_target.py" sr-simulator)}"
 CARGO_LAMBDA_WATCH_ARGS="${CARGO_LAMBDA_WATCH_ARGS:-}"
 
 MOTO_URL="http://$HOST:$MOTO_PORT"

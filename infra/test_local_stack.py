@@ -174,6 +174,28 @@ def test_env_line_quotes_only_what_cargo_lambda_cannot_parse() -> None:
     assert local_stack.env_line("A", "it's") == 'A="it\'s"'
     assert local_stack.env_line("A", "") == "A="
     assert local_stack.env_line("A", "a,b.c,127.0.0.1") == "A=a,b.c,127.0.0.1"
+    assert local_stack.env_line("A", "p$ss\\w") == "A='p$ss\\w'"
+
+
+# ------------------------------------------------- build outputs where cargo puts them
+def test_binaries_are_found_in_cargos_target_directory(tmp_path: Path) -> None:
+    global_dir = tmp_path / "global-target"
+    env = {**os.environ, "CARGO_TARGET_DIR": str(global_dir)}
+    found = subprocess.run([sys.executable, str(INFRA / "cargo_target.py"), "sr-simulator"],
+                           env=env, capture_output=True, text=True, check=True, timeout=120)
+    assert found.stdout.strip() == str(global_dir / "debug" / "sr-simulator")
+
+
+def test_no_script_looks_for_binaries_under_a_fixed_target_directory() -> None:
+    # A global CARGO_TARGET_DIR leaves ./target missing or stale: every script asks cargo.
+    scripts = [*INFRA.glob("*.sh"), *INFRA.glob("*.py"), ROOT / "Makefile", ROOT / ".ci" / "run",
+               *(ROOT / "tests").glob("*/*.py"), *(ROOT / "tests").glob("*/*.mjs")]
+    for script in scripts:
+        if script.name == "test_local_stack.py":
+            continue
+        text = script.read_text()
+        for fixed in ("target/debug", "target/release", '"target"'):
+            assert fixed not in text, f"{script.relative_to(ROOT)} names {fixed}"
 
 
 # ------------------------------------------------- template checklist (static)

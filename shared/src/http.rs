@@ -362,12 +362,11 @@ pub fn query_param(request: &Request, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// Percent-decodes one path segment.
+/// Percent-decodes one path segment (`+` stays a plus; invalid UTF-8 becomes U+FFFD).
 pub fn decode_segment(segment: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
@@ -486,6 +485,7 @@ mod tests {
     fn decodes_percent_encoded_segments() {
         assert_eq!(decode_segment("a%20b"), "a b");
         assert_eq!(decode_segment("a+b"), "a+b");
+        assert_eq!(decode_segment("a&b=c%26"), "a&b=c&");
     }
 
     #[test]

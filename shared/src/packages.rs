@@ -108,12 +108,9 @@ pub fn inline_url(
     package_id: &str,
     language: &str,
 ) -> String {
-    // byte_serialize writes a space as `+`; `%20` is right in a path as well as a query.
-    let enc = |s: &str| {
-        url::form_urlencoded::byte_serialize(s.as_bytes())
-            .collect::<String>()
-            .replace('+', "%20")
-    };
+    // `%20` for a space is right in a path as well as a query.
+    let enc =
+        |s: &str| percent_encoding::utf8_percent_encode(s, crate::sr::PATH_SEGMENT).to_string();
     template
         .replace("{orderId}", &enc(order_id))
         .replace("{companyId}", &enc(company_id))

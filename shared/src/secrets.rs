@@ -13,6 +13,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
@@ -29,20 +30,12 @@ pub enum SecretError {
     Service(String),
 }
 
-/// One version of a secret.
-#[derive(Clone, PartialEq)]
+/// One version of a secret (`Debug` prints `[REDACTED]` for its value).
+#[derive(Clone, Debug)]
 pub struct SecretVersion {
-    pub value: String,
+    pub value: SecretString,
     /// When this version was created, if Secrets Manager said.
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-impl std::fmt::Debug for SecretVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretVersion")
-            .field("created_at", &self.created_at)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Days a disabled company's secret can still be restored (Secrets Manager allows 7 to 30).
@@ -180,7 +173,10 @@ impl Secrets {
         let created_at = output
             .created_date
             .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), d.subsec_nanos()));
-        Ok(Some(SecretVersion { value, created_at }))
+        Ok(Some(SecretVersion {
+            value: value.into(),
+            created_at,
+        }))
     }
 
     async fn get_json<T: for<'de> Deserialize<'de>>(&self, id: &str) -> Result<T, SecretError> {

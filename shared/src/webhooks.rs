@@ -86,12 +86,7 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    let digest: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = hex::encode(mac.finalize().into_bytes());
     format!("{SIGNATURE_VERSION}={digest}")
 }
 
@@ -127,7 +122,7 @@ pub fn verify(
     let candidates: Vec<Vec<u8>> = signature_header
         .split(',')
         .filter_map(|part| part.trim().strip_prefix("v1="))
-        .filter_map(decode_hex)
+        .filter_map(|digest| hex::decode(digest).ok())
         .collect();
     if candidates.is_empty() {
         return Err(VerifyError::Malformed(SIGNATURE_HEADER));
@@ -142,16 +137,6 @@ pub fn verify(
         }
     }
     Err(VerifyError::Mismatch)
-}
-
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// How the dispatcher is set up.
@@ -549,13 +534,13 @@ impl WebhookDispatcher {
             self.secrets
                 .get_version(id, "AWSPREVIOUS")
                 .await?
-                .map(|v| v.value)
-                .filter(|v| *v != current.value)
+                .map(|v| secrecy::ExposeSecret::expose_secret(&v.value).to_owned())
+                .filter(|v| v != secrecy::ExposeSecret::expose_secret(&current.value))
         } else {
             None
         };
         let keys = SigningKeys {
-            current: current.value,
+            current: secrecy::ExposeSecret::expose_secret(&current.value).to_owned(),
             rotating: previous.is_some(),
             previous,
             read_at: std::time::Instant::now(),

@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "infra"))
+from cargo_target import debug_binary  # noqa: E402  (infra/ is not a package)
 
 
 def kombo_fixture(*args: str) -> dict:
     """Runs `kombo-fixture ARGS` (the built binary, else through cargo) and answers the JSON
     document it prints last."""
-    binary = ROOT / "target" / "debug" / "kombo-fixture"
+    binary = debug_binary("kombo-fixture")
     command = [str(binary)] if binary.exists() else [
         "cargo", "run", "--quiet", "-p", "connector-tests", "--bin", "kombo-fixture", "--"]
     done = subprocess.run(command + list(args), cwd=ROOT, capture_output=True, text=True,

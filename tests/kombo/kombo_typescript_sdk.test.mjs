@@ -8,7 +8,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createServer } from "node:http";
@@ -28,10 +28,21 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const REPORT = Buffer.from("%PDF-1.7\n% the TypeScript vendor's report\n");
 const RECORDING = Buffer.from("\x00\x00\x00\x18ftypmp42 recorded for the TypeScript test");
 
+/** Where cargo puts build outputs: `target_directory` of `cargo metadata` (honours
+ * CARGO_TARGET_DIR), so a global target directory finds the binary `make build` wrote. */
+function cargoTargetDir() {
+  const metadata = execFileSync("cargo", ["metadata", "--format-version", "1", "--no-deps"], {
+    cwd: ROOT,
+    encoding: "utf8",
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return JSON.parse(metadata).target_directory;
+}
+
 /** `kombo-fixture ARGS` (the built binary, else through cargo): the JSON it prints last. Async,
  * so this process's own HTTP server keeps answering while the fixture calls it. */
 async function komboFixture(...args) {
-  const binary = path.join(ROOT, "target/debug/kombo-fixture");
+  const binary = path.join(cargoTargetDir(), "debug", "kombo-fixture");
   const [command, prefix] = existsSync(binary)
     ? [binary, []]
     : ["cargo", ["run", "--quiet", "-p", "connector-tests", "--bin", "kombo-fixture", "--"]];

@@ -59,30 +59,16 @@ pub fn stack_env_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.local/stack.env"))
 }
 
+/// The pairs of a dotenv file (`local_stack.py` quotes values as dotenv and cargo lambda read them).
 fn read_env_file(path: &PathBuf) -> HashMap<String, String> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {} ({e}): start the local stack first with `make stack-up` (make test does it)",
-            path.display()
-        )
-    });
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), unquote(v.trim()).to_string()))
-        .collect()
-}
-
-/// `local_stack.py` single- or double-quotes values that cargo lambda's env-file parser needs quoted.
-fn unquote(value: &str) -> &str {
-    let quoted = value.len() >= 2
-        && ((value.starts_with('\'') && value.ends_with('\''))
-            || (value.starts_with('"') && value.ends_with('"')));
-    if quoted {
-        &value[1..value.len() - 1]
-    } else {
-        value
-    }
+    dotenvy::from_path_iter(path)
+        .and_then(|pairs| pairs.collect())
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot read {} ({e}): start the local stack first with `make stack-up` (make test does it)",
+                path.display()
+            )
+        })
 }
 
 impl Stack {
@@ -322,8 +308,7 @@ pub struct TestCompany {
 pub fn unique(label: &str) -> String {
     let mut bytes = [0u8; 8];
     rand::rng().fill_bytes(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{label}-{hex}")
+    format!("{label}-{}", hex::encode(bytes))
 }
 
 /// A random UUID v4 string, like SR's order ids.
@@ -332,7 +317,7 @@ pub fn uuid() -> String {
     rand::rng().fill_bytes(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let h = hex::encode(b);
     format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],

@@ -21,10 +21,7 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// The local stack's download policy: private addresses and http allowed, as

@@ -242,18 +242,31 @@ async fn a_token_only_sees_its_own_companys_packages() {
             json!({"packages": [{"id": "b-only", "type": "SKILL_TEST", "name": "B"}]}),
         )
         .await;
-    let auth = format!("Bearer {token_a}");
-    let response = stack
-        .partner_api()
-        .get_package(request(
+    let get_b_only = |token: &str| {
+        let auth = format!("Bearer {token}");
+        request(
             Method::GET,
             "/packages/b-only",
             &[("authorization", &auth)],
             "",
-        ))
+        )
+    };
+    let response = stack
+        .partner_api()
+        .get_package(get_b_only(&token_a))
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
+    // The control: the owner's token sees the same package, so the 404 above is the tenant
+    // boundary, not a package that cannot be read at all.
+    let token_b = stack.access_token(&company_b).await;
+    let response = stack
+        .partner_api()
+        .get_package(get_b_only(&token_b))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(json_body(&response)["id"], "b-only");
 }
 
 #[tokio::test]

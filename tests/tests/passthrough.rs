@@ -456,14 +456,31 @@ async fn an_aws_error_is_logged_not_returned_to_the_vendor() {
 async fn without_the_vendor_key_nothing_is_called() {
     let stack = Stack::connect().await;
     let company = stack.new_company("pass-auth").await;
+    // A job id of this test alone, so the simulator's request log speaks only of this call.
+    let path = format!("/jobs/{}", connector_tests::unique("keyless"));
     let response = read_only(&stack)
         .handle(request(
             Method::POST,
             "/assessment/passthrough/sr",
             &[("x-integration-id", &company.integration_id)],
-            get(&company, "/jobs/1").to_string(),
+            get(&company, &path).to_string(),
         ))
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+    let seen = stack.sim.requests(&path).await;
+    assert!(
+        seen.is_empty(),
+        "SR was called without the vendor key: {seen:?}"
+    );
+    // The control: the same call with the key reaches SR and shows in the same log.
+    let (status, answer, _) = call(
+        &stack,
+        &read_only(&stack),
+        &company.integration_id,
+        get(&company, &path),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(stack.sim.requests(&path).await.len(), 1);
 }

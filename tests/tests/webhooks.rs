@@ -287,7 +287,7 @@ fn python_verify(
             "X-Connector-Timestamp": timestamp,
             "X-Connector-Signature": signature,
         },
-        "body_hex": body.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        "body_hex": hex::encode(body),
     });
     let dir = std::env::temp_dir().join(unique("webhook-snippet"));
     std::fs::create_dir_all(&dir).unwrap();

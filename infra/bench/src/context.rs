@@ -66,7 +66,7 @@ impl Context {
             })?;
         }
         let stack = Stack::connect().await;
-        let logs = root.join("target/bench-logs");
+        let logs = crate::cargo_target_dir(root).join("bench-logs");
         std::fs::create_dir_all(&logs)?;
         Ok(Self {
             root: root.to_path_buf(),

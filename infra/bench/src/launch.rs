@@ -160,48 +160,15 @@ pub fn lambda_env(function_env: &BTreeMap<String, String>) -> BTreeMap<String, S
     env
 }
 
-/// Reads an env file (`KEY=value`, one pair of quotes stripped, as `infra/stack.sh` does).
+/// Reads a dotenv file (`.local/stack.env`, quoted by `local_stack.py` as dotenv readers expect).
 pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "cannot read {} ({e}): start the local stack first (make stack-up)",
-            path.display()
-        )
-    })?;
-    Ok(parse_env(&text))
-}
-
-fn parse_env(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), unquote(v.trim()).to_string()))
-        .collect()
-}
-
-fn unquote(value: &str) -> &str {
-    let quoted = value.len() >= 2
-        && ((value.starts_with('\'') && value.ends_with('\''))
-            || (value.starts_with('"') && value.ends_with('"')));
-    if quoted {
-        &value[1..value.len() - 1]
-    } else {
-        value
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn env_files_lose_one_pair_of_quotes() {
-        let env = parse_env("A=1\n# c\nB='two words'\nC=\"x\"\nD=\nE='it''s'\n");
-        assert_eq!(env["A"], "1");
-        assert_eq!(env["B"], "two words");
-        assert_eq!(env["C"], "x");
-        assert_eq!(env["D"], "");
-        assert_eq!(env["E"], "it''s");
-    }
+    dotenvy::from_path_iter(path)
+        .and_then(|pairs| pairs.collect())
+        .map_err(|e| {
+            format!(
+                "cannot read {} ({e}): start the local stack first (make stack-up)",
+                path.display()
+            )
+            .into()
+        })
 }

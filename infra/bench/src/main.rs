@@ -13,7 +13,7 @@
 //! 7. peak RSS of the publisher delivering ten results with a 10 MiB `data_url` file each,
 //!    beside the same batch without files ([`files`]).
 //!
-//! Prints a table and writes `bench-results/latest.json`. Not a test: nothing here asserts.
+//! Prints a table and writes `infra/bench/results/latest.json`. Not a test: nothing here asserts.
 //! `bench --help` lists the knobs.
 
 mod context;
@@ -65,7 +65,7 @@ Needs the local stack (make stack-up). Options:
   --quick             small numbers for a smoke run (8 rounds, 30 calls, 30 results)
   --no-build          use target/release as it is
   --bin-dir DIR       measure the binaries in DIR instead of target/release (implies --no-build)
-  --out PATH          JSON output (default bench-results/latest.json)
+  --out PATH          JSON output (default infra/bench/results/latest.json)
 ";
 
 struct Options {
@@ -160,7 +160,21 @@ fn repository_root() -> PathBuf {
         .unwrap_or_else(|_| manifest.join("../.."))
 }
 
-/// `target/release`: where this binary runs from when started with `cargo run --release`.
+/// Where cargo puts build outputs: `target_directory` of `cargo metadata` (honours
+/// `CARGO_TARGET_DIR` and `build.target-dir`); `<root>/target` if cargo cannot say.
+pub fn cargo_target_dir(root: &Path) -> PathBuf {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .and_then(|out| serde_json::from_slice::<serde_json::Value>(&out.stdout).ok())
+        .and_then(|metadata| metadata["target_directory"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// `<target>/release`: where this binary runs from when started with `cargo run --release`.
 fn release_dir(root: &Path) -> PathBuf {
     let here = std::env::current_exe()
         .ok()
@@ -169,10 +183,7 @@ fn release_dir(root: &Path) -> PathBuf {
         Some(dir) if dir.file_name().is_some_and(|n| n == "release") => dir,
         _ => {
             eprintln!("bench: not a release build of the harness; measuring target/release anyway (use --release)");
-            std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| root.join("target"))
-                .join("release")
+            cargo_target_dir(root).join("release")
         }
     }
 }
@@ -318,7 +329,7 @@ async fn run() -> Result<()> {
     let out = options
         .out
         .clone()
-        .unwrap_or_else(|| root.join("bench-results/latest.json"));
+        .unwrap_or_else(|| root.join("infra/bench/results/latest.json"));
     let meta = json!({
         "generated_at": chrono::Utc::now().to_rfc3339(),
         "git_commit": git(&root, &["rev-parse", "HEAD"]),

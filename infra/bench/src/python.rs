@@ -1,4 +1,4 @@
-//! The vendor-style comparison: `benches/python/list_packages.py` (Python 3.11 + boto3) run under
+//! The vendor-style comparison: `infra/bench/python/list_packages.py` (Python 3.11 + boto3) run under
 //! the same runtime-API stub, its init time and warm latency measured beside ours.
 
 use std::path::PathBuf;
@@ -6,7 +6,7 @@ use std::process::Command;
 
 pub const LABEL: &str = "python list-packages";
 /// Relative to the repository root.
-pub const SCRIPT: &str = "benches/python/list_packages.py";
+pub const SCRIPT: &str = "infra/bench/python/list_packages.py";
 
 /// The real interpreter behind `BENCH_PYTHON` (default `python3`), if it can import boto3.
 ///
@@ -27,4 +27,13 @@ pub fn interpreter() -> Option<PathBuf> {
     }
     let path = String::from_utf8_lossy(&output.stdout).trim().to_string();
     (!path.is_empty()).then(|| PathBuf::from(path))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_python_baseline_is_where_the_harness_looks() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        assert!(root.join(super::SCRIPT).is_file(), "{}", super::SCRIPT);
+    }
 }

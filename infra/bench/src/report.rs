@@ -1,4 +1,4 @@
-//! The table on stdout and `bench-results/latest.json`: every figure with the baseline measured in
+//! The table on stdout and `infra/bench/results/latest.json`: every figure with the baseline measured in
 //! the same run, their ratio, and PASS/MISS against the target where there is one.
 
 use std::path::Path;

@@ -11,40 +11,33 @@ pub enum EnvFileError {
     Syntax { path: String, line: usize },
 }
 
-/// Parses `KEY=VALUE` lines. Blank lines and `#` comments are skipped, an `export ` prefix is
-/// allowed (shell-sourceable files), and one pair of matching single or double quotes around the
-/// value is removed, as `local_stack.py` quotes values for cargo lambda's parser.
+/// Parses a dotenv file with `dotenvy`: blank lines and `#` comments skipped, an `export `
+/// prefix allowed (shell-sourceable files), single-quoted values literal, double-quoted values
+/// with backslash escapes — the quoting `local_stack.py` writes for cargo lambda's parser.
 pub fn parse(text: &str, path: &str) -> Result<Vec<(String, String)>, EnvFileError> {
-    let mut pairs = Vec::new();
-    for (index, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let syntax = || EnvFileError::Syntax {
-            path: path.to_string(),
-            line: index + 1,
-        };
-        let (key, value) = line.split_once('=').ok_or_else(syntax)?;
-        let key = key.trim();
-        if key.is_empty() || key.chars().any(|c| c.is_whitespace()) {
-            return Err(syntax());
-        }
-        pairs.push((key.to_string(), unquote(value.trim()).to_string()));
-    }
-    Ok(pairs)
+    dotenvy::from_read_iter(text.as_bytes())
+        .map(|pair| {
+            pair.map_err(|e| match e {
+                // The line number, not the line: a value may be a secret.
+                dotenvy::Error::LineParse(line, _) => EnvFileError::Syntax {
+                    path: path.to_string(),
+                    line: line_number(text, &line),
+                },
+                other => EnvFileError::Read {
+                    path: path.to_string(),
+                    reason: other.to_string(),
+                },
+            })
+        })
+        .collect()
 }
 
-fn unquote(value: &str) -> &str {
-    let quoted = value.len() >= 2
-        && ((value.starts_with('\'') && value.ends_with('\''))
-            || (value.starts_with('"') && value.ends_with('"')));
-    if quoted {
-        &value[1..value.len() - 1]
-    } else {
-        value
-    }
+/// 1-based number of the line where `logical` (as dotenvy reports it) starts.
+fn line_number(text: &str, logical: &str) -> usize {
+    let first = logical.lines().next().unwrap_or_default().trim_end();
+    text.lines()
+        .position(|l| l.trim_end() == first)
+        .map_or(0, |i| i + 1)
 }
 
 /// Reads `path` and sets every pair in the process environment; the file wins over variables
@@ -83,16 +76,24 @@ mod tests {
         );
     }
 
+    /// Every form `local_stack.py`'s `env_line` writes reads back as the value it was given.
     #[test]
-    fn strips_one_pair_of_matching_quotes() {
-        let text = "A='x y'\nB=\"a=b\"\nC=\"'inner'\"\nD='unbalanced\nE=''\nF=it's\n";
+    fn reads_what_the_local_stack_writes() {
+        let text = "A=http://x:1/a?b\nB='info,connector=debug'\nC='two words'\nD=\"it's\"\nE=\nF=a,b.c,127.0.0.1\nG='p$ss\\w'\n";
         let got = pairs(text);
-        assert_eq!(got[0].1, "x y");
-        assert_eq!(got[1].1, "a=b");
-        assert_eq!(got[2].1, "'inner'");
-        assert_eq!(got[3].1, "'unbalanced");
-        assert_eq!(got[4].1, "");
-        assert_eq!(got[5].1, "it's");
+        let values: Vec<&str> = got.iter().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(
+            values,
+            [
+                "http://x:1/a?b",
+                "info,connector=debug",
+                "two words",
+                "it's",
+                "",
+                "a,b.c,127.0.0.1",
+                "p$ss\\w"
+            ]
+        );
     }
 
     #[test]
@@ -111,6 +112,7 @@ mod tests {
             "env file stack.env, line 2: expected KEY=VALUE"
         );
         assert!(parse("=value", "x").is_err());
+        assert!(parse("A='unterminated\n", "x").is_err());
     }
 
     #[test]

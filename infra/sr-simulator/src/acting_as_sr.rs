@@ -19,7 +19,6 @@ use serde_json::{json, Map, Value};
 use crate::error::SrError;
 use crate::fixtures;
 use crate::ids::{self, encode_segment};
-use crate::merge_patch::merge_patch;
 use crate::routes::admin::optional_json;
 use crate::state::{AppState, Integration, Order};
 
@@ -260,7 +259,7 @@ pub struct PlaceOrder {
 
 fn patched(mut base: Value, patch: Option<&Value>) -> Value {
     if let Some(patch) = patch {
-        merge_patch(&mut base, patch);
+        json_patch::merge(&mut base, patch);
     }
     base
 }
@@ -314,12 +313,12 @@ fn remember_overridden_fixtures(app: &AppState, request: &Value, order: &PlaceOr
     let mut state = app.lock();
     if let (Some(_), Some(id)) = (&order.candidate, request["candidate"]["id"].as_str()) {
         let mut fixture = fixtures::candidate(id, &app.base_url);
-        merge_patch(&mut fixture, &request["candidate"]);
+        json_patch::merge(&mut fixture, &request["candidate"]);
         state.fixtures.candidates.insert(id.to_owned(), fixture);
     }
     if let (Some(_), Some(id)) = (&order.job, request["job"]["id"].as_str()) {
         let mut fixture = fixtures::job(id, &app.base_url);
-        merge_patch(&mut fixture, &request["job"]);
+        json_patch::merge(&mut fixture, &request["job"]);
         state.fixtures.jobs.insert(id.to_owned(), fixture);
     }
 }

@@ -12,7 +12,6 @@ pub mod error;
 pub mod fixtures;
 pub mod gate;
 pub mod ids;
-pub mod merge_patch;
 pub mod routes;
 pub mod state;
 pub mod validate;

@@ -187,7 +187,10 @@ impl PartnerApi {
                 .as_ref()
                 .map(|c| c.secret_sha256.clone())
                 .unwrap_or_else(|| hash_secret("no such client"));
-            if secret_matches(&presented.client_secret, &stored) {
+            if secret_matches(
+                secrecy::ExposeSecret::expose_secret(&presented.client_secret),
+                &stored,
+            ) {
                 authenticated = client;
                 break;
             }
@@ -222,7 +225,7 @@ impl PartnerApi {
         }
         tracing::info!(company_id = %client.company_id, "access token issued");
         Ok(TokenResponse {
-            access_token: token.value,
+            access_token: secrecy::ExposeSecret::expose_secret(&token.value).to_owned(),
             token_type: "Bearer".into(),
             expires_in: self.token_ttl.as_secs(),
         })

@@ -7,6 +7,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use secrecy::SecretString;
 
 use super::credentials::{hex_digest, random_token};
 
@@ -20,17 +21,10 @@ pub struct TokenClaims {
 }
 
 /// A freshly issued token. `Debug` never prints the value.
+#[derive(Debug)]
 pub struct AccessToken {
-    pub value: String,
+    pub value: SecretString,
     pub claims: TokenClaims,
-}
-
-impl std::fmt::Debug for AccessToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessToken")
-            .field("claims", &self.claims)
-            .finish_non_exhaustive()
-    }
 }
 
 impl AccessToken {
@@ -46,7 +40,10 @@ impl AccessToken {
             integration_id: integration_id.to_string(),
             digest: hex_digest(value.as_bytes()),
         };
-        Self { value, claims }
+        Self {
+            value: value.into(),
+            claims,
+        }
     }
 
     /// Reads the claims of a presented token; `None` when it is not one of ours.
@@ -76,12 +73,16 @@ impl AccessToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
 
     #[test]
     fn issued_tokens_parse_back_to_their_claims() {
         let token = AccessToken::issue("company-1", "org-1");
-        assert_eq!(AccessToken::parse(&token.value), Some(token.claims.clone()));
-        assert_ne!(token.claims.digest, token.value);
+        assert_eq!(
+            AccessToken::parse(token.value.expose_secret()),
+            Some(token.claims.clone())
+        );
+        assert_ne!(token.claims.digest, token.value.expose_secret());
     }
 
     #[test]
@@ -90,12 +91,15 @@ mod tests {
         assert_eq!(AccessToken::parse("a.b.c"), None);
         assert_eq!(AccessToken::parse(""), None);
         let token = AccessToken::issue("c", "o");
-        assert_eq!(AccessToken::parse(&format!("{}.x", token.value)), None);
+        assert_eq!(
+            AccessToken::parse(&format!("{}.x", token.value.expose_secret())),
+            None
+        );
     }
 
     #[test]
     fn debug_does_not_print_the_token() {
         let token = AccessToken::issue("c", "o");
-        assert!(!format!("{token:?}").contains(&token.value));
+        assert!(!format!("{token:?}").contains(token.value.expose_secret()));
     }
 }

@@ -10,25 +10,18 @@
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretString};
 
-/// One way to read the presented credentials: a client id and its secret.
-#[derive(Clone, PartialEq, Eq)]
+/// One way to read the presented credentials: a client id and its secret (`Debug` prints
+/// `[REDACTED]` for it).
+#[derive(Clone, Debug)]
 pub struct PresentedCredentials {
     pub client_id: String,
-    pub client_secret: String,
-}
-
-impl std::fmt::Debug for PresentedCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PresentedCredentials")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"[redacted]")
-            .finish()
-    }
+    pub client_secret: SecretString,
 }
 
 /// How the client authenticated, and the readings of its credentials to try, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ClientAuthentication {
     pub basic: bool,
     pub candidates: Vec<PresentedCredentials>,
@@ -76,7 +69,7 @@ pub fn client_authentication(
                 basic: false,
                 candidates: vec![PresentedCredentials {
                     client_id: id.to_owned(),
-                    client_secret: secret.to_owned(),
+                    client_secret: secret.into(),
                 }],
             }),
             _ => Err(ClientAuthError::Missing),
@@ -103,11 +96,11 @@ pub fn client_authentication(
         .ok_or(ClientAuthError::MalformedBasic)?;
     let encoded_pair = PresentedCredentials {
         client_id: form_decode(raw_id),
-        client_secret: form_decode(raw_secret),
+        client_secret: form_decode(raw_secret).into(),
     };
     let raw_pair = PresentedCredentials {
         client_id: raw_id.to_owned(),
-        client_secret: raw_secret.to_owned(),
+        client_secret: raw_secret.into(),
     };
     // A client_id in the body too (some clients add it) must name the same client.
     if let Some(id) = form_client_id {
@@ -119,7 +112,9 @@ pub fn client_authentication(
         return Err(ClientAuthError::MalformedBasic);
     }
     let mut candidates = vec![encoded_pair];
-    if raw_pair != candidates[0] {
+    let differs = raw_pair.client_id != candidates[0].client_id
+        || raw_pair.client_secret.expose_secret() != candidates[0].client_secret.expose_secret();
+    if differs {
         candidates.push(raw_pair);
     }
     Ok(ClientAuthentication {
@@ -128,12 +123,12 @@ pub fn client_authentication(
     })
 }
 
-/// `application/x-www-form-urlencoded` decoding of one value (`+` is a space).
+/// `application/x-www-form-urlencoded` decoding of one value: `+` is a space, then
+/// percent-decoding (so `%2B` is a plus).
 fn form_decode(value: &str) -> String {
-    url::form_urlencoded::parse(format!("v={}", value.replace('&', "%26")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    percent_encoding::percent_decode_str(&value.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
@@ -151,7 +146,7 @@ mod tests {
     fn ids(auth: &ClientAuthentication) -> Vec<(&str, &str)> {
         auth.candidates
             .iter()
-            .map(|c| (c.client_id.as_str(), c.client_secret.as_str()))
+            .map(|c| (c.client_id.as_str(), c.client_secret.expose_secret()))
             .collect()
     }
 
@@ -160,9 +155,10 @@ mod tests {
         let auth = client_authentication(None, Some("id"), Some("s+ /:=")).unwrap();
         assert!(!auth.basic);
         assert_eq!(ids(&auth), [("id", "s+ /:=")]);
+        assert!(!format!("{auth:?}").contains("s+ /:="), "{auth:?}");
         assert_eq!(
-            client_authentication(None, Some("id"), None),
-            Err(ClientAuthError::Missing)
+            client_authentication(None, Some("id"), None).unwrap_err(),
+            ClientAuthError::Missing
         );
     }
 
@@ -174,6 +170,9 @@ mod tests {
                 .unwrap();
         assert!(auth.basic);
         assert_eq!(ids(&auth)[0], ("my client+1", "a+b/c:d= e"));
+        // `&` and `=` separate nothing inside one value.
+        let auth = client_authentication(Some(&basic("id:a%26b=c&d")), None, None).unwrap();
+        assert_eq!(ids(&auth)[0], ("id", "a&b=c&d"));
         // The same credentials sent without the encoding (requests' HTTPBasicAuth).
         let auth = client_authentication(Some(&basic("id:a+b/c:d= e")), None, None).unwrap();
         assert!(ids(&auth).contains(&("id", "a+b/c:d= e")), "{auth:?}");
@@ -185,14 +184,14 @@ mod tests {
     #[test]
     fn two_methods_at_once_are_refused() {
         assert_eq!(
-            client_authentication(Some(&basic("id:s")), Some("id"), Some("s")),
-            Err(ClientAuthError::TwoMethods)
+            client_authentication(Some(&basic("id:s")), Some("id"), Some("s")).unwrap_err(),
+            ClientAuthError::TwoMethods
         );
         // The body naming the same client id alone is fine; another id is not.
         assert!(client_authentication(Some(&basic("id:s")), Some("id"), None).is_ok());
         assert_eq!(
-            client_authentication(Some(&basic("id:s")), Some("other"), None),
-            Err(ClientAuthError::ClientIdMismatch)
+            client_authentication(Some(&basic("id:s")), Some("other"), None).unwrap_err(),
+            ClientAuthError::ClientIdMismatch
         );
     }
 
@@ -206,14 +205,14 @@ mod tests {
             vec![b'B', b'a', 0xff],
         ] {
             assert_eq!(
-                client_authentication(Some(&header), None, None),
-                Err(ClientAuthError::MalformedBasic),
+                client_authentication(Some(&header), None, None).unwrap_err(),
+                ClientAuthError::MalformedBasic,
                 "{header:?}"
             );
         }
         assert_eq!(
-            client_authentication(Some(b"Bearer abc"), Some("id"), Some("s")),
-            Err(ClientAuthError::UnsupportedScheme)
+            client_authentication(Some(b"Bearer abc"), Some("id"), Some("s")).unwrap_err(),
+            ClientAuthError::UnsupportedScheme
         );
     }
 }

@@ -32,10 +32,7 @@ pub fn hash_secret(secret: &str) -> String {
 }
 
 pub(crate) fn hex_digest(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// Constant-time check of a presented secret against a stored digest.

@@ -150,9 +150,7 @@ pub async fn create_integration_key(
             reason: format!("at most {MAX_LABEL_CHARS} characters"),
         });
     }
-    let key_id: String = (0..8)
-        .map(|_| format!("{:02x}", rand::random::<u8>()))
-        .collect();
+    let key_id = hex::encode(rand::random::<[u8; 8]>());
     let secret = Alphanumeric.sample_string(&mut rand::rng(), INTEGRATION_SECRET_LENGTH);
     let api_key = format!("{KEY_PREFIX}{key_id}_{secret}");
     let record = VendorKeyRecord {

@@ -486,12 +486,9 @@ fn file_part(bytes: &Bytes, file_name: &str, content_type: &str) -> multipart::P
     })
 }
 
-/// Percent-encodes one path segment. `byte_serialize` is the form encoding, which writes a space
-/// as `+` — a literal `+` in a path, so `a b` would name SR's `a+b`; `%20` it is.
+/// Percent-encodes one path segment ([`super::PATH_SEGMENT`]).
 fn encode_segment(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
+    percent_encoding::utf8_percent_encode(segment, super::PATH_SEGMENT).to_string()
 }
 
 fn parse_body<T: DeserializeOwned>(
@@ -631,7 +628,7 @@ mod tests {
     #[test]
     fn a_path_segment_names_exactly_the_given_id() {
         assert_eq!(encode_segment("a b+c/d%e"), "a%20b%2Bc%2Fd%25e");
-        assert_eq!(encode_segment("Acme-1_x.y"), "Acme-1_x.y");
+        assert_eq!(encode_segment("Acme-1_x.y~"), "Acme-1_x.y~");
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

@@ -12,6 +12,15 @@ pub mod partner;
 pub mod results;
 
 pub use client::{SrClient, SrClientError, SrCredentials};
+
+/// What stays as it is in one path segment of a URL the connector builds (SR's API paths, a
+/// vendor's inline assessment URL): RFC 3986's unreserved characters. The rest is
+/// percent-encoded, a space as `%20` (the form encoding's `+` would name SR's `a+b`).
+pub const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 pub use errors::SrErrorBody;
 pub use orders::{
     Candidate, InlineOrderRequest, InlineOrderResponse, Job, OrderRequest, OrderRequester,

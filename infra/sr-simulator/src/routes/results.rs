@@ -11,7 +11,6 @@ use sha2::{Digest, Sha256};
 use crate::auth::require_company;
 use crate::error::SrError;
 use crate::ids;
-use crate::merge_patch::merge_patch;
 use crate::state::{AppState, AttachmentRecord, Order, PatchRecord, StoredFile};
 use crate::validate;
 
@@ -65,7 +64,7 @@ fn apply_patch(order: &mut Order, headers: &HeaderMap, body: &Bytes) -> Result<V
     validate::package_result(&patch)
         .map_err(|errors| SrError::validation("Invalid result partial update provided", errors))?;
     let mut merged = order.result.take().unwrap_or_else(|| json!({}));
-    merge_patch(&mut merged, &patch);
+    json_patch::merge(&mut merged, &patch);
     order.result = Some(merged.clone());
     Ok(merged)
 }
@@ -163,7 +162,7 @@ pub async fn add_attachment(
         file_name,
         content_type: content_type.clone(),
         size: bytes.len(),
-        sha256: ids::hex(&Sha256::digest(&bytes)),
+        sha256: hex::encode(Sha256::digest(&bytes)),
     };
     let mut state = app.lock();
     let order = owned_order(&mut state.orders, &order_id, &company)?;

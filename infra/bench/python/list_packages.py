@@ -10,7 +10,7 @@ The bottom of the file is a minimal Lambda runtime-API client loop (what awslamb
 Python Lambda), so the harness drives this file through the same runtime-API stub as the Rust
 binaries and measures init and warm latency the same way:
 
-    AWS_LAMBDA_RUNTIME_API=127.0.0.1:PORT TABLE_NAME=... python3 benches/python/list_packages.py
+    AWS_LAMBDA_RUNTIME_API=127.0.0.1:PORT TABLE_NAME=... python3 infra/bench/python/list_packages.py
 """
 
 import base64
