@@ -24,19 +24,23 @@ use lambda_runtime::LambdaEvent;
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::aws::AwsClients;
-use crate::backoff::{self, Backoff, Redelivery};
+use crate::backoff::Backoff;
 use crate::budget::Budget;
 use crate::config::Config;
-use crate::enrichment::{Enricher, EnrichmentOutcome};
+use crate::enrichment::Enricher;
 use crate::metrics::{self, Metric};
 use crate::notifications::Notifications;
 use crate::orders::{DeliveryAttempt, DeliveryState, Order};
 use crate::pacing::{self, Pacer, Slots};
 use crate::queue::QueueMessage;
 use crate::secrets::{CredentialCache, SecretError, Secrets};
+use crate::sqs_batch::{self, SqsBatchRunner};
 use crate::sr::client::SrAnswer;
 use crate::sr::{SrClient, SrClientError, SrCredentials};
 use crate::store::{DeliveryRecord, Store};
+
+/// The outcome of one message (the one outcome of every queue consumer, `crate::sqs_batch`).
+pub use crate::sqs_batch::Outcome;
 
 /// What recording a batch's outcomes needs after its last SR call (a `TransactWriteItems`,
 /// `ChangeMessageVisibilityBatch`, the `delivery.failed` events): kept out of the time budget.
@@ -48,39 +52,13 @@ const PATCH_TIME: Duration = Duration::from_secs(10);
 /// mapping's `MaximumConcurrency` of 2 this keeps the total within it.
 const MAX_IN_FLIGHT: usize = 4;
 
-/// What became of one message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Done with it (delivered, stale, or permanently refused): delete the message.
-    Done,
-    /// Try again later: report it as a batch item failure. `after` is SR's `Retry-After` (or
-    /// the pacing schedule's wait); `None` means the publisher's exponential backoff.
-    Retry { after: Option<Duration> },
-}
-
-impl Outcome {
-    pub const RETRY: Self = Self::Retry { after: None };
-
-    pub fn is_retry(&self) -> bool {
-        matches!(self, Self::Retry { .. })
-    }
-}
-
-/// Where failed messages go back to, to set their redelivery time.
-struct Redeliveries {
-    sqs: aws_sdk_sqs::Client,
-    queue_urls: Vec<String>,
-}
-
 pub struct ResultPublisher {
-    /// The results queue's `maxReceiveCount` (`MAX_RECEIVE_COUNT`, default 20): a retry on the
-    /// last receive means SQS moves the message to the dead-letter queue.
-    max_receive_count: u32,
+    /// The results queue's `maxReceiveCount` (`MAX_RECEIVE_COUNT`, default 20; a retry on the
+    /// last receive means SQS moves the message to the dead-letter queue) and the backoff.
+    runner: SqsBatchRunner,
     store: Store,
     sr: SrClient,
     pacer: Pacer,
-    backoff: Backoff,
-    redeliveries: Option<Redeliveries>,
     credentials: CredentialCache,
     in_flight: Semaphore,
     /// Uploads result files before the PATCH. Public so in-process tests can pick the download
@@ -92,18 +70,17 @@ pub struct ResultPublisher {
 
 impl ResultPublisher {
     pub fn new(store: Store, secrets: Secrets, sr: SrClient) -> Self {
+        let max_receive_count = std::env::var("MAX_RECEIVE_COUNT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20);
         Self {
-            max_receive_count: std::env::var("MAX_RECEIVE_COUNT")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(20),
+            runner: SqsBatchRunner::new(max_receive_count, Backoff::from_env()),
             pacer: Pacer::from_env(store.clone()),
             notifications: Notifications::record_only(store.clone()),
             store,
             files: crate::attachments::FileDelivery::from_env(sr.endpoints()),
             sr,
-            backoff: Backoff::from_env(),
-            redeliveries: None,
             credentials: CredentialCache::new(secrets),
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
         }
@@ -112,7 +89,7 @@ impl ResultPublisher {
     /// Sets failed messages' visibility through `sqs` (the Lambda does; in-process tests that
     /// call [`Self::process`] need not).
     pub fn with_redelivery(mut self, sqs: aws_sdk_sqs::Client, queue_urls: Vec<String>) -> Self {
-        self.redeliveries = Some(Redeliveries { sqs, queue_urls });
+        self.runner = self.runner.with_redelivery(sqs, queue_urls);
         self
     }
 
@@ -154,41 +131,7 @@ impl ResultPublisher {
         let records = &event.payload.records;
         let budget = Budget::before_lambda_deadline(event.context.deadline, RECORDING_RESERVE);
         let outcomes = self.process_batch_within(records, budget).await;
-        let mut response = SqsBatchResponse::default();
-        let mut redeliveries: HashMap<&str, Vec<Redelivery>> = HashMap::new();
-        let mut rng = rand::rng();
-        for (message, outcome) in records.iter().zip(outcomes) {
-            let Outcome::Retry { after } = outcome else {
-                continue;
-            };
-            let message_id = message.message_id.clone().unwrap_or_default();
-            response.add_failure(message_id.clone());
-            let after =
-                after.unwrap_or_else(|| self.backoff.delay(receive_count(message), &mut rng));
-            if let (Some(arn), Some(receipt_handle)) = (
-                message.event_source_arn.as_deref(),
-                message.receipt_handle.clone(),
-            ) {
-                redeliveries.entry(arn).or_default().push(Redelivery {
-                    message_id,
-                    receipt_handle,
-                    after,
-                });
-            }
-        }
-        if let Some(target) = &self.redeliveries {
-            let urls: Vec<&str> = target.queue_urls.iter().map(String::as_str).collect();
-            for (arn, list) in redeliveries {
-                match backoff::queue_url_for_arn(arn, &urls) {
-                    Some(url) => backoff::schedule(&target.sqs, url, &list).await,
-                    None => tracing::warn!(
-                        arn,
-                        "retries from an unknown queue keep its visibility timeout"
-                    ),
-                }
-            }
-        }
-        Ok(response)
+        Ok(self.runner.respond(records, &outcomes).await)
     }
 
     /// One message on its own (tests and tools): the same path as a batch of one.
@@ -229,25 +172,14 @@ impl ResultPublisher {
         };
         let batch = Batch::new(&self.pacer, &parsed, budget);
         // Messages of one FIFO group (one order) in sequence; groups concurrently.
-        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-        for (i, message) in parsed.iter().enumerate() {
-            let group = message
-                .as_ref()
-                .map_or_else(|| format!("#{i}"), |m| m.group_id().to_owned());
-            match groups.iter_mut().find(|(g, _)| *g == group) {
-                Some((_, members)) => members.push(i),
-                None => groups.push((group, vec![i])),
-            }
-        }
-        let runs = groups
+        let groups: Vec<Option<String>> = parsed
             .iter()
-            .map(|(_, members)| self.run_group(members, messages, &parsed, &orders, &batch));
-        let mut outcomes = vec![Outcome::RETRY; messages.len()];
-        for results in futures_util::future::join_all(runs).await {
-            for (i, outcome) in results {
-                outcomes[i] = outcome;
-            }
-        }
+            .map(|m| m.as_ref().map(QueueMessage::group_id))
+            .collect();
+        let mut outcomes = sqs_batch::in_groups(&groups, |i| {
+            self.handle_message(&messages[i], parsed[i].as_ref(), &orders, &batch)
+        })
+        .await;
         let records = std::mem::take(&mut *batch.records.lock().await);
         let recorded = self.store.record_deliveries(&records, Utc::now()).await;
         for (record, written) in records.iter().zip(recorded) {
@@ -291,71 +223,58 @@ impl ResultPublisher {
         outcomes
     }
 
-    /// A group's messages in order; after the first retry the rest wait too (FIFO order).
-    async fn run_group(
+    /// One message, by kind: a result goes to SR (`deliver`), a new order to its enrichment
+    /// ([`crate::enrichment::Enricher::enrich_order`]).
+    async fn handle_message(
         &self,
-        members: &[usize],
-        messages: &[SqsMessage],
-        parsed: &[Option<QueueMessage>],
+        message: &SqsMessage,
+        parsed: Option<&QueueMessage>,
         orders: &HashMap<String, Order>,
         batch: &Batch<'_>,
-    ) -> Vec<(usize, Outcome)> {
-        let mut results = Vec::with_capacity(members.len());
-        let mut blocked: Option<Outcome> = None;
-        for &i in members {
-            if let Some(outcome) = blocked {
-                results.push((i, outcome));
-                continue;
-            }
-            let last_receive = receive_count(&messages[i]) >= self.max_receive_count;
-            let outcome = match &parsed[i] {
-                Some(QueueMessage::Result {
+    ) -> Outcome {
+        let last_receive = self.runner.is_last_receive(message);
+        match parsed {
+            Some(QueueMessage::Result {
+                order_id,
+                company_id,
+                version,
+            }) => {
+                let delivery = Delivery {
                     order_id,
                     company_id,
-                    version,
-                }) => {
-                    let delivery = Delivery {
-                        order_id,
-                        company_id,
-                        version: *version,
-                        last_receive,
-                    };
-                    self.deliver(delivery, orders.get(order_id.as_str()), batch)
-                        .await
-                }
-                Some(QueueMessage::OrderReceived {
-                    order_id,
-                    company_id,
-                }) => {
-                    let enricher = Enricher {
-                        store: &self.store,
-                        credentials: &self.credentials,
-                        sr: &self.sr,
-                        notifications: &self.notifications,
-                        pacer: Some(&self.pacer),
-                        in_flight: Some(&self.in_flight),
-                    };
-                    let order = orders.get(order_id.as_str());
-                    match enricher
-                        .enrich_order(order, order_id, company_id, last_receive)
-                        .await
-                    {
-                        EnrichmentOutcome::Done => Outcome::Done,
-                        EnrichmentOutcome::Retry { after } => Outcome::Retry { after },
-                    }
-                }
-                None => {
-                    // Retried until the queue moves it to the DLQ, where an operator can look.
-                    tracing::error!(message_id = ?messages[i].message_id, "unreadable queue message");
-                    Outcome::RETRY
-                }
-            };
-            if outcome.is_retry() {
-                blocked = Some(outcome);
+                    version: *version,
+                    last_receive,
+                };
+                self.deliver(delivery, orders.get(order_id.as_str()), batch)
+                    .await
             }
-            results.push((i, outcome));
+            Some(QueueMessage::OrderReceived {
+                order_id,
+                company_id,
+            }) => {
+                let order = orders.get(order_id.as_str());
+                self.enricher()
+                    .enrich_order(order, order_id, company_id, last_receive)
+                    .await
+            }
+            None => {
+                // Retried until the queue moves it to the DLQ, where an operator can look.
+                tracing::error!(message_id = ?message.message_id, "unreadable queue message");
+                Outcome::RETRY
+            }
         }
-        results
+    }
+
+    /// The enrichment worker on this publisher's clients, SR call slots and in-flight bound.
+    fn enricher(&self) -> Enricher<'_> {
+        Enricher {
+            store: &self.store,
+            credentials: &self.credentials,
+            sr: &self.sr,
+            notifications: &self.notifications,
+            pacer: Some(&self.pacer),
+            in_flight: Some(&self.in_flight),
+        }
     }
 
     async fn deliver(&self, d: Delivery<'_>, order: Option<&Order>, batch: &Batch<'_>) -> Outcome {
@@ -582,7 +501,7 @@ impl ResultPublisher {
             return;
         }
         let mut values = vec![(Metric::DeliveryRetries, 1.0)];
-        if receive_count(message) >= self.max_receive_count {
+        if self.runner.is_last_receive(message) {
             // This was the last receive SQS allows: the message moves to the DLQ now.
             tracing::error!(message_id = ?message.message_id, "retries exhausted; the message goes to the dead-letter queue");
             values.push((Metric::DlqMoves, 1.0));
@@ -798,13 +717,4 @@ fn parse(message: &SqsMessage) -> Option<QueueMessage> {
             None
         }
     }
-}
-
-/// SQS's `ApproximateReceiveCount` of the message (1 on the first delivery).
-fn receive_count(message: &SqsMessage) -> u32 {
-    message
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
 }

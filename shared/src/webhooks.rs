@@ -38,10 +38,15 @@ use sha2::Sha256;
 use url::Url;
 
 use crate::aws::AwsClients;
-use crate::backoff::{self, Backoff, Redelivery};
+use crate::backoff::Backoff;
 use crate::config::{Config, ConfigError};
 use crate::secrets::{SecretError, Secrets};
+use crate::sqs_batch::{self, receive_count, SqsBatchRunner};
 use crate::store::{Event, Store, WebhookDelivery, WebhookState};
+
+/// The outcome of one notification message (the one outcome of every queue consumer,
+/// `crate::sqs_batch`).
+pub use crate::sqs_batch::Outcome;
 
 pub const EVENT_ID_HEADER: &str = "X-Connector-Event-Id";
 pub const TIMESTAMP_HEADER: &str = "X-Connector-Timestamp";
@@ -265,24 +270,21 @@ pub fn signature_headers(
     headers
 }
 
-/// What became of one notification message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Dispatch {
-    /// Delivered, refused for good, or webhooks are off: delete the message.
-    Done,
-    /// Try again: after `after` (the endpoint's `Retry-After`), else after the backoff.
-    Retry {
-        after: Option<Duration>,
-        status_code: Option<u16>,
-        detail: String,
-    },
+/// What one POST of a webhook came to: the message's outcome (a retry after the endpoint's
+/// `Retry-After`, else the backoff), the endpoint's status and, for a retry, why (recorded on
+/// the event when the retries are exhausted).
+struct Posted {
+    outcome: Outcome,
+    status_code: Option<u16>,
+    detail: String,
 }
 
 /// The webhook-dispatcher Lambda's logic.
 pub struct WebhookDispatcher {
     store: Store,
     secrets: Secrets,
-    sqs: aws_sdk_sqs::Client,
+    /// The notifications queue's partial batch responses and redelivery times.
+    runner: SqsBatchRunner,
     /// Built at the first webhook, not at cold start (it reads the system CA store, ~5 ms).
     http: std::sync::OnceLock<reqwest::Client>,
     settings: WebhookSettings,
@@ -299,10 +301,12 @@ impl WebhookDispatcher {
         sqs: aws_sdk_sqs::Client,
         settings: WebhookSettings,
     ) -> Self {
+        let runner = SqsBatchRunner::new(settings.max_receive_count, settings.backoff)
+            .with_redelivery(sqs, vec![settings.queue_url.clone()]);
         Self {
             store,
             secrets,
-            sqs,
+            runner,
             http: std::sync::OnceLock::new(),
             settings,
             signing_keys: tokio::sync::Mutex::new(None),
@@ -361,61 +365,38 @@ impl WebhookDispatcher {
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
         let records = &event.payload.records;
-        let outcomes =
-            futures_util::future::join_all(records.iter().map(|m| self.process(m))).await;
-        let mut response = SqsBatchResponse::default();
-        let mut redeliveries = Vec::new();
-        for (message, outcome) in records.iter().zip(outcomes) {
-            let Dispatch::Retry { after, .. } = outcome else {
-                continue;
-            };
-            let message_id = message.message_id.clone().unwrap_or_default();
-            let after = after.unwrap_or_else(|| {
-                self.settings
-                    .backoff
-                    .delay(receive_count(message), &mut rand::rng())
-            });
-            if let Some(receipt_handle) = &message.receipt_handle {
-                redeliveries.push(Redelivery {
-                    message_id: message_id.clone(),
-                    receipt_handle: receipt_handle.clone(),
-                    after,
-                });
-            }
-            response.add_failure(message_id);
-        }
-        if !redeliveries.is_empty() {
-            backoff::schedule(&self.sqs, &self.settings.queue_url, &redeliveries).await;
-        }
-        Ok(response)
+        // A standard queue: no message groups, every message on its own.
+        let groups = vec![None::<&str>; records.len()];
+        let outcomes = sqs_batch::in_groups(&groups, |i| self.process(&records[i])).await;
+        Ok(self.runner.respond(records, &outcomes).await)
     }
 
     /// One message: POST it, record a settled outcome on the event.
-    pub async fn process(&self, message: &SqsMessage) -> Dispatch {
+    pub async fn process(&self, message: &SqsMessage) -> Outcome {
         let body = message.body.as_deref().unwrap_or_default();
         let event: Event = match serde_json::from_str(body) {
             Ok(event) => event,
             Err(e) => {
                 // Retried until the queue moves it to the DLQ, where an operator can look at it.
                 tracing::error!(message_id = ?message.message_id, error = %e, "unreadable notification message");
-                return Dispatch::Retry {
-                    after: None,
-                    status_code: None,
-                    detail: format!("unreadable message: {e}"),
-                };
+                return Outcome::RETRY;
             }
         };
         let Some(url) = &self.settings.url else {
             tracing::debug!(event_id = %event.id, company_id = %event.company_id, "webhooks are off; event only listable");
-            return Dispatch::Done;
+            return Outcome::Done;
         };
         let attempt = receive_count(message);
         // Kombo-format events go out as Kombo sends them; the connector's as the event itself.
         let kombo_body = crate::kombo::webhooks::payload(&event);
         let body = kombo_body.as_deref().unwrap_or(body.as_bytes());
-        let (outcome, status_code) = self.post(url, &event, body).await;
-        let settled = match &outcome {
-            Dispatch::Done => Some(WebhookDelivery {
+        let Posted {
+            outcome,
+            status_code,
+            detail,
+        } = self.post(url, &event, body).await;
+        let settled = match outcome {
+            Outcome::Done => Some(WebhookDelivery {
                 state: if status_code.is_some_and(|s| (200..300).contains(&s)) {
                     WebhookState::Delivered
                 } else {
@@ -426,7 +407,7 @@ impl WebhookDispatcher {
                 attempts: attempt,
                 detail: None,
             }),
-            Dispatch::Retry { detail, .. } if attempt >= self.settings.max_receive_count => {
+            Outcome::Retry { .. } if self.runner.is_last_receive(message) => {
                 tracing::error!(event_id = %event.id, company_id = %event.company_id, attempt, detail = %detail, "webhook retries exhausted; the message goes to the dead-letter queue");
                 Some(WebhookDelivery {
                     state: WebhookState::Failed,
@@ -436,7 +417,7 @@ impl WebhookDispatcher {
                     detail: Some(format!("retries exhausted: {detail}")),
                 })
             }
-            Dispatch::Retry { .. } => None,
+            Outcome::Retry { .. } => None,
         };
         if let Some(delivery) = settled {
             // Bookkeeping only: a failure here must not re-send a delivered webhook.
@@ -448,14 +429,14 @@ impl WebhookDispatcher {
     }
 
     /// Signs and POSTs `body`; answers the outcome and the endpoint's status code.
-    async fn post(&self, url: &Url, event: &Event, body: &[u8]) -> (Dispatch, Option<u16>) {
+    async fn post(&self, url: &Url, event: &Event, body: &[u8]) -> Posted {
         let keys = match self.signing_keys(false).await {
             Ok(keys) => keys,
             Err(e) => {
                 tracing::warn!(event_id = %event.id, company_id = %event.company_id, error = %e, "could not read the webhook signing secret; will retry");
                 // Recorded on the event the vendor lists: the AWS error stays in the log.
                 let detail = "the signing secret could not be read".to_string();
-                return (retry(None, None, detail), None);
+                return retry(None, None, detail);
             }
         };
         let timestamp = Utc::now().timestamp();
@@ -480,8 +461,7 @@ impl WebhookDispatcher {
                 // The transport error is logged (without the URL: it may carry a token of the
                 // vendor's in its query); the detail recorded on the event is a fixed text.
                 tracing::warn!(event_id = %event.id, company_id = %event.company_id, detail, error = %aws_smithy_types::error::display::DisplayErrorContext(e.without_url()), "webhook not delivered; will retry");
-                let detail = detail.to_string();
-                return (retry(None, None, detail), None);
+                return retry(None, None, detail.to_string());
             }
         };
         let status = response.status().as_u16();
@@ -501,24 +481,21 @@ impl WebhookDispatcher {
         match class {
             StatusClass::Delivered => {
                 tracing::info!(event_id = %event.id, company_id = %event.company_id, kind = %event.kind, status, "webhook delivered");
-                (Dispatch::Done, Some(status))
+                done(status)
             }
             StatusClass::Refused => {
                 tracing::warn!(event_id = %event.id, company_id = %event.company_id, kind = %event.kind, status, "the webhook endpoint refused the event; not retried");
-                (Dispatch::Done, Some(status))
+                done(status)
             }
             StatusClass::Retry => {
                 let after = (status == 429)
                     .then(|| retry_after_seconds(response.headers().get(RETRY_AFTER)))
                     .flatten();
                 tracing::warn!(event_id = %event.id, company_id = %event.company_id, kind = %event.kind, status, "webhook not delivered; will retry");
-                (
-                    retry(
-                        after,
-                        Some(status),
-                        format!("the webhook endpoint answered {status}"),
-                    ),
+                retry(
+                    after,
                     Some(status),
+                    format!("the webhook endpoint answered {status}"),
                 )
             }
         }
@@ -565,11 +542,20 @@ impl WebhookDispatcher {
     }
 }
 
-fn retry(after: Option<Duration>, status_code: Option<u16>, detail: String) -> Dispatch {
-    Dispatch::Retry {
-        after,
+fn retry(after: Option<Duration>, status_code: Option<u16>, detail: String) -> Posted {
+    Posted {
+        outcome: Outcome::Retry { after },
         status_code,
         detail,
+    }
+}
+
+/// Delivered, or refused for good: the message is done.
+fn done(status: u16) -> Posted {
+    Posted {
+        outcome: Outcome::Done,
+        status_code: Some(status),
+        detail: String::new(),
     }
 }
 
@@ -596,15 +582,6 @@ fn classify_status(status: u16) -> StatusClass {
 fn retry_after_seconds(value: Option<&HeaderValue>) -> Option<Duration> {
     let secs: u64 = value?.to_str().ok()?.trim().parse().ok()?;
     Some(Duration::from_secs(secs.min(3600)))
-}
-
-/// SQS's `ApproximateReceiveCount` of the message (1 on the first delivery).
-pub fn receive_count(message: &SqsMessage) -> u32 {
-    message
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
 }
 
 #[cfg(test)]
