@@ -10,6 +10,9 @@
 //! or, when it is given up (last receive of the message, the company's credentials gone), with
 //! what SR's order itself carries.
 //!
+//! Where it runs: the result publisher (`crate::publisher`, the `result-publisher` Lambda) hands
+//! every `OrderReceived` message of its batch to [`Enricher::enrich_order`].
+//!
 //! Per message (happy path): GetItem (order), 4 calls per event (see `crate::notifications`) × 2,
 //! GetSecretValue (company credentials), UpdateItem (store the enrichment); SR: token (cached by
 //! `SrClient`) and two or three GETs.

@@ -13,6 +13,11 @@
 //!   queue only after the queue's `maxReceiveCount` receives.
 //!
 //! So a warm batch costs about three AWS calls for ten results, plus the SR calls.
+//!
+//! The results queue carries two kinds of message (`QueueMessage`): a stored result, delivered
+//! here, and a new order (`OrderReceived`), whose enrichment runs in [`crate::enrichment`]
+//! ([`Enricher::enrich_order`]) on this publisher's clients and SR call budget. Both go through
+//! the one SQS batch runner ([`crate::sqs_batch`]) that the webhook dispatcher uses too.
 
 use std::collections::HashMap;
 use std::sync::Arc;
