@@ -57,16 +57,21 @@ impl<'p> Batch<'p> {
         }
     }
 
-    /// Waits for this company's next SR call slot. `Err(wait)` when the wait would be too long
-    /// or SR throttled the company in this batch: retry the message after `wait` instead.
-    pub(super) async fn slot(&self, company_id: &str) -> Result<(), Duration> {
-        let schedule = self
-            .schedules
+    /// This batch's schedule for the company's SR calls (one lock per company, so companies
+    /// never wait on each other).
+    async fn schedule(&self, company_id: &str) -> Arc<Mutex<Schedule>> {
+        self.schedules
             .lock()
             .await
             .entry(company_id.to_owned())
             .or_default()
-            .clone();
+            .clone()
+    }
+
+    /// Waits for this company's next SR call slot. `Err(wait)` when the wait would be too long
+    /// or SR throttled the company in this batch: retry the message after `wait` instead.
+    pub(super) async fn slot(&self, company_id: &str) -> Result<(), Duration> {
+        let schedule = self.schedule(company_id).await;
         let start = {
             let mut s = schedule.lock().await;
             if let Some(until) = s.throttled_until {
@@ -110,14 +115,9 @@ impl<'p> Batch<'p> {
         Ok(())
     }
 
+    /// SR throttled the company: its later calls in this batch are retried after `wait`.
     pub(super) async fn throttle(&self, company_id: &str, wait: Duration) {
-        let schedule = self
-            .schedules
-            .lock()
-            .await
-            .entry(company_id.to_owned())
-            .or_default()
-            .clone();
+        let schedule = self.schedule(company_id).await;
         // `checked_add`: a wait past what `Instant` holds just means "not in this batch".
         let until = Instant::now().checked_add(wait);
         schedule.lock().await.throttled_until =
