@@ -10,6 +10,9 @@
 //! or, when it is given up (last receive of the message, the company's credentials gone), with
 //! what SR's order itself carries.
 //!
+//! Where it runs: the result publisher (`crate::publisher`, the `result-publisher` Lambda) hands
+//! every `OrderReceived` message of its batch to [`Enricher::enrich_order`].
+//!
 //! Per message (happy path): GetItem (order), 4 calls per event (see `crate::notifications`) × 2,
 //! GetSecretValue (company credentials), UpdateItem (store the enrichment); SR: token (cached by
 //! `SrClient`) and two or three GETs.
@@ -23,6 +26,7 @@ use crate::notifications::Notifications;
 use crate::orders::Order;
 use crate::pacing::{self, Pacer};
 use crate::secrets::{CredentialCache, SecretError};
+use crate::sqs_batch::Outcome;
 use crate::sr::customer::{self, CandidateDetails, HiringTeamMembers, JobDetails};
 use crate::sr::{SrClient, SrClientError, SrCredentials};
 use crate::store::enrichment::EnrichmentWrite;
@@ -138,16 +142,6 @@ pub fn hiring_team(team: HiringTeamMembers) -> Vec<HiringTeamMember> {
         .collect()
 }
 
-/// What became of one enrichment message (the publisher maps it onto its own `Outcome`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EnrichmentOutcome {
-    /// Enriched, already enriched, or nothing more to do: delete the message.
-    Done,
-    /// A transient failure (SR 429/5xx/timeout, AWS): try again, after `after` when SR said how
-    /// long, else with the publisher's backoff.
-    Retry { after: Option<Duration> },
-}
-
 /// How far one try at an order's enrichment got.
 enum Attempt {
     /// Enriched (now or before) and the vendor told, or nothing more to do.
@@ -203,20 +197,20 @@ impl Enricher<'_> {
         order_id: &str,
         company_id: &str,
         last_receive: bool,
-    ) -> EnrichmentOutcome {
+    ) -> Outcome {
         let Some(order) = order else {
             tracing::error!(
                 order_id,
                 company_id,
                 "enrichment queued for an order that does not exist"
             );
-            return EnrichmentOutcome::Done;
+            return Outcome::Done;
         };
         let outcome = match self.attempt(order).await {
-            Attempt::Done => return EnrichmentOutcome::Done,
-            Attempt::Retry { after } if !last_receive => return EnrichmentOutcome::Retry { after },
-            Attempt::Retry { after } => EnrichmentOutcome::Retry { after },
-            Attempt::GivenUp => EnrichmentOutcome::Done,
+            Attempt::Done => return Outcome::Done,
+            Attempt::Retry { after } if !last_receive => return Outcome::Retry { after },
+            Attempt::Retry { after } => Outcome::Retry { after },
+            Attempt::GivenUp => Outcome::Done,
         };
         tracing::error!(order_id, company_id = %order.company_id, "order enrichment given up; the order stays as SR placed it");
         // The stored order, in case another worker enriched it meanwhile.
@@ -234,7 +228,7 @@ impl Enricher<'_> {
                 // On the last receive the message goes to the dead-letter queue all the same
                 // (`connector dlq redrive` brings it back); otherwise it is tried again.
                 tracing::error!(order_id, company_id = %order.company_id, error = %e, "could not record or queue the order's Kombo event; will retry");
-                EnrichmentOutcome::Retry { after: None }
+                Outcome::Retry { after: None }
             }
         }
     }

@@ -23,6 +23,7 @@ pub mod publisher;
 pub mod queue;
 pub mod results;
 pub mod secrets;
+pub mod sqs_batch;
 pub mod sr;
 pub mod store;
 pub mod telemetry;

@@ -14,7 +14,7 @@ use connector::kombo::webhooks::WebhookFormat;
 use connector::notifications::Notifications;
 use connector::orders::Order;
 use connector::queue::QueueMessage;
-use connector::webhooks::{Dispatch, WebhookDispatcher, WebhookSettings};
+use connector::webhooks::{Outcome, WebhookDispatcher, WebhookSettings};
 use lambda_http::http::Method;
 use serde_json::{json, Value};
 
@@ -243,7 +243,7 @@ pub async fn dispatch_kombo_events(
     url: &str,
     events: &KomboEvents,
     count: usize,
-) -> Vec<Dispatch> {
+) -> Vec<Outcome> {
     let dispatcher = WebhookDispatcher::new(
         stack.store.clone(),
         stack.secrets.clone(),

@@ -1,4 +1,5 @@
-//! `result-publisher` Lambda: SQS-triggered delivery of results to SmartRecruiters.
+//! `result-publisher` Lambda: SQS-triggered delivery of results to SmartRecruiters, and the
+//! enrichment of new orders queued on the same results queue (`connector::enrichment`).
 //! All logic lives in `connector::publisher`; this only wires it to the runtime.
 
 use aws_lambda_events::event::sqs::SqsEvent;
