@@ -890,6 +890,26 @@ pub fn to_package_result(
     Ok(MappedResult { result, warnings })
 }
 
+/// Whether a submission's body (as stored: inline `data` became `data_omitted`) names a file,
+/// at package level or in a `SUB_RESULT`.
+pub fn submission_has_files(body: &serde_json::Value) -> bool {
+    fn has_file(list: Option<&serde_json::Value>) -> bool {
+        list.and_then(serde_json::Value::as_array)
+            .is_some_and(|items| {
+                items.iter().any(|item| {
+                    ["data", "data_omitted", "data_url"]
+                        .iter()
+                        .any(|key| item.get(key).is_some())
+                })
+            })
+    }
+    has_file(body.get("attachments"))
+        || body
+            .get("attributes")
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|attributes| attributes.iter().any(|a| has_file(a.get("attachments"))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

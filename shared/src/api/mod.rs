@@ -5,6 +5,7 @@ pub mod partner;
 pub mod vendor;
 
 use crate::http::ApiError;
+use crate::onboarding::CompanyError;
 use crate::queue::QueueError;
 use crate::secrets::SecretError;
 use crate::store::StoreError;
@@ -65,5 +66,16 @@ impl From<SecretError> for ApiError {
     fn from(error: SecretError) -> Self {
         tracing::error!(error = %error, "secrets failure");
         ApiError::unavailable("credentials storage is temporarily unavailable; retry")
+    }
+}
+
+/// An HTTP entry point answers dependency failures as its other handlers do (503, or 409 for a
+/// concurrent change), so `?` works on [`crate::onboarding::disable_company`] in a handler.
+impl From<CompanyError> for ApiError {
+    fn from(error: CompanyError) -> Self {
+        match error {
+            CompanyError::Store(e) => e.into(),
+            CompanyError::Secret(e) => e.into(),
+        }
     }
 }

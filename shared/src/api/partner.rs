@@ -19,7 +19,7 @@ use crate::http::{
 use crate::kombo::inline::{InlineUrlClient, InlineUrlError, InlineUrlSettings};
 use crate::metrics::{self, Metric};
 use crate::notifications::Notifications;
-use crate::ops::companies::{disable_company, REASON_SMARTRECRUITERS};
+use crate::onboarding::{disable_company, REASON_SMARTRECRUITERS};
 use crate::orders::{
     accept_inline_order, accept_order, Caller, InlineUrlSource, Order, OrderError,
 };

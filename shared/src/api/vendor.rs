@@ -14,8 +14,9 @@ use crate::config::Config;
 use crate::http::{
     bearer_token, body_bytes, body_limits, decode_segment, header_text, json_response, parse_json,
     query_param, require_body_within, require_storable, require_stored_size_within, segments_after,
-    vendor_error_response, ApiError,
+    ApiError,
 };
+use crate::kombo::errors::vendor_error_response;
 use crate::kombo::orders::AssessmentOrder;
 use crate::kombo::packages::kombo_type;
 use crate::orders::{DeliveryAttempt, DeliveryState, Order, Submission, VendorOrderStatus};
@@ -186,7 +187,7 @@ impl VendorApi {
     }
 
     /// Lets inline packages go without `inline_url_template` (the vendor answers each order's
-    /// URL; `crate::kombo::inline`).
+    /// URL; `kombo::inline`).
     pub fn with_vendor_inline_urls(mut self, enabled: bool) -> Self {
         self.vendor_answers_inline_urls = enabled;
         self
@@ -1169,7 +1170,7 @@ struct OrderView<'a> {
     delivery: DeliveryView<'a>,
     /// SR's candidate, job and hiring team as the enrichment worker found them; `null` until
     /// then (or for good, when SR never answered).
-    enrichment: Option<&'a crate::enrichment::OrderEnrichment>,
+    enrichment: Option<&'a crate::orders::enrichment::OrderEnrichment>,
     #[serde(skip_serializing_if = "Option::is_none")]
     result: Option<&'a PackageResult>,
     #[serde(skip_serializing_if = "Option::is_none")]

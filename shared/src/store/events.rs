@@ -1,5 +1,5 @@
 //! Events the vendor can poll (`GET /assessment/events`) and receives as webhooks: orders,
-//! enrichment, delivery failures, companies connected or disabled (see `crate::notifications`).
+//! enrichment, delivery failures, companies connected or disabled (see `notifications`).
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;

@@ -290,7 +290,7 @@ impl Store {
             now,
         } = write;
         let version = order.result_version + 1;
-        let files = crate::attachments::submission_has_files(&submission.vendor_body);
+        let files = crate::results::submission_has_files(&submission.vendor_body);
         let mut values = HashMap::from([
             (":result".to_string(), to_value(result)),
             (
