@@ -2,7 +2,10 @@
 //!
 //! A catalog is one DynamoDB item (a map of packages) so a partner endpoint reads it together with
 //! the caller's token in a single round trip. Replacing the catalog marks omitted packages as
-//! deleted instead of dropping them: orders already placed for them keep working.
+//! deleted instead of dropping them: orders already placed for them keep working. Storing a
+//! replacement is the operation [`replace`] (the one part of `packages` that uses the store).
+
+pub mod replace;
 
 use std::collections::{BTreeMap, HashSet};
 

@@ -1,5 +1,8 @@
 //! Results: turning the vendor's submission (Kombo's shape plus SR-only fields) into SR's
-//! `PackageResult`, and the rule that a final status never changes at SR.
+//! `PackageResult`, and the rule that a final status never changes at SR. Storing and queueing
+//! a submission is the operation [`submit`] (the one part of `results` that uses the store).
+
+pub mod submit;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer};

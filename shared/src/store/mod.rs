@@ -10,6 +10,7 @@ mod events;
 mod files;
 pub mod keys;
 mod orders;
+mod retry;
 mod vendor_keys;
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ pub use connections::{
 pub use events::{Event, EventPage, RecordedEvent, WebhookDelivery, WebhookState};
 pub use files::{FileRecord, FileSource, FileState, StoredFile, UploadedFile};
 pub use orders::{DeliveryRecord, OrderFilter, OrderPage, PutOrderOutcome, ResultWrite};
+pub use retry::{retry_on_conflict, MaybeConflict, WRITE_ATTEMPTS};
 pub use vendor_keys::{VendorKeyRecord, ADMIN_KEY_ID};
 
 pub type Item = HashMap<String, AttributeValue>;

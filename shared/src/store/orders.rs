@@ -127,6 +127,27 @@ impl Store {
         self.get(keys::order(order_id), true).await
     }
 
+    /// The order if it belongs to `integration` (another integration's order reads as absent),
+    /// with its submissions and delivery attempts when `with_history`. An id longer than SR's
+    /// 128 characters (`orders::order_id_from_callback`) reads as absent too: DynamoDB would
+    /// refuse it as a key.
+    pub async fn get_integration_order(
+        &self,
+        integration: &str,
+        order_id: &str,
+        with_history: bool,
+    ) -> Result<Option<Order>, StoreError> {
+        if order_id.len() > 128 {
+            return Ok(None);
+        }
+        let order = if with_history {
+            self.get_order_with_history(order_id).await?
+        } else {
+            self.get_order(order_id).await?
+        };
+        Ok(order.filter(|o| o.integration_id == integration))
+    }
+
     /// One page of an integration's orders that match `filter`, oldest first.
     ///
     /// A `statuses` filter is applied to what the index returns, so one call reads at most
