@@ -25,7 +25,7 @@ import sys
 # The rules: they know nothing of DynamoDB, queues or HTTP events.
 DOMAIN = ("orders", "packages", "results", "kombo::orders", "kombo::packages")
 # A domain module's operations (its one part that stores and queues), which the rules never use.
-OPERATIONS = ("results::submit", "packages::replace")
+OPERATIONS = ("results::submit", "packages::replace", "orders::receive")
 # What a domain module must not import.
 FORBIDDEN_FOR_DOMAIN = ("http", "store", "api") + OPERATIONS
 # Entry points, and who may use them.

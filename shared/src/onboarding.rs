@@ -12,8 +12,8 @@
 pub mod disconnect;
 
 pub use disconnect::{
-    disable_company, disabled_event, CompanyError, DisableOutcome, REASON_OPERATOR,
-    REASON_SMARTRECRUITERS,
+    disable_company, disable_if_sr_confirms, disabled_event, CompanyError, DisableOutcome,
+    REASON_OPERATOR, REASON_SMARTRECRUITERS,
 };
 
 use chrono::{DateTime, Utc};

@@ -1,6 +1,7 @@
 //! Orders: accepting SR's order request, and the order as the connector keeps it.
 
 pub mod enrichment;
+pub mod receive;
 
 use std::collections::BTreeMap;
 

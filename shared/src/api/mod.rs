@@ -7,7 +7,9 @@ pub mod vendor;
 use lambda_http::http::StatusCode;
 
 use crate::http::ApiError;
+use crate::kombo::inline::InlineUrlError;
 use crate::onboarding::CompanyError;
+use crate::orders::receive::ReceiveError;
 use crate::passthrough::CallError;
 use crate::queue::QueueError;
 use crate::results::submit::SubmitError;
@@ -82,6 +84,9 @@ impl From<CompanyError> for ApiError {
         match error {
             CompanyError::Store(e) => e.into(),
             CompanyError::Secret(e) => e.into(),
+            CompanyError::Unconfirmed(_) => {
+                ApiError::unavailable("SmartRecruiters could not confirm the disable; retry")
+            }
         }
     }
 }
@@ -167,6 +172,41 @@ impl From<CallError> for ApiError {
             ),
             CallError::Store(e) => e.into(),
             CallError::Secret(e) => e.into(),
+        }
+    }
+}
+
+/// An order not received: 409 for an id stored with other content, SR's error for the vendor
+/// not answering an inline order's URL (504 on a timeout, else 502), 503 for AWS.
+impl From<ReceiveError> for ApiError {
+    fn from(error: ReceiveError) -> Self {
+        match error {
+            ReceiveError::Exists(_) | ReceiveError::NotInline => {
+                ApiError::conflict("ORDER_EXISTS", error.to_string())
+            }
+            ReceiveError::InlineUrl(e) => e.into(),
+            ReceiveError::Store(e) => e.into(),
+            ReceiveError::Queue(e) => e.into(),
+        }
+    }
+}
+
+impl From<InlineUrlError> for ApiError {
+    fn from(error: InlineUrlError) -> Self {
+        match error {
+            InlineUrlError::Secret(_) => {
+                ApiError::unavailable("credentials storage is temporarily unavailable; retry")
+            }
+            InlineUrlError::Timeout(_) => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "INLINE_URL_TIMEOUT",
+                error.to_string(),
+            ),
+            other => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "INLINE_URL_UNAVAILABLE",
+                other.to_string(),
+            ),
         }
     }
 }

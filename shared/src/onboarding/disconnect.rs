@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::notifications::{EventKind, Notifications};
 use crate::secrets::{SecretError, Secrets};
+use crate::sr::{SrClient, SrClientError};
 use crate::store::{CompanyRecord, CompanyStatus, Event, Store, StoreError};
 
 /// `reason` of the event when SR disabled the integration.
@@ -19,6 +20,9 @@ pub enum CompanyError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Secret(#[from] SecretError),
+    /// A disable without a token could not be confirmed: SR's token endpoint was not reached.
+    #[error("SmartRecruiters could not confirm the disable: {0}")]
+    Unconfirmed(SrClientError),
 }
 
 /// What [`disable_company`] found and did.
@@ -64,6 +68,64 @@ pub async fn disable_company(
         .await?;
     tracing::info!(company_id = %company_id, integration_id = %before.integration_id, reason, "integration disabled");
     Ok(DisableOutcome::Disabled { before, event })
+}
+
+/// A disable without a token (`DISABLE_REQUIRES_TOKEN=false`) is acted on only when SR
+/// confirms it: SR stops accepting the company's SR credentials once it disabled the
+/// integration, so a token request with them that SR refuses is the confirmation. While SR
+/// still accepts them nothing changes. Unknown and already disabled companies need nothing.
+/// SR unreachable is [`CompanyError::Unconfirmed`] (a 503, so SR retries).
+pub async fn disable_if_sr_confirms(
+    store: &Store,
+    secrets: &Secrets,
+    notifications: &Notifications,
+    sr: &SrClient,
+    company_id: &str,
+) -> Result<(), CompanyError> {
+    let active = store
+        .get_company(company_id)
+        .await?
+        .is_some_and(|c| c.status == CompanyStatus::Active);
+    if !active {
+        return Ok(());
+    }
+    let credentials = match secrets.company_credentials(company_id).await {
+        Ok(c) => c,
+        Err(SecretError::NotFound(_)) => {
+            tracing::warn!(company_id, "disable without a token: the company has no credentials to confirm with SR; nothing changed");
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match sr.credentials_accepted(&credentials.outbound).await {
+        Ok(true) => {
+            tracing::warn!(
+                company_id,
+                "disable without a token refused: SR still accepts the company's credentials"
+            );
+            Ok(())
+        }
+        Ok(false) => {
+            tracing::info!(
+                company_id,
+                "SR refuses the company's credentials: the disable is confirmed"
+            );
+            disable_company(
+                store,
+                secrets,
+                notifications,
+                company_id,
+                REASON_SMARTRECRUITERS,
+                Utc::now(),
+            )
+            .await?;
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!(company_id, error = %e, "disable without a token: SR could not confirm it");
+            Err(CompanyError::Unconfirmed(e))
+        }
+    }
 }
 
 /// The `company.disabled` event of `company`.
