@@ -9,6 +9,7 @@
 //! company that is already connected is left as it is, and the key is claimed before SR is
 //! called, so one key never connects two companies.
 
+pub mod consent;
 pub mod disconnect;
 
 pub use disconnect::{

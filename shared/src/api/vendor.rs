@@ -12,29 +12,28 @@ use crate::auth::{KeyScope, VendorKeyVerifier};
 use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::{
-    bearer_token, body_bytes, body_limits, decode_segment, header_text, json_response, parse_json,
-    query_param, require_body_within, require_storable, require_stored_size_within, segments_after,
-    ApiError,
+    bearer_token, body_bytes, body_limits, decode_segment, header_text, parse_json, query_param,
+    require_body_within, require_storable, require_stored_size_within, segments_after, ApiError,
 };
 use crate::kombo::errors::vendor_error_response;
-use crate::kombo::orders::AssessmentOrder;
-use crate::kombo::packages::kombo_type;
-use crate::orders::{DeliveryAttempt, DeliveryState, Order, Submission, VendorOrderStatus};
-use crate::packages::{
-    validate_packages_with, Availability, Catalog, ReplaceSummary, UrlRules, VendorPackage,
-};
+use crate::orders::{Order, VendorOrderStatus};
+use crate::packages::{validate_packages_with, UrlRules, VendorPackage};
 use crate::passthrough::{Passthrough, PassthroughRequest, PassthroughSettings};
 use crate::queue::ResultsQueue;
-use crate::results::submit::{self, Preview, ResultRequest, SubmitError, Submitted};
-use crate::results::{without_inline_data, FileContent, ResultSubmission, MAX_STORED_RESULT_BYTES};
+use crate::results::submit::{self, ResultRequest, SubmitError, Submitted};
+use crate::results::{without_inline_data, ResultSubmission, MAX_STORED_RESULT_BYTES};
 use crate::secrets::Secrets;
-use crate::sr::{Assessment, AssessmentType, PackageResult, ResultStatus, SrClient};
-use crate::store::{
-    ConnectKeyRecord, Event, FileSource, FileState, OrderFilter, Organisation, Store, StoreError,
-    StoredFile, UploadedFile,
-};
+use crate::sr::{AssessmentType, SrClient};
+use crate::store::{ConnectKeyRecord, Event, OrderFilter, Organisation, Store, StoreError};
 
 use super::partner::HandlerResult;
+
+mod views;
+
+use views::{
+    package_views, success, ConnectKeyView, DryRunView, FileView, OrderView, PackagesView,
+    PutPackagesView, ResultView,
+};
 
 const DEFAULT_PAGE_SIZE: usize = 100;
 const MAX_PAGE_SIZE: usize = 250;
@@ -52,87 +51,9 @@ pub struct VendorApi {
     url_rules: UrlRules,
 }
 
-#[derive(Serialize)]
-struct Envelope<T: Serialize> {
-    status: &'static str,
-    data: T,
-    warnings: Vec<Warning>,
-}
-
-#[derive(Serialize)]
-struct Warning {
-    message: String,
-}
-
-fn success<T: Serialize>(status: StatusCode, data: T, warnings: Vec<String>) -> Response<Body> {
-    json_response(
-        status,
-        &Envelope {
-            status: "success",
-            data,
-            warnings: warnings
-                .into_iter()
-                .map(|message| Warning { message })
-                .collect(),
-        },
-    )
-}
-
 #[derive(Deserialize)]
 struct PutPackages {
     packages: Vec<VendorPackage>,
-}
-
-/// A catalog package as the vendor sees it: Kombo's `{id, name, description, type, updated_at}`
-/// (`type` in Kombo's names, `null` for SR's inline type), then what Kombo's clients ignore:
-/// SR's type, the assessments and the vendor-only settings.
-#[derive(Serialize)]
-struct PackageView<'a> {
-    id: &'a str,
-    name: &'a str,
-    description: &'a str,
-    #[serde(rename = "type")]
-    kind: Option<&'static str>,
-    /// When the package last changed (`PUT` with the same content keeps it).
-    updated_at: chrono::DateTime<Utc>,
-    sr_type: AssessmentType,
-    assessments: &'a [Assessment],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    inline_url_template: Option<&'a str>,
-    availability: &'a Availability,
-}
-
-fn package_views(catalog: Option<&Catalog>) -> Vec<PackageView<'_>> {
-    catalog
-        .map(|c| {
-            c.packages
-                .values()
-                .filter(|e| !e.deleted)
-                .map(|e| PackageView {
-                    id: &e.package.id,
-                    name: &e.package.name,
-                    description: &e.package.description,
-                    kind: kombo_type(e.package.kind),
-                    updated_at: e.updated_at,
-                    sr_type: e.package.kind,
-                    assessments: &e.package.assessments,
-                    inline_url_template: e.inline_url_template.as_deref(),
-                    availability: &e.availability,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-#[derive(Serialize)]
-struct PackagesView<'a> {
-    packages: Vec<PackageView<'a>>,
-}
-
-#[derive(Serialize)]
-struct PutPackagesView<'a> {
-    packages: Vec<PackageView<'a>>,
-    changes: ReplaceSummary,
 }
 
 #[derive(Deserialize)]
@@ -144,15 +65,6 @@ struct NewConnectKey {
     /// The SR company the key is for; the consent page then refuses any other company.
     #[serde(default)]
     company_id: Option<String>,
-}
-
-#[derive(Serialize)]
-struct ConnectKeyView<'a> {
-    connect_key: String,
-    expires_at: chrono::DateTime<Utc>,
-    organisations: &'a [Organisation],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    company_id: Option<&'a str>,
 }
 
 const DEFAULT_KEY_HOURS: u32 = 168;
@@ -598,67 +510,6 @@ fn dry_run(request: &Request) -> Result<bool, ApiError> {
     }
 }
 
-/// What a dry run answers: the `PackageResult` SR would be PATCHed with, the files that would be
-/// uploaded first, and whether the submission would be sent at all.
-#[derive(Serialize)]
-struct DryRunView<'a> {
-    dry_run: bool,
-    order_id: &'a str,
-    /// Kombo's status the order would have.
-    status: VendorOrderStatus,
-    /// The result version this submission would revise (the same final status again), else null.
-    revision_of: Option<u64>,
-    package_result: &'a PackageResult,
-    files: Vec<DryRunFile<'a>>,
-}
-
-#[derive(Serialize)]
-struct DryRunFile<'a> {
-    /// Where it is in the body (`attachments[1]`, `attributes[0].attachments[0]`).
-    field: &'a str,
-    name: &'a str,
-    content_type: &'a str,
-    /// `INLINE` (decoded `size` in bytes) or `DATA_URL` (downloaded at delivery; size unknown).
-    source: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    size: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data_url: Option<&'a str>,
-}
-
-impl<'a> DryRunView<'a> {
-    fn of(preview: &'a Preview, vendor_body: &serde_json::Value) -> Self {
-        Self {
-            dry_run: true,
-            order_id: &preview.order.order_id,
-            status: VendorOrderStatus::of_result(
-                preview.result.status,
-                crate::orders::says_rejected(vendor_body),
-            ),
-            revision_of: preview.decision.revision_of(),
-            package_result: &preview.result,
-            files: preview
-                .files
-                .iter()
-                .map(|f| {
-                    let (source, size, data_url) = match &f.content {
-                        FileContent::Inline(bytes) => ("INLINE", Some(bytes.len()), None),
-                        FileContent::DataUrl(url) => ("DATA_URL", None, Some(url.as_str())),
-                    };
-                    DryRunFile {
-                        field: &f.field,
-                        name: &f.name,
-                        content_type: &f.content_type,
-                        source,
-                        size,
-                        data_url,
-                    }
-                })
-                .collect(),
-        }
-    }
-}
-
 impl VendorApi {
     /// `POST /assessment/passthrough/sr`: one SR Customer API call with the credentials of a
     /// company connected to this integration (see `crate::passthrough` for what is allowed).
@@ -819,153 +670,4 @@ fn integration_id(request: &Request) -> Result<String, ApiError> {
                 Ok(id)
             }
         })
-}
-
-/// What `PUT …/result` answers: where the order's result now stands.
-#[derive(Serialize)]
-struct ResultView<'a> {
-    order_id: &'a str,
-    status: VendorOrderStatus,
-    sr_status: Option<ResultStatus>,
-    result_version: u64,
-    delivery_state: DeliveryState,
-    /// The result version this submission revises (the same final status again), else null.
-    revision_of: Option<u64>,
-}
-
-impl<'a> ResultView<'a> {
-    fn of(order: &'a Order, revision_of: Option<u64>) -> Self {
-        Self {
-            order_id: &order.order_id,
-            status: order.vendor_status(),
-            sr_status: order.result_status(),
-            result_version: order.result_version,
-            delivery_state: order.delivery_state,
-            revision_of,
-        }
-    }
-}
-
-/// A file attachment as the vendor sees it: what was submitted and where its upload stands.
-#[derive(Serialize)]
-struct FileView<'a> {
-    name: &'a str,
-    content_type: &'a str,
-    /// `INLINE` or `DATA_URL`.
-    source: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    size: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sha256: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data_url: Option<&'a str>,
-    submitted_at: chrono::DateTime<Utc>,
-    /// `PENDING`, `UPLOADED` or `FAILED`.
-    state: FileState,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    uploaded: Option<&'a UploadedFile>,
-}
-
-impl<'a> FileView<'a> {
-    fn of(file: &'a StoredFile) -> Self {
-        let r = &file.record;
-        let (source, size, sha256, data_url) = match &r.source {
-            FileSource::Inline { sha256, size } => {
-                ("INLINE", Some(*size), Some(sha256.as_str()), None)
-            }
-            FileSource::DataUrl { url } => ("DATA_URL", None, None, Some(url.as_str())),
-        };
-        Self {
-            name: &r.name,
-            content_type: &r.content_type,
-            source,
-            size,
-            sha256,
-            data_url,
-            submitted_at: r.submitted_at,
-            state: r.state,
-            detail: r.detail.as_deref(),
-            uploaded: r.uploaded.as_ref(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct DeliveryView<'a> {
-    state: DeliveryState,
-    result_version: u64,
-    sent_version: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    attempts: Option<&'a [DeliveryAttempt]>,
-}
-
-/// An order in the vendor's vocabulary: Kombo's order (every key Kombo's clients require), then
-/// what Kombo has no field for and its clients ignore.
-#[derive(Serialize)]
-struct OrderView<'a> {
-    #[serde(flatten)]
-    kombo: AssessmentOrder,
-    sr_status: Option<ResultStatus>,
-    company_id: &'a str,
-    requester: Option<&'a crate::sr::OrderRequester>,
-    fields: &'a std::collections::BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    inline: Option<&'a crate::orders::InlineDetails>,
-    created_at: chrono::DateTime<Utc>,
-    updated_at: chrono::DateTime<Utc>,
-    delivery: DeliveryView<'a>,
-    /// SR's candidate, job and hiring team as the enrichment worker found them; `null` until
-    /// then (or for good, when SR never answered).
-    enrichment: Option<&'a crate::orders::enrichment::OrderEnrichment>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    result: Option<&'a PackageResult>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    submissions: Option<&'a [Submission]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sr_candidate: Option<&'a crate::sr::Candidate>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sr_job: Option<&'a crate::sr::Job>,
-    /// Files of the result (uploaded to SR separately from the result itself).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file_attachments: Option<Vec<FileView<'a>>>,
-}
-
-impl<'a> OrderView<'a> {
-    fn summary(order: &'a Order) -> Self {
-        Self {
-            kombo: AssessmentOrder::of(order),
-            sr_status: order.result_status(),
-            company_id: &order.company_id,
-            requester: order.requester.as_ref(),
-            fields: &order.fields,
-            inline: order.inline.as_ref(),
-            created_at: order.created_at,
-            updated_at: order.updated_at,
-            delivery: DeliveryView {
-                state: order.delivery_state,
-                result_version: order.result_version,
-                sent_version: order.sent_version,
-                attempts: None,
-            },
-            result: None,
-            submissions: None,
-            sr_candidate: None,
-            sr_job: None,
-            enrichment: order.enrichment.as_ref(),
-            file_attachments: None,
-        }
-    }
-
-    /// The summary plus result, submission and delivery history, and SR's raw candidate/job.
-    fn detailed(order: &'a Order) -> Self {
-        let mut view = Self::summary(order);
-        view.delivery.attempts = Some(&order.deliveries);
-        view.result = order.result.as_ref();
-        view.submissions = Some(&order.submissions);
-        view.sr_candidate = Some(&order.candidate);
-        view.sr_job = Some(&order.job);
-        view
-    }
 }
