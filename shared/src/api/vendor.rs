@@ -24,7 +24,9 @@ use crate::results::submit::{self, ResultRequest, SubmitError, Submitted};
 use crate::results::{without_inline_data, ResultSubmission, MAX_STORED_RESULT_BYTES};
 use crate::secrets::Secrets;
 use crate::sr::{AssessmentType, SrClient};
-use crate::store::{ConnectKeyRecord, Event, OrderFilter, Organisation, Store, StoreError};
+use crate::store::{
+    ConnectKeyRecord, Event, EventCursor, OrderCursor, OrderFilter, Organisation, Store,
+};
 
 use super::partner::HandlerResult;
 
@@ -381,15 +383,11 @@ impl VendorApi {
         integration: &str,
     ) -> Result<Response<Body>, ApiError> {
         let page_size = page_size(request)?;
+        let cursor = cursor(request, EventCursor::decode)?;
         let page = self
             .store
-            .list_events(
-                integration,
-                query_param(request, "cursor").as_deref(),
-                page_size,
-            )
-            .await
-            .map_err(cursor_error)?;
+            .list_events(integration, cursor.as_ref(), page_size)
+            .await?;
         #[derive(Serialize)]
         struct Page {
             next: Option<String>,
@@ -415,16 +413,11 @@ impl VendorApi {
     ) -> Result<Response<Body>, ApiError> {
         let filter = order_filter(request)?;
         let page_size = page_size(request)?;
+        let cursor = cursor(request, |c| OrderCursor::decode(c, integration))?;
         let page = self
             .store
-            .list_orders(
-                integration,
-                &filter,
-                query_param(request, "cursor").as_deref(),
-                page_size,
-            )
-            .await
-            .map_err(cursor_error)?;
+            .list_orders(integration, &filter, cursor.as_ref(), page_size)
+            .await?;
         #[derive(Serialize)]
         struct Page<'a> {
             next: Option<String>,
@@ -624,13 +617,19 @@ fn order_filter(request: &Request) -> Result<OrderFilter, ApiError> {
     })
 }
 
-fn cursor_error(error: StoreError) -> ApiError {
-    match error {
-        StoreError::Corrupt { key, .. } if key == "cursor" => {
-            invalid_parameter("cursor", "is not a cursor of this integration's list")
-        }
-        other => other.into(),
-    }
+/// The `cursor` parameter decoded by `decode` (absent: the list's start); one this list did
+/// not make is a 400 naming the parameter.
+fn cursor<C>(
+    request: &Request,
+    decode: impl FnOnce(&str) -> Option<C>,
+) -> Result<Option<C>, ApiError> {
+    query_param(request, "cursor")
+        .map(|raw| {
+            decode(&raw).ok_or_else(|| {
+                invalid_parameter("cursor", "is not a cursor of this integration's list")
+            })
+        })
+        .transpose()
 }
 
 /// Connect keys and key management need the admin key.

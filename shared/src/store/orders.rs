@@ -28,6 +28,25 @@ pub struct DeliveryRecord {
     pub attempt: DeliveryAttempt,
 }
 
+/// A position in one integration's order list: the `cursor` of a page, decoded and checked
+/// ([`OrderCursor::decode`]) before it reaches a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderCursor {
+    /// The list (`keys::orders_of_integration`) the position is in.
+    partition: String,
+    key: HashMap<String, AttributeValue>,
+}
+
+impl OrderCursor {
+    /// The position `cursor` names in `integration_id`'s order list; `None` for a cursor that
+    /// list did not make (another integration's, forged, garbage).
+    pub fn decode(cursor: &str, integration_id: &str) -> Option<Self> {
+        let partition = keys::orders_of_integration(integration_id);
+        let key = decode_cursor(cursor, &partition)?;
+        Some(Self { partition, key })
+    }
+}
+
 #[derive(Debug)]
 pub struct OrderPage {
     pub orders: Vec<Order>,
@@ -157,7 +176,7 @@ impl Store {
         &self,
         integration_id: &str,
         filter: &OrderFilter,
-        cursor: Option<&str>,
+        cursor: Option<&OrderCursor>,
         page_size: usize,
     ) -> Result<OrderPage, StoreError> {
         self.list_orders_scanning(
@@ -176,16 +195,21 @@ impl Store {
         &self,
         integration_id: &str,
         filter: &OrderFilter,
-        cursor: Option<&str>,
+        cursor: Option<&OrderCursor>,
         page_size: usize,
         budget: usize,
     ) -> Result<OrderPage, StoreError> {
         let partition = keys::orders_of_integration(integration_id);
         let mut start = match cursor {
-            Some(c) => Some(decode_cursor(c, &partition).ok_or(StoreError::Corrupt {
-                key: "cursor".into(),
-                reason: "not a cursor of this integration".into(),
-            })?),
+            Some(c) if c.partition == partition => Some(c.key.clone()),
+            // A cursor decoded for another integration's list: a caller's mistake, never the
+            // vendor's (the vendor API decodes it for the integration it lists).
+            Some(_) => {
+                return Err(StoreError::Corrupt {
+                    key: "cursor".into(),
+                    reason: "a cursor of another integration's list".into(),
+                })
+            }
             None => None,
         };
         if let Some(ids) = &filter.ids {
