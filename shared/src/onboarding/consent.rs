@@ -130,24 +130,13 @@ pub async fn count_wrong_key(
     } else {
         WrongKeys::Counted
     };
-    match verdict {
-        WrongKeys::TooManyFromAddress(failures) => {
-            tracing::warn!(
-                company_id,
-                failures,
-                counted = "from one address",
-                "many wrong connect keys"
-            );
-        }
-        WrongKeys::TooManyForCompany(failures) => {
-            tracing::warn!(
-                company_id,
-                failures,
-                counted = "for one company",
-                "many wrong connect keys"
-            );
-        }
-        WrongKeys::Counted => {}
+    let counted = match verdict {
+        WrongKeys::TooManyFromAddress(failures) => Some(("from one address", failures)),
+        WrongKeys::TooManyForCompany(failures) => Some(("for one company", failures)),
+        WrongKeys::Counted => None,
+    };
+    if let Some((counted, failures)) = counted {
+        tracing::warn!(company_id, failures, counted, "many wrong connect keys");
     }
     verdict
 }
