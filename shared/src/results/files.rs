@@ -175,11 +175,7 @@ fn check_file_name(field: &str, name: &str) -> Result<(), ResultError> {
 /// Decodes standard base64, padded or not, ignoring line breaks and other ASCII whitespace
 /// (MIME-wrapped base64 is common). The size is checked before decoding, so an oversized body
 /// never gets allocated twice.
-fn decode_inline(
-    field: &str,
-    data: &str,
-    limit: usize,
-) -> Result<Vec<u8>, AttachmentError> {
+fn decode_inline(field: &str, data: &str, limit: usize) -> Result<Vec<u8>, AttachmentError> {
     use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
     use base64::engine::DecodePaddingMode;
     use base64::Engine as _;
@@ -287,9 +283,7 @@ pub fn file_attachments(
 
 /// The attachment lists of a submission with where each is in the body: the package's, then
 /// each sub-result's.
-fn attachment_lists(
-    submission: &ResultSubmission,
-) -> Vec<(String, &[AttachmentSubmission])> {
+fn attachment_lists(submission: &ResultSubmission) -> Vec<(String, &[AttachmentSubmission])> {
     let mut lists: Vec<(String, &[AttachmentSubmission])> =
         vec![("attachments".into(), &submission.attachments)];
     for (i, attribute) in submission.attributes.iter().enumerate() {

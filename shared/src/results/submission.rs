@@ -135,9 +135,7 @@ pub fn parse_lenient_time(text: &str) -> Option<DateTime<Utc>> {
     Some(parsed)
 }
 
-fn lenient_time<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<DateTime<Utc>>, D::Error> {
+fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
     let Some(text) = Option::<String>::deserialize(d)? else {
         return Ok(None);
     };
