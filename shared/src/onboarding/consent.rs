@@ -1,6 +1,6 @@
 //! The consent page's steps before the credential exchange (`super::Onboarding`): checking the
 //! connect key an admin pasted, counting wrong keys, and the short session in which an admin
-//! whose key names several organisations picks one. The page (`crate::api::consent`) shows what
+//! whose key names several organisations picks one. The page (`api::consent`) shows what
 //! these answer; nothing here knows of HTML or HTTP.
 //!
 //! The `companyId` comes from the browser: what a key allows never depends on the company's
