@@ -53,8 +53,9 @@ dev: stack-up ## Start the stack, run the spine once, stay up until Ctrl-C
 	echo && echo "The stack stays up; Ctrl-C stops it (logs in .local/)." && \
 	while true; do sleep 3600; done
 
-lint: ## rustfmt, clippy and rustdoc (warnings are errors); cfn-lint, sam validate --lint and checkov on the template
+lint: ## rustfmt, clippy (warnings are errors), rustdoc, one-way module dependencies in shared/; cfn-lint, sam validate --lint and checkov on the template
 	cargo fmt --all -- --check
+	$(PYTHON) infra/check_layers.py shared/src
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(MAKE) --no-print-directory doc
 	bash infra/template_checks.sh

@@ -194,11 +194,6 @@ pub fn sr_error_response(error: &ApiError) -> Response<Body> {
     )
 }
 
-/// The vendor API's errors, in Kombo's envelope and codes (`crate::kombo::errors`).
-pub fn vendor_error_response(error: &ApiError) -> Response<Body> {
-    json_response(error.status, &crate::kombo::errors::envelope(error))
-}
-
 pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response<Body> {
     let text = serde_json::to_string(body).expect("response types always serialize");
     let mut response = Response::new(Body::Text(text));

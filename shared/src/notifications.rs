@@ -20,17 +20,63 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::enrichment::OrderEnrichment;
 use crate::kombo::webhooks::{order_received_event, WebhookFormat};
+use crate::orders::enrichment::OrderEnrichment;
 use crate::orders::Order;
 use crate::store::{Event, Store, StoreError};
 
-pub const ORDER_CREATED: &str = "order.created";
-pub const INLINE_ORDER_CREATED: &str = "inline_order.created";
-pub const ORDER_ENRICHED: &str = "order.enriched";
-pub const DELIVERY_FAILED: &str = "delivery.failed";
-pub const COMPANY_CONNECTED: &str = "company.connected";
-pub const COMPANY_DISABLED: &str = crate::ops::companies::DISABLED_EVENT;
+/// The connector's own event kinds: the `type` of an event in `GET /assessment/events` and of
+/// its webhook (Kombo's two kinds are `crate::kombo::webhooks`'). Stored and sent as
+/// [`EventKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// `order.created`: an order was stored (sent once the enrichment worker picks it up).
+    OrderCreated,
+    /// `inline_order.created`: an inline order was stored, with its assessment URL.
+    InlineOrderCreated,
+    /// `order.enriched`: SR's candidate, job and hiring team were fetched and stored.
+    OrderEnriched,
+    /// `delivery.failed`: a result version will not reach SR.
+    DeliveryFailed,
+    /// `company.connected`: SR's credential exchange completed for a company.
+    CompanyConnected,
+    /// `company.disabled`: SR or an operator disabled the company's integration.
+    CompanyDisabled,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 6] = [
+        Self::OrderCreated,
+        Self::InlineOrderCreated,
+        Self::OrderEnriched,
+        Self::DeliveryFailed,
+        Self::CompanyConnected,
+        Self::CompanyDisabled,
+    ];
+
+    /// The kind's name on the wire and in DynamoDB.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::OrderCreated => "order.created",
+            Self::InlineOrderCreated => "inline_order.created",
+            Self::OrderEnriched => "order.enriched",
+            Self::DeliveryFailed => "delivery.failed",
+            Self::CompanyConnected => "company.connected",
+            Self::CompanyDisabled => "company.disabled",
+        }
+    }
+
+    /// The kind named `name`; `None` for Kombo's kinds and unknown names.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -209,14 +255,14 @@ impl Notifications {
 
 fn order_event(
     order: &Order,
-    kind: &str,
+    kind: EventKind,
     id: String,
     at: DateTime<Utc>,
     data: serde_json::Value,
 ) -> Event {
     Event {
         id,
-        kind: kind.to_string(),
+        kind: kind.as_str().to_string(),
         integration_id: order.integration_id.clone(),
         company_id: order.company_id.clone(),
         at,
@@ -227,9 +273,9 @@ fn order_event(
 
 pub fn order_created_event(order: &Order, now: DateTime<Utc>) -> Event {
     let kind = if order.inline.is_some() {
-        INLINE_ORDER_CREATED
+        EventKind::InlineOrderCreated
     } else {
-        ORDER_CREATED
+        EventKind::OrderCreated
     };
     let mut data = json!({
         "order_id": order.order_id,
@@ -251,8 +297,8 @@ pub fn order_enriched_event(
     let data = json!({ "order_id": order.order_id, "enrichment": enrichment });
     order_event(
         order,
-        ORDER_ENRICHED,
-        format!("{ORDER_ENRICHED}:{}", order.order_id),
+        EventKind::OrderEnriched,
+        format!("{}:{}", EventKind::OrderEnriched, order.order_id),
         now,
         data,
     )
@@ -273,8 +319,8 @@ pub fn delivery_failed_event(
     });
     order_event(
         order,
-        DELIVERY_FAILED,
-        format!("{DELIVERY_FAILED}:{}:{version}", order.order_id),
+        EventKind::DeliveryFailed,
+        format!("{}:{}:{version}", EventKind::DeliveryFailed, order.order_id),
         now,
         data,
     )
@@ -288,7 +334,7 @@ pub fn company_connected_event(
 ) -> Event {
     Event {
         id: crate::auth::credentials::random_token(12),
-        kind: COMPANY_CONNECTED.into(),
+        kind: EventKind::CompanyConnected.as_str().into(),
         integration_id: integration_id.to_string(),
         company_id: company_id.to_string(),
         at: now,
@@ -317,7 +363,7 @@ mod tests {
         let later = now + chrono::Duration::seconds(5);
         let created = order_created_event(&order(false), now);
         assert_eq!(created.id, "order.created:o1");
-        assert_eq!(created.kind, ORDER_CREATED);
+        assert_eq!(created.kind, EventKind::OrderCreated.as_str());
         assert_eq!(created.integration_id, "acme-org");
         assert_eq!(created.data["candidate_id"], "c1");
         assert_eq!(order_created_event(&order(false), later).id, created.id);
@@ -337,7 +383,20 @@ mod tests {
     fn company_connections_are_separate_events() {
         let now = Utc::now();
         let a = company_connected_event("acme", "acme-org", now);
-        assert_eq!(a.kind, COMPANY_CONNECTED);
+        assert_eq!(a.kind, EventKind::CompanyConnected.as_str());
         assert_ne!(a.id, company_connected_event("acme", "acme-org", now).id);
+    }
+
+    #[test]
+    fn every_kind_reads_back_from_its_name_and_kombo_kinds_are_not_ours() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+        assert_eq!(
+            EventKind::parse(crate::kombo::webhooks::ORDER_RECEIVED),
+            None
+        );
+        assert_eq!(EventKind::parse("order.unknown"), None);
     }
 }

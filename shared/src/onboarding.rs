@@ -9,6 +9,14 @@
 //! company that is already connected is left as it is, and the key is claimed before SR is
 //! called, so one key never connects two companies.
 
+pub mod consent;
+pub mod disconnect;
+
+pub use disconnect::{
+    disable_company, disable_if_sr_confirms, disabled_event, CompanyError, DisableOutcome,
+    REASON_OPERATOR, REASON_SMARTRECRUITERS,
+};
+
 use chrono::{DateTime, Utc};
 
 use crate::auth::credentials::random_token;

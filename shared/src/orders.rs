@@ -1,5 +1,8 @@
 //! Orders: accepting SR's order request, and the order as the connector keeps it.
 
+pub mod enrichment;
+pub mod receive;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -103,7 +106,7 @@ pub enum InlineUrlSource {
     #[default]
     Template,
     /// The vendor's answer to a synchronous `inline-assessment:order-received` call
-    /// (`crate::kombo::inline`), for packages without a template.
+    /// (`kombo::inline`), for packages without a template.
     Vendor,
 }
 
@@ -194,7 +197,7 @@ pub struct Order {
     /// What SR's Customer API says about the candidate, job and hiring team; set once, after the
     /// order is stored, by the enrichment worker (absent until then, or if it never succeeds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enrichment: Option<crate::enrichment::OrderEnrichment>,
+    pub enrichment: Option<enrichment::OrderEnrichment>,
 }
 
 /// Whether a submission's body says SR's `REJECTED` (top level or in
@@ -293,7 +296,9 @@ pub fn order_id_from_callback(raw: &str, sr: &SrEndpoints) -> Result<String, Ord
         .and_then(|i| segments.get(i + 1))
         .filter(|id| !id.is_empty())
         .ok_or_else(|| invalid("has no order id (expected …/orders/{orderId}/results)"))?;
-    let id = crate::http::decode_segment(after_orders);
+    let id = percent_encoding::percent_decode_str(after_orders)
+        .decode_utf8_lossy()
+        .into_owned();
     if id.len() > 128 || id.chars().any(|c| c.is_control() || c == '/') {
         return Err(invalid("has a malformed order id"));
     }
@@ -372,7 +377,7 @@ pub fn accept_inline_order(
             reason: "must be an absolute http(s) URL".into(),
         })?;
     let c = request.candidate;
-    // Without a template the vendor is asked (`crate::kombo::inline`) before the order is stored.
+    // Without a template the vendor is asked (`kombo::inline`) before the order is stored.
     let (assessment_url, url_source) = match &entry.inline_url_template {
         Some(template) => (
             inline_url(

@@ -2,7 +2,10 @@
 //!
 //! A catalog is one DynamoDB item (a map of packages) so a partner endpoint reads it together with
 //! the caller's token in a single round trip. Replacing the catalog marks omitted packages as
-//! deleted instead of dropping them: orders already placed for them keep working.
+//! deleted instead of dropping them: orders already placed for them keep working. Storing a
+//! replacement is the operation [`replace`] (the one part of `packages` that uses the store).
+
+pub mod replace;
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -231,7 +234,7 @@ pub struct VendorPackage {
     pub assessments: Option<Vec<VendorAssessment>>,
     /// For `INLINE_ASSESSMENT` packages only: an https URL where the candidate takes the
     /// assessment, with optional `{orderId}`, `{companyId}`, `{packageId}`, `{language}`.
-    /// Without it, each inline order's URL is asked from the vendor (`crate::kombo::inline`).
+    /// Without it, each inline order's URL is asked from the vendor (`kombo::inline`).
     #[serde(default)]
     pub inline_url_template: Option<String>,
     #[serde(default)]
@@ -349,7 +352,7 @@ pub fn validate_packages_with(
             }
         };
         let inline_url_template = match (p.kind, p.inline_url_template) {
-            // No template: the vendor is asked for each order's URL (`crate::kombo::inline`).
+            // No template: the vendor is asked for each order's URL (`kombo::inline`).
             (AssessmentType::InlineAssessment, None) => None,
             (AssessmentType::InlineAssessment, Some(t)) => {
                 let probe = inline_url(&t, "o", "c", "p", "en");

@@ -22,6 +22,7 @@ use url::Url;
 use crate::secrets::{CredentialCache, SecretError, Secrets};
 use crate::sr::client::RawAnswer;
 use crate::sr::{SrClient, SrClientError};
+use crate::store::{CompanyStatus, Store, StoreError};
 
 /// One SR Customer API path the passthrough may reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,6 +227,87 @@ impl Passthrough {
         self.credentials
             .call_as_company(&self.sr, company_id, send, refused)
             .await
+    }
+}
+
+/// Why [`Passthrough::call`] answered no SR answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The request is malformed (400) or outside what the passthrough may reach (403, see
+    /// [`PassthroughError::is_forbidden`]); nothing was sent.
+    #[error(transparent)]
+    Refused(#[from] PassthroughError),
+    /// `company_id` names no company connected to the calling integration.
+    #[error("no company `{0}` is connected to this integration (field `company_id`)")]
+    UnknownCompany(String),
+    /// The company disabled the integration: its SR credentials are gone.
+    #[error(
+        "company `{0}` has disabled the integration; its SmartRecruiters credentials are gone"
+    )]
+    CompanyDisabled(String),
+    /// SR could not be asked (transport, its token endpoint refusing the credentials). The
+    /// detail is logged, never answered.
+    #[error("SmartRecruiters could not be asked: {0}")]
+    Unreachable(SrClientError),
+    /// SR answered more than [`MAX_ANSWER_BYTES`].
+    #[error(
+        "SmartRecruiters answered more than {} bytes, more than the passthrough relays; narrow the request with `params`",
+        MAX_ANSWER_BYTES
+    )]
+    AnswerTooLarge,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(SecretError),
+}
+
+impl Passthrough {
+    /// `POST /assessment/passthrough/sr`: one SR Customer API call with the credentials of a
+    /// company connected to `integration`. SR's own answer, whatever its status, is `Ok`.
+    ///
+    /// Per call: GetItem (company), GetSecretValue (its credentials, cached while warm), SR's
+    /// token endpoint (cached by `SrClient`) and the call itself.
+    pub async fn call(
+        &self,
+        store: &Store,
+        integration: &str,
+        request: &PassthroughRequest,
+    ) -> Result<PassthroughAnswer, CallError> {
+        let call = prepare(
+            request,
+            &self.sr.endpoints().customer_api_base_url,
+            self.settings,
+        )?;
+        let company_id = request.company_id.trim();
+        let unknown = || CallError::UnknownCompany(company_id.to_string());
+        if company_id.is_empty() || company_id.len() > 128 {
+            return Err(unknown());
+        }
+        let company = store
+            .get_company(company_id)
+            .await?
+            .filter(|c| c.integration_id == integration)
+            .ok_or_else(unknown)?;
+        if company.status != CompanyStatus::Active {
+            return Err(CallError::CompanyDisabled(company_id.to_string()));
+        }
+        let path = call.url.path().to_string();
+        let answer = match self.send(company_id, &call).await {
+            Ok(answer) => answer,
+            Err(SecretError::NotFound(_)) => {
+                return Err(CallError::CompanyDisabled(company_id.to_string()))
+            }
+            Err(e) => return Err(CallError::Secret(e)),
+        }
+        .map_err(|e| {
+            tracing::warn!(integration_id = %integration, company_id, method = %call.method, path = %path, error = %e, "passthrough call failed");
+            CallError::Unreachable(e)
+        })?;
+        tracing::info!(integration_id = %integration, company_id, method = %call.method, path = %path, sr_status = answer.status, "passthrough call");
+        if answer.truncated {
+            return Err(CallError::AnswerTooLarge);
+        }
+        Ok(answer_of(&call.url, answer))
     }
 }
 

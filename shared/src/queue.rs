@@ -19,7 +19,7 @@ pub enum QueueMessage {
         version: u64,
     },
     /// Order `order_id` was stored: fetch its enrichment from SR and tell the vendor
-    /// (`crate::enrichment`). Sent by create-order on every accepted POST, SR's retries included.
+    /// (`enrichment`). Sent by create-order on every accepted POST, SR's retries included.
     OrderReceived {
         order_id: String,
         company_id: String,

@@ -79,7 +79,7 @@ impl TryFrom<StoredInbound> for InboundClient {
     fn try_from(stored: StoredInbound) -> Result<Self, Self::Error> {
         let secret_sha256 = match (stored.secret_sha256, stored.client_secret) {
             (Some(digest), _) => digest,
-            (None, Some(secret)) => crate::auth::hash_secret(&secret),
+            (None, Some(secret)) => crate::auth::credentials::hash_secret(&secret),
             (None, None) => return Err("inbound needs secretSha256 (or clientSecret)"),
         };
         Ok(Self {
@@ -94,7 +94,7 @@ impl InboundClient {
     pub fn of(credentials: &ClientCredentials) -> Self {
         Self {
             client_id: credentials.client_id.clone(),
-            secret_sha256: crate::auth::hash_secret(&credentials.client_secret),
+            secret_sha256: crate::auth::credentials::hash_secret(&credentials.client_secret),
         }
     }
 }

@@ -373,7 +373,16 @@ async fn a_rare_status_is_found_over_bounded_pages() {
     loop {
         let page = stack
             .store
-            .list_orders_scanning(&company.integration_id, &filter, cursor.as_deref(), 100, 3)
+            .list_orders_scanning(
+                &company.integration_id,
+                &filter,
+                cursor
+                    .as_deref()
+                    .and_then(|c| connector::store::OrderCursor::decode(c, &company.integration_id))
+                    .as_ref(),
+                100,
+                3,
+            )
             .await
             .unwrap();
         pages.push(page.orders.len());

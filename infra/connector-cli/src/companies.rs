@@ -3,9 +3,9 @@
 use chrono::Utc;
 use connector::aws::AwsClients;
 use connector::notifications::Notifications;
+use connector::onboarding::{disable_company, DisableOutcome, REASON_OPERATOR};
 use connector::ops::companies::{
-    company_details, disable_company, drop_clear_inbound_secrets, CompanyDetails, DisableOutcome,
-    SecretState, SecretsMigration, REASON_OPERATOR,
+    company_details, drop_clear_inbound_secrets, CompanyDetails, SecretState, SecretsMigration,
 };
 use connector::secrets::Secrets;
 use connector::store::{CompanyRecord, CompanyStatus, Store};
@@ -219,7 +219,7 @@ pub fn render_disabled(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use connector::ops::companies::disabled_event;
+    use connector::onboarding::disabled_event;
     use serde_json::Value;
 
     fn company(id: &str, status: CompanyStatus) -> CompanyRecord {

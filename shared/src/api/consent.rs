@@ -13,39 +13,33 @@
 //! company and per client address — without ever refusing a valid key for others' failures.
 
 use chrono::Utc;
-use lambda_http::http::{header, HeaderValue, Method, StatusCode};
+use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use lambda_http::{Request, RequestExt};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::auth::credentials::random_token;
-use crate::auth::hash_secret;
 use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::{body_bytes, body_limits, query_param, require_body_within};
 use crate::notifications::Notifications;
+use crate::onboarding::consent::{self, KeyCheck, WrongKeys};
 use crate::onboarding::{is_valid_company_id, KeyConnection, Onboarding, OnboardingError};
-use crate::passthrough::{PassthroughSettings, TEMPLATES};
+use crate::passthrough::PassthroughSettings;
 use crate::secrets::Secrets;
 use crate::sr::{SrClient, SrClientError};
-use crate::store::{ConsentSession, FailureCounter, Organisation, Store};
+use crate::store::{Organisation, Store};
 
 use super::partner::HandlerResult;
 
+mod page;
+
+use page::{problem, unavailable_page, Page};
+
 const CSRF_COOKIE: &str = "consent_csrf";
-/// Wrong connect keys per company and window after which wrong keys get a 429 (a valid key still
-/// connects: others' guesses never lock the real admin out).
-const MAX_COMPANY_FAILURES: u64 = 10;
-/// Wrong connect keys per client address and window after which that address's wrong keys get
-/// a 429, whichever companies they named. A valid key still connects: an address may be shared
-/// (an office NAT, a mobile carrier), and an admin is never refused for a neighbour's guesses.
-const MAX_ADDRESS_FAILURES: u64 = 20;
-const FAILURE_WINDOW_SECONDS: i64 = 900;
 /// Longer addresses are cut: a DynamoDB key holds at most 2 KB.
 const MAX_ADDRESS_CHARS: usize = 64;
-const SESSION_SECONDS: i64 = 900;
 const INVALID_COMPANY_ID: &str = "The link's companyId is not a SmartRecruiters company id \
     (1 to 256 letters, digits and _ + = . @ -). Please open this page from SmartRecruiters again.";
 
@@ -86,23 +80,6 @@ struct ConsentForm {
     session: Option<String>,
     #[serde(default)]
     organisation: Option<String>,
-}
-
-/// A page to show, with its status.
-enum Page {
-    KeyForm {
-        error: Option<String>,
-    },
-    ChooseOrganisation {
-        session: String,
-        organisations: Vec<Organisation>,
-    },
-    Done,
-    AlreadyConnected,
-    Problem {
-        title: &'static str,
-        message: String,
-    },
 }
 
 /// What every form on the page carries along.
@@ -271,101 +248,67 @@ impl ConsentApi {
         address: Option<&str>,
     ) -> (StatusCode, Page) {
         let key = key.map(str::trim).unwrap_or_default();
-        let digest = hash_secret(key);
-        let now = Utc::now();
-        let record = match self.store.get_connect_key(&digest).await {
-            Ok(r) => r.filter(|r| !key.is_empty() && r.usable(now)),
-            Err(e) => {
-                tracing::error!(error = %e, "connect key lookup failed");
-                return unavailable_page();
-            }
-        };
         let vendor = &self.branding.vendor_name;
-        let Some(record) = record else {
-            let message = format!(
-                "This connect key is not valid, has expired or was already used. Ask {vendor} for a new one."
-            );
-            return self.wrong_key(context, address, message).await;
-        };
-        if !record.allows_company(&context.company_id) {
-            let message = format!(
-                "This connect key was issued for another SmartRecruiters company. Ask {vendor} for a key for this one."
-            );
-            return self.wrong_key(context, address, message).await;
-        }
-        if let [only] = record.organisations.as_slice() {
-            return self.connect(context, &digest, only).await;
-        }
-        let session = random_token(24);
-        let stored = ConsentSession {
-            company_id: context.company_id.clone(),
-            key_digest: digest,
-            organisations: record.organisations.clone(),
-            expires_at: now.timestamp() + SESSION_SECONDS,
-        };
-        if let Err(e) = self
-            .store
-            .put_consent_session(&hash_secret(&session), &stored)
-            .await
-        {
-            tracing::error!(error = %e, "could not store the consent session");
-            return unavailable_page();
-        }
-        (
-            StatusCode::OK,
-            Page::ChooseOrganisation {
+        match consent::check_key(&self.store, &context.company_id, key, Utc::now()).await {
+            Err(_) => unavailable_page(),
+            Ok(KeyCheck::Unusable) => {
+                let message = format!(
+                    "This connect key is not valid, has expired or was already used. Ask {vendor} for a new one."
+                );
+                self.wrong_key(context, address, message).await
+            }
+            Ok(KeyCheck::OtherCompany) => {
+                let message = format!(
+                    "This connect key was issued for another SmartRecruiters company. Ask {vendor} for a key for this one."
+                );
+                self.wrong_key(context, address, message).await
+            }
+            Ok(KeyCheck::Connect {
+                key_digest,
+                organisation,
+            }) => self.connect(context, &key_digest, &organisation).await,
+            Ok(KeyCheck::Choose {
                 session,
-                organisations: record.organisations,
-            },
-        )
+                organisations,
+            }) => (
+                StatusCode::OK,
+                Page::ChooseOrganisation {
+                    session,
+                    organisations,
+                },
+            ),
+        }
     }
 
-    /// Counts a wrong key for the company and the client address. It is a 400 with `message`,
-    /// or a 429 once the address or the company has seen too many wrong keys in the window.
+    /// Counts a wrong key ([`consent::count_wrong_key`]): a 400 with `message`, or a 429 once the
+    /// address or the company has seen too many wrong keys in the window.
     async fn wrong_key(
         &self,
         context: &Context,
         address: Option<&str>,
         message: String,
     ) -> (StatusCode, Page) {
-        let now = Utc::now();
-        let mut counters = vec![FailureCounter::Company(&context.company_id)];
-        counters.extend(address.map(FailureCounter::Address));
-        let (mut company_failures, mut address_failures) = (0, 0);
-        for counter in counters {
-            match self
-                .store
-                .record_consent_failure(counter, FAILURE_WINDOW_SECONDS, now)
+        let whose =
+            match consent::count_wrong_key(&self.store, &context.company_id, address, Utc::now())
                 .await
             {
-                Ok(n) if matches!(counter, FailureCounter::Company(_)) => company_failures = n,
-                Ok(n) => address_failures = n,
-                Err(e) => tracing::error!(error = %e, "could not count a failed connect key"),
-            }
-        }
-        tracing::info!(company_id = %context.company_id, "wrong, expired, used or misdirected connect key");
-        let too_many = if address_failures > MAX_ADDRESS_FAILURES {
-            Some(("from one address", address_failures, "from your network"))
-        } else if company_failures > MAX_COMPANY_FAILURES {
-            Some(("for one company", company_failures, "for this company"))
-        } else {
-            None
-        };
-        if let Some((counted, failures, whose)) = too_many {
-            tracing::warn!(company_id = %context.company_id, failures, counted, "many wrong connect keys");
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                problem(
-                    "Too many attempts",
-                    format!("Too many wrong connect keys were tried {whose}. Please check the key and try again in 15 minutes."),
-                ),
-            );
-        }
+                WrongKeys::Counted => {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        Page::KeyForm {
+                            error: Some(message),
+                        },
+                    )
+                }
+                WrongKeys::TooManyFromAddress(_) => "from your network",
+                WrongKeys::TooManyForCompany(_) => "for this company",
+            };
         (
-            StatusCode::BAD_REQUEST,
-            Page::KeyForm {
-                error: Some(message),
-            },
+            StatusCode::TOO_MANY_REQUESTS,
+            problem(
+                "Too many attempts",
+                format!("Too many wrong connect keys were tried {whose}. Please check the key and try again in 15 minutes."),
+            ),
         )
     }
 
@@ -384,15 +327,11 @@ impl ConsentApi {
         let Some(session) = session else {
             return expired;
         };
-        let stored = match self.store.get_consent_session(&hash_secret(session)).await {
-            Ok(s) => s.filter(|s| {
-                s.company_id == context.company_id && s.expires_at > Utc::now().timestamp()
-            }),
-            Err(e) => {
-                tracing::error!(error = %e, "consent session lookup failed");
-                return unavailable_page();
-            }
-        };
+        let stored =
+            match consent::resume(&self.store, &context.company_id, session, Utc::now()).await {
+                Ok(stored) => stored,
+                Err(_) => return unavailable_page(),
+            };
         let Some(stored) = stored else {
             return expired;
         };
@@ -489,194 +428,6 @@ impl ConsentApi {
                 .iter()
                 .any(|h| host == *h || host.ends_with(&format!(".{h}")))
     }
-
-    fn render(&self, status: StatusCode, page: Page, context: Option<Context>) -> Response<Body> {
-        if let (
-            Page::Done,
-            Some(Context {
-                redirect: Some(to), ..
-            }),
-        ) = (&page, &context)
-        {
-            let mut response = Response::new(Body::Empty);
-            *response.status_mut() = StatusCode::SEE_OTHER;
-            if let Ok(location) = HeaderValue::from_str(to) {
-                response.headers_mut().insert(header::LOCATION, location);
-            }
-            self.secure_headers(&mut response, "");
-            return response;
-        }
-        let nonce = random_token(16);
-        let markup = self.layout(&nonce, self.body(&page, context.as_ref()));
-        let mut response = Response::new(Body::Text(markup.into_string()));
-        *response.status_mut() = status;
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        self.secure_headers(&mut response, &nonce);
-        if let Some(context) = &context {
-            let secure = if self.allow_insecure { "" } else { "; Secure" };
-            let cookie = format!(
-                "{CSRF_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600{secure}",
-                context.csrf
-            );
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().insert(header::SET_COOKIE, value);
-            }
-        }
-        response
-    }
-
-    /// CSP: no scripts at all, styles only with this response's nonce, forms only to ourselves
-    /// (and, for the post-consent redirect, to SR), never framed.
-    fn secure_headers(&self, response: &mut Response<Body>, nonce: &str) {
-        let mut form_action = vec!["'self'".to_string()];
-        for host in &self.redirect_hosts {
-            form_action.push(format!("https://{host}"));
-            form_action.push(format!("https://*.{host}"));
-        }
-        if self.allow_insecure {
-            form_action.push("http://127.0.0.1:*".into());
-            form_action.push("http://localhost:*".into());
-        }
-        let csp = format!(
-            "default-src 'none'; style-src 'nonce-{nonce}'; img-src https: data:; form-action {}; frame-ancestors 'none'; base-uri 'none'",
-            form_action.join(" ")
-        );
-        let headers = response.headers_mut();
-        if let Ok(value) = HeaderValue::from_str(&csp) {
-            headers.insert(header::CONTENT_SECURITY_POLICY, value);
-        }
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        headers.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        );
-    }
-
-    fn layout(&self, nonce: &str, body: Markup) -> Markup {
-        let vendor = &self.branding.vendor_name;
-        html! {
-            (DOCTYPE)
-            html lang="en" {
-                head {
-                    meta charset="utf-8";
-                    meta name="viewport" content="width=device-width, initial-scale=1";
-                    title { "Connect " (vendor) " to SmartRecruiters" }
-                    style nonce=(nonce) { (PreEscaped(STYLE)) }
-                }
-                body {
-                    main {
-                        header {
-                            @if let Some(logo) = &self.branding.logo_url {
-                                img.logo src=(logo) alt=(vendor);
-                            } @else {
-                                p.brand { (vendor) }
-                            }
-                        }
-                        section.card { (body) }
-                    }
-                }
-            }
-        }
-    }
-
-    fn body(&self, page: &Page, context: Option<&Context>) -> Markup {
-        let vendor = &self.branding.vendor_name;
-        match (page, context) {
-            (Page::KeyForm { error }, Some(c)) => html! {
-                h1 { "Connect " (vendor) " to SmartRecruiters" }
-                p { "SmartRecruiters company " code { (c.company_id) } }
-                @if let Some(e) = error {
-                    p #error .error role="alert" { (e) }
-                } @else {
-                    p { "Once connected:" }
-                    ul {
-                        li { "SmartRecruiters may list the assessment packages " (vendor) " offers, order assessments for candidates (name, e-mail, job) and receive statuses, scores and reports;" }
-                        li #vendor-reads {
-                            (vendor) " may " (if self.passthrough_writes { "read and change" } else { "read" })
-                            " in SmartRecruiters, with your company's credentials: " (passthrough_reads()) "."
-                        }
-                    }
-                }
-                form #consent-form method="post" {
-                    (hidden_fields(c))
-                    input type="hidden" name="step" value="key";
-                    label for="connect-key" { "Connect key from " (vendor) }
-                    input #connect-key type="text" name="connect_key" autocomplete="off" spellcheck="false" required;
-                    button #give-consent type="submit" { "Give consent" }
-                }
-            },
-            (
-                Page::ChooseOrganisation {
-                    session,
-                    organisations,
-                },
-                Some(c),
-            ) => html! {
-                h1 { "Choose your organisation" }
-                p { "Your connect key belongs to several " (vendor) " organisations. Which one should SmartRecruiters company " code { (c.company_id) } " use?" }
-                form #choose-form method="post" {
-                    (hidden_fields(c))
-                    input type="hidden" name="step" value="choose";
-                    input type="hidden" name="session" value=(session);
-                    fieldset {
-                        legend { "Organisation" }
-                        @for (i, o) in organisations.iter().enumerate() {
-                            div.option {
-                                input type="radio" name="organisation" id={"org-" (i)} value=(o.id) required checked[i == 0];
-                                label for={"org-" (i)} { (o.name) }
-                            }
-                        }
-                    }
-                    button #give-consent type="submit" { "Give consent" }
-                }
-            },
-            (Page::Done, _) => html! {
-                h1 #done { "Connected" }
-                p { "SmartRecruiters and " (vendor) " are now connected. You can close this window." }
-            },
-            (Page::AlreadyConnected, Some(c)) => html! {
-                h1 #done { "Already connected" }
-                p { "SmartRecruiters company " code { (c.company_id) } " is already connected to " (vendor) ". You can close this window." }
-            },
-            (Page::Problem { title, message }, _) => html! {
-                h1 { (title) }
-                p #error .error role="alert" { (message) }
-            },
-            (_, None) => html! {
-                h1 { "Something went wrong" }
-                p #error .error role="alert" { "Please reload the page." }
-            },
-        }
-    }
-}
-
-/// What the vendor's SR passthrough reaches ([`TEMPLATES`]), in words: "a candidate, a job, …
-/// (each by its id), and the list of departments".
-fn passthrough_reads() -> String {
-    let (by_id, whole): (Vec<_>, Vec<_>) = TEMPLATES.iter().partition(|t| t.template.contains('{'));
-    let words = |list: Vec<&crate::passthrough::PathTemplate>| {
-        list.iter().map(|t| t.reads).collect::<Vec<_>>().join(", ")
-    };
-    match (by_id.is_empty(), whole.is_empty()) {
-        (false, false) => format!("{} (each by its id), and {}", words(by_id), words(whole)),
-        (false, true) => format!("{} (each by its id)", words(by_id)),
-        _ => words(whole),
-    }
-}
-
-fn hidden_fields(c: &Context) -> Markup {
-    html! {
-        input type="hidden" name="company_id" value=(c.company_id);
-        input type="hidden" name="csrf" value=(c.csrf);
-        @if let Some(r) = &c.redirect { input type="hidden" name="redirect" value=(r); }
-    }
 }
 
 /// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`). Local stacks
@@ -720,13 +471,6 @@ fn csrf_matches(request: &Request, presented: &str) -> bool {
     }
 }
 
-fn problem(title: &'static str, message: impl Into<String>) -> Page {
-    Page::Problem {
-        title,
-        message: message.into(),
-    }
-}
-
 fn bad_request(message: &str) -> (StatusCode, Page, Option<Context>) {
     (
         StatusCode::BAD_REQUEST,
@@ -734,28 +478,3 @@ fn bad_request(message: &str) -> (StatusCode, Page, Option<Context>) {
         None,
     )
 }
-
-fn unavailable_page() -> (StatusCode, Page) {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        problem(
-            "Please try again",
-            "SmartRecruiters or our service could not be reached. Nothing was changed; please try again in a moment.",
-        ),
-    )
-}
-
-/// Fits a 600 px popup: fluid widths, nothing fixed wider than the viewport.
-const STYLE: &str = "*{box-sizing:border-box}\
-body{margin:0;font:15px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1f2933;background:#f5f7fa}\
-main{max-width:560px;margin:0 auto;padding:10px 12px}\
-header{margin-bottom:6px}.logo{max-width:100%;max-height:32px}.brand{font-weight:700;font-size:17px;margin:0}\
-.card{background:#fff;border-radius:8px;padding:12px 16px;box-shadow:0 1px 3px rgba(0,0,0,.15)}\
-h1{font-size:19px;margin:0 0 6px}p{margin:4px 0}ul{padding-left:20px;margin:2px 0 6px}\
-code{overflow-wrap:anywhere;background:#eef2f7;padding:0 4px;border-radius:3px}\
-label{display:block;font-weight:600;margin:8px 0 4px}\
-input[type=text]{width:100%;padding:8px;font-size:16px;border:1px solid #9aa5b1;border-radius:4px}\
-fieldset{border:1px solid #d3dae3;border-radius:4px;margin:6px 0;padding:6px 12px}\
-.option{display:flex;align-items:center;gap:8px}.option label{display:inline;margin:3px 0;font-weight:400}\
-button{width:100%;margin-top:10px;padding:10px;font-size:16px;font-weight:600;background:#0b6ff4;color:#fff;border:0;border-radius:4px;cursor:pointer}\
-.error{color:#b42318;font-weight:600}";

@@ -16,19 +16,17 @@ use crate::http::{
     json_response, parse_json, require_body_within, require_content_type, require_json_or_untyped,
     require_storable, segments_after, sr_error_response, ApiError,
 };
-use crate::kombo::inline::{InlineUrlClient, InlineUrlError, InlineUrlSettings};
-use crate::metrics::{self, Metric};
+use crate::kombo::inline::{InlineUrlClient, InlineUrlSettings};
 use crate::notifications::Notifications;
-use crate::ops::companies::{disable_company, REASON_SMARTRECRUITERS};
-use crate::orders::{
-    accept_inline_order, accept_order, Caller, InlineUrlSource, Order, OrderError,
-};
+use crate::onboarding::{disable_company, disable_if_sr_confirms, REASON_SMARTRECRUITERS};
+use crate::orders::receive::{receive, receive_inline};
+use crate::orders::{accept_inline_order, accept_order, Caller, OrderError};
 use crate::packages::{Catalog, PackageQuery};
-use crate::queue::{QueueMessage, ResultsQueue};
-use crate::secrets::{SecretError, Secrets};
+use crate::queue::ResultsQueue;
+use crate::secrets::Secrets;
 use crate::sr::oauth::{OAuthErrorBody, OAuthErrorCode, TokenRequest, TokenResponse};
 use crate::sr::{InlineOrderRequest, InlineOrderResponse, OrderRequest, SrClient};
-use crate::store::{CompanyStatus, PutOrderOutcome, Store, TokenRecord};
+use crate::store::{Store, TokenRecord};
 
 pub type HandlerResult = Result<Response<Body>, lambda_http::Error>;
 
@@ -301,7 +299,7 @@ impl PartnerApi {
             Utc::now(),
         )
         .map_err(order_error)?;
-        self.store_once(order).await?;
+        receive(&self.store, &self.queue, order).await?;
         Ok(json_response(StatusCode::ACCEPTED, &serde_json::json!({})))
     }
 
@@ -319,7 +317,7 @@ impl PartnerApi {
         require_json_or_untyped(request)?;
         let body: InlineOrderRequest = parse_json(body_bytes(request))?;
         require_storable(&serde_json::to_value(&body).unwrap_or_default(), "")?;
-        let mut order = accept_inline_order(
+        let order = accept_inline_order(
             body,
             &auth.caller,
             auth.catalog.as_ref(),
@@ -327,92 +325,9 @@ impl PartnerApi {
             Utc::now(),
         )
         .map_err(order_error)?;
-        let asks_vendor = order
-            .inline
-            .as_ref()
-            .is_some_and(|i| i.url_source == InlineUrlSource::Vendor);
-        // SR retrying an order already stored gets its stored URL: the vendor is asked once.
-        if asks_vendor && self.store.get_order(&order.order_id).await?.is_none() {
-            let url = self.vendor_assessment_url(&order).await?;
-            if let Some(inline) = order.inline.as_mut() {
-                inline.assessment_url = url;
-            }
-        }
-        let stored = self.store_once(order).await?;
-        let url = stored.inline.map(|i| i.assessment_url).ok_or_else(|| {
-            ApiError::conflict(
-                "ORDER_EXISTS",
-                "this order id belongs to a non-inline order",
-            )
-        })?;
+        let url =
+            receive_inline(&self.store, &self.queue, self.inline_urls.as_ref(), order).await?;
         Ok(json_response(StatusCode::OK, &InlineOrderResponse { url }))
-    }
-
-    /// The vendor's answer to `inline-assessment:order-received` for `order` (not stored yet).
-    /// Its failures are SR errors naming what went wrong; nothing has been stored.
-    async fn vendor_assessment_url(&self, order: &Order) -> Result<String, ApiError> {
-        let not_configured = || InlineUrlError::NotConfigured(order.package.id.clone());
-        let answer = match &self.inline_urls {
-            Some(client) => client.assessment_url(order).await,
-            None => Err(not_configured()),
-        };
-        answer.map_err(|e| {
-            tracing::warn!(company_id = %order.company_id, order_id = %order.order_id, error = %e, "the vendor did not answer the inline assessment URL");
-            match e {
-                InlineUrlError::Secret(_) => {
-                    ApiError::unavailable("credentials storage is temporarily unavailable; retry")
-                }
-                InlineUrlError::Timeout(_) => ApiError::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "INLINE_URL_TIMEOUT",
-                    e.to_string(),
-                ),
-                other => ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    "INLINE_URL_UNAVAILABLE",
-                    other.to_string(),
-                ),
-            }
-        })
-    }
-
-    /// Stores a new order, or recognises SR's retry of it, then queues its enrichment; returns the
-    /// stored order. The message is sent for SR's retries too, so an order whose first POST died
-    /// between the write and the send still gets enriched; if the send fails SR gets a 503 and
-    /// retries (the write is idempotent). Two AWS calls for a new order: PutItem, SendMessage.
-    async fn store_once(&self, order: Order) -> Result<Order, ApiError> {
-        let stored = self.put_once(order).await?;
-        self.queue
-            .send(&QueueMessage::OrderReceived {
-                order_id: stored.order_id.clone(),
-                company_id: stored.company_id.clone(),
-            })
-            .await?;
-        Ok(stored)
-    }
-
-    async fn put_once(&self, order: Order) -> Result<Order, ApiError> {
-        match self.store.put_order_if_absent(&order).await? {
-            PutOrderOutcome::Created => {
-                metrics::emit(&[(Metric::OrdersReceived, 1.0)]);
-                tracing::info!(company_id = %order.company_id, order_id = %order.order_id, package_id = %order.package.id, inline = order.inline.is_some(), "order accepted");
-                Ok(order)
-            }
-            PutOrderOutcome::Exists(existing)
-                if existing.company_id == order.company_id
-                    && existing.request_fingerprint == order.request_fingerprint =>
-            {
-                tracing::info!(company_id = %order.company_id, order_id = %order.order_id, "order retried by SR; already stored");
-                Ok(*existing)
-            }
-            PutOrderOutcome::Exists(_) => Err(ApiError::conflict(
-                "ORDER_EXISTS",
-                format!(
-                    "order `{}` already exists with different content",
-                    order.order_id
-                ),
-            )),
-        }
     }
 
     /// `DELETE {integrationDisableUrl}`: disables the company at once; repeating it is harmless.
@@ -425,7 +340,7 @@ impl PartnerApi {
 
     /// Who may disable: the company's own token; SR repeating its call with the token the
     /// first call revoked (a no-op); and, only when `DISABLE_REQUIRES_TOKEN=false`, anyone
-    /// without a valid token — but then SR must confirm ([`Self::disable_if_sr_confirms`]).
+    /// without a valid token — but then SR must confirm ([`disable_if_sr_confirms`]).
     /// A caller without a valid token learns nothing about the company's state: a forged token
     /// is 401 whatever the company, and without a token every company answers 204.
     async fn disable(&self, request: &Request) -> Result<Response<Body>, ApiError> {
@@ -456,7 +371,14 @@ impl PartnerApi {
                 ))
             }
             _ => {
-                self.disable_if_sr_confirms(&company_id).await?;
+                disable_if_sr_confirms(
+                    &self.store,
+                    &self.secrets,
+                    &self.notifications,
+                    &self.sr_client,
+                    &company_id,
+                )
+                .await?;
                 return Ok(empty_response(StatusCode::NO_CONTENT));
             }
         }
@@ -470,65 +392,6 @@ impl PartnerApi {
         )
         .await?;
         Ok(empty_response(StatusCode::NO_CONTENT))
-    }
-
-    /// A disable without a token (`DISABLE_REQUIRES_TOKEN=false`) is acted on only when SR
-    /// confirms it: SR stops accepting the company's SR credentials once it disabled the
-    /// integration, so a token request with them that SR refuses is the confirmation. While SR
-    /// still accepts them nothing changes. Unknown and already disabled companies need nothing.
-    /// SR unreachable is a 503, so SR retries.
-    async fn disable_if_sr_confirms(&self, company_id: &str) -> Result<(), ApiError> {
-        let active = self
-            .store
-            .get_company(company_id)
-            .await?
-            .is_some_and(|c| c.status == CompanyStatus::Active);
-        if !active {
-            return Ok(());
-        }
-        let credentials = match self.secrets.company_credentials(company_id).await {
-            Ok(c) => c,
-            Err(SecretError::NotFound(_)) => {
-                tracing::warn!(company_id, "disable without a token: the company has no credentials to confirm with SR; nothing changed");
-                return Ok(());
-            }
-            Err(e) => return Err(e.into()),
-        };
-        match self
-            .sr_client
-            .credentials_accepted(&credentials.outbound)
-            .await
-        {
-            Ok(true) => {
-                tracing::warn!(
-                    company_id,
-                    "disable without a token refused: SR still accepts the company's credentials"
-                );
-                Ok(())
-            }
-            Ok(false) => {
-                tracing::info!(
-                    company_id,
-                    "SR refuses the company's credentials: the disable is confirmed"
-                );
-                disable_company(
-                    &self.store,
-                    &self.secrets,
-                    &self.notifications,
-                    company_id,
-                    REASON_SMARTRECRUITERS,
-                    Utc::now(),
-                )
-                .await?;
-                Ok(())
-            }
-            Err(e) => {
-                tracing::warn!(company_id, error = %e, "disable without a token: SR could not confirm it");
-                Err(ApiError::unavailable(
-                    "SmartRecruiters could not confirm the disable; retry",
-                ))
-            }
-        }
     }
 
     /// Checks the bearer token and loads the company's catalog in the same round trip.

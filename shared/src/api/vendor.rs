@@ -12,35 +12,33 @@ use crate::auth::{KeyScope, VendorKeyVerifier};
 use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::{
-    bearer_token, body_bytes, body_limits, decode_segment, header_text, json_response, parse_json,
-    query_param, require_body_within, require_storable, require_stored_size_within, segments_after,
-    vendor_error_response, ApiError,
+    bearer_token, body_bytes, body_limits, decode_segment, header_text, parse_json, query_param,
+    require_body_within, require_storable, require_stored_size_within, segments_after, ApiError,
 };
-use crate::kombo::orders::AssessmentOrder;
-use crate::kombo::packages::kombo_type;
-use crate::orders::{DeliveryAttempt, DeliveryState, Order, Submission, VendorOrderStatus};
-use crate::packages::{
-    validate_packages_with, Availability, Catalog, ReplaceSummary, UrlRules, VendorPackage,
-};
+use crate::kombo::errors::vendor_error_response;
+use crate::orders::{Order, VendorOrderStatus};
+use crate::packages::{validate_packages_with, UrlRules, VendorPackage};
 use crate::passthrough::{Passthrough, PassthroughRequest, PassthroughSettings};
-use crate::queue::{QueueMessage, ResultsQueue};
-use crate::results::{
-    decide, file_attachments, to_package_result, without_inline_data, AttachmentError, Decision,
-    FileContent, ResultSubmission, SubmittedFile, MAX_INLINE_FILE_BYTES, MAX_STORED_RESULT_BYTES,
-};
-use crate::secrets::{SecretError, Secrets};
-use crate::sr::{Assessment, AssessmentType, PackageResult, ResultStatus, SrClient, SrClientError};
+use crate::queue::ResultsQueue;
+use crate::results::submit::{self, ResultRequest, SubmitError, Submitted};
+use crate::results::{without_inline_data, ResultSubmission, MAX_STORED_RESULT_BYTES};
+use crate::secrets::Secrets;
+use crate::sr::{AssessmentType, SrClient};
 use crate::store::{
-    CompanyStatus, ConnectKeyRecord, Event, FileRecord, FileSource, FileState, OrderFilter,
-    Organisation, ResultWrite, Store, StoreError, StoredFile, UploadedFile,
+    ConnectKeyRecord, Event, EventCursor, OrderCursor, OrderFilter, Organisation, Store,
 };
 
 use super::partner::HandlerResult;
 
+mod views;
+
+use views::{
+    package_views, success, ConnectKeyView, DryRunView, FileView, OrderView, PackagesView,
+    PutPackagesView, ResultView,
+};
+
 const DEFAULT_PAGE_SIZE: usize = 100;
 const MAX_PAGE_SIZE: usize = 250;
-/// Optimistic-lock retries when two writers race on the same order or catalog.
-const WRITE_ATTEMPTS: usize = 3;
 
 pub struct VendorApi {
     store: Store,
@@ -55,87 +53,9 @@ pub struct VendorApi {
     url_rules: UrlRules,
 }
 
-#[derive(Serialize)]
-struct Envelope<T: Serialize> {
-    status: &'static str,
-    data: T,
-    warnings: Vec<Warning>,
-}
-
-#[derive(Serialize)]
-struct Warning {
-    message: String,
-}
-
-fn success<T: Serialize>(status: StatusCode, data: T, warnings: Vec<String>) -> Response<Body> {
-    json_response(
-        status,
-        &Envelope {
-            status: "success",
-            data,
-            warnings: warnings
-                .into_iter()
-                .map(|message| Warning { message })
-                .collect(),
-        },
-    )
-}
-
 #[derive(Deserialize)]
 struct PutPackages {
     packages: Vec<VendorPackage>,
-}
-
-/// A catalog package as the vendor sees it: Kombo's `{id, name, description, type, updated_at}`
-/// (`type` in Kombo's names, `null` for SR's inline type), then what Kombo's clients ignore:
-/// SR's type, the assessments and the vendor-only settings.
-#[derive(Serialize)]
-struct PackageView<'a> {
-    id: &'a str,
-    name: &'a str,
-    description: &'a str,
-    #[serde(rename = "type")]
-    kind: Option<&'static str>,
-    /// When the package last changed (`PUT` with the same content keeps it).
-    updated_at: chrono::DateTime<Utc>,
-    sr_type: AssessmentType,
-    assessments: &'a [Assessment],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    inline_url_template: Option<&'a str>,
-    availability: &'a Availability,
-}
-
-fn package_views(catalog: Option<&Catalog>) -> Vec<PackageView<'_>> {
-    catalog
-        .map(|c| {
-            c.packages
-                .values()
-                .filter(|e| !e.deleted)
-                .map(|e| PackageView {
-                    id: &e.package.id,
-                    name: &e.package.name,
-                    description: &e.package.description,
-                    kind: kombo_type(e.package.kind),
-                    updated_at: e.updated_at,
-                    sr_type: e.package.kind,
-                    assessments: &e.package.assessments,
-                    inline_url_template: e.inline_url_template.as_deref(),
-                    availability: &e.availability,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-#[derive(Serialize)]
-struct PackagesView<'a> {
-    packages: Vec<PackageView<'a>>,
-}
-
-#[derive(Serialize)]
-struct PutPackagesView<'a> {
-    packages: Vec<PackageView<'a>>,
-    changes: ReplaceSummary,
 }
 
 #[derive(Deserialize)]
@@ -147,15 +67,6 @@ struct NewConnectKey {
     /// The SR company the key is for; the consent page then refuses any other company.
     #[serde(default)]
     company_id: Option<String>,
-}
-
-#[derive(Serialize)]
-struct ConnectKeyView<'a> {
-    connect_key: String,
-    expires_at: chrono::DateTime<Utc>,
-    organisations: &'a [Organisation],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    company_id: Option<&'a str>,
 }
 
 const DEFAULT_KEY_HOURS: u32 = 168;
@@ -186,7 +97,7 @@ impl VendorApi {
     }
 
     /// Lets inline packages go without `inline_url_template` (the vendor answers each order's
-    /// URL; `crate::kombo::inline`).
+    /// URL; `kombo::inline`).
     pub fn with_vendor_inline_urls(mut self, enabled: bool) -> Self {
         self.vendor_answers_inline_urls = enabled;
         self
@@ -262,9 +173,7 @@ impl VendorApi {
             ["packages"] if method == Method::GET => self.get_packages(&integration).await,
             ["orders"] if method == Method::GET => self.list_orders(request, &integration).await,
             ["orders", id] if method == Method::GET => {
-                let order = self
-                    .order_of(&integration, &decode_segment(id), History::Included)
-                    .await?;
+                let order = self.order_of(&integration, &decode_segment(id)).await?;
                 let files = if crate::attachments::may_have_files(&order) {
                     self.store.order_files(&order.order_id, false).await?
                 } else {
@@ -388,29 +297,13 @@ impl VendorApi {
                 .with_field(field));
             }
         }
-        for attempt in 1..=WRITE_ATTEMPTS {
-            let now = Utc::now();
-            let mut catalog = self
-                .store
-                .get_catalog(integration)
-                .await?
-                .unwrap_or_else(|| Catalog::empty(integration, now));
-            let changes = catalog.replace(packages.clone(), now);
-            catalog.version += 1;
-            match self.store.put_catalog(&catalog).await {
-                Ok(()) => {
-                    tracing::info!(integration_id = %integration, created = changes.created.len(), updated = changes.updated.len(), deleted = changes.deleted.len(), "catalog replaced");
-                    let view = PutPackagesView {
-                        packages: package_views(Some(&catalog)),
-                        changes,
-                    };
-                    return Ok(success(StatusCode::OK, view, vec![]));
-                }
-                Err(StoreError::Conflict) if attempt < WRITE_ATTEMPTS => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        unreachable!("the last attempt returns")
+        let replaced =
+            crate::packages::replace::replace(&self.store, integration, &packages).await?;
+        let view = PutPackagesView {
+            packages: package_views(Some(&replaced.catalog)),
+            changes: replaced.changes,
+        };
+        Ok(success(StatusCode::OK, view, vec![]))
     }
 
     async fn get_packages(&self, integration: &str) -> Result<Response<Body>, ApiError> {
@@ -490,15 +383,11 @@ impl VendorApi {
         integration: &str,
     ) -> Result<Response<Body>, ApiError> {
         let page_size = page_size(request)?;
+        let cursor = cursor(request, EventCursor::decode)?;
         let page = self
             .store
-            .list_events(
-                integration,
-                query_param(request, "cursor").as_deref(),
-                page_size,
-            )
-            .await
-            .map_err(cursor_error)?;
+            .list_events(integration, cursor.as_ref(), page_size)
+            .await?;
         #[derive(Serialize)]
         struct Page {
             next: Option<String>,
@@ -524,16 +413,11 @@ impl VendorApi {
     ) -> Result<Response<Body>, ApiError> {
         let filter = order_filter(request)?;
         let page_size = page_size(request)?;
+        let cursor = cursor(request, |c| OrderCursor::decode(c, integration))?;
         let page = self
             .store
-            .list_orders(
-                integration,
-                &filter,
-                query_param(request, "cursor").as_deref(),
-                page_size,
-            )
-            .await
-            .map_err(cursor_error)?;
+            .list_orders(integration, &filter, cursor.as_ref(), page_size)
+            .await?;
         #[derive(Serialize)]
         struct Page<'a> {
             next: Option<String>,
@@ -550,35 +434,18 @@ impl VendorApi {
         ))
     }
 
-    /// The order, if it belongs to `integration` (another integration's order is "not found");
-    /// with its submissions and delivery attempts when `history` says so.
-    async fn order_of(
-        &self,
-        integration: &str,
-        order_id: &str,
-        history: History,
-    ) -> Result<Order, ApiError> {
-        // SR order ids are at most 128 characters (see `orders::order_id_from_callback`).
-        if order_id.len() > 128 {
-            return Err(ApiError::not_found(
-                "ORDER_NOT_FOUND",
-                "there is no order with such a long id",
-            ));
-        }
-        let order = match history {
-            History::Included => self.store.get_order_with_history(order_id).await?,
-            History::Left => self.store.get_order(order_id).await?,
-        };
-        order
-            .filter(|o| o.integration_id == integration)
-            .ok_or_else(|| {
-                ApiError::not_found("ORDER_NOT_FOUND", format!("there is no order `{order_id}`"))
-            })
+    /// The order with its submissions and delivery attempts, if it belongs to `integration`
+    /// (another integration's order is "not found").
+    async fn order_of(&self, integration: &str, order_id: &str) -> Result<Order, ApiError> {
+        self.store
+            .get_integration_order(integration, order_id, true)
+            .await?
+            .ok_or_else(|| SubmitError::UnknownOrder(order_id.to_string()).into())
     }
 
-    /// `PUT /assessment/orders/{id}/result`: validated and mapped ([`prepare_result`]), then
-    /// stored as the next result version and queued; with `dry_run=true` the same validation
-    /// and mapping answer what SR would get, storing and queueing nothing.
+    /// `PUT /assessment/orders/{id}/result`: parsed here, then stored as the next result
+    /// version and queued ([`submit::submit`]); with `dry_run=true` checked and mapped the same
+    /// way ([`submit::preview`]), answering what SR would get, storing and queueing nothing.
     async fn submit_result(
         &self,
         request: &Request,
@@ -593,150 +460,37 @@ impl VendorApi {
         require_storable(&vendor_body, "")?;
         require_stored_size_within(&vendor_body, MAX_STORED_RESULT_BYTES, "a result")?;
         let request_sha256 = crate::auth::credentials::hex_digest(bytes);
-        // Names this submission's files, so a publisher still busy with an older one cannot
-        // mark these uploaded.
-        let revision = random_token(16);
-        let mut staged: Option<Vec<FileRecord>> = None;
-        for attempt in 1..=WRITE_ATTEMPTS {
-            let order = self.order_of(integration, order_id, History::Left).await?;
-            let PreparedResult {
-                result,
-                warnings,
-                files,
-                decision,
-            } = prepare_result(&submission, &order)?;
-            let status = result.status.unwrap_or(ResultStatus::InProgress);
-            if dry_run {
-                let view = DryRunView::of(&order, &vendor_body, &result, &files, decision);
-                return Ok(success(StatusCode::OK, view, warnings));
-            }
-            if order.result_version > 0
-                && order.result_request_sha256.as_deref() == Some(request_sha256.as_str())
-            {
-                return self.repeated_result(&order, warnings).await;
-            }
-            let now = Utc::now();
-            let mut record = Submission {
-                version: None,
-                submitted_at: now,
-                status,
-                vendor_body: vendor_body.clone(),
-                note: None,
-                revision_of: decision.revision_of(),
-            };
-            if staged.is_none() {
-                // Inline bytes first, as items nothing points at yet: the files become the
-                // order's in the result's own transaction, so a result that is not stored (a
-                // failure, a 409 after a lost race) leaves the order's files as they were. A
-                // write that loses the race below is retried with the same staged files.
-                let mut records = Vec::with_capacity(files.len());
-                for file in files {
-                    let (file, data) =
-                        crate::attachments::file_record(order_id, file, &revision, now);
-                    if let Some(data) = data {
-                        self.store.stage_file_data(&file, &data, now).await?;
-                    }
-                    records.push(file);
-                }
-                staged = Some(records);
-            }
-            record.version = Some(order.result_version + 1);
-            let write = ResultWrite {
-                order: &order,
-                result: &result,
-                submission: &record,
-                request_sha256: Some(&request_sha256),
-                files: staged.as_deref().unwrap_or_default(),
-                now,
-            };
-            match self.store.write_result(write).await {
-                Ok(order) => {
-                    self.queue_latest_result(&order).await?;
-                    tracing::info!(order_id, company_id = %order.company_id, version = order.result_version, status = status.as_str(), "result queued for SmartRecruiters");
-                    return Ok(success(
-                        StatusCode::OK,
-                        ResultView::of(&order, decision.revision_of()),
-                        warnings,
-                    ));
-                }
-                Err(StoreError::Conflict) if attempt < WRITE_ATTEMPTS => continue,
-                Err(e) => return Err(e.into()),
-            }
+        let result_request = ResultRequest {
+            integration,
+            order_id,
+            submission: &submission,
+            vendor_body: &vendor_body,
+            request_sha256: &request_sha256,
+        };
+        if dry_run {
+            let preview = submit::preview(&self.store, result_request).await?;
+            let view = DryRunView::of(&preview, &vendor_body);
+            return Ok(success(StatusCode::OK, view, preview.warnings.clone()));
         }
-        unreachable!("the last attempt returns")
-    }
-
-    /// Queues "deliver the order's latest result version" for the publisher.
-    async fn queue_latest_result(&self, order: &Order) -> Result<(), ApiError> {
-        self.queue
-            .send(&QueueMessage::Result {
-                order_id: order.order_id.clone(),
-                company_id: order.company_id.clone(),
-                version: order.result_version,
-            })
-            .await?;
-        Ok(())
-    }
-
-    /// The same `PUT` (byte for byte) as the one that became the order's latest result version:
-    /// a retry after a 503 — the version was stored, its queue message maybe not — or after an
-    /// answer that got lost. Nothing new is stored; that version is queued again (within SQS's
-    /// five-minute deduplication window the copy is dropped, later the publisher sends SR the
-    /// same result again, which changes nothing there) and answered as it was.
-    async fn repeated_result(
-        &self,
-        order: &Order,
-        warnings: Vec<String>,
-    ) -> Result<Response<Body>, ApiError> {
-        self.queue_latest_result(order).await?;
-        let mut order = order.clone();
-        // Its submission, for the answer's `revision_of` and the vendor's own status word.
-        order.submissions.extend(
-            self.store
-                .get_submission(&order.order_id, order.result_version)
-                .await?,
-        );
-        let revision_of = order.submissions.last().and_then(|s| s.revision_of);
-        tracing::info!(order_id = %order.order_id, company_id = %order.company_id, version = order.result_version, "the latest submission again: its version queued again, nothing new stored");
+        let (order, revision_of, warnings) =
+            match submit::submit(&self.store, &self.queue, result_request).await? {
+                Submitted::Stored {
+                    order,
+                    revision_of,
+                    warnings,
+                }
+                | Submitted::Repeated {
+                    order,
+                    revision_of,
+                    warnings,
+                } => (order, revision_of, warnings),
+            };
         Ok(success(
             StatusCode::OK,
             ResultView::of(&order, revision_of),
             warnings,
         ))
     }
-}
-
-/// A submission checked against its order: the `PackageResult` SR would get, the files it would
-/// get, whether it revises a final result, and the warnings that say how it was mapped. Real
-/// submissions and dry runs both come through here, so both refuse the same way.
-struct PreparedResult {
-    result: PackageResult,
-    warnings: Vec<String>,
-    files: Vec<SubmittedFile>,
-    decision: Decision,
-}
-
-/// 400 naming the field for what cannot be mapped, 413 for inline files over the limit, and the
-/// final-status rule's 409 (`FINAL_STATUS`, naming the current status) before anything is
-/// stored or queued.
-fn prepare_result(
-    submission: &ResultSubmission,
-    order: &Order,
-) -> Result<PreparedResult, ApiError> {
-    let mapped = to_package_result(submission, order).map_err(|e| {
-        let field = e.field.clone();
-        ApiError::bad_request("INVALID_FIELD", e.to_string()).with_field(field)
-    })?;
-    let files = file_attachments(submission, MAX_INLINE_FILE_BYTES).map_err(attachment_error)?;
-    let status = mapped.result.status.unwrap_or(ResultStatus::InProgress);
-    let decision = decide(order.result_status(), order.result_version, status)
-        .map_err(|e| ApiError::conflict("FINAL_STATUS", e.to_string()).with_field("status"))?;
-    Ok(PreparedResult {
-        decision,
-        result: mapped.result,
-        warnings: mapped.warnings,
-        files,
-    })
 }
 
 /// `dry_run=true|false` (absent: false).
@@ -746,72 +500,6 @@ fn dry_run(request: &Request) -> Result<bool, ApiError> {
         Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
         Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
         Some(_) => Err(invalid_parameter("dry_run", "must be true or false")),
-    }
-}
-
-/// What a dry run answers: the `PackageResult` SR would be PATCHed with, the files that would be
-/// uploaded first, and whether the submission would be sent at all.
-#[derive(Serialize)]
-struct DryRunView<'a> {
-    dry_run: bool,
-    order_id: &'a str,
-    /// Kombo's status the order would have.
-    status: VendorOrderStatus,
-    /// The result version this submission would revise (the same final status again), else null.
-    revision_of: Option<u64>,
-    package_result: &'a PackageResult,
-    files: Vec<DryRunFile<'a>>,
-}
-
-#[derive(Serialize)]
-struct DryRunFile<'a> {
-    /// Where it is in the body (`attachments[1]`, `attributes[0].attachments[0]`).
-    field: &'a str,
-    name: &'a str,
-    content_type: &'a str,
-    /// `INLINE` (decoded `size` in bytes) or `DATA_URL` (downloaded at delivery; size unknown).
-    source: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    size: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data_url: Option<&'a str>,
-}
-
-impl<'a> DryRunView<'a> {
-    fn of(
-        order: &'a Order,
-        vendor_body: &serde_json::Value,
-        result: &'a PackageResult,
-        files: &'a [SubmittedFile],
-        decision: Decision,
-    ) -> Self {
-        Self {
-            dry_run: true,
-            order_id: &order.order_id,
-            status: VendorOrderStatus::of_result(
-                result.status,
-                crate::orders::says_rejected(vendor_body),
-            ),
-            revision_of: decision.revision_of(),
-            package_result: result,
-            files: files
-                .iter()
-                .map(|f| {
-                    let (source, size, data_url) = match &f.content {
-                        FileContent::Inline(bytes) => ("INLINE", Some(bytes.len()), None),
-                        FileContent::DataUrl(url) => ("DATA_URL", None, Some(url.as_str())),
-                    };
-                    DryRunFile {
-                        field: &f.field,
-                        name: &f.name,
-                        content_type: &f.content_type,
-                        source,
-                        size,
-                        data_url,
-                    }
-                })
-                .collect(),
-        }
     }
 }
 
@@ -833,96 +521,8 @@ impl VendorApi {
             ));
         };
         let body: PassthroughRequest = parse_json(body_bytes(request))?;
-        let base = &passthrough.sr.endpoints().customer_api_base_url;
-        let call = crate::passthrough::prepare(&body, base, passthrough.settings).map_err(|e| {
-            if e.is_forbidden() {
-                ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "PASSTHROUGH_NOT_ALLOWED",
-                    e.to_string(),
-                )
-            } else {
-                ApiError::bad_request("INVALID_FIELD", e.to_string())
-            }
-        })?;
-        let company_id = body.company_id.trim();
-        let unknown = || {
-            ApiError::not_found(
-                "COMPANY_NOT_FOUND",
-                format!("no company `{company_id}` is connected to this integration (field `company_id`)"),
-            )
-        };
-        if company_id.is_empty() || company_id.len() > 128 {
-            return Err(unknown());
-        }
-        let company = self
-            .store
-            .get_company(company_id)
-            .await?
-            .filter(|c| c.integration_id == integration)
-            .ok_or_else(unknown)?;
-        let disabled = || {
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "COMPANY_DISABLED",
-                format!(
-                "company `{company_id}` has disabled the integration; its SmartRecruiters credentials are gone"
-            ),
-            )
-        };
-        if company.status != CompanyStatus::Active {
-            return Err(disabled());
-        }
-        let path = call.url.path().to_string();
-        let answer = match passthrough.send(company_id, &call).await {
-            Ok(answer) => answer,
-            Err(SecretError::NotFound(_)) => return Err(disabled()),
-            Err(e) => return Err(e.into()),
-        }
-        .map_err(|e| {
-                tracing::warn!(integration_id = %integration, company_id, method = %call.method, path = %path, error = %e, "passthrough call failed");
-                // The error itself (transport, SR's answer) is logged above, never returned.
-                let message = match &e {
-                    SrClientError::CredentialsRefused { .. } => {
-                        "SmartRecruiters refused the company's credentials at its token endpoint"
-                    }
-                    _ => "SmartRecruiters could not be reached; try again later",
-                };
-                ApiError::new(StatusCode::BAD_GATEWAY, "SR_UNREACHABLE", message)
-            })?;
-        tracing::info!(integration_id = %integration, company_id, method = %call.method, path = %path, sr_status = answer.status, "passthrough call");
-        if answer.truncated {
-            return Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "SR_ANSWER_TOO_LARGE",
-                format!(
-                    "SmartRecruiters answered more than {} bytes, more than the passthrough relays; narrow the request with `params`",
-                    crate::passthrough::MAX_ANSWER_BYTES
-                ),
-            ));
-        }
-        let view = crate::passthrough::answer_of(&call.url, answer);
-        Ok(success(StatusCode::OK, view, vec![]))
-    }
-}
-
-/// 400 naming the field, or 413 for inline file data over the limit (the message says to use
-/// `data_url`).
-fn attachment_error(error: AttachmentError) -> ApiError {
-    match error {
-        AttachmentError::Invalid(e) => {
-            let field = e.field.clone();
-            ApiError::bad_request("INVALID_FIELD", e.to_string()).with_field(field)
-        }
-        AttachmentError::TooLarge { ref field, .. } => {
-            let field = format!("{field}.data");
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "ATTACHMENT_TOO_LARGE",
-                error.to_string(),
-            )
-            .with_field(field)
-        }
+        let answer = passthrough.call(&self.store, integration, &body).await?;
+        Ok(success(StatusCode::OK, answer, vec![]))
     }
 }
 
@@ -1017,13 +617,19 @@ fn order_filter(request: &Request) -> Result<OrderFilter, ApiError> {
     })
 }
 
-fn cursor_error(error: StoreError) -> ApiError {
-    match error {
-        StoreError::Corrupt { key, .. } if key == "cursor" => {
-            invalid_parameter("cursor", "is not a cursor of this integration's list")
-        }
-        other => other.into(),
-    }
+/// The `cursor` parameter decoded by `decode` (absent: the list's start); one this list did
+/// not make is a 400 naming the parameter.
+fn cursor<C>(
+    request: &Request,
+    decode: impl FnOnce(&str) -> Option<C>,
+) -> Result<Option<C>, ApiError> {
+    query_param(request, "cursor")
+        .map(|raw| {
+            decode(&raw).ok_or_else(|| {
+                invalid_parameter("cursor", "is not a cursor of this integration's list")
+            })
+        })
+        .transpose()
 }
 
 /// Connect keys and key management need the admin key.
@@ -1063,160 +669,4 @@ fn integration_id(request: &Request) -> Result<String, ApiError> {
                 Ok(id)
             }
         })
-}
-
-/// Whether an order is read with its history (its own items; only the order view needs it).
-#[derive(Clone, Copy)]
-enum History {
-    Included,
-    Left,
-}
-
-/// What `PUT …/result` answers: where the order's result now stands.
-#[derive(Serialize)]
-struct ResultView<'a> {
-    order_id: &'a str,
-    status: VendorOrderStatus,
-    sr_status: Option<ResultStatus>,
-    result_version: u64,
-    delivery_state: DeliveryState,
-    /// The result version this submission revises (the same final status again), else null.
-    revision_of: Option<u64>,
-}
-
-impl<'a> ResultView<'a> {
-    fn of(order: &'a Order, revision_of: Option<u64>) -> Self {
-        Self {
-            order_id: &order.order_id,
-            status: order.vendor_status(),
-            sr_status: order.result_status(),
-            result_version: order.result_version,
-            delivery_state: order.delivery_state,
-            revision_of,
-        }
-    }
-}
-
-/// A file attachment as the vendor sees it: what was submitted and where its upload stands.
-#[derive(Serialize)]
-struct FileView<'a> {
-    name: &'a str,
-    content_type: &'a str,
-    /// `INLINE` or `DATA_URL`.
-    source: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    size: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sha256: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data_url: Option<&'a str>,
-    submitted_at: chrono::DateTime<Utc>,
-    /// `PENDING`, `UPLOADED` or `FAILED`.
-    state: FileState,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    uploaded: Option<&'a UploadedFile>,
-}
-
-impl<'a> FileView<'a> {
-    fn of(file: &'a StoredFile) -> Self {
-        let r = &file.record;
-        let (source, size, sha256, data_url) = match &r.source {
-            FileSource::Inline { sha256, size } => {
-                ("INLINE", Some(*size), Some(sha256.as_str()), None)
-            }
-            FileSource::DataUrl { url } => ("DATA_URL", None, None, Some(url.as_str())),
-        };
-        Self {
-            name: &r.name,
-            content_type: &r.content_type,
-            source,
-            size,
-            sha256,
-            data_url,
-            submitted_at: r.submitted_at,
-            state: r.state,
-            detail: r.detail.as_deref(),
-            uploaded: r.uploaded.as_ref(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct DeliveryView<'a> {
-    state: DeliveryState,
-    result_version: u64,
-    sent_version: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    attempts: Option<&'a [DeliveryAttempt]>,
-}
-
-/// An order in the vendor's vocabulary: Kombo's order (every key Kombo's clients require), then
-/// what Kombo has no field for and its clients ignore.
-#[derive(Serialize)]
-struct OrderView<'a> {
-    #[serde(flatten)]
-    kombo: AssessmentOrder,
-    sr_status: Option<ResultStatus>,
-    company_id: &'a str,
-    requester: Option<&'a crate::sr::OrderRequester>,
-    fields: &'a std::collections::BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    inline: Option<&'a crate::orders::InlineDetails>,
-    created_at: chrono::DateTime<Utc>,
-    updated_at: chrono::DateTime<Utc>,
-    delivery: DeliveryView<'a>,
-    /// SR's candidate, job and hiring team as the enrichment worker found them; `null` until
-    /// then (or for good, when SR never answered).
-    enrichment: Option<&'a crate::enrichment::OrderEnrichment>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    result: Option<&'a PackageResult>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    submissions: Option<&'a [Submission]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sr_candidate: Option<&'a crate::sr::Candidate>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sr_job: Option<&'a crate::sr::Job>,
-    /// Files of the result (uploaded to SR separately from the result itself).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file_attachments: Option<Vec<FileView<'a>>>,
-}
-
-impl<'a> OrderView<'a> {
-    fn summary(order: &'a Order) -> Self {
-        Self {
-            kombo: AssessmentOrder::of(order),
-            sr_status: order.result_status(),
-            company_id: &order.company_id,
-            requester: order.requester.as_ref(),
-            fields: &order.fields,
-            inline: order.inline.as_ref(),
-            created_at: order.created_at,
-            updated_at: order.updated_at,
-            delivery: DeliveryView {
-                state: order.delivery_state,
-                result_version: order.result_version,
-                sent_version: order.sent_version,
-                attempts: None,
-            },
-            result: None,
-            submissions: None,
-            sr_candidate: None,
-            sr_job: None,
-            enrichment: order.enrichment.as_ref(),
-            file_attachments: None,
-        }
-    }
-
-    /// The summary plus result, submission and delivery history, and SR's raw candidate/job.
-    fn detailed(order: &'a Order) -> Self {
-        let mut view = Self::summary(order);
-        view.delivery.attempts = Some(&order.deliveries);
-        view.result = order.result.as_ref();
-        view.submissions = Some(&order.submissions);
-        view.sr_candidate = Some(&order.candidate);
-        view.sr_job = Some(&order.job);
-        view
-    }
 }

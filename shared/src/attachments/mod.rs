@@ -267,27 +267,7 @@ pub fn may_have_files(order: &Order) -> bool {
             .submissions
             .iter()
             .filter(|s| s.version.is_some())
-            .any(|s| submission_has_files(&s.vendor_body))
-}
-
-/// Whether a submission's body (as stored: inline `data` became `data_omitted`) names a file,
-/// at package level or in a `SUB_RESULT`.
-pub fn submission_has_files(body: &serde_json::Value) -> bool {
-    fn has_file(list: Option<&serde_json::Value>) -> bool {
-        list.and_then(serde_json::Value::as_array)
-            .is_some_and(|items| {
-                items.iter().any(|item| {
-                    ["data", "data_omitted", "data_url"]
-                        .iter()
-                        .any(|key| item.get(key).is_some())
-                })
-            })
-    }
-    has_file(body.get("attachments"))
-        || body
-            .get("attributes")
-            .and_then(serde_json::Value::as_array)
-            .is_some_and(|attributes| attributes.iter().any(|a| has_file(a.get("attachments"))))
+            .any(|s| crate::results::submission_has_files(&s.vendor_body))
 }
 
 /// What the vendor API stores for a submitted file: the record and, for inline files, the bytes.

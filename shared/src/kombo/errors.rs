@@ -9,9 +9,10 @@
 //! without further work.
 
 use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
 use serde_json::{json, Value};
 
-use crate::http::ApiError;
+use crate::http::{json_response, ApiError};
 
 pub const INPUT_INVALID: &str = "PLATFORM.INPUT_INVALID";
 pub const AUTHENTICATION_INVALID: &str = "PLATFORM.AUTHENTICATION_INVALID";
@@ -57,6 +58,11 @@ pub fn platform_code(error: &ApiError) -> &'static str {
         (status, _) if status.is_client_error() => INPUT_INVALID,
         _ => UNKNOWN_ERROR,
     }
+}
+
+/// The vendor API's answer for `error`: its status, Kombo's envelope as the body.
+pub fn vendor_error_response(error: &ApiError) -> Response<Body> {
+    json_response(error.status, &envelope(error))
 }
 
 /// The error body: Kombo's keys (`log_url` is always `null`: there is no log UI) plus

@@ -30,7 +30,7 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 const MAX_URL_CHARS: usize = 2048;
 
 /// Why the vendor's assessment URL could not be had. Each is answered to SR as a clear error
-/// (see `crate::api::partner`), and nothing is stored.
+/// (see `api::partner`), and nothing is stored.
 #[derive(Debug, thiserror::Error)]
 pub enum InlineUrlError {
     #[error(

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::enrichment::{HiringTeamMember as SrTeamMember, Location as SrLocation};
+use crate::orders::enrichment::{HiringTeamMember as SrTeamMember, Location as SrLocation};
 use crate::orders::{Order, VendorOrderStatus};
 
 /// `{id, package_id, status, integration_id, candidate, application, job}`.

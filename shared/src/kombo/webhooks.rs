@@ -3,7 +3,7 @@
 //! in `X-Kombo-Signature`.
 //!
 //! Which webhooks go out is the stack's `WebhookFormat` (`WEBHOOK_FORMAT`): the connector's own
-//! events (`crate::notifications`), Kombo's, or both. Kombo events are recorded and listed like
+//! events (`notifications`), Kombo's, or both. Kombo events are recorded and listed like
 //! the connector's (`GET /assessment/events`) and dispatched by the same webhook dispatcher and
 //! queue; the dispatcher sends their body as Kombo does and adds `X-Kombo-Signature` to the
 //! connector's own signature headers.

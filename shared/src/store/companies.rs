@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{from_item, key_of, keys, to_item, Store, StoreError};
-use crate::auth::TokenClaims;
+use crate::auth::access_tokens::TokenClaims;
 use crate::packages::Catalog;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,10 +1,10 @@
-//! Storing an order's enrichment (see `crate::enrichment`) on the order item, once.
+//! Storing an order's enrichment (see `enrichment`) on the order item, once.
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::{from_item, key_of, keys, to_value, Store, StoreError};
-use crate::enrichment::OrderEnrichment;
+use crate::orders::enrichment::OrderEnrichment;
 use crate::orders::Order;
 
 /// What storing an enrichment found.

@@ -1,5 +1,5 @@
 //! Events the vendor can poll (`GET /assessment/events`) and receives as webhooks: orders,
-//! enrichment, delivery failures, companies connected or disabled (see `crate::notifications`).
+//! enrichment, delivery failures, companies connected or disabled (see `notifications`).
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -63,6 +63,25 @@ pub struct RecordedEvent {
 struct EventMarker {
     event: Event,
     enqueued: bool,
+}
+
+/// A position in an integration's event list: the `cursor` of a page (the sort key of its
+/// last event), decoded and checked ([`EventCursor::decode`]) before it reaches a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventCursor(String);
+
+impl EventCursor {
+    /// `None` for a cursor no event list made.
+    pub fn decode(cursor: &str) -> Option<Self> {
+        URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            // `EVENT#{time}#{id}` is about 200 bytes at most; a longer forged one would exceed
+            // DynamoDB's sort-key size and fail the query as a 503.
+            .filter(|sk| sk.starts_with("EVENT#") && sk.len() <= 512)
+            .map(Self)
+    }
 }
 
 #[derive(Debug)]
@@ -220,33 +239,18 @@ impl Store {
     pub async fn list_events(
         &self,
         integration_id: &str,
-        cursor: Option<&str>,
+        cursor: Option<&EventCursor>,
         page_size: usize,
     ) -> Result<EventPage, StoreError> {
         let (pk, _) = keys::event(integration_id, Utc::now(), "");
-        let after = match cursor {
-            Some(c) => Some(
-                URL_SAFE_NO_PAD
-                    .decode(c)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    // `EVENT#{time}#{id}` is about 200 bytes at most; a longer forged one would
-                    // exceed DynamoDB's sort-key size and fail the query as a 503.
-                    .filter(|sk| sk.starts_with("EVENT#") && sk.len() <= 512)
-                    .ok_or(StoreError::Corrupt {
-                        key: "cursor".into(),
-                        reason: "not an event cursor".into(),
-                    })?,
-            ),
-            None => None,
-        };
+        let after = cursor.map(|c| &c.0);
         let mut query = self
             .db
             .query()
             .table_name(&self.table)
             .expression_attribute_values(":pk", AttributeValue::S(pk))
             .limit(page_size as i32);
-        query = match &after {
+        query = match after {
             Some(sk) => query
                 .key_condition_expression("pk = :pk AND sk > :after")
                 .expression_attribute_values(":after", AttributeValue::S(sk.clone())),
@@ -270,5 +274,27 @@ impl Store {
             _ => None,
         };
         Ok(EventPage { events, next })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_cursor_is_an_event_sort_key_and_nothing_else() {
+        let sort_key = "EVENT#2026-01-01T00:00:00Z#e1";
+        let cursor = URL_SAFE_NO_PAD.encode(sort_key);
+        assert_eq!(
+            EventCursor::decode(&cursor),
+            Some(EventCursor(sort_key.into()))
+        );
+        assert_eq!(EventCursor::decode("not base64!"), None);
+        assert_eq!(
+            EventCursor::decode(&URL_SAFE_NO_PAD.encode("ORDER#o1")),
+            None
+        );
+        let long = format!("EVENT#{}", "x".repeat(600));
+        assert_eq!(EventCursor::decode(&URL_SAFE_NO_PAD.encode(long)), None);
     }
 }

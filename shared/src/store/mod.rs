@@ -10,6 +10,7 @@ mod events;
 mod files;
 pub mod keys;
 mod orders;
+mod retry;
 mod vendor_keys;
 
 use std::collections::HashMap;
@@ -23,9 +24,12 @@ pub use companies::{ClientRecord, CompanyRecord, CompanyStatus, TokenRecord};
 pub use connections::{
     ConnectKeyRecord, ConsentSession, FailureCounter, Organisation, KEY_CLAIM_SECONDS,
 };
-pub use events::{Event, EventPage, RecordedEvent, WebhookDelivery, WebhookState};
+pub use events::{Event, EventCursor, EventPage, RecordedEvent, WebhookDelivery, WebhookState};
 pub use files::{FileRecord, FileSource, FileState, StoredFile, UploadedFile};
-pub use orders::{DeliveryRecord, OrderFilter, OrderPage, PutOrderOutcome, ResultWrite};
+pub use orders::{
+    DeliveryRecord, OrderCursor, OrderFilter, OrderPage, PutOrderOutcome, ResultWrite,
+};
+pub use retry::{retry_on_conflict, MaybeConflict, WRITE_ATTEMPTS};
 pub use vendor_keys::{VendorKeyRecord, ADMIN_KEY_ID};
 
 pub type Item = HashMap<String, AttributeValue>;

@@ -28,6 +28,25 @@ pub struct DeliveryRecord {
     pub attempt: DeliveryAttempt,
 }
 
+/// A position in one integration's order list: the `cursor` of a page, decoded and checked
+/// ([`OrderCursor::decode`]) before it reaches a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderCursor {
+    /// The list (`keys::orders_of_integration`) the position is in.
+    partition: String,
+    key: HashMap<String, AttributeValue>,
+}
+
+impl OrderCursor {
+    /// The position `cursor` names in `integration_id`'s order list; `None` for a cursor that
+    /// list did not make (another integration's, forged, garbage).
+    pub fn decode(cursor: &str, integration_id: &str) -> Option<Self> {
+        let partition = keys::orders_of_integration(integration_id);
+        let key = decode_cursor(cursor, &partition)?;
+        Some(Self { partition, key })
+    }
+}
+
 #[derive(Debug)]
 pub struct OrderPage {
     pub orders: Vec<Order>,
@@ -127,6 +146,27 @@ impl Store {
         self.get(keys::order(order_id), true).await
     }
 
+    /// The order if it belongs to `integration` (another integration's order reads as absent),
+    /// with its submissions and delivery attempts when `with_history`. An id longer than SR's
+    /// 128 characters (`orders::order_id_from_callback`) reads as absent too: DynamoDB would
+    /// refuse it as a key.
+    pub async fn get_integration_order(
+        &self,
+        integration: &str,
+        order_id: &str,
+        with_history: bool,
+    ) -> Result<Option<Order>, StoreError> {
+        if order_id.len() > 128 {
+            return Ok(None);
+        }
+        let order = if with_history {
+            self.get_order_with_history(order_id).await?
+        } else {
+            self.get_order(order_id).await?
+        };
+        Ok(order.filter(|o| o.integration_id == integration))
+    }
+
     /// One page of an integration's orders that match `filter`, oldest first.
     ///
     /// A `statuses` filter is applied to what the index returns, so one call reads at most
@@ -136,7 +176,7 @@ impl Store {
         &self,
         integration_id: &str,
         filter: &OrderFilter,
-        cursor: Option<&str>,
+        cursor: Option<&OrderCursor>,
         page_size: usize,
     ) -> Result<OrderPage, StoreError> {
         self.list_orders_scanning(
@@ -155,16 +195,21 @@ impl Store {
         &self,
         integration_id: &str,
         filter: &OrderFilter,
-        cursor: Option<&str>,
+        cursor: Option<&OrderCursor>,
         page_size: usize,
         budget: usize,
     ) -> Result<OrderPage, StoreError> {
         let partition = keys::orders_of_integration(integration_id);
         let mut start = match cursor {
-            Some(c) => Some(decode_cursor(c, &partition).ok_or(StoreError::Corrupt {
-                key: "cursor".into(),
-                reason: "not a cursor of this integration".into(),
-            })?),
+            Some(c) if c.partition == partition => Some(c.key.clone()),
+            // A cursor decoded for another integration's list: a caller's mistake, never the
+            // vendor's (the vendor API decodes it for the integration it lists).
+            Some(_) => {
+                return Err(StoreError::Corrupt {
+                    key: "cursor".into(),
+                    reason: "a cursor of another integration's list".into(),
+                })
+            }
             None => None,
         };
         if let Some(ids) = &filter.ids {
@@ -290,7 +335,7 @@ impl Store {
             now,
         } = write;
         let version = order.result_version + 1;
-        let files = crate::attachments::submission_has_files(&submission.vendor_body);
+        let files = crate::results::submission_has_files(&submission.vendor_body);
         let mut values = HashMap::from([
             (":result".to_string(), to_value(result)),
             (
