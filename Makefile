@@ -67,7 +67,7 @@ doc: ## Build the crate docs (cargo doc, warnings are errors); prints where conn
 test-unit: ## Unit tests of pure logic (no stack needed)
 	cargo test --workspace --exclude connector-tests --exclude connector-cli
 	cargo test -p connector-cli --lib --bins
-	$(PYTHON) -m pytest -q infra/test_local_stack.py
+	$(PYTHON) -m pytest -q infra/test_local_stack.py infra/test_repo_checks.py
 
 test-stack: ## Integration, e2e, CLI, Kombo SDK, schemathesis and browser tests against the local stack (starts and stops it); then every AWS call the functions made is checked against template.yaml's IAM
 	@trap 'infra/stack.sh down' EXIT; \
