@@ -24,17 +24,15 @@ use crate::results::submit::{self, ResultRequest, SubmitError, Submitted};
 use crate::results::{without_inline_data, ResultSubmission, MAX_STORED_RESULT_BYTES};
 use crate::secrets::Secrets;
 use crate::sr::{AssessmentType, SrClient};
-use crate::store::{
-    ConnectKeyRecord, Event, EventCursor, OrderCursor, OrderFilter, Organisation, Store,
-};
+use crate::store::{ConnectKeyRecord, EventCursor, OrderCursor, OrderFilter, Organisation, Store};
 
 use super::partner::HandlerResult;
 
 mod views;
 
 use views::{
-    package_views, success, ConnectKeyView, DryRunView, FileView, OrderView, PackagesView,
-    PutPackagesView, ResultView,
+    package_views, success, ConnectKeyView, DryRunView, EventView, FileView, OrderView,
+    PackagesView, PutPackagesView, ResultView,
 };
 
 const DEFAULT_PAGE_SIZE: usize = 100;
@@ -391,13 +389,13 @@ impl VendorApi {
         #[derive(Serialize)]
         struct Page {
             next: Option<String>,
-            results: Vec<Event>,
+            results: Vec<EventView>,
         }
         Ok(success(
             StatusCode::OK,
             Page {
                 next: page.next,
-                results: page.events,
+                results: page.events.into_iter().map(EventView::from).collect(),
             },
             vec![],
         ))

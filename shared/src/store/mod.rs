@@ -24,7 +24,9 @@ pub use companies::{ClientRecord, CompanyRecord, CompanyStatus, TokenRecord};
 pub use connections::{
     ConnectKeyRecord, ConsentSession, FailureCounter, Organisation, KEY_CLAIM_SECONDS,
 };
-pub use events::{Event, EventCursor, EventPage, RecordedEvent, WebhookDelivery, WebhookState};
+pub use events::{
+    EventCursor, EventPage, EventRecord, RecordedEvent, WebhookDelivery, WebhookState,
+};
 pub use files::{FileRecord, FileSource, FileState, StoredFile, UploadedFile};
 pub use orders::{
     DeliveryRecord, OrderCursor, OrderFilter, OrderPage, PutOrderOutcome, ResultWrite,
