@@ -147,7 +147,7 @@ pub fn order_received_event(order: &Order, now: DateTime<Utc>) -> Option<EventRe
 }
 
 /// The webhook body of event `id` of `kind`: Kombo's `{id, type, data}` for Kombo events,
-/// `None` for the connector's own (whose body is `crate::webhooks::EventBody`).
+/// `None` for the connector's own (sent as the webhooks module's `EventBody`).
 pub fn payload(id: &str, kind: &str, data: &serde_json::Value) -> Option<Vec<u8>> {
     is_kombo_event(kind).then(|| body(id, kind, data))
 }
@@ -157,7 +157,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// A fixed vector (README "Kombo-format webhooks" prints it; its Python snippet's test
+    /// A fixed vector (README "Webhooks" prints it; its Python snippet's test
     /// checks it with an independent HMAC implementation).
     #[test]
     fn the_signature_is_base64url_hmac_sha256_of_the_body() {

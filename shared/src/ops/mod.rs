@@ -2,8 +2,8 @@
 //! companies, re-send results, drain the dead-letter queue, rotate the vendor API key.
 //!
 //! They live here, next to the adapters they use, so the CLI stays a thin layer of argument
-//! parsing and printing, and so an entry point can share them: [`companies::disable_company`]
-//! is exactly what SR's disable call does.
+//! parsing and printing. What changes a company is the domain's, not theirs: disabling one is
+//! [`crate::onboarding::disable_company`], exactly what SR's disable call does.
 
 pub mod companies;
 pub mod dlq;

@@ -1,5 +1,5 @@
-//! DynamoDB adapter: one table, items told apart by their keys (see [`keys`] and README's
-//! "Storage" section). Records are (de)serialized with `serde_dynamo`.
+//! DynamoDB adapter: one table, items told apart by their keys (see [`keys`] and
+//! shared/README.md's "Storage" section). Records are (de)serialized with `serde_dynamo`.
 
 mod admin;
 mod catalog;
