@@ -4,8 +4,10 @@
 use chrono::Utc;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-use super::{HandlerResult, PartnerApi};
+use super::{Authorized, HandlerResult, PartnerApi};
 use crate::http::{
     body_bytes, body_limits, json_response, parse_json, require_body_within,
     require_json_or_untyped, require_storable, sr_error_response, ApiError,
@@ -24,11 +26,7 @@ impl PartnerApi {
     }
 
     async fn order(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        require_body_within(request, body_limits::ORDER)?;
-        let auth = self.authorize(request).await?;
-        require_json_or_untyped(request)?;
-        let body: OrderRequest = parse_json(body_bytes(request))?;
-        require_storable(&serde_json::to_value(&body).unwrap_or_default(), "")?;
+        let (auth, body) = self.order_request::<OrderRequest>(request).await?;
         let order = accept_order(
             body,
             &auth.caller,
@@ -50,11 +48,7 @@ impl PartnerApi {
     }
 
     async fn inline_order(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        require_body_within(request, body_limits::ORDER)?;
-        let auth = self.authorize(request).await?;
-        require_json_or_untyped(request)?;
-        let body: InlineOrderRequest = parse_json(body_bytes(request))?;
-        require_storable(&serde_json::to_value(&body).unwrap_or_default(), "")?;
+        let (auth, body) = self.order_request::<InlineOrderRequest>(request).await?;
         let order = accept_inline_order(
             body,
             &auth.caller,
@@ -66,6 +60,20 @@ impl PartnerApi {
         let url =
             receive_inline(&self.store, &self.queue, self.inline_urls.as_ref(), order).await?;
         Ok(json_response(StatusCode::OK, &InlineOrderResponse { url }))
+    }
+
+    /// What both order endpoints check first: the body's size, the caller's token, then the
+    /// JSON body, which must fit the order item.
+    async fn order_request<T: DeserializeOwned + Serialize>(
+        &self,
+        request: &Request,
+    ) -> Result<(Authorized, T), ApiError> {
+        require_body_within(request, body_limits::ORDER)?;
+        let auth = self.authorize(request).await?;
+        require_json_or_untyped(request)?;
+        let body: T = parse_json(body_bytes(request))?;
+        require_storable(&serde_json::to_value(&body).unwrap_or_default(), "")?;
+        Ok((auth, body))
     }
 }
 
