@@ -4,7 +4,7 @@
 //! Without this, every failure would come back after the queue's fixed visibility timeout, so an
 //! SR outage would burn through `maxReceiveCount` in minutes and a 429's `Retry-After` would be
 //! ignored. With it, receive `n` waits about `base · 2^(n-1)` (capped), and the queue's receive
-//! count budget spans hours (see README "Delivery guarantees").
+//! count budget spans hours (see shared/README.md "Delivery").
 
 use std::time::Duration;
 

@@ -72,8 +72,6 @@ impl ApiError {
 /// stored (DynamoDB items hold at most 400 KB); Lambda's own 6 MB request limit is in front of
 /// every one of them in a deployment.
 pub mod body_limits {
-    use lambda_http::http::Method;
-
     const KIB: usize = 1024;
     /// `POST /oauth/token`: a form with a grant type, a client id and a secret.
     pub const TOKEN: usize = 16 * KIB;
@@ -94,18 +92,6 @@ pub mod body_limits {
     pub const PASSTHROUGH: usize = 256 * KIB;
     /// `POST /assessment/connect-keys`.
     pub const CONNECT_KEY: usize = 16 * KIB;
-
-    /// The bound of a vendor API request, by method and the path after `/assessment`.
-    pub fn vendor_api(method: &Method, path: &str) -> usize {
-        let segments = crate::http::segments_after(path, "assessment").unwrap_or_default();
-        match (method, segments.as_slice()) {
-            (&Method::PUT, ["packages"]) => CATALOG,
-            (&Method::PUT, ["orders", _, "result"]) => RESULT,
-            (&Method::POST, ["passthrough", "sr"]) => PASSTHROUGH,
-            (&Method::POST, ["connect-keys"]) => CONNECT_KEY,
-            _ => NO_BODY,
-        }
-    }
 }
 
 /// 413 naming the limit when the body is larger than `limit` bytes. The body is already in
@@ -435,15 +421,6 @@ mod tests {
         let err = require_body_within(&request(vec![b'x'; 11]), 10).unwrap_err();
         assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
         assert!(err.message.contains("at most 10 bytes"), "{}", err.message);
-        use lambda_http::http::Method;
-        assert_eq!(
-            body_limits::vendor_api(&Method::PUT, "/prod/assessment/orders/o%201/result"),
-            body_limits::RESULT
-        );
-        assert_eq!(
-            body_limits::vendor_api(&Method::GET, "/assessment/orders"),
-            body_limits::NO_BODY
-        );
     }
 
     #[test]

@@ -23,7 +23,8 @@ use serde_json::json;
 use crate::kombo::webhooks::{order_received_event, WebhookFormat};
 use crate::orders::enrichment::OrderEnrichment;
 use crate::orders::Order;
-use crate::store::{Event, Store, StoreError};
+use crate::store::{EventRecord, Store, StoreError};
+use crate::webhooks::EventBody;
 
 /// The connector's own event kinds: the `type` of an event in `GET /assessment/events` and of
 /// its webhook (Kombo's two kinds are `crate::kombo::webhooks`'). Stored and sent as
@@ -128,7 +129,7 @@ impl Notifications {
 
     /// Records `event` once per id and queues its webhook unless that was done already. Answers
     /// the stored event (on a repeat, the first emission's).
-    pub async fn emit(&self, event: Event) -> Result<Event, NotifyError> {
+    pub async fn emit(&self, event: EventRecord) -> Result<EventRecord, NotifyError> {
         let recorded = self.store.put_event_once(&event).await?;
         let Some((sqs, url)) = self
             .queue
@@ -140,7 +141,9 @@ impl Notifications {
         if recorded.enqueued {
             return Ok(recorded.event);
         }
-        let body = serde_json::to_string(&recorded.event).expect("events serialize");
+        // The message is the connector-format webhook body, which names everything the
+        // dispatcher needs (Kombo's body is derived from it).
+        let body = EventBody::from(&recorded.event).to_json();
         sqs.send_message()
             .queue_url(url)
             .message_body(body)
@@ -162,7 +165,7 @@ impl Notifications {
     /// Like [`Self::emit`] for events whose recording is what matters and whose caller cannot
     /// usefully retry (a company connected or disabled: repeating the action emits nothing new).
     /// A queue failure is logged; the event stays listable.
-    pub async fn emit_recorded(&self, event: Event) -> Result<Event, StoreError> {
+    pub async fn emit_recorded(&self, event: EventRecord) -> Result<EventRecord, StoreError> {
         match self.emit(event.clone()).await {
             Ok(event) => Ok(event),
             Err(NotifyError::Store(e)) => Err(e),
@@ -179,7 +182,7 @@ impl Notifications {
         &self,
         order: &Order,
         now: DateTime<Utc>,
-    ) -> Result<Event, NotifyError> {
+    ) -> Result<EventRecord, NotifyError> {
         self.emit(order_created_event(order, now)).await
     }
 
@@ -191,7 +194,7 @@ impl Notifications {
         order: &Order,
         enrichment: &OrderEnrichment,
         now: DateTime<Utc>,
-    ) -> Result<Event, NotifyError> {
+    ) -> Result<EventRecord, NotifyError> {
         let event = self
             .emit(order_enriched_event(order, enrichment, now))
             .await?;
@@ -222,7 +225,7 @@ impl Notifications {
         &self,
         order: &Order,
         now: DateTime<Utc>,
-    ) -> Result<Option<Event>, NotifyError> {
+    ) -> Result<Option<EventRecord>, NotifyError> {
         if !self.format.sends_kombo_events() {
             return Ok(None);
         }
@@ -241,7 +244,7 @@ impl Notifications {
         sr_status_code: Option<u16>,
         detail: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<Event, NotifyError> {
+    ) -> Result<EventRecord, NotifyError> {
         self.emit(delivery_failed_event(
             order,
             version,
@@ -259,8 +262,8 @@ fn order_event(
     id: String,
     at: DateTime<Utc>,
     data: serde_json::Value,
-) -> Event {
-    Event {
+) -> EventRecord {
+    EventRecord {
         id,
         kind: kind.as_str().to_string(),
         integration_id: order.integration_id.clone(),
@@ -271,7 +274,7 @@ fn order_event(
     }
 }
 
-pub fn order_created_event(order: &Order, now: DateTime<Utc>) -> Event {
+pub fn order_created_event(order: &Order, now: DateTime<Utc>) -> EventRecord {
     let kind = if order.inline.is_some() {
         EventKind::InlineOrderCreated
     } else {
@@ -293,7 +296,7 @@ pub fn order_enriched_event(
     order: &Order,
     enrichment: &OrderEnrichment,
     now: DateTime<Utc>,
-) -> Event {
+) -> EventRecord {
     let data = json!({ "order_id": order.order_id, "enrichment": enrichment });
     order_event(
         order,
@@ -310,7 +313,7 @@ pub fn delivery_failed_event(
     sr_status_code: Option<u16>,
     detail: Option<&str>,
     now: DateTime<Utc>,
-) -> Event {
+) -> EventRecord {
     let data = json!({
         "order_id": order.order_id,
         "result_version": version,
@@ -331,8 +334,8 @@ pub fn company_connected_event(
     company_id: &str,
     integration_id: &str,
     now: DateTime<Utc>,
-) -> Event {
-    Event {
+) -> EventRecord {
+    EventRecord {
         id: crate::auth::credentials::random_token(12),
         kind: EventKind::CompanyConnected.as_str().into(),
         integration_id: integration_id.to_string(),

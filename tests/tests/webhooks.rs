@@ -17,7 +17,8 @@ use axum::routing::post;
 use chrono::Utc;
 use connector::backoff::Backoff;
 use connector::notifications::Notifications;
-use connector::store::Event;
+use connector::store::EventRecord;
+use connector::webhooks::EventBody;
 use connector::webhooks::{verify, WebhookDispatcher, WebhookSettings};
 use connector_tests::{json_body, unique, uuid, Stack, TestCompany};
 use lambda_http::http::Method;
@@ -146,9 +147,9 @@ fn dispatcher_signing_with(
 }
 
 /// An order event of `company`, as the enrichment worker would emit it.
-fn order_event(company: &TestCompany) -> Event {
+fn order_event(company: &TestCompany) -> EventRecord {
     let order_id = uuid();
-    Event {
+    EventRecord {
         id: format!("order.created:{order_id}"),
         kind: "order.created".into(),
         integration_id: company.integration_id.clone(),
@@ -563,15 +564,15 @@ async fn events_are_recorded_once_per_id_and_listed_for_polling() {
     let event = order_event(&company);
     let first = notifications.emit(event.clone()).await.unwrap();
     // A retried worker emits it again, later: the first emission stands and is not queued twice.
-    let again = Event {
+    let again = EventRecord {
         at: Utc::now(),
         ..event.clone()
     };
     let second = notifications.emit(again).await.unwrap();
     assert_eq!(second, first);
     let record = next_record(&stack, &queue_url).await;
-    let queued: Event = serde_json::from_str(record.body.as_deref().unwrap()).unwrap();
-    assert_eq!(queued, first);
+    let queued: EventBody = serde_json::from_str(record.body.as_deref().unwrap()).unwrap();
+    assert_eq!(queued, EventBody::from(&first));
     let more = stack
         .aws
         .sqs

@@ -12,8 +12,8 @@ use crate::auth::{KeyScope, VendorKeyVerifier};
 use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::{
-    bearer_token, body_bytes, body_limits, decode_segment, header_text, parse_json, query_param,
-    require_body_within, require_storable, require_stored_size_within, segments_after, ApiError,
+    bearer_token, body_bytes, header_text, parse_json, query_param, require_body_within,
+    require_storable, require_stored_size_within, ApiError,
 };
 use crate::kombo::errors::vendor_error_response;
 use crate::orders::{Order, VendorOrderStatus};
@@ -24,17 +24,18 @@ use crate::results::submit::{self, ResultRequest, SubmitError, Submitted};
 use crate::results::{without_inline_data, ResultSubmission, MAX_STORED_RESULT_BYTES};
 use crate::secrets::Secrets;
 use crate::sr::{AssessmentType, SrClient};
-use crate::store::{
-    ConnectKeyRecord, Event, EventCursor, OrderCursor, OrderFilter, Organisation, Store,
-};
+use crate::store::{ConnectKeyRecord, EventCursor, OrderCursor, OrderFilter, Organisation, Store};
 
 use super::partner::HandlerResult;
 
+mod routes;
 mod views;
 
+use routes::{Access, Handler, Lookup};
+
 use views::{
-    package_views, success, ConnectKeyView, DryRunView, FileView, OrderView, PackagesView,
-    PutPackagesView, ResultView,
+    package_views, success, ConnectKeyView, DryRunView, EventView, FileView, OrderView,
+    PackagesView, PutPackagesView, ResultView,
 };
 
 const DEFAULT_PAGE_SIZE: usize = 100;
@@ -135,77 +136,76 @@ impl VendorApi {
             .unwrap_or_else(|e| vendor_error_response(&e)))
     }
 
+    /// Finds the request's row in [`routes::ROUTES`] and runs its handler, after the body
+    /// size, the key, the integration and the key's scope are checked, in that order.
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        require_body_within(
-            request,
-            body_limits::vendor_api(request.method(), request.uri().path()),
-        )?;
-        let scope = self.authenticate(request).await?;
-        let segments = segments_after(request.uri().path(), "assessment").unwrap_or_default();
         let method = request.method();
-        // Connect keys may span several organisations, so they are not scoped to one integration.
-        if segments.as_slice() == ["connect-keys"] && method == Method::POST {
-            require_admin(&scope)?;
-            return self.create_connect_key(request).await;
-        }
-        let integration = integration_id(request)?;
-        match (segments.as_slice(), method) {
-            (["vendor-keys"], &Method::POST | &Method::GET)
-            | (["vendor-keys", _], &Method::DELETE) => {
+        let path = request.uri().path();
+        let found = routes::lookup(method, path);
+        require_body_within(request, found.body_limit())?;
+        let scope = self.authenticate(request).await?;
+        let (route, param) = match found {
+            Lookup::Found(route, param) => (route, param),
+            missed => {
+                // An integration's key learns nothing of routes beyond its integration.
+                let integration = integration_id(request)?;
+                require_own_integration(&scope, &integration)?;
+                return Err(match missed {
+                    Lookup::WrongMethod(route) if route.other_methods_are_405() => ApiError::new(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "METHOD_NOT_ALLOWED",
+                        format!("{method} is not supported on {path}"),
+                    ),
+                    _ => ApiError::not_found(
+                        "ROUTE_NOT_FOUND",
+                        format!("no vendor API route {method} {path}"),
+                    ),
+                });
+            }
+        };
+        // The `X-Integration-Id` integration, once the key may reach it.
+        let integration = || -> Result<String, ApiError> {
+            let integration = integration_id(request)?;
+            match route.access {
+                Access::Admin | Access::AdminOfIntegration => require_admin(&scope)?,
+                Access::Integration => require_own_integration(&scope, &integration)?,
+            }
+            Ok(integration)
+        };
+        let id = param.as_deref().unwrap_or_default();
+        match route.handler {
+            // Its row's access is `Admin`: a connect key may span several organisations, so it
+            // names no integration.
+            Handler::CreateConnectKey => {
                 require_admin(&scope)?;
-                let key_id = segments.get(1).map(|id| decode_segment(id));
-                return self.vendor_keys(request, key_id, &integration).await;
+                self.create_connect_key(request).await
             }
-            _ => {}
+            Handler::VendorKeys => self.vendor_keys(request, param, &integration()?).await,
+            Handler::ListEvents => self.list_events(request, &integration()?).await,
+            Handler::PutPackages => self.put_packages(request, &integration()?).await,
+            Handler::GetPackages => self.get_packages(&integration()?).await,
+            Handler::ListOrders => self.list_orders(request, &integration()?).await,
+            Handler::GetOrder => self.get_order(&integration()?, id).await,
+            Handler::SubmitResult => self.submit_result(request, &integration()?, id).await,
+            Handler::Passthrough => self.passthrough(request, &integration()?).await,
         }
-        if let KeyScope::Integration(own) = &scope {
-            if *own != integration {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "KEY_NOT_FOR_INTEGRATION",
-                    "this vendor API key belongs to another integration than `X-Integration-Id` names",
-                ));
-            }
-        }
-        match segments.as_slice() {
-            ["events"] if method == Method::GET => self.list_events(request, &integration).await,
-            ["packages"] if method == Method::PUT => self.put_packages(request, &integration).await,
-            ["packages"] if method == Method::GET => self.get_packages(&integration).await,
-            ["orders"] if method == Method::GET => self.list_orders(request, &integration).await,
-            ["orders", id] if method == Method::GET => {
-                let order = self.order_of(&integration, &decode_segment(id)).await?;
-                let files = if crate::attachments::may_have_files(&order) {
-                    self.store.order_files(&order.order_id, false).await?
-                } else {
-                    Vec::new()
-                };
-                let mut view = OrderView::detailed(&order);
-                view.file_attachments = Some(files.iter().map(FileView::of).collect());
-                Ok(success(StatusCode::OK, view, vec![]))
-            }
-            ["orders", id, "result"] if method == Method::PUT => {
-                self.submit_result(request, &integration, &decode_segment(id))
-                    .await
-            }
-            ["passthrough", "sr"] if method == Method::POST => {
-                self.passthrough(request, &integration).await
-            }
-            ["packages"]
-            | ["orders"]
-            | ["orders", _]
-            | ["orders", _, "result"]
-            | ["passthrough", "sr"]
-            | ["vendor-keys"]
-            | ["vendor-keys", _] => Err(ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "METHOD_NOT_ALLOWED",
-                format!("{method} is not supported on {}", request.uri().path()),
-            )),
-            _ => Err(ApiError::not_found(
-                "ROUTE_NOT_FOUND",
-                format!("no vendor API route {method} {}", request.uri().path()),
-            )),
-        }
+    }
+
+    /// `GET /assessment/orders/{orderId}`: the order with its result and file attachments.
+    async fn get_order(
+        &self,
+        integration: &str,
+        order_id: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        let order = self.order_of(integration, order_id).await?;
+        let files = if crate::attachments::may_have_files(&order) {
+            self.store.order_files(&order.order_id, false).await?
+        } else {
+            Vec::new()
+        };
+        let mut view = OrderView::detailed(&order);
+        view.file_attachments = Some(files.iter().map(FileView::of).collect());
+        Ok(success(StatusCode::OK, view, vec![]))
     }
 
     /// What the request's key may reach (see `auth::vendor_key`).
@@ -391,13 +391,13 @@ impl VendorApi {
         #[derive(Serialize)]
         struct Page {
             next: Option<String>,
-            results: Vec<Event>,
+            results: Vec<EventView>,
         }
         Ok(success(
             StatusCode::OK,
             Page {
                 next: page.next,
-                results: page.events,
+                results: page.events.into_iter().map(EventView::from).collect(),
             },
             vec![],
         ))
@@ -630,6 +630,18 @@ fn cursor<C>(
             })
         })
         .transpose()
+}
+
+/// A per-integration key reaches its own integration only.
+fn require_own_integration(scope: &KeyScope, integration: &str) -> Result<(), ApiError> {
+    match scope {
+        KeyScope::Integration(own) if own != integration => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "KEY_NOT_FOR_INTEGRATION",
+            "this vendor API key belongs to another integration than `X-Integration-Id` names",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Connect keys and key management need the admin key.

@@ -4,6 +4,7 @@
 pub mod access_tokens;
 pub mod client_auth;
 pub mod credentials;
+pub mod token;
 pub mod vendor_key;
 
 pub use access_tokens::{AccessToken, TokenClaims};

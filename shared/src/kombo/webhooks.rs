@@ -21,7 +21,7 @@ use sha2::Sha256;
 
 use super::orders::AssessmentOrder;
 use crate::orders::{InlineUrlSource, Order};
-use crate::store::Event;
+use crate::store::EventRecord;
 
 pub const ORDER_RECEIVED: &str = "assessment:order-received";
 pub const INLINE_ORDER_RECEIVED: &str = "inline-assessment:order-received";
@@ -127,7 +127,7 @@ pub fn body(id: &str, kind: &str, data: &serde_json::Value) -> Vec<u8> {
 /// The recorded event for `order` (data: the order in Kombo's shape), or `None` for an inline
 /// order whose URL the vendor answered synchronously: that call already was its
 /// `inline-assessment:order-received` (see [`super::inline`]), and Kombo sends it once.
-pub fn order_received_event(order: &Order, now: DateTime<Utc>) -> Option<Event> {
+pub fn order_received_event(order: &Order, now: DateTime<Utc>) -> Option<EventRecord> {
     if order
         .inline
         .as_ref()
@@ -135,7 +135,7 @@ pub fn order_received_event(order: &Order, now: DateTime<Utc>) -> Option<Event> 
     {
         return None;
     }
-    Some(Event {
+    Some(EventRecord {
         id: event_id(order),
         kind: event_type(order).to_string(),
         integration_id: order.integration_id.clone(),
@@ -146,10 +146,10 @@ pub fn order_received_event(order: &Order, now: DateTime<Utc>) -> Option<Event> 
     })
 }
 
-/// The webhook body of a recorded event: Kombo's `{id, type, data}` for Kombo events, `None`
-/// for the connector's own (whose body is the event itself).
-pub fn payload(event: &Event) -> Option<Vec<u8>> {
-    is_kombo_event(&event.kind).then(|| body(&event.id, &event.kind, &event.data))
+/// The webhook body of event `id` of `kind`: Kombo's `{id, type, data}` for Kombo events,
+/// `None` for the connector's own (sent as the webhooks module's `EventBody`).
+pub fn payload(id: &str, kind: &str, data: &serde_json::Value) -> Option<Vec<u8>> {
+    is_kombo_event(kind).then(|| body(id, kind, data))
 }
 
 #[cfg(test)]
@@ -157,7 +157,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// A fixed vector (README "Kombo-format webhooks" prints it; its Python snippet's test
+    /// A fixed vector (README "Webhooks" prints it; its Python snippet's test
     /// checks it with an independent HMAC implementation).
     #[test]
     fn the_signature_is_base64url_hmac_sha256_of_the_body() {
@@ -199,7 +199,8 @@ mod tests {
         assert_eq!(event.id, "assessment:order-received:o1");
         assert_eq!(event.kind, ORDER_RECEIVED);
         assert_eq!(event.data["candidate"]["email"], "ada@example.com");
-        let sent: serde_json::Value = serde_json::from_slice(&payload(&event).unwrap()).unwrap();
+        let sent: serde_json::Value =
+            serde_json::from_slice(&payload(&event.id, &event.kind, &event.data).unwrap()).unwrap();
         assert_eq!(
             sent.as_object().unwrap().keys().collect::<Vec<_>>(),
             ["data", "id", "type"]
@@ -218,8 +219,7 @@ mod tests {
 
     #[test]
     fn connector_events_keep_their_own_body() {
-        let mut event = order_received_event(&order(None), Utc::now()).unwrap();
-        event.kind = "order.created".into();
-        assert!(payload(&event).is_none());
+        let event = order_received_event(&order(None), Utc::now()).unwrap();
+        assert!(payload(&event.id, "order.created", &event.data).is_none());
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::notifications::{EventKind, Notifications};
 use crate::secrets::{SecretError, Secrets};
 use crate::sr::{SrClient, SrClientError};
-use crate::store::{CompanyRecord, CompanyStatus, Event, Store, StoreError};
+use crate::store::{CompanyRecord, CompanyStatus, EventRecord, Store, StoreError};
 
 /// `reason` of the event when SR disabled the integration.
 pub const REASON_SMARTRECRUITERS: &str = "SmartRecruiters disabled the integration";
@@ -33,7 +33,10 @@ pub enum DisableOutcome {
     /// The company was active: it is now `DISABLED`, its client record is gone, its access tokens
     /// revoked, its Secrets Manager secret scheduled for deletion, and a `company.disabled` event
     /// was recorded.
-    Disabled { before: CompanyRecord, event: Event },
+    Disabled {
+        before: CompanyRecord,
+        event: EventRecord,
+    },
     /// It was disabled already. Client record, tokens and secret were removed again (a no-op
     /// unless an earlier attempt failed half-way); no second event.
     AlreadyDisabled { before: CompanyRecord },
@@ -129,8 +132,8 @@ pub async fn disable_if_sr_confirms(
 }
 
 /// The `company.disabled` event of `company`.
-pub fn disabled_event(company: &CompanyRecord, reason: &str, now: DateTime<Utc>) -> Event {
-    Event {
+pub fn disabled_event(company: &CompanyRecord, reason: &str, now: DateTime<Utc>) -> EventRecord {
+    EventRecord {
         id: crate::auth::credentials::random_token(12),
         kind: EventKind::CompanyDisabled.as_str().into(),
         integration_id: company.integration_id.clone(),

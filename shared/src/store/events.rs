@@ -1,5 +1,10 @@
 //! Events the vendor can poll (`GET /assessment/events`) and receives as webhooks: orders,
 //! enrichment, delivery failures, companies connected or disabled (see `notifications`).
+//!
+//! [`EventRecord`] is the DynamoDB item, and only that: the vendor API lists events as
+//! `api::vendor::views::EventView` and the webhook dispatcher POSTs `webhooks::EventBody`, each
+//! converted from the record, so the table's attributes can change without changing either
+//! contract (and the other way round).
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -11,13 +16,19 @@ use serde::{Deserialize, Serialize};
 
 use super::{from_item, key_of, keys, to_item, to_value, Store, StoreError};
 
+/// An event as stored: the listed item (`EVENT#{at}#{id}` under the integration), also inside
+/// its id marker. Attributes `id`, `type`, `integration_id`, `company_id`, `at` (RFC 3339),
+/// `data` (the kind's JSON) and, once settled, `webhook`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Event {
+pub struct EventRecord {
+    /// Unique per integration; deterministic for events a retried worker may repeat.
     pub id: String,
+    /// `notifications::EventKind::as_str`, or one of Kombo's two kinds.
     #[serde(rename = "type")]
     pub kind: String,
     pub integration_id: String,
     pub company_id: String,
+    /// When the event was first emitted (a repeat keeps the first time).
     pub at: DateTime<Utc>,
     #[serde(default)]
     pub data: serde_json::Value,
@@ -53,7 +64,7 @@ pub struct WebhookDelivery {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedEvent {
     /// The stored event: on a repeat, the first emission's (same id, same time).
-    pub event: Event,
+    pub event: EventRecord,
     /// Whether it already reached the notifications queue.
     pub enqueued: bool,
 }
@@ -61,7 +72,7 @@ pub struct RecordedEvent {
 /// The id marker of an event (see [`keys::event_id`]).
 #[derive(Serialize, Deserialize)]
 struct EventMarker {
-    event: Event,
+    event: EventRecord,
     enqueued: bool,
 }
 
@@ -86,12 +97,12 @@ impl EventCursor {
 
 #[derive(Debug)]
 pub struct EventPage {
-    pub events: Vec<Event>,
+    pub events: Vec<EventRecord>,
     pub next: Option<String>,
 }
 
 impl Store {
-    pub async fn put_event(&self, event: &Event) -> Result<(), StoreError> {
+    pub async fn put_event(&self, event: &EventRecord) -> Result<(), StoreError> {
         let item = to_item(
             event,
             keys::event(&event.integration_id, event.at, &event.id),
@@ -109,7 +120,7 @@ impl Store {
     /// Records `event` once per event id: a conditional put of the id marker, then the listed
     /// event item. Emitting the same id again (a retried worker) answers the first emission, so
     /// the event is listed once and its webhook is not queued twice.
-    pub async fn put_event_once(&self, event: &Event) -> Result<RecordedEvent, StoreError> {
+    pub async fn put_event_once(&self, event: &EventRecord) -> Result<RecordedEvent, StoreError> {
         let marker = EventMarker {
             event: event.clone(),
             enqueued: false,
@@ -189,7 +200,7 @@ impl Store {
     }
 
     /// Notes on the event's id marker that its webhook message is in the queue.
-    pub async fn mark_event_enqueued(&self, event: &Event) -> Result<(), StoreError> {
+    pub async fn mark_event_enqueued(&self, event: &EventRecord) -> Result<(), StoreError> {
         self.db
             .update_item()
             .table_name(&self.table)
@@ -205,21 +216,20 @@ impl Store {
         Ok(())
     }
 
-    /// Records the settled webhook outcome on the listed event (absent events are left alone).
+    /// Records the settled webhook outcome on the listed event `event_id` of `integration_id`,
+    /// emitted `at` (absent events are left alone).
     pub async fn record_webhook(
         &self,
-        event: &Event,
+        integration_id: &str,
+        at: DateTime<Utc>,
+        event_id: &str,
         delivery: &WebhookDelivery,
     ) -> Result<(), StoreError> {
         let result = self
             .db
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key_of(keys::event(
-                &event.integration_id,
-                event.at,
-                &event.id,
-            ))))
+            .set_key(Some(key_of(keys::event(integration_id, at, event_id))))
             .update_expression("SET webhook = :delivery")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":delivery", to_value(delivery))
@@ -228,7 +238,11 @@ impl Store {
         match result {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
-                tracing::warn!(event_id = %event.id, company_id = %event.company_id, "webhook outcome for an event that is not stored");
+                tracing::warn!(
+                    event_id,
+                    integration_id,
+                    "webhook outcome for an event that is not stored"
+                );
                 Ok(())
             }
             Err(e) => Err(StoreError::service(e)),
@@ -268,7 +282,7 @@ impl Store {
         let events = items
             .into_iter()
             .map(from_item)
-            .collect::<Result<Vec<Event>, _>>()?;
+            .collect::<Result<Vec<EventRecord>, _>>()?;
         let next = match (output.last_evaluated_key, last_sk) {
             (Some(_), Some(sk)) => Some(URL_SAFE_NO_PAD.encode(sk)),
             _ => None,

@@ -1,5 +1,5 @@
-//! DynamoDB adapter: one table, items told apart by their keys (see [`keys`] and README's
-//! "Storage" section). Records are (de)serialized with `serde_dynamo`.
+//! DynamoDB adapter: one table, items told apart by their keys (see [`keys`] and
+//! shared/README.md's "Storage" section). Records are (de)serialized with `serde_dynamo`.
 
 mod admin;
 mod catalog;
@@ -24,7 +24,9 @@ pub use companies::{ClientRecord, CompanyRecord, CompanyStatus, TokenRecord};
 pub use connections::{
     ConnectKeyRecord, ConsentSession, FailureCounter, Organisation, KEY_CLAIM_SECONDS,
 };
-pub use events::{Event, EventCursor, EventPage, RecordedEvent, WebhookDelivery, WebhookState};
+pub use events::{
+    EventCursor, EventPage, EventRecord, RecordedEvent, WebhookDelivery, WebhookState,
+};
 pub use files::{FileRecord, FileSource, FileState, StoredFile, UploadedFile};
 pub use orders::{
     DeliveryRecord, OrderCursor, OrderFilter, OrderPage, PutOrderOutcome, ResultWrite,

@@ -10,13 +10,14 @@ use lambda_runtime::LambdaEvent;
 use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use url::Url;
 
+use super::body::EventBody;
 use super::settings::WebhookSettings;
 use super::signing::{signature_headers, SigningKeys};
 use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::secrets::{SecretError, Secrets};
 use crate::sqs_batch::{self, receive_count, Outcome, SqsBatchRunner};
-use crate::store::{Event, Store, WebhookDelivery, WebhookState};
+use crate::store::{Store, WebhookDelivery, WebhookState};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -129,7 +130,7 @@ impl WebhookDispatcher {
     /// One message: POST it, record a settled outcome on the event.
     pub async fn process(&self, message: &SqsMessage) -> Outcome {
         let body = message.body.as_deref().unwrap_or_default();
-        let event: Event = match serde_json::from_str(body) {
+        let event: EventBody = match serde_json::from_str(body) {
             Ok(event) => event,
             Err(e) => {
                 // Retried until the queue moves it to the DLQ, where an operator can look at it.
@@ -142,14 +143,14 @@ impl WebhookDispatcher {
             return Outcome::Done;
         };
         let attempt = receive_count(message);
-        // Kombo-format events go out as Kombo sends them; the connector's as the event itself.
-        let kombo_body = crate::kombo::webhooks::payload(&event);
-        let body = kombo_body.as_deref().unwrap_or(body.as_bytes());
+        // Kombo-format events go out as Kombo sends them; the connector's as their own body.
+        let body = crate::kombo::webhooks::payload(&event.id, &event.kind, &event.data)
+            .unwrap_or_else(|| event.to_json().into_bytes());
         let Posted {
             outcome,
             status_code,
             detail,
-        } = self.post(url, &event, body).await;
+        } = self.post(url, &event, &body).await;
         let settled = match outcome {
             Outcome::Done => Some(WebhookDelivery {
                 state: if status_code.is_some_and(|s| (200..300).contains(&s)) {
@@ -176,7 +177,11 @@ impl WebhookDispatcher {
         };
         if let Some(delivery) = settled {
             // Bookkeeping only: a failure here must not re-send a delivered webhook.
-            if let Err(e) = self.store.record_webhook(&event, &delivery).await {
+            if let Err(e) = self
+                .store
+                .record_webhook(&event.integration_id, event.at, &event.id, &delivery)
+                .await
+            {
                 tracing::warn!(event_id = %event.id, company_id = %event.company_id, error = %e, "could not record the webhook outcome");
             }
         }
@@ -184,7 +189,7 @@ impl WebhookDispatcher {
     }
 
     /// Signs and POSTs `body`; answers the outcome and the endpoint's status code.
-    async fn post(&self, url: &Url, event: &Event, body: &[u8]) -> Posted {
+    async fn post(&self, url: &Url, event: &EventBody, body: &[u8]) -> Posted {
         let keys = match self.signing_keys(false).await {
             Ok(keys) => keys,
             Err(e) => {

@@ -28,10 +28,12 @@
 //! After the queue's `maxReceiveCount` receives, SQS moves the message to the notifications
 //! dead-letter queue and the event is recorded as failed.
 
+mod body;
 mod dispatch;
 mod settings;
 mod signing;
 
+pub use body::EventBody;
 pub use dispatch::{WebhookDispatcher, DEFAULT_ROTATION_WINDOW};
 pub use settings::{webhook_url, WebhookConfigError, WebhookSettings};
 pub use signing::{

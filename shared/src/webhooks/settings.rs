@@ -56,7 +56,7 @@ impl WebhookSettings {
 }
 
 /// `WEBHOOK_URL`: `None` when empty; https unless `ALLOW_INSECURE_WEBHOOK_URL=true` (local
-/// stacks only). Also where create-inline-order asks for assessment URLs (`crate::kombo::inline`).
+/// stacks only). Also where create-inline-order asks the vendor for assessment URLs.
 pub fn webhook_url(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<Url>, WebhookConfigError> {

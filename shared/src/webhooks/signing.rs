@@ -178,7 +178,7 @@ pub fn signature_headers(
 mod tests {
     use super::*;
 
-    /// A fixed vector, also printed in README ("Vendor notifications") and checked there by the
+    /// A fixed vector, also printed in README ("Webhooks") and checked there by the
     /// Python snippet's test: an independent HMAC implementation must agree.
     #[test]
     fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {

@@ -15,7 +15,10 @@ use crate::packages::{Availability, Catalog, ReplaceSummary};
 use crate::results::submit::Preview;
 use crate::results::FileContent;
 use crate::sr::{Assessment, AssessmentType, PackageResult, ResultStatus};
-use crate::store::{FileSource, FileState, Organisation, StoredFile, UploadedFile};
+use crate::store::{
+    EventRecord, FileSource, FileState, Organisation, StoredFile, UploadedFile, WebhookDelivery,
+    WebhookState,
+};
 
 #[derive(Serialize)]
 pub(super) struct Envelope<T: Serialize> {
@@ -315,5 +318,62 @@ impl<'a> OrderView<'a> {
         view.sr_candidate = Some(&order.candidate);
         view.sr_job = Some(&order.job);
         view
+    }
+}
+
+/// An event as `GET /assessment/events` lists it (openapi.yaml's `Event`): the webhook body's
+/// fields and, once settled, what became of its webhook. Built from the stored item, so the
+/// table's attributes are not the API.
+#[derive(Serialize)]
+pub(super) struct EventView {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    integration_id: String,
+    company_id: String,
+    at: chrono::DateTime<Utc>,
+    data: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    webhook: Option<WebhookView>,
+}
+
+impl From<EventRecord> for EventView {
+    fn from(event: EventRecord) -> Self {
+        Self {
+            id: event.id,
+            kind: event.kind,
+            integration_id: event.integration_id,
+            company_id: event.company_id,
+            at: event.at,
+            data: event.data,
+            webhook: event.webhook.map(WebhookView::from),
+        }
+    }
+}
+
+/// openapi.yaml's `WebhookDelivery`: `state` (`DELIVERED`/`FAILED`), `at`, the endpoint's
+/// `status_code` (`null` when unreachable), `attempts` (1 = first try), `detail` when failed.
+#[derive(Serialize)]
+struct WebhookView {
+    state: &'static str,
+    at: chrono::DateTime<Utc>,
+    status_code: Option<u16>,
+    attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+}
+
+impl From<WebhookDelivery> for WebhookView {
+    fn from(delivery: WebhookDelivery) -> Self {
+        Self {
+            state: match delivery.state {
+                WebhookState::Delivered => "DELIVERED",
+                WebhookState::Failed => "FAILED",
+            },
+            at: delivery.at,
+            status_code: delivery.status_code,
+            attempts: delivery.attempts,
+            detail: delivery.detail,
+        }
     }
 }
