@@ -15,6 +15,7 @@ use crate::http::{
     bearer_token, body_bytes, body_limits, decode_segment, header_text, parse_json, query_param,
     require_body_within, require_storable, require_stored_size_within, segments_after, ApiError,
 };
+use crate::ids::{CompanyId, IdError, IntegrationId, OrderId};
 use crate::kombo::errors::vendor_error_response;
 use crate::orders::{Order, VendorOrderStatus};
 use crate::packages::{validate_packages_with, UrlRules, VendorPackage};
@@ -333,7 +334,7 @@ impl VendorApi {
         let company_id = body.company_id.map(|c| c.trim().to_string());
         if company_id
             .as_deref()
-            .is_some_and(|c| !crate::onboarding::is_valid_company_id(c))
+            .is_some_and(|c| CompanyId::parse(c).is_err())
         {
             return Err(ApiError::bad_request(
                 "INVALID_FIELD",
@@ -436,11 +437,16 @@ impl VendorApi {
 
     /// The order with its submissions and delivery attempts, if it belongs to `integration`
     /// (another integration's order is "not found").
-    async fn order_of(&self, integration: &str, order_id: &str) -> Result<Order, ApiError> {
+    async fn order_of(
+        &self,
+        integration: &IntegrationId,
+        order_id: &str,
+    ) -> Result<Order, ApiError> {
+        let order_id = path_order_id(order_id)?;
         self.store
-            .get_integration_order(integration, order_id, true)
+            .get_integration_order(integration, &order_id, true)
             .await?
-            .ok_or_else(|| SubmitError::UnknownOrder(order_id.to_string()).into())
+            .ok_or_else(|| SubmitError::UnknownOrder(order_id).into())
     }
 
     /// `PUT /assessment/orders/{id}/result`: parsed here, then stored as the next result
@@ -449,9 +455,10 @@ impl VendorApi {
     async fn submit_result(
         &self,
         request: &Request,
-        integration: &str,
+        integration: &IntegrationId,
         order_id: &str,
     ) -> Result<Response<Body>, ApiError> {
+        let order_id = &path_order_id(order_id)?;
         let dry_run = dry_run(request)?;
         let bytes = body_bytes(request);
         let submission: ResultSubmission = parse_json(bytes)?;
@@ -491,6 +498,12 @@ impl VendorApi {
             warnings,
         ))
     }
+}
+
+/// The order id of an `/assessment/orders/{id}` path (decoded): one SR cannot have sent is an
+/// order this integration does not have, a 404 as for any unknown order.
+fn path_order_id(decoded: &str) -> Result<OrderId, ApiError> {
+    OrderId::parse(decoded).map_err(|_| super::unknown_order(decoded))
 }
 
 /// `dry_run=true|false` (absent: false).
@@ -644,29 +657,20 @@ fn require_admin(scope: &KeyScope) -> Result<(), ApiError> {
     }
 }
 
-fn integration_id(request: &Request) -> Result<String, ApiError> {
-    header_text(request, "x-integration-id")
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "MISSING_INTEGRATION_ID",
-                "header `X-Integration-Id` is required: it names the customer connection",
-            )
-            .with_field("X-Integration-Id")
-        })
-        .and_then(|id| {
-            // Integration ids are at most 128 characters (connect keys enforce it); a longer one
-            // would exceed DynamoDB's key size and fail as a 503 instead of a clear 400.
-            if id.len() > 128 {
-                Err(ApiError::bad_request(
-                    "INVALID_INTEGRATION_ID",
-                    "header `X-Integration-Id` is longer than 128 characters",
-                )
-                .with_field("X-Integration-Id"))
-            } else {
-                Ok(id)
-            }
-        })
+/// The `X-Integration-Id` header (trimmed): absent or blank is `MISSING_INTEGRATION_ID`, too
+/// long for a DynamoDB key (a 503 otherwise) `INVALID_INTEGRATION_ID`.
+fn integration_id(request: &Request) -> Result<IntegrationId, ApiError> {
+    let text = header_text(request, "x-integration-id").map(str::trim);
+    IntegrationId::parse(text.unwrap_or_default()).map_err(|e| match e {
+        IdError::TooLong { max } => ApiError::bad_request(
+            "INVALID_INTEGRATION_ID",
+            format!("header `X-Integration-Id` is longer than {max} characters"),
+        )
+        .with_field("X-Integration-Id"),
+        IdError::Empty | IdError::Character => ApiError::bad_request(
+            "MISSING_INTEGRATION_ID",
+            "header `X-Integration-Id` is required: it names the customer connection",
+        )
+        .with_field("X-Integration-Id"),
+    })
 }
