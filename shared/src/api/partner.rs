@@ -16,6 +16,7 @@ use crate::http::{
     json_response, parse_json, require_body_within, require_content_type, require_json_or_untyped,
     require_storable, segments_after, sr_error_response, ApiError,
 };
+use crate::ids::CompanyId;
 use crate::kombo::inline::{InlineUrlClient, InlineUrlSettings};
 use crate::notifications::Notifications;
 use crate::onboarding::{disable_company, disable_if_sr_confirms, REASON_SMARTRECRUITERS};
@@ -371,17 +372,23 @@ impl PartnerApi {
                 ))
             }
             _ => {
-                disable_if_sr_confirms(
-                    &self.store,
-                    &self.secrets,
-                    &self.notifications,
-                    &self.sr_client,
-                    &company_id,
-                )
-                .await?;
+                if let Ok(company_id) = CompanyId::parse(&company_id) {
+                    disable_if_sr_confirms(
+                        &self.store,
+                        &self.secrets,
+                        &self.notifications,
+                        &self.sr_client,
+                        &company_id,
+                    )
+                    .await?;
+                }
                 return Ok(empty_response(StatusCode::NO_CONTENT));
             }
         }
+        // An id SR cannot have names no company here: as for any unknown company, nothing to do.
+        let Ok(company_id) = CompanyId::parse(&company_id) else {
+            return Ok(empty_response(StatusCode::NO_CONTENT));
+        };
         disable_company(
             &self.store,
             &self.secrets,

@@ -226,7 +226,7 @@ impl VendorApi {
         &self,
         request: &Request,
         key_id: Option<String>,
-        integration: &str,
+        integration: &IntegrationId,
     ) -> Result<Response<Body>, ApiError> {
         use crate::ops::vendor_key::{
             create_integration_key, list_integration_keys, revoke_integration_key,
