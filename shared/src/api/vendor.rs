@@ -324,7 +324,7 @@ impl VendorApi {
             ));
         }
         for (i, o) in body.organisations.iter().enumerate() {
-            if o.id.trim().is_empty() || o.id.len() > 128 || o.name.trim().is_empty() {
+            if IntegrationId::parse(&o.id).is_err() || o.name.trim().is_empty() {
                 return Err(ApiError::bad_request(
                     "INVALID_FIELD",
                     format!("invalid field `organisations[{i}]`: id (1-128 characters) and name are required"),
@@ -524,7 +524,7 @@ impl VendorApi {
     async fn passthrough(
         &self,
         request: &Request,
-        integration: &str,
+        integration: &IntegrationId,
     ) -> Result<Response<Body>, ApiError> {
         let Some(passthrough) = &self.passthrough else {
             return Err(ApiError::new(
@@ -600,9 +600,10 @@ fn order_filter(request: &Request) -> Result<OrderFilter, ApiError> {
             format!("names more than {MAX_FILTER_IDS} orders"),
         ));
     }
-    // SR order ids are at most 128 characters (as `order_of` says); a longer one would exceed
-    // DynamoDB's key size and fail the read as a 503.
-    if let Some(long) = ids.iter().flatten().find(|id| id.len() > 128) {
+    // SR order ids are at most 128 characters (`OrderId`); a longer one would exceed DynamoDB's
+    // key size and fail the read as a 503. Only the length is refused: an id SR cannot have
+    // otherwise just matches no order, as before.
+    if let Some(long) = ids.iter().flatten().find(|id| id.len() > OrderId::MAX_LEN) {
         return Err(invalid_parameter(
             "ids",
             format!(

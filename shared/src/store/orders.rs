@@ -675,7 +675,7 @@ fn decode_cursor(cursor: &str, partition: &str) -> Option<HashMap<String, Attrib
     let order_id = plain.get(keys::PK)?.strip_prefix("ORDER#")?;
     let (_, sort_key) = keys::order(order_id);
     let well_formed = plain.len() == 4
-        && (1..=128).contains(&order_id.len())
+        && OrderId::parse(order_id).is_ok()
         && plain.get(keys::SK) == Some(&sort_key)
         && plain.get(keys::GSI1_PK).map(String::as_str) == Some(partition)
         && plain.get(keys::GSI1_SK).is_some_and(|position| {
