@@ -458,7 +458,6 @@ impl VendorApi {
         integration: &IntegrationId,
         order_id: &str,
     ) -> Result<Response<Body>, ApiError> {
-        let order_id = &path_order_id(order_id)?;
         let dry_run = dry_run(request)?;
         let bytes = body_bytes(request);
         let submission: ResultSubmission = parse_json(bytes)?;
@@ -467,6 +466,8 @@ impl VendorApi {
         require_storable(&vendor_body, "")?;
         require_stored_size_within(&vendor_body, MAX_STORED_RESULT_BYTES, "a result")?;
         let request_sha256 = crate::auth::credentials::hex_digest(bytes);
+        // Where the order used to be looked up: a body or parameter error still comes first.
+        let order_id = &path_order_id(order_id)?;
         let result_request = ResultRequest {
             integration,
             order_id,
