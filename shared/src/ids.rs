@@ -37,6 +37,12 @@ macro_rules! id_type {
         pub struct $name(String);
 
         impl $name {
+            /// Checks `text` as given (an edge that trims does so first) and keeps it.
+            pub fn parse(text: &str) -> Result<Self, IdError> {
+                Self::check(text)?;
+                Ok(Self(text.to_string()))
+            }
+
             /// The id as text.
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -138,12 +144,6 @@ impl OrderId {
     /// SR's order ids are at most 128 characters; a longer one would exceed DynamoDB's key size.
     pub const MAX_LEN: usize = 128;
 
-    /// Checks `text` and keeps it as an order id.
-    pub fn parse(text: &str) -> Result<Self, IdError> {
-        Self::check(text)?;
-        Ok(Self(text.to_string()))
-    }
-
     fn check(text: &str) -> Result<(), IdError> {
         if text.is_empty() {
             Err(IdError::Empty)
@@ -160,12 +160,6 @@ impl OrderId {
 impl CompanyId {
     /// Longest SR company id accepted.
     pub const MAX_LEN: usize = 256;
-
-    /// Checks `text` and keeps it as a company id.
-    pub fn parse(text: &str) -> Result<Self, IdError> {
-        Self::check(text)?;
-        Ok(Self(text.to_string()))
-    }
 
     fn check(text: &str) -> Result<(), IdError> {
         if text.is_empty() {
@@ -189,13 +183,6 @@ impl IntegrationId {
     /// Integration ids are at most 128 characters (connect keys enforce it); a longer one would
     /// exceed DynamoDB's key size.
     pub const MAX_LEN: usize = 128;
-
-    /// Checks `text` (as given: a caller that trims does so first) and keeps it as an
-    /// integration id.
-    pub fn parse(text: &str) -> Result<Self, IdError> {
-        Self::check(text)?;
-        Ok(Self(text.to_string()))
-    }
 
     fn check(text: &str) -> Result<(), IdError> {
         if text.trim().is_empty() {
