@@ -9,6 +9,7 @@ pub mod budget;
 pub mod config;
 pub mod enrichment;
 pub mod http;
+pub mod ids;
 pub mod kombo;
 pub mod metrics;
 pub mod notifications;

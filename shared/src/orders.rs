@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::auth::credentials::hex_digest;
 use crate::config::SrEndpoints;
+use crate::ids::OrderId;
 use crate::packages::{inline_url, Catalog, CatalogEntry};
 use crate::sr::{
     AssessmentType, Candidate, InlineOrderRequest, Job, OrderRequest, OrderRequester,
@@ -276,7 +277,7 @@ pub enum OrderError {
 /// The SR order id: the path segment after `orders` in `resultCallbackURL`
 /// (`…/orders/{orderId}/results`). The URL must point at SR's API host, since the publisher
 /// later sends SR credentials along with the result.
-pub fn order_id_from_callback(raw: &str, sr: &SrEndpoints) -> Result<String, OrderError> {
+pub fn order_id_from_callback(raw: &str, sr: &SrEndpoints) -> Result<OrderId, OrderError> {
     let invalid = |reason: &str| OrderError::InvalidField {
         field: "resultCallbackURL",
         reason: reason.to_string(),
@@ -296,13 +297,8 @@ pub fn order_id_from_callback(raw: &str, sr: &SrEndpoints) -> Result<String, Ord
         .and_then(|i| segments.get(i + 1))
         .filter(|id| !id.is_empty())
         .ok_or_else(|| invalid("has no order id (expected …/orders/{orderId}/results)"))?;
-    let id = percent_encoding::percent_decode_str(after_orders)
-        .decode_utf8_lossy()
-        .into_owned();
-    if id.len() > 128 || id.chars().any(|c| c.is_control() || c == '/') {
-        return Err(invalid("has a malformed order id"));
-    }
-    Ok(id)
+    let id = percent_encoding::percent_decode_str(after_orders).decode_utf8_lossy();
+    OrderId::parse(&id).map_err(|_| invalid("has a malformed order id"))
 }
 
 /// Who placed the order, as established by the access token.
@@ -335,7 +331,7 @@ pub fn accept_order(
     let package = ordered_package(entry);
     let fingerprint = placement.fingerprint;
     Ok(Order {
-        order_id,
+        order_id: order_id.into(),
         company_id: request.company_id,
         integration_id: caller.integration_id.clone(),
         package,
@@ -399,7 +395,7 @@ pub fn accept_inline_order(
         c.application_language.clone().into(),
     );
     Ok(Order {
-        order_id,
+        order_id: order_id.into(),
         company_id: request.company_id,
         integration_id: caller.integration_id.clone(),
         package,
@@ -445,7 +441,7 @@ impl Placement<'_> {
         caller: &Caller,
         catalog: Option<&'c Catalog>,
         sr: &SrEndpoints,
-    ) -> Result<(String, &'c CatalogEntry), OrderError> {
+    ) -> Result<(OrderId, &'c CatalogEntry), OrderError> {
         require_non_empty("companyId", self.company_id)?;
         require_non_empty("assessmentPackageId", self.package_id)?;
         require_non_empty("job.id", self.job_id)?;

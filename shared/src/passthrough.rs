@@ -19,6 +19,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::ids::{CompanyId, IntegrationId};
 use crate::secrets::{CredentialCache, SecretError, Secrets};
 use crate::sr::client::RawAnswer;
 use crate::sr::{SrClient, SrClientError};
@@ -270,7 +271,7 @@ impl Passthrough {
     pub async fn call(
         &self,
         store: &Store,
-        integration: &str,
+        integration: &IntegrationId,
         request: &PassthroughRequest,
     ) -> Result<PassthroughAnswer, CallError> {
         let call = prepare(
@@ -278,21 +279,20 @@ impl Passthrough {
             &self.sr.endpoints().customer_api_base_url,
             self.settings,
         )?;
-        let company_id = request.company_id.trim();
-        let unknown = || CallError::UnknownCompany(company_id.to_string());
-        if company_id.is_empty() || company_id.len() > 128 {
-            return Err(unknown());
-        }
+        let raw = request.company_id.trim();
+        let unknown = || CallError::UnknownCompany(raw.to_string());
+        // Every connected company's id is a `CompanyId`: anything else names no company here.
+        let company_id = CompanyId::parse(raw).map_err(|_| unknown())?;
         let company = store
-            .get_company(company_id)
+            .get_company(&company_id)
             .await?
-            .filter(|c| c.integration_id == integration)
+            .filter(|c| c.integration_id == *integration)
             .ok_or_else(unknown)?;
         if company.status != CompanyStatus::Active {
             return Err(CallError::CompanyDisabled(company_id.to_string()));
         }
         let path = call.url.path().to_string();
-        let answer = match self.send(company_id, &call).await {
+        let answer = match self.send(&company_id, &call).await {
             Ok(answer) => answer,
             Err(SecretError::NotFound(_)) => {
                 return Err(CallError::CompanyDisabled(company_id.to_string()))
@@ -300,10 +300,10 @@ impl Passthrough {
             Err(e) => return Err(CallError::Secret(e)),
         }
         .map_err(|e| {
-            tracing::warn!(integration_id = %integration, company_id, method = %call.method, path = %path, error = %e, "passthrough call failed");
+            tracing::warn!(integration_id = %integration, company_id = %company_id, method = %call.method, path = %path, error = %e, "passthrough call failed");
             CallError::Unreachable(e)
         })?;
-        tracing::info!(integration_id = %integration, company_id, method = %call.method, path = %path, sr_status = answer.status, "passthrough call");
+        tracing::info!(integration_id = %integration, company_id = %company_id, method = %call.method, path = %path, sr_status = answer.status, "passthrough call");
         if answer.truncated {
             return Err(CallError::AnswerTooLarge);
         }

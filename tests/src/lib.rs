@@ -195,7 +195,10 @@ impl Stack {
             partner_credential_secret_id: &self.config.partner_credential_secret_id,
             notifications: &self.notifications(),
         }
-        .connect(&company.company_id, &company.integration_id)
+        .connect(
+            &connector::ids::CompanyId::parse(&company.company_id).expect("a company id"),
+            &company.integration_id,
+        )
         .await
         .expect("company connects");
         company

@@ -75,6 +75,103 @@ async fn integration_header_and_routes_are_checked() {
     assert_eq!(wrong_method.status(), 405);
 }
 
+/// The ids of a vendor API call are checked once where they enter (`connector::ids`): the
+/// `X-Integration-Id` header and the order id of a path answer as they always did, whatever
+/// the route behind them.
+#[tokio::test]
+async fn integration_and_order_ids_are_checked_where_they_enter() {
+    let stack = Stack::connect().await;
+    let (company, order_id) = company_with_order(&stack, "ids").await;
+    let error = |response: &lambda_http::Response<lambda_http::Body>| {
+        let body = json_body(response);
+        (
+            response.status().as_u16(),
+            body["error"]["connector_code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            body["error"]["field"].clone(),
+        )
+    };
+    let blank = stack
+        .vendor_call(Method::GET, "/assessment/orders", "  ", None)
+        .await;
+    let (status, code, _, field) = error(&blank);
+    assert_eq!((status, code.as_str()), (400, "MISSING_INTEGRATION_ID"));
+    assert_eq!(field, "X-Integration-Id");
+    let long = stack
+        .vendor_call(Method::GET, "/assessment/orders", &"i".repeat(129), None)
+        .await;
+    let (status, code, message, field) = error(&long);
+    assert_eq!((status, code.as_str()), (400, "INVALID_INTEGRATION_ID"));
+    assert_eq!(
+        message,
+        "header `X-Integration-Id` is longer than 128 characters"
+    );
+    assert_eq!(field, "X-Integration-Id");
+    // At the limit the header is an integration (one without orders).
+    let longest = stack
+        .vendor_call(Method::GET, "/assessment/orders", &"i".repeat(128), None)
+        .await;
+    assert_eq!(longest.status(), 200);
+
+    // The order id of both order paths: the order itself (the positive control), then ids no
+    // order has, too long for a key, or holding what SR's ids cannot.
+    let integration = &company.integration_id;
+    let found = stack
+        .vendor_call(
+            Method::GET,
+            &format!("/assessment/orders/{order_id}"),
+            integration,
+            None,
+        )
+        .await;
+    assert_eq!(found.status(), 200);
+    let long_id = "o".repeat(129);
+    let cases = [
+        (
+            "o".repeat(128),
+            format!("there is no order `{}`", "o".repeat(128)),
+        ),
+        (long_id, "there is no order with such a long id".to_string()),
+        (
+            "a%01b".to_string(),
+            "there is no order `a\u{1}b`".to_string(),
+        ),
+        ("a%2Fb".to_string(), "there is no order `a/b`".to_string()),
+    ];
+    for (id, expected) in cases {
+        let read = stack
+            .vendor_call(
+                Method::GET,
+                &format!("/assessment/orders/{id}"),
+                integration,
+                None,
+            )
+            .await;
+        let (status, code, message, _) = error(&read);
+        assert_eq!((status, code.as_str()), (404, "ORDER_NOT_FOUND"), "{id}");
+        assert_eq!(message, expected, "{id}");
+        let (status, body) = submit(
+            &stack,
+            &company,
+            &id,
+            json!({"status": "COMPLETED", "score": 87.5, "max_score": 100}),
+        )
+        .await;
+        assert_eq!(status, 404, "{id}: {body}");
+        assert_eq!(body["error"]["connector_code"], "ORDER_NOT_FOUND");
+        assert_eq!(body["error"]["message"], expected.as_str(), "{id}");
+    }
+    // A body that is not a result is still refused as such before any order is looked for.
+    let (status, body) = submit(&stack, &company, &"o".repeat(129), json!({"status": 7})).await;
+    assert_eq!(status, 400, "{body}");
+}
+
 #[tokio::test]
 async fn invalid_catalogs_are_refused_naming_the_field() {
     let stack = Stack::connect().await;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use connector::ids::{CompanyId, IntegrationId};
 use connector::sr::partner::ConsentDisplayMode;
 use connector::store::CompanyStatus;
 
@@ -93,7 +94,7 @@ pub enum CompaniesCommand {
     Show {
         /// The SmartRecruiters company id.
         #[arg(value_name = "COMPANY_ID")]
-        company_id: String,
+        company_id: CompanyId,
         #[command(flatten)]
         output: Output,
     },
@@ -107,7 +108,7 @@ pub enum CompaniesCommand {
     Disable {
         /// The SmartRecruiters company id.
         #[arg(value_name = "COMPANY_ID")]
-        company_id: String,
+        company_id: CompanyId,
         #[command(flatten)]
         output: Output,
     },
@@ -203,7 +204,7 @@ pub enum VendorKeyCommand {
     Create {
         /// The integration (the vendor API's X-Integration-Id) the key reaches.
         #[arg(long, value_name = "INTEGRATION_ID")]
-        integration: String,
+        integration: IntegrationId,
         /// A note of what the key is for (shown by `list`).
         #[arg(long, value_name = "TEXT")]
         label: Option<String>,
@@ -213,7 +214,7 @@ pub enum VendorKeyCommand {
     /// The integration's keys (ids, labels, when created and revoked; never the keys).
     List {
         #[arg(long, value_name = "INTEGRATION_ID")]
-        integration: String,
+        integration: IntegrationId,
         #[command(flatten)]
         output: Output,
     },
@@ -223,7 +224,7 @@ pub enum VendorKeyCommand {
         #[arg(value_name = "KEY_ID")]
         key_id: String,
         #[arg(long, value_name = "INTEGRATION_ID")]
-        integration: String,
+        integration: IntegrationId,
         #[command(flatten)]
         output: Output,
     },

@@ -23,9 +23,10 @@ use crate::auth::credentials::random_token;
 use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::{body_bytes, body_limits, query_param, require_body_within};
+use crate::ids::CompanyId;
 use crate::notifications::Notifications;
 use crate::onboarding::consent::{self, KeyCheck, WrongKeys};
-use crate::onboarding::{is_valid_company_id, KeyConnection, Onboarding, OnboardingError};
+use crate::onboarding::{KeyConnection, Onboarding, OnboardingError};
 use crate::passthrough::PassthroughSettings;
 use crate::secrets::Secrets;
 use crate::sr::{SrClient, SrClientError};
@@ -84,7 +85,7 @@ struct ConsentForm {
 
 /// What every form on the page carries along.
 struct Context {
-    company_id: String,
+    company_id: CompanyId,
     redirect: Option<String>,
     csrf: String,
 }
@@ -170,9 +171,9 @@ impl ConsentApi {
                 "The link is incomplete: SmartRecruiters did not send a companyId.",
             );
         };
-        if !is_valid_company_id(&company_id) {
+        let Ok(company_id) = CompanyId::parse(&company_id) else {
             return bad_request(INVALID_COMPANY_ID);
-        }
+        };
         let redirect = query_param(request, "redirect");
         if let Some(r) = &redirect {
             if !self.redirect_allowed(r) {
@@ -201,9 +202,9 @@ impl ConsentApi {
                 None,
             );
         }
-        if !is_valid_company_id(&form.company_id) {
+        let Ok(company_id) = CompanyId::parse(&form.company_id) else {
             return bad_request(INVALID_COMPANY_ID);
-        }
+        };
         if form
             .redirect
             .as_deref()
@@ -212,7 +213,7 @@ impl ConsentApi {
             return bad_request("The form was incomplete. Please reload the page and try again.");
         }
         let context = Context {
-            company_id: form.company_id.clone(),
+            company_id,
             redirect: form.redirect.clone(),
             csrf: form.csrf.clone(),
         };

@@ -97,12 +97,7 @@ impl From<CompanyError> for ApiError {
 impl From<SubmitError> for ApiError {
     fn from(error: SubmitError) -> Self {
         match error {
-            SubmitError::UnknownOrder(id) if id.len() > 128 => {
-                ApiError::not_found("ORDER_NOT_FOUND", "there is no order with such a long id")
-            }
-            SubmitError::UnknownOrder(id) => {
-                ApiError::not_found("ORDER_NOT_FOUND", format!("there is no order `{id}`"))
-            }
+            SubmitError::UnknownOrder(id) => unknown_order(&id),
             SubmitError::Invalid(e) => {
                 let field = e.field.clone();
                 ApiError::bad_request("INVALID_FIELD", e.to_string()).with_field(field)
@@ -114,6 +109,16 @@ impl From<SubmitError> for ApiError {
             SubmitError::Store(e) => e.into(),
             SubmitError::Queue(e) => e.into(),
         }
+    }
+}
+
+/// 404 for an order the integration does not have, or that cannot be SR's (a path's id that
+/// [`OrderId`](crate::ids::OrderId) refuses): its id is named unless it is too long to repeat.
+pub(crate) fn unknown_order(id: &str) -> ApiError {
+    if id.len() > crate::ids::OrderId::MAX_LEN {
+        ApiError::not_found("ORDER_NOT_FOUND", "there is no order with such a long id")
+    } else {
+        ApiError::not_found("ORDER_NOT_FOUND", format!("there is no order `{id}`"))
     }
 }
 

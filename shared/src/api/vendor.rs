@@ -15,6 +15,7 @@ use crate::http::{
     bearer_token, body_bytes, header_text, parse_json, query_param, require_body_within,
     require_storable, require_stored_size_within, ApiError,
 };
+use crate::ids::{CompanyId, IdError, IntegrationId, OrderId};
 use crate::kombo::errors::vendor_error_response;
 use crate::orders::{Order, VendorOrderStatus};
 use crate::packages::{validate_packages_with, UrlRules, VendorPackage};
@@ -164,7 +165,7 @@ impl VendorApi {
             }
         };
         // The `X-Integration-Id` integration, once the key may reach it.
-        let integration = || -> Result<String, ApiError> {
+        let integration = || -> Result<IntegrationId, ApiError> {
             let integration = integration_id(request)?;
             match route.access {
                 Access::Admin | Access::AdminOfIntegration => require_admin(&scope)?,
@@ -194,7 +195,7 @@ impl VendorApi {
     /// `GET /assessment/orders/{orderId}`: the order with its result and file attachments.
     async fn get_order(
         &self,
-        integration: &str,
+        integration: &IntegrationId,
         order_id: &str,
     ) -> Result<Response<Body>, ApiError> {
         let order = self.order_of(integration, order_id).await?;
@@ -225,7 +226,7 @@ impl VendorApi {
         &self,
         request: &Request,
         key_id: Option<String>,
-        integration: &str,
+        integration: &IntegrationId,
     ) -> Result<Response<Body>, ApiError> {
         use crate::ops::vendor_key::{
             create_integration_key, list_integration_keys, revoke_integration_key,
@@ -323,7 +324,7 @@ impl VendorApi {
             ));
         }
         for (i, o) in body.organisations.iter().enumerate() {
-            if o.id.trim().is_empty() || o.id.len() > 128 || o.name.trim().is_empty() {
+            if IntegrationId::parse(&o.id).is_err() || o.name.trim().is_empty() {
                 return Err(ApiError::bad_request(
                     "INVALID_FIELD",
                     format!("invalid field `organisations[{i}]`: id (1-128 characters) and name are required"),
@@ -333,7 +334,7 @@ impl VendorApi {
         let company_id = body.company_id.map(|c| c.trim().to_string());
         if company_id
             .as_deref()
-            .is_some_and(|c| !crate::onboarding::is_valid_company_id(c))
+            .is_some_and(|c| CompanyId::parse(c).is_err())
         {
             return Err(ApiError::bad_request(
                 "INVALID_FIELD",
@@ -436,11 +437,16 @@ impl VendorApi {
 
     /// The order with its submissions and delivery attempts, if it belongs to `integration`
     /// (another integration's order is "not found").
-    async fn order_of(&self, integration: &str, order_id: &str) -> Result<Order, ApiError> {
+    async fn order_of(
+        &self,
+        integration: &IntegrationId,
+        order_id: &str,
+    ) -> Result<Order, ApiError> {
+        let order_id = path_order_id(order_id)?;
         self.store
-            .get_integration_order(integration, order_id, true)
+            .get_integration_order(integration, &order_id, true)
             .await?
-            .ok_or_else(|| SubmitError::UnknownOrder(order_id.to_string()).into())
+            .ok_or_else(|| SubmitError::UnknownOrder(order_id).into())
     }
 
     /// `PUT /assessment/orders/{id}/result`: parsed here, then stored as the next result
@@ -449,7 +455,7 @@ impl VendorApi {
     async fn submit_result(
         &self,
         request: &Request,
-        integration: &str,
+        integration: &IntegrationId,
         order_id: &str,
     ) -> Result<Response<Body>, ApiError> {
         let dry_run = dry_run(request)?;
@@ -460,6 +466,8 @@ impl VendorApi {
         require_storable(&vendor_body, "")?;
         require_stored_size_within(&vendor_body, MAX_STORED_RESULT_BYTES, "a result")?;
         let request_sha256 = crate::auth::credentials::hex_digest(bytes);
+        // Where the order used to be looked up: a body or parameter error still comes first.
+        let order_id = &path_order_id(order_id)?;
         let result_request = ResultRequest {
             integration,
             order_id,
@@ -493,6 +501,12 @@ impl VendorApi {
     }
 }
 
+/// The order id of an `/assessment/orders/{id}` path (decoded): one SR cannot have sent is an
+/// order this integration does not have, a 404 as for any unknown order.
+fn path_order_id(decoded: &str) -> Result<OrderId, ApiError> {
+    OrderId::parse(decoded).map_err(|_| super::unknown_order(decoded))
+}
+
 /// `dry_run=true|false` (absent: false).
 fn dry_run(request: &Request) -> Result<bool, ApiError> {
     match query_param(request, "dry_run").as_deref() {
@@ -511,7 +525,7 @@ impl VendorApi {
     async fn passthrough(
         &self,
         request: &Request,
-        integration: &str,
+        integration: &IntegrationId,
     ) -> Result<Response<Body>, ApiError> {
         let Some(passthrough) = &self.passthrough else {
             return Err(ApiError::new(
@@ -587,9 +601,10 @@ fn order_filter(request: &Request) -> Result<OrderFilter, ApiError> {
             format!("names more than {MAX_FILTER_IDS} orders"),
         ));
     }
-    // SR order ids are at most 128 characters (as `order_of` says); a longer one would exceed
-    // DynamoDB's key size and fail the read as a 503.
-    if let Some(long) = ids.iter().flatten().find(|id| id.len() > 128) {
+    // SR order ids are at most 128 characters (`OrderId`); a longer one would exceed DynamoDB's
+    // key size and fail the read as a 503. Only the length is refused: an id SR cannot have
+    // otherwise just matches no order, as before.
+    if let Some(long) = ids.iter().flatten().find(|id| id.len() > OrderId::MAX_LEN) {
         return Err(invalid_parameter(
             "ids",
             format!(
@@ -656,29 +671,20 @@ fn require_admin(scope: &KeyScope) -> Result<(), ApiError> {
     }
 }
 
-fn integration_id(request: &Request) -> Result<String, ApiError> {
-    header_text(request, "x-integration-id")
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "MISSING_INTEGRATION_ID",
-                "header `X-Integration-Id` is required: it names the customer connection",
-            )
-            .with_field("X-Integration-Id")
-        })
-        .and_then(|id| {
-            // Integration ids are at most 128 characters (connect keys enforce it); a longer one
-            // would exceed DynamoDB's key size and fail as a 503 instead of a clear 400.
-            if id.len() > 128 {
-                Err(ApiError::bad_request(
-                    "INVALID_INTEGRATION_ID",
-                    "header `X-Integration-Id` is longer than 128 characters",
-                )
-                .with_field("X-Integration-Id"))
-            } else {
-                Ok(id)
-            }
-        })
+/// The `X-Integration-Id` header (trimmed): absent or blank is `MISSING_INTEGRATION_ID`, too
+/// long for a DynamoDB key (a 503 otherwise) `INVALID_INTEGRATION_ID`.
+fn integration_id(request: &Request) -> Result<IntegrationId, ApiError> {
+    let text = header_text(request, "x-integration-id").map(str::trim);
+    IntegrationId::parse(text.unwrap_or_default()).map_err(|e| match e {
+        IdError::TooLong { max } => ApiError::bad_request(
+            "INVALID_INTEGRATION_ID",
+            format!("header `X-Integration-Id` is longer than {max} characters"),
+        )
+        .with_field("X-Integration-Id"),
+        IdError::Empty | IdError::Character => ApiError::bad_request(
+            "MISSING_INTEGRATION_ID",
+            "header `X-Integration-Id` is required: it names the customer connection",
+        )
+        .with_field("X-Integration-Id"),
+    })
 }

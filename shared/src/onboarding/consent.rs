@@ -10,6 +10,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::auth::credentials::{hash_secret, random_token};
+use crate::ids::CompanyId;
 use crate::store::{ConsentSession, FailureCounter, Organisation, Store, StoreError};
 
 /// Wrong connect keys per company and window after which wrong keys get a 429 (a valid key still
@@ -48,7 +49,7 @@ pub enum KeyCheck {
 /// organisation. Per check: GetItem, and PutItem for a session.
 pub async fn check_key(
     store: &Store,
-    company_id: &str,
+    company_id: &CompanyId,
     key: &str,
     now: DateTime<Utc>,
 ) -> Result<KeyCheck, StoreError> {
@@ -102,7 +103,7 @@ pub enum WrongKeys {
 /// cannot be written is logged and reads as zero: counting never blocks the page.
 pub async fn count_wrong_key(
     store: &Store,
-    company_id: &str,
+    company_id: &CompanyId,
     address: Option<&str>,
     now: DateTime<Utc>,
 ) -> WrongKeys {
@@ -120,7 +121,7 @@ pub async fn count_wrong_key(
         }
     }
     tracing::info!(
-        company_id,
+        company_id = %company_id,
         "wrong, expired, used or misdirected connect key"
     );
     let verdict = if address_failures > MAX_ADDRESS_FAILURES {
@@ -136,7 +137,7 @@ pub async fn count_wrong_key(
         WrongKeys::Counted => None,
     };
     if let Some((counted, failures)) = counted {
-        tracing::warn!(company_id, failures, counted, "many wrong connect keys");
+        tracing::warn!(company_id = %company_id, failures, counted, "many wrong connect keys");
     }
     verdict
 }
@@ -144,7 +145,7 @@ pub async fn count_wrong_key(
 /// The admin's open session for `company_id`, if `session` names one that has not expired.
 pub async fn resume(
     store: &Store,
-    company_id: &str,
+    company_id: &CompanyId,
     session: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<ConsentSession>, StoreError> {
@@ -152,5 +153,5 @@ pub async fn resume(
         .get_consent_session(&hash_secret(session))
         .await
         .inspect_err(|e| tracing::error!(error = %e, "consent session lookup failed"))?
-        .filter(|s| s.company_id == company_id && s.expires_at > now.timestamp()))
+        .filter(|s| s.company_id == *company_id && s.expires_at > now.timestamp()))
 }

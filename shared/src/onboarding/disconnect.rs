@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::ids::CompanyId;
 use crate::notifications::{EventKind, Notifications};
 use crate::secrets::{SecretError, Secrets};
 use crate::sr::{SrClient, SrClientError};
@@ -53,7 +54,7 @@ pub async fn disable_company(
     store: &Store,
     secrets: &Secrets,
     notifications: &Notifications,
-    company_id: &str,
+    company_id: &CompanyId,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<DisableOutcome, CompanyError> {
@@ -83,7 +84,7 @@ pub async fn disable_if_sr_confirms(
     secrets: &Secrets,
     notifications: &Notifications,
     sr: &SrClient,
-    company_id: &str,
+    company_id: &CompanyId,
 ) -> Result<(), CompanyError> {
     let active = store
         .get_company(company_id)
@@ -95,7 +96,7 @@ pub async fn disable_if_sr_confirms(
     let credentials = match secrets.company_credentials(company_id).await {
         Ok(c) => c,
         Err(SecretError::NotFound(_)) => {
-            tracing::warn!(company_id, "disable without a token: the company has no credentials to confirm with SR; nothing changed");
+            tracing::warn!(company_id = %company_id, "disable without a token: the company has no credentials to confirm with SR; nothing changed");
             return Ok(());
         }
         Err(e) => return Err(e.into()),
@@ -103,14 +104,14 @@ pub async fn disable_if_sr_confirms(
     match sr.credentials_accepted(&credentials.outbound).await {
         Ok(true) => {
             tracing::warn!(
-                company_id,
+                company_id = %company_id,
                 "disable without a token refused: SR still accepts the company's credentials"
             );
             Ok(())
         }
         Ok(false) => {
             tracing::info!(
-                company_id,
+                company_id = %company_id,
                 "SR refuses the company's credentials: the disable is confirmed"
             );
             disable_company(
@@ -125,7 +126,7 @@ pub async fn disable_if_sr_confirms(
             Ok(())
         }
         Err(e) => {
-            tracing::warn!(company_id, error = %e, "disable without a token: SR could not confirm it");
+            tracing::warn!(company_id = %company_id, error = %e, "disable without a token: SR could not confirm it");
             Err(CompanyError::Unconfirmed(e))
         }
     }

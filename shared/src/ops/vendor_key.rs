@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::auth::hash_secret;
 use crate::auth::vendor_key::KEY_PREFIX;
+use crate::ids::IntegrationId;
 use crate::secrets::SecretError;
 use crate::store::{Store, StoreError, VendorKeyRecord};
 
@@ -133,16 +134,10 @@ pub struct CreatedIntegrationKey {
 /// Creates a key that reaches `integration_id` only; stores its digest.
 pub async fn create_integration_key(
     store: &Store,
-    integration_id: &str,
+    integration_id: &IntegrationId,
     label: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<CreatedIntegrationKey, VendorKeyOpError> {
-    if integration_id.trim().is_empty() || integration_id.len() > 128 {
-        return Err(VendorKeyOpError::Invalid {
-            field: "`integration`",
-            reason: "an integration id of 1 to 128 characters".into(),
-        });
-    }
     let label = label.map(str::trim).filter(|l| !l.is_empty());
     if label.is_some_and(|l| l.chars().count() > MAX_LABEL_CHARS) {
         return Err(VendorKeyOpError::Invalid {
@@ -162,7 +157,7 @@ pub async fn create_integration_key(
         revoked_at: None,
     };
     store.put_vendor_key(&record).await?;
-    tracing::info!(integration_id, key_id = %record.key_id, "vendor API key created");
+    tracing::info!(integration_id = %integration_id, key_id = %record.key_id, "vendor API key created");
     Ok(CreatedIntegrationKey {
         api_key,
         key: IntegrationKeyView::of(record),
@@ -172,7 +167,7 @@ pub async fn create_integration_key(
 /// The integration's keys, oldest first, revoked ones included.
 pub async fn list_integration_keys(
     store: &Store,
-    integration_id: &str,
+    integration_id: &IntegrationId,
 ) -> Result<Vec<IntegrationKeyView>, VendorKeyOpError> {
     let mut keys: Vec<IntegrationKeyView> = store
         .list_vendor_keys(integration_id)
@@ -188,7 +183,7 @@ pub async fn list_integration_keys(
 /// when the integration has no such key.
 pub async fn revoke_integration_key(
     store: &Store,
-    integration_id: &str,
+    integration_id: &IntegrationId,
     key_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<IntegrationKeyView>, VendorKeyOpError> {
@@ -197,7 +192,7 @@ pub async fn revoke_integration_key(
         .await?
         .map(IntegrationKeyView::of);
     if revoked.is_some() {
-        tracing::info!(integration_id, key_id, "vendor API key revoked");
+        tracing::info!(integration_id = %integration_id, key_id, "vendor API key revoked");
     }
     Ok(revoked)
 }

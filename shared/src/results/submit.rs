@@ -18,6 +18,7 @@ use super::{
     ResultError, ResultSubmission, SubmittedFile, MAX_INLINE_FILE_BYTES,
 };
 use crate::auth::credentials::random_token;
+use crate::ids::{IntegrationId, OrderId};
 use crate::orders::{Order, Submission};
 use crate::queue::{QueueError, QueueMessage, ResultsQueue};
 use crate::sr::{PackageResult, ResultStatus};
@@ -27,8 +28,8 @@ use crate::store::{retry_on_conflict, FileRecord, MaybeConflict, ResultWrite, St
 #[derive(Debug, Clone, Copy)]
 pub struct ResultRequest<'a> {
     /// The integration the vendor API key and `X-Integration-Id` name.
-    pub integration: &'a str,
-    pub order_id: &'a str,
+    pub integration: &'a IntegrationId,
+    pub order_id: &'a OrderId,
     pub submission: &'a ResultSubmission,
     /// The body as stored on the order's history: inline file bytes replaced by a note
     /// (`results::without_inline_data`), the files being stored as their own items.
@@ -77,7 +78,7 @@ pub struct Preview {
 pub enum SubmitError {
     /// No order `order_id` in this integration (another integration's order is not found).
     #[error("there is no order `{0}`")]
-    UnknownOrder(String),
+    UnknownOrder(OrderId),
     /// A field SR cannot be given (400 naming `field`).
     #[error(transparent)]
     Invalid(#[from] ResultError),
@@ -119,7 +120,7 @@ async fn order_of(store: &Store, request: &ResultRequest<'_>) -> Result<Order, S
     store
         .get_integration_order(request.integration, request.order_id, false)
         .await?
-        .ok_or_else(|| SubmitError::UnknownOrder(request.order_id.to_string()))
+        .ok_or_else(|| SubmitError::UnknownOrder(request.order_id.clone()))
 }
 
 /// The dry run of `PUT …/result?dry_run=true`: what [`submit`] would send SR, storing and
@@ -191,7 +192,7 @@ pub async fn submit(
             })
             .await?;
         queue_latest_result(queue, &order).await?;
-        tracing::info!(order_id = request.order_id, company_id = %order.company_id, version = order.result_version, status = status.as_str(), "result queued for SmartRecruiters");
+        tracing::info!(order_id = %request.order_id, company_id = %order.company_id, version = order.result_version, status = status.as_str(), "result queued for SmartRecruiters");
         Ok(Submitted::Stored {
             order,
             revision_of: decision.revision_of(),

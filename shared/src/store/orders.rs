@@ -10,6 +10,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
 use super::{from_item, key_of, keys, to_item, to_value, FileRecord, Item, Store, StoreError};
+use crate::ids::{IntegrationId, OrderId};
 use crate::orders::{DeliveryAttempt, DeliveryState, Order, Submission, VendorOrderStatus};
 use crate::sr::PackageResult;
 
@@ -147,24 +148,20 @@ impl Store {
     }
 
     /// The order if it belongs to `integration` (another integration's order reads as absent),
-    /// with its submissions and delivery attempts when `with_history`. An id longer than SR's
-    /// 128 characters (`orders::order_id_from_callback`) reads as absent too: DynamoDB would
-    /// refuse it as a key.
+    /// with its submissions and delivery attempts when `with_history`. The ids are checked
+    /// where they entered ([`OrderId`] fits a DynamoDB key).
     pub async fn get_integration_order(
         &self,
-        integration: &str,
-        order_id: &str,
+        integration: &IntegrationId,
+        order_id: &OrderId,
         with_history: bool,
     ) -> Result<Option<Order>, StoreError> {
-        if order_id.len() > 128 {
-            return Ok(None);
-        }
         let order = if with_history {
             self.get_order_with_history(order_id).await?
         } else {
             self.get_order(order_id).await?
         };
-        Ok(order.filter(|o| o.integration_id == integration))
+        Ok(order.filter(|o| o.integration_id == *integration))
     }
 
     /// One page of an integration's orders that match `filter`, oldest first.
@@ -678,7 +675,7 @@ fn decode_cursor(cursor: &str, partition: &str) -> Option<HashMap<String, Attrib
     let order_id = plain.get(keys::PK)?.strip_prefix("ORDER#")?;
     let (_, sort_key) = keys::order(order_id);
     let well_formed = plain.len() == 4
-        && (1..=128).contains(&order_id.len())
+        && OrderId::parse(order_id).is_ok()
         && plain.get(keys::SK) == Some(&sort_key)
         && plain.get(keys::GSI1_PK).map(String::as_str) == Some(partition)
         && plain.get(keys::GSI1_SK).is_some_and(|position| {

@@ -11,6 +11,7 @@ use crate::http::{
     bearer_token, body_limits, decode_segment, empty_response, require_body_within, segments_after,
     sr_error_response, ApiError,
 };
+use crate::ids::CompanyId;
 use crate::onboarding::{disable_company, disable_if_sr_confirms, REASON_SMARTRECRUITERS};
 
 impl PartnerApi {
@@ -55,17 +56,23 @@ impl PartnerApi {
                 ))
             }
             _ => {
-                disable_if_sr_confirms(
-                    &self.store,
-                    &self.secrets,
-                    &self.notifications,
-                    &self.sr_client,
-                    &company_id,
-                )
-                .await?;
+                if let Ok(company_id) = CompanyId::parse(&company_id) {
+                    disable_if_sr_confirms(
+                        &self.store,
+                        &self.secrets,
+                        &self.notifications,
+                        &self.sr_client,
+                        &company_id,
+                    )
+                    .await?;
+                }
                 return Ok(empty_response(StatusCode::NO_CONTENT));
             }
         }
+        // An id SR cannot have names no company here: as for any unknown company, nothing to do.
+        let Ok(company_id) = CompanyId::parse(&company_id) else {
+            return Ok(empty_response(StatusCode::NO_CONTENT));
+        };
         disable_company(
             &self.store,
             &self.secrets,
