@@ -31,7 +31,7 @@ demo: ## Run the spine once against a running stack
 	cargo run --quiet -p connector-tests --bin spine-demo
 
 # `make configure` registers the local stack; for a deployment pass STACK_OUTPUTS=outputs.json
-# (from `aws cloudformation describe-stacks --query 'Stacks[0].Outputs'`) or API_BASE_URL=https://…
+# (from `aws cloudformation describe-stacks --stack-name <stack> --query 'Stacks[0].Outputs'`) or API_BASE_URL=https://…
 SETTINGS ?=
 configure: ## Register the partner configuration with SR (PUT /partner/configuration)
 	cargo run --quiet -p connector-cli --bin connector -- \
@@ -63,6 +63,7 @@ lint: ## rustfmt, clippy (warnings are errors), rustdoc, one-way module dependen
 # The crate docs: shared/README.md is the `connector` crate's front page, then its modules.
 doc: ## Build the crate docs (cargo doc, warnings are errors); prints where connector/index.html is
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+	@echo "crate docs: $$($(PYTHON) infra/cargo_target.py)/doc/connector/index.html"
 
 test-unit: ## Unit tests of pure logic (no stack needed)
 	cargo test --workspace --exclude connector-tests --exclude connector-cli

@@ -1,4 +1,4 @@
-//! `vendor-api` Lambda: the vendor platform's API (`ANY /assessment/{proxy+}`).
+//! `vendor-api` Lambda: the vendor platform's API (`ANY /assessment/{proxy+}` and `ANY /v1/assessment/{proxy+}`).
 //! All logic lives in `connector::api::vendor`; this only wires it to the runtime.
 
 use connector::api::vendor::VendorApi;

@@ -136,7 +136,7 @@ impl Endpoint {
         }
     }
 
-    /// Most AWS calls a warm invocation may make (the targets; none for the token).
+    /// Most AWS calls a warm invocation may make (the targets of infra/bench/README.md; none for the token).
     pub fn target_calls(self) -> Option<f64> {
         match self {
             Self::List | Self::Get => Some(1.0),

@@ -1,5 +1,5 @@
 //! The table on stdout and `infra/bench/results/latest.json`: every figure with the baseline measured in
-//! the same run, their ratio, and PASS/MISS against the target where there is one.
+//! the same run, their ratio, and PASS/MISS against the target where there is one (infra/bench/README.md lists them).
 
 use std::path::Path;
 
