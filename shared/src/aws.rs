@@ -8,7 +8,13 @@
 //! store (about 5 ms measured by `make bench`, most of the init time). `AWS_TLS_NATIVE_ROOTS=true`
 //! restores the system store (e.g. behind a TLS-inspecting proxy).
 
-use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use std::time::Duration;
+
+use aws_config::identity::IdentityCache;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
+use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
@@ -49,17 +55,83 @@ pub fn config_loader() -> ConfigLoader {
 /// Inside Lambda the function's name goes into every request's User-Agent (`app/<name>`), so
 /// CloudTrail tells which function made a call, and so does the local stack's call log
 /// (`infra/aws_calls.py` checks those calls against template.yaml's IAM).
+///
+/// Where Lambda put the region and the execution role's credentials in the environment, the
+/// configuration is built from them directly ([`lambda_sdk_config`]); elsewhere (a developer's
+/// profile, SSO, a container role) the SDK's provider chain resolves them.
 pub async fn load_sdk_config() -> SdkConfig {
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok();
+    let app = function.as_deref().and_then(app_name);
+    if let Some(config) = lambda_sdk_config(|name| std::env::var(name).ok(), app.clone()) {
+        return config;
+    }
     let loader = config_loader();
-    match std::env::var("AWS_LAMBDA_FUNCTION_NAME")
-        .ok()
-        .and_then(|name| app_name(&name))
-    {
+    match app {
         Some(app) => loader.app_name(app),
         None => loader,
     }
     .load()
     .await
+}
+
+/// Variables that change what the provider chain resolves beyond region, credentials and the
+/// global endpoint: with any of them set, [`lambda_sdk_config`] leaves the work to the chain.
+const CHAIN_ONLY_VARIABLES: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    "AWS_RETRY_MODE",
+    "AWS_MAX_ATTEMPTS",
+    "AWS_SDK_UA_APP_ID",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_SQS",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+];
+
+/// The SDK configuration from what Lambda puts in every function's environment: `AWS_REGION`
+/// and the execution role's `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`
+/// (plus `AWS_ENDPOINT_URL` when set, as local stacks do). It resolves the same values the
+/// provider chain would (the chain's first providers read these very variables) without
+/// building the chain: no profile files read, no IMDS, ECS, SSO or STS providers built. That
+/// is most of the SDK's share of a cold start (`init-probe` in `make bench`).
+///
+/// `None` when the region or the credentials are missing, or when a variable only the chain
+/// honours is set ([`CHAIN_ONLY_VARIABLES`]): the caller then loads through the chain.
+pub fn lambda_sdk_config(
+    env: impl Fn(&str) -> Option<String>,
+    app: Option<aws_config::AppName>,
+) -> Option<SdkConfig> {
+    let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    if CHAIN_ONLY_VARIABLES.iter().any(|name| set(name).is_some()) {
+        return None;
+    }
+    let region = set("AWS_REGION").or_else(|| set("AWS_DEFAULT_REGION"))?;
+    let credentials = Credentials::new(
+        set("AWS_ACCESS_KEY_ID")?,
+        set("AWS_SECRET_ACCESS_KEY")?,
+        set("AWS_SESSION_TOKEN"),
+        None,
+        "LambdaEnvironment",
+    );
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .identity_cache(IdentityCache::lazy().build())
+        .http_client(http_client())
+        // The chain's defaults, stated: standard retries, a 3.1 s connect timeout.
+        .retry_config(RetryConfig::standard())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(3100))
+                .build(),
+        );
+    config.set_endpoint_url(set("AWS_ENDPOINT_URL"));
+    config.set_app_name(app);
+    Some(config.build())
 }
 
 /// The SDK's app name for a function: its name, cut to the 50 characters the SDK recommends.
@@ -103,6 +175,87 @@ mod tests {
         let mut roots = rustls::RootCertStore::empty();
         let (valid, invalid) = roots.add_parsable_certificates(certs);
         assert_eq!((valid, invalid), (5, 0));
+    }
+
+    /// What Lambda puts in a function's environment (the part the SDK reads).
+    fn lambda_environment(name: &str) -> Option<String> {
+        match name {
+            "AWS_REGION" => Some("eu-west-1".into()),
+            "AWS_ACCESS_KEY_ID" => Some("ASIAEXAMPLE".into()),
+            "AWS_SECRET_ACCESS_KEY" => Some("secret".into()),
+            "AWS_SESSION_TOKEN" => Some("session".into()),
+            "AWS_LAMBDA_FUNCTION_NAME" => Some("list-packages".into()),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lambda_environment_gives_the_region_and_the_role_credentials_without_the_chain() {
+        use aws_sdk_dynamodb::config::ProvideCredentials;
+        let app = super::app_name("list-packages");
+        let config = super::lambda_sdk_config(lambda_environment, app).expect("Lambda's variables");
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert_eq!(config.endpoint_url(), None);
+        assert_eq!(
+            config.app_name().map(|a| a.to_string()),
+            Some("list-packages".into())
+        );
+        let credentials = config
+            .credentials_provider()
+            .expect("credentials")
+            .provide_credentials()
+            .await
+            .expect("static credentials");
+        assert_eq!(credentials.access_key_id(), "ASIAEXAMPLE");
+        assert_eq!(credentials.secret_access_key(), "secret");
+        assert_eq!(credentials.session_token(), Some("session"));
+        // The chain's defaults, so a client behaves the same either way.
+        assert_eq!(config.retry_config().map(|r| r.max_attempts()), Some(3));
+        assert_eq!(
+            config.timeout_config().and_then(|t| t.connect_timeout()),
+            Some(std::time::Duration::from_millis(3100))
+        );
+    }
+
+    #[test]
+    fn a_local_stack_endpoint_is_kept() {
+        let env = |name: &str| match name {
+            "AWS_ENDPOINT_URL" => Some("http://127.0.0.1:5000".into()),
+            "AWS_SESSION_TOKEN" => None,
+            other => lambda_environment(other),
+        };
+        let config = super::lambda_sdk_config(env, None).expect("region and keys are set");
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:5000"));
+    }
+
+    #[test]
+    fn without_region_or_keys_or_with_a_profile_the_chain_decides() {
+        let without = |missing: &'static str| {
+            move |name: &str| {
+                (name != missing)
+                    .then(|| lambda_environment(name))
+                    .flatten()
+            }
+        };
+        assert!(super::lambda_sdk_config(without("AWS_REGION"), None).is_none());
+        assert!(super::lambda_sdk_config(without("AWS_ACCESS_KEY_ID"), None).is_none());
+        assert!(super::lambda_sdk_config(without("AWS_SECRET_ACCESS_KEY"), None).is_none());
+        for chain_only in super::CHAIN_ONLY_VARIABLES {
+            let env = |name: &str| match name {
+                n if n == *chain_only => Some("x".into()),
+                other => lambda_environment(other),
+            };
+            assert!(
+                super::lambda_sdk_config(env, None).is_none(),
+                "{chain_only} is the chain's"
+            );
+        }
+        // An empty variable is an absent one (a template's `""` default).
+        let empty_key = |name: &str| match name {
+            "AWS_ACCESS_KEY_ID" => Some(String::new()),
+            other => lambda_environment(other),
+        };
+        assert!(super::lambda_sdk_config(empty_key, None).is_none());
     }
 
     #[test]
