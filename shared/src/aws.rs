@@ -8,6 +8,7 @@
 //! store (about 5 ms measured by `make bench`, most of the init time). `AWS_TLS_NATIVE_ROOTS=true`
 //! restores the system store (e.g. behind a TLS-inspecting proxy).
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_config::identity::IdentityCache;
@@ -137,6 +138,73 @@ pub fn lambda_sdk_config(
 /// The SDK's app name for a function: its name, cut to the 50 characters the SDK recommends.
 fn app_name(function: &str) -> Option<aws_config::AppName> {
     aws_config::AppName::new(function.chars().take(50).collect::<String>()).ok()
+}
+
+/// An SDK client built on its first request: a function that never calls the service (most
+/// partner functions never touch Secrets Manager or SQS) does not pay for the client during its
+/// cold start, the way `SrClient` builds its HTTP client on first use. Dereferences to the client.
+pub struct LazyClient<C> {
+    inner: Arc<LazyInner<C>>,
+}
+
+struct LazyInner<C> {
+    sdk: Option<SdkConfig>,
+    build: fn(&SdkConfig) -> C,
+    client: OnceLock<C>,
+}
+
+impl<C> LazyClient<C> {
+    /// `build` is the client's constructor, e.g. `aws_sdk_sqs::Client::new`.
+    pub fn new(sdk: &SdkConfig, build: fn(&SdkConfig) -> C) -> Self {
+        Self {
+            inner: Arc::new(LazyInner {
+                sdk: Some(sdk.clone()),
+                build,
+                client: OnceLock::new(),
+            }),
+        }
+    }
+}
+
+/// A client built already (tests, tools).
+impl<C> From<C> for LazyClient<C> {
+    fn from(client: C) -> Self {
+        Self {
+            inner: Arc::new(LazyInner {
+                sdk: None,
+                build: |_| unreachable!("a built client is never built again"),
+                client: OnceLock::from(client),
+            }),
+        }
+    }
+}
+
+impl<C> std::ops::Deref for LazyClient<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        self.inner.client.get_or_init(|| {
+            let sdk = self.inner.sdk.as_ref();
+            (self.inner.build)(sdk.expect("a lazy client keeps its SDK configuration"))
+        })
+    }
+}
+
+impl<C> Clone for LazyClient<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<C: std::fmt::Debug> std::fmt::Debug for LazyClient<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.inner.client.get() {
+            Some(client) => client.fmt(f),
+            None => f.write_str("LazyClient(not built yet)"),
+        }
+    }
 }
 
 /// The three AWS services the connector uses.

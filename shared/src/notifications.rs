@@ -20,6 +20,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use crate::aws::LazyClient;
 use crate::kombo::webhooks::{order_received_event, WebhookFormat};
 use crate::orders::enrichment::OrderEnrichment;
 use crate::orders::Order;
@@ -93,13 +94,17 @@ pub struct Notifications {
     store: Store,
     /// `None`: events are recorded (and listable) but not pushed. Only tools without the queue's
     /// URL (an old local env file) run like this; every deployed function has it.
-    queue: Option<(aws_sdk_sqs::Client, String)>,
+    queue: Option<(LazyClient<aws_sdk_sqs::Client>, String)>,
     format: WebhookFormat,
 }
 
 impl Notifications {
     /// Queues events in the stack's format (`WEBHOOK_FORMAT` of the environment).
-    pub fn new(store: Store, sqs: aws_sdk_sqs::Client, queue_url: Option<String>) -> Self {
+    pub fn new(
+        store: Store,
+        sqs: impl Into<LazyClient<aws_sdk_sqs::Client>>,
+        queue_url: Option<String>,
+    ) -> Self {
         if queue_url.is_none() {
             tracing::warn!(
                 "NOTIFICATIONS_QUEUE_URL is not set: events are recorded, webhooks are not sent"
@@ -107,7 +112,7 @@ impl Notifications {
         }
         Self {
             store,
-            queue: queue_url.map(|url| (sqs, url)),
+            queue: queue_url.map(|url| (sqs.into(), url)),
             format: WebhookFormat::from_env(),
         }
     }

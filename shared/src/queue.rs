@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::aws::LazyClient;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum QueueMessage {
@@ -66,14 +68,14 @@ pub struct QueueError(String);
 
 #[derive(Clone, Debug)]
 pub struct ResultsQueue {
-    sqs: aws_sdk_sqs::Client,
+    sqs: LazyClient<aws_sdk_sqs::Client>,
     url: String,
 }
 
 impl ResultsQueue {
-    pub fn new(sqs: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+    pub fn new(sqs: impl Into<LazyClient<aws_sdk_sqs::Client>>, url: impl Into<String>) -> Self {
         Self {
-            sqs,
+            sqs: sqs.into(),
             url: url.into(),
         }
     }

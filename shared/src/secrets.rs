@@ -17,6 +17,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
+use crate::aws::LazyClient;
 use crate::sr::partner::ClientCredentials;
 use crate::sr::{SrClient, SrClientError, SrCredentials};
 
@@ -110,14 +111,17 @@ struct PartnerCredentialSecret {
 
 #[derive(Clone, Debug)]
 pub struct Secrets {
-    client: aws_sdk_secretsmanager::Client,
+    client: LazyClient<aws_sdk_secretsmanager::Client>,
     prefix: String,
 }
 
 impl Secrets {
-    pub fn new(client: aws_sdk_secretsmanager::Client, prefix: impl Into<String>) -> Self {
+    pub fn new(
+        client: impl Into<LazyClient<aws_sdk_secretsmanager::Client>>,
+        prefix: impl Into<String>,
+    ) -> Self {
         Self {
-            client,
+            client: client.into(),
             prefix: prefix.into(),
         }
     }

@@ -9,7 +9,7 @@ use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 
 use crate::auth::{AccessToken, TokenClaims};
-use crate::aws::AwsClients;
+use crate::aws::LazyClient;
 use crate::config::{Config, SrEndpoints};
 use crate::http::{bearer_token, ApiError};
 use crate::kombo::inline::{InlineUrlClient, InlineUrlSettings};
@@ -90,10 +90,15 @@ impl PartnerApi {
 
     pub async fn from_env() -> Result<Self, lambda_http::Error> {
         let config = Config::from_env()?;
-        let aws = AwsClients::from_env().await;
+        let sdk = crate::aws::load_sdk_config().await;
+        // Every partner function reads DynamoDB; only orders and disable queue (SQS) and only
+        // inline orders and disable read secrets, so those clients are built on first use.
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let sqs = LazyClient::new(&sdk, aws_sdk_sqs::Client::new);
+        let secrets = LazyClient::new(&sdk, aws_sdk_secretsmanager::Client::new);
         let requires_token = std::env::var("DISABLE_REQUIRES_TOKEN").map_or(true, |v| v != "false");
-        let store = Store::new(aws.dynamodb, config.table_name);
-        let secrets = Secrets::new(aws.secrets, config.secret_prefix);
+        let store = Store::new(dynamodb, config.table_name);
+        let secrets = Secrets::new(secrets, config.secret_prefix);
         let inline_urls = InlineUrlClient::new(
             InlineUrlSettings::from_lookup(|name| std::env::var(name).ok())?,
             secrets.clone(),
@@ -101,8 +106,8 @@ impl PartnerApi {
         Ok(Self::new(
             store.clone(),
             secrets,
-            ResultsQueue::new(aws.sqs.clone(), config.results_queue_url),
-            Notifications::new(store, aws.sqs, config.notifications_queue_url),
+            ResultsQueue::new(sqs.clone(), config.results_queue_url),
+            Notifications::new(store, sqs, config.notifications_queue_url),
             config.sr,
             config.access_token_ttl,
         )
