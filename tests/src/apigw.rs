@@ -87,6 +87,11 @@ impl HttpApiEvent {
         self
     }
 
+    /// The event as Lambda's runtime API hands it to the function.
+    pub fn into_json(self) -> Value {
+        self.event
+    }
+
     /// The body: as text, or base64-encoded as API Gateway sends form and binary bodies.
     pub fn body(mut self, body: &[u8], base64: bool) -> Self {
         self.event["headers"]["content-length"] = json!(body.len().to_string());
