@@ -11,7 +11,9 @@
 //! 5. stripped binary size and peak RSS under a short load ([`size`], [`latency`]);
 //! 6. the same `GET /packages` in Python + boto3, beside ours ([`python`]);
 //! 7. peak RSS of the publisher delivering ten results with a 10 MiB `data_url` file each,
-//!    beside the same batch without files ([`files`]).
+//!    beside the same batch without files ([`files`]);
+//! 8. DynamoDB write units of one order's lifecycle, billed from item sizes by a proxy in front
+//!    of moto ([`writes`]).
 //!
 //! Prints a table and writes `infra/bench/results/latest.json`. Not a test: nothing here asserts.
 //! `bench --help` lists the knobs.
@@ -31,6 +33,7 @@ mod size;
 mod stats;
 mod stub;
 mod throughput;
+mod writes;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -52,7 +55,7 @@ usage: cargo run --release -p connector-bench --bin bench -- [options]
 
 Needs the local stack (make stack-up). Options:
   --only LIST         sections to run, comma-separated: size,init,trips,latency,rss,throughput,
-                      files (default: all)
+                      files,writes (default: all)
   --init-rounds N     interleaved launches per binary for init time (default 40)
   --calls N           warm calls per endpoint for latency and RSS (default 200)
   --token-calls N     at most this many for the token endpoint (default 15: its TransactWriteItems
@@ -94,6 +97,7 @@ impl Options {
                 "rss",
                 "throughput",
                 "files",
+                "writes",
             ]
             .map(String::from)
             .to_vec(),
@@ -317,6 +321,14 @@ async fn run() -> Result<()> {
             details.insert("files".into(), serde_json::to_value(&measured)?);
         }
     }
+    if options.wants("writes") {
+        eprintln!("bench: DynamoDB write units of one order's lifecycle");
+        let measured = writes::measure(&ctx).await;
+        if let Some(measured) = record(&mut rows, "writes", measured) {
+            writes_rows(&measured, &mut rows);
+            details.insert("writes".into(), serde_json::to_value(&measured)?);
+        }
+    }
     if let Some(kib) = publisher_rss {
         rows.push(
             rss_row("result-publisher", kib, &details)
@@ -467,11 +479,13 @@ async fn init_section(
 
     // Where the functions' extra init time goes (info rows, no target).
     let probe = ctx.function_spec(context::PROBE);
-    let without_roots = probe.with_env(&[("INIT_PROBE_NO_NATIVE_ROOTS", "1")]);
+    let chain = probe.with_env(&[("INIT_PROBE_PROVIDER_CHAIN", "1")]);
+    let without_roots = chain.with_env(&[("INIT_PROBE_NO_NATIVE_ROOTS", "1")]);
     let runs = rounds.clamp(5, 20);
-    let (steps, bare) = tokio::task::spawn_blocking(move || {
+    let (steps, with_chain, bare) = tokio::task::spawn_blocking(move || {
         Ok::<_, Error>((
             init::breakdown(&probe, runs)?,
+            init::breakdown(&chain, runs)?,
             init::breakdown(&without_roots, runs)?,
         ))
     })
@@ -482,7 +496,12 @@ async fn init_section(
     let partner_steps: f64 = steps
         .phases_ms
         .iter()
-        .filter(|(step, _)| !step.starts_with("SrClient"))
+        .filter(|(step, _)| {
+            // Built on first use in the partner functions (`aws::LazyClient`, `SrClient`).
+            !(step.starts_with("SrClient")
+                || step.ends_with("Secrets Manager")
+                || step.ends_with("SQS"))
+        })
         .map(|(_, ms)| ms)
         .sum();
     let extra = measured.stats["list-packages"].p50_ms - hello.p50_ms;
@@ -491,26 +510,46 @@ async fn init_section(
             .against("list-packages − hello", extra)
             .note(format!(
                 "median of {runs} init-probe runs, each step of PartnerApi::from_env timed in-process; \
-                 SrClient::new runs only in result-publisher and consent"
+                 the partner functions build the Secrets Manager and SQS clients on first use, and \
+                 SrClient's HTTP client too"
             )),
+    );
+    let sdk_config = |b: &init::InitBreakdown| -> f64 {
+        b.phases_ms
+            .iter()
+            .filter(|(step, _)| step.starts_with("SDK config") || step.starts_with("aws::http"))
+            .map(|(_, ms)| ms)
+            .sum()
+    };
+    rows.push(
+        Row::new("init steps", context::PROBE, "SDK config from the Lambda environment", sdk_config(&steps), "ms")
+            .against("provider chain", sdk_config(&with_chain))
+            .note(
+                "aws::lambda_sdk_config (region and role credentials from the variables Lambda sets) \
+                 vs aws_config's provider chain (INIT_PROBE_PROVIDER_CHAIN), both with the SDK's HTTP client",
+            ),
     );
     let sdk_steps = |b: &init::InitBreakdown| -> f64 {
         b.phases_ms
             .iter()
-            .filter(|(step, _)| step.starts_with("aws_config") || step.contains("SDK clients"))
+            .filter(|(step, _)| step.starts_with("SDK config") || step.starts_with("SDK client"))
             .map(|(_, ms)| ms)
             .sum()
     };
     rows.push(
         Row::new("init steps", context::PROBE, "SDK init without the system CA store", sdk_steps(&bare), "ms")
-            .against("with it", sdk_steps(&steps))
+            .against("with it", sdk_steps(&with_chain))
             .note(
-                "aws_config load + 3 SDK clients with an empty trust store (INIT_PROBE_NO_NATIVE_ROOTS): \
+                "provider chain + 3 SDK clients with an empty trust store (INIT_PROBE_NO_NATIVE_ROOTS): \
                  the difference is loading and parsing the system CA store, which happens during init, \
                  not on the first request",
             ),
     );
     details.insert("init_breakdown".into(), serde_json::to_value(&steps)?);
+    details.insert(
+        "init_breakdown_provider_chain".into(),
+        serde_json::to_value(&with_chain)?,
+    );
     details.insert(
         "init_breakdown_without_native_roots".into(),
         serde_json::to_value(&bare)?,
@@ -812,6 +851,39 @@ fn throughput_rows(t: &throughput::Throughput, rows: &mut Vec<Row>) {
         .note(format!(
             "per second since the start, delivered/429: {}",
             timeline.join(", ")
+        )),
+    );
+}
+
+/// Write units of the lifecycle (list, order + enrichment, IN_PROGRESS, COMPLETED, both
+/// delivered) with the write path of df8edaa, measured by this section
+/// (`bench --only writes`, 2026-11-30): the baseline the target halves. The order item grows to
+/// 2.4 KB (enrichment 0.6 KB, result 0.5 KB) and is in `gsi1` with projection ALL, so each of
+/// its six writes costs 3 units in the table and 3 in the index (the two result writes twice
+/// the table's share, being transactional): 38 of the 53.
+const LIFECYCLE_WRITE_UNITS_BEFORE: f64 = 53.0;
+
+fn writes_rows(w: &writes::LifecycleWrites, rows: &mut Vec<Row>) {
+    for step in &w.steps {
+        rows.push(
+            Row::new("writes", "lifecycle", &step.step, step.units(), "WCU").note(step.breakdown()),
+        );
+    }
+    rows.push(
+        Row::new(
+            "writes",
+            "lifecycle",
+            "write units per order",
+            w.units(),
+            "WCU",
+        )
+        .against("before (df8edaa)", LIFECYCLE_WRITE_UNITS_BEFORE)
+        .target(Target::RatioAtMost(0.5))
+        .note(format!(
+            "billed from item sizes as DynamoDB bills them (moto answers ReturnConsumedCapacity \
+                 with a constant: {} for these writes); order {}",
+            w.moto_reported(),
+            w.order_id
         )),
     );
 }

@@ -89,7 +89,7 @@ pub fn by_operation(calls: &[Call]) -> BTreeMap<String, u64> {
     counts
 }
 
-async fn forward(http: &reqwest::Client, upstream: &str, request: Request) -> Response {
+pub async fn forward(http: &reqwest::Client, upstream: &str, request: Request) -> Response {
     let method =
         reqwest::Method::from_bytes(request.method.as_bytes()).unwrap_or(reqwest::Method::GET);
     let mut builder = http.request(method, format!("{upstream}{}", request.target));

@@ -3,7 +3,11 @@
 //! timing each, and prints them as one JSON line. `main_entered_unix_us` lets the harness split off the time before `main`
 //! (exec, dynamic loading, relocations) from its own spawn timestamp.
 //!
-//! `INIT_PROBE_NO_NATIVE_ROOTS=1` gives the SDK's HTTP client an empty trust store (it could not
+//! The SDK configuration is built the way the functions build it (`aws::lambda_sdk_config`, from
+//! Lambda's environment); `INIT_PROBE_PROVIDER_CHAIN=1` loads it through the SDK's provider
+//! chain instead, as the functions did before, to show what that costs.
+//!
+//! With the chain, `INIT_PROBE_NO_NATIVE_ROOTS=1` gives the SDK's HTTP client an empty trust store (it could not
 //! talk TLS then; it only shows what loading the system CA store costs during init).
 //!
 //! `INIT_PROBE_TRACE=1 strace -f -tt -e trace=openat,write target/release/init-probe` shows which
@@ -13,7 +17,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
-use connector::aws::AwsClients;
 use connector::sr::SrClient;
 use connector::Config;
 
@@ -44,32 +47,51 @@ fn main() {
         lap("telemetry::init (tracing-subscriber)", &mut phases);
         let config = Config::from_env().expect("function configuration in the environment");
         lap("Config::from_env", &mut phases);
-        let http = if std::env::var_os("INIT_PROBE_NO_NATIVE_ROOTS").is_some() {
-            // The experiment: the same client with an empty trust store, to see what loading the
-            // system CA store costs inside the SDK's init.
-            connector::aws::install_crypto_provider();
-            let tls = TlsContext::builder()
-                .with_trust_store(TrustStore::empty().with_native_roots(false))
-                .build()
-                .expect("TLS context");
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(Provider::Rustls(CryptoMode::Ring))
-                .tls_context(tls)
-                .build_https()
-        } else {
-            connector::aws::http_client()
+        let sdk = match std::env::var_os("INIT_PROBE_PROVIDER_CHAIN") {
+            Some(_) => {
+                let http = if std::env::var_os("INIT_PROBE_NO_NATIVE_ROOTS").is_some() {
+                    // The experiment: the same client with an empty trust store, to see what
+                    // loading the system CA store costs inside the SDK's init.
+                    connector::aws::install_crypto_provider();
+                    let tls = TlsContext::builder()
+                        .with_trust_store(TrustStore::empty().with_native_roots(false))
+                        .build()
+                        .expect("TLS context");
+                    aws_smithy_http_client::Builder::new()
+                        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                        .tls_context(tls)
+                        .build_https()
+                } else {
+                    connector::aws::http_client()
+                };
+                lap("aws::http_client (rustls provider + builder)", &mut phases);
+                let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .http_client(http)
+                    .load()
+                    .await;
+                lap("SDK config: aws_config load (provider chain)", &mut phases);
+                sdk
+            }
+            None => {
+                let env = |name: &str| std::env::var(name).ok();
+                let sdk = connector::aws::lambda_sdk_config(env, None)
+                    .expect("AWS_REGION and the credentials in the environment");
+                lap(
+                    "SDK config: from the Lambda environment (with aws::http_client)",
+                    &mut phases,
+                );
+                sdk
+            }
         };
-        lap("aws::http_client (rustls provider + builder)", &mut phases);
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(http)
-            .load()
-            .await;
-        lap("aws_config load", &mut phases);
-        let clients = AwsClients::new(&sdk);
-        lap("3 SDK clients", &mut phases);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        lap("SDK client: DynamoDB", &mut phases);
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        lap("SDK client: Secrets Manager", &mut phases);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        lap("SDK client: SQS", &mut phases);
         let sr = SrClient::new(config.sr.clone());
         lap("SrClient::new (reqwest + rustls roots)", &mut phases);
-        drop((clients, sr));
+        drop((dynamodb, secrets, sqs, sr));
     });
     // `[[name, ms], …]` in the order the steps ran.
     let phases: Vec<serde_json::Value> = phases
