@@ -56,6 +56,8 @@ usage: cargo run --release -p connector-bench --bin bench -- [options]
 Needs the local stack (make stack-up). Options:
   --only LIST         sections to run, comma-separated: size,init,trips,latency,rss,throughput,
                       files,writes (default: all)
+  --functions LIST    functions the size and init sections measure, comma-separated
+                      (default: all ten; e.g. list-packages,result-publisher)
   --init-rounds N     interleaved launches per binary for init time (default 40)
   --calls N           warm calls per endpoint for latency and RSS (default 200)
   --token-calls N     at most this many for the token endpoint (default 15: its TransactWriteItems
@@ -73,6 +75,7 @@ Needs the local stack (make stack-up). Options:
 
 struct Options {
     sections: Vec<String>,
+    functions: Vec<String>,
     init_rounds: usize,
     calls: usize,
     token_calls: usize,
@@ -101,6 +104,7 @@ impl Options {
             ]
             .map(String::from)
             .to_vec(),
+            functions: FUNCTIONS.map(String::from).to_vec(),
             init_rounds: 40,
             calls: 200,
             token_calls: 15,
@@ -119,6 +123,14 @@ impl Options {
             match arg.as_str() {
                 "--only" => {
                     o.sections = value()?.split(',').map(|s| s.trim().to_string()).collect()
+                }
+                "--functions" => {
+                    let named: Vec<String> =
+                        value()?.split(',').map(|s| s.trim().to_string()).collect();
+                    if let Some(unknown) = named.iter().find(|f| !FUNCTIONS.contains(&f.as_str())) {
+                        return Err(format!("--functions: no function {unknown}").into());
+                    }
+                    o.functions = named;
                 }
                 "--init-rounds" => o.init_rounds = value()?.parse()?,
                 "--calls" => o.calls = value()?.parse()?,
@@ -250,7 +262,7 @@ async fn run() -> Result<()> {
 
     if options.wants("size") {
         eprintln!("bench: size");
-        let done = size_section(&ctx, &mut rows, &mut details);
+        let done = size_section(&ctx, &options.functions, &mut rows, &mut details);
         record(&mut rows, "size", done);
     }
     if options.wants("init") {
@@ -258,7 +270,14 @@ async fn run() -> Result<()> {
             "bench: init time ({} interleaved rounds)",
             options.init_rounds
         );
-        let done = init_section(&ctx, options.init_rounds, &mut rows, &mut details).await;
+        let done = init_section(
+            &ctx,
+            &options.functions,
+            options.init_rounds,
+            &mut rows,
+            &mut details,
+        )
+        .await;
         record(&mut rows, "init", done);
     }
     let needs_tenant = ["trips", "latency", "rss"].iter().any(|s| options.wants(s));
@@ -416,14 +435,16 @@ fn record<T>(rows: &mut Vec<Row>, section: &str, result: Result<T>) -> Option<T>
 
 fn size_section(
     ctx: &Context,
+    functions: &[String],
     rows: &mut Vec<Row>,
     details: &mut serde_json::Map<String, Value>,
 ) -> Result<()> {
-    let mut names: Vec<&str> = FUNCTIONS.to_vec();
+    let mut names: Vec<&str> = functions.iter().map(String::as_str).collect();
     names.extend([HELLO, BASELINE, context::PROBE]);
     let sizes = size::measure(ctx, &names)?;
     let hello = sizes[HELLO] as f64 / 1e6;
-    for name in FUNCTIONS {
+    for name in functions {
+        let name = name.as_str();
         let mb = sizes[name] as f64 / 1e6;
         rows.push(
             Row::new("size", name, "stripped binary", mb, "MB")
@@ -442,16 +463,18 @@ fn size_section(
 
 async fn init_section(
     ctx: &Context,
+    functions: &[String],
     rounds: usize,
     rows: &mut Vec<Row>,
     details: &mut serde_json::Map<String, Value>,
 ) -> Result<()> {
     let mut specs = vec![ctx.hello_spec()];
-    specs.extend(FUNCTIONS.iter().map(|f| ctx.function_spec(f)));
+    specs.extend(functions.iter().map(|f| ctx.function_spec(f)));
     specs.extend(ctx.python_spec());
     let measured = init::measure(&specs, rounds, &ctx.logs).await?;
     let hello = &measured.stats[HELLO];
-    for name in FUNCTIONS {
+    for name in functions {
+        let name = name.as_str();
         let s = &measured.stats[name];
         rows.push(
             Row::new("init", name, "median spawn→/next", s.p50_ms, "ms")
@@ -463,8 +486,10 @@ async fn init_section(
                 )),
         );
     }
-    if let Some(s) = measured.stats.get(python::LABEL) {
-        let ours = &measured.stats["list-packages"];
+    if let (Some(s), Some(ours)) = (
+        measured.stats.get(python::LABEL),
+        measured.stats.get("list-packages"),
+    ) {
         rows.push(
             Row::new("python", python::LABEL, "median init", s.p50_ms, "ms")
                 .against("list-packages", ours.p50_ms)
@@ -504,7 +529,10 @@ async fn init_section(
         })
         .map(|(_, ms)| ms)
         .sum();
-    let extra = measured.stats["list-packages"].p50_ms - hello.p50_ms;
+    let extra = measured
+        .stats
+        .get("list-packages")
+        .map_or(f64::NAN, |s| s.p50_ms - hello.p50_ms);
     rows.push(
         Row::new("init steps", context::PROBE, "sum of partner-function steps", partner_steps, "ms")
             .against("list-packages − hello", extra)
