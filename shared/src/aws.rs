@@ -1,4 +1,5 @@
-//! AWS SDK clients, built once per cold start.
+//! AWS SDK clients, built once per cold start (or at their first request: [`LazyClient`]), from
+//! the configuration Lambda puts in the environment ([`lambda_sdk_config`]).
 //!
 //! The SDK gets a hyper 1 + rustls 0.23 + ring HTTP client, the same TLS stack `reqwest` uses,
 //! so the binary carries one TLS implementation (smaller, faster to start).

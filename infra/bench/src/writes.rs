@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
 use crate::context::Context;
-use crate::fixtures::{self, http_event, Endpoint, SqsRecord, Tenant};
+use crate::fixtures::{self, http_event, Endpoint, Tenant};
 use crate::http1::{self, Request, Response, Server};
 use crate::launch::{Instance, Spec};
 use crate::proxy::forward;
@@ -247,35 +247,13 @@ fn expect_status(label: &str, answer: &crate::stub::Answer, status: u16) -> Resu
     Ok(())
 }
 
-/// Hands the publisher one SQS event of `bodies`; an error unless every record succeeded.
+/// Hands the publisher one SQS event of the queued `bodies` (`fixtures::deliver_event`).
 async fn deliver(publisher: &mut Instance, bodies: &[String], tag: &str) -> Result<()> {
-    let records: Vec<SqsRecord> = bodies
+    let records: Vec<(String, String)> = bodies
         .iter()
-        .enumerate()
-        .map(|(i, body)| SqsRecord {
-            message_id: connector_tests::uuid(),
-            receipt_handle: format!("bench-writes-{tag}-{i}"),
-            body: body.clone(),
-            receive_count: 1,
-        })
+        .map(|body| (String::new(), body.clone()))
         .collect();
-    let answer = publisher
-        .invoke(&fixtures::sqs_event(
-            &records,
-            "arn:aws:sqs:us-east-1:123456789012:bench-writes",
-        ))
-        .await?;
-    let failures = answer.json()["batchItemFailures"]
-        .as_array()
-        .map_or(0, Vec::len);
-    if answer.error || failures > 0 {
-        return Err(format!(
-            "result-publisher did not handle {tag}: {}",
-            String::from_utf8_lossy(&answer.body)
-        )
-        .into());
-    }
-    Ok(())
+    fixtures::deliver_event(publisher, &records, &format!("writes-{tag}")).await
 }
 
 /// A FIFO queue of the run's own (like the stack's results queue), so the stack's poller does
