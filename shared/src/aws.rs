@@ -78,7 +78,7 @@ pub async fn load_sdk_config() -> SdkConfig {
 
 /// Variables that change what the provider chain resolves beyond region, credentials and the
 /// global endpoint: with any of them set, [`lambda_sdk_config`] leaves the work to the chain.
-const CHAIN_ONLY_VARIABLES: &[&str] = &[
+pub const CHAIN_ONLY_VARIABLES: &[&str] = &[
     "AWS_PROFILE",
     "AWS_CONFIG_FILE",
     "AWS_SHARED_CREDENTIALS_FILE",
