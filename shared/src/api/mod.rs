@@ -181,7 +181,8 @@ impl From<CallError> for ApiError {
     }
 }
 
-/// An order not received: 409 for an id stored with other content, SR's error for the vendor
+/// An order not received: 409 for an id stored with other content, 401 for a token its record
+/// refused, SR's error for the vendor
 /// not answering an inline order's URL (504 on a timeout, else 502), 503 for AWS.
 impl From<ReceiveError> for ApiError {
     fn from(error: ReceiveError) -> Self {
@@ -189,6 +190,9 @@ impl From<ReceiveError> for ApiError {
             ReceiveError::Exists(_) | ReceiveError::NotInline => {
                 ApiError::conflict("ORDER_EXISTS", error.to_string())
             }
+            ReceiveError::TokenRefused => ApiError::unauthorized(error.to_string()),
+            // The partner endpoints accept the order again; met here only after they gave up.
+            ReceiveError::CatalogChanged(_) => StoreError::Conflict.into(),
             ReceiveError::InlineUrl(e) => e.into(),
             ReceiveError::Store(e) => e.into(),
             ReceiveError::Queue(e) => e.into(),

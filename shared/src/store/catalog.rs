@@ -1,5 +1,8 @@
 //! The package catalog of one integration, stored as one item with optimistic locking.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{keys, to_item, Store, StoreError};
@@ -34,5 +37,45 @@ impl Store {
             }
             Err(e) => Err(StoreError::of_write(e, "the catalog (field `packages`)")),
         }
+    }
+}
+
+/// Most catalogs one warm Lambda keeps (a catalog item is at most 400 KB).
+const CACHED_CATALOGS: usize = 64;
+
+/// The catalogs a warm Lambda has read, by integration. SR's orders are accepted against the
+/// cached copy without reading it again, because the transaction that stores an order checks
+/// that the catalog is still at the copy's `version` (`Store::put_order_checked`): a stale copy
+/// never places an order, and the cancellation hands back the current catalog.
+#[derive(Debug, Default)]
+pub struct CatalogCache {
+    catalogs: Mutex<HashMap<String, Arc<Catalog>>>,
+}
+
+impl CatalogCache {
+    /// The cached catalog of `integration_id`, if any (unverified: see the type's doc).
+    pub fn get(&self, integration_id: &str) -> Option<Arc<Catalog>> {
+        self.lock().get(integration_id).cloned()
+    }
+
+    /// Keeps `catalog` as its integration's current one and answers it.
+    pub fn keep(&self, catalog: Catalog) -> Arc<Catalog> {
+        let catalog = Arc::new(catalog);
+        let mut catalogs = self.lock();
+        if catalogs.len() >= CACHED_CATALOGS && !catalogs.contains_key(&catalog.integration_id) {
+            catalogs.clear();
+        }
+        catalogs.insert(catalog.integration_id.clone(), catalog.clone());
+        catalog
+    }
+
+    /// Drops `integration_id`'s catalog (it has none any more).
+    pub fn forget(&self, integration_id: &str) {
+        self.lock().remove(integration_id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Catalog>>> {
+        // A panic while holding the lock cannot leave the map half-updated: use it as it is.
+        self.catalogs.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
