@@ -5,6 +5,12 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use connector::auth::AccessToken;
+use std::time::Duration;
+
+use connector::api::partner::PartnerApi;
+use connector_tests::kombo::{
+    inline_order_body, partner_api_asking, publish_full_catalog, Answer, VendorEndpoint,
+};
 use connector_tests::{
     create_order_through, json_body, order_body, request, scenario::demo_catalog, Stack,
     TestCompany,
@@ -212,4 +218,60 @@ async fn on_a_warm_lambda_the_vendors_catalog_change_is_seen_at_once() {
         stack.stored_order(&order_id).await.package.name,
         "Java, renamed"
     );
+}
+
+/// SR's inline order with `token` through `api`: its status and JSON body.
+async fn inline_order(
+    api: &PartnerApi,
+    token: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let response = api
+        .create_inline_order(request(
+            Method::POST,
+            "/packages/inline/orders",
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("content-type", "application/json"),
+            ],
+            body.to_string(),
+        ))
+        .await
+        .unwrap();
+    (response.status().as_u16(), json_body(&response))
+}
+
+#[tokio::test]
+async fn on_a_warm_lambda_inline_orders_answer_as_before_and_a_refused_token_never_reaches_the_vendor(
+) {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("warm-inline").await;
+    publish_full_catalog(&stack, &company).await;
+    let token = stack.access_token(&company).await;
+    let vendor = VendorEndpoint::start(Answer::AssessmentUrl).await;
+    let api = partner_api_asking(&stack, Some(&vendor.url), Duration::from_secs(5));
+    // The first order warms the Lambda; the next ones use the catalog it kept.
+    let (_, first) = inline_order_body(&stack, &company, "quiz");
+    assert_eq!(inline_order(&api, &token, &first).await.0, 200);
+    let (order_id, mut body) = inline_order_body(&stack, &company, "quiz");
+    let (status, answer) = inline_order(&api, &token, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["url"].as_str().unwrap().contains(&order_id));
+    // SR's retry: the stored URL; the id with another body: 409, the order unchanged.
+    assert_eq!(
+        inline_order(&api, &token, &body).await,
+        (200, answer.clone())
+    );
+    let before = stack.stored_order(&order_id).await;
+    body["candidate"]["firstName"] = json!("Someone else");
+    let (status, conflict) = inline_order(&api, &token, &body).await;
+    assert_eq!(status, 409, "{conflict}");
+    assert_eq!(stack.stored_order(&order_id).await, before);
+    // A package whose URL the vendor answers, ordered with an expired token: 401, the vendor is
+    // not called, nothing is stored.
+    set_on_token_record(&stack, &token, "expires_at", AttributeValue::N("1".into())).await;
+    let (order_id, asking) = inline_order_body(&stack, &company, "ask");
+    assert_eq!(inline_order(&api, &token, &asking).await.0, 401);
+    assert!(vendor.received().is_empty());
+    assert!(!stored(&stack, &order_id).await);
 }
