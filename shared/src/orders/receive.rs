@@ -37,6 +37,11 @@ pub enum ReceiveError {
     /// order is to be accepted again against the current catalog (`None`: there is none).
     #[error("the package catalog changed while the order was placed")]
     CatalogChanged(Option<Box<Catalog>>),
+    /// Concurrent requests on the same items (SR's racing retries, a burst of one company's
+    /// orders checking its token and catalog) kept the transaction from committing; nothing
+    /// was stored and SR may retry: a 503.
+    #[error("the order could not be stored because of concurrent requests; retry")]
+    Contended,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -114,8 +119,13 @@ async fn put_once(
     order: Order,
     checks: &OrderChecks<'_>,
 ) -> Result<Order, ReceiveError> {
-    // Another transaction holding the order's item (SR's concurrent retry) is tried again.
-    let outcome = retry_on_conflict(|| store.put_order_checked(&order, checks)).await?;
+    // Another transaction holding one of the items (SR's concurrent retry) is tried again.
+    let outcome = retry_on_conflict(|| store.put_order_checked(&order, checks))
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict => ReceiveError::Contended,
+            e => e.into(),
+        })?;
     match outcome {
         PutOrderOutcome::TokenRefused => Err(ReceiveError::TokenRefused),
         PutOrderOutcome::CatalogChanged(catalog) => Err(ReceiveError::CatalogChanged(catalog)),

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
+    AttributeValue, CancellationReason, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -29,6 +29,39 @@ pub enum PutOrderOutcome {
     /// The catalog is no longer the version the order was accepted against: the current one
     /// (`None` when the integration has none).
     CatalogChanged(Option<Box<Catalog>>),
+}
+
+/// Which check of an order's transaction refused it, by the transaction's cancellation reasons
+/// (token check, catalog check, order put, in that order): the token first, then the catalog,
+/// then the order, with the item DynamoDB returned (`ALL_OLD`). `None` when no condition failed
+/// (a lost race, another error).
+fn refusal(reasons: &[CancellationReason]) -> Result<Option<Refusal>, StoreError> {
+    let failed = |i: usize| {
+        reasons
+            .get(i)
+            .filter(|r| r.code() == Some("ConditionalCheckFailed"))
+    };
+    if failed(0).is_some() {
+        return Ok(Some(Refusal::Token));
+    }
+    if let Some(catalog) = failed(1) {
+        let current = catalog.item().cloned().map(from_item).transpose()?;
+        return Ok(Some(Refusal::Catalog(current.map(Box::new))));
+    }
+    if let Some(order) = failed(2) {
+        let existing = order.item().cloned().map(from_item).transpose()?;
+        return Ok(Some(Refusal::Exists(existing.map(Box::new))));
+    }
+    Ok(None)
+}
+
+/// See [`refusal`].
+#[derive(Debug)]
+enum Refusal {
+    Token,
+    Catalog(Option<Box<Catalog>>),
+    /// `None` when the emulator did not return the existing order.
+    Exists(Option<Box<Order>>),
 }
 
 /// What [`Store::put_order_checked`] checks in the same transaction as the order's write.
@@ -218,32 +251,19 @@ impl Store {
             Ok(_) => return Ok(PutOrderOutcome::Created),
             Err(e) => e,
         };
-        let reasons = super::cancellation_reasons(&error);
-        let failed = |i: usize| {
-            reasons
-                .get(i)
-                .is_some_and(|r| r.code() == Some("ConditionalCheckFailed"))
-        };
-        if failed(0) {
-            return Ok(PutOrderOutcome::TokenRefused);
-        }
-        if failed(1) {
-            let catalog = match reasons[1].item() {
-                Some(item) => Some(Box::new(from_item(item.clone())?)),
-                None => None,
-            };
-            return Ok(PutOrderOutcome::CatalogChanged(catalog));
-        }
-        if failed(2) {
-            let existing = match reasons[2].item() {
-                Some(item) => from_item(item.clone())?,
+        match refusal(super::cancellation_reasons(&error))? {
+            Some(Refusal::Token) => return Ok(PutOrderOutcome::TokenRefused),
+            Some(Refusal::Catalog(current)) => return Ok(PutOrderOutcome::CatalogChanged(current)),
+            Some(Refusal::Exists(Some(existing))) => return Ok(PutOrderOutcome::Exists(existing)),
+            Some(Refusal::Exists(None)) => {
                 // DynamoDB returns the item with ALL_OLD; an emulator that does not is read.
-                None => self
+                let existing = self
                     .get_order(&order.order_id)
                     .await?
-                    .ok_or(StoreError::Conflict)?,
-            };
-            return Ok(PutOrderOutcome::Exists(Box::new(existing)));
+                    .ok_or(StoreError::Conflict)?;
+                return Ok(PutOrderOutcome::Exists(Box::new(existing)));
+            }
+            None => {}
         }
         if super::lost_race(&error) {
             return Err(StoreError::Conflict);
@@ -836,5 +856,66 @@ mod tests {
         assert!(forged("CATALOG", "ORDER", "2026#1").is_none());
         assert!(forged(&format!("ORDER#{}", "x".repeat(129)), "ORDER", "2026#x").is_none());
         assert!(forged("ORDER#1", "ORDER", &format!("{}#1", "z".repeat(300))).is_none());
+    }
+
+    fn reason(code: &str, item: Option<serde_json::Value>) -> CancellationReason {
+        let item = item.map(|value| {
+            let mut item: Item = serde_dynamo::to_item(value).unwrap();
+            item.insert("pk".into(), AttributeValue::S("pk".into()));
+            item.insert("sk".into(), AttributeValue::S("sk".into()));
+            item
+        });
+        CancellationReason::builder()
+            .code(code)
+            .set_item(item)
+            .build()
+    }
+
+    fn stored_order() -> serde_json::Value {
+        serde_json::to_value(crate::orders::test_support::order(serde_json::json!({}))).unwrap()
+    }
+
+    #[test]
+    fn a_refused_token_is_answered_before_a_changed_catalog_or_an_existing_order() {
+        let reasons = [
+            reason("ConditionalCheckFailed", None),
+            reason("ConditionalCheckFailed", None),
+            reason("ConditionalCheckFailed", Some(stored_order())),
+        ];
+        assert!(matches!(refusal(&reasons), Ok(Some(Refusal::Token))));
+    }
+
+    #[test]
+    fn a_changed_catalog_and_an_existing_order_come_back_with_the_cancellation() {
+        let catalog = serde_json::json!({"integration_id": "acme-org", "packages": {},
+                                         "version": 5, "updated_at": "2026-01-01T00:00:00Z"});
+        let reasons = [
+            reason("None", None),
+            reason("ConditionalCheckFailed", Some(catalog)),
+            reason("ConditionalCheckFailed", Some(stored_order())),
+        ];
+        match refusal(&reasons) {
+            Ok(Some(Refusal::Catalog(Some(current)))) => assert_eq!(current.version, 5),
+            other => panic!("{other:?}"),
+        }
+        let reasons = [
+            reason("None", None),
+            reason("None", None),
+            reason("ConditionalCheckFailed", Some(stored_order())),
+        ];
+        match refusal(&reasons) {
+            Ok(Some(Refusal::Exists(Some(existing)))) => assert_eq!(existing.order_id, "o1"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_lost_race_is_no_refusal() {
+        let reasons = [
+            reason("None", None),
+            reason("TransactionConflict", None),
+            reason("None", None),
+        ];
+        assert!(matches!(refusal(&reasons), Ok(None)));
     }
 }

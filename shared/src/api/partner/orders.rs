@@ -23,10 +23,10 @@ use crate::orders::receive::{asks_vendor, receive, receive_inline, ReceiveError}
 use crate::orders::{accept_inline_order, accept_order, Caller, Order, OrderError};
 use crate::packages::Catalog;
 use crate::sr::InlineOrderResponse;
-use crate::store::{OrderChecks, StoreError};
+use crate::store::OrderChecks;
 
 /// How often an order is accepted again because the catalog changed under it (or the token had
-/// to be read first) before SR is answered a conflict to retry.
+/// to be read first) before SR is answered a 503 to retry.
 const PLACE_ATTEMPTS: usize = 4;
 
 /// Which endpoint an order came through, and so how it is received and answered.
@@ -138,7 +138,7 @@ impl PartnerApi {
                 answer => return answer.map_err(ApiError::from),
             }
         }
-        Err(StoreError::Conflict.into())
+        Err(ReceiveError::Contended.into())
     }
 }
 
