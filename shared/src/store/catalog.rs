@@ -40,8 +40,10 @@ impl Store {
     }
 }
 
-/// Most catalogs one warm Lambda keeps (a catalog item is at most 400 KB).
-const CACHED_CATALOGS: usize = 64;
+/// Most catalogs one warm Lambda keeps: a catalog item is at most 400 KB, so at most 6.4 MB of a
+/// 128 MB function, and usually a few KB each. A full cache starts over (the next order of each
+/// company reads its catalog again).
+const CACHED_CATALOGS: usize = 16;
 
 /// The catalogs a warm Lambda has read, by integration. SR's orders are accepted against the
 /// cached copy without reading it again, because the transaction that stores an order checks
@@ -77,5 +79,32 @@ impl CatalogCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Catalog>>> {
         // A panic while holding the lock cannot leave the map half-updated: use it as it is.
         self.catalogs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    #[test]
+    fn the_cache_keeps_the_latest_catalog_of_each_integration_within_its_bound() {
+        let cache = CatalogCache::default();
+        let mut catalog = Catalog::empty("org-0", Utc::now());
+        cache.keep(catalog.clone());
+        catalog.version = 2;
+        cache.keep(catalog);
+        assert_eq!(cache.get("org-0").map(|c| c.version), Some(2));
+        cache.forget("org-0");
+        assert!(cache.get("org-0").is_none());
+        for i in 0..=CACHED_CATALOGS {
+            cache.keep(Catalog::empty(&format!("org-{i}"), Utc::now()));
+        }
+        let kept = (0..=CACHED_CATALOGS)
+            .filter(|i| cache.get(&format!("org-{i}")).is_some())
+            .count();
+        assert!(kept <= CACHED_CATALOGS, "{kept}");
+        assert!(cache.get(&format!("org-{CACHED_CATALOGS}")).is_some());
     }
 }
