@@ -9,21 +9,13 @@ use std::time::Duration;
 
 use connector::api::partner::PartnerApi;
 use connector_tests::kombo::{
-    inline_order_body, partner_api_asking, publish_full_catalog, Answer, VendorEndpoint,
+    inline_order_body, inline_order_through, partner_api_asking, publish_full_catalog, Answer,
+    VendorEndpoint,
 };
-use connector_tests::{
-    create_order_through, json_body, order_body, request, scenario::demo_catalog, Stack,
-    TestCompany,
-};
+use connector_tests::scenario::{company_with_catalog, demo_catalog};
+use connector_tests::{create_order_through, json_body, order_body, request, Stack, TestCompany};
 use lambda_http::http::Method;
 use serde_json::json;
-
-async fn company_with_catalog(stack: &Stack, label: &str) -> (TestCompany, String) {
-    let company = stack.new_company(label).await;
-    stack.put_catalog(&company, demo_catalog()).await;
-    let token = stack.access_token(&company).await;
-    (company, token)
-}
 
 /// Sets `attribute` of `token`'s record (as a disable or time would).
 async fn set_on_token_record(stack: &Stack, token: &str, attribute: &str, value: AttributeValue) {
@@ -52,11 +44,7 @@ async fn stored(stack: &Stack, order_id: &str) -> bool {
 }
 
 /// A first order warms the Lambda: it keeps the company's catalog.
-async fn warm_api(
-    stack: &Stack,
-    company: &TestCompany,
-    token: &str,
-) -> connector::api::partner::PartnerApi {
+async fn warm_api(stack: &Stack, company: &TestCompany, token: &str) -> PartnerApi {
     let api = stack.partner_api();
     let (order_id, body) = order_body(stack, company, "java-senior");
     assert_eq!(create_order_through(&api, token, &body).await.status(), 202);
@@ -220,27 +208,6 @@ async fn on_a_warm_lambda_the_vendors_catalog_change_is_seen_at_once() {
     );
 }
 
-/// SR's inline order with `token` through `api`: its status and JSON body.
-async fn inline_order(
-    api: &PartnerApi,
-    token: &str,
-    body: &serde_json::Value,
-) -> (u16, serde_json::Value) {
-    let response = api
-        .create_inline_order(request(
-            Method::POST,
-            "/packages/inline/orders",
-            &[
-                ("authorization", &format!("Bearer {token}")),
-                ("content-type", "application/json"),
-            ],
-            body.to_string(),
-        ))
-        .await
-        .unwrap();
-    (response.status().as_u16(), json_body(&response))
-}
-
 #[tokio::test]
 async fn on_a_warm_lambda_inline_orders_answer_as_before_and_a_refused_token_never_reaches_the_vendor(
 ) {
@@ -252,26 +219,26 @@ async fn on_a_warm_lambda_inline_orders_answer_as_before_and_a_refused_token_nev
     let api = partner_api_asking(&stack, Some(&vendor.url), Duration::from_secs(5));
     // The first order warms the Lambda; the next ones use the catalog it kept.
     let (_, first) = inline_order_body(&stack, &company, "quiz");
-    assert_eq!(inline_order(&api, &token, &first).await.0, 200);
+    assert_eq!(inline_order_through(&api, &token, &first).await.0, 200);
     let (order_id, mut body) = inline_order_body(&stack, &company, "quiz");
-    let (status, answer) = inline_order(&api, &token, &body).await;
+    let (status, answer) = inline_order_through(&api, &token, &body).await;
     assert_eq!(status, 200, "{answer}");
     assert!(answer["url"].as_str().unwrap().contains(&order_id));
     // SR's retry: the stored URL; the id with another body: 409, the order unchanged.
     assert_eq!(
-        inline_order(&api, &token, &body).await,
+        inline_order_through(&api, &token, &body).await,
         (200, answer.clone())
     );
     let before = stack.stored_order(&order_id).await;
     body["candidate"]["firstName"] = json!("Someone else");
-    let (status, conflict) = inline_order(&api, &token, &body).await;
+    let (status, conflict) = inline_order_through(&api, &token, &body).await;
     assert_eq!(status, 409, "{conflict}");
     assert_eq!(stack.stored_order(&order_id).await, before);
     // A package whose URL the vendor answers, ordered with an expired token: 401, the vendor is
     // not called, nothing is stored.
     set_on_token_record(&stack, &token, "expires_at", AttributeValue::N("1".into())).await;
     let (order_id, asking) = inline_order_body(&stack, &company, "ask");
-    assert_eq!(inline_order(&api, &token, &asking).await.0, 401);
+    assert_eq!(inline_order_through(&api, &token, &asking).await.0, 401);
     assert!(vendor.received().is_empty());
     assert!(!stored(&stack, &order_id).await);
 }
