@@ -409,10 +409,13 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
                                    (table, "dynamodb:ConditionCheckItem")},
         "ListPackagesFunctionRole": {(table, "dynamodb:BatchGetItem")},
         "GetPackageFunctionRole": {(table, "dynamodb:BatchGetItem")},
+        # The order's TransactWriteItems: token and catalog checks, the order's Put.
         "CreateOrderFunctionRole": {(table, "dynamodb:BatchGetItem"), (table, "dynamodb:PutItem"),
-                                    (table, "dynamodb:GetItem"), (results, "sqs:SendMessage")},
+                                    (table, "dynamodb:GetItem"), (table, "dynamodb:ConditionCheckItem"),
+                                    (results, "sqs:SendMessage")},
         "CreateInlineOrderFunctionRole": {(table, "dynamodb:BatchGetItem"), (table, "dynamodb:PutItem"),
-                                          (table, "dynamodb:GetItem"), (results, "sqs:SendMessage"),
+                                          (table, "dynamodb:GetItem"), (table, "dynamodb:ConditionCheckItem"),
+                                          (results, "sqs:SendMessage"),
                                           # signs the synchronous inline-assessment:order-received
                                           (signing, "secretsmanager:GetSecretValue")},
         "ConsentFunctionRole": {(table, "dynamodb:GetItem"), (table, "dynamodb:PutItem"),
@@ -473,8 +476,10 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
         "ListPackagesFunctionRole": {"BatchGetItem": {"COMPANY", "INTEGRATION"}},
         "GetPackageFunctionRole": {"BatchGetItem": {"COMPANY", "INTEGRATION"}},
         "CreateOrderFunctionRole": {"BatchGetItem": {"COMPANY", "INTEGRATION"},
+                                    "ConditionCheckItem": {"COMPANY", "INTEGRATION"},
                                     "PutItem": {"ORDER"}, "GetItem": {"ORDER"}},
         "CreateInlineOrderFunctionRole": {"BatchGetItem": {"COMPANY", "INTEGRATION"},
+                                          "ConditionCheckItem": {"COMPANY", "INTEGRATION"},
                                           "PutItem": {"ORDER"}, "GetItem": {"ORDER"}},
         "ConsentFunctionRole": {
             "GetItem": {"COMPANY", "CONNECTKEY", "CONSENT", "EVENTID"},

@@ -120,6 +120,11 @@ pub async fn place_inline_order(
     body: &Value,
 ) -> (u16, Value) {
     let token = stack.access_token(company).await;
+    inline_order_through(api, &token, body).await
+}
+
+/// SR's inline order with `token` through `api`: its status and JSON body.
+pub async fn inline_order_through(api: &PartnerApi, token: &str, body: &Value) -> (u16, Value) {
     let response = api
         .create_inline_order(request(
             Method::POST,

@@ -34,6 +34,14 @@ pub fn demo_catalog() -> Value {
     ]})
 }
 
+/// A new connected company with [`demo_catalog`] published and an access token for it.
+pub async fn company_with_catalog(stack: &Stack, label: &str) -> (TestCompany, String) {
+    let company = stack.new_company(label).await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let token = stack.access_token(&company).await;
+    (company, token)
+}
+
 /// Waits (bounded) until SR holds a result for `order_id` with `status`.
 pub async fn sr_result_with_status(stack: &Stack, order_id: &str, status: &str) -> Value {
     eventually(

@@ -1,15 +1,9 @@
 //! The SR-facing handlers, in-process, against moto with the real AWS SDK clients.
 
-use connector_tests::{json_body, order_body, request, scenario::demo_catalog, Stack, TestCompany};
+use connector_tests::scenario::{company_with_catalog, demo_catalog};
+use connector_tests::{json_body, order_body, request, Stack};
 use lambda_http::http::Method;
 use serde_json::json;
-
-async fn company_with_catalog(stack: &Stack, label: &str) -> (TestCompany, String) {
-    let company = stack.new_company(label).await;
-    stack.put_catalog(&company, demo_catalog()).await;
-    let token = stack.access_token(&company).await;
-    (company, token)
-}
 
 fn token_form(body: &str, content_type: &str) -> lambda_http::Request {
     request(

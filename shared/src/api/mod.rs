@@ -181,13 +181,19 @@ impl From<CallError> for ApiError {
     }
 }
 
-/// An order not received: 409 for an id stored with other content, SR's error for the vendor
+/// An order not received: 409 for an id stored with other content, 401 for a token its record
+/// refused, 503 when concurrent requests kept it from being stored (SR retries), SR's error for the vendor
 /// not answering an inline order's URL (504 on a timeout, else 502), 503 for AWS.
 impl From<ReceiveError> for ApiError {
     fn from(error: ReceiveError) -> Self {
         match error {
             ReceiveError::Exists(_) | ReceiveError::NotInline => {
                 ApiError::conflict("ORDER_EXISTS", error.to_string())
+            }
+            ReceiveError::TokenRefused => ApiError::unauthorized(error.to_string()),
+            // The partner endpoints accept the order again; met here only after they gave up.
+            ReceiveError::CatalogChanged(_) | ReceiveError::Contended => {
+                ApiError::unavailable(ReceiveError::Contended.to_string())
             }
             ReceiveError::InlineUrl(e) => e.into(),
             ReceiveError::Store(e) => e.into(),

@@ -19,7 +19,7 @@ use crate::packages::Catalog;
 use crate::queue::ResultsQueue;
 use crate::secrets::Secrets;
 use crate::sr::SrClient;
-use crate::store::Store;
+use crate::store::{CatalogCache, Store};
 
 mod disable;
 mod orders;
@@ -46,11 +46,13 @@ pub struct PartnerApi {
     disable_requires_token: bool,
     /// Asks the vendor for the assessment URL of inline orders whose package has no template.
     inline_urls: Option<InlineUrlClient>,
+    /// The catalogs orders were accepted against, kept while the Lambda is warm (see
+    /// [`CatalogCache`]: the order's transaction checks they are current).
+    catalogs: CatalogCache,
 }
 
-/// An authenticated SR call: the company it speaks for and that company's catalog.
+/// An authenticated SR call: the catalog of the integration it speaks for.
 struct Authorized {
-    caller: Caller,
     catalog: Option<Catalog>,
 }
 
@@ -73,6 +75,7 @@ impl PartnerApi {
             token_ttl,
             disable_requires_token: true,
             inline_urls: None,
+            catalogs: CatalogCache::default(),
         }
     }
 
@@ -117,23 +120,35 @@ impl PartnerApi {
 
     /// Checks the bearer token and loads the company's catalog in the same round trip.
     async fn authorize(&self, request: &Request) -> Result<Authorized, ApiError> {
-        let token = bearer_token(request)
-            .ok_or_else(|| ApiError::unauthorized("a Bearer access token is required"))?;
-        let claims: TokenClaims = AccessToken::parse(token)
-            .ok_or_else(|| ApiError::unauthorized("the access token is invalid or expired"))?;
-        let (record, catalog) = self.store.token_and_catalog(&claims).await?;
-        let valid = record.is_some_and(|r| r.is_valid_for(&claims, Utc::now()));
+        self.verify(&claims(request)?).await
+    }
+
+    /// Checks the token's record and loads the company's catalog in one round trip.
+    async fn verify(&self, claims: &TokenClaims) -> Result<Authorized, ApiError> {
+        let (record, catalog) = self.store.token_and_catalog(claims).await?;
+        let valid = record.is_some_and(|r| r.is_valid_for(claims, Utc::now()));
         if !valid {
             return Err(ApiError::unauthorized(
                 "the access token is invalid or expired",
             ));
         }
-        Ok(Authorized {
-            caller: Caller {
-                company_id: claims.company_id,
-                integration_id: claims.integration_id,
-            },
-            catalog,
-        })
+        Ok(Authorized { catalog })
+    }
+}
+
+/// The claims of the request's bearer token, read from the token alone (no AWS call; untrusted
+/// until its record confirms them): a 401 for a missing or malformed token.
+fn claims(request: &Request) -> Result<TokenClaims, ApiError> {
+    let token = bearer_token(request)
+        .ok_or_else(|| ApiError::unauthorized("a Bearer access token is required"))?;
+    AccessToken::parse(token)
+        .ok_or_else(|| ApiError::unauthorized("the access token is invalid or expired"))
+}
+
+/// The company and integration `claims` speak for.
+fn caller(claims: &TokenClaims) -> Caller {
+    Caller {
+        company_id: claims.company_id.clone(),
+        integration_id: claims.integration_id.clone(),
     }
 }

@@ -2,17 +2,20 @@
 //! once the partner endpoint has authenticated SR and accepted the request
 //! (`orders::accept_order`, `orders::accept_inline_order`).
 //!
-//! The order is stored once — SR's retry of it (same company, same content) is recognised and
-//! answered as the first time — and its enrichment queued (`QueueMessage::OrderReceived`). The
-//! message is sent for SR's retries too, so an order whose first POST died between the write and
-//! the send still gets enriched; if the send fails SR gets a 503 and retries (the write is
-//! idempotent). Per new order: PutItem, SendMessage.
+//! The order is stored once, in one transaction that also checks SR's token and the catalog the
+//! order was accepted against (`Store::put_order_checked`) — SR's retry of it (same company,
+//! same content) is recognised and answered as the first time — and its enrichment queued
+//! (`QueueMessage::OrderReceived`). The message is sent for SR's retries too, so an order whose
+//! first POST died between the write and the send still gets enriched; if the send fails SR
+//! gets a 503 and retries (the write is idempotent). Per new order: TransactWriteItems,
+//! SendMessage.
 
 use super::{InlineUrlSource, Order};
 use crate::kombo::inline::{InlineUrlClient, InlineUrlError};
 use crate::metrics::{self, Metric};
+use crate::packages::Catalog;
 use crate::queue::{QueueError, QueueMessage, ResultsQueue};
-use crate::store::{PutOrderOutcome, Store, StoreError};
+use crate::store::{retry_on_conflict, OrderChecks, PutOrderOutcome, Store, StoreError};
 
 /// Why an order was not received.
 #[derive(Debug, thiserror::Error)]
@@ -26,20 +29,34 @@ pub enum ReceiveError {
     /// The vendor did not answer an inline order's assessment URL; nothing was stored.
     #[error(transparent)]
     InlineUrl(#[from] InlineUrlError),
+    /// The token's record refused it (gone, revoked, expired, another company or
+    /// integration); nothing was stored: a 401.
+    #[error("the access token is invalid or expired")]
+    TokenRefused,
+    /// The catalog changed since the order was accepted against it; nothing was stored. The
+    /// order is to be accepted again against the current catalog (`None`: there is none).
+    #[error("the package catalog changed while the order was placed")]
+    CatalogChanged(Option<Box<Catalog>>),
+    /// Concurrent requests on the same items (SR's racing retries, a burst of one company's
+    /// orders checking its token and catalog) kept the transaction from committing; nothing
+    /// was stored and SR may retry: a 503.
+    #[error("the order could not be stored because of concurrent requests; retry")]
+    Contended,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
 }
 
-/// Stores `order` (or recognises SR's retry of it) and queues its enrichment; answers the order
-/// as stored.
+/// Stores `order` if `checks` hold (or recognises SR's retry of it) and queues its enrichment;
+/// answers the order as stored.
 pub async fn receive(
     store: &Store,
     queue: &ResultsQueue,
     order: Order,
+    checks: &OrderChecks<'_>,
 ) -> Result<Order, ReceiveError> {
-    let stored = put_once(store, order).await?;
+    let stored = put_once(store, order, checks).await?;
     queue
         .send(&QueueMessage::OrderReceived {
             order_id: stored.order_id.clone(),
@@ -51,28 +68,36 @@ pub async fn receive(
 
 /// Like [`receive`] for an inline order, answering the candidate's assessment URL. When the
 /// package has no URL template the vendor is asked (`inline_urls`) before anything is stored,
-/// once: SR retrying an order already stored gets its stored URL.
+/// once: SR retrying an order already stored gets its stored URL. The caller has checked SR's
+/// token before an order that [`asks_vendor`] comes here: the vendor is never called for a
+/// forged one.
 pub async fn receive_inline(
     store: &Store,
     queue: &ResultsQueue,
     inline_urls: Option<&InlineUrlClient>,
     mut order: Order,
+    checks: &OrderChecks<'_>,
 ) -> Result<String, ReceiveError> {
-    let asks_vendor = order
-        .inline
-        .as_ref()
-        .is_some_and(|i| i.url_source == InlineUrlSource::Vendor);
-    if asks_vendor && store.get_order(&order.order_id).await?.is_none() {
+    if asks_vendor(&order) && store.get_order(&order.order_id).await?.is_none() {
         let url = vendor_assessment_url(inline_urls, &order).await?;
         if let Some(inline) = order.inline.as_mut() {
             inline.assessment_url = url;
         }
     }
-    let stored = receive(store, queue, order).await?;
+    let stored = receive(store, queue, order, checks).await?;
     stored
         .inline
         .map(|i| i.assessment_url)
         .ok_or(ReceiveError::NotInline)
+}
+
+/// Whether receiving `order` asks the vendor for its assessment URL (an inline order of a
+/// package without a URL template).
+pub fn asks_vendor(order: &Order) -> bool {
+    order
+        .inline
+        .as_ref()
+        .is_some_and(|i| i.url_source == InlineUrlSource::Vendor)
 }
 
 /// The vendor's answer to `inline-assessment:order-received` for `order` (not stored yet).
@@ -89,8 +114,21 @@ async fn vendor_assessment_url(
     })
 }
 
-async fn put_once(store: &Store, order: Order) -> Result<Order, ReceiveError> {
-    match store.put_order_if_absent(&order).await? {
+async fn put_once(
+    store: &Store,
+    order: Order,
+    checks: &OrderChecks<'_>,
+) -> Result<Order, ReceiveError> {
+    // Another transaction holding one of the items (SR's concurrent retry) is tried again.
+    let outcome = retry_on_conflict(|| store.put_order_checked(&order, checks))
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict => ReceiveError::Contended,
+            e => e.into(),
+        })?;
+    match outcome {
+        PutOrderOutcome::TokenRefused => Err(ReceiveError::TokenRefused),
+        PutOrderOutcome::CatalogChanged(catalog) => Err(ReceiveError::CatalogChanged(catalog)),
         PutOrderOutcome::Created => {
             metrics::emit(&[(Metric::OrdersReceived, 1.0)]);
             tracing::info!(company_id = %order.company_id, order_id = %order.order_id, package_id = %order.package.id, inline = order.inline.is_some(), "order accepted");

@@ -20,6 +20,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use catalog::CatalogCache;
 pub use companies::{ClientRecord, CompanyRecord, CompanyStatus, TokenRecord};
 pub use connections::{
     ConnectKeyRecord, ConsentSession, FailureCounter, Organisation, KEY_CLAIM_SECONDS,
@@ -29,7 +30,7 @@ pub use events::{
 };
 pub use files::{FileRecord, FileSource, FileState, StoredFile, UploadedFile};
 pub use orders::{
-    DeliveryRecord, OrderCursor, OrderFilter, OrderPage, PutOrderOutcome, ResultWrite,
+    DeliveryRecord, OrderChecks, OrderCursor, OrderFilter, OrderPage, PutOrderOutcome, ResultWrite,
 };
 pub use retry::{retry_on_conflict, MaybeConflict, WRITE_ATTEMPTS};
 pub use vendor_keys::{VendorKeyRecord, ADMIN_KEY_ID};

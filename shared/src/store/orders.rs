@@ -3,23 +3,77 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, CancellationReason, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
 use super::{from_item, key_of, keys, to_item, to_value, FileRecord, Item, Store, StoreError};
+use crate::auth::access_tokens::TokenClaims;
 use crate::ids::{IntegrationId, OrderId};
 use crate::orders::{DeliveryAttempt, DeliveryState, Order, Submission, VendorOrderStatus};
+use crate::packages::Catalog;
 use crate::sr::PackageResult;
 
-/// What happened to an order creation.
+/// What happened to an order creation ([`Store::put_order_checked`]); only `Created` wrote.
 #[derive(Debug)]
 pub enum PutOrderOutcome {
     Created,
     /// An order with this id exists already (SR retried, or the id was reused).
     Exists(Box<Order>),
+    /// The token's record is gone, revoked, expired, or issued to another company or
+    /// integration.
+    TokenRefused,
+    /// The catalog is no longer the version the order was accepted against: the current one
+    /// (`None` when the integration has none).
+    CatalogChanged(Option<Box<Catalog>>),
+}
+
+/// Which check of an order's transaction refused it, by the transaction's cancellation reasons
+/// (token check, catalog check, order put, in that order): the token first, then the catalog,
+/// then the order, with the item DynamoDB returned (`ALL_OLD`). `None` when no condition failed
+/// (a lost race, another error).
+fn refusal(reasons: &[CancellationReason]) -> Result<Option<Refusal>, StoreError> {
+    let failed = |i: usize| {
+        reasons
+            .get(i)
+            .filter(|r| r.code() == Some("ConditionalCheckFailed"))
+    };
+    if failed(0).is_some() {
+        return Ok(Some(Refusal::Token));
+    }
+    if let Some(catalog) = failed(1) {
+        let current = catalog.item().cloned().map(from_item).transpose()?;
+        return Ok(Some(Refusal::Catalog(current.map(Box::new))));
+    }
+    if let Some(order) = failed(2) {
+        let existing = order.item().cloned().map(from_item).transpose()?;
+        return Ok(Some(Refusal::Exists(existing.map(Box::new))));
+    }
+    Ok(None)
+}
+
+/// See [`refusal`].
+#[derive(Debug)]
+enum Refusal {
+    Token,
+    Catalog(Option<Box<Catalog>>),
+    /// `None` when the emulator did not return the existing order.
+    Exists(Option<Box<Order>>),
+}
+
+/// What [`Store::put_order_checked`] checks in the same transaction as the order's write.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderChecks<'a> {
+    /// The bearer token SR presented (its claims are read from the token, untrusted until
+    /// its record confirms them).
+    pub token: &'a TokenClaims,
+    /// The `version` of the catalog the order's package snapshot was taken from.
+    pub catalog_version: u64,
+    /// Tokens expiring at or before this instant are refused.
+    pub now: DateTime<Utc>,
 }
 
 /// One delivery attempt to record on its order.
@@ -109,9 +163,22 @@ where
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 
 impl Store {
-    /// Creates the order unless its id exists (a conditional write, so SR's retries of the same
-    /// POST yield exactly one order even when they race).
-    pub async fn put_order_if_absent(&self, order: &Order) -> Result<PutOrderOutcome, StoreError> {
+    /// Places a new order in ONE `TransactWriteItems` (SR's order endpoints make no other AWS
+    /// call on a warm path): it checks the presented token's record (issued to the token's
+    /// company and integration, unrevoked, unexpired at `checks.now`), checks that the catalog
+    /// the order's package was read from is still at `checks.catalog_version`, and puts the
+    /// order only if its id is new. Nothing is written unless all three hold.
+    ///
+    /// The failed checks are answered in that order: a refused token before a changed catalog
+    /// before an existing order. The existing order and the current catalog come back with the
+    /// cancellation (`ReturnValuesOnConditionCheckFailure=ALL_OLD`), so none is read again.
+    /// `Err(Conflict)` when another transaction held one of the items (SR's concurrent retry):
+    /// the caller tries again.
+    pub async fn put_order_checked(
+        &self,
+        order: &Order,
+        checks: &OrderChecks<'_>,
+    ) -> Result<PutOrderOutcome, StoreError> {
         let mut item = to_item(order, keys::order(&order.order_id));
         item.insert(
             keys::GSI1_PK.into(),
@@ -121,26 +188,87 @@ impl Store {
             keys::GSI1_SK.into(),
             AttributeValue::S(list_position(order)),
         );
-        let result = self
-            .db
-            .put_item()
+        let token = checks.token;
+        let token_check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::token(&token.company_id, &token.digest))))
+            .condition_expression(
+                "company_id = :company AND integration_id = :integration \
+                 AND expires_at > :now AND attribute_not_exists(revoked_at)",
+            )
+            .expression_attribute_values(":company", AttributeValue::S(token.company_id.clone()))
+            .expression_attribute_values(
+                ":integration",
+                AttributeValue::S(token.integration_id.clone()),
+            )
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(checks.now.timestamp().to_string()),
+            )
+            .build()
+            .expect("key and condition are set");
+        // Catalogs written before the version counter existed have none: they read as 0.
+        let catalog_condition = if checks.catalog_version == 0 {
+            "attribute_exists(pk) AND (attribute_not_exists(version) OR version = :version)"
+        } else {
+            "version = :version"
+        };
+        let catalog_check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::catalog(&order.integration_id))))
+            .condition_expression(catalog_condition)
+            .expression_attribute_values(
+                ":version",
+                AttributeValue::N(checks.catalog_version.to_string()),
+            )
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("key and condition are set");
+        let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("item is set");
+        let result = self
+            .db
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(token_check)
+                    .build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(catalog_check)
+                    .build(),
+            )
+            .transact_items(TransactWriteItem::builder().put(put).build())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(PutOrderOutcome::Created),
-            Err(e) if conditional_failed(&e) => {
+        let error = match result {
+            Ok(_) => return Ok(PutOrderOutcome::Created),
+            Err(e) => e,
+        };
+        match refusal(super::cancellation_reasons(&error))? {
+            Some(Refusal::Token) => return Ok(PutOrderOutcome::TokenRefused),
+            Some(Refusal::Catalog(current)) => return Ok(PutOrderOutcome::CatalogChanged(current)),
+            Some(Refusal::Exists(Some(existing))) => return Ok(PutOrderOutcome::Exists(existing)),
+            Some(Refusal::Exists(None)) => {
+                // DynamoDB returns the item with ALL_OLD; an emulator that does not is read.
                 let existing = self
                     .get_order(&order.order_id)
                     .await?
                     .ok_or(StoreError::Conflict)?;
-                Ok(PutOrderOutcome::Exists(Box::new(existing)))
+                return Ok(PutOrderOutcome::Exists(Box::new(existing)));
             }
-            Err(e) => Err(StoreError::of_write(e, "the order")),
+            None => {}
         }
+        if super::lost_race(&error) {
+            return Err(StoreError::Conflict);
+        }
+        Err(StoreError::of_transaction(error, "the order"))
     }
 
     pub async fn get_order(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
@@ -728,5 +856,66 @@ mod tests {
         assert!(forged("CATALOG", "ORDER", "2026#1").is_none());
         assert!(forged(&format!("ORDER#{}", "x".repeat(129)), "ORDER", "2026#x").is_none());
         assert!(forged("ORDER#1", "ORDER", &format!("{}#1", "z".repeat(300))).is_none());
+    }
+
+    fn reason(code: &str, item: Option<serde_json::Value>) -> CancellationReason {
+        let item = item.map(|value| {
+            let mut item: Item = serde_dynamo::to_item(value).unwrap();
+            item.insert("pk".into(), AttributeValue::S("pk".into()));
+            item.insert("sk".into(), AttributeValue::S("sk".into()));
+            item
+        });
+        CancellationReason::builder()
+            .code(code)
+            .set_item(item)
+            .build()
+    }
+
+    fn stored_order() -> serde_json::Value {
+        serde_json::to_value(crate::orders::test_support::order(serde_json::json!({}))).unwrap()
+    }
+
+    #[test]
+    fn a_refused_token_is_answered_before_a_changed_catalog_or_an_existing_order() {
+        let reasons = [
+            reason("ConditionalCheckFailed", None),
+            reason("ConditionalCheckFailed", None),
+            reason("ConditionalCheckFailed", Some(stored_order())),
+        ];
+        assert!(matches!(refusal(&reasons), Ok(Some(Refusal::Token))));
+    }
+
+    #[test]
+    fn a_changed_catalog_and_an_existing_order_come_back_with_the_cancellation() {
+        let catalog = serde_json::json!({"integration_id": "acme-org", "packages": {},
+                                         "version": 5, "updated_at": "2026-01-01T00:00:00Z"});
+        let reasons = [
+            reason("None", None),
+            reason("ConditionalCheckFailed", Some(catalog)),
+            reason("ConditionalCheckFailed", Some(stored_order())),
+        ];
+        match refusal(&reasons) {
+            Ok(Some(Refusal::Catalog(Some(current)))) => assert_eq!(current.version, 5),
+            other => panic!("{other:?}"),
+        }
+        let reasons = [
+            reason("None", None),
+            reason("None", None),
+            reason("ConditionalCheckFailed", Some(stored_order())),
+        ];
+        match refusal(&reasons) {
+            Ok(Some(Refusal::Exists(Some(existing)))) => assert_eq!(existing.order_id, "o1"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_lost_race_is_no_refusal() {
+        let reasons = [
+            reason("None", None),
+            reason("TransactionConflict", None),
+            reason("None", None),
+        ];
+        assert!(matches!(refusal(&reasons), Ok(None)));
     }
 }
