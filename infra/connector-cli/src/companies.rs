@@ -231,6 +231,7 @@ mod tests {
             client_id: "src_x".into(),
             created_at: at,
             updated_at: at,
+            connected_by: None,
         }
     }
 
