@@ -394,7 +394,10 @@ mod tests {
         let now = Utc::now();
         let a = company_connected_event("acme", "acme-org", None, now);
         assert_eq!(a.kind, EventKind::CompanyConnected.as_str());
-        assert_ne!(a.id, company_connected_event("acme", "acme-org", None, now).id);
+        assert_ne!(
+            a.id,
+            company_connected_event("acme", "acme-org", None, now).id
+        );
     }
 
     #[test]

@@ -17,9 +17,8 @@ use openidconnect::core::{
 use openidconnect::{
     AdditionalClaims, AuthenticationContextClass, AuthenticationFlow, AuthorizationCode, Client,
     ClientId, ClientSecret, CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IdTokenFields, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, RequestTokenError, Scope, StandardErrorResponse, StandardTokenResponse,
-    TokenResponse,
+    EndpointSet, IdTokenFields, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope, StandardErrorResponse, StandardTokenResponse, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -120,7 +119,7 @@ pub enum OidcError {
 /// The relying party of one identity provider; discovery is cached for [`METADATA_TTL`].
 pub struct IdentityProvider {
     settings: OidcSettings,
-    http: reqwest::Client,
+    http: Http,
     metadata: tokio::sync::Mutex<Option<(Instant, Arc<CoreProviderMetadata>)>>,
 }
 
@@ -131,12 +130,15 @@ impl IdentityProvider {
             .timeout(REQUEST_TIMEOUT)
             // Following a redirect from the IdP's endpoints would let it send us anywhere.
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("sr-assessment-connector/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                "sr-assessment-connector/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .build()
             .expect("a reqwest client with static settings always builds");
         Self {
             settings,
-            http,
+            http: Http(http),
             metadata: tokio::sync::Mutex::new(None),
         }
     }
@@ -184,12 +186,11 @@ impl IdentityProvider {
         client_secret: &str,
     ) -> Result<VerifiedUser, OidcError> {
         let client = self.client(Some(client_secret), redirect_uri).await?;
-        let http = |request| send(&self.http, request);
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| OidcError::Unavailable(format!("no token endpoint: {e}")))?
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()))
-            .request_async(&http)
+            .request_async(&self.http)
             .await
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(answer) => {
@@ -198,14 +199,11 @@ impl IdentityProvider {
                 RequestTokenError::Request(e) => OidcError::Unavailable(e.to_string()),
                 other => OidcError::Unavailable(other.to_string()),
             })?;
-        let id_token = response
-            .id_token()
-            .ok_or_else(|| OidcError::InvalidIdToken("the token response has no id_token".into()))?;
+        let id_token = response.id_token().ok_or_else(|| {
+            OidcError::InvalidIdToken("the token response has no id_token".into())
+        })?;
         let claims = id_token
-            .claims(
-                &client.id_token_verifier(),
-                &Nonce::new(nonce.to_string()),
-            )
+            .claims(&client.id_token_verifier(), &Nonce::new(nonce.to_string()))
             .map_err(|e| OidcError::InvalidIdToken(e.to_string()))?;
         Ok(VerifiedUser {
             subject: claims.subject().to_string(),
@@ -243,17 +241,35 @@ impl IdentityProvider {
                 return Ok(metadata.clone());
             }
         }
-        let http = |request| send(&self.http, request);
-        let metadata = CoreProviderMetadata::discover_async(self.settings.issuer.clone(), &http)
-            .await
-            .map_err(|e| OidcError::Unavailable(format!("discovery: {e}")))?;
+        let metadata =
+            CoreProviderMetadata::discover_async(self.settings.issuer.clone(), &self.http)
+                .await
+                .map_err(|e| OidcError::Unavailable(format!("discovery: {e}")))?;
         let metadata = Arc::new(metadata);
         *cached = Some((Instant::now(), metadata.clone()));
         Ok(metadata)
     }
 }
 
-/// `openidconnect`'s HTTP client, served by the connector's reqwest (one TLS stack).
+/// `openidconnect`'s HTTP client, served by the connector's reqwest (one TLS stack). A boxed
+/// `Send` future: the consent function's handler future must be `Send` for the Lambda runtime.
+struct Http(reqwest::Client);
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for Http {
+    type Error = reqwest::Error;
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<openidconnect::HttpResponse, reqwest::Error>>
+                + Send
+                + 'c,
+        >,
+    >;
+
+    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
+        Box::pin(send(&self.0, request))
+    }
+}
+
 async fn send(
     http: &reqwest::Client,
     request: openidconnect::HttpRequest,

@@ -28,8 +28,9 @@ pub const SIGNED_IN_SECONDS: i64 = 900;
 /// `amr` values (RFC 8176 §2) that show a multi-factor sign-in: `mfa` and `mca` say so outright;
 /// a one-time code, an SMS or call, a hardware, software or smart-card key is a second factor
 /// next to the password. `totp` is not in RFC 8176 but some providers send it.
-pub const MULTI_FACTOR_METHODS: &[&str] =
-    &["mfa", "mca", "otp", "totp", "sms", "tel", "hwk", "swk", "sc"];
+pub const MULTI_FACTOR_METHODS: &[&str] = &[
+    "mfa", "mca", "otp", "totp", "sms", "tel", "hwk", "swk", "sc",
+];
 
 /// How admins connect on the consent page (`CONSENT_SIGN_IN`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +73,11 @@ impl SignInConfig {
         get: impl Fn(&str) -> Option<String>,
         allow_insecure: bool,
     ) -> Result<Self, String> {
-        let get = |name: &str| get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let mode = match get("CONSENT_SIGN_IN").as_deref() {
             None | Some("keys") => SignInMode::Keys,
             Some("oidc") => SignInMode::Oidc,
@@ -91,7 +96,8 @@ impl SignInConfig {
             });
         }
         let required = |name: &str| {
-            get(name).ok_or_else(|| format!("{name} is required when CONSENT_SIGN_IN is oidc or both"))
+            get(name)
+                .ok_or_else(|| format!("{name} is required when CONSENT_SIGN_IN is oidc or both"))
         };
         let issuer = required("OIDC_ISSUER_URL")?;
         let parsed = url::Url::parse(&issuer).map_err(|e| format!("OIDC_ISSUER_URL: {e}"))?;
@@ -116,7 +122,11 @@ impl SignInConfig {
         let require_mfa = match get("OIDC_REQUIRE_MFA").as_deref() {
             None | Some("false") => false,
             Some("true") => true,
-            Some(other) => return Err(format!("OIDC_REQUIRE_MFA is `{other}`; expected true or false")),
+            Some(other) => {
+                return Err(format!(
+                    "OIDC_REQUIRE_MFA is `{other}`; expected true or false"
+                ))
+            }
         };
         let settings = crate::oidc::OidcSettings {
             issuer: openidconnect::IssuerUrl::new(issuer)
@@ -298,13 +308,20 @@ impl SignIn<'_> {
             .filter(|s| !state.is_empty() && s.expires_at > now.timestamp())
             .ok_or(SignInError::UnknownState)?;
         let same_browser = browser_binding.is_some_and(|b| {
-            bool::from(hash_secret(b).as_bytes().ct_eq(stored.browser_digest.as_bytes()))
+            bool::from(
+                hash_secret(b)
+                    .as_bytes()
+                    .ct_eq(stored.browser_digest.as_bytes()),
+            )
         });
         if !same_browser {
             tracing::warn!(company_id = %stored.company_id, "sign-in callback from another browser");
             return Err(SignInError::OtherBrowser);
         }
-        let client_secret = self.secrets.get_string(&self.policy.client_secret_id).await?;
+        let client_secret = self
+            .secrets
+            .get_string(&self.policy.client_secret_id)
+            .await?;
         let user = self
             .provider
             .verify(
@@ -410,7 +427,9 @@ mod tests {
         assert!(policy.require_mfa);
         assert_eq!(policy.mfa_acr_values, ["urn:mfa"]);
         assert_eq!(policy.organisations_claim, "organisations");
-        assert!(config(&oidc[..3], false).unwrap_err().contains("OIDC_CLIENT_SECRET_ID"));
+        assert!(config(&oidc[..3], false)
+            .unwrap_err()
+            .contains("OIDC_CLIENT_SECRET_ID"));
         let mut http = oidc;
         http[1] = ("OIDC_ISSUER_URL", "http://127.0.0.1:5332");
         assert!(config(&http, false).unwrap_err().contains("https"));
