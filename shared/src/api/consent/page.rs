@@ -153,13 +153,12 @@ impl ConsentApi {
                     a #sign-in .button href=(sign_in_href(c)) { "Sign in with " (vendor) }
                 }
                 @if self.mode.keys() {
-                    @if self.mode.oidc() {
-                        p.or { "or use a connect key from " (vendor) ":" }
-                    }
                     form #consent-form method="post" {
                         (hidden_fields(c))
                         input type="hidden" name="step" value="key";
-                        label for="connect-key" { "Connect key from " (vendor) }
+                        label for="connect-key" {
+                            (if self.mode.oidc() { "Or a connect key from " } else { "Connect key from " }) (vendor)
+                        }
                         input #connect-key type="text" name="connect_key" autocomplete="off" spellcheck="false" required;
                         button #give-consent type="submit" { "Give consent" }
                     }
@@ -321,5 +320,4 @@ input[type=text]{width:100%;padding:8px;font-size:16px;border:1px solid #9aa5b1;
 fieldset{border:1px solid #d3dae3;border-radius:4px;margin:6px 0;padding:6px 12px}\
 .option{display:flex;align-items:center;gap:8px}.option label{display:inline;margin:3px 0;font-weight:400}\
 button,.button{display:block;width:100%;margin-top:10px;padding:10px;font-size:16px;font-weight:600;background:#0b6ff4;color:#fff;border:0;border-radius:4px;cursor:pointer;text-align:center;text-decoration:none}\
-.or{margin-top:10px;color:#52606d}\
 .error{color:#b42318;font-weight:600}";
