@@ -116,7 +116,7 @@ pub enum OidcError {
     Settings(String),
 }
 
-/// The relying party of one identity provider; discovery is cached for [`METADATA_TTL`].
+/// The relying party of one identity provider; discovery (with the JWKS) is reused for ten minutes.
 pub struct IdentityProvider {
     settings: OidcSettings,
     http: Http,
