@@ -423,6 +423,7 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
                                 # sign-in: a state and a signed-in session are used once
                                 (table, "dynamodb:DeleteItem"),
                                 ("OidcClientSecret", "secretsmanager:GetSecretValue"),
+                                (signing, "secretsmanager:GetSecretValue"),
                                 (company, "secretsmanager:CreateSecret"),
                                 (company, "secretsmanager:PutSecretValue"),
                                 # a company disabled earlier connects again: its secret is restored

@@ -147,6 +147,11 @@ impl IdentityProvider {
         &self.settings
     }
 
+    /// The HTTP client (no redirects followed), for the vendor's other sign-in endpoints.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http.0
+    }
+
     /// The authorization request: a fresh `state`, `nonce` and PKCE S256 pair, the configured
     /// scopes and `acr_values`, back to `redirect_uri`.
     pub async fn authorization(&self, redirect_uri: &str) -> Result<Authorization, OidcError> {

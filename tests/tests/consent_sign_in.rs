@@ -297,3 +297,125 @@ async fn the_page_offers_sign_in_next_to_the_key_and_an_error_from_the_idp_is_sh
     let answer = browser.get(&cancelled).await;
     assert_refused(&answer, StatusCode::BAD_REQUEST, "access_denied");
 }
+
+/// Where the IdP cannot carry organisations, the vendor's endpoint lists them: asked with a
+/// request signed like the webhooks. In-process consent page (the shared local stack has one
+/// environment), the real IdP for the sign-in.
+#[tokio::test]
+async fn organisations_can_come_from_the_vendors_signed_endpoint() {
+    use axum::body::Bytes;
+    use axum::http::HeaderMap;
+    use connector::onboarding::sign_in::SignInConfig;
+    use connector_tests::consent::{api, html};
+    use connector_tests::request;
+    use std::sync::{Arc, Mutex};
+
+    let stack = Stack::connect().await;
+    stack.configure_partner().await;
+    let signing_secret = stack
+        .secrets
+        .get_string(&stack.env["WEBHOOK_SIGNING_SECRET_ID"])
+        .await
+        .unwrap();
+    let received: Arc<Mutex<Vec<(HeaderMap, Bytes)>>> = Arc::default();
+    let seen = received.clone();
+    let endpoint = axum::Router::new().route(
+        "/orgs",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| async move {
+            seen.lock().unwrap().push((headers, body));
+            axum::Json(serde_json::json!({"organisations": [
+                {"id": "endpoint-one", "name": "Endpoint One"},
+                {"id": "endpoint-two", "name": "Endpoint Two"}
+            ]}))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, endpoint).await });
+
+    let mut env = stack.env.clone();
+    env.insert("CONSENT_SIGN_IN".into(), "oidc".into());
+    env.insert(
+        "OIDC_ORGANISATIONS_URL".into(),
+        format!("http://127.0.0.1:{port}/orgs"),
+    );
+    let config = SignInConfig::from_lookup(|k| env.get(k).cloned(), true).unwrap();
+    let consent = api(&stack).with_sign_in(config);
+    let company = unique("signin-endpoint");
+
+    let cookie_of = |response: &lambda_http::Response<lambda_http::Body>, name: &str| {
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|c| c.to_str().ok())
+            .find_map(|c| {
+                c.split(';')
+                    .next()?
+                    .strip_prefix(&format!("{name}="))
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| panic!("{name} cookie set"))
+    };
+    let start = consent
+        .handle(request(
+            lambda_http::http::Method::GET,
+            &format!("/integration?companyId={company}&signIn=1"),
+            &[],
+            "",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 303);
+    let binding = cookie_of(&start, "consent_sign_in");
+    let to_idp = Url::parse(start.headers()["location"].to_str().unwrap()).unwrap();
+    let mut browser = Browser::new();
+    let answer = browser.get(&to_idp).await;
+    let callback = log_in(&mut browser, answer, MFA_USER).await;
+
+    let back = consent
+        .handle(request(
+            lambda_http::http::Method::GET,
+            &format!("/integration/callback?{}", callback.query().unwrap()),
+            &[("cookie", &format!("consent_sign_in={binding}"))],
+            "",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(back.status(), 303, "{}", html(&back));
+    let session = cookie_of(&back, "consent_signed_in");
+    let page = consent
+        .handle(request(
+            lambda_http::http::Method::GET,
+            &format!("/integration?companyId={company}"),
+            &[("cookie", &format!("consent_signed_in={session}"))],
+            "",
+        ))
+        .await
+        .unwrap();
+    let page = html(&page);
+    assert!(page.contains("Endpoint Two"), "{page}");
+    assert!(
+        !page.contains("Acme Sweden"),
+        "the endpoint, not the claim: {page}"
+    );
+
+    let (headers, body) = received
+        .lock()
+        .unwrap()
+        .pop()
+        .expect("the endpoint was asked");
+    connector::webhooks::verify(
+        signing_secret.as_bytes(),
+        headers["x-connector-timestamp"].to_str().unwrap(),
+        headers["x-connector-signature"].to_str().unwrap(),
+        &body,
+        chrono::Utc::now(),
+        std::time::Duration::from_secs(300),
+    )
+    .expect("signed with the webhook signing secret");
+    let asked: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(asked["type"], "user.organisations");
+    assert_eq!(asked["subject"], "user-mfa");
+    assert_eq!(asked["email"], MFA_USER);
+}

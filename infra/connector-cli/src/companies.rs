@@ -315,7 +315,10 @@ mod tests {
             "{text}"
         );
         let parsed: Value = serde_json::from_str(&render_details(&details, true)).unwrap();
-        assert_eq!(parsed["company"]["connected_by"]["email"], "ada@vendor.example");
+        assert_eq!(
+            parsed["company"]["connected_by"]["email"],
+            "ada@vendor.example"
+        );
     }
 
     #[test]

@@ -135,12 +135,32 @@ impl SignInConfig {
             scopes,
             acr_values: acr_values.clone(),
         };
+        let organisations_url = match get("OIDC_ORGANISATIONS_URL") {
+            None => None,
+            Some(raw) => {
+                let url =
+                    url::Url::parse(&raw).map_err(|e| format!("OIDC_ORGANISATIONS_URL: {e}"))?;
+                if url.scheme() != "https" && !(allow_insecure && url.scheme() == "http") {
+                    return Err("OIDC_ORGANISATIONS_URL must be an https:// URL".into());
+                }
+                Some(url)
+            }
+        };
+        let signing_secret_id = get("WEBHOOK_SIGNING_SECRET_ID");
+        if organisations_url.is_some() && signing_secret_id.is_none() {
+            return Err(
+                "OIDC_ORGANISATIONS_URL needs WEBHOOK_SIGNING_SECRET_ID (its requests are signed)"
+                    .into(),
+            );
+        }
         let policy = SignInPolicy {
             require_mfa,
             mfa_acr_values: acr_values,
             organisations_claim: get("OIDC_ORGANISATIONS_CLAIM")
                 .unwrap_or_else(|| "organisations".into()),
             client_secret_id: required("OIDC_CLIENT_SECRET_ID")?,
+            organisations_url,
+            signing_secret_id,
         };
         Ok(Self {
             mode,
@@ -162,7 +182,17 @@ pub struct SignInPolicy {
     pub organisations_claim: String,
     /// The Secrets Manager secret holding the client secret.
     pub client_secret_id: String,
+    /// The vendor's endpoint that lists a user's organisations, when the IdP cannot carry them
+    /// in a claim (`OIDC_ORGANISATIONS_URL`); asked instead of the claim.
+    pub organisations_url: Option<url::Url>,
+    /// The webhooks' HMAC key (`WEBHOOK_SIGNING_SECRET_ID`), which signs those requests.
+    pub signing_secret_id: Option<String>,
 }
+
+/// How long the vendor's organisations endpoint may take, in seconds.
+pub const ORGANISATIONS_TIMEOUT_SECONDS: u64 = 3;
+/// The `type` of the organisations request's body (and its signature headers).
+pub const ORGANISATIONS_REQUEST: &str = "user.organisations";
 
 /// Whether `user` signed in with more than a password: an `amr` of [`MULTI_FACTOR_METHODS`], or
 /// an `acr` the vendor listed.
@@ -232,6 +262,9 @@ pub enum SignInError {
     /// The user may connect no organisation.
     #[error("the user belongs to no organisation")]
     NoOrganisation,
+    /// The vendor's organisations endpoint failed (unreachable, slow, not 2xx, not a list).
+    #[error("the organisations endpoint failed: {0}")]
+    OrganisationsEndpoint(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -336,8 +369,10 @@ impl SignIn<'_> {
             tracing::info!(company_id = %stored.company_id, amr = ?user.amr, acr = ?user.acr, "sign-in without MFA refused");
             return Err(SignInError::MfaRequired);
         }
-        let organisations =
-            organisations_from_claim(user.claims.get(&self.policy.organisations_claim));
+        let organisations = match &self.policy.organisations_url {
+            Some(url) => self.organisations_from_endpoint(url, &user).await?,
+            None => organisations_from_claim(user.claims.get(&self.policy.organisations_claim)),
+        };
         if organisations.is_empty() {
             return Err(SignInError::NoOrganisation);
         }
@@ -357,6 +392,63 @@ impl SignIn<'_> {
             session_cookie,
             session,
         })
+    }
+
+    /// Asks the vendor's endpoint which organisations `user` may connect: a POST of
+    /// `{"id", "type": "user.organisations", "issuer", "subject", "email"}` signed like a webhook
+    /// (`X-Connector-Timestamp`, `X-Connector-Signature`), answered within
+    /// [`ORGANISATIONS_TIMEOUT_SECONDS`] with `{"organisations": [...]}` in any form the claim
+    /// takes.
+    async fn organisations_from_endpoint(
+        &self,
+        url: &url::Url,
+        user: &VerifiedUser,
+    ) -> Result<Vec<Organisation>, SignInError> {
+        let secret_id = self.policy.signing_secret_id.as_deref().ok_or_else(|| {
+            SignInError::OrganisationsEndpoint("no signing secret configured".into())
+        })?;
+        let secret = self.secrets.get_string(secret_id).await?;
+        let id = random_token(12);
+        let body = serde_json::to_vec(&serde_json::json!({
+            "id": id,
+            "type": ORGANISATIONS_REQUEST,
+            "issuer": self.provider.settings().issuer.as_str(),
+            "subject": user.subject,
+            "email": user.email,
+        }))
+        .expect("a JSON object serializes");
+        let mut request = self
+            .provider
+            .http()
+            .post(url.clone())
+            .timeout(std::time::Duration::from_secs(
+                ORGANISATIONS_TIMEOUT_SECONDS,
+            ))
+            .header("content-type", "application/json")
+            .header("accept", "application/json");
+        let headers = crate::webhooks::signature_headers(
+            &[secret.as_bytes()],
+            &id,
+            ORGANISATIONS_REQUEST,
+            &body,
+            Utc::now().timestamp(),
+        );
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        // Without the URL in errors: it may carry a token of the vendor's in its query.
+        let failed =
+            |e: reqwest::Error| SignInError::OrganisationsEndpoint(e.without_url().to_string());
+        let response = request.body(body).send().await.map_err(failed)?;
+        if !response.status().is_success() {
+            return Err(SignInError::OrganisationsEndpoint(format!(
+                "answered HTTP {}",
+                response.status().as_u16()
+            )));
+        }
+        let answer: Value = response.json().await.map_err(failed)?;
+        let list = answer.get("organisations").unwrap_or(&answer);
+        Ok(organisations_from_claim(Some(list)))
     }
 
     /// The signed-in session the cookie names, if it is for `company_id` and has not expired.
@@ -434,6 +526,17 @@ mod tests {
         http[1] = ("OIDC_ISSUER_URL", "http://127.0.0.1:5332");
         assert!(config(&http, false).unwrap_err().contains("https"));
         assert!(config(&http, true).is_ok());
+        let mut endpoint = oidc.to_vec();
+        endpoint.push(("OIDC_ORGANISATIONS_URL", "https://vendor.example/orgs"));
+        assert!(config(&endpoint, false)
+            .unwrap_err()
+            .contains("WEBHOOK_SIGNING_SECRET_ID"));
+        endpoint.push(("WEBHOOK_SIGNING_SECRET_ID", "arn:secret"));
+        let (_, policy) = config(&endpoint, false).unwrap().oidc.unwrap();
+        assert_eq!(
+            policy.organisations_url.unwrap().host_str(),
+            Some("vendor.example")
+        );
     }
 
     #[test]
