@@ -78,16 +78,7 @@ impl Onboarding<'_> {
         integration_id: &str,
         now: DateTime<Utc>,
     ) -> Result<KeyConnection, OnboardingError> {
-        let connected = self
-            .store
-            .get_company(company_id)
-            .await?
-            .is_some_and(|c| c.status == CompanyStatus::Active);
-        if connected {
-            tracing::info!(
-                company_id = %company_id,
-                "consent for a company that is connected already; nothing changed"
-            );
+        if self.connected_already(company_id).await? {
             return Ok(KeyConnection::AlreadyConnected);
         }
         let claim = random_token(16);
@@ -135,6 +126,16 @@ impl Onboarding<'_> {
         integration_id: &str,
         connected_by: ConnectedBy,
     ) -> Result<KeyConnection, OnboardingError> {
+        if self.connected_already(company_id).await? {
+            return Ok(KeyConnection::AlreadyConnected);
+        }
+        self.connect_as(company_id, integration_id, Some(connected_by))
+            .await
+            .map(KeyConnection::Connected)
+    }
+
+    /// Whether `company_id` is ACTIVE already: consent then changes nothing.
+    async fn connected_already(&self, company_id: &CompanyId) -> Result<bool, OnboardingError> {
         let connected = self
             .store
             .get_company(company_id)
@@ -143,13 +144,10 @@ impl Onboarding<'_> {
         if connected {
             tracing::info!(
                 company_id = %company_id,
-                "signed-in consent for a company that is connected already; nothing changed"
+                "consent for a company that is connected already; nothing changed"
             );
-            return Ok(KeyConnection::AlreadyConnected);
         }
-        self.connect_as(company_id, integration_id, Some(connected_by))
-            .await
-            .map(KeyConnection::Connected)
+        Ok(connected)
     }
 
     /// Connects `company_id` to the vendor's `integration_id` and returns the stored company.
