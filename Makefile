@@ -8,8 +8,9 @@ PYTHON ?= python3
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: ## Install the tools the local stack needs (idempotent): moto, cfn-lint, cargo-lambda
+setup: ## Install the tools the local stack needs (idempotent): moto, cfn-lint, cargo-lambda; the local OpenID provider (npm oidc-provider)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+	npm ci --prefix infra/oidc-provider --no-audit --no-fund --silent
 
 setup-browser: ## Install Debian's Chromium and playwright-core for the consent-page browser test
 	bash infra/install-browser.sh

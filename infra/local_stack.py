@@ -333,6 +333,8 @@ class LocalStack:
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr)
     # values remembered for the env file
     secret_values: dict[str, str] = field(default_factory=dict)
+    # --secret-value LOGICAL_ID=VALUE: a secret's local value (e.g. the local IdP's client secret)
+    secret_overrides: dict[str, str] = field(default_factory=dict)
     queue_urls: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -471,6 +473,8 @@ class LocalStack:
     # ---- Secrets Manager
     def secret_value(self, logical_id: str, name: str, props: dict[str, Any],
                      existing: str | None) -> str:
+        if logical_id in self.secret_overrides:
+            return self.secret_overrides[logical_id]
         lowered = f"{logical_id} {name}".lower()
         if "partnercredential" in lowered.replace("-", "").replace("_", ""):
             return json.dumps({"client_id": self.partner_client_id,
@@ -749,6 +753,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="vendor API key (default: keep the existing one or generate 48 characters)")
     parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
                         help="template parameter override (repeatable)")
+    parser.add_argument("--secret-value", action="append", default=[], metavar="LOGICAL_ID=VALUE",
+                        help="a template secret's local value (repeatable)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="env file value override or extra variable (repeatable)")
     args = parser.parse_args(argv)
@@ -767,6 +773,7 @@ def main(argv: list[str] | None = None) -> int:
         partner_client_id=args.partner_client_id,
         partner_client_secret=args.partner_client_secret,
         vendor_api_key=args.vendor_api_key,
+        secret_overrides=parse_pairs(args.secret_value, "--secret-value"),
     )
     try:
         stack.create_all()

@@ -194,6 +194,7 @@ run_st get-package get-package --include-path '/packages/{assessmentPackageId}' 
 run_st create-order create-order --include-path /packages/orders "${SR_AUTH[@]}"
 run_st create-inline-order create-inline-order --include-path /packages/inline/orders "${SR_AUTH[@]}"
 run_st consent consent --include-path /integration
+run_st consent-callback consent --include-path /integration/callback
 # Last: a generated call may disable the company whose token the other runs use.
 run_st disable-integration disable-integration --include-path '/integrations/companies/{companyId}' "${SR_AUTH[@]}"
 

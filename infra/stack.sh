@@ -6,6 +6,8 @@
 #   lambda    cargo lambda watch (all functions of the workspace, with .local/env)
 #   poller    infra/sqs_poller.py: results queue -> result-publisher function
 #   webhooks  infra/sqs_poller.py: notifications queue -> webhook-dispatcher function
+#   idp       the vendor's OpenID provider for consent sign-in (infra/oidc-provider/server.mjs,
+#             npm oidc-provider; `make setup` installs it)
 #
 # Usage: infra/stack.sh up|down|status|logs [COMPONENT]
 #
@@ -29,7 +31,10 @@
 #                              default), kombo or both
 #   LOCAL_LOG_LEVEL=trace      the template's LogLevel for the local functions: the most verbose
 #                              one, so tests/tests/logs.rs checks that even it leaks no secret
-#   STACK_COMPONENTS=moto,sim,lambda,poller,webhooks   (subset to start, e.g. "moto")
+#   IDP_PORT=SR_SIM_PORT+1     the local OpenID provider's port (issuer http://127.0.0.1:IDP_PORT)
+#   LOCAL_CONSENT_SIGN_IN=both CONSENT_SIGN_IN of the local functions (keys, oidc or both)
+#   LOCAL_OIDC_REQUIRE_MFA=true OIDC_REQUIRE_MFA of the local functions
+#   STACK_COMPONENTS=moto,sim,idp,lambda,poller,webhooks   (subset to start, e.g. "moto")
 #   LAMBDA_READY_TIMEOUT=600   seconds to wait for cargo lambda to answer
 #   SIM_READY_TIMEOUT=60 MOTO_READY_TIMEOUT=30 STOP_TIMEOUT=15
 #   PYTHON=python3 SR_SIM_BIN=<cargo target dir>/debug/sr-simulator (infra/cargo_target.py)
@@ -42,6 +47,11 @@ HOST=127.0.0.1
 MOTO_PORT="${MOTO_PORT:-5320}"
 SR_SIM_PORT="${SR_SIM_PORT:-5310}"
 LAMBDA_PORT="${LAMBDA_PORT:-9000}"
+IDP_PORT="${IDP_PORT:-$((SR_SIM_PORT + 1))}"
+LOCAL_CONSENT_SIGN_IN="${LOCAL_CONSENT_SIGN_IN:-both}"
+LOCAL_OIDC_REQUIRE_MFA="${LOCAL_OIDC_REQUIRE_MFA:-true}"
+# The local IdP's client secret for the connector (a local value, like the partner credential).
+LOCAL_IDP_CLIENT_SECRET="${LOCAL_IDP_CLIENT_SECRET:-local-idp-secret}"
 STACK_NAME="${STACK_NAME:-sr-connector-local}"
 PARTNER_CLIENT_ID="${PARTNER_CLIENT_ID:-local-partner}"
 PARTNER_CLIENT_SECRET="${PARTNER_CLIENT_SECRET:-local-partner-secret}"
@@ -51,7 +61,7 @@ LOCAL_CONSENT_REDIRECT_HOSTS="${LOCAL_CONSENT_REDIRECT_HOSTS:-127.0.0.1,localhos
 LOCAL_WEBHOOK_URL="${LOCAL_WEBHOOK_URL:-}"
 LOCAL_WEBHOOK_FORMAT="${LOCAL_WEBHOOK_FORMAT:-}"
 LOCAL_LOG_LEVEL="${LOCAL_LOG_LEVEL:-trace}"
-STACK_COMPONENTS="${STACK_COMPONENTS:-moto,sim,lambda,poller,webhooks}"
+STACK_COMPONENTS="${STACK_COMPONENTS:-moto,sim,idp,lambda,poller,webhooks}"
 LAMBDA_READY_TIMEOUT="${LAMBDA_READY_TIMEOUT:-600}"
 SIM_READY_TIMEOUT="${SIM_READY_TIMEOUT:-60}"
 MOTO_READY_TIMEOUT="${MOTO_READY_TIMEOUT:-30}"
@@ -65,9 +75,12 @@ MOTO_URL="http://$HOST:$MOTO_PORT"
 SR_SIM_URL="http://$HOST:$SR_SIM_PORT"
 LAMBDA_URL="http://$HOST:$LAMBDA_PORT"
 LAMBDA_INVOKE_URL_PREFIX="$LAMBDA_URL/lambda-url"
+IDP_URL="http://$HOST:$IDP_PORT"
+# The consent function's sign-in callback as cargo lambda serves it (the IdP's redirect URI).
+CONSENT_CALLBACK_URL="$LAMBDA_INVOKE_URL_PREFIX/consent/integration/callback"
 ENV_FILE="$STATE_DIR/env"
 STACK_ENV_FILE="$STATE_DIR/stack.env"
-ALL_COMPONENTS=(moto sim lambda poller webhooks)
+ALL_COMPONENTS=(moto sim idp lambda poller webhooks)
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -168,6 +181,10 @@ check_tools() {
   if wants sim; then
     [[ -x "$SR_SIM_BIN" ]] || die "$SR_SIM_BIN not found: run 'cargo build --workspace' first"
   fi
+  if wants idp; then
+    [[ -d "$ROOT/infra/oidc-provider/node_modules/oidc-provider" ]] \
+      || die "the local IdP is not installed: run 'make setup' (npm ci --prefix infra/oidc-provider)"
+  fi
   if wants lambda; then
     cargo lambda --version >/dev/null 2>&1 \
       || die "cargo lambda not found: run '$PYTHON -m pip install -r infra/requirements.txt'"
@@ -212,6 +229,16 @@ up_moto() {
     --set "CONSENT_REDIRECT_HOSTS=$LOCAL_CONSENT_REDIRECT_HOSTS"
     # A value with a space: local_stack.py quotes it for cargo lambda's env-file parser.
     --set "VENDOR_NAME=$LOCAL_VENDOR_NAME"
+    # Consent sign-in against the local IdP (component idp); http issuer allowed locally.
+    --set "CONSENT_SIGN_IN=$LOCAL_CONSENT_SIGN_IN"
+    --set "OIDC_ISSUER_URL=$IDP_URL"
+    --set "OIDC_CLIENT_ID=connector-local"
+    --set "OIDC_SCOPES=email organisations"
+    --set "OIDC_REQUIRE_MFA=$LOCAL_OIDC_REQUIRE_MFA"
+    --set "OIDC_ACR_VALUES=urn:acme:mfa"
+    --set "OIDC_REDIRECT_URL=$CONSENT_CALLBACK_URL"
+    --parameter "ConsentSignIn=$LOCAL_CONSENT_SIGN_IN"
+    --secret-value "OidcClientSecret=$LOCAL_IDP_CLIENT_SECRET"
   )
   if [[ -n "$VENDOR_API_KEY" ]]; then args+=(--vendor-api-key "$VENDOR_API_KEY"); fi
   if [[ -n "$LOCAL_WEBHOOK_URL" ]]; then args+=(--set "WEBHOOK_URL=$LOCAL_WEBHOOK_URL"); fi
@@ -234,6 +261,21 @@ up_sim() {
     [[ "$code" == 200 ]] && break
     is_running sim || fail_component sim "sr-simulator exited"
     ((SECONDS < deadline)) || fail_component sim "not ready after ${SIM_READY_TIMEOUT}s"
+    sleep 0.3
+  done
+}
+
+up_idp() {
+  if already_running idp "$IDP_URL"; then return; fi
+  ensure_port_free idp "$IDP_URL/"
+  log "idp: starting the local OpenID provider at $IDP_URL"
+  export IDP_CLIENT_SECRET="$LOCAL_IDP_CLIENT_SECRET"
+  start_bg idp "$IDP_URL" node "$ROOT/infra/oidc-provider/server.mjs" \
+    --host "$HOST" --port "$IDP_PORT" --redirect-uri "$CONSENT_CALLBACK_URL"
+  local deadline=$((SECONDS + SIM_READY_TIMEOUT))
+  until port_answers "$IDP_URL/.well-known/openid-configuration"; do
+    is_running idp || fail_component idp "the OpenID provider exited"
+    ((SECONDS < deadline)) || fail_component idp "not ready after ${SIM_READY_TIMEOUT}s"
     sleep 0.3
   done
 }
@@ -325,6 +367,7 @@ write_stack_env() {
     echo "SR_SIM_URL=$SR_SIM_URL"
     echo "LAMBDA_URL=$LAMBDA_URL"
     echo "LAMBDA_INVOKE_URL_PREFIX=$LAMBDA_INVOKE_URL_PREFIX"
+    echo "IDP_URL=$IDP_URL"
     if [[ -f "$ENV_FILE" ]]; then cat "$ENV_FILE"; fi
   } >"$tmp"
   chmod 600 "$tmp"
@@ -340,6 +383,7 @@ cmd_up() {
   check_tools
   if wants moto; then up_moto; fi
   if wants sim; then up_sim; fi
+  if wants idp; then up_idp; fi
   if wants lambda; then up_lambda; fi
   if wants poller; then up_poller; fi
   if wants webhooks; then up_webhooks; fi
@@ -347,6 +391,7 @@ cmd_up() {
   log "up: $STACK_COMPONENTS"
   if wants moto; then echo "MOTO_URL=$MOTO_URL"; fi
   if wants sim; then echo "SR_SIM_URL=$SR_SIM_URL"; fi
+  if wants idp; then echo "IDP_URL=$IDP_URL"; fi
   if wants lambda; then
     echo "LAMBDA_URL=$LAMBDA_URL"
     echo "LAMBDA_INVOKE_URL_PREFIX=$LAMBDA_INVOKE_URL_PREFIX"
@@ -398,7 +443,7 @@ stop_component() {
 
 cmd_down() {
   local c
-  for c in webhooks poller lambda sim moto; do stop_component "$c"; done
+  for c in webhooks poller lambda idp sim moto; do stop_component "$c"; done
   rm -f "$STACK_ENV_FILE"
   log "down"
 }

@@ -164,7 +164,8 @@ def test_creation_order_puts_dead_letter_queue_first() -> None:
     assert order.index("NotificationsDeadLetterQueue") < order.index("NotificationsQueue")
     assert set(order) == {"ConnectorTable", "ResultsQueue", "ResultsDeadLetterQueue",
                           "NotificationsQueue", "NotificationsDeadLetterQueue",
-                          "PartnerCredentialSecret", "VendorApiKeySecret", "WebhookSigningSecret"}
+                          "PartnerCredentialSecret", "VendorApiKeySecret", "WebhookSigningSecret",
+                          "OidcClientSecret"}
 
 
 def test_env_line_quotes_only_what_cargo_lambda_cannot_parse() -> None:
@@ -210,7 +211,8 @@ ALLOWED_MANAGED_POLICIES = {
 SR_ROUTES = {
     ("POST", "/oauth/token"), ("GET", "/packages"), ("GET", "/packages/{assessmentPackageId}"),
     ("POST", "/packages/orders"), ("POST", "/packages/inline/orders"), ("GET", "/integration"),
-    ("POST", "/integration"), ("DELETE", "/integrations/companies/{companyId}"),
+    ("POST", "/integration"), ("GET", "/integration/callback"),
+    ("DELETE", "/integrations/companies/{companyId}"),
     ("ANY", "/assessment/{proxy+}"),
     # The vendor API under Kombo's /v1 base URL.
     ("ANY", "/v1/assessment/{proxy+}"),
@@ -350,7 +352,8 @@ def test_webhook_dispatcher_consumes_the_notifications_queue(template: dict[str,
 
 def test_secret_values_are_not_in_the_template(template: dict[str, Any]) -> None:
     secrets = of_type(template, "AWS::SecretsManager::Secret")
-    assert set(secrets) == {"PartnerCredentialSecret", "VendorApiKeySecret", "WebhookSigningSecret"}
+    assert set(secrets) == {"PartnerCredentialSecret", "VendorApiKeySecret", "WebhookSigningSecret",
+                            "OidcClientSecret"}
     for name, spec in secrets.items():
         assert "SecretString" not in spec["Properties"], name
         assert not local_stack.references(spec["Properties"]) - {"AWS::StackName"}, name
@@ -420,6 +423,10 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
                                           (signing, "secretsmanager:GetSecretValue")},
         "ConsentFunctionRole": {(table, "dynamodb:GetItem"), (table, "dynamodb:PutItem"),
                                 (table, "dynamodb:UpdateItem"), (partner, "secretsmanager:GetSecretValue"),
+                                # sign-in: a state and a signed-in session are used once
+                                (table, "dynamodb:DeleteItem"),
+                                ("OidcClientSecret", "secretsmanager:GetSecretValue"),
+                                (signing, "secretsmanager:GetSecretValue"),
                                 (company, "secretsmanager:CreateSecret"),
                                 (company, "secretsmanager:PutSecretValue"),
                                 # a company disabled earlier connects again: its secret is restored
@@ -484,7 +491,8 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
         "ConsentFunctionRole": {
             "GetItem": {"COMPANY", "CONNECTKEY", "CONSENT", "EVENTID"},
             "PutItem": {"CONSENT", "COMPANY", "CLIENT", "INTEGRATION", "EVENTID"},
-            "UpdateItem": {"COMPANY", "CONSENTADDR", "CONNECTKEY", "EVENTID"}},
+            "UpdateItem": {"COMPANY", "CONSENTADDR", "CONNECTKEY", "EVENTID"},
+            "DeleteItem": {"CONSENT"}},
         "DisableIntegrationFunctionRole": {
             "BatchGetItem": {"COMPANY", "CLIENT", "INTEGRATION"},
             "GetItem": {"COMPANY", "CLIENT", "INTEGRATION", "EVENTID"},
@@ -818,7 +826,7 @@ def test_rerun_is_idempotent(created: dict[str, Any], moto_endpoint: str) -> Non
     assert [t for t in dynamodb.list_tables()["TableNames"] if t.startswith(STACK)] == [f"{STACK}-ConnectorTable"]
     secrets = client("secretsmanager", moto_endpoint)
     names = [s["Name"] for s in secrets.list_secrets()["SecretList"] if s["Name"].startswith(f"{STACK}/")]
-    assert sorted(names) == [f"{STACK}/partner-credential", f"{STACK}/vendor-api-key",
+    assert sorted(names) == [f"{STACK}/oidc-client-secret", f"{STACK}/partner-credential", f"{STACK}/vendor-api-key",
                              f"{STACK}/webhook-signing-secret"]
 
 

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod kombo;
 pub mod metrics;
 pub mod notifications;
+pub mod oidc;
 pub mod onboarding;
 pub mod ops;
 pub mod orders;

@@ -24,7 +24,7 @@ use crate::aws::LazyClient;
 use crate::kombo::webhooks::{order_received_event, WebhookFormat};
 use crate::orders::enrichment::OrderEnrichment;
 use crate::orders::Order;
-use crate::store::{EventRecord, Store, StoreError};
+use crate::store::{ConnectedBy, EventRecord, Store, StoreError};
 use crate::webhooks::EventBody;
 
 /// The connector's own event kinds: the `type` of an event in `GET /assessment/events` and of
@@ -334,19 +334,26 @@ pub fn delivery_failed_event(
     )
 }
 
-/// `company.connected` (a random id: each connection is a new event).
+/// `company.connected` (a random id: each connection is a new event); its `data` names who
+/// connected (`connected_by`: `subject`, `email`, `at`) when an admin signed in.
 pub fn company_connected_event(
     company_id: &str,
     integration_id: &str,
+    connected_by: Option<&ConnectedBy>,
     now: DateTime<Utc>,
 ) -> EventRecord {
+    // `connected_by` only when an admin signed in (a connect key names nobody).
+    let data = match connected_by {
+        Some(by) => json!({"connected_by": by}),
+        None => json!({}),
+    };
     EventRecord {
         id: crate::auth::credentials::random_token(12),
         kind: EventKind::CompanyConnected.as_str().into(),
         integration_id: integration_id.to_string(),
         company_id: company_id.to_string(),
         at: now,
-        data: json!({}),
+        data,
         webhook: None,
     }
 }
@@ -390,9 +397,12 @@ mod tests {
     #[test]
     fn company_connections_are_separate_events() {
         let now = Utc::now();
-        let a = company_connected_event("acme", "acme-org", now);
+        let a = company_connected_event("acme", "acme-org", None, now);
         assert_eq!(a.kind, EventKind::CompanyConnected.as_str());
-        assert_ne!(a.id, company_connected_event("acme", "acme-org", now).id);
+        assert_ne!(
+            a.id,
+            company_connected_event("acme", "acme-org", None, now).id
+        );
     }
 
     #[test]

@@ -7,10 +7,13 @@
 //!
 //! The consent page connects with a one-time connect key ([`Onboarding::connect_with_key`]): a
 //! company that is already connected is left as it is, and the key is claimed before SR is
-//! called, so one key never connects two companies.
+//! called, so one key never connects two companies. Or it connects an admin who signed in with
+//! the vendor's identity provider ([`sign_in`], [`Onboarding::connect_signed_in`]), and then the
+//! company record and the `company.connected` event say who connected it.
 
 pub mod consent;
 pub mod disconnect;
+pub mod sign_in;
 
 pub use disconnect::{
     disable_company, disable_if_sr_confirms, disabled_event, CompanyError, DisableOutcome,
@@ -27,7 +30,7 @@ use crate::secrets::{
     sr_refused, CompanyCredentials, CredentialCache, InboundClient, SecretError, Secrets,
 };
 use crate::sr::{SrClient, SrClientError};
-use crate::store::{ClientRecord, CompanyRecord, CompanyStatus, Store, StoreError};
+use crate::store::{ClientRecord, CompanyRecord, CompanyStatus, ConnectedBy, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OnboardingError {
@@ -75,16 +78,7 @@ impl Onboarding<'_> {
         integration_id: &str,
         now: DateTime<Utc>,
     ) -> Result<KeyConnection, OnboardingError> {
-        let connected = self
-            .store
-            .get_company(company_id)
-            .await?
-            .is_some_and(|c| c.status == CompanyStatus::Active);
-        if connected {
-            tracing::info!(
-                company_id = %company_id,
-                "consent for a company that is connected already; nothing changed"
-            );
+        if self.connected_already(company_id).await? {
             return Ok(KeyConnection::AlreadyConnected);
         }
         let claim = random_token(16);
@@ -123,11 +117,54 @@ impl Onboarding<'_> {
         }
     }
 
+    /// Connects `company_id` to `integration_id` for an admin who signed in with the vendor's
+    /// identity provider (`connected_by`). A company that is ACTIVE already is left alone, as with
+    /// a key.
+    pub async fn connect_signed_in(
+        &self,
+        company_id: &CompanyId,
+        integration_id: &str,
+        connected_by: ConnectedBy,
+    ) -> Result<KeyConnection, OnboardingError> {
+        if self.connected_already(company_id).await? {
+            return Ok(KeyConnection::AlreadyConnected);
+        }
+        self.connect_as(company_id, integration_id, Some(connected_by))
+            .await
+            .map(KeyConnection::Connected)
+    }
+
+    /// Whether `company_id` is ACTIVE already: consent then changes nothing.
+    async fn connected_already(&self, company_id: &CompanyId) -> Result<bool, OnboardingError> {
+        let connected = self
+            .store
+            .get_company(company_id)
+            .await?
+            .is_some_and(|c| c.status == CompanyStatus::Active);
+        if connected {
+            tracing::info!(
+                company_id = %company_id,
+                "consent for a company that is connected already; nothing changed"
+            );
+        }
+        Ok(connected)
+    }
+
     /// Connects `company_id` to the vendor's `integration_id` and returns the stored company.
     pub async fn connect(
         &self,
         company_id: &CompanyId,
         integration_id: &str,
+    ) -> Result<CompanyRecord, OnboardingError> {
+        self.connect_as(company_id, integration_id, None).await
+    }
+
+    /// [`Self::connect`], recording who connected when they signed in.
+    async fn connect_as(
+        &self,
+        company_id: &CompanyId,
+        integration_id: &str,
+        connected_by: Option<ConnectedBy>,
     ) -> Result<CompanyRecord, OnboardingError> {
         let inbound = generate_client_credentials();
         // The master credential is read for this connection; SR refusing it (an operator just
@@ -164,6 +201,7 @@ impl Onboarding<'_> {
             client_id: inbound.client_id.clone(),
             created_at: now,
             updated_at: now,
+            connected_by: connected_by.clone(),
         };
         let client = ClientRecord {
             client_id: inbound.client_id.clone(),
@@ -176,7 +214,12 @@ impl Onboarding<'_> {
         // Connecting again is refused by SR (409), so a queue failure cannot be retried usefully:
         // it is logged and the event stays listable.
         self.notifications
-            .emit_recorded(company_connected_event(company_id, integration_id, now))
+            .emit_recorded(company_connected_event(
+                company_id,
+                integration_id,
+                connected_by.as_ref(),
+                now,
+            ))
             .await?;
         tracing::info!(company_id = %company_id, integration_id, "company connected");
         Ok(company)

@@ -10,6 +10,7 @@ pub mod pipeline;
 pub mod publishing;
 pub mod scenario;
 pub mod serve;
+pub mod sign_in;
 pub mod sim;
 
 use std::collections::HashMap;

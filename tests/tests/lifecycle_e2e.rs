@@ -1,75 +1,25 @@
-//! The whole connection lifecycle over real HTTP: configure → consent page (GET, connect key,
-//! give consent) → SR's token request with the credentials it received → filtered packages →
-//! order and inline order → SR disables → the old token is refused.
+//! The whole connection lifecycle over real HTTP: configure → consent page (GET, sign in with
+//! the vendor's identity provider — the local OpenID provider's own login and one-time-code
+//! pages —, give consent) → SR's token request with the credentials it received → filtered
+//! packages → order and inline order → SR disables → the old token is refused.
 
+use connector_tests::sign_in::{give_consent, sign_in, Browser, MFA_USER};
 use connector_tests::{unique, Stack};
 use reqwest::Method;
 use serde_json::json;
-
-/// The admin's browser, reduced to what the consent page needs: one cookie, no redirects.
-async fn give_consent(stack: &Stack, company: &str, key: &str) -> String {
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let url = format!(
-        "{}?companyId={company}",
-        stack.function_url("consent", "/integration")
-    );
-    let page = browser.get(&url).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let cookie = page.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let html = page.text().await.unwrap();
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let done = browser
-        .post(&url)
-        .header("cookie", cookie)
-        .form(&[
-            ("company_id", company),
-            ("csrf", &csrf),
-            ("step", "key"),
-            ("connect_key", key),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let status = done.status();
-    let text = done.text().await.unwrap();
-    assert_eq!(status, 200, "{text}");
-    text
-}
 
 #[tokio::test]
 async fn configure_consent_order_disable_over_http() {
     let stack = Stack::connect().await;
     stack.configure_partner().await;
     let company = unique("lifecycle");
-    let org = unique("lifecycle-org");
-    let key: serde_json::Value = stack
-        .vendor_request(Method::POST, "/assessment/connect-keys", "")
-        .json(&json!({"organisations": [{"id": org, "name": "Acme Sweden"}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = key["data"]["connect_key"].as_str().unwrap();
-    let done = give_consent(&stack, &company, key).await;
-    assert!(done.contains("id=\"done\""), "{done}");
+    // The organisation the IdP's claim names for this user (the vendor's integration id).
+    let org = "acme-se";
+    let mut browser = Browser::new();
+    let signed_in = sign_in(&mut browser, &stack, &company, MFA_USER).await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    let done = give_consent(&mut browser, &signed_in, None).await;
+    assert!(done.body.contains("id=\"done\""), "{}", done.body);
 
     let token = stack.sim.token(&company).await;
     assert_eq!(
@@ -87,7 +37,7 @@ async fn configure_consent_order_disable_over_http() {
          "inline_url_template": "https://vendor.example.com/chat/{orderId}?lang={language}"}
     ]});
     let put = stack
-        .vendor_request(Method::PUT, "/assessment/packages", &org)
+        .vendor_request(Method::PUT, "/assessment/packages", org)
         .json(&catalog)
         .send()
         .await
@@ -124,7 +74,7 @@ async fn configure_consent_order_disable_over_http() {
         .await;
     assert_eq!(ids(in_sweden), vec!["chat", "everywhere", "se-blue"]);
 
-    let (_, order) = {
+    let (order_id, order) = {
         let (id, call, _) = stack.sim.place_order(&company, "se-blue").await;
         (id, call)
     };
@@ -146,17 +96,14 @@ async fn configure_consent_order_disable_over_http() {
         "the old token is refused: {:?}",
         refused.body
     );
-    let orders: serde_json::Value = stack
-        .vendor_request(Method::GET, "/assessment/orders", &org)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        orders["data"]["results"].as_array().unwrap().len(),
-        2,
-        "orders stay readable for the vendor"
-    );
+    // The organisation is shared by every sign-in test of this stack: its orders are looked up
+    // one by one.
+    for id in [&order_id, &inline_id] {
+        let order = stack
+            .vendor_request(Method::GET, &format!("/assessment/orders/{id}"), org)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(order.status(), 200, "orders stay readable for the vendor");
+    }
 }

@@ -108,8 +108,40 @@ async fn a_full_spine_run_logs_ids_and_metrics_but_no_secret() {
         .await
         .unwrap();
     assert_eq!(used.status(), 200);
+    // A company connected by signing in at the local IdP: the code, both sign-in cookies and the
+    // client secret the consent function reads.
+    let signed_in_company = unique("logs-sign-in");
+    let mut sso = connector_tests::sign_in::Browser::new();
+    let callback = connector_tests::sign_in::sign_in_at_idp(
+        &mut sso,
+        &stack,
+        &signed_in_company,
+        connector_tests::sign_in::MFA_USER,
+    )
+    .await;
+    let binding = sso.cookie("consent_sign_in").unwrap().to_string();
+    let back = sso.get(&callback).await;
+    let page = sso.follow(back, |_| false).await;
+    let session = sso.cookie("consent_signed_in").unwrap().to_string();
+    let signed_in = connector_tests::sign_in::give_consent(&mut sso, &page, None).await;
+    assert!(signed_in.body.contains("id=\"done\""), "{}", signed_in.body);
+    let code = callback
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let oidc_client_secret = stack
+        .secrets
+        .get_string(&stack.env["OIDC_CLIENT_SECRET_ID"])
+        .await
+        .unwrap();
     let mut secrets = secrets.to_vec();
     secrets.extend([
+        ("the IdP's authorization code", code),
+        ("the sign-in binding cookie", binding),
+        ("the signed-in session cookie", session),
+        ("the OIDC client secret", oidc_client_secret),
         ("a per-integration vendor key", vendor_key),
         ("a connect key", key.clone()),
         ("a consent form body, base64", STANDARD.encode(&form_body)),

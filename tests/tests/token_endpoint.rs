@@ -23,6 +23,7 @@ async fn client_with(stack: &Stack, client_id: &str, secret: &str) -> String {
         client_id: client_id.to_owned(),
         created_at: now,
         updated_at: now,
+        connected_by: None,
     };
     let client = ClientRecord {
         client_id: client_id.to_owned(),

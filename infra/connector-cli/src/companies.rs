@@ -151,6 +151,17 @@ fn secret_text(state: SecretState) -> &'static str {
     }
 }
 
+/// Who gave consent: the vendor user who signed in (subject, e-mail, when), or a connect key.
+fn consent_by(c: &CompanyRecord) -> String {
+    match &c.connected_by {
+        Some(by) => match &by.email {
+            Some(email) => format!("{} <{email}>, {}", by.subject, time(&by.at)),
+            None => format!("{}, {}", by.subject, time(&by.at)),
+        },
+        None => "a connect key".into(),
+    }
+}
+
 pub fn render_details(details: &CompanyDetails, as_json: bool) -> String {
     if as_json {
         return json!({
@@ -172,6 +183,7 @@ pub fn render_details(details: &CompanyDetails, as_json: bool) -> String {
         ("client id", c.client_id.clone()),
         ("created", time(&c.created_at)),
         ("updated", time(&c.updated_at)),
+        ("consent by", consent_by(c)),
         (
             "secret",
             format!("{} ({})", secret_text(details.secret), details.secret_id),
@@ -231,6 +243,7 @@ mod tests {
             client_id: "src_x".into(),
             created_at: at,
             updated_at: at,
+            connected_by: None,
         }
     }
 
@@ -279,6 +292,33 @@ mod tests {
         assert_eq!(parsed["secret"]["exists"], false);
         assert_eq!(parsed["secret"]["state"], "ABSENT");
         assert_eq!(parsed["company"]["company_id"], "acme");
+        assert!(text.contains("consent by:   a connect key"), "{text}");
+    }
+
+    #[test]
+    fn details_name_who_signed_in_to_connect() {
+        let mut company = company("acme", CompanyStatus::Active);
+        company.connected_by = Some(connector::store::ConnectedBy {
+            subject: "user-1".into(),
+            email: Some("ada@vendor.example".into()),
+            at: company.created_at,
+        });
+        let details = CompanyDetails {
+            company,
+            secret_id: "stack/companies/acme".into(),
+            secret: SecretState::Present,
+            live_tokens: 1,
+        };
+        let text = render_details(&details, false);
+        assert!(
+            text.contains("consent by:   user-1 <ada@vendor.example>, 2026-01-01T00:00:00Z"),
+            "{text}"
+        );
+        let parsed: Value = serde_json::from_str(&render_details(&details, true)).unwrap();
+        assert_eq!(
+            parsed["company"]["connected_by"]["email"],
+            "ada@vendor.example"
+        );
     }
 
     #[test]

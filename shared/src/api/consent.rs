@@ -13,9 +13,9 @@
 //! company and per client address — without ever refusing a valid key for others' failures.
 
 use chrono::Utc;
-use lambda_http::http::{header, Method, StatusCode};
+use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::request::RequestContext;
-use lambda_http::{Request, RequestExt};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
@@ -25,12 +25,15 @@ use crate::config::Config;
 use crate::http::{body_bytes, body_limits, query_param, require_body_within};
 use crate::ids::CompanyId;
 use crate::notifications::Notifications;
+use crate::oidc::{IdentityProvider, OidcError};
+use crate::onboarding;
 use crate::onboarding::consent::{self, KeyCheck, WrongKeys};
+use crate::onboarding::sign_in::{SignIn, SignInConfig, SignInError, SignInMode, SignInPolicy};
 use crate::onboarding::{KeyConnection, Onboarding, OnboardingError};
 use crate::passthrough::PassthroughSettings;
 use crate::secrets::Secrets;
 use crate::sr::{SrClient, SrClientError};
-use crate::store::{Organisation, Store};
+use crate::store::{ConnectedBy, Organisation, Store};
 
 use super::partner::HandlerResult;
 
@@ -39,6 +42,13 @@ mod page;
 use page::{problem, unavailable_page, Page};
 
 const CSRF_COOKIE: &str = "consent_csrf";
+/// Binds a sign-in under way to the browser that started it (`SameSite=Lax`: it must come back
+/// with the identity provider's redirect). `__Host-` prefixed when cookies are `Secure`.
+const SIGN_IN_COOKIE: &str = "consent_sign_in";
+/// The signed-in admin's session until they give consent.
+const SIGNED_IN_COOKIE: &str = "consent_signed_in";
+/// The identity provider's callback, below the consent page's path.
+const CALLBACK_SUFFIX: &str = "/callback";
 /// Longer addresses are cut: a DynamoDB key holds at most 2 KB.
 const MAX_ADDRESS_CHARS: usize = 64;
 const INVALID_COMPANY_ID: &str = "The link's companyId is not a SmartRecruiters company id \
@@ -66,6 +76,19 @@ pub struct ConsentApi {
     /// Whether the vendor's SR passthrough may write (`SR_PASSTHROUGH_ALLOW_WRITES`), which the
     /// page must then say.
     passthrough_writes: bool,
+    /// Connect keys, sign-in with the vendor's identity provider, or both.
+    mode: SignInMode,
+    /// The identity provider when the mode includes sign-in.
+    sign_in: Option<VendorSignIn>,
+}
+
+/// The vendor's identity provider and its rules, for the consent page's sign-in.
+pub struct VendorSignIn {
+    provider: IdentityProvider,
+    policy: SignInPolicy,
+    /// The callback URL registered at the provider; `None`: `https://{host}{page}/callback` of
+    /// the request (API Gateway's own domain name).
+    redirect_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,6 +104,17 @@ struct ConsentForm {
     session: Option<String>,
     #[serde(default)]
     organisation: Option<String>,
+}
+
+/// The identity provider's answer (OpenID Connect Core §3.1.2.5 and §3.1.2.6).
+#[derive(Debug, Deserialize)]
+struct CallbackQuery {
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
 }
 
 /// What every form on the page carries along.
@@ -111,7 +145,21 @@ impl ConsentApi {
             redirect_hosts,
             allow_insecure,
             passthrough_writes: false,
+            mode: SignInMode::Keys,
+            sign_in: None,
         }
+    }
+
+    /// Sets how admins connect ([`SignInConfig`]): keys, sign-in with the vendor's identity
+    /// provider, or both.
+    pub fn with_sign_in(mut self, config: SignInConfig) -> Self {
+        self.mode = config.mode;
+        self.sign_in = config.oidc.map(|(settings, policy)| VendorSignIn {
+            provider: IdentityProvider::new(settings),
+            policy,
+            redirect_url: config.redirect_url,
+        });
+        self
     }
 
     /// Tells the page what the vendor's SR passthrough may do (read only, or also write).
@@ -134,6 +182,7 @@ impl ConsentApi {
             .map(|h| h.trim().to_ascii_lowercase())
             .filter(|h| !h.is_empty())
             .collect();
+        let sign_in = SignInConfig::from_lookup(env, config.sr.allow_insecure)?;
         let store = Store::new(aws.dynamodb, config.table_name);
         Ok(Self::new(
             store.clone(),
@@ -144,13 +193,21 @@ impl ConsentApi {
             branding,
             redirect_hosts,
         )
-        .with_passthrough(PassthroughSettings::from_env()))
+        .with_passthrough(PassthroughSettings::from_env())
+        .with_sign_in(sign_in))
     }
 
     /// The one handler behind `GET` and `POST {consentUrl}`.
     pub async fn handle(&self, request: Request) -> HandlerResult {
         if let Err(e) = require_body_within(&request, body_limits::CONSENT) {
             return Ok(self.render(e.status, problem("Too large", &e.message), None));
+        }
+        let path = request.uri().path();
+        if *request.method() == Method::GET && path.ends_with(CALLBACK_SUFFIX) {
+            return Ok(self.callback(&request).await);
+        }
+        if *request.method() == Method::GET && query_param(&request, "signIn").is_some() {
+            return Ok(self.start_sign_in(&request).await);
         }
         let (status, page, context) = match *request.method() {
             Method::GET => self.show(&request).await,
@@ -185,6 +242,15 @@ impl ConsentApi {
             redirect,
             csrf: random_token(24),
         };
+        // Back from the identity provider: the signed-in admin confirms (a session of another
+        // company, or none, shows the start page).
+        if let Some(session) = self.signed_in_session(request, &context.company_id).await {
+            let page = Page::SignedIn {
+                email: session.email.unwrap_or(session.subject),
+                organisations: session.organisations,
+            };
+            return (StatusCode::OK, page, Some(context));
+        }
         (StatusCode::OK, Page::KeyForm { error: None }, Some(context))
     }
 
@@ -219,6 +285,21 @@ impl ConsentApi {
         };
         let address = client_address(request, self.allow_insecure);
         let (status, page) = match form.step.as_str() {
+            "key" | "choose" if !self.mode.keys() => (
+                StatusCode::BAD_REQUEST,
+                problem(
+                    "Sign in instead",
+                    format!(
+                        "{} connects SmartRecruiters by signing in, not with connect keys. Please reload the page and sign in.",
+                        self.branding.vendor_name
+                    ),
+                ),
+            ),
+            "signed_in" => {
+                return self
+                    .consent_signed_in(request, context, form.organisation.as_deref())
+                    .await
+            }
             "key" => {
                 self.accept_key(&context, form.connect_key.as_deref(), address.as_deref())
                     .await
@@ -359,17 +440,35 @@ impl ConsentApi {
         key_digest: &str,
         organisation: &Organisation,
     ) -> (StatusCode, Page) {
-        let onboarding = Onboarding {
+        let outcome = self
+            .onboarding()
+            .connect_with_key(
+                key_digest,
+                &context.company_id,
+                &organisation.id,
+                Utc::now(),
+            )
+            .await;
+        self.connected_page(context, outcome)
+    }
+
+    fn onboarding(&self) -> Onboarding<'_> {
+        Onboarding {
             store: &self.store,
             secrets: &self.secrets,
             sr: &self.sr,
             partner_credential_secret_id: &self.partner_credential_secret_id,
             notifications: &self.notifications,
-        };
-        match onboarding
-            .connect_with_key(key_digest, &context.company_id, &organisation.id, Utc::now())
-            .await
-        {
+        }
+    }
+
+    /// The page for a connection's outcome, by key or by sign-in.
+    fn connected_page(
+        &self,
+        context: &Context,
+        outcome: Result<KeyConnection, OnboardingError>,
+    ) -> (StatusCode, Page) {
+        match outcome {
             Ok(KeyConnection::Connected(_)) => (StatusCode::OK, Page::Done),
             Ok(KeyConnection::AlreadyConnected) => (StatusCode::OK, Page::AlreadyConnected),
             Err(OnboardingError::KeyUnavailable) => (
@@ -385,6 +484,327 @@ impl ConsentApi {
                 tracing::warn!(company_id = %context.company_id, error = %e, "consent failed");
                 self.onboarding_problem(&e)
             }
+        }
+    }
+
+    /// `GET {consentUrl}?companyId=…[&redirect=…]&signIn=1`: a 303 to the vendor's identity
+    /// provider, with the browser-binding cookie.
+    async fn start_sign_in(&self, request: &Request) -> Response<Body> {
+        let (Some(sign_in), true) = (&self.sign_in, self.mode.oidc()) else {
+            return self.render(
+                StatusCode::BAD_REQUEST,
+                problem(
+                    "Use a connect key",
+                    format!(
+                        "{} connects SmartRecruiters with connect keys, not by signing in.",
+                        self.branding.vendor_name
+                    ),
+                ),
+                None,
+            );
+        };
+        let company_id = match query_param(request, "companyId").map(|c| CompanyId::parse(&c)) {
+            Some(Ok(id)) => id,
+            _ => {
+                return self.render(
+                    StatusCode::BAD_REQUEST,
+                    problem("Something went wrong", INVALID_COMPANY_ID),
+                    None,
+                )
+            }
+        };
+        let redirect = query_param(request, "redirect");
+        if redirect
+            .as_deref()
+            .is_some_and(|r| !self.redirect_allowed(r))
+        {
+            return self.render(
+                StatusCode::BAD_REQUEST,
+                problem(
+                    "Something went wrong",
+                    "The redirect address does not belong to SmartRecruiters.",
+                ),
+                None,
+            );
+        }
+        let Some(redirect_uri) = self.redirect_uri(sign_in, request) else {
+            return self.render_pair(unavailable_page());
+        };
+        let started = SignIn {
+            store: &self.store,
+            secrets: &self.secrets,
+            provider: &sign_in.provider,
+            policy: &sign_in.policy,
+        }
+        .start(&company_id, redirect, &redirect_uri, Utc::now())
+        .await;
+        match started {
+            Ok(started) => {
+                let mut response = self.see_other(started.authorization_url.as_str());
+                self.set_cookie(
+                    &mut response,
+                    SIGN_IN_COOKIE,
+                    &started.browser_binding,
+                    onboarding::sign_in::STATE_SECONDS,
+                );
+                response
+            }
+            Err(e) => {
+                tracing::error!(company_id = %company_id, error = %e, "could not start the sign-in");
+                self.render_pair(unavailable_page())
+            }
+        }
+    }
+
+    /// `GET {consentUrl}/callback?code=…&state=…`: the identity provider's answer. Signed in, a
+    /// 303 back to the consent page (which then asks for consent); otherwise a page that says
+    /// why.
+    async fn callback(&self, request: &Request) -> Response<Body> {
+        let Some(sign_in) = &self.sign_in else {
+            return self.render(
+                StatusCode::NOT_FOUND,
+                problem("Not found", "There is no sign-in here."),
+                None,
+            );
+        };
+        let query: CallbackQuery = request
+            .uri()
+            .query()
+            .and_then(|q| serde_urlencoded::from_str(q).ok())
+            .unwrap_or(CallbackQuery {
+                state: String::new(),
+                code: None,
+                error: None,
+            });
+        let vendor = &self.branding.vendor_name;
+        let outcome = match (&query.error, &query.code) {
+            (Some(error), _) => Err(SignInError::Provider(error.clone())),
+            (None, None) => Err(SignInError::UnknownState),
+            (None, Some(code)) => match self.redirect_uri(sign_in, request) {
+                None => Err(SignInError::Oidc(OidcError::Settings(
+                    "no redirect URI".into(),
+                ))),
+                Some(redirect_uri) => {
+                    SignIn {
+                        store: &self.store,
+                        secrets: &self.secrets,
+                        provider: &sign_in.provider,
+                        policy: &sign_in.policy,
+                    }
+                    .finish(
+                        &query.state,
+                        code,
+                        cookie(request, &self.cookie_name(SIGN_IN_COOKIE)).as_deref(),
+                        &redirect_uri,
+                        Utc::now(),
+                    )
+                    .await
+                }
+            },
+        };
+        let (status, page) = match outcome {
+            Ok(signed_in) => {
+                let mut back = url::form_urlencoded::Serializer::new(String::new());
+                back.append_pair("companyId", &signed_in.session.company_id);
+                if let Some(r) = &signed_in.session.redirect {
+                    back.append_pair("redirect", r);
+                }
+                // Relative to `{page}/callback`: the consent page itself.
+                let page = request.uri().path().trim_end_matches(CALLBACK_SUFFIX);
+                let page = page.rsplit('/').next().unwrap_or_default();
+                let mut response = self.see_other(&format!("../{page}?{}", back.finish()));
+                self.set_cookie(
+                    &mut response,
+                    SIGNED_IN_COOKIE,
+                    &signed_in.session_cookie,
+                    onboarding::sign_in::SIGNED_IN_SECONDS,
+                );
+                self.set_cookie(&mut response, SIGN_IN_COOKIE, "", 0);
+                tracing::info!(company_id = %signed_in.session.company_id, "admin signed in");
+                return response;
+            }
+            Err(SignInError::UnknownState | SignInError::OtherBrowser) => (
+                StatusCode::BAD_REQUEST,
+                problem("Sign-in expired", "This sign-in link has expired, was used already, or was opened in another browser. Please open this page from SmartRecruiters again."),
+            ),
+            Err(SignInError::Provider(error)) => {
+                tracing::info!(error, "the identity provider ended the sign-in with an error");
+                (
+                    StatusCode::BAD_REQUEST,
+                    problem("Not signed in", format!("{vendor}'s sign-in did not complete ({error}). Nothing was changed; please open this page from SmartRecruiters again.")),
+                )
+            }
+            Err(SignInError::Oidc(OidcError::CodeRefused(reason))) => {
+                tracing::warn!(reason, "the identity provider refused the authorization code");
+                (
+                    StatusCode::BAD_REQUEST,
+                    problem("Not signed in", format!("{vendor}'s sign-in could not be confirmed: the sign-in code was already used or not issued for this page. Nothing was changed; please open this page from SmartRecruiters again.")),
+                )
+            }
+            Err(SignInError::Oidc(OidcError::InvalidIdToken(reason))) => {
+                tracing::warn!(reason, "ID token refused");
+                (
+                    StatusCode::BAD_REQUEST,
+                    problem("Not signed in", format!("{vendor}'s sign-in could not be verified. Nothing was changed; please open this page from SmartRecruiters again.")),
+                )
+            }
+            Err(SignInError::MfaRequired) => (
+                StatusCode::FORBIDDEN,
+                problem("Multi-factor sign-in required", format!("{vendor} requires a multi-factor sign-in to connect SmartRecruiters, and your account signed in with a password only. Set up two-step verification for your {vendor} account, then open this page from SmartRecruiters again.")),
+            ),
+            Err(SignInError::NoOrganisation) => (
+                StatusCode::FORBIDDEN,
+                problem("No organisation", format!("Your {vendor} account belongs to no organisation that can be connected to SmartRecruiters. Ask your {vendor} administrator to add you to your organisation, then try again.")),
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "sign-in failed");
+                unavailable_page()
+            }
+        };
+        let mut response = self.render(status, page, None);
+        self.set_cookie(&mut response, SIGN_IN_COOKIE, "", 0);
+        response
+    }
+
+    /// The signed-in session of this browser for `company_id`, if any.
+    async fn signed_in_session(
+        &self,
+        request: &Request,
+        company_id: &CompanyId,
+    ) -> Option<crate::store::SignedInSession> {
+        let sign_in = self.sign_in.as_ref()?;
+        let session_cookie = cookie(request, &self.cookie_name(SIGNED_IN_COOKIE))?;
+        self.sign_in_ops(sign_in)
+            .session(&session_cookie, company_id, Utc::now())
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, "signed-in session lookup failed"))
+            .ok()
+            .flatten()
+    }
+
+    /// "Give consent" after signing in: the session (cookie) must be this company's, the
+    /// organisation one of the session's; the session is used up, then the company connected.
+    async fn consent_signed_in(
+        &self,
+        request: &Request,
+        mut context: Context,
+        organisation: Option<&str>,
+    ) -> (StatusCode, Page, Option<Context>) {
+        let expired = |context| {
+            (
+                StatusCode::BAD_REQUEST,
+                Page::KeyForm {
+                    error: Some("Your sign-in expired. Please sign in again.".into()),
+                },
+                Some(context),
+            )
+        };
+        let (Some(sign_in), Some(session_cookie)) = (
+            &self.sign_in,
+            cookie(request, &self.cookie_name(SIGNED_IN_COOKIE)),
+        ) else {
+            return expired(context);
+        };
+        let Some(session) = self.signed_in_session(request, &context.company_id).await else {
+            return expired(context);
+        };
+        // The redirect SR sent when the sign-in started, not the form's.
+        context.redirect = session.redirect.clone();
+        let Some(chosen) = session
+            .organisations
+            .iter()
+            .find(|o| Some(o.id.as_str()) == organisation)
+            .cloned()
+        else {
+            let page = Page::SignedIn {
+                email: session.email.unwrap_or(session.subject),
+                organisations: session.organisations,
+            };
+            return (StatusCode::BAD_REQUEST, page, Some(context));
+        };
+        match self
+            .sign_in_ops(sign_in)
+            .take_session(&session_cookie)
+            .await
+        {
+            Ok(Some(_)) => {}
+            Ok(None) => return expired(context),
+            Err(e) => {
+                tracing::error!(error = %e, "could not use the signed-in session");
+                let (status, page) = unavailable_page();
+                return (status, page, Some(context));
+            }
+        }
+        let connected_by = ConnectedBy {
+            subject: session.subject,
+            email: session.email,
+            at: Utc::now(),
+        };
+        let outcome = self
+            .onboarding()
+            .connect_signed_in(&context.company_id, &chosen.id, connected_by)
+            .await;
+        let (status, page) = self.connected_page(&context, outcome);
+        (status, page, Some(context))
+    }
+
+    fn sign_in_ops<'a>(&'a self, sign_in: &'a VendorSignIn) -> SignIn<'a> {
+        SignIn {
+            store: &self.store,
+            secrets: &self.secrets,
+            provider: &sign_in.provider,
+            policy: &sign_in.policy,
+        }
+    }
+
+    /// The callback URL: configured, or `https://{API Gateway domain}{page}/callback`.
+    fn redirect_uri(&self, sign_in: &VendorSignIn, request: &Request) -> Option<String> {
+        if let Some(url) = &sign_in.redirect_url {
+            return Some(url.clone());
+        }
+        let host = match request.request_context_ref()? {
+            RequestContext::ApiGatewayV2(context) => context.domain_name.clone()?,
+            RequestContext::ApiGatewayV1(context) => context.domain_name.clone()?,
+            _ => return None,
+        };
+        let page = request.uri().path().trim_end_matches(CALLBACK_SUFFIX);
+        Some(format!("https://{host}{page}{CALLBACK_SUFFIX}"))
+    }
+
+    fn render_pair(&self, (status, page): (StatusCode, Page)) -> Response<Body> {
+        self.render(status, page, None)
+    }
+
+    fn see_other(&self, location: &str) -> Response<Body> {
+        let mut response = Response::new(Body::Empty);
+        *response.status_mut() = StatusCode::SEE_OTHER;
+        if let Ok(location) = HeaderValue::from_str(location) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        self.secure_headers(&mut response, "");
+        response
+    }
+
+    /// `__Host-{name}` when cookies are `Secure` (a deployment), plain `name` on local http.
+    fn cookie_name(&self, name: &str) -> String {
+        if self.allow_insecure {
+            name.to_string()
+        } else {
+            format!("__Host-{name}")
+        }
+    }
+
+    /// Appends an HttpOnly, `SameSite=Lax` cookie for the whole site (`max_age` 0 deletes it).
+    /// Lax, not Strict: both sign-in cookies must come back with the identity provider's
+    /// redirect, a cross-site navigation; the forms still need the Strict CSRF cookie.
+    fn set_cookie(&self, response: &mut Response<Body>, name: &str, value: &str, max_age: i64) {
+        let secure = if self.allow_insecure { "" } else { "; Secure" };
+        let cookie = format!(
+            "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+            self.cookie_name(name)
+        );
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
         }
     }
 
@@ -455,18 +875,22 @@ fn client_address(request: &Request, local: bool) -> Option<String> {
     Some(address.chars().take(MAX_ADDRESS_CHARS).collect())
 }
 
-/// Double-submit check: the form's token must equal the cookie set with the page.
-fn csrf_matches(request: &Request, presented: &str) -> bool {
-    let cookie = request
+/// The value of the request's cookie `name`.
+fn cookie(request: &Request, name: &str) -> Option<String> {
+    request
         .headers()
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == CSRF_COOKIE)
-        .map(|(_, value)| value.to_string());
-    match cookie {
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.to_string())
+}
+
+/// Double-submit check: the form's token must equal the cookie set with the page.
+fn csrf_matches(request: &Request, presented: &str) -> bool {
+    match cookie(request, CSRF_COOKIE) {
         Some(c) if !presented.is_empty() => c.as_bytes().ct_eq(presented.as_bytes()).into(),
         _ => false,
     }

@@ -159,6 +159,7 @@ mod tests {
             client_id: "src_x".into(),
             created_at: now,
             updated_at: now,
+            connected_by: None,
         };
         let event = disabled_event(&company, REASON_OPERATOR, now);
         assert_eq!(event.kind, "company.disabled");

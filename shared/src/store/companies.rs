@@ -25,6 +25,21 @@ pub struct CompanyRecord {
     pub client_id: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Who gave consent, when they signed in with the vendor's identity provider (absent for a
+    /// connect key: the key's holder is not known by name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected_by: Option<ConnectedBy>,
+}
+
+/// The vendor user who connected a company through OpenID Connect sign-in: the ID token's `sub`
+/// and `email` claims, and when consent was given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectedBy {
+    /// The ID token's `sub` (unique per issuer).
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
 /// Looks up the company behind a client id at the token endpoint without a Secrets Manager call.

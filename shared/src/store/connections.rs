@@ -85,6 +85,38 @@ pub struct ConsentSession {
     pub expires_at: i64,
 }
 
+/// An OpenID Connect sign-in under way (between the redirect to the identity provider and its
+/// callback), stored by the digest of its `state` and consumed once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignInState {
+    pub company_id: String,
+    /// SR's REDIRECT-mode return address, when SR sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<String>,
+    /// The PKCE verifier (RFC 7636) whose S256 challenge went to the identity provider.
+    pub pkce_verifier: String,
+    /// The `nonce` the ID token must carry.
+    pub nonce: String,
+    /// Digest of the browser-binding cookie: a `state` presented by another browser is refused.
+    pub browser_digest: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: i64,
+}
+
+/// An admin signed in with the vendor's identity provider, until they give consent: who they
+/// are and which organisations they may connect. Stored by the digest of its cookie.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignedInSession {
+    pub company_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<String>,
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub organisations: Vec<Organisation>,
+    pub expires_at: i64,
+}
+
 fn with_ttl(mut item: super::Item, expires_at: i64) -> super::Item {
     item.insert(
         keys::EXPIRES_AT.into(),
@@ -238,6 +270,94 @@ impl Store {
         id_digest: &str,
     ) -> Result<Option<ConsentSession>, StoreError> {
         self.get(keys::consent_session(id_digest), true).await
+    }
+
+    pub async fn put_sign_in_state(
+        &self,
+        state_digest: &str,
+        state: &SignInState,
+    ) -> Result<(), StoreError> {
+        let item = with_ttl(
+            to_item(state, keys::sign_in_state(state_digest)),
+            state.expires_at,
+        );
+        self.put_new(item).await
+    }
+
+    /// Takes the sign-in state out (a conditional delete): a `state` works once, so a replayed
+    /// callback finds nothing. `None` when there is no such state (never issued, or used).
+    pub async fn take_sign_in_state(
+        &self,
+        state_digest: &str,
+    ) -> Result<Option<SignInState>, StoreError> {
+        self.take(keys::sign_in_state(state_digest)).await
+    }
+
+    pub async fn put_signed_in_session(
+        &self,
+        digest: &str,
+        session: &SignedInSession,
+    ) -> Result<(), StoreError> {
+        let item = with_ttl(
+            to_item(session, keys::signed_in_session(digest)),
+            session.expires_at,
+        );
+        self.put_new(item).await
+    }
+
+    pub async fn get_signed_in_session(
+        &self,
+        digest: &str,
+    ) -> Result<Option<SignedInSession>, StoreError> {
+        self.get(keys::signed_in_session(digest), true).await
+    }
+
+    /// Takes the signed-in session out once consent is given: one sign-in connects once.
+    pub async fn take_signed_in_session(
+        &self,
+        digest: &str,
+    ) -> Result<Option<SignedInSession>, StoreError> {
+        self.take(keys::signed_in_session(digest)).await
+    }
+
+    /// PutItem of an item whose key is random (never overwrites one).
+    async fn put_new(&self, item: super::Item) -> Result<(), StoreError> {
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(StoreError::service)?;
+        Ok(())
+    }
+
+    /// Deletes an item if it exists and answers it as it was: of two concurrent takes, one gets
+    /// the item and the other `None`.
+    async fn take<T: serde::de::DeserializeOwned>(
+        &self,
+        key: (String, String),
+    ) -> Result<Option<T>, StoreError> {
+        let result = self
+            .db
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key)))
+            .condition_expression("attribute_exists(pk)")
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Some(from_item(output.attributes.unwrap_or_default())?)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(StoreError::service(e)),
+        }
     }
 
     /// Counts one failed attempt and answers the count; the counter expires with its window.

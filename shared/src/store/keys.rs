@@ -13,6 +13,8 @@
 //! | delivery attempt| `ORDER#{orderId}`           | `HISTORY#ATTEMPT#{time}#{random}` |
 //! | connect key     | `CONNECTKEY#{sha256}`       | `CONNECTKEY`    |
 //! | consent session | `CONSENT#{sha256}`          | `SESSION`       |
+//! | sign-in state (OpenID Connect) | `CONSENT#{sha256(state)}` | `SIGNIN` |
+//! | signed-in session | `CONSENT#{sha256}`        | `SIGNEDIN`      |
 //! | failed key tries| `COMPANY#{companyId}`       | `CONSENTFAILURES#{window}` |
 //! | … per address   | `CONSENTADDR#{address}`     | `CONSENTFAILURES#{window}` |
 //! | event           | `INTEGRATION#{integrationId}` | `EVENT#{time}#{id}` |
@@ -132,6 +134,16 @@ pub fn connect_key(digest: &str) -> (String, String) {
 
 pub fn consent_session(digest: &str) -> (String, String) {
     (format!("CONSENT#{digest}"), "SESSION".into())
+}
+
+/// An OpenID Connect sign-in under way, by the digest of its `state`.
+pub fn sign_in_state(state_digest: &str) -> (String, String) {
+    (format!("CONSENT#{state_digest}"), "SIGNIN".into())
+}
+
+/// A signed-in admin's session, by the digest of its cookie.
+pub fn signed_in_session(digest: &str) -> (String, String) {
+    (format!("CONSENT#{digest}"), "SIGNEDIN".into())
 }
 
 /// One counter per company and rate-limit window.

@@ -21,9 +21,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use catalog::CatalogCache;
-pub use companies::{ClientRecord, CompanyRecord, CompanyStatus, TokenRecord};
+pub use companies::{ClientRecord, CompanyRecord, CompanyStatus, ConnectedBy, TokenRecord};
 pub use connections::{
-    ConnectKeyRecord, ConsentSession, FailureCounter, Organisation, KEY_CLAIM_SECONDS,
+    ConnectKeyRecord, ConsentSession, FailureCounter, Organisation, SignInState, SignedInSession,
+    KEY_CLAIM_SECONDS,
 };
 pub use events::{
     EventCursor, EventPage, EventRecord, RecordedEvent, WebhookDelivery, WebhookState,

@@ -24,6 +24,15 @@ async fn main() {
         stack.function_url("consent", "/integration")
     );
     println!("  connect key    {key}   (one-time, for vendor organisation my-org)");
+    if let Some(idp) = stack.env.get("IDP_URL") {
+        use connector_tests::sign_in::{
+            MFA_USER, NO_MFA_USER, ONE_TIME_CODE, PASSWORD, TWO_ORGANISATIONS_USER,
+        };
+        println!("  or sign in     \"Sign in with …\" on that page: the local IdP at {idp}");
+        println!("                 {MFA_USER} (MFA) or {TWO_ORGANISATIONS_USER} (MFA, two organisations),");
+        println!("                 password {PASSWORD}, one-time code {ONE_TIME_CODE};");
+        println!("                 {NO_MFA_USER} has no MFA and is refused (the local stack requires MFA)");
+    }
     println!("\nKeep playing:");
     println!(
         "  vendor API     {}",

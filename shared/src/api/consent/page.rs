@@ -22,6 +22,12 @@ pub(super) enum Page {
         session: String,
         organisations: Vec<Organisation>,
     },
+    /// Back from the vendor's sign-in: the admin confirms, choosing among several organisations.
+    SignedIn {
+        /// Who signed in (e-mail, or the subject when the ID token has none).
+        email: String,
+        organisations: Vec<Organisation>,
+    },
     Done,
     AlreadyConnected,
     Problem {
@@ -76,7 +82,7 @@ impl ConsentApi {
 
     /// CSP: no scripts at all, styles only with this response's nonce, forms only to ourselves
     /// (and, for the post-consent redirect, to SR), never framed.
-    fn secure_headers(&self, response: &mut Response<Body>, nonce: &str) {
+    pub(super) fn secure_headers(&self, response: &mut Response<Body>, nonce: &str) {
         let mut form_action = vec!["'self'".to_string()];
         for host in &self.redirect_hosts {
             form_action.push(format!("https://{host}"));
@@ -141,20 +147,50 @@ impl ConsentApi {
                 @if let Some(e) = error {
                     p #error .error role="alert" { (e) }
                 } @else {
-                    p { "Once connected:" }
-                    ul {
-                        li { "SmartRecruiters may list the assessment packages " (vendor) " offers, order assessments for candidates (name, e-mail, job) and receive statuses, scores and reports;" }
-                        li #vendor-reads {
-                            (vendor) " may " (if self.passthrough_writes { "read and change" } else { "read" })
-                            " in SmartRecruiters, with your company's credentials: " (passthrough_reads()) "."
+                    (self.once_connected())
+                }
+                @if self.mode.oidc() {
+                    a #sign-in .button href=(sign_in_href(c)) { "Sign in with " (vendor) }
+                }
+                @if self.mode.keys() {
+                    form #consent-form method="post" {
+                        (hidden_fields(c))
+                        input type="hidden" name="step" value="key";
+                        label for="connect-key" {
+                            (if self.mode.oidc() { "Or a connect key from " } else { "Connect key from " }) (vendor)
                         }
+                        input #connect-key type="text" name="connect_key" autocomplete="off" spellcheck="false" required;
+                        button #give-consent type="submit" { "Give consent" }
                     }
                 }
+            },
+            (
+                Page::SignedIn {
+                    email,
+                    organisations,
+                },
+                Some(c),
+            ) => html! {
+                h1 { "Give consent" }
+                p #signed-in { "Signed in to " (vendor) " as " strong { (email) } ". SmartRecruiters company " code { (c.company_id) } "." }
+                (self.once_connected())
                 form #consent-form method="post" {
                     (hidden_fields(c))
-                    input type="hidden" name="step" value="key";
-                    label for="connect-key" { "Connect key from " (vendor) }
-                    input #connect-key type="text" name="connect_key" autocomplete="off" spellcheck="false" required;
+                    input type="hidden" name="step" value="signed_in";
+                    @if let [only] = organisations.as_slice() {
+                        input type="hidden" name="organisation" value=(only.id);
+                        p #organisation { "Organisation: " strong { (only.name) } }
+                    } @else {
+                        fieldset {
+                            legend { "Which " (vendor) " organisation should this company use?" }
+                            @for (i, o) in organisations.iter().enumerate() {
+                                div.option {
+                                    input type="radio" name="organisation" id={"org-" (i)} value=(o.id) required checked[i == 0];
+                                    label for={"org-" (i)} { (o.name) }
+                                }
+                            }
+                        }
+                    }
                     button #give-consent type="submit" { "Give consent" }
                 }
             },
@@ -201,6 +237,35 @@ impl ConsentApi {
             },
         }
     }
+}
+
+impl ConsentApi {
+    /// What connecting allows, both ways.
+    fn once_connected(&self) -> Markup {
+        let vendor = &self.branding.vendor_name;
+        html! {
+            p { "Once connected:" }
+            ul {
+                li { "SmartRecruiters may list the assessment packages " (vendor) " offers, order assessments for candidates (name, e-mail, job) and receive statuses, scores and reports;" }
+                li #vendor-reads {
+                    (vendor) " may " (if self.passthrough_writes { "read and change" } else { "read" })
+                    " in SmartRecruiters, with your company's credentials: " (passthrough_reads()) "."
+                }
+            }
+        }
+    }
+}
+
+/// The start of the sign-in: this page with `signIn=1` (a link, not a form: the identity
+/// provider's page opens in the same window and the CSP's `form-action` stays `'self'`).
+fn sign_in_href(c: &Context) -> String {
+    let mut query = url::form_urlencoded::Serializer::for_suffix(String::from("?"), 1);
+    query.append_pair("companyId", c.company_id.as_str());
+    if let Some(r) = &c.redirect {
+        query.append_pair("redirect", r);
+    }
+    query.append_pair("signIn", "1");
+    query.finish()
 }
 
 /// What the vendor's SR passthrough reaches ([`TEMPLATES`]), in words: "a candidate, a job, …
@@ -254,5 +319,5 @@ label{display:block;font-weight:600;margin:8px 0 4px}\
 input[type=text]{width:100%;padding:8px;font-size:16px;border:1px solid #9aa5b1;border-radius:4px}\
 fieldset{border:1px solid #d3dae3;border-radius:4px;margin:6px 0;padding:6px 12px}\
 .option{display:flex;align-items:center;gap:8px}.option label{display:inline;margin:3px 0;font-weight:400}\
-button{width:100%;margin-top:10px;padding:10px;font-size:16px;font-weight:600;background:#0b6ff4;color:#fff;border:0;border-radius:4px;cursor:pointer}\
+button,.button{display:block;width:100%;margin-top:10px;padding:10px;font-size:16px;font-weight:600;background:#0b6ff4;color:#fff;border:0;border-radius:4px;cursor:pointer;text-align:center;text-decoration:none}\
 .error{color:#b42318;font-weight:600}";
