@@ -199,6 +199,17 @@ impl Store {
         Ok(recorded)
     }
 
+    /// The listed event `event_id` of `integration_id`, emitted `at`.
+    pub async fn get_event(
+        &self,
+        integration_id: &str,
+        at: DateTime<Utc>,
+        event_id: &str,
+    ) -> Result<Option<EventRecord>, StoreError> {
+        self.get(keys::event(integration_id, at, event_id), true)
+            .await
+    }
+
     /// Notes on the event's id marker that its webhook message is in the queue.
     pub async fn mark_event_enqueued(&self, event: &EventRecord) -> Result<(), StoreError> {
         self.db

@@ -10,6 +10,7 @@ mod events;
 mod files;
 pub mod keys;
 mod orders;
+mod privacy;
 mod retry;
 mod vendor_keys;
 
@@ -31,6 +32,7 @@ pub use files::{FileRecord, FileSource, FileState, StoredFile, UploadedFile};
 pub use orders::{
     DeliveryRecord, OrderCursor, OrderFilter, OrderPage, PutOrderOutcome, ResultWrite,
 };
+pub use privacy::{erased_event_data, ErasedCounts};
 pub use retry::{retry_on_conflict, MaybeConflict, WRITE_ATTEMPTS};
 pub use vendor_keys::{VendorKeyRecord, ADMIN_KEY_ID};
 
