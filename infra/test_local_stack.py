@@ -272,6 +272,19 @@ def test_table_checklist(template: dict[str, Any]) -> None:
         "Fn::Equals": [{"Ref": "DeletionProtection"}, "true"]}
 
 
+def test_personal_data_expires_through_the_tables_ttl_attribute(template: dict[str, Any]) -> None:
+    """The retention parameter reaches every function, and the attribute the code stamps
+    (shared/src/store/keys.rs EXPIRES_AT) is the one the table's TTL reads."""
+    parameter = template["Parameters"]["PersonalDataRetentionDays"]
+    assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (365, 1, 3653)
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["PERSONAL_DATA_RETENTION_DAYS"] == {"Ref": "PersonalDataRetentionDays"}
+    keys = (ROOT / "shared/src/store/keys.rs").read_text()
+    attribute = keys.split("pub const EXPIRES_AT: &str = \"", 1)[1].split('"', 1)[0]
+    ttl = template["Resources"]["ConnectorTable"]["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": attribute, "Enabled": True}
+
+
 def test_queues_have_dead_letter_queues_and_encryption(template: dict[str, Any]) -> None:
     queues = of_type(template, "AWS::SQS::Queue")
     assert set(queues) == {"ResultsQueue", "ResultsDeadLetterQueue",

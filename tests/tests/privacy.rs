@@ -547,3 +547,163 @@ async fn erasure_requests_name_exactly_one_candidate_and_an_existing_order() {
     assert_eq!(answer["data"]["order_ids"], json!([]));
     assert_eq!(answer["data"]["event_id"], Value::Null);
 }
+
+#[tokio::test]
+async fn with_a_short_retention_every_item_of_an_order_carries_the_tables_ttl_attribute() {
+    use connector::store::keys::EXPIRES_AT;
+    use connector::store::retention::Retention;
+    let stack = Stack::connect().await;
+    // The stack's table expires items through the attribute the template declares, and its
+    // functions read the template's retention.
+    let ttl = stack
+        .aws
+        .dynamodb
+        .describe_time_to_live()
+        .table_name(&stack.config.table_name)
+        .send()
+        .await
+        .unwrap()
+        .time_to_live_description
+        .unwrap();
+    assert_eq!(ttl.attribute_name(), Some(EXPIRES_AT));
+    assert_eq!(
+        ttl.time_to_live_status(),
+        Some(&aws_sdk_dynamodb::types::TimeToLiveStatus::Enabled)
+    );
+    let env =
+        std::fs::read_to_string(connector_tests::stack_env_path().with_file_name("env")).unwrap();
+    assert!(
+        env.lines().any(|l| l == "PERSONAL_DATA_RETENTION_DAYS=365"),
+        "the template's default reaches the functions"
+    );
+
+    // One day of retention: SR's order, the vendor's result with a file, the events, the
+    // delivery — each written by the same code the functions run.
+    let store = stack.store.clone().with_retention(Retention::days(1));
+    let notifications = connector::notifications::Notifications::record_only(store.clone());
+    let company = stack.new_company("gdpr-ttl").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let queue = unpolled_results_queue(&stack).await;
+    let partner = connector::api::partner::PartnerApi::new(
+        store.clone(),
+        stack.secrets.clone(),
+        queue.clone(),
+        notifications.clone(),
+        stack.config.sr.clone(),
+        stack.config.access_token_ttl,
+    );
+    let (order_id, body) = connector_tests::order_body(&stack, &company, "culture-fit");
+    let token = stack.access_token(&company).await;
+    let placed = connector_tests::create_order_through(&partner, &token, &body).await;
+    assert_eq!(placed.status(), 202);
+    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    notifications
+        .order_created(&order, chrono::Utc::now())
+        .await
+        .unwrap();
+    let api = VendorApi::new(store.clone(), queue.clone(), stack.vendor_key_verifier())
+        .with_notifications(notifications.clone());
+    let person = Person::new("ttl");
+    let (status, answer) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::PUT,
+        &format!("/assessment/orders/{order_id}/result"),
+        Some(result_naming(&person, 50.0)),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let published = connector::publisher::ResultPublisher::new(
+        store.clone(),
+        stack.secrets.clone(),
+        connector::sr::SrClient::new(stack.config.sr.clone()),
+    )
+    .with_notifications(notifications.clone())
+    .process(&connector_tests::publishing::result_message(
+        &company, &order_id, 1,
+    ))
+    .await;
+    assert_eq!(published, Outcome::Done);
+
+    let now = chrono::Utc::now().timestamp();
+    let day = 86_400;
+    let expiry = |item: &std::collections::HashMap<String, AttributeValue>| {
+        item.get(EXPIRES_AT)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<i64>().ok())
+    };
+    let items = stack
+        .aws
+        .dynamodb
+        .query()
+        .table_name(&stack.config.table_name)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("ORDER#{order_id}")))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
+    let kinds: Vec<String> = items
+        .iter()
+        .map(|i| {
+            i["sk"]
+                .as_s()
+                .unwrap()
+                .split('#')
+                .take(2)
+                .collect::<Vec<_>>()
+                .join("#")
+        })
+        .collect();
+    for kind in ["ORDER", "FILE#", "HISTORY#SUBMISSION", "HISTORY#ATTEMPT"] {
+        assert!(
+            kinds.iter().any(|k| k.starts_with(kind)),
+            "{kind} among {kinds:?}"
+        );
+    }
+    for item in &items {
+        let sk = item["sk"].as_s().unwrap();
+        let at = expiry(item).unwrap_or_else(|| panic!("{sk} has no {EXPIRES_AT}"));
+        if sk.starts_with("FILEDATA#") {
+            // The bytes keep their own, shorter expiry.
+            assert!(at <= now + 30 * day, "{sk}: {at}");
+        } else {
+            assert!(
+                (now + day - 300..=now + day + 5).contains(&at),
+                "{sk}: {at}"
+            );
+        }
+    }
+    let events = stack
+        .store
+        .events_of_order(&company.integration_id, &order_id)
+        .await
+        .unwrap();
+    assert!(!events.is_empty());
+    for event in events {
+        for key in [
+            connector::store::keys::event(&event.integration_id, event.at, &event.id),
+            connector::store::keys::event_id(&event.integration_id, &event.id),
+        ] {
+            let item = stack
+                .aws
+                .dynamodb
+                .get_item()
+                .table_name(&stack.config.table_name)
+                .key("pk", AttributeValue::S(key.0.clone()))
+                .key("sk", AttributeValue::S(key.1.clone()))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap();
+            let at = expiry(&item).unwrap_or_else(|| panic!("{key:?} has no {EXPIRES_AT}"));
+            assert!(
+                (now + day - 300..=now + day + 5).contains(&at),
+                "{key:?}: {at}"
+            );
+        }
+    }
+}

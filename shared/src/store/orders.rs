@@ -121,6 +121,7 @@ impl Store {
             keys::GSI1_SK.into(),
             AttributeValue::S(list_position(order)),
         );
+        self.retention.stamp(&mut item, order.created_at);
         let result = self
             .db
             .put_item()
@@ -341,6 +342,7 @@ impl Store {
             ),
             (":queued".to_string(), to_value(&DeliveryState::Queued)),
             (":now".to_string(), to_value(&now)),
+            (":expires".to_string(), self.retention.expiry_value(now)),
             (
                 ":integration".to_string(),
                 AttributeValue::S(order.integration_id.clone()),
@@ -364,7 +366,7 @@ impl Store {
             .set_key(Some(key_of(keys::order(&order.order_id))))
             .update_expression(format!(
                 "SET #result = :result, result_version = :version, delivery_state = :queued, \
-                 updated_at = :now, result_submitted_at = :now, \
+                 updated_at = :now, result_submitted_at = :now, expires_at = :expires, \
                  result_rejected_by_vendor = :rejected{}{}",
                 if files {
                     ", has_file_attachments = :files"
@@ -386,12 +388,11 @@ impl Store {
             version: Some(version),
             ..submission.clone()
         };
+        let mut history_item = to_item(&submission, keys::submission(&order.order_id, version));
+        self.retention.stamp(&mut history_item, now);
         let history = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(to_item(
-                &submission,
-                keys::submission(&order.order_id, version),
-            )))
+            .set_item(Some(history_item))
             .build()
             .expect("table and item are set");
         // At most 2 + 2 × 20 files items, within a transaction's 100.
@@ -576,6 +577,7 @@ impl Store {
                 AttributeValue::N(record.attempt.version.to_string()),
             ),
             (":now".to_string(), to_value(&now)),
+            (":expires".to_string(), self.retention.expiry_value(now)),
         ]);
         if let Some(status) = delivered {
             values.insert(":delivered".into(), to_value(&status));
@@ -584,7 +586,8 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(key_of(keys::order(&record.order_id))))
             .update_expression(format!(
-                "SET delivery_state = :state, sent_version = :version, updated_at = :now{}",
+                "SET delivery_state = :state, sent_version = :version, updated_at = :now, \
+                 expires_at = :expires{}",
                 if delivered.is_some() {
                     ", delivered_status = :delivered"
                 } else {
@@ -604,9 +607,11 @@ impl Store {
             record.attempt.at,
             &crate::auth::credentials::random_token(6),
         );
+        let mut item = to_item(&record.attempt, key);
+        self.retention.stamp(&mut item, record.attempt.at);
         Put::builder()
             .table_name(&self.table)
-            .set_item(Some(to_item(&record.attempt, key)))
+            .set_item(Some(item))
             .build()
             .expect("table and item are set")
     }
