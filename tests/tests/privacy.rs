@@ -707,3 +707,32 @@ async fn with_a_short_retention_every_item_of_an_order_carries_the_tables_ttl_at
         }
     }
 }
+
+#[tokio::test]
+async fn an_inline_order_is_erased_with_its_assessment_url() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("gdpr-inline").await;
+    connector_tests::kombo::publish_full_catalog(&stack, &company).await;
+    let (order_id, placed) = stack
+        .sim
+        .place_inline_order(&company.company_id, "quiz")
+        .await;
+    assert_eq!(placed.status, 200, "{:?}", placed.body);
+    let before = stack.stored_order(&order_id).await;
+    assert!(!before.inline.unwrap().assessment_url.is_empty());
+    let api = stack.vendor_api();
+    let (status, erased) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::POST,
+        &format!("/assessment/orders/{order_id}/erase"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased["data"]["orders"], 1);
+    let after = stack.stored_order(&order_id).await;
+    assert_eq!(after.inline.unwrap().assessment_url, "");
+    assert_eq!(after.candidate.first_name, "");
+}

@@ -279,7 +279,7 @@ impl Store {
         }
         if order.inline.is_some() {
             // A link to the candidate's own assessment session.
-            set.push("inline.assessment_url = :blank");
+            set.push("#inline.assessment_url = :blank");
             values.insert(":blank".into(), AttributeValue::S(String::new()));
         }
         if !order.submissions.is_empty() {
@@ -289,9 +289,13 @@ impl Store {
             set.push("submissions = :submissions");
             values.insert(":submissions".into(), to_value(&submissions));
         }
+        // Names DynamoDB reserves (`inline`, `result`, …) go through placeholders.
         let mut names = HashMap::from([("#fields".to_string(), "fields".to_string())]);
         if order.result.is_some() {
             names.insert("#result".into(), "result".into());
+        }
+        if order.inline.is_some() {
+            names.insert("#inline".into(), "inline".into());
         }
         let expression = format!(
             "SET {} REMOVE requester, enrichment, #fields, result_request_sha256",
