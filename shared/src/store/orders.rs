@@ -379,7 +379,11 @@ impl Store {
                     " REMOVE result_request_sha256"
                 }
             ))
-            .condition_expression("integration_id = :integration AND result_version = :expected")
+            // Not on an erased order (`privacy`): the retry re-reads it and refuses the result.
+            .condition_expression(
+                "integration_id = :integration AND result_version = :expected \
+                 AND attribute_not_exists(erased_at)",
+            )
             .expression_attribute_names("#result", "result")
             .set_expression_attribute_values(Some(values))
             .build()
