@@ -111,36 +111,27 @@ impl Store {
         &self,
         integration_id: &str,
     ) -> Result<Vec<Order>, StoreError> {
-        let mut orders = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .db
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::GSI1)
-                .key_condition_expression("gsi1pk = :p")
-                .expression_attribute_values(
-                    ":p",
-                    AttributeValue::S(keys::orders_of_integration(integration_id)),
-                )
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(StoreError::service)?;
-            for item in output.items.unwrap_or_default() {
-                orders.push(from_item::<Order>(item)?);
-            }
-            match output.last_evaluated_key.filter(|k| !k.is_empty()) {
-                Some(key) => start = Some(key),
-                None => return Ok(orders),
-            }
-        }
+        let partition = keys::orders_of_integration(integration_id);
+        self.partition(Some(keys::GSI1), keys::GSI1_PK, partition)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 
     /// Every item under `ORDER#{order_id}` (the order, its files and their bytes, its history).
     async fn order_items(&self, order_id: &str) -> Result<Vec<Item>, StoreError> {
-        let (pk, _) = keys::order(order_id);
+        self.partition(None, keys::PK, keys::order(order_id).0)
+            .await
+    }
+
+    /// Every item of one partition of the table (strongly consistent) or of `index`, all pages.
+    async fn partition(
+        &self,
+        index: Option<&str>,
+        key: &str,
+        value: String,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -148,9 +139,12 @@ impl Store {
                 .db
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .consistent_read(true)
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression("#key = :value")
+                .expression_attribute_names("#key", key)
+                .expression_attribute_values(":value", AttributeValue::S(value.clone()))
+                // Index reads cannot be strongly consistent.
+                .consistent_read(index.is_none())
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
