@@ -5,8 +5,9 @@
 //! The clock restarts with every change of the order (its creation, each result), so an
 //! order's items expire `PERSONAL_DATA_RETENTION_DAYS` after its last change — for a finished
 //! order, after it reached its final status, which is its last change. A disabled company's
-//! orders take no more changes (SR stops ordering, and results cannot reach SR), so its data
-//! expires that long after its last order changed at the latest.
+//! orders run on the same clock: SR orders nothing more and results no longer reach SR, so
+//! each expires that long after its last change (at most that long after the disable, unless
+//! the vendor still submits to it).
 //!
 //! Stamped: the order item, its submissions and result files (`FILE#`), its events and their
 //! id markers. Inline file bytes (`FILEDATA#`) keep their own, shorter expiry (`store::files`).
