@@ -193,3 +193,31 @@ pub async fn export_candidate(
     }
     Ok(export)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::orders::test_support::order;
+    use serde_json::json;
+
+    #[test]
+    fn a_candidate_is_found_by_id_or_by_email_in_any_case_also_on_the_enrichment() {
+        let placed = order(json!({"candidate": {"id": "c1", "firstName": "Ada",
+            "lastName": "Lovelace", "email": "Ada@Example.com"}}));
+        let id = |v: &str| CandidateSelector::CandidateId(v.into());
+        let email = |v: &str| CandidateSelector::Email(v.into());
+        assert!(id("c1").matches(&placed));
+        assert!(!id("c2").matches(&placed));
+        assert!(email(" ada@example.COM ").matches(&placed));
+        assert!(!email("ada@example.org").matches(&placed));
+        // An erased order (or an inline one) has no candidate id or e-mail: nothing matches it.
+        let blank = order(json!({"candidate": {"id": "", "firstName": "", "lastName": ""}}));
+        assert!(!id("").matches(&blank));
+        assert!(!email("").matches(&blank));
+        // SR's order without the e-mail, the enrichment with it.
+        let enriched = order(json!({"enrichment": {"enriched_at": "2026-01-01T00:00:00Z",
+            "candidate": {"id": "c1", "first_name": "Ada", "last_name": null,
+                          "email": "ada@example.com", "phone": null, "location": null}}}));
+        assert!(email("ADA@example.com").matches(&enriched));
+    }
+}
