@@ -274,6 +274,19 @@ def test_table_checklist(template: dict[str, Any]) -> None:
         "Fn::Equals": [{"Ref": "DeletionProtection"}, "true"]}
 
 
+def test_personal_data_expires_through_the_tables_ttl_attribute(template: dict[str, Any]) -> None:
+    """The retention parameter reaches every function, and the attribute the code stamps
+    (shared/src/store/keys.rs EXPIRES_AT) is the one the table's TTL reads."""
+    parameter = template["Parameters"]["PersonalDataRetentionDays"]
+    assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (365, 1, 3653)
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["PERSONAL_DATA_RETENTION_DAYS"] == {"Ref": "PersonalDataRetentionDays"}
+    keys = (ROOT / "shared/src/store/keys.rs").read_text()
+    attribute = keys.split("pub const EXPIRES_AT: &str = \"", 1)[1].split('"', 1)[0]
+    ttl = template["Resources"]["ConnectorTable"]["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": attribute, "Enabled": True}
+
+
 def test_queues_have_dead_letter_queues_and_encryption(template: dict[str, Any]) -> None:
     queues = of_type(template, "AWS::SQS::Queue")
     assert set(queues) == {"ResultsQueue", "ResultsDeadLetterQueue",
@@ -438,14 +451,20 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
            # a disable without a token is confirmed with SR using the company's credentials
            (company, "secretsmanager:GetSecretValue")},
         "WebhookDispatcherFunctionRole": {(table, "dynamodb:UpdateItem"),
+                                          # the event's data, read when its webhook is sent
+                                          (table, "dynamodb:GetItem"),
                                           (signing, "secretsmanager:GetSecretValue"),
                                           (notifications, "sqs:ReceiveMessage"),
                                           (notifications, "sqs:DeleteMessage"),
                                           (notifications, "sqs:GetQueueAttributes"),
                                           (notifications, "sqs:ChangeMessageVisibility")},
         "VendorApiFunctionRole": {(table, f"dynamodb:{a}") for a in (
-            "GetItem", "BatchGetItem", "PutItem", "UpdateItem", "Query")}
+            "GetItem", "BatchGetItem", "PutItem", "UpdateItem", "Query",
+            # erasure deletes result files
+            "DeleteItem")}
         | {(index, "dynamodb:Query"), (results, "sqs:SendMessage"), (vendor, "secretsmanager:GetSecretValue"),
+           # the candidate.erased webhook
+           (notifications, "sqs:SendMessage"),
            # the SR passthrough uses the company's own credentials
            (company, "secretsmanager:GetSecretValue")},
         "ResultPublisherFunctionRole": {(table, "dynamodb:UpdateItem"), (table, "dynamodb:BatchGetItem"),
@@ -505,8 +524,10 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
             "GetItem": {"INTEGRATION", "ORDER", "COMPANY", "VENDORKEY"},
             "BatchGetItem": {"INTEGRATION", "ORDER", "COMPANY", "VENDORKEY"},
             "Query": {"INTEGRATION", "ORDER", "COMPANY", "VENDORKEY"},
-            "PutItem": {"INTEGRATION", "CONNECTKEY", "ORDER", "VENDORKEY"},
-            "UpdateItem": {"INTEGRATION", "CONNECTKEY", "ORDER", "VENDORKEY"},
+            "PutItem": {"INTEGRATION", "CONNECTKEY", "ORDER", "VENDORKEY", "EVENTID"},
+            "UpdateItem": {"INTEGRATION", "CONNECTKEY", "ORDER", "VENDORKEY", "EVENTID"},
+            # erasure (shared/src/store/privacy.rs): result files, the events' data
+            "DeleteItem": {"ORDER"},
             "index Query": {"INTEGRATION"}},
         "ResultPublisherFunctionRole": {
             "BatchGetItem": {"ORDER", "PACE", "EVENTID"},
@@ -514,7 +535,7 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
             "Query": {"ORDER"},
             "GetItem": {"ORDER", "INTEGRATION", "EVENTID"},
             "PutItem": {"ORDER", "INTEGRATION", "EVENTID"}},
-        "WebhookDispatcherFunctionRole": {"UpdateItem": {"INTEGRATION"}},
+        "WebhookDispatcherFunctionRole": {"UpdateItem": {"INTEGRATION"}, "GetItem": {"INTEGRATION"}},
     }
     found: dict[str, dict[str, set[str]]] = {}
     for name, role in roles.items():
@@ -599,9 +620,9 @@ def test_a_call_outside_a_functions_statements_is_reported(template: dict[str, A
     assert aws_calls.violations(allowed, template, env) == []
     refused = [
         dynamodb("consent", "GetItem", "CONSENTADDR#10.0.0.1"),  # counters are only counted up
-        dynamodb("vendor-api", "PutItem", "EVENTID#i#e"),  # a family it does not own
+        dynamodb("vendor-api", "PutItem", "CONSENT#s"),  # a family it does not own
         dynamodb("vendor-api", "Query", "ORDER#o", index="gsi1"),
-        dynamodb("webhook-dispatcher", "GetItem", "INTEGRATION#i"),  # an action it does not have
+        dynamodb("webhook-dispatcher", "PutItem", "INTEGRATION#i"),  # an action it does not have
         dynamodb("vendor-api", "BatchGetItem", "ORDER#o", "CONNECTKEY#k"),  # one key outside
         {"function": "disable-integration", "service": "secretsmanager", "action": "GetSecretValue",
          "secret": "arn:partner"},
@@ -612,9 +633,9 @@ def test_a_call_outside_a_functions_statements_is_reported(template: dict[str, A
         "consent: sqs:SendMessage on ResultsQueue",
         "disable-integration: secretsmanager:GetSecretValue on PartnerCredentialSecret",
         "vendor-api: dynamodb:BatchGetItem on ConnectorTable with leading keys CONNECTKEY#, ORDER#",
-        "vendor-api: dynamodb:PutItem on ConnectorTable with leading keys EVENTID#",
+        "vendor-api: dynamodb:PutItem on ConnectorTable with leading keys CONSENT#",
         "vendor-api: dynamodb:Query on ConnectorTable/index/gsi1 with leading keys ORDER#",
-        "webhook-dispatcher: dynamodb:GetItem on ConnectorTable with leading keys INTEGRATION#",
+        "webhook-dispatcher: dynamodb:PutItem on ConnectorTable with leading keys INTEGRATION#",
     ]
 
 

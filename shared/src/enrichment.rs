@@ -107,6 +107,9 @@ impl Enricher<'_> {
             Ok(Some(current)) => current,
             _ => order.clone(),
         };
+        if current.erased_at.is_some() {
+            return outcome;
+        }
         match self
             .notifications
             .order_received(&current, Utc::now())
@@ -125,6 +128,11 @@ impl Enricher<'_> {
     /// One try at enriching `order` and telling the vendor.
     async fn attempt(&self, order: &Order) -> Attempt {
         let order_id = order.order_id.as_str();
+        if order.erased_at.is_some() {
+            // Its personal data was erased: nothing is fetched, stored or announced again.
+            tracing::info!(order_id, company_id = %order.company_id, "order erased; not enriched");
+            return Attempt::Done;
+        }
         let retry = Attempt::Retry { after: None };
         let now = Utc::now();
         if let Err(e) = self.notifications.order_created(order, now).await {

@@ -21,6 +21,7 @@ pub mod pacing;
 pub mod packages;
 pub mod partner_config;
 pub mod passthrough;
+pub mod privacy;
 pub mod publisher;
 pub mod queue;
 pub mod results;

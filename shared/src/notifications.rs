@@ -44,16 +44,20 @@ pub enum EventKind {
     CompanyConnected,
     /// `company.disabled`: SR or an operator disabled the company's integration.
     CompanyDisabled,
+    /// `candidate.erased`: a candidate's (or one order's) personal data was erased; the vendor
+    /// erases its own copy. Carries order ids only, so it is no copy itself.
+    CandidateErased,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 7] = [
         Self::OrderCreated,
         Self::InlineOrderCreated,
         Self::OrderEnriched,
         Self::DeliveryFailed,
         Self::CompanyConnected,
         Self::CompanyDisabled,
+        Self::CandidateErased,
     ];
 
     /// The kind's name on the wire and in DynamoDB.
@@ -65,6 +69,7 @@ impl EventKind {
             Self::DeliveryFailed => "delivery.failed",
             Self::CompanyConnected => "company.connected",
             Self::CompanyDisabled => "company.disabled",
+            Self::CandidateErased => "candidate.erased",
         }
     }
 
@@ -117,6 +122,11 @@ impl Notifications {
         }
     }
 
+    /// The table events are recorded in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Records events without queueing them.
     pub fn record_only(store: Store) -> Self {
         Self {
@@ -146,9 +156,14 @@ impl Notifications {
         if recorded.enqueued {
             return Ok(recorded.event);
         }
-        // The message is the connector-format webhook body, which names everything the
-        // dispatcher needs (Kombo's body is derived from it).
-        let body = EventBody::from(&recorded.event).to_json();
+        // The message is a reference: the connector-format body without its `data`, which
+        // the dispatcher reads from the table at send time. A queued message then holds no
+        // personal data, and an erasure (`privacy`) reaches webhooks still waiting.
+        let body = EventBody {
+            data: serde_json::Value::Null,
+            ..EventBody::from(&recorded.event)
+        }
+        .to_json();
         sqs.send_message()
             .queue_url(url)
             .message_body(body)
@@ -332,6 +347,26 @@ pub fn delivery_failed_event(
         now,
         data,
     )
+}
+
+/// `candidate.erased` (a random id: each erasure is its own event): which orders' personal
+/// data was erased, and why (`candidate`, `email` or `order`, never the value itself).
+pub fn candidate_erased_event(
+    company_id: &str,
+    integration_id: &str,
+    erased_by: &str,
+    order_ids: &[String],
+    now: DateTime<Utc>,
+) -> EventRecord {
+    EventRecord {
+        id: crate::auth::credentials::random_token(12),
+        kind: EventKind::CandidateErased.as_str().into(),
+        integration_id: integration_id.to_string(),
+        company_id: company_id.to_string(),
+        at: now,
+        data: json!({ "erased_by": erased_by, "order_ids": order_ids }),
+        webhook: None,
+    }
 }
 
 /// `company.connected` (a random id: each connection is a new event); its `data` names who

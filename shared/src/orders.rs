@@ -199,6 +199,10 @@ pub struct Order {
     /// order is stored, by the enrichment worker (absent until then, or if it never succeeds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrichment: Option<enrichment::OrderEnrichment>,
+    /// When the order's personal data was erased (`privacy`): the tombstone that keeps its
+    /// result from reaching SR and its enrichment from being stored again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 /// Whether a submission's body says SR's `REJECTED` (top level or in
@@ -515,6 +519,7 @@ fn blank_order(fingerprint: String, now: DateTime<Utc>) -> Order {
         submissions: Vec::new(),
         deliveries: Vec::new(),
         enrichment: None,
+        erased_at: None,
     }
 }
 

@@ -66,6 +66,7 @@ mod tests {
             submissions: vec![],
             deliveries: vec![],
             enrichment: None,
+            erased_at: None,
         }
     }
 

@@ -233,6 +233,7 @@ impl Stack {
             ResultsQueue::new(self.aws.sqs.clone(), &self.config.results_queue_url),
             self.vendor_key_verifier(),
         )
+        .with_notifications(self.notifications())
     }
 
     /// The stack's vendor API key check, for in-process handlers.

@@ -94,6 +94,25 @@ impl Simulator {
         (order_id, Self::call(value), request)
     }
 
+    /// SR places an order of `package_id` for `candidate` (merged onto the generated one: e.g.
+    /// `{"id", "firstName", "lastName", "email", "phoneNumber"}`); `GET /candidates/{id}`
+    /// then answers the same person. Answers the order id.
+    pub async fn place_order_for(
+        &self,
+        company_id: &str,
+        package_id: &str,
+        candidate: Value,
+    ) -> (String, SrCall) {
+        let value = self
+            .post(
+                &format!("/companies/{company_id}/orders"),
+                json!({"assessmentPackageId": package_id, "candidate": candidate}),
+            )
+            .await;
+        let order_id = value["orderId"].as_str().expect("orderId").to_string();
+        (order_id, Self::call(value))
+    }
+
     /// SR lists packages for a job at `query` (location and custom fields), as `requester`.
     pub async fn list_packages_for(
         &self,

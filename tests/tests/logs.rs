@@ -207,3 +207,68 @@ async fn a_full_spine_run_logs_ids_and_metrics_but_no_secret() {
         );
     }
 }
+
+/// The personal-data paths (README "Personal data") over HTTP through the functions: SR's order
+/// for a candidate, its enrichment, an export (whose answer holds everything) and an erasure by
+/// e-mail log ids and counts, never the candidate's values.
+#[tokio::test]
+async fn export_and_erasure_log_no_personal_data() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("log-gdpr").await;
+    stack.put_catalog(&company, scenario::demo_catalog()).await;
+    let tag = unique("log");
+    let (first, last) = (format!("First{tag}"), format!("Last{tag}"));
+    let email = format!("{tag}@mail.example.org");
+    let (order_id, placed) = stack
+        .sim
+        .place_order_for(
+            &company.company_id,
+            "culture-fit",
+            serde_json::json!({"firstName": first, "lastName": last, "email": email}),
+        )
+        .await;
+    assert_eq!(placed.status, 202, "{:?}", placed.body);
+    connector_tests::kombo::enriched_order(&stack, &order_id).await;
+    let by_email = serde_json::json!({ "email": email });
+    let export = stack
+        .vendor_request(
+            reqwest::Method::POST,
+            "/assessment/candidates/export",
+            &company.integration_id,
+        )
+        .json(&by_email)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(export.status(), 200);
+    assert!(export.text().await.unwrap().contains(&first));
+    let erase = stack
+        .vendor_request(
+            reqwest::Method::POST,
+            "/assessment/candidates/erase",
+            &company.integration_id,
+        )
+        .json(&by_email)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erase.status(), 200);
+    let log = connector_tests::eventually(
+        "the erasure to be logged",
+        std::time::Duration::from_secs(30),
+        || async {
+            let log = lambda_log();
+            log.lines()
+                .any(|l| l.contains("personal data erased") && l.contains(&company.integration_id))
+                .then_some(log)
+        },
+    )
+    .await;
+    assert!(log.contains(&order_id), "the order's lines name it");
+    for value in [&first, &last, &email] {
+        assert!(
+            !log.contains(value.as_str()),
+            "{value} appears in the functions' log"
+        );
+    }
+}

@@ -55,6 +55,13 @@ pub enum Command {
     #[command(subcommand)]
     Orders(OrdersCommand),
 
+    /// Erase or export one candidate's personal data (README "Personal data").
+    ///
+    /// Reads TABLE_NAME, NOTIFICATIONS_QUEUE_URL (the candidate.erased webhook; without it the
+    /// event is only listable), and the AWS settings.
+    #[command(subcommand)]
+    Candidates(CandidatesCommand),
+
     /// Look at and redrive the results dead-letter queue (results that failed 10 deliveries).
     ///
     /// Reads RESULTS_DLQ_URL (the stack output ResultsDeadLetterQueueUrl), RESULTS_QUEUE_URL
@@ -159,6 +166,51 @@ pub enum OrdersCommand {
         order_id: String,
         #[command(flatten)]
         output: Output,
+    },
+    /// Erases the order's personal data (candidate, requester, fields, enrichment, result
+    /// details, submissions' bodies, files, events), keeping its non-personal skeleton; a
+    /// result still queued is not delivered. Safe to repeat (then every count is zero).
+    ///
+    /// Reads NOTIFICATIONS_QUEUE_URL for the candidate.erased webhook.
+    Erase {
+        /// SmartRecruiters' order id.
+        #[arg(value_name = "ORDER_ID")]
+        order_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// Which candidate: `--candidate-id` or `--email`, in one integration.
+#[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("candidate").required(true).args(["candidate_id", "email"])))]
+pub struct CandidateArgs {
+    /// The integration (organisation) the candidate's orders belong to.
+    #[arg(long, value_name = "INTEGRATION_ID")]
+    pub integration: IntegrationId,
+    /// SmartRecruiters' candidate id.
+    #[arg(long, value_name = "ID")]
+    pub candidate_id: Option<String>,
+    /// The candidate's e-mail address (case-insensitive; also matched on the enrichment).
+    #[arg(long, value_name = "ADDRESS")]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CandidatesCommand {
+    /// Erases every order of the candidate in the integration, as the vendor API's
+    /// POST /assessment/candidates/erase does; prints what was erased, per kind.
+    Erase {
+        #[command(flatten)]
+        candidate: CandidateArgs,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Prints everything held for the candidate as one JSON document (orders with their
+    /// submissions and delivery attempts, file records, events), for an access request.
+    Export {
+        #[command(flatten)]
+        candidate: CandidateArgs,
     },
 }
 

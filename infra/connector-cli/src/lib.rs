@@ -5,6 +5,7 @@
 //! `orders`, `dlq`, `vendor-key`) only render: what they do to AWS is in `connector::ops` and
 //! `connector::store`.
 
+pub mod candidates;
 pub mod cli;
 pub mod companies;
 pub mod configure;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> Result<String, String> {
             .map_err(|e| e.to_string()),
         Command::Companies(command) => runtime.block_on(companies::run(command)),
         Command::Orders(command) => runtime.block_on(orders::run(command)),
+        Command::Candidates(command) => runtime.block_on(candidates::run(command)),
         Command::Dlq(command) => runtime.block_on(dlq::run(command)),
         Command::VendorKey(command) => runtime.block_on(vendor_key::run(command)),
     }

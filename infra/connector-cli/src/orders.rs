@@ -1,4 +1,4 @@
-//! `connector orders show|replay`.
+//! `connector orders show|replay|erase`.
 
 use connector::aws::AwsClients;
 use connector::ops::replay::{replay_result, Replayed};
@@ -34,6 +34,28 @@ pub async fn run(command: OrdersCommand) -> Result<String, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(render_replayed(&replayed, output.json))
+        }
+        OrdersCommand::Erase { order_id, output } => {
+            let notifications = crate::candidates::notifications().await?;
+            let order = notifications
+                .store()
+                .get_order(&order_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("order {order_id} does not exist"))?;
+            let integration = connector::ids::IntegrationId::parse(&order.integration_id)
+                .map_err(|e| e.to_string())?;
+            let id = connector::ids::OrderId::parse(&order_id).map_err(|e| e.to_string())?;
+            let report = connector::privacy::erase_order(
+                &notifications,
+                &integration,
+                &id,
+                chrono::Utc::now(),
+            )
+            .await
+            .map_err(|e| format!("{e}; the command is safe to run again"))?
+            .ok_or_else(|| format!("order {order_id} does not exist"))?;
+            Ok(crate::candidates::render_erasure(&report, output.json))
         }
     }
 }

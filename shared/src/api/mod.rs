@@ -93,11 +93,16 @@ impl From<CompanyError> for ApiError {
 
 /// A refused result submission: 404 for an order the integration does not have, 400 naming
 /// the field for what cannot be mapped, 413 for inline files over the limit, the final-status
-/// rule's 409 (`FINAL_STATUS`, naming the current status).
+/// rule's 409 (`FINAL_STATUS`, naming the current status), 409 `ORDER_ERASED` for an order
+/// whose personal data was erased.
 impl From<SubmitError> for ApiError {
     fn from(error: SubmitError) -> Self {
         match error {
             SubmitError::UnknownOrder(id) => unknown_order(&id),
+            SubmitError::Erased(id) => ApiError::conflict(
+                "ORDER_ERASED",
+                format!("the personal data of order `{id}` was erased; it takes no more results"),
+            ),
             SubmitError::Invalid(e) => {
                 let field = e.field.clone();
                 ApiError::bad_request("INVALID_FIELD", e.to_string()).with_field(field)

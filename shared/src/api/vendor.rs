@@ -17,9 +17,11 @@ use crate::http::{
 };
 use crate::ids::{CompanyId, IdError, IntegrationId, OrderId};
 use crate::kombo::errors::vendor_error_response;
+use crate::notifications::Notifications;
 use crate::orders::{Order, VendorOrderStatus};
 use crate::packages::{validate_packages_with, UrlRules, VendorPackage};
 use crate::passthrough::{Passthrough, PassthroughRequest, PassthroughSettings};
+use crate::privacy::{self, CandidateSelector};
 use crate::queue::ResultsQueue;
 use crate::results::submit::{self, ResultRequest, SubmitError, Submitted};
 use crate::results::{without_inline_data, ResultSubmission, MAX_STORED_RESULT_BYTES};
@@ -53,6 +55,8 @@ pub struct VendorApi {
     vendor_answers_inline_urls: bool,
     /// What the catalog's URLs may be (loopback http on local stacks only).
     url_rules: UrlRules,
+    /// Where erasures announce `candidate.erased`.
+    notifications: Notifications,
 }
 
 #[derive(Deserialize)]
@@ -71,19 +75,68 @@ struct NewConnectKey {
     company_id: Option<String>,
 }
 
+/// The body of the candidate erasure and export routes: exactly one of the two.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CandidateBody {
+    #[serde(default)]
+    candidate_id: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// The candidate a request names (400 naming the field otherwise).
+fn candidate_selector(request: &Request) -> Result<CandidateSelector, ApiError> {
+    let body: CandidateBody = parse_json(body_bytes(request))?;
+    let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    match (given(body.candidate_id), given(body.email)) {
+        (Some(id), None) if id.len() <= 256 => Ok(CandidateSelector::CandidateId(id)),
+        (None, Some(email)) if email.len() <= 320 && email.contains('@') => {
+            Ok(CandidateSelector::Email(email))
+        }
+        (Some(_), None) => Err(ApiError::bad_request(
+            "INVALID_FIELD",
+            "invalid field `candidate_id`: at most 256 characters",
+        )
+        .with_field("candidate_id")),
+        (None, Some(_)) => Err(ApiError::bad_request(
+            "INVALID_FIELD",
+            "invalid field `email`: an e-mail address (with `@`, at most 320 characters)",
+        )
+        .with_field("email")),
+        _ => Err(ApiError::bad_request(
+            "INVALID_BODY",
+            "name the candidate with exactly one of `candidate_id` (SR's candidate id) or `email`",
+        )),
+    }
+}
+
+fn privacy_error(error: privacy::PrivacyError) -> ApiError {
+    match error {
+        privacy::PrivacyError::Store(e) => e.into(),
+    }
+}
+
 const DEFAULT_KEY_HOURS: u32 = 168;
 const MAX_KEY_HOURS: u32 = 720;
 
 impl VendorApi {
     pub fn new(store: Store, queue: ResultsQueue, keys: VendorKeyVerifier) -> Self {
         Self {
-            store,
+            store: store.clone(),
             queue,
             keys,
             passthrough: None,
             vendor_answers_inline_urls: false,
             url_rules: UrlRules::default(),
+            notifications: Notifications::record_only(store),
         }
+    }
+
+    /// Queues the webhooks of the events it records (`candidate.erased`).
+    pub fn with_notifications(mut self, notifications: Notifications) -> Self {
+        self.notifications = notifications;
+        self
     }
 
     /// Lets catalog URLs use plain http to a loopback host (local stacks only).
@@ -119,11 +172,17 @@ impl VendorApi {
         );
         let webhook_url = crate::webhooks::webhook_url(|name| std::env::var(name).ok())?;
         let store = Store::new(aws.dynamodb, config.table_name);
+        let notifications = Notifications::new(
+            store.clone(),
+            aws.sqs.clone(),
+            config.notifications_queue_url,
+        );
         Ok(Self::new(
             store.clone(),
             ResultsQueue::new(aws.sqs, config.results_queue_url),
             VendorKeyVerifier::new(store, secrets, config.vendor_api_key_secret_id),
         )
+        .with_notifications(notifications)
         .with_passthrough(passthrough)
         .with_url_rules(url_rules)
         .with_vendor_inline_urls(webhook_url.is_some()))
@@ -189,7 +248,53 @@ impl VendorApi {
             Handler::GetOrder => self.get_order(&integration()?, id).await,
             Handler::SubmitResult => self.submit_result(request, &integration()?, id).await,
             Handler::Passthrough => self.passthrough(request, &integration()?).await,
+            Handler::EraseCandidate => self.erase_candidate(request, &integration()?).await,
+            Handler::ExportCandidate => self.export_candidate(request, &integration()?).await,
+            Handler::EraseOrder => self.erase_order(&integration()?, id).await,
         }
+    }
+
+    /// `POST /assessment/candidates/erase` `{"candidate_id"}` or `{"email"}`: erases every
+    /// order of the candidate in this integration ([`privacy::erase_candidate`]); counts per kind.
+    async fn erase_candidate(
+        &self,
+        request: &Request,
+        integration: &IntegrationId,
+    ) -> Result<Response<Body>, ApiError> {
+        let candidate = candidate_selector(request)?;
+        let report =
+            privacy::erase_candidate(&self.notifications, integration, &candidate, Utc::now())
+                .await
+                .map_err(privacy_error)?;
+        Ok(success(StatusCode::OK, report, vec![]))
+    }
+
+    /// `POST /assessment/candidates/export` `{"candidate_id"}` or `{"email"}`: everything held
+    /// for the candidate ([`privacy::export_candidate`]).
+    async fn export_candidate(
+        &self,
+        request: &Request,
+        integration: &IntegrationId,
+    ) -> Result<Response<Body>, ApiError> {
+        let candidate = candidate_selector(request)?;
+        let export = privacy::export_candidate(&self.notifications, integration, &candidate)
+            .await
+            .map_err(privacy_error)?;
+        Ok(success(StatusCode::OK, export, vec![]))
+    }
+
+    /// `POST /assessment/orders/{orderId}/erase`: erases one order ([`privacy::erase_order`]).
+    async fn erase_order(
+        &self,
+        integration: &IntegrationId,
+        order_id: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        let order_id = path_order_id(order_id)?;
+        privacy::erase_order(&self.notifications, integration, &order_id, Utc::now())
+            .await
+            .map_err(privacy_error)?
+            .map(|report| success(StatusCode::OK, report, vec![]))
+            .ok_or_else(|| SubmitError::UnknownOrder(order_id).into())
     }
 
     /// `GET /assessment/orders/{orderId}`: the order with its result and file attachments.

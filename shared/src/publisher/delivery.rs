@@ -34,6 +34,16 @@ impl ResultPublisher {
             );
             return Outcome::Done;
         };
+        if order.erased_at.is_some() {
+            // The candidate's data was erased while the result waited in the queue: SR does
+            // not get it (the order keeps no result details to send anyway).
+            tracing::info!(
+                order_id = d.order_id,
+                company_id = d.company_id,
+                "order erased; its queued result is not delivered"
+            );
+            return Outcome::Done;
+        }
         if d.version < order.result_version {
             tracing::info!(
                 order_id = d.order_id,

@@ -79,6 +79,9 @@ pub enum SubmitError {
     /// No order `order_id` in this integration (another integration's order is not found).
     #[error("there is no order `{0}`")]
     UnknownOrder(OrderId),
+    /// The order's personal data was erased (409): a result would store it again.
+    #[error("the personal data of order `{0}` was erased; it takes no more results")]
+    Erased(OrderId),
     /// A field SR cannot be given (400 naming `field`).
     #[error(transparent)]
     Invalid(#[from] ResultError),
@@ -103,6 +106,15 @@ impl MaybeConflict for SubmitError {
 /// A submission checked against its order. Real submissions and dry runs both come through
 /// here, so both refuse the same way, before anything is stored or queued.
 fn check(submission: &ResultSubmission, order: Order) -> Result<Preview, SubmitError> {
+    if order.erased_at.is_some() {
+        let id = OrderId::parse(&order.order_id).map_err(|_| {
+            SubmitError::Store(StoreError::Corrupt {
+                key: order.order_id.clone(),
+                reason: "stored order id is malformed".into(),
+            })
+        })?;
+        return Err(SubmitError::Erased(id));
+    }
     let mapped = to_package_result(submission, &order)?;
     let files = file_attachments(submission, MAX_INLINE_FILE_BYTES)?;
     let status = mapped.result.status.unwrap_or(ResultStatus::InProgress);

@@ -14,6 +14,7 @@ pub enum EnrichmentWrite {
     Stored(Box<Order>),
     /// Another worker stored one first (SQS delivers at least once); theirs is kept.
     AlreadyEnriched(Box<Order>),
+    /// No order to enrich: absent, or its personal data was erased (`erased_at`).
     Missing,
 }
 
@@ -31,7 +32,10 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(key_of(keys::order(order_id))))
             .update_expression("SET enrichment = :enrichment")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(enrichment)")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(enrichment) \
+                 AND attribute_not_exists(erased_at)",
+            )
             .expression_attribute_values(":enrichment", to_value(enrichment))
             .return_values(ReturnValue::AllNew)
             .send()
@@ -42,6 +46,7 @@ impl Store {
             )?))),
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
                 match self.get_order(order_id).await? {
+                    Some(order) if order.erased_at.is_some() => Ok(EnrichmentWrite::Missing),
                     Some(order) => Ok(EnrichmentWrite::AlreadyEnriched(Box::new(order))),
                     None => Ok(EnrichmentWrite::Missing),
                 }

@@ -103,10 +103,11 @@ pub struct EventPage {
 
 impl Store {
     pub async fn put_event(&self, event: &EventRecord) -> Result<(), StoreError> {
-        let item = to_item(
+        let mut item = to_item(
             event,
             keys::event(&event.integration_id, event.at, &event.id),
         );
+        self.retention.stamp(&mut item, event.at);
         self.db
             .put_item()
             .table_name(&self.table)
@@ -129,9 +130,9 @@ impl Store {
             .db
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(
-                &marker,
-                keys::event_id(&event.integration_id, &event.id),
+            .set_item(Some(self.stamped(
+                to_item(&marker, keys::event_id(&event.integration_id, &event.id)),
+                event.at,
             )))
             .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -179,13 +180,16 @@ impl Store {
                 .db
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(to_item(
-                    &recorded.event,
-                    keys::event(
-                        &recorded.event.integration_id,
-                        recorded.event.at,
-                        &recorded.event.id,
+                .set_item(Some(self.stamped(
+                    to_item(
+                        &recorded.event,
+                        keys::event(
+                            &recorded.event.integration_id,
+                            recorded.event.at,
+                            &recorded.event.id,
+                        ),
                     ),
+                    recorded.event.at,
                 )))
                 .condition_expression("attribute_not_exists(pk)")
                 .send()
@@ -197,6 +201,23 @@ impl Store {
             }
         }
         Ok(recorded)
+    }
+
+    /// `item` with the expiry of personal data written `at` (events may repeat an order's).
+    fn stamped(&self, mut item: super::Item, at: DateTime<Utc>) -> super::Item {
+        self.retention.stamp(&mut item, at);
+        item
+    }
+
+    /// The listed event `event_id` of `integration_id`, emitted `at`.
+    pub async fn get_event(
+        &self,
+        integration_id: &str,
+        at: DateTime<Utc>,
+        event_id: &str,
+    ) -> Result<Option<EventRecord>, StoreError> {
+        self.get(keys::event(integration_id, at, event_id), true)
+            .await
     }
 
     /// Notes on the event's id marker that its webhook message is in the queue.

@@ -142,8 +142,11 @@ impl Store {
             .set_key(Some(key_of(keys::file(&record.order_id, &record.name))))
             .update_expression(
                 "SET #order = :order, #name = :name, #type = :type, #source = :source, \
-                 #revision = :revision, #at = :at, #state = :state REMOVE #detail, #data",
+                 #revision = :revision, #at = :at, #state = :state, #expires = :expires \
+                 REMOVE #detail, #data",
             )
+            .expression_attribute_names("#expires", keys::EXPIRES_AT)
+            .expression_attribute_values(":expires", self.retention.expiry_value(now))
             .expression_attribute_names("#order", "order_id")
             .expression_attribute_names("#name", "name")
             .expression_attribute_names("#type", "content_type")

@@ -10,6 +10,8 @@ mod events;
 mod files;
 pub mod keys;
 mod orders;
+mod privacy;
+pub mod retention;
 mod retry;
 mod vendor_keys;
 
@@ -33,6 +35,7 @@ pub use files::{FileRecord, FileSource, FileState, StoredFile, UploadedFile};
 pub use orders::{
     DeliveryRecord, OrderChecks, OrderCursor, OrderFilter, OrderPage, PutOrderOutcome, ResultWrite,
 };
+pub use privacy::{erased_event_data, ErasedCounts};
 pub use retry::{retry_on_conflict, MaybeConflict, WRITE_ATTEMPTS};
 pub use vendor_keys::{VendorKeyRecord, ADMIN_KEY_ID};
 
@@ -131,14 +134,29 @@ pub(crate) fn lost_race(
 pub struct Store {
     db: aws_sdk_dynamodb::Client,
     table: String,
+    /// The expiry stamped on items holding personal data (`retention`).
+    retention: retention::Retention,
 }
 
 impl Store {
+    /// A store of `table`, stamping personal data with the environment's retention
+    /// (`PERSONAL_DATA_RETENTION_DAYS`, see [`retention::Retention::from_env`]).
     pub fn new(db: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         Self {
             db,
             table: table.into(),
+            retention: retention::Retention::from_env(),
         }
+    }
+
+    /// Stamps personal data with `retention` instead of the environment's.
+    pub fn with_retention(mut self, retention: retention::Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    pub fn retention(&self) -> retention::Retention {
+        self.retention
     }
 
     pub fn table(&self) -> &str {

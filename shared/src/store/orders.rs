@@ -224,6 +224,7 @@ impl Store {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .expect("key and condition are set");
+        self.retention.stamp(&mut item, order.created_at);
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -469,6 +470,7 @@ impl Store {
             ),
             (":queued".to_string(), to_value(&DeliveryState::Queued)),
             (":now".to_string(), to_value(&now)),
+            (":expires".to_string(), self.retention.expiry_value(now)),
             (
                 ":integration".to_string(),
                 AttributeValue::S(order.integration_id.clone()),
@@ -492,7 +494,7 @@ impl Store {
             .set_key(Some(key_of(keys::order(&order.order_id))))
             .update_expression(format!(
                 "SET #result = :result, result_version = :version, delivery_state = :queued, \
-                 updated_at = :now, result_submitted_at = :now, \
+                 updated_at = :now, result_submitted_at = :now, expires_at = :expires, \
                  result_rejected_by_vendor = :rejected{}{}",
                 if files {
                     ", has_file_attachments = :files"
@@ -505,7 +507,11 @@ impl Store {
                     " REMOVE result_request_sha256"
                 }
             ))
-            .condition_expression("integration_id = :integration AND result_version = :expected")
+            // Not on an erased order (`privacy`): the retry re-reads it and refuses the result.
+            .condition_expression(
+                "integration_id = :integration AND result_version = :expected \
+                 AND attribute_not_exists(erased_at)",
+            )
             .expression_attribute_names("#result", "result")
             .set_expression_attribute_values(Some(values))
             .build()
@@ -514,12 +520,11 @@ impl Store {
             version: Some(version),
             ..submission.clone()
         };
+        let mut history_item = to_item(&submission, keys::submission(&order.order_id, version));
+        self.retention.stamp(&mut history_item, now);
         let history = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(to_item(
-                &submission,
-                keys::submission(&order.order_id, version),
-            )))
+            .set_item(Some(history_item))
             .build()
             .expect("table and item are set");
         // At most 2 + 2 × 20 files items, within a transaction's 100.
@@ -704,6 +709,7 @@ impl Store {
                 AttributeValue::N(record.attempt.version.to_string()),
             ),
             (":now".to_string(), to_value(&now)),
+            (":expires".to_string(), self.retention.expiry_value(now)),
         ]);
         if let Some(status) = delivered {
             values.insert(":delivered".into(), to_value(&status));
@@ -712,7 +718,8 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(key_of(keys::order(&record.order_id))))
             .update_expression(format!(
-                "SET delivery_state = :state, sent_version = :version, updated_at = :now{}",
+                "SET delivery_state = :state, sent_version = :version, updated_at = :now, \
+                 expires_at = :expires{}",
                 if delivered.is_some() {
                     ", delivered_status = :delivered"
                 } else {
@@ -732,9 +739,11 @@ impl Store {
             record.attempt.at,
             &crate::auth::credentials::random_token(6),
         );
+        let mut item = to_item(&record.attempt, key);
+        self.retention.stamp(&mut item, record.attempt.at);
         Put::builder()
             .table_name(&self.table)
-            .set_item(Some(to_item(&record.attempt, key)))
+            .set_item(Some(item))
             .build()
             .expect("table and item are set")
     }

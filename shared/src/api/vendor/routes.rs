@@ -6,7 +6,7 @@
 //!
 //! A plain static table rather than axum's `Router`: axum is not in the vendor-api binary today
 //! (only the tests and the SR simulator link it), so adopting it would add its crates to every
-//! cold start, while eleven rows matched segment by segment cost nothing to build. The handlers
+//! cold start, while fourteen rows matched segment by segment cost nothing to build. The handlers
 //! keep `lambda_http`'s `Request`, and the order of the checks (body size, key, integration, key
 //! scope, route) stays what `openapi.yaml` documents.
 
@@ -29,6 +29,12 @@ pub(super) enum Handler {
     /// `{orderId}`.
     SubmitResult,
     Passthrough,
+    /// Erase one candidate's personal data (by SR candidate id or e-mail).
+    EraseCandidate,
+    /// Everything held for one candidate.
+    ExportCandidate,
+    /// `{orderId}`: erase one order's personal data.
+    EraseOrder,
 }
 
 /// Who may call a route.
@@ -84,7 +90,7 @@ const fn route(
 }
 
 /// Every route, as `openapi.yaml` lists them under `/assessment`.
-pub(super) static ROUTES: [Route; 11] = {
+pub(super) static ROUTES: [Route; 14] = {
     use body_limits::{CATALOG, CONNECT_KEY, NO_BODY, PASSTHROUGH, RESULT};
     use Access::*;
     use Handler::*;
@@ -141,6 +147,27 @@ pub(super) static ROUTES: [Route; 11] = {
             Passthrough,
             Integration,
             PASSTHROUGH,
+        ),
+        route(
+            Method::POST,
+            "/candidates/erase",
+            EraseCandidate,
+            Integration,
+            NO_BODY,
+        ),
+        route(
+            Method::POST,
+            "/candidates/export",
+            ExportCandidate,
+            Integration,
+            NO_BODY,
+        ),
+        route(
+            Method::POST,
+            "/orders/{orderId}/erase",
+            EraseOrder,
+            Integration,
+            NO_BODY,
         ),
     ]
 };

@@ -1,0 +1,340 @@
+//! Erasing one order's personal data in place: every item under `ORDER#{id}` and every event
+//! (listed item and id marker) that announces the order. What stays is the order's
+//! non-personal skeleton: ids, package, job id, statuses, dates, versions and the delivery
+//! history's outcomes, so operations, billing and `GET /assessment/orders/{id}` keep working.
+//!
+//! Every write is an `UpdateItem` or `DeleteItem` of an item found by a Query, so a sweep that
+//! stops half way (a timeout, throttling) is finished by running it again: each step looks at
+//! what the item holds and skips items with nothing personal left, which is also why a repeated
+//! erasure counts zero.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{from_item, key_of, keys, to_value, EventRecord, Item, Store, StoreError};
+use crate::orders::{Order, Submission};
+use crate::sr::{Candidate, PackageResult};
+
+/// What one erasure changed, per kind of item (zero for what held nothing personal any more).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ErasedCounts {
+    /// Order items whose candidate, requester, custom fields, enrichment and result details
+    /// were overwritten.
+    pub orders: u32,
+    /// Submissions whose vendor body and note were overwritten.
+    pub submissions: u32,
+    /// Delivery attempts whose detail (SR's answer) was removed.
+    pub delivery_attempts: u32,
+    /// Result files (record and bytes) deleted.
+    pub files: u32,
+    /// Events (listed item and id marker) whose data was replaced by `{order_id, erased}`.
+    pub events: u32,
+}
+
+impl ErasedCounts {
+    pub fn add(&mut self, other: ErasedCounts) {
+        self.orders += other.orders;
+        self.submissions += other.submissions;
+        self.delivery_attempts += other.delivery_attempts;
+        self.files += other.files;
+        self.events += other.events;
+    }
+}
+
+/// An event's `data` once erased: the order it announced, nothing else.
+pub fn erased_event_data(order_id: &str) -> serde_json::Value {
+    serde_json::json!({ "order_id": order_id, "erased": true })
+}
+
+/// Whether an event announces `order_id`: the connector's events name it as `data.order_id`,
+/// Kombo's `assessment:order-received` as `data.id` (no other event's data has an `id`).
+fn announces(event: &EventRecord, order_id: &str) -> bool {
+    let named = |field: &str| event.data.get(field).and_then(|v| v.as_str()) == Some(order_id);
+    named("order_id") || named("id")
+}
+
+/// The candidate as an erased order keeps it: nothing.
+fn erased_candidate() -> Candidate {
+    Candidate {
+        id: String::new(),
+        first_name: String::new(),
+        last_name: String::new(),
+        email: None,
+        phone_number: None,
+        other: Default::default(),
+    }
+}
+
+/// The result as an erased order keeps it: the status and dates (what SR was told happened and
+/// when), not the score, labels, summary, report links or per-assessment results.
+fn erased_result(result: &PackageResult) -> PackageResult {
+    PackageResult {
+        status: result.status,
+        assessment_package_date: result.assessment_package_date,
+        submission_date: result.submission_date,
+        ..PackageResult::default()
+    }
+}
+
+fn erased_submission(submission: &Submission) -> Submission {
+    Submission {
+        vendor_body: serde_json::json!({}),
+        note: None,
+        ..submission.clone()
+    }
+}
+
+/// Whether the order item still holds anything personal.
+fn holds_personal_data(order: &Order) -> bool {
+    order.erased_at.is_none()
+        || order.candidate != erased_candidate()
+        || order.requester.is_some()
+        || !order.fields.is_empty()
+        || order.enrichment.is_some()
+        || order
+            .result
+            .as_ref()
+            .is_some_and(|r| *r != erased_result(r))
+        || order
+            .inline
+            .as_ref()
+            .is_some_and(|i| !i.assessment_url.is_empty())
+        || order.submissions.iter().any(|s| *s != erased_submission(s))
+}
+
+impl Store {
+    /// Every order of the integration (the `gsi1` list, all pages), for finding a candidate's.
+    pub async fn all_orders_of_integration(
+        &self,
+        integration_id: &str,
+    ) -> Result<Vec<Order>, StoreError> {
+        let partition = keys::orders_of_integration(integration_id);
+        self.partition(Some(keys::GSI1), keys::GSI1_PK, partition)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    /// Every item under `ORDER#{order_id}` (the order, its files and their bytes, its history).
+    async fn order_items(&self, order_id: &str) -> Result<Vec<Item>, StoreError> {
+        self.partition(None, keys::PK, keys::order(order_id).0)
+            .await
+    }
+
+    /// Every item of one partition of the table (strongly consistent) or of `index`, all pages.
+    async fn partition(
+        &self,
+        index: Option<&str>,
+        key: &str,
+        value: String,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression("#key = :value")
+                .expression_attribute_names("#key", key)
+                .expression_attribute_values(":value", AttributeValue::S(value.clone()))
+                // Index reads cannot be strongly consistent.
+                .consistent_read(index.is_none())
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(StoreError::service)?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key.filter(|k| !k.is_empty()) {
+                Some(key) => start = Some(key),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// The integration's events that announce `order_id`, oldest first.
+    pub async fn events_of_order(
+        &self,
+        integration_id: &str,
+        order_id: &str,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let mut events = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .list_events(integration_id, cursor.as_ref(), 250)
+                .await?;
+            events.extend(page.events.into_iter().filter(|e| announces(e, order_id)));
+            match page.next.as_deref().and_then(super::EventCursor::decode) {
+                Some(next) => cursor = Some(next),
+                None => return Ok(events),
+            }
+        }
+    }
+
+    /// Erases the personal data of `order` (read by the caller) and of everything stored about
+    /// it; stamps `erased_at` (the tombstone the publisher and the enrichment worker honour).
+    pub async fn erase_order_data(
+        &self,
+        order: &Order,
+        now: DateTime<Utc>,
+    ) -> Result<ErasedCounts, StoreError> {
+        let mut counts = ErasedCounts::default();
+        if holds_personal_data(order) {
+            self.erase_order_item(order, now).await?;
+            counts.orders = 1;
+        }
+        for item in self.order_items(&order.order_id).await? {
+            let Some(sk) = item.get(keys::SK).and_then(|v| v.as_s().ok()).cloned() else {
+                continue;
+            };
+            let key = key_of(keys_of(&item));
+            if sk.starts_with(keys::FILE_PREFIX) || sk.starts_with("FILEDATA#") {
+                self.db
+                    .delete_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key))
+                    .send()
+                    .await
+                    .map_err(StoreError::service)?;
+                if sk.starts_with(keys::FILE_PREFIX) {
+                    counts.files += 1;
+                }
+            } else if sk.starts_with(keys::SUBMISSION_PREFIX) {
+                let submission: Submission = from_item(item)?;
+                if submission != erased_submission(&submission) {
+                    self.update_existing(
+                        key,
+                        "SET vendor_body = :empty REMOVE note",
+                        HashMap::from([(":empty".into(), AttributeValue::M(HashMap::new()))]),
+                        HashMap::new(),
+                    )
+                    .await?;
+                    counts.submissions += 1;
+                }
+            } else if sk.starts_with(keys::ATTEMPT_PREFIX) && item.contains_key("detail") {
+                let held = !matches!(item.get("detail"), Some(AttributeValue::Null(_)));
+                if held {
+                    self.update_existing(key, "REMOVE detail", HashMap::new(), HashMap::new())
+                        .await?;
+                    counts.delivery_attempts += 1;
+                }
+            }
+        }
+        let erased = to_value(&erased_event_data(&order.order_id));
+        for event in self
+            .events_of_order(&order.integration_id, &order.order_id)
+            .await?
+        {
+            if event.data == erased_event_data(&order.order_id) {
+                continue;
+            }
+            let names = HashMap::from([("#data".to_string(), "data".to_string())]);
+            let values = HashMap::from([(":erased".to_string(), erased.clone())]);
+            self.update_existing(
+                key_of(keys::event(&event.integration_id, event.at, &event.id)),
+                "SET #data = :erased",
+                values.clone(),
+                names.clone(),
+            )
+            .await?;
+            let mut marker_names = names;
+            marker_names.insert("#event".into(), "event".into());
+            self.update_existing(
+                key_of(keys::event_id(&event.integration_id, &event.id)),
+                "SET #event.#data = :erased",
+                values,
+                marker_names,
+            )
+            .await?;
+            counts.events += 1;
+        }
+        Ok(counts)
+    }
+
+    /// Overwrites the order item's personal attributes and stamps the tombstone.
+    async fn erase_order_item(&self, order: &Order, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut set = vec![
+            "candidate = :candidate",
+            "erased_at = if_not_exists(erased_at, :now)",
+        ];
+        let mut values = HashMap::from([
+            (":candidate".to_string(), to_value(&erased_candidate())),
+            (":now".to_string(), to_value(&now)),
+        ]);
+        if let Some(result) = &order.result {
+            set.push("#result = :result");
+            values.insert(":result".into(), to_value(&erased_result(result)));
+        }
+        if order.inline.is_some() {
+            // A link to the candidate's own assessment session.
+            set.push("#inline.assessment_url = :blank");
+            values.insert(":blank".into(), AttributeValue::S(String::new()));
+        }
+        if !order.submissions.is_empty() {
+            // Histories kept on order items written before they had items of their own.
+            let submissions: Vec<Submission> =
+                order.submissions.iter().map(erased_submission).collect();
+            set.push("submissions = :submissions");
+            values.insert(":submissions".into(), to_value(&submissions));
+        }
+        // Names DynamoDB reserves (`inline`, `result`, …) go through placeholders.
+        let mut names = HashMap::from([("#fields".to_string(), "fields".to_string())]);
+        if order.result.is_some() {
+            names.insert("#result".into(), "result".into());
+        }
+        if order.inline.is_some() {
+            names.insert("#inline".into(), "inline".into());
+        }
+        let expression = format!(
+            "SET {} REMOVE requester, enrichment, #fields, result_request_sha256",
+            set.join(", ")
+        );
+        self.update_existing(
+            key_of(keys::order(&order.order_id)),
+            &expression,
+            values,
+            names,
+        )
+        .await
+    }
+
+    /// An `UpdateItem` of an item that exists (one deleted meanwhile, e.g. by TTL, is left
+    /// alone rather than re-created as a fragment).
+    async fn update_existing(
+        &self,
+        key: Item,
+        expression: &str,
+        values: HashMap<String, AttributeValue>,
+        names: HashMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .set_expression_attribute_names((!names.is_empty()).then_some(names))
+            .send()
+            .await;
+        super::written(result).map(|_| ())
+    }
+}
+
+/// The `(pk, sk)` of an item read from the table.
+fn keys_of(item: &Item) -> (String, String) {
+    let text = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    (text(keys::PK), text(keys::SK))
+}

@@ -1,0 +1,738 @@
+//! Candidates' personal data (README "Personal data"): erasure through the vendor API, proven by
+//! scanning the whole table and every queue (dead-letter queues included) of the local stack;
+//! export; retention stamps. Runs against the local stack (`make stack-up`).
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine as _;
+use connector::api::vendor::VendorApi;
+use connector::queue::QueueMessage;
+use connector::webhooks::{Outcome, WebhookDispatcher};
+use connector_tests::kombo::{signing_secret_id, Answer, KomboEvents, VendorEndpoint};
+use connector_tests::publishing::{publisher, sqs_message, unpolled_results_queue};
+use connector_tests::scenario::{demo_catalog, sr_result_with_status};
+use connector_tests::{json_body, request, unique, uuid, Stack, TestCompany};
+use lambda_http::http::Method;
+use serde_json::{json, Value};
+
+/// One candidate's values, unique to the test run, so a scan can look for them.
+struct Person {
+    id: String,
+    first: String,
+    last: String,
+    email: String,
+    phone: String,
+}
+
+impl Person {
+    fn new(label: &str) -> Self {
+        let tag = unique(label);
+        let digits: String = uuid()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .take(7)
+            .collect();
+        Self {
+            id: uuid(),
+            first: format!("First{tag}"),
+            last: format!("Last{tag}"),
+            email: format!("{tag}@mail.example.org"),
+            // Seven random digits: unique enough for one run.
+            phone: format!("+46 7{digits:0<7}"),
+        }
+    }
+
+    fn as_sr_candidate(&self) -> Value {
+        json!({"id": self.id, "firstName": self.first, "lastName": self.last,
+               "email": self.email, "phoneNumber": self.phone})
+    }
+
+    /// The values that must not survive an erasure.
+    fn values(&self) -> [&str; 5] {
+        [&self.id, &self.first, &self.last, &self.email, &self.phone]
+    }
+}
+
+/// Every string (and the text of every binary) of an item, recursively.
+fn item_text(value: &AttributeValue, out: &mut String) {
+    match value {
+        AttributeValue::S(s) | AttributeValue::N(s) => out.push_str(s),
+        AttributeValue::B(b) => out.push_str(&String::from_utf8_lossy(b.as_ref())),
+        AttributeValue::M(m) => m.values().for_each(|v| item_text(v, out)),
+        AttributeValue::L(l) => l.iter().for_each(|v| item_text(v, out)),
+        AttributeValue::Ss(l) | AttributeValue::Ns(l) => l.iter().for_each(|s| out.push_str(s)),
+        _ => {}
+    }
+    out.push('\n');
+}
+
+/// The text of every item of the table (a full Scan).
+async fn table_texts(stack: &Stack) -> Vec<String> {
+    let mut texts = Vec::new();
+    let mut start = None;
+    loop {
+        let page = stack
+            .aws
+            .dynamodb
+            .scan()
+            .table_name(&stack.config.table_name)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        for item in page.items.unwrap_or_default() {
+            let mut text = String::new();
+            for (name, value) in &item {
+                text.push_str(name);
+                text.push('=');
+                item_text(value, &mut text);
+            }
+            texts.push(text);
+        }
+        match page.last_evaluated_key.filter(|k| !k.is_empty()) {
+            Some(key) => start = Some(key),
+            None => return texts,
+        }
+    }
+}
+
+/// The body of every message visible in every queue of the stack (results, notifications,
+/// their dead-letter queues, tests' own), peeked with a visibility timeout of 0 so nothing is
+/// taken from its consumer.
+async fn queue_bodies(stack: &Stack) -> Vec<String> {
+    let queues = stack
+        .aws
+        .sqs
+        .list_queues()
+        .max_results(1000)
+        .send()
+        .await
+        .unwrap()
+        .queue_urls
+        .unwrap_or_default();
+    assert!(queues.len() >= 4, "the stack's queues: {queues:?}");
+    let mut bodies = Vec::new();
+    for url in queues {
+        for _ in 0..3 {
+            let received = stack
+                .aws
+                .sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .visibility_timeout(0)
+                .send()
+                .await
+                .unwrap();
+            bodies.extend(
+                received
+                    .messages
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|m| m.body),
+            );
+        }
+    }
+    bodies
+}
+
+/// A vendor API call through the in-process handler: the status and the JSON answer.
+async fn vendor(
+    api: &VendorApi,
+    stack: &Stack,
+    company: &TestCompany,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let response = api
+        .handle(request(
+            method,
+            path,
+            &[
+                ("authorization", &format!("Bearer {}", stack.vendor_api_key)),
+                ("x-integration-id", &company.integration_id),
+                ("content-type", "application/json"),
+            ],
+            body.map(|b| b.to_string()).unwrap_or_default(),
+        ))
+        .await
+        .unwrap();
+    (response.status().as_u16(), json_body(&response))
+}
+
+/// SR places an order for `person`; the stack enriches it.
+async fn enriched_order_for(stack: &Stack, company: &TestCompany, person: &Person) -> String {
+    let (order_id, placed) = stack
+        .sim
+        .place_order_for(&company.company_id, "culture-fit", person.as_sr_candidate())
+        .await;
+    assert_eq!(placed.status, 202, "{:?}", placed.body);
+    let order = connector_tests::kombo::enriched_order(stack, &order_id).await;
+    let enriched = order.enrichment.unwrap().candidate.unwrap();
+    assert_eq!(enriched.phone.as_deref(), Some(person.phone.as_str()));
+    order_id
+}
+
+/// A result that repeats the candidate's name (in a file name and the file's bytes, a label and
+/// a report URL), as vendors' results do.
+fn result_naming(person: &Person, score: f64) -> Value {
+    let report = format!(
+        "%PDF-1.7\n% report of {} {}\n%%EOF\n",
+        person.first, person.last
+    );
+    json!({"status": "COMPLETED", "score": score, "max_score": 100,
+           "result_url": format!("https://vendor.example.com/r/{}", person.first),
+           "remote_fields": {"smartrecruiters": {"scoreLabel": format!("{} did well", person.first)}},
+           "attachments": [{"name": format!("{} {}.pdf", person.first, person.last),
+                            "content_type": "application/pdf",
+                            "data": base64::engine::general_purpose::STANDARD.encode(report)}]})
+}
+
+#[tokio::test]
+async fn erasing_a_candidate_leaves_none_of_their_values_in_the_table_or_any_queue() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("gdpr-erase").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let api = stack.vendor_api();
+    let (ada, bob) = (Person::new("ada"), Person::new("bob"));
+    let ada_order = enriched_order_for(&stack, &company, &ada).await;
+    let bob_order = enriched_order_for(&stack, &company, &bob).await;
+
+    // Results with files, delivered to SR by the stack's publisher.
+    for (person, order) in [(&ada, &ada_order), (&bob, &bob_order)] {
+        let (status, answer) = vendor(
+            &api,
+            &stack,
+            &company,
+            Method::PUT,
+            &format!("/assessment/orders/{order}/result"),
+            Some(result_naming(person, 80.0)),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        sr_result_with_status(&stack, order, "COMPLETED").await;
+    }
+    // A revision of Ada's result still waiting in a queue (one no poller reads) when she is
+    // erased.
+    let held = unpolled_results_queue(&stack).await;
+    let holding_api = VendorApi::new(
+        stack.store.clone(),
+        held.clone(),
+        stack.vendor_key_verifier(),
+    )
+    .with_notifications(stack.notifications());
+    let (status, answer) = vendor(
+        &holding_api,
+        &stack,
+        &company,
+        Method::PUT,
+        &format!("/assessment/orders/{ada_order}/result"),
+        Some(result_naming(&ada, 95.0)),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    // Kombo-format webhooks for both orders, queued and not yet sent.
+    let hooks = KomboEvents::new(&stack).await;
+    for order in [&ada_order, &bob_order] {
+        let order = stack.store.get_order(order).await.unwrap().unwrap();
+        hooks
+            .notifications
+            .order_received(&order, chrono::Utc::now())
+            .await
+            .unwrap()
+            .expect("a Kombo event");
+    }
+    let before = table_texts(&stack).await.join("\n");
+    for value in ada.values().into_iter().chain(bob.values()) {
+        assert!(
+            before.contains(value),
+            "{value} is stored before the erasure"
+        );
+    }
+
+    let (status, erased) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::POST,
+        "/v1/assessment/candidates/erase",
+        Some(json!({"candidate_id": ada.id})),
+    )
+    .await;
+    assert_eq!(status, 200, "{erased}");
+    let data = &erased["data"];
+    assert_eq!(data["order_ids"], json!([ada_order]));
+    assert_eq!(data["orders"], 1);
+    assert_eq!(data["submissions"], 2, "{data}");
+    assert_eq!(data["files"], 1, "{data}");
+    assert!(data["events"].as_u64().unwrap() >= 3, "{data}");
+    assert!(data["event_id"].is_string(), "{data}");
+
+    // The whole table and every queue: nothing of Ada's, Bob's intact.
+    let after = table_texts(&stack).await;
+    let queued = queue_bodies(&stack).await;
+    for value in ada.values() {
+        let found: Vec<&String> = after.iter().filter(|t| t.contains(value)).collect();
+        assert!(
+            found.is_empty(),
+            "{value} survived the erasure in {found:#?}"
+        );
+        let found: Vec<&String> = queued.iter().filter(|b| b.contains(value)).collect();
+        assert!(
+            found.is_empty(),
+            "{value} is in a queued message: {found:#?}"
+        );
+    }
+    let after = after.join("\n");
+    for value in bob.values() {
+        assert!(after.contains(value), "Bob's {value} is still stored");
+    }
+
+    // Both skeletons still answer; Ada's without her data, Bob's as it was.
+    let (status, ada_view) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::GET,
+        &format!("/assessment/orders/{ada_order}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{ada_view}");
+    assert_eq!(ada_view["data"]["status"], "COMPLETED");
+    assert_eq!(ada_view["data"]["file_attachments"], json!([]));
+    assert!(!ada_view.to_string().contains(&ada.first));
+    let (status, bob_view) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::GET,
+        &format!("/assessment/orders/{bob_order}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(bob_view["data"]["candidate"]["email"], bob.email.as_str());
+
+    // The result held in the queue reaches the publisher after the erasure: not delivered.
+    let patches_before = stack
+        .sim
+        .requests(&format!("/orders/{ada_order}/results"))
+        .await
+        .len();
+    let held_bodies = connector_tests::publishing::drain(&stack, held.url()).await;
+    assert_eq!(held_bodies.len(), 1);
+    let message: QueueMessage = serde_json::from_str(&held_bodies[0]).unwrap();
+    assert!(matches!(message, QueueMessage::Result { version: 2, .. }));
+    let outcome = publisher(&stack, stack.notifications())
+        .process(&sqs_message(&held_bodies[0]))
+        .await;
+    assert_eq!(outcome, Outcome::Done);
+    let patches_after = stack
+        .sim
+        .requests(&format!("/orders/{ada_order}/results"))
+        .await
+        .len();
+    assert_eq!(
+        patches_after, patches_before,
+        "SR got a result of an erased order"
+    );
+    // And the order takes no new result.
+    let (status, refused) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::PUT,
+        &format!("/assessment/orders/{ada_order}/result"),
+        Some(json!({"status": "COMPLETED", "score": 1, "max_score": 100})),
+    )
+    .await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["connector_code"], "ORDER_ERASED");
+
+    // The queued webhooks: Ada's is dropped at send time, Bob's goes out with his data.
+    let endpoint = VendorEndpoint::start(Answer::Reply(200, "{}".into())).await;
+    let dispatcher = WebhookDispatcher::new(
+        stack.store.clone(),
+        stack.secrets.clone(),
+        stack.aws.sqs.clone(),
+        connector::webhooks::WebhookSettings {
+            url: Some(endpoint.url.parse().unwrap()),
+            signing_secret_id: signing_secret_id(&stack),
+            queue_url: hooks.queue_url.clone(),
+            max_receive_count: 10,
+            backoff: connector::backoff::Backoff::default(),
+        },
+    );
+    for body in connector_tests::publishing::drain(&stack, &hooks.queue_url).await {
+        assert_eq!(dispatcher.process(&sqs_message(&body)).await, Outcome::Done);
+    }
+    let sent: Vec<Value> = endpoint.received().iter().map(|r| r.json()).collect();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0]["data"]["id"], bob_order.as_str());
+    assert_eq!(sent[0]["data"]["candidate"]["email"], bob.email.as_str());
+
+    // The notice: candidate.erased with the order ids only.
+    let (_, events) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::GET,
+        "/assessment/events?page_size=250",
+        None,
+    )
+    .await;
+    let notice = events["data"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "candidate.erased")
+        .expect("a candidate.erased event")
+        .clone();
+    assert_eq!(
+        notice["data"],
+        json!({"erased_by": "candidate_id", "order_ids": [ada_order]})
+    );
+
+    // Erasing again is harmless: 200, nothing left to erase.
+    let (status, again) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::POST,
+        "/assessment/candidates/erase",
+        Some(json!({"candidate_id": ada.id})),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        again["data"],
+        json!({"order_ids": [], "orders": 0, "submissions": 0, "delivery_attempts": 0,
+               "files": 0, "events": 0, "event_id": null})
+    );
+    let (status, again) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::POST,
+        &format!("/assessment/orders/{ada_order}/erase"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["data"]["order_ids"], json!([ada_order]));
+    assert_eq!(again["data"]["orders"], 0);
+    assert_eq!(again["data"]["events"], 0);
+}
+
+#[tokio::test]
+async fn a_candidate_is_exported_then_erased_by_email_across_their_orders() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("gdpr-email").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let api = stack.vendor_api();
+    let cleo = Person::new("cleo");
+    let first = enriched_order_for(&stack, &company, &cleo).await;
+    // A second application of the same person, under another candidate id.
+    let again = Person {
+        id: uuid(),
+        ..Person::new("cleo")
+    };
+    let again = Person {
+        email: cleo.email.clone(),
+        ..again
+    };
+    let second = enriched_order_for(&stack, &company, &again).await;
+
+    let by_email = json!({"email": cleo.email.to_uppercase()});
+    let (status, export) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::POST,
+        "/assessment/candidates/export",
+        Some(by_email.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{export}");
+    let mut exported: Vec<&str> = export["data"]["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_id"].as_str().unwrap())
+        .collect();
+    exported.sort();
+    let mut expected = vec![first.as_str(), second.as_str()];
+    expected.sort();
+    assert_eq!(exported, expected);
+    assert!(export.to_string().contains(&cleo.phone));
+    assert!(!export["data"]["events"].as_array().unwrap().is_empty());
+
+    let (status, erased) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::POST,
+        "/assessment/candidates/erase",
+        Some(by_email.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased["data"]["orders"], 2);
+    let (status, export) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::POST,
+        "/assessment/candidates/export",
+        Some(by_email),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(export["data"]["orders"], json!([]));
+    for order in [&first, &second] {
+        let stored = stack.stored_order(order).await;
+        assert!(stored.erased_at.is_some());
+        assert_eq!(stored.candidate.email, None);
+        assert!(stored.enrichment.is_none());
+    }
+}
+
+#[tokio::test]
+async fn erasure_requests_name_exactly_one_candidate_and_an_existing_order() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("gdpr-bad").await;
+    let api = stack.vendor_api();
+    for (body, field) in [
+        (json!({}), None),
+        (json!({"candidate_id": "c1", "email": "a@b.c"}), None),
+        (json!({"email": "not-an-address"}), Some("email")),
+        (json!({"name": "Ada"}), Some("name")),
+    ] {
+        let (status, answer) = vendor(
+            &api,
+            &stack,
+            &company,
+            Method::POST,
+            "/assessment/candidates/erase",
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        if let Some(field) = field {
+            assert_eq!(answer["error"]["field"], field, "{answer}");
+        }
+    }
+    let (status, answer) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::POST,
+        &format!("/assessment/orders/{}/erase", uuid()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "{answer}");
+    // Nobody matched: 200, zero counts, no event.
+    let (status, answer) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::POST,
+        "/assessment/candidates/erase",
+        Some(json!({"candidate_id": uuid()})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["data"]["order_ids"], json!([]));
+    assert_eq!(answer["data"]["event_id"], Value::Null);
+}
+
+#[tokio::test]
+async fn with_a_short_retention_every_item_of_an_order_carries_the_tables_ttl_attribute() {
+    use connector::store::keys::EXPIRES_AT;
+    use connector::store::retention::Retention;
+    let stack = Stack::connect().await;
+    // The stack's table expires items through the attribute the template declares, and its
+    // functions read the template's retention.
+    let ttl = stack
+        .aws
+        .dynamodb
+        .describe_time_to_live()
+        .table_name(&stack.config.table_name)
+        .send()
+        .await
+        .unwrap()
+        .time_to_live_description
+        .unwrap();
+    assert_eq!(ttl.attribute_name(), Some(EXPIRES_AT));
+    assert_eq!(
+        ttl.time_to_live_status(),
+        Some(&aws_sdk_dynamodb::types::TimeToLiveStatus::Enabled)
+    );
+    let env =
+        std::fs::read_to_string(connector_tests::stack_env_path().with_file_name("env")).unwrap();
+    assert!(
+        env.lines().any(|l| l == "PERSONAL_DATA_RETENTION_DAYS=365"),
+        "the template's default reaches the functions"
+    );
+
+    // One day of retention: SR's order, the vendor's result with a file, the events, the
+    // delivery — each written by the same code the functions run.
+    let store = stack.store.clone().with_retention(Retention::days(1));
+    let notifications = connector::notifications::Notifications::record_only(store.clone());
+    let company = stack.new_company("gdpr-ttl").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let queue = unpolled_results_queue(&stack).await;
+    let partner = connector::api::partner::PartnerApi::new(
+        store.clone(),
+        stack.secrets.clone(),
+        queue.clone(),
+        notifications.clone(),
+        stack.config.sr.clone(),
+        stack.config.access_token_ttl,
+    );
+    let (order_id, body) = connector_tests::order_body(&stack, &company, "culture-fit");
+    let token = stack.access_token(&company).await;
+    let placed = connector_tests::create_order_through(&partner, &token, &body).await;
+    assert_eq!(placed.status(), 202);
+    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    notifications
+        .order_created(&order, chrono::Utc::now())
+        .await
+        .unwrap();
+    let api = VendorApi::new(store.clone(), queue.clone(), stack.vendor_key_verifier())
+        .with_notifications(notifications.clone());
+    let person = Person::new("ttl");
+    let (status, answer) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::PUT,
+        &format!("/assessment/orders/{order_id}/result"),
+        Some(result_naming(&person, 50.0)),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let published = connector::publisher::ResultPublisher::new(
+        store.clone(),
+        stack.secrets.clone(),
+        connector::sr::SrClient::new(stack.config.sr.clone()),
+    )
+    .with_notifications(notifications.clone())
+    .process(&connector_tests::publishing::result_message(
+        &company, &order_id, 1,
+    ))
+    .await;
+    assert_eq!(published, Outcome::Done);
+
+    let now = chrono::Utc::now().timestamp();
+    let day = 86_400;
+    let expiry = |item: &std::collections::HashMap<String, AttributeValue>| {
+        item.get(EXPIRES_AT)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<i64>().ok())
+    };
+    let items = stack
+        .aws
+        .dynamodb
+        .query()
+        .table_name(&stack.config.table_name)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("ORDER#{order_id}")))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
+    let kinds: Vec<String> = items
+        .iter()
+        .map(|i| {
+            i["sk"]
+                .as_s()
+                .unwrap()
+                .split('#')
+                .take(2)
+                .collect::<Vec<_>>()
+                .join("#")
+        })
+        .collect();
+    for kind in ["ORDER", "FILE#", "HISTORY#SUBMISSION", "HISTORY#ATTEMPT"] {
+        assert!(
+            kinds.iter().any(|k| k.starts_with(kind)),
+            "{kind} among {kinds:?}"
+        );
+    }
+    for item in &items {
+        let sk = item["sk"].as_s().unwrap();
+        let at = expiry(item).unwrap_or_else(|| panic!("{sk} has no {EXPIRES_AT}"));
+        if sk.starts_with("FILEDATA#") {
+            // The bytes keep their own, shorter expiry.
+            assert!(at <= now + 30 * day, "{sk}: {at}");
+        } else {
+            assert!(
+                (now + day - 300..=now + day + 5).contains(&at),
+                "{sk}: {at}"
+            );
+        }
+    }
+    let events = stack
+        .store
+        .events_of_order(&company.integration_id, &order_id)
+        .await
+        .unwrap();
+    assert!(!events.is_empty());
+    for event in events {
+        for key in [
+            connector::store::keys::event(&event.integration_id, event.at, &event.id),
+            connector::store::keys::event_id(&event.integration_id, &event.id),
+        ] {
+            let item = stack
+                .aws
+                .dynamodb
+                .get_item()
+                .table_name(&stack.config.table_name)
+                .key("pk", AttributeValue::S(key.0.clone()))
+                .key("sk", AttributeValue::S(key.1.clone()))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap();
+            let at = expiry(&item).unwrap_or_else(|| panic!("{key:?} has no {EXPIRES_AT}"));
+            assert!(
+                (now + day - 300..=now + day + 5).contains(&at),
+                "{key:?}: {at}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_inline_order_is_erased_with_its_assessment_url() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("gdpr-inline").await;
+    connector_tests::kombo::publish_full_catalog(&stack, &company).await;
+    let (order_id, placed) = stack
+        .sim
+        .place_inline_order(&company.company_id, "quiz")
+        .await;
+    assert_eq!(placed.status, 200, "{:?}", placed.body);
+    let before = stack.stored_order(&order_id).await;
+    assert!(!before.inline.unwrap().assessment_url.is_empty());
+    let api = stack.vendor_api();
+    let (status, erased) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::POST,
+        &format!("/assessment/orders/{order_id}/erase"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased["data"]["orders"], 1);
+    let after = stack.stored_order(&order_id).await;
+    assert_eq!(after.inline.unwrap().assessment_url, "");
+    assert_eq!(after.candidate.first_name, "");
+}
