@@ -28,6 +28,20 @@ use url::Url;
 const METADATA_TTL: Duration = Duration::from_secs(600);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The ID-token signatures accepted: asymmetric ones only, whatever the provider advertises. An
+/// HMAC (`HS256`…) would be keyed with the client secret, which the provider and its
+/// administrators know too, so it proves nothing of who signed in; `none` proves nothing at all.
+const ACCEPTED_ALGORITHMS: [CoreJwsSigningAlgorithm; 8] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+];
+
 /// Every claim of the ID token beyond the standard ones (the organisations claim is named by
 /// the vendor's configuration, so it cannot be a field).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -207,8 +221,11 @@ impl IdentityProvider {
         let id_token = response.id_token().ok_or_else(|| {
             OidcError::InvalidIdToken("the token response has no id_token".into())
         })?;
+        let verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(ACCEPTED_ALGORITHMS);
         let claims = id_token
-            .claims(&client.id_token_verifier(), &Nonce::new(nonce.to_string()))
+            .claims(&verifier, &Nonce::new(nonce.to_string()))
             .map_err(|e| OidcError::InvalidIdToken(e.to_string()))?;
         Ok(VerifiedUser {
             subject: claims.subject().to_string(),
@@ -289,3 +306,6 @@ async fn send(
         .body(body)
         .expect("a response built from a valid response's parts"))
 }
+
+#[cfg(test)]
+mod tests;
