@@ -25,11 +25,16 @@ pub const STATE_SECONDS: i64 = 600;
 /// How long a signed-in admin has to give consent, in seconds.
 pub const SIGNED_IN_SECONDS: i64 = 900;
 
-/// `amr` values (RFC 8176 §2) that show a multi-factor sign-in: `mfa` and `mca` say so outright;
-/// a one-time code, an SMS or call, a hardware, software or smart-card key is a second factor
-/// next to the password. `totp` is not in RFC 8176 but some providers send it.
-pub const MULTI_FACTOR_METHODS: &[&str] = &[
-    "mfa", "mca", "otp", "totp", "sms", "tel", "hwk", "swk", "sc",
+/// `amr` values (RFC 8176 §2) that say outright the sign-in used more than one factor.
+pub const MULTI_FACTOR_CLAIMS: &[&str] = &["mfa", "mca"];
+
+/// `amr` methods (RFC 8176 §2) that can be a second factor next to another method: a one-time
+/// code, an SMS or call, a hardware, software or smart-card key, a biometric, a PIN or a
+/// knowledge question. Alone each is still one factor. `totp` is not in RFC 8176 but some
+/// providers send it.
+pub const SECOND_FACTOR_METHODS: &[&str] = &[
+    "otp", "totp", "sms", "tel", "hwk", "swk", "sc", "fpt", "face", "iris", "retina", "vbm", "pin",
+    "kba",
 ];
 
 /// How admins connect on the consent page (`CONSENT_SIGN_IN`).
@@ -194,12 +199,20 @@ pub const ORGANISATIONS_TIMEOUT_SECONDS: u64 = 3;
 /// The `type` of the organisations request's body (and its signature headers).
 pub const ORGANISATIONS_REQUEST: &str = "user.organisations";
 
-/// Whether `user` signed in with more than a password: an `amr` of [`MULTI_FACTOR_METHODS`], or
-/// an `acr` the vendor listed.
+/// Whether `user` signed in with more than one factor: `amr` says `mfa` or `mca`; or it names
+/// two or more distinct methods, one of them a [`SECOND_FACTOR_METHODS`] (RFC 8176 lists
+/// methods, so `["otp"]` alone is one factor); or `acr` is one the vendor listed.
 pub fn multi_factor(user: &VerifiedUser, mfa_acr_values: &[String]) -> bool {
-    user.amr
+    let methods: std::collections::BTreeSet<String> =
+        user.amr.iter().map(|m| m.to_ascii_lowercase()).collect();
+    let said = methods
         .iter()
-        .any(|m| MULTI_FACTOR_METHODS.contains(&m.to_ascii_lowercase().as_str()))
+        .any(|m| MULTI_FACTOR_CLAIMS.contains(&m.as_str()));
+    let combined = methods.len() >= 2
+        && methods
+            .iter()
+            .any(|m| SECOND_FACTOR_METHODS.contains(&m.as_str()));
+    said || combined
         || user
             .acr
             .as_ref()
@@ -548,6 +561,18 @@ mod tests {
         assert!(multi_factor(&user(&["MFA"], None), &[]));
         assert!(multi_factor(&user(&["pwd"], Some("urn:acme:mfa")), &listed));
         assert!(!multi_factor(&user(&["pwd"], Some("urn:acme:mfa")), &[]));
+        assert!(multi_factor(&user(&["mca"], None), &[]));
+    }
+
+    /// RFC 8176 names methods, not factors: a one-time code or an SMS alone is one factor.
+    #[test]
+    fn one_method_alone_is_one_factor_whatever_it_is() {
+        for single in [&["otp"][..], &["sms"], &["pwd"], &["hwk"], &["otp", "OTP"]] {
+            assert!(!multi_factor(&user(single, None), &[]), "{single:?}");
+        }
+        assert!(!multi_factor(&user(&["pwd", "user"], None), &[]));
+        assert!(multi_factor(&user(&["hwk", "pin"], None), &[]));
+        assert!(multi_factor(&user(&["pwd", "sms"], None), &[]));
     }
 
     #[test]
