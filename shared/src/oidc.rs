@@ -107,6 +107,8 @@ pub struct VerifiedUser {
     /// `sub`.
     pub subject: String,
     pub email: Option<String>,
+    /// `email_verified`: the provider checked the user owns `email` (`false` when absent).
+    pub email_verified: bool,
     /// `amr` (RFC 8176 method names), empty when absent.
     pub amr: Vec<String>,
     pub acr: Option<String>,
@@ -230,6 +232,7 @@ impl IdentityProvider {
         Ok(VerifiedUser {
             subject: claims.subject().to_string(),
             email: claims.email().map(|e| e.to_string()),
+            email_verified: claims.email_verified().unwrap_or(false),
             amr: claims
                 .auth_method_refs()
                 .map(|refs| refs.iter().map(|r| r.to_string()).collect())

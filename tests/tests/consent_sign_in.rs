@@ -418,4 +418,6 @@ async fn organisations_can_come_from_the_vendors_signed_endpoint() {
     assert_eq!(asked["type"], "user.organisations");
     assert_eq!(asked["subject"], "user-mfa");
     assert_eq!(asked["email"], MFA_USER);
+    assert_eq!(asked["email_verified"], true);
+    assert_eq!(asked["company_id"], company.as_str());
 }

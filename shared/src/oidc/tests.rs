@@ -10,12 +10,12 @@ use axum::{Json, Router};
 use base64::Engine;
 use chrono::{Duration, Utc};
 use openidconnect::core::{
-    CoreHmacKey, CoreIdToken, CoreIdTokenClaims, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
-    CoreRsaPrivateSigningKey,
+    CoreGenderClaim, CoreHmacKey, CoreIdToken, CoreIdTokenClaims, CoreJsonWebKeySet,
+    CoreJwsSigningAlgorithm, CoreRsaPrivateSigningKey,
 };
 use openidconnect::{
-    Audience, EmptyAdditionalClaims, IssuerUrl, JsonWebKeyId, Nonce, PrivateSigningKey,
-    StandardClaims, SubjectIdentifier,
+    Audience, EmptyAdditionalClaims, EndUserEmail, IssuerUrl, JsonWebKeyId, Nonce,
+    PrivateSigningKey, StandardClaims, SubjectIdentifier,
 };
 use serde_json::{json, Value};
 
@@ -85,12 +85,19 @@ async fn provider(id_token: impl FnOnce(&str) -> String) -> IdentityProvider {
 
 /// Claims that pass every check; each case spoils one.
 fn claims(issuer: &str) -> CoreIdTokenClaims {
+    claims_with(
+        issuer,
+        StandardClaims::new(SubjectIdentifier::new("user-1".into())),
+    )
+}
+
+fn claims_with(issuer: &str, standard: StandardClaims<CoreGenderClaim>) -> CoreIdTokenClaims {
     CoreIdTokenClaims::new(
         IssuerUrl::new(issuer.into()).unwrap(),
         vec![Audience::new(CLIENT_ID.into())],
         Utc::now() + Duration::minutes(5),
         Utc::now(),
-        StandardClaims::new(SubjectIdentifier::new("user-1".into())),
+        standard,
         EmptyAdditionalClaims {},
     )
     .set_nonce(Some(Nonce::new(NONCE.into())))
@@ -133,6 +140,21 @@ async fn a_valid_token_is_accepted() {
     let provider = provider(|iss| rs256(claims(iss))).await;
     let user = verify(&provider).await.expect("a valid ID token");
     assert_eq!(user.subject, "user-1");
+    assert!(!user.email_verified, "unverified when the claim is absent");
+}
+
+#[tokio::test]
+async fn email_verified_is_read() {
+    let provider = provider(|iss| {
+        let standard = StandardClaims::new(SubjectIdentifier::new("user-1".into()))
+            .set_email(Some(EndUserEmail::new("admin@acme.test".into())))
+            .set_email_verified(Some(true));
+        rs256(claims_with(iss, standard))
+    })
+    .await;
+    let user = verify(&provider).await.expect("a valid ID token");
+    assert_eq!(user.email.as_deref(), Some("admin@acme.test"));
+    assert!(user.email_verified);
 }
 
 #[tokio::test]

@@ -219,6 +219,11 @@ pub fn multi_factor(user: &VerifiedUser, mfa_acr_values: &[String]) -> bool {
             .is_some_and(|acr| mfa_acr_values.iter().any(|v| v == acr))
 }
 
+/// `user`'s e-mail address when the provider verified it; `None` otherwise.
+fn verified_email(user: &VerifiedUser) -> Option<String> {
+    user.email.clone().filter(|_| user.email_verified)
+}
+
 /// The organisations a claim lists: `[{"id", "name"}]` (name defaults to the id), `["id", …]` or
 /// one `"id"`. Entries whose id is no valid integration id are left out; duplicates once.
 pub fn organisations_from_claim(value: Option<&Value>) -> Vec<Organisation> {
@@ -383,18 +388,23 @@ impl SignIn<'_> {
             return Err(SignInError::MfaRequired);
         }
         let organisations = match &self.policy.organisations_url {
-            Some(url) => self.organisations_from_endpoint(url, &user).await?,
+            Some(url) => {
+                self.organisations_from_endpoint(url, &user, &stored.company_id)
+                    .await?
+            }
             None => organisations_from_claim(user.claims.get(&self.policy.organisations_claim)),
         };
         if organisations.is_empty() {
             return Err(SignInError::NoOrganisation);
         }
         let session_cookie = random_token(24);
+        // An unverified address may be anyone's: it is never recorded as who connected.
+        let email = verified_email(&user);
         let session = SignedInSession {
             company_id: stored.company_id,
             redirect: stored.redirect,
             subject: user.subject,
-            email: user.email,
+            email,
             organisations,
             expires_at: now.timestamp() + SIGNED_IN_SECONDS,
         };
@@ -407,8 +417,9 @@ impl SignIn<'_> {
         })
     }
 
-    /// Asks the vendor's endpoint which organisations `user` may connect: a POST of
-    /// `{"id", "type": "user.organisations", "issuer", "subject", "email"}` signed like a webhook
+    /// Asks the vendor's endpoint which organisations `user` may connect to SR company
+    /// `company_id`: a POST of `{"id", "type": "user.organisations", "issuer", "subject",
+    /// "email", "email_verified", "company_id"}` (`email` only when verified) signed like a webhook
     /// (`X-Connector-Timestamp`, `X-Connector-Signature`), answered within
     /// [`ORGANISATIONS_TIMEOUT_SECONDS`] with `{"organisations": [...]}` in any form the claim
     /// takes.
@@ -416,6 +427,7 @@ impl SignIn<'_> {
         &self,
         url: &url::Url,
         user: &VerifiedUser,
+        company_id: &str,
     ) -> Result<Vec<Organisation>, SignInError> {
         let secret_id = self.policy.signing_secret_id.as_deref().ok_or_else(|| {
             SignInError::OrganisationsEndpoint("no signing secret configured".into())
@@ -427,7 +439,9 @@ impl SignIn<'_> {
             "type": ORGANISATIONS_REQUEST,
             "issuer": self.provider.settings().issuer.as_str(),
             "subject": user.subject,
-            "email": user.email,
+            "email": verified_email(user),
+            "email_verified": user.email_verified,
+            "company_id": company_id,
         }))
         .expect("a JSON object serializes");
         let mut request = self
@@ -502,6 +516,7 @@ mod tests {
         VerifiedUser {
             subject: "u1".into(),
             email: None,
+            email_verified: false,
             amr: amr.iter().map(|s| s.to_string()).collect(),
             acr: acr.map(str::to_string),
             claims: Default::default(),
@@ -562,6 +577,15 @@ mod tests {
         assert!(multi_factor(&user(&["pwd"], Some("urn:acme:mfa")), &listed));
         assert!(!multi_factor(&user(&["pwd"], Some("urn:acme:mfa")), &[]));
         assert!(multi_factor(&user(&["mca"], None), &[]));
+    }
+
+    #[test]
+    fn only_a_verified_email_is_used() {
+        let mut someone = user(&["pwd"], None);
+        someone.email = Some("admin@acme.test".into());
+        assert_eq!(verified_email(&someone), None);
+        someone.email_verified = true;
+        assert_eq!(verified_email(&someone).as_deref(), Some("admin@acme.test"));
     }
 
     /// RFC 8176 names methods, not factors: a one-time code or an SMS alone is one factor.

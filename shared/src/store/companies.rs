@@ -32,7 +32,7 @@ pub struct CompanyRecord {
 }
 
 /// The vendor user who connected a company through OpenID Connect sign-in: the ID token's `sub`
-/// and `email` claims, and when consent was given.
+/// and `email` (only when `email_verified`) claims, and when consent was given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectedBy {
     /// The ID token's `sub` (unique per issuer).
