@@ -28,6 +28,11 @@ use url::Url;
 const METADATA_TTL: Duration = Duration::from_secs(600);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The most read of any answer from the provider (discovery, JWKS, token) or the vendor's
+/// organisations endpoint: far above any real one, and bounded so a misbehaving endpoint can
+/// neither exhaust the function's memory nor fill a session item past DynamoDB's 400 KB.
+pub const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
 /// The ID-token signatures accepted: asymmetric ones only, whatever the provider advertises. An
 /// HMAC (`HS256`…) would be keyed with the client secret, which the provider and its
 /// administrators know too, so it proves nothing of who signed in; `none` proves nothing at all.
@@ -280,11 +285,39 @@ impl IdentityProvider {
 /// `Send` future: the consent function's handler future must be `Send` for the Lambda runtime.
 struct Http(reqwest::Client);
 
+/// Why an answer could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error(transparent)]
+    Request(#[from] reqwest::Error),
+    #[error("the answer is larger than {MAX_ANSWER_BYTES} bytes")]
+    TooLarge,
+}
+
+/// The body of `response`, at most [`MAX_ANSWER_BYTES`] (refused early on a larger
+/// `Content-Length`, and while reading otherwise).
+pub async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, HttpError> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(HttpError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(HttpError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 impl<'c> openidconnect::AsyncHttpClient<'c> for Http {
-    type Error = reqwest::Error;
+    type Error = HttpError;
     type Future = std::pin::Pin<
         Box<
-            dyn std::future::Future<Output = Result<openidconnect::HttpResponse, reqwest::Error>>
+            dyn std::future::Future<Output = Result<openidconnect::HttpResponse, HttpError>>
                 + Send
                 + 'c,
         >,
@@ -298,13 +331,13 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for Http {
 async fn send(
     http: &reqwest::Client,
     request: openidconnect::HttpRequest,
-) -> Result<openidconnect::HttpResponse, reqwest::Error> {
+) -> Result<openidconnect::HttpResponse, HttpError> {
     let response = http.execute(reqwest::Request::try_from(request)?).await?;
     let mut answer = openidconnect::http::Response::builder().status(response.status().as_u16());
     for (name, value) in response.headers() {
         answer = answer.header(name.as_str(), value.as_bytes());
     }
-    let body = response.bytes().await?.to_vec();
+    let body = read_capped(response).await?;
     Ok(answer
         .body(body)
         .expect("a response built from a valid response's parts"))

@@ -14,7 +14,7 @@ use openidconnect::core::{
     CoreJwsSigningAlgorithm, CoreRsaPrivateSigningKey,
 };
 use openidconnect::{
-    Audience, EmptyAdditionalClaims, EndUserEmail, IssuerUrl, JsonWebKeyId, Nonce,
+    Audience, EmptyAdditionalClaims, EndUserEmail, EndUserName, IssuerUrl, JsonWebKeyId, Nonce,
     PrivateSigningKey, StandardClaims, SubjectIdentifier,
 };
 use serde_json::{json, Value};
@@ -239,4 +239,20 @@ async fn an_unknown_key_id_is_refused() {
         .to_string()
     })
     .await;
+}
+
+/// An answer past [`super::MAX_ANSWER_BYTES`] is not read: the provider counts as unavailable.
+#[tokio::test]
+async fn an_oversized_token_answer_is_not_read() {
+    let provider = provider(|iss| {
+        let standard = StandardClaims::new(SubjectIdentifier::new("user-1".into())).set_name(Some(
+            EndUserName::new("x".repeat(super::MAX_ANSWER_BYTES)).into(),
+        ));
+        rs256(claims_with(iss, standard))
+    })
+    .await;
+    match verify(&provider).await {
+        Err(OidcError::Unavailable(e)) => assert!(e.contains("larger than"), "{e}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
 }

@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 
 use crate::auth::credentials::{hash_secret, random_token};
 use crate::ids::{CompanyId, IntegrationId};
-use crate::oidc::{IdentityProvider, OidcError, VerifiedUser};
+use crate::oidc::{HttpError, IdentityProvider, OidcError, VerifiedUser};
 use crate::secrets::{SecretError, Secrets};
 use crate::store::{Organisation, SignInState, SignedInSession, Store, StoreError};
 
@@ -224,8 +224,15 @@ fn verified_email(user: &VerifiedUser) -> Option<String> {
     user.email.clone().filter(|_| user.email_verified)
 }
 
+/// The most organisations kept from a claim or the endpoint, and the longest name (in
+/// characters): the list is stored in the signed-in session, one DynamoDB item (400 KB at most),
+/// and shown on the page.
+pub const MAX_ORGANISATIONS: usize = 100;
+pub const MAX_ORGANISATION_NAME_CHARS: usize = 200;
+
 /// The organisations a claim lists: `[{"id", "name"}]` (name defaults to the id), `["id", …]` or
-/// one `"id"`. Entries whose id is no valid integration id are left out; duplicates once.
+/// one `"id"`. Entries whose id is no valid integration id are left out; duplicates once; the
+/// first [`MAX_ORGANISATIONS`] kept, names cut to [`MAX_ORGANISATION_NAME_CHARS`].
 pub fn organisations_from_claim(value: Option<&Value>) -> Vec<Organisation> {
     let entries = match value {
         Some(Value::Array(list)) => list.iter().collect(),
@@ -248,13 +255,21 @@ pub fn organisations_from_claim(value: Option<&Value>) -> Vec<Organisation> {
         if organisations.iter().any(|o| o.id == id.as_str()) {
             continue;
         }
+        if organisations.len() == MAX_ORGANISATIONS {
+            tracing::warn!(
+                "more than {MAX_ORGANISATIONS} organisations for one user; the rest left out"
+            );
+            break;
+        }
         organisations.push(Organisation {
             id: id.to_string(),
             name: name
                 .map(str::trim)
                 .filter(|n| !n.is_empty())
                 .unwrap_or(id.as_str())
-                .to_string(),
+                .chars()
+                .take(MAX_ORGANISATION_NAME_CHARS)
+                .collect(),
         });
     }
     organisations
@@ -473,7 +488,15 @@ impl SignIn<'_> {
                 response.status().as_u16()
             )));
         }
-        let answer: Value = response.json().await.map_err(failed)?;
+        let answer = crate::oidc::read_capped(response)
+            .await
+            .map_err(|e| match e {
+                HttpError::Request(e) => failed(e),
+                too_large => SignInError::OrganisationsEndpoint(too_large.to_string()),
+            })?;
+        let answer: Value = serde_json::from_slice(&answer).map_err(|e| {
+            SignInError::OrganisationsEndpoint(format!("the answer is not JSON: {e}"))
+        })?;
         let list = answer.get("organisations").unwrap_or(&answer);
         Ok(organisations_from_claim(Some(list)))
     }
@@ -586,6 +609,19 @@ mod tests {
         assert_eq!(verified_email(&someone), None);
         someone.email_verified = true;
         assert_eq!(verified_email(&someone).as_deref(), Some("admin@acme.test"));
+    }
+
+    #[test]
+    fn organisations_are_capped_in_number_and_name_length() {
+        let many: Vec<Value> = (0..150)
+            .map(|i| json!({"id": format!("org-{i}"), "name": "n".repeat(500)}))
+            .collect();
+        let kept = organisations_from_claim(Some(&Value::Array(many)));
+        assert_eq!(kept.len(), MAX_ORGANISATIONS);
+        assert_eq!(kept[99].id, "org-99");
+        assert!(kept
+            .iter()
+            .all(|o| o.name.chars().count() == MAX_ORGANISATION_NAME_CHARS));
     }
 
     /// RFC 8176 names methods, not factors: a one-time code or an SMS alone is one factor.
