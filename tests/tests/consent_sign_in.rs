@@ -421,3 +421,86 @@ async fn organisations_can_come_from_the_vendors_signed_endpoint() {
     assert_eq!(asked["email_verified"], true);
     assert_eq!(asked["company_id"], company.as_str());
 }
+
+/// A sign-in is for the SR company it started with: "Give consent" with another company id
+/// (form and address) finds no session for it and connects nothing.
+#[tokio::test]
+async fn a_sign_in_for_one_company_cannot_connect_another() {
+    let stack = Stack::connect().await;
+    stack.configure_partner().await;
+    let company = unique("signin-a");
+    let other = unique("signin-b");
+    let mut browser = Browser::new();
+    let page = sign_in(&mut browser, &stack, &company, MFA_USER).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let csrf = field(&page.body, "csrf").unwrap();
+    let organisation = field(&page.body, "organisation").unwrap();
+    let form = |company_id: &str| {
+        [
+            ("company_id", company_id.to_string()),
+            ("csrf", csrf.clone()),
+            ("step", "signed_in".to_string()),
+            ("organisation", organisation.clone()),
+        ]
+    };
+    for target in [page.url.clone(), consent_url(&stack, &other)] {
+        let fields = form(&other);
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let answer = browser.post(&target, &fields).await;
+        assert!(
+            answer.status == StatusCode::BAD_REQUEST || answer.status == StatusCode::FORBIDDEN,
+            "{} {}",
+            answer.status,
+            answer.body
+        );
+        assert!(stack.store.get_company(&other).await.unwrap().is_none());
+    }
+    assert!(stack.store.get_company(&company).await.unwrap().is_none());
+    // The session stays usable for the company it is for.
+    let done = give_consent(&mut browser, &page, None).await;
+    assert!(done.body.contains("id=\"done\""), "{}", done.body);
+}
+
+/// In REDIRECT mode the way back to SR is the one SR sent when the sign-in started, kept in the
+/// session; a `redirect` field added to the form is ignored.
+#[tokio::test]
+async fn the_way_back_to_sr_comes_from_the_session_not_the_form() {
+    let stack = Stack::connect().await;
+    stack.configure_partner().await;
+    let company = unique("signin-redirect");
+    let from_sr = "https://www.smartrecruiters.com/from-sr";
+    let mut browser = Browser::new();
+    let mut start = consent_url(&stack, &company);
+    start
+        .query_pairs_mut()
+        .append_pair("redirect", from_sr)
+        .append_pair("signIn", "1");
+    let to_idp = browser.get(&start).await;
+    assert_eq!(to_idp.status, StatusCode::SEE_OTHER, "{}", to_idp.body);
+    let callback = log_in(&mut browser, to_idp, MFA_USER).await;
+    let answer = browser.get(&callback).await;
+    let page = browser.follow(answer, |_| false).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let csrf = field(&page.body, "csrf").unwrap();
+    let organisation = field(&page.body, "organisation").unwrap();
+    let done = browser
+        .post(
+            &page.url,
+            &[
+                ("company_id", company.as_str()),
+                ("csrf", csrf.as_str()),
+                ("step", "signed_in"),
+                ("organisation", organisation.as_str()),
+                (
+                    "redirect",
+                    "https://elsewhere.smartrecruiters.com/from-form",
+                ),
+            ],
+        )
+        .await;
+    let back = done
+        .location
+        .expect("REDIRECT mode answers with a redirect");
+    assert!(back.as_str().starts_with(from_sr), "{back}");
+    assert!(stack.store.get_company(&company).await.unwrap().is_some());
+}

@@ -507,22 +507,12 @@ impl ConsentApi {
 
     /// `__Host-{name}` when cookies are `Secure` (a deployment), plain `name` on local http.
     fn cookie_name(&self, name: &str) -> String {
-        if self.allow_insecure {
-            name.to_string()
-        } else {
-            format!("__Host-{name}")
-        }
+        cookie_name(name, !self.allow_insecure)
     }
 
-    /// Appends an HttpOnly, `SameSite=Lax` cookie for the whole site (`max_age` 0 deletes it).
-    /// Lax, not Strict: both sign-in cookies must come back with the identity provider's
-    /// redirect, a cross-site navigation; the forms still need the Strict CSRF cookie.
+    /// Appends a sign-in cookie ([`sign_in_cookie`]); `max_age` 0 deletes it.
     fn set_cookie(&self, response: &mut Response<Body>, name: &str, value: &str, max_age: i64) {
-        let secure = if self.allow_insecure { "" } else { "; Secure" };
-        let cookie = format!(
-            "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
-            self.cookie_name(name)
-        );
+        let cookie = sign_in_cookie(name, value, max_age, !self.allow_insecure);
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
@@ -569,6 +559,28 @@ impl ConsentApi {
                 .iter()
                 .any(|h| host == *h || host.ends_with(&format!(".{h}")))
     }
+}
+
+/// `name`, `__Host-` prefixed when deployed: the browser then accepts the cookie only `Secure`,
+/// from this host, for `Path=/`, so no sibling subdomain can plant or shadow it.
+fn cookie_name(name: &str, deployed: bool) -> String {
+    if deployed {
+        format!("__Host-{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// A `Set-Cookie` value for the whole site, HttpOnly, `SameSite=Lax` and (deployed) `Secure`.
+/// Lax, not Strict: both sign-in cookies must come back with the identity provider's redirect,
+/// a cross-site navigation; the forms still need the Strict CSRF cookie. Local stacks (plain
+/// http) drop `Secure` and the prefix, which needs it.
+fn sign_in_cookie(name: &str, value: &str, max_age: i64, deployed: bool) -> String {
+    let secure = if deployed { "; Secure" } else { "" };
+    format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+        cookie_name(name, deployed)
+    )
 }
 
 /// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`). Local stacks
@@ -622,4 +634,35 @@ fn bad_request(message: &str) -> (StatusCode, Page, Option<Context>) {
         problem("Something went wrong", message),
         None,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deployed_sign_in_cookies_are_host_only_secure_http_only_and_lax() {
+        for name in [SIGN_IN_COOKIE, SIGNED_IN_COOKIE] {
+            let cookie = sign_in_cookie(name, "v", 600, true);
+            let mut parts = cookie.split("; ");
+            assert_eq!(parts.next(), Some(format!("__Host-{name}=v").as_str()));
+            let attributes: Vec<&str> = parts.collect();
+            for wanted in [
+                "Secure",
+                "HttpOnly",
+                "SameSite=Lax",
+                "Path=/",
+                "Max-Age=600",
+            ] {
+                assert!(attributes.contains(&wanted), "{wanted} in {cookie}");
+            }
+            assert!(
+                !attributes.iter().any(|a| a.starts_with("Domain")),
+                "__Host- cookies carry no Domain: {cookie}"
+            );
+        }
+        let local = sign_in_cookie(SIGN_IN_COOKIE, "v", 0, false);
+        assert!(local.starts_with("consent_sign_in=v;"), "{local}");
+        assert!(!local.contains("Secure"), "{local}");
+    }
 }
