@@ -15,10 +15,11 @@ use openidconnect::core::{
     CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AdditionalClaims, AuthenticationContextClass, AuthenticationFlow, AuthorizationCode, Client,
-    ClientId, ClientSecret, CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IdTokenFields, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RequestTokenError, Scope, StandardErrorResponse, StandardTokenResponse, TokenResponse,
+    AdditionalClaims, AuthenticationContextClass, AuthenticationFlow, AuthorizationCode,
+    ClaimsVerificationError, Client, ClientId, ClientSecret, CsrfToken, EmptyExtraTokenFields,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -137,7 +138,8 @@ pub enum OidcError {
     Settings(String),
 }
 
-/// The relying party of one identity provider; discovery (with the JWKS) is reused for ten minutes.
+/// The relying party of one identity provider; discovery (with the JWKS) is reused for ten
+/// minutes, or until an ID token names a key it does not hold.
 pub struct IdentityProvider {
     settings: OidcSettings,
     http: Http,
@@ -228,12 +230,25 @@ impl IdentityProvider {
         let id_token = response.id_token().ok_or_else(|| {
             OidcError::InvalidIdToken("the token response has no id_token".into())
         })?;
-        let verifier = client
-            .id_token_verifier()
-            .set_allowed_algs(ACCEPTED_ALGORITHMS);
-        let claims = id_token
-            .claims(&verifier, &Nonce::new(nonce.to_string()))
-            .map_err(|e| OidcError::InvalidIdToken(e.to_string()))?;
+        let nonce = Nonce::new(nonce.to_string());
+        let check = |client: &RelyingParty| {
+            let verifier = client
+                .id_token_verifier()
+                .set_allowed_algs(ACCEPTED_ALGORITHMS);
+            id_token.claims(&verifier, &nonce)
+        };
+        let claims = match check(&client) {
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            )) => {
+                // No key with the token's `kid`: the issuer may have rotated one in since
+                // discovery was cached. Fetch it again, once; still unknown is refused.
+                *self.metadata.lock().await = None;
+                check(&self.client(Some(client_secret), redirect_uri).await?)
+            }
+            checked => checked,
+        }
+        .map_err(|e| OidcError::InvalidIdToken(e.to_string()))?;
         Ok(VerifiedUser {
             subject: claims.subject().to_string(),
             email: claims.email().map(|e| e.to_string()),

@@ -2,6 +2,7 @@
 //! discovery, a JWKS and a token endpoint that answers every code with one prepared ID token,
 //! signed by `openidconnect` with a test-only RSA key (`shared/tests/fixtures/oidc-test-rsa.pem`).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -30,6 +31,10 @@ const NONCE: &str = "the-nonce";
 struct Provider {
     issuer: String,
     id_token: String,
+    /// The first JWKS served has only a key (`old`) that signs nothing: the signing key is
+    /// rotated in after it.
+    rotates: bool,
+    jwks_served: AtomicUsize,
 }
 
 fn signing_key(kid: &str) -> CoreRsaPrivateSigningKey {
@@ -51,9 +56,11 @@ async fn discovery(State(p): State<Arc<Provider>>) -> Json<Value> {
     }))
 }
 
-async fn jwks() -> Json<CoreJsonWebKeySet> {
+async fn jwks(State(p): State<Arc<Provider>>) -> Json<CoreJsonWebKeySet> {
+    let first = p.jwks_served.fetch_add(1, Ordering::SeqCst) == 0;
+    let kid = if p.rotates && first { "old" } else { KID };
     Json(CoreJsonWebKeySet::new(vec![
-        signing_key(KID).as_verification_key()
+        signing_key(kid).as_verification_key()
     ]))
 }
 
@@ -63,24 +70,35 @@ async fn token(State(p): State<Arc<Provider>>) -> Json<Value> {
 
 /// Serves the stand-in provider on a free local port; `id_token` is built for its issuer URL.
 async fn provider(id_token: impl FnOnce(&str) -> String) -> IdentityProvider {
+    serve(id_token, false).await.0
+}
+
+async fn serve(
+    id_token: impl FnOnce(&str) -> String,
+    rotates: bool,
+) -> (IdentityProvider, Arc<Provider>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", listener.local_addr().unwrap());
     let state = Arc::new(Provider {
         id_token: id_token(&issuer),
         issuer: issuer.clone(),
+        rotates,
+        jwks_served: AtomicUsize::new(0),
     });
+    let served = state.clone();
     let app = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))
         .route("/token", post(token))
         .with_state(state);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    IdentityProvider::new(OidcSettings {
+    let provider = IdentityProvider::new(OidcSettings {
         issuer: IssuerUrl::new(issuer).unwrap(),
         client_id: CLIENT_ID.into(),
         scopes: vec![],
         acr_values: vec![],
-    })
+    });
+    (provider, served)
 }
 
 /// Claims that pass every check; each case spoils one.
@@ -255,4 +273,38 @@ async fn an_oversized_token_answer_is_not_read() {
         Err(OidcError::Unavailable(e)) => assert!(e.contains("larger than"), "{e}"),
         other => panic!("expected Unavailable, got {other:?}"),
     }
+}
+
+/// A key rotated in since discovery was cached is found: an unknown `kid` fetches the JWKS
+/// again, once.
+#[tokio::test]
+async fn a_key_rotated_in_after_discovery_is_fetched_once() {
+    let (provider, served) = serve(|iss| rs256(claims(iss)), true).await;
+    let user = verify(&provider).await.expect("verified with the new key");
+    assert_eq!(user.subject, "user-1");
+    assert_eq!(served.jwks_served.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn an_unknown_key_id_fetches_the_jwks_once_more_only() {
+    let (provider, served) = serve(
+        |iss| {
+            CoreIdToken::new(
+                claims(iss),
+                &signing_key("unknown"),
+                CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+                None,
+                None,
+            )
+            .unwrap()
+            .to_string()
+        },
+        false,
+    )
+    .await;
+    assert!(matches!(
+        verify(&provider).await,
+        Err(OidcError::InvalidIdToken(_))
+    ));
+    assert_eq!(served.jwks_served.load(Ordering::SeqCst), 2);
 }
