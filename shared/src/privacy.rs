@@ -10,8 +10,11 @@
 //! already received are SR's to erase.
 //!
 //! A `candidate.erased` event (order ids only) tells the vendor's platform to erase its copy.
-//! Repeating an erasure is harmless: it answers 200 with zero counts (nothing personal left;
-//! a candidate erased by id or e-mail is not found again, as neither is kept).
+//! The order item is overwritten last, so an erasure that stopped part way (a timeout,
+//! throttling) is finished by repeating it: the candidate's id and e-mail still find the order,
+//! the remaining items are erased and `candidate.erased` is emitted. Repeating a finished
+//! erasure is harmless: it answers 200 with zero counts (nothing personal left; a candidate
+//! erased by id or e-mail is not found again, as neither is kept).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -133,12 +136,11 @@ async fn erase(
     now: DateTime<Utc>,
 ) -> Result<ErasureReport, PrivacyError> {
     let store = notifications.store();
-    let mut report = ErasureReport::default();
-    for order in &orders {
-        // The plain list read carries no history; legacy inline histories come with the order.
-        report.erased.add(store.erase_order_data(order, now).await?);
-        report.order_ids.push(order.order_id.clone());
-    }
+    let mut report = ErasureReport {
+        erased: store.erase_orders_data(integration, &orders, now).await?,
+        order_ids: orders.iter().map(|o| o.order_id.clone()).collect(),
+        event_id: None,
+    };
     let changed = report.erased != ErasedCounts::default();
     if let (Some(first), true) = (orders.first(), changed) {
         let event = candidate_erased_event(

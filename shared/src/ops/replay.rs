@@ -18,6 +18,10 @@ pub enum ReplayError {
     UnknownOrder(String),
     #[error("order {0} has no result yet; there is nothing to re-send")]
     NoResult(String),
+    #[error(
+        "order {0}'s personal data was erased; its result is not sent to SmartRecruiters again"
+    )]
+    Erased(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot queue the result: {0}")]
@@ -34,6 +38,10 @@ pub struct Replayed {
 
 /// The queue message that re-sends `order`'s latest result.
 pub fn replay_message(order: &Order) -> Result<QueueMessage, ReplayError> {
+    // The publisher would skip it too; refusing says why instead of queueing a no-op.
+    if order.erased_at.is_some() {
+        return Err(ReplayError::Erased(order.order_id.clone()));
+    }
     if order.result.is_none() || order.result_version == 0 {
         return Err(ReplayError::NoResult(order.order_id.clone()));
     }
@@ -100,6 +108,20 @@ mod tests {
             err.to_string(),
             "order o-1 has no result yet; there is nothing to re-send"
         );
+    }
+
+    #[test]
+    fn an_erased_order_is_refused() {
+        let mut order = order();
+        order.result = Some(PackageResult {
+            status: Some(ResultStatus::Completed),
+            ..Default::default()
+        });
+        order.result_version = 1;
+        order.erased_at = Some(chrono::Utc::now());
+        let err = replay_message(&order).unwrap_err();
+        assert!(matches!(err, ReplayError::Erased(_)), "{err}");
+        assert!(err.to_string().contains("erased"), "{err}");
     }
 
     #[test]

@@ -153,7 +153,7 @@ pub async fn submit(
     let revision = &random_token(16);
     // The staged files, kept across attempts: a write that loses the race is retried with them.
     let staged = &OnceCell::<Vec<FileRecord>>::new();
-    retry_on_conflict(move || async move {
+    let outcome = retry_on_conflict(move || async move {
         let Preview {
             order,
             result,
@@ -211,7 +211,17 @@ pub async fn submit(
             warnings,
         })
     })
-    .await
+    .await;
+    // Erased between staging and the result's write: the staged bytes are the candidate's
+    // personal data with nothing pointing at them.
+    if let (Err(SubmitError::Erased(_)), Some(records)) = (&outcome, staged.get()) {
+        for record in records {
+            if let Err(e) = store.discard_staged_file_data(record).await {
+                tracing::warn!(order_id = %request.order_id, error = %e, "staged file bytes of an erased order not deleted; they expire within a day");
+            }
+        }
+    }
+    outcome
 }
 
 /// Queues "deliver the order's latest result version" for the publisher.

@@ -132,10 +132,30 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes the staged bytes of a submission that will never be stored (its order was
+    /// erased meanwhile), rather than keeping personal data until their TTL.
+    pub async fn discard_staged_file_data(&self, record: &FileRecord) -> Result<(), StoreError> {
+        if !matches!(record.source, FileSource::Inline { .. }) {
+            return Ok(());
+        }
+        self.db
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::file_data(
+                &record.order_id,
+                &record.name,
+                &record.revision,
+            ))))
+            .send()
+            .await
+            .map_err(StoreError::service)?;
+        Ok(())
+    }
+
     /// The writes that make `record` the order's file of that name, for the transaction that
     /// stores the submission's result: the file item (a new pending submission, keeping what
     /// was uploaded under that name before) and, for inline files, keeping the staged bytes
-    /// for [`FILE_DATA_RETENTION`].
+    /// for [`FILE_DATA_RETENTION`] (or the personal data's retention, if shorter).
     pub(crate) fn file_commit(&self, record: &FileRecord, now: DateTime<Utc>) -> Vec<Update> {
         let mut items = vec![Update::builder()
             .table_name(&self.table)
@@ -166,7 +186,9 @@ impl Store {
             .build()
             .expect("table, key and expression are set")];
         if matches!(record.source, FileSource::Inline { .. }) {
-            items.push(self.file_data_expiry(record, now + FILE_DATA_RETENTION, false));
+            // Never past the personal data's own retention, when that is shorter.
+            let keep = FILE_DATA_RETENTION.min(self.retention.personal_data);
+            items.push(self.file_data_expiry(record, now + keep, false));
         }
         items
     }

@@ -3,10 +3,11 @@
 //! non-personal skeleton: ids, package, job id, statuses, dates, versions and the delivery
 //! history's outcomes, so operations, billing and `GET /assessment/orders/{id}` keep working.
 //!
-//! Every write is an `UpdateItem` or `DeleteItem` of an item found by a Query, so a sweep that
-//! stops half way (a timeout, throttling) is finished by running it again: each step looks at
-//! what the item holds and skips items with nothing personal left, which is also why a repeated
-//! erasure counts zero.
+//! Every write is an `UpdateItem` or `DeleteItem` of an item found by a strongly consistent
+//! read, and the order item is overwritten last, so a sweep that stops half way (a timeout,
+//! throttling) is finished by running it again: the order still names its candidate, each step
+//! looks at what the item holds and skips items with nothing personal left, which is also why
+//! a repeated erasure counts zero.
 
 use std::collections::HashMap;
 
@@ -15,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{from_item, key_of, keys, to_value, EventRecord, Item, Store, StoreError};
-use crate::orders::{Order, Submission};
+use crate::orders::{DeliveryAttempt, Order, Submission};
 use crate::sr::{Candidate, PackageResult};
 
 /// What one erasure changed, per kind of item (zero for what held nothing personal any more).
@@ -79,6 +80,14 @@ fn erased_result(result: &PackageResult) -> PackageResult {
     }
 }
 
+/// A delivery attempt as an erased order keeps it: its outcome, not SR's answer.
+fn erased_delivery(attempt: &DeliveryAttempt) -> DeliveryAttempt {
+    DeliveryAttempt {
+        detail: None,
+        ..attempt.clone()
+    }
+}
+
 fn erased_submission(submission: &Submission) -> Submission {
     Submission {
         vendor_body: serde_json::json!({}),
@@ -103,6 +112,7 @@ fn holds_personal_data(order: &Order) -> bool {
             .as_ref()
             .is_some_and(|i| !i.assessment_url.is_empty())
         || order.submissions.iter().any(|s| *s != erased_submission(s))
+        || order.deliveries.iter().any(|d| d.detail.is_some())
 }
 
 impl Store {
@@ -177,19 +187,50 @@ impl Store {
         }
     }
 
-    /// Erases the personal data of `order` (read by the caller) and of everything stored about
-    /// it; stamps `erased_at` (the tombstone the publisher and the enrichment worker honour).
-    pub async fn erase_order_data(
+    /// Erases the personal data of `orders` (listed by the caller, possibly stale) and of
+    /// everything stored about them, in an order that lets a repeat finish a partial run: the
+    /// tombstones first (they stop `write_result` and `put_enrichment`), then each order's
+    /// files, submissions and delivery attempts, then one sweep of the events, and the order
+    /// items last, so an order stays findable by its candidate until nothing else is left.
+    pub async fn erase_orders_data(
         &self,
-        order: &Order,
+        integration_id: &str,
+        orders: &[Order],
         now: DateTime<Utc>,
     ) -> Result<ErasedCounts, StoreError> {
         let mut counts = ErasedCounts::default();
-        if holds_personal_data(order) {
-            self.erase_order_item(order, now).await?;
-            counts.orders = 1;
+        for order in orders {
+            self.stamp_erased(&order.order_id, now).await?;
         }
-        for item in self.order_items(&order.order_id).await? {
+        for order in orders {
+            counts.add(self.erase_order_history(&order.order_id).await?);
+        }
+        counts.events += self.erase_events_of_orders(integration_id, orders).await?;
+        for order in orders {
+            // A first erasure counts the order even when its item held nothing else personal.
+            if self.erase_order_item(&order.order_id).await? || order.erased_at.is_none() {
+                counts.orders += 1;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Sets the order's `erased_at` tombstone (kept if already set).
+    pub async fn stamp_erased(&self, order_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.update_existing(
+            key_of(keys::order(order_id)),
+            "SET erased_at = if_not_exists(erased_at, :now)",
+            HashMap::from([(":now".to_string(), to_value(&now))]),
+            HashMap::new(),
+        )
+        .await
+    }
+
+    /// Deletes the order's result files and overwrites its submissions' bodies and notes and
+    /// its delivery attempts' details.
+    pub async fn erase_order_history(&self, order_id: &str) -> Result<ErasedCounts, StoreError> {
+        let mut counts = ErasedCounts::default();
+        for item in self.order_items(order_id).await? {
             let Some(sk) = item.get(keys::SK).and_then(|v| v.as_s().ok()).cloned() else {
                 continue;
             };
@@ -226,46 +267,99 @@ impl Store {
                 }
             }
         }
-        let erased = to_value(&erased_event_data(&order.order_id));
-        for event in self
-            .events_of_order(&order.integration_id, &order.order_id)
-            .await?
-        {
-            if event.data == erased_event_data(&order.order_id) {
-                continue;
-            }
-            let names = HashMap::from([("#data".to_string(), "data".to_string())]);
-            let values = HashMap::from([(":erased".to_string(), erased.clone())]);
-            self.update_existing(
-                key_of(keys::event(&event.integration_id, event.at, &event.id)),
-                "SET #data = :erased",
-                values.clone(),
-                names.clone(),
-            )
-            .await?;
-            let mut marker_names = names;
-            marker_names.insert("#event".into(), "event".into());
-            self.update_existing(
-                key_of(keys::event_id(&event.integration_id, &event.id)),
-                "SET #event.#data = :erased",
-                values,
-                marker_names,
-            )
-            .await?;
-            counts.events += 1;
-        }
         Ok(counts)
     }
 
-    /// Overwrites the order item's personal attributes and stamps the tombstone.
-    async fn erase_order_item(&self, order: &Order, now: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Replaces the data of every event announcing one of `orders` (listed item and id marker)
+    /// with `{order_id, erased}`; returns how many it changed. One strongly consistent sweep of
+    /// the integration's events for all the orders, from an hour before the earliest order was
+    /// stored: `EVENT#{time}#{id}` sort keys are time-ordered and no event announces an order
+    /// before it exists (the hour absorbs clock skew between writers).
+    pub async fn erase_events_of_orders(
+        &self,
+        integration_id: &str,
+        orders: &[Order],
+    ) -> Result<u32, StoreError> {
+        let Some(earliest) = orders.iter().map(|o| o.created_at).min() else {
+            return Ok(0);
+        };
+        let ids: std::collections::HashSet<&str> =
+            orders.iter().map(|o| o.order_id.as_str()).collect();
+        let (pk, from) = keys::event(integration_id, earliest - chrono::Duration::hours(1), "");
+        let mut changed = 0;
+        let mut start = None;
+        loop {
+            let output = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .expression_attribute_values(":from", AttributeValue::S(from.clone()))
+                // Past every `EVENT#…` key (`$` sorts right after `#`).
+                .expression_attribute_values(":to", AttributeValue::S("EVENT$".into()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(StoreError::service)?;
+            for item in output.items.unwrap_or_default() {
+                let event: EventRecord = from_item(item)?;
+                let Some(order_id) = ids.iter().find(|id| announces(&event, id)) else {
+                    continue;
+                };
+                let erased_data = erased_event_data(order_id);
+                if event.data == erased_data {
+                    continue;
+                }
+                let erased = to_value(&erased_data);
+                let names = HashMap::from([("#data".to_string(), "data".to_string())]);
+                let values = HashMap::from([(":erased".to_string(), erased)]);
+                self.update_existing(
+                    key_of(keys::event(&event.integration_id, event.at, &event.id)),
+                    "SET #data = :erased",
+                    values.clone(),
+                    names.clone(),
+                )
+                .await?;
+                let mut marker_names = names;
+                marker_names.insert("#event".into(), "event".into());
+                self.update_existing(
+                    key_of(keys::event_id(&event.integration_id, &event.id)),
+                    "SET #event.#data = :erased",
+                    values,
+                    marker_names,
+                )
+                .await?;
+                changed += 1;
+            }
+            match output.last_evaluated_key.filter(|k| !k.is_empty()) {
+                Some(key) => start = Some(key),
+                None => return Ok(changed),
+            }
+        }
+    }
+
+    /// Overwrites the order item's personal attributes from a strongly consistent read taken
+    /// after the tombstone, so a result or enrichment written before the tombstone is erased
+    /// too; returns whether the item held any.
+    async fn erase_order_item(&self, order_id: &str) -> Result<bool, StoreError> {
+        let Some(order) = self.get::<Order>(keys::order(order_id), true).await? else {
+            return Ok(false);
+        };
+        if !holds_personal_data(&order) {
+            return Ok(false);
+        }
         let mut set = vec![
             "candidate = :candidate",
             "erased_at = if_not_exists(erased_at, :now)",
         ];
         let mut values = HashMap::from([
             (":candidate".to_string(), to_value(&erased_candidate())),
-            (":now".to_string(), to_value(&now)),
+            (
+                ":now".to_string(),
+                to_value(&order.erased_at.unwrap_or_else(Utc::now)),
+            ),
         ]);
         if let Some(result) = &order.result {
             set.push("#result = :result");
@@ -283,6 +377,13 @@ impl Store {
             set.push("submissions = :submissions");
             values.insert(":submissions".into(), to_value(&submissions));
         }
+        if !order.deliveries.is_empty() {
+            // Likewise the delivery attempts, whose detail is SR's answer.
+            let deliveries: Vec<DeliveryAttempt> =
+                order.deliveries.iter().map(erased_delivery).collect();
+            set.push("deliveries = :deliveries");
+            values.insert(":deliveries".into(), to_value(&deliveries));
+        }
         // Names DynamoDB reserves (`inline`, `result`, …) go through placeholders.
         let mut names = HashMap::from([("#fields".to_string(), "fields".to_string())]);
         if order.result.is_some() {
@@ -295,13 +396,9 @@ impl Store {
             "SET {} REMOVE requester, enrichment, #fields, result_request_sha256",
             set.join(", ")
         );
-        self.update_existing(
-            key_of(keys::order(&order.order_id)),
-            &expression,
-            values,
-            names,
-        )
-        .await
+        self.update_existing(key_of(keys::order(order_id)), &expression, values, names)
+            .await?;
+        Ok(true)
     }
 
     /// An `UpdateItem` of an item that exists (one deleted meanwhile, e.g. by TTL, is left
@@ -337,4 +434,39 @@ fn keys_of(item: &Item) -> (String, String) {
             .unwrap_or_default()
     };
     (text(keys::PK), text(keys::SK))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::orders::test_support::order;
+    use serde_json::json;
+
+    /// An order item written before the history had items of its own keeps its delivery
+    /// attempts inline: SR's answer there is personal data until erased.
+    #[test]
+    fn an_inline_delivery_detail_is_personal_data_until_erased() {
+        let attempt = |detail: serde_json::Value| {
+            json!([{"version": 1, "at": "2026-01-01T00:00:00Z", "sr_status_code": 400,
+                    "outcome": "FAILED", "detail": detail}])
+        };
+        let erased = |deliveries| {
+            order(
+                json!({"candidate": {"id": "", "firstName": "", "lastName": ""},
+                         "erased_at": "2026-01-02T00:00:00Z", "deliveries": deliveries}),
+            )
+        };
+        let held = erased(attempt(json!("candidate ada@example.com is unknown")));
+        assert!(holds_personal_data(&held));
+        let overwritten: Vec<DeliveryAttempt> =
+            held.deliveries.iter().map(erased_delivery).collect();
+        assert_eq!(overwritten[0].detail, None);
+        assert_eq!(overwritten[0].sr_status_code, Some(400));
+        assert!(!holds_personal_data(&erased(
+            serde_json::to_value(&overwritten).unwrap()
+        )));
+        assert!(!holds_personal_data(&erased(attempt(
+            serde_json::Value::Null
+        ))));
+    }
 }

@@ -144,31 +144,27 @@ impl WebhookDispatcher {
         };
         // Messages are references (`notifications`): the body's data is the stored event's,
         // read now, so an erasure since queueing is honoured. Messages queued before that
-        // carry their data.
-        let event = if event.data.is_null() {
-            match self
-                .store
-                .get_event(&event.integration_id, event.at, &event.id)
-                .await
+        // carry their data, which is ignored for the same reason.
+        let event = match self
+            .store
+            .get_event(&event.integration_id, event.at, &event.id)
+            .await
+        {
+            Ok(Some(stored))
+                if stored.data.get("erased") == Some(&serde_json::Value::Bool(true)) =>
             {
-                Ok(Some(stored))
-                    if stored.data.get("erased") == Some(&serde_json::Value::Bool(true)) =>
-                {
-                    tracing::info!(event_id = %event.id, company_id = %event.company_id, "the event's personal data was erased; webhook not sent");
-                    return Outcome::Done;
-                }
-                Ok(Some(stored)) => EventBody::from(&stored),
-                Ok(None) => {
-                    tracing::warn!(event_id = %event.id, company_id = %event.company_id, "queued event is not stored (expired?); webhook not sent");
-                    return Outcome::Done;
-                }
-                Err(e) => {
-                    tracing::warn!(event_id = %event.id, company_id = %event.company_id, error = %e, "could not read the queued event; will retry");
-                    return Outcome::RETRY;
-                }
+                tracing::info!(event_id = %event.id, company_id = %event.company_id, "the event's personal data was erased; webhook not sent");
+                return Outcome::Done;
             }
-        } else {
-            event
+            Ok(Some(stored)) => EventBody::from(&stored),
+            Ok(None) => {
+                tracing::warn!(event_id = %event.id, company_id = %event.company_id, "queued event is not stored (expired?); webhook not sent");
+                return Outcome::Done;
+            }
+            Err(e) => {
+                tracing::warn!(event_id = %event.id, company_id = %event.company_id, error = %e, "could not read the queued event; will retry");
+                return Outcome::RETRY;
+            }
         };
         let attempt = receive_count(message);
         // Kombo-format events go out as Kombo sends them; the connector's as their own body.
