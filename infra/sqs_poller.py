@@ -146,6 +146,10 @@ class Poller:
     queue_arn: str = ""
     redrive: dict[str, Any] | None = None
     dlq_url: str | None = None
+    # One ReceiveMessage at a time: SQS hands a message (and a FIFO group) to one receiver
+    # only, but moto's receive is not atomic across threads, so two workers polling at once
+    # can both get the same message, and a FIFO group's next message while one is in flight.
+    receive_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def describe_queue(self) -> None:
         attributes = self.sqs.get_queue_attributes(
@@ -157,6 +161,10 @@ class Poller:
             self.dlq_url = self.sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
 
     def receive_batch(self) -> list[dict[str, Any]]:
+        with self.receive_lock:
+            return self._receive_batch()
+
+    def _receive_batch(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
         wait = self.wait_seconds
         while len(messages) < self.batch_size and not self.stop.is_set():

@@ -1045,6 +1045,41 @@ def test_poller_keeps_messages_when_function_is_unreachable(
     assert sum(queue_counts(sqs, test_queues["queue"])) == 1
 
 
+class OverlapRecordingSqs:
+    """An SQS client stand-in whose ReceiveMessage takes a while and records overlapping calls."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.most_at_once = 0
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def receive_message(self, **_request: Any) -> dict[str, Any]:
+        with self.lock:
+            self.active += 1
+            self.calls += 1
+            self.most_at_once = max(self.most_at_once, self.active)
+        time.sleep(0.05)
+        with self.lock:
+            self.active -= 1
+        return {"Messages": []}
+
+
+def test_poller_workers_never_receive_at_the_same_time() -> None:
+    """moto's ReceiveMessage is not atomic: two at once can hand out one message twice."""
+    sqs = OverlapRecordingSqs()
+    poller = sqs_poller.Poller(sqs=sqs, queue_url="http://q", function_url="http://f",
+                               max_concurrency=4, wait_seconds=0)
+    workers = [threading.Thread(target=poller.worker, daemon=True) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    assert wait_until(lambda: sqs.calls >= 20, 10)
+    poller.stop.set()
+    for worker in workers:
+        worker.join(5)
+    assert sqs.most_at_once == 1
+
+
 def test_failed_message_ids_rules() -> None:
     ids = {"m1", "m2"}
     parse = sqs_poller.failed_message_ids
