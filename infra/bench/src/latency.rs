@@ -1,5 +1,5 @@
 //! Warm handler latency: event handed out on `/next` → response POST, against moto directly.
-//! Our function and `baseline-handler` (same AWS calls, nothing else) — and for `GET /packages`
+//! Our function and `baseline-handler` (the minimal AWS calls, nothing else) — and for `GET /packages`
 //! the Python/boto3 handler — run side by side and take turns call by call, so noise hits them
 //! alike. Each gets a cold call and a few warm-ups that are not counted. Peak RSS (`VmHWM`) is
 //! read after the load.

@@ -63,7 +63,8 @@ pub struct EndpointTrips {
     pub endpoint: String,
     pub function: String,
     pub ours: Counted,
-    /// The latency baseline, counted the same way: it must make the same calls.
+    /// The latency baseline, counted the same way: the minimal calls for the endpoint (for an
+    /// order, one transaction; ours also sends the enrichment message).
     pub baseline: Counted,
     pub target_per_warm_call: Option<f64>,
 }
