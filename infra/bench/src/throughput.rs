@@ -6,9 +6,11 @@
 //! always reset afterwards.
 //!
 //! Throughput = delivered results / time from start to the last delivery (or to the deadline when
-//! not all were delivered), as a ratio of the configured per-second limit.
+//! not all were delivered), as a ratio of the configured per-second limit. With several companies
+//! (`--companies`), each has its own SR credential, so its own limit: the figures are per company,
+//! their results interleaved on the one queue.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,22 +54,53 @@ pub struct Throughput {
     pub peak_rss_kib: Option<u64>,
     /// Per second since the start: `[second, results delivered, 429s]`.
     pub timeline: Vec<[u64; 3]>,
+    /// Each company's own figures (one entry when the run has one company).
+    pub companies: Vec<CompanyThroughput>,
+}
+
+/// One company's share of the run: its results, paced on its own credential.
+#[derive(Debug, Serialize)]
+pub struct CompanyThroughput {
+    pub company_id: String,
+    pub results: usize,
+    pub delivered: usize,
+    /// From the start to this company's last delivery (or to the end of the run).
+    pub elapsed_s: f64,
+    pub results_per_second: f64,
+    pub ratio_of_limit: f64,
+    pub responses_429: u64,
 }
 
 pub struct Settings {
+    /// Results per company.
     pub results: usize,
+    /// Companies, each with its own SR credential (and so its own rate limit).
+    pub companies: usize,
     pub per_second: u32,
     pub concurrent: u32,
     pub deadline: Option<Duration>,
 }
 
 pub async fn measure(ctx: &Context, settings: &Settings) -> Result<Throughput> {
-    let tenant = Tenant::create(&ctx.stack, "bench-throughput").await?;
-    eprintln!(
-        "  throughput: placing {} orders through the SR simulator",
-        settings.results
-    );
-    let results = fixtures::stored_results(&ctx.stack, &tenant, settings.results).await?;
+    let mut per_company = Vec::new();
+    let mut company_of = HashMap::new();
+    for i in 0..settings.companies.max(1) {
+        let tenant = Tenant::create(&ctx.stack, &format!("bench-throughput-{i}")).await?;
+        eprintln!(
+            "  throughput: placing {} orders of company {} through the SR simulator",
+            settings.results, tenant.company.company_id
+        );
+        let results = fixtures::stored_results(&ctx.stack, &tenant, settings.results).await?;
+        for (order_id, _) in &results {
+            company_of.insert(order_id.clone(), tenant.company.company_id.clone());
+        }
+        per_company.push(results);
+    }
+    // Interleaved, so every company's results are in the queue from the start.
+    let longest = per_company.iter().map(Vec::len).max().unwrap_or(0);
+    let results: Vec<(String, String)> = (0..longest)
+        .flat_map(|i| per_company.iter().filter_map(move |r| r.get(i).cloned()))
+        .collect();
     // Each new order is enriched (three SR reads) by the stack's own publisher on the same
     // company's SR schedule; let that finish so the run measures result delivery alone.
     wait_for_enrichment(ctx, &results, settings.per_second).await?;
@@ -89,7 +122,7 @@ pub async fn measure(ctx: &Context, settings: &Settings) -> Result<Throughput> {
         .await?
         .queue_url
         .ok_or("CreateQueue answered no URL")?;
-    let outcome = run(ctx, settings, &queue_url, &results, visibility).await;
+    let outcome = run(ctx, settings, &queue_url, &results, &company_of, visibility).await;
     let _ = sqs.delete_queue().queue_url(&queue_url).send().await;
     outcome
 }
@@ -128,6 +161,7 @@ async fn run(
     settings: &Settings,
     queue_url: &str,
     results: &[(String, String)],
+    company_of: &HashMap<String, String>,
     visibility: u64,
 ) -> Result<Throughput> {
     let sqs = ctx.stack.aws.sqs.clone();
@@ -200,6 +234,7 @@ async fn run(
         peak = peak.max(stats.peak_rss_kib);
     }
     let calls = sr.since(0);
+    let companies = per_company(&calls, company_of, started, ended, settings.per_second);
     let delivered_at = deliveries(&calls);
     let delivered = delivered_at.len();
     let all_delivered = delivered >= n;
@@ -224,7 +259,9 @@ async fn run(
         all_delivered,
         elapsed_s: elapsed,
         results_per_second: per_second,
-        ratio_of_limit: per_second / f64::from(settings.per_second),
+        // The run's limit: one per company, each on its own credential.
+        ratio_of_limit: per_second
+            / (f64::from(settings.per_second) * companies.len().max(1) as f64),
         responses_429: calls.iter().filter(|c| c.status == 429).count() as u64,
         simulator_429_delta: sim_429_after.saturating_sub(sim_429_before),
         sr_calls: by_operation(&calls),
@@ -232,7 +269,64 @@ async fn run(
         retried_items: retried,
         peak_rss_kib: peak,
         timeline: timeline(&calls, &delivered_at, started),
+        companies,
     })
+}
+
+/// The order id in an SR path (`…/orders/{id}/results…`).
+fn order_in_path(path: &str) -> Option<&str> {
+    let mut segments = path.split('/');
+    segments.find(|s| *s == "orders")?;
+    segments.next()
+}
+
+/// Each company's deliveries, 429s and rate over the run, by the orders its results belong to.
+fn per_company(
+    calls: &[crate::proxy::Call],
+    company_of: &HashMap<String, String>,
+    started: Instant,
+    ended: Instant,
+    limit: u32,
+) -> Vec<CompanyThroughput> {
+    let mut results: BTreeMap<&str, usize> = BTreeMap::new();
+    for company in company_of.values() {
+        *results.entry(company.as_str()).or_default() += 1;
+    }
+    results
+        .into_iter()
+        .map(|(company, n)| {
+            let own: Vec<crate::proxy::Call> = calls
+                .iter()
+                .filter(|c| {
+                    order_in_path(&c.path).and_then(|id| company_of.get(id))
+                        == Some(&company.to_string())
+                })
+                .cloned()
+                .collect();
+            let delivered_at = deliveries(&own);
+            let delivered = delivered_at.len();
+            let last = delivered_at.iter().max().copied();
+            let elapsed = match (delivered >= n, last) {
+                (true, Some(last)) => last.saturating_duration_since(started),
+                _ => ended.saturating_duration_since(started),
+            }
+            .as_secs_f64();
+            let per_second = if elapsed > 0.0 {
+                delivered as f64 / elapsed
+            } else {
+                0.0
+            };
+            CompanyThroughput {
+                company_id: company.to_string(),
+                results: n,
+                delivered,
+                elapsed_s: elapsed,
+                results_per_second: per_second,
+                ratio_of_limit: per_second / f64::from(limit),
+                responses_429: own.iter().filter(|c| c.status == 429).count() as u64,
+            }
+        })
+        .collect()
 }
 
 /// Deliveries and 429s per second since `started` (seconds with neither are left out).
@@ -395,4 +489,65 @@ async fn simulator_429s(ctx: &Context) -> Result<u64> {
         .json()
         .await?;
     Ok(state["responses429"].as_u64().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(path: &str, status: u16, after_ms: u64, started: Instant) -> crate::proxy::Call {
+        crate::proxy::Call {
+            operation: "sr:PATCH /orders/{id}/results".into(),
+            status,
+            path: path.into(),
+            at: started + Duration::from_millis(after_ms),
+        }
+    }
+
+    #[test]
+    fn each_company_is_measured_on_its_own_results() {
+        let started = Instant::now();
+        let company_of = HashMap::from([
+            ("o1".to_string(), "a".to_string()),
+            ("o2".to_string(), "a".to_string()),
+            ("o3".to_string(), "b".to_string()),
+        ]);
+        let calls = [
+            call(
+                "/assessment-api/v202010/orders/o1/results",
+                200,
+                100,
+                started,
+            ),
+            call(
+                "/assessment-api/v202010/orders/o3/results",
+                429,
+                150,
+                started,
+            ),
+            call(
+                "/assessment-api/v202010/orders/o3/results",
+                200,
+                400,
+                started,
+            ),
+            call(
+                "/assessment-api/v202010/orders/o2/results",
+                200,
+                200,
+                started,
+            ),
+        ];
+        let ended = started + Duration::from_secs(1);
+        let companies = per_company(&calls, &company_of, started, ended, 10);
+        assert_eq!(companies.len(), 2);
+        let (a, b) = (&companies[0], &companies[1]);
+        assert_eq!((a.company_id.as_str(), a.delivered, a.results), ("a", 2, 2));
+        assert!((a.elapsed_s - 0.2).abs() < 1e-9);
+        assert!((a.ratio_of_limit - 1.0).abs() < 1e-9, "{a:?}");
+        assert_eq!((b.delivered, b.responses_429), (1, 1));
+        assert!((b.elapsed_s - 0.4).abs() < 1e-9);
+        assert_eq!(order_in_path("/x/orders/o9/results/attachment"), Some("o9"));
+        assert_eq!(order_in_path("/identity/oauth/token"), None);
+    }
 }
