@@ -16,6 +16,7 @@ pub mod notifications;
 pub mod oidc;
 pub mod onboarding;
 pub mod ops;
+pub mod order_stream;
 pub mod orders;
 pub mod pacing;
 pub mod packages;
