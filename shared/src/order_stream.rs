@@ -16,7 +16,6 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 
-use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::queue::{QueueMessage, ResultsQueue};
 use crate::store::keys;
@@ -38,11 +37,12 @@ impl OrderStream {
         Self { queue }
     }
 
+    /// The queue from the Lambda's environment; only the SQS client is built (cold start).
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
         let config = Config::from_env()?;
-        let aws = AwsClients::from_env().await;
+        let sdk = crate::aws::load_sdk_config().await;
         Ok(Self::new(ResultsQueue::new(
-            aws.sqs,
+            aws_sdk_sqs::Client::new(&sdk),
             config.results_queue_url,
         )))
     }
@@ -86,7 +86,8 @@ impl OrderStream {
 /// new image cannot be read.
 fn order_received(record: &EventRecord) -> Option<Result<QueueMessage, String>> {
     let sort_key = record.change.keys.get(keys::SK);
-    let is_order = matches!(sort_key, Some(serde_dynamo::AttributeValue::S(sk)) if sk == ORDER_SORT_KEY);
+    let is_order =
+        matches!(sort_key, Some(serde_dynamo::AttributeValue::S(sk)) if sk == ORDER_SORT_KEY);
     if record.event_name != "INSERT" || !is_order {
         return None;
     }
@@ -116,8 +117,10 @@ mod tests {
 
     /// A stream event as Lambda delivers it: an order inserted, then an order updated (a result).
     fn captured() -> Event {
-        serde_json::from_str(include_str!("../../tests/events/dynamodb-stream-order-insert.json"))
-            .expect("the captured event parses")
+        serde_json::from_str(include_str!(
+            "../../tests/events/dynamodb-stream-order-insert.json"
+        ))
+        .expect("the captured event parses")
     }
 
     #[test]

@@ -18,9 +18,7 @@ use connector::webhooks::{Outcome, WebhookDispatcher, WebhookSettings};
 use lambda_http::http::Method;
 use serde_json::{json, Value};
 
-use crate::publishing::{
-    publisher, sqs_message, sqs_message_received, unpolled_results_queue, LAST_RECEIVE,
-};
+use crate::publishing::{publisher, sqs_message, sqs_message_received, LAST_RECEIVE};
 use crate::{eventually, json_body, order_body, request, unique, uuid, Stack, TestCompany};
 
 /// One package of each SR type, in Kombo's names where Kombo has one; `assessed` holds two
@@ -200,24 +198,17 @@ impl KomboEvents {
         }
     }
 
-    /// An order of `package` that SR places (create-order in-process, its message kept from
-    /// the stack's own publisher) and whose enrichment is given up: SR fails its job read on the
-    /// message's last receive. The publisher sends Kombo's event with what SR's order carries.
+    /// An order of `package` that SR places (create-order in-process) and whose enrichment is
+    /// given up: SR fails its job read on the message's last receive. The publisher sends
+    /// Kombo's event with what SR's order carries, recorded and queued here. The order lives in
+    /// a table of its own ([`Stack::isolated`]), for a company of its own, so the running
+    /// stack's own enrichment (started by the table's stream) never meets the injected fault.
     /// Answers the order id.
-    pub async fn of_order_never_enriched(
-        &self,
-        stack: &Stack,
-        company: &TestCompany,
-        package: &str,
-    ) -> String {
-        let api = PartnerApi::new(
-            stack.store.clone(),
-            stack.secrets.clone(),
-            unpolled_results_queue(stack).await,
-            stack.notifications(),
-            stack.config.sr.clone(),
-            stack.config.access_token_ttl,
-        );
+    pub async fn of_order_never_enriched(&self, package: &str) -> String {
+        let stack = &Stack::isolated().await;
+        let company = &stack.new_company("never-enriched").await;
+        publish_full_catalog(stack, company).await;
+        let api = stack.partner_api();
         let (order_id, body) = order_body(stack, company, package);
         let token = stack.access_token(company).await;
         let placed = crate::create_order_through(&api, &token, &body).await;
@@ -308,9 +299,7 @@ pub async fn webhook_story(stack: &Stack, url: &str) -> Value {
     ];
     let events = KomboEvents::new(stack).await;
     events.of_enriched(&orders).await;
-    let never_enriched_id = events
-        .of_order_never_enriched(stack, &company, "assessed")
-        .await;
+    let never_enriched_id = events.of_order_never_enriched("assessed").await;
     let outcomes = dispatch_kombo_events(stack, url, &events, orders.len() + 1).await;
     json!({
         "company_id": company.company_id,

@@ -107,6 +107,53 @@ impl Stack {
         }
     }
 
+    /// The stack with a DynamoDB table of its own: the stack's table's keys and indexes, no
+    /// stream. Orders a test stores there never reach the running stack's pipeline (the stream
+    /// consumer, then the publisher's enrichment), so an in-process publisher meets the SR faults
+    /// the test injects and nothing else does. Secrets, queues and the simulator are shared.
+    pub async fn isolated() -> Stack {
+        use aws_sdk_dynamodb::types::{BillingMode, GlobalSecondaryIndex};
+        let mut stack = Stack::connect().await;
+        let table = stack
+            .aws
+            .dynamodb
+            .describe_table()
+            .table_name(&stack.config.table_name)
+            .send()
+            .await
+            .expect("the stack's table")
+            .table
+            .expect("a table description");
+        let name = unique(&format!("{}-isolated", stack.config.table_name));
+        let indexes: Vec<GlobalSecondaryIndex> = table
+            .global_secondary_indexes()
+            .iter()
+            .map(|index| {
+                GlobalSecondaryIndex::builder()
+                    .index_name(index.index_name().unwrap_or_default())
+                    .set_key_schema(index.key_schema.clone())
+                    .set_projection(index.projection.clone())
+                    .build()
+                    .expect("name and keys are set")
+            })
+            .collect();
+        stack
+            .aws
+            .dynamodb
+            .create_table()
+            .table_name(&name)
+            .set_key_schema(table.key_schema.clone())
+            .set_attribute_definitions(table.attribute_definitions.clone())
+            .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .expect("an isolated table");
+        stack.store = Store::new(stack.aws.dynamodb.clone(), &name);
+        stack.config.table_name = name;
+        stack
+    }
+
     /// Invokes `function` with a raw event through cargo lambda watch's Lambda invoke API, as
     /// AWS services do (API Gateway, the SQS event source mapping); the function's answer.
     pub async fn invoke(&self, function: &str, event: &serde_json::Value) -> serde_json::Value {
@@ -219,7 +266,6 @@ impl Stack {
         PartnerApi::new(
             self.store.clone(),
             self.secrets.clone(),
-            ResultsQueue::new(self.aws.sqs.clone(), &self.config.results_queue_url),
             self.notifications(),
             self.config.sr.clone(),
             self.config.access_token_ttl,

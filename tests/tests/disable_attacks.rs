@@ -8,7 +8,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use connector::api::partner::PartnerApi;
 use connector::ops::companies::{secret_state, SecretState};
-use connector::queue::ResultsQueue;
 use connector::store::CompanyStatus;
 use connector_tests::consent_page::ConsentClient;
 use connector_tests::serve::{serve, Served};
@@ -213,7 +212,6 @@ async fn without_a_token_nothing_is_disabled_while_smartrecruiters_cannot_be_ask
         PartnerApi::new(
             stack.store.clone(),
             stack.secrets.clone(),
-            ResultsQueue::new(stack.aws.sqs.clone(), &stack.config.results_queue_url),
             stack.notifications(),
             sr,
             stack.config.access_token_ttl,

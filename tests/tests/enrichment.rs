@@ -1,19 +1,28 @@
-//! Order enrichment, in-process against moto and the SR simulator: create-order queues an
-//! `OrderReceived` message, the publisher's enrichment arm reads the candidate, job and hiring team
-//! from SR's Customer API, stores them on the order, and the vendor sees them (order view, events).
+//! Order enrichment, in-process against moto and the SR simulator: create-order stores the
+//! order, the table's stream hands the new item to the order-stream consumer, which queues an
+//! `OrderReceived` message; the publisher's enrichment arm reads the candidate, job and hiring
+//! team from SR's Customer API, stores them on the order, and the vendor sees them (order view,
+//! events).
 //!
-//! Each test sends create-order's messages to a FIFO queue of its own, so it can read them without
-//! taking messages from the stack's results queue (which the running stack's poller consumes).
+//! Each in-process test works on a table of its own (`Stack::isolated`, no stream) and hands the
+//! stored item to the real consumer as the stream would, with a queue of its own: the running
+//! stack's pipeline never sees these orders, so the SR faults a test injects meet only its own
+//! publisher. The stack's own stream, consumer and publisher are driven end to end by
+//! `an_order_sr_places_is_enriched_through_the_tables_stream`.
 
+use std::time::Duration;
+
+use aws_lambda_events::event::dynamodb::EventRecord;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
-use connector::api::partner::PartnerApi;
 use connector::kombo::webhooks::WebhookFormat;
+use connector::order_stream::OrderStream;
 use connector::publisher::{Outcome, ResultPublisher};
 use connector::queue::{QueueMessage, ResultsQueue};
 use connector_tests::publishing::{self, drain, sqs_message_received, LAST_RECEIVE};
 use connector_tests::scenario::demo_catalog;
 use connector_tests::{
-    create_order_through, json_body, order_body, request, unique, Stack, TestCompany,
+    create_order_through, eventually, json_body, order_body, request, unique, Stack, TestCompany,
 };
 use lambda_http::http::Method;
 use serde_json::{json, Value};
@@ -37,16 +46,46 @@ async fn fifo_queue(stack: &Stack) -> String {
         .unwrap()
 }
 
-/// The SR-facing handlers with create-order's messages going to `queue_url`.
-fn partner_api(stack: &Stack, queue_url: &str) -> PartnerApi {
-    PartnerApi::new(
-        stack.store.clone(),
-        stack.secrets.clone(),
-        ResultsQueue::new(stack.aws.sqs.clone(), queue_url),
-        stack.notifications(),
-        stack.config.sr.clone(),
-        stack.config.access_token_ttl,
-    )
+/// The stream record DynamoDB writes for the order item just stored (`INSERT`, its keys and new
+/// image, read back from the table).
+async fn insert_record(stack: &Stack, order_id: &str, sequence_number: &str) -> EventRecord {
+    let key = std::collections::HashMap::from([
+        (
+            "pk".to_string(),
+            AttributeValue::S(format!("ORDER#{order_id}")),
+        ),
+        ("sk".to_string(), AttributeValue::S("ORDER".into())),
+    ]);
+    let item = stack
+        .aws
+        .dynamodb
+        .get_item()
+        .table_name(&stack.config.table_name)
+        .set_key(Some(key.clone()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the order is stored");
+    let mut record = EventRecord::default();
+    record.event_name = "INSERT".into();
+    record.change.keys = key.into();
+    record.change.new_image = item.into();
+    record.change.sequence_number = Some(sequence_number.into());
+    record
+}
+
+/// What the order-stream consumer queues for the order just stored, through a queue of the
+/// test's own: the messages' bodies.
+async fn streamed(stack: &Stack, order_id: &str) -> Vec<String> {
+    let queue = fifo_queue(stack).await;
+    let consumer = OrderStream::new(ResultsQueue::new(stack.aws.sqs.clone(), &queue));
+    let answer = consumer
+        .forward(&[insert_record(stack, order_id, "1").await])
+        .await;
+    assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
+    drain(stack, &queue).await
 }
 
 fn publisher(stack: &Stack) -> ResultPublisher {
@@ -62,16 +101,16 @@ fn short_id(id: &str) -> String {
 }
 
 /// A connected company with the demo catalog and an order the in-process create-order accepted;
-/// answers the company, the order id, its request and the messages create-order queued.
+/// answers the company, the order id, its request and the messages the stream consumer queued
+/// for it.
 async fn ordered(stack: &Stack, label: &str) -> (TestCompany, String, Value, Vec<String>) {
     let company = stack.new_company(label).await;
     stack.put_catalog(&company, demo_catalog()).await;
     let token = stack.access_token(&company).await;
-    let queue = fifo_queue(stack).await;
     let (order_id, body) = order_body(stack, &company, "culture-fit");
-    let response = create_order_through(&partner_api(stack, &queue), &token, &body).await;
+    let response = create_order_through(&stack.partner_api(), &token, &body).await;
     assert_eq!(response.status(), 202, "{:?}", response.body());
-    let messages = drain(stack, &queue).await;
+    let messages = streamed(stack, &order_id).await;
     (company, order_id, body, messages)
 }
 
@@ -114,7 +153,7 @@ fn ids_of(events: &[Value]) -> Vec<String> {
 
 #[tokio::test]
 async fn an_order_is_enriched_with_what_sr_holds_about_candidate_job_and_hiring_team() {
-    let stack = Stack::connect().await;
+    let stack = Stack::isolated().await;
     let (company, order_id, body, messages) = ordered(&stack, "enrich").await;
     assert_eq!(messages, vec![order_received(&company, &order_id)]);
 
@@ -203,7 +242,7 @@ async fn an_order_is_enriched_with_what_sr_holds_about_candidate_job_and_hiring_
 
 #[tokio::test]
 async fn an_sr_error_on_the_candidate_is_retried_and_then_the_order_is_enriched() {
-    let stack = Stack::connect().await;
+    let stack = Stack::isolated().await;
     let (company, order_id, body, messages) = ordered(&stack, "enrich-retry").await;
     let candidate_id = body["candidate"]["id"].as_str().unwrap();
     stack
@@ -249,7 +288,7 @@ async fn an_sr_error_on_the_candidate_is_retried_and_then_the_order_is_enriched(
 
 #[tokio::test]
 async fn a_candidate_sr_does_not_know_is_noted_and_the_rest_is_stored() {
-    let stack = Stack::connect().await;
+    let stack = Stack::isolated().await;
     let (_company, order_id, body, messages) = ordered(&stack, "enrich-404").await;
     let candidate_id = body["candidate"]["id"].as_str().unwrap();
     stack
@@ -277,45 +316,77 @@ async fn a_candidate_sr_does_not_know_is_noted_and_the_rest_is_stored() {
 }
 
 #[tokio::test]
-async fn sr_retrying_an_order_after_a_failed_enqueue_still_gets_it_enriched() {
+async fn an_order_sr_places_is_enriched_through_the_tables_stream() {
+    // The running stack: SR's POST reaches create-order, whose only AWS call stores the order;
+    // the stream poller hands the new item to order-stream, which queues its enrichment.
     let stack = Stack::connect().await;
-    let company = stack.new_company("enrich-enqueue").await;
+    let company = stack.new_company("enrich-stream").await;
     stack.put_catalog(&company, demo_catalog()).await;
-    let token = stack.access_token(&company).await;
-    let (order_id, body) = order_body(&stack, &company, "culture-fit");
+    let (order_id, placed, _) = stack
+        .sim
+        .place_order(&company.company_id, "culture-fit")
+        .await;
+    assert_eq!(placed.status, 202, "{:?}", placed.body);
+    let enrichment = eventually(
+        "the order to be enriched through the stream",
+        Duration::from_secs(120),
+        || async {
+            stack
+                .store
+                .get_order(&order_id)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|o| o.enrichment)
+        },
+    )
+    .await;
+    assert!(enrichment.job.is_some(), "{enrichment:?}");
+}
 
-    // The queue is unreachable: the order is stored but SR is told to retry.
-    let missing_queue = format!(
+#[tokio::test]
+async fn a_new_order_the_consumer_cannot_queue_is_reported_so_the_stream_retries_from_it() {
+    let stack = Stack::isolated().await;
+    let (company, first, _, _) = ordered(&stack, "enrich-stream-down").await;
+    let token = stack.access_token(&company).await;
+    let (second, body) = order_body(&stack, &company, "culture-fit");
+    let response = create_order_through(&stack.partner_api(), &token, &body).await;
+    assert_eq!(response.status(), 202, "{:?}", response.body());
+    let records = [
+        insert_record(&stack, &first, "100").await,
+        insert_record(&stack, &second, "101").await,
+    ];
+    // The results queue cannot be reached: the first record is reported, the rest left for the
+    // retry, which starts at the reported record (`ReportBatchItemFailures`).
+    let missing = format!(
         "{}/123456789012/{}.fifo",
         stack.env["MOTO_URL"],
         unique("no-such-queue")
     );
-    let response = create_order_through(&partner_api(&stack, &missing_queue), &token, &body).await;
-    assert_eq!(response.status(), 503);
-    let error = json_body(&response);
-    assert_eq!(
-        error["errors"][0]["code"], "TEMPORARILY_UNAVAILABLE",
-        "{error}"
-    );
-    assert!(stack.store.get_order(&order_id).await.unwrap().is_some());
-
-    // SR retries the same POST: the stored order is recognised and its message sent now.
+    let down = OrderStream::new(ResultsQueue::new(stack.aws.sqs.clone(), &missing));
+    let answer = down.forward(&records).await;
+    let reported: Vec<_> = answer
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(reported, [Some("100".to_string())]);
+    // The retry reaches the queue: both orders are announced, in order.
     let queue = fifo_queue(&stack).await;
-    let retried = create_order_through(&partner_api(&stack, &queue), &token, &body).await;
-    assert_eq!(retried.status(), 202, "{:?}", retried.body());
-    let messages = drain(&stack, &queue).await;
-    assert_eq!(messages, vec![order_received(&company, &order_id)]);
+    let up = OrderStream::new(ResultsQueue::new(stack.aws.sqs.clone(), &queue));
+    assert!(up.forward(&records).await.batch_item_failures.is_empty());
     assert_eq!(
-        publisher(&stack).process(&record(&messages[0], 1)).await,
-        Outcome::Done
+        drain(&stack, &queue).await,
+        [
+            order_received(&company, &first),
+            order_received(&company, &second)
+        ]
     );
-    let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
-    assert!(order.enrichment.unwrap().job.is_some());
 }
 
 #[tokio::test]
 async fn an_inline_order_is_enriched_without_a_candidate_and_announced_as_inline() {
-    let stack = Stack::connect().await;
+    let stack = Stack::isolated().await;
     let company = stack.new_company("enrich-inline").await;
     stack
         .put_catalog(
@@ -325,7 +396,6 @@ async fn an_inline_order_is_enriched_without_a_candidate_and_announced_as_inline
         )
         .await;
     let token = stack.access_token(&company).await;
-    let queue = fifo_queue(&stack).await;
     let order_id = connector_tests::uuid();
     let callback = stack
         .config
@@ -339,7 +409,8 @@ async fn an_inline_order_is_enriched_without_a_candidate_and_announced_as_inline
         "companyId": company.company_id,
         "completedAssessmentCallbackUrl": "https://www.smartrecruiters.com/inline/done/abc"
     });
-    let response = partner_api(&stack, &queue)
+    let response = stack
+        .partner_api()
         .create_inline_order(request(
             Method::POST,
             "/packages/inline/orders",
@@ -352,7 +423,7 @@ async fn an_inline_order_is_enriched_without_a_candidate_and_announced_as_inline
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "{:?}", response.body());
-    let messages = drain(&stack, &queue).await;
+    let messages = streamed(&stack, &order_id).await;
     assert_eq!(messages, vec![order_received(&company, &order_id)]);
 
     assert_eq!(
@@ -386,7 +457,7 @@ async fn an_inline_order_is_enriched_without_a_candidate_and_announced_as_inline
 
 #[tokio::test]
 async fn results_still_reach_sr_while_enrichment_keeps_failing() {
-    let stack = Stack::connect().await;
+    let stack = Stack::isolated().await;
     let (company, order_id, body, messages) = ordered(&stack, "enrich-down").await;
     let job_id = body["job"]["id"].as_str().unwrap();
     stack
@@ -443,7 +514,7 @@ fn kombo_publisher(stack: &Stack) -> ResultPublisher {
 
 #[tokio::test]
 async fn a_kombo_vendor_hears_of_an_order_whose_enrichment_is_given_up_once() {
-    let stack = Stack::connect().await;
+    let stack = Stack::isolated().await;
     let (company, order_id, body, messages) = ordered(&stack, "enrich-given-up").await;
     let job_id = body["job"]["id"].as_str().unwrap();
     // SR fails the job read on the first and the last receive; the redriven message succeeds.
@@ -504,10 +575,22 @@ async fn a_kombo_vendor_hears_of_an_order_whose_enrichment_is_given_up_once() {
 
 #[tokio::test]
 async fn a_kombo_vendor_hears_of_an_order_of_a_company_disabled_before_its_enrichment() {
-    let stack = Stack::connect().await;
+    let stack = Stack::isolated().await;
     let (company, order_id, _body, messages) = ordered(&stack, "enrich-disabled").await;
-    let disabled = stack.sim.disable(&company.company_id).await;
-    assert!(disabled.status < 300, "{:?}", disabled.body);
+    // SR disables the integration (its DELETE with the company's token, in-process: the
+    // company lives in this test's own table).
+    let token = stack.access_token(&company).await;
+    let disabled = stack
+        .partner_api()
+        .disable_integration(request(
+            Method::DELETE,
+            &format!("/integrations/companies/{}", company.company_id),
+            &[("authorization", &format!("Bearer {token}"))],
+            "",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 204, "{:?}", disabled.body());
 
     // The company's SR credentials are gone: enrichment cannot succeed, and is not retried.
     let outcome = kombo_publisher(&stack)

@@ -623,7 +623,10 @@ async fn with_a_short_retention_every_item_of_an_order_carries_the_tables_ttl_at
     );
 
     // One day of retention: SR's order, the vendor's result with a file, the events, the
-    // delivery — each written by the same code the functions run.
+    // delivery — each written by the same code the functions run, in a table of the test's own
+    // (the stack's stream would otherwise have its publisher enrich the order, under the
+    // stack's own retention).
+    let stack = Stack::isolated().await;
     let store = stack.store.clone().with_retention(Retention::days(1));
     let notifications = connector::notifications::Notifications::record_only(store.clone());
     let company = stack.new_company("gdpr-ttl").await;
@@ -632,7 +635,6 @@ async fn with_a_short_retention_every_item_of_an_order_carries_the_tables_ttl_at
     let partner = connector::api::partner::PartnerApi::new(
         store.clone(),
         stack.secrets.clone(),
-        queue.clone(),
         notifications.clone(),
         stack.config.sr.clone(),
         stack.config.access_token_ttl,

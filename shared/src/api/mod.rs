@@ -202,7 +202,6 @@ impl From<ReceiveError> for ApiError {
             }
             ReceiveError::InlineUrl(e) => e.into(),
             ReceiveError::Store(e) => e.into(),
-            ReceiveError::Queue(e) => e.into(),
         }
     }
 }

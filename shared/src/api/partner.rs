@@ -16,7 +16,6 @@ use crate::kombo::inline::{InlineUrlClient, InlineUrlSettings};
 use crate::notifications::Notifications;
 use crate::orders::Caller;
 use crate::packages::Catalog;
-use crate::queue::ResultsQueue;
 use crate::secrets::Secrets;
 use crate::sr::SrClient;
 use crate::store::{CatalogCache, Store};
@@ -32,8 +31,6 @@ pub type HandlerResult = Result<Response<Body>, lambda_http::Error>;
 pub struct PartnerApi {
     store: Store,
     secrets: Secrets,
-    /// Where an accepted order is announced for enrichment (`QueueMessage::OrderReceived`).
-    queue: ResultsQueue,
     /// `company.disabled` for the vendor.
     notifications: Notifications,
     sr: SrEndpoints,
@@ -60,7 +57,6 @@ impl PartnerApi {
     pub fn new(
         store: Store,
         secrets: Secrets,
-        queue: ResultsQueue,
         notifications: Notifications,
         sr: SrEndpoints,
         token_ttl: Duration,
@@ -68,7 +64,6 @@ impl PartnerApi {
         Self {
             store,
             secrets,
-            queue,
             notifications,
             sr_client: SrClient::new(sr.clone()),
             sr,
@@ -94,8 +89,9 @@ impl PartnerApi {
     pub async fn from_env() -> Result<Self, lambda_http::Error> {
         let config = Config::from_env()?;
         let sdk = crate::aws::load_sdk_config().await;
-        // Every partner function reads DynamoDB; only orders and disable queue (SQS) and only
-        // inline orders and disable read secrets, so those clients are built on first use.
+        // Every partner function reads DynamoDB; only disable queues (SQS, `company.disabled`)
+        // and only inline orders and disable read secrets, so those clients are built on first
+        // use.
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         let sqs = LazyClient::new(&sdk, aws_sdk_sqs::Client::new);
         let secrets = LazyClient::new(&sdk, aws_sdk_secretsmanager::Client::new);
@@ -109,7 +105,6 @@ impl PartnerApi {
         Ok(Self::new(
             store.clone(),
             secrets,
-            ResultsQueue::new(sqs.clone(), config.results_queue_url),
             Notifications::new(store, sqs, config.notifications_queue_url),
             config.sr,
             config.access_token_ttl,

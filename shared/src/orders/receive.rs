@@ -4,17 +4,15 @@
 //!
 //! The order is stored once, in one transaction that also checks SR's token and the catalog the
 //! order was accepted against (`Store::put_order_checked`) — SR's retry of it (same company,
-//! same content) is recognised and answered as the first time — and its enrichment queued
-//! (`QueueMessage::OrderReceived`). The message is sent for SR's retries too, so an order whose
-//! first POST died between the write and the send still gets enriched; if the send fails SR
-//! gets a 503 and retries (the write is idempotent). Per new order: TransactWriteItems,
-//! SendMessage.
+//! same content) is recognised and answered as the first time. That transaction is the only AWS
+//! call on SR's request path: the enrichment and the vendor's `order.created` start from the
+//! table's stream of new order items ([`crate::order_stream`]), so an order stored is an order
+//! announced, whatever happens to this request afterwards.
 
 use super::{InlineUrlSource, Order};
 use crate::kombo::inline::{InlineUrlClient, InlineUrlError};
 use crate::metrics::{self, Metric};
 use crate::packages::Catalog;
-use crate::queue::{QueueError, QueueMessage, ResultsQueue};
 use crate::store::{retry_on_conflict, OrderChecks, PutOrderOutcome, Store, StoreError};
 
 /// Why an order was not received.
@@ -44,26 +42,16 @@ pub enum ReceiveError {
     Contended,
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] QueueError),
 }
 
-/// Stores `order` if `checks` hold (or recognises SR's retry of it) and queues its enrichment;
-/// answers the order as stored.
+/// Stores `order` if `checks` hold (or recognises SR's retry of it); answers the order as
+/// stored. Its enrichment starts from the table's stream ([`crate::order_stream`]).
 pub async fn receive(
     store: &Store,
-    queue: &ResultsQueue,
     order: Order,
     checks: &OrderChecks<'_>,
 ) -> Result<Order, ReceiveError> {
-    let stored = put_once(store, order, checks).await?;
-    queue
-        .send(&QueueMessage::OrderReceived {
-            order_id: stored.order_id.clone(),
-            company_id: stored.company_id.clone(),
-        })
-        .await?;
-    Ok(stored)
+    put_once(store, order, checks).await
 }
 
 /// Like [`receive`] for an inline order, answering the candidate's assessment URL. When the
@@ -73,7 +61,6 @@ pub async fn receive(
 /// forged one.
 pub async fn receive_inline(
     store: &Store,
-    queue: &ResultsQueue,
     inline_urls: Option<&InlineUrlClient>,
     mut order: Order,
     checks: &OrderChecks<'_>,
@@ -84,7 +71,7 @@ pub async fn receive_inline(
             inline.assessment_url = url;
         }
     }
-    let stored = receive(store, queue, order, checks).await?;
+    let stored = receive(store, order, checks).await?;
     stored
         .inline
         .map(|i| i.assessment_url)

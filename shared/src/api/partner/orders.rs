@@ -115,18 +115,12 @@ impl PartnerApi {
                 now,
             };
             let received = match endpoint {
-                Endpoint::Order => receive(&self.store, &self.queue, order, &checks)
-                    .await
-                    .map(|_| None),
-                Endpoint::Inline => receive_inline(
-                    &self.store,
-                    &self.queue,
-                    self.inline_urls.as_ref(),
-                    order,
-                    &checks,
-                )
-                .await
-                .map(Some),
+                Endpoint::Order => receive(&self.store, order, &checks).await.map(|_| None),
+                Endpoint::Inline => {
+                    receive_inline(&self.store, self.inline_urls.as_ref(), order, &checks)
+                        .await
+                        .map(Some)
+                }
             };
             match received {
                 Err(ReceiveError::CatalogChanged(current)) => {
