@@ -85,7 +85,7 @@ test-stack: ## Integration, e2e, CLI, Kombo SDK, schemathesis and browser tests 
 test: setup setup-browser setup-kombo build lint test-unit test-stack ## The whole suite, from a fresh clone
 
 FUNCTIONS := oauth-token list-packages get-package create-order create-inline-order consent \
-	disable-integration vendor-api result-publisher webhook-dispatcher
+	disable-integration vendor-api result-publisher webhook-dispatcher order-stream
 release-build: ## Build every function in release mode with cargo lambda (host target)
 	cargo lambda build --release $(addprefix -p ,$(FUNCTIONS))
 

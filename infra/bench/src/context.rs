@@ -11,7 +11,7 @@ use crate::python;
 use crate::Result;
 
 /// Every function of the connector, as built in `target/release`.
-pub const FUNCTIONS: [&str; 10] = [
+pub const FUNCTIONS: [&str; 11] = [
     "oauth-token",
     "list-packages",
     "get-package",
@@ -22,6 +22,7 @@ pub const FUNCTIONS: [&str; 10] = [
     "vendor-api",
     "result-publisher",
     "webhook-dispatcher",
+    "order-stream",
 ];
 
 pub const HELLO: &str = "hello-lambda";

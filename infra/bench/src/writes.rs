@@ -1,7 +1,10 @@
-//! DynamoDB write units of one order's lifecycle: SR lists the packages, orders one (and the
-//! publisher enriches it), the vendor reports IN_PROGRESS then COMPLETED, and the publisher
-//! delivers both results — each step run by the release function as Lambda would run it, with
-//! `AWS_ENDPOINT_URL` pointing at a metering proxy in front of moto.
+//! DynamoDB write units of one order's lifecycle: SR lists the packages, orders one (the table's
+//! stream hands it to `order-stream` and the publisher enriches it), the vendor reports
+//! IN_PROGRESS then COMPLETED, and the publisher delivers both results — each step run by the
+//! release function as Lambda would run it, with `AWS_ENDPOINT_URL` pointing at a metering proxy
+//! in front of moto. The lifecycle runs on a table of its own without a stream
+//! (`Stack::isolated`), so the stack's own stream consumer and publisher never touch the order;
+//! the harness plays the stream, handing `order-stream` the order's `INSERT` record.
 //!
 //! moto answers `ReturnConsumedCapacity` with a constant (1.0 per call, whatever the item size;
 //! the proxy asks on every write and reports the sum beside ours), so the proxy computes what
@@ -116,34 +119,42 @@ impl LifecycleWrites {
     }
 }
 
-/// Runs the lifecycle once for a fresh company.
+/// Runs the lifecycle once for a fresh company, on a table of its own.
 pub async fn measure(ctx: &Context) -> Result<LifecycleWrites> {
-    let tenant = Tenant::create(&ctx.stack, "bench-writes").await?;
+    let table = connector_tests::Stack::isolated().await;
+    let tenant = Tenant::create(&table, "bench-writes").await?;
     let meter = MeteringProxy::start(ctx).await?;
     let sr = SrStandIn::start(&ctx.sim_url).await?;
     let queue = PrivateQueue::create(ctx).await?;
-    let outcome = lifecycle(ctx, &tenant, &meter, &sr, &queue).await;
+    let outcome = lifecycle(ctx, &table, &tenant, &meter, &sr, &queue).await;
     queue.delete(ctx).await;
+    let _ = table
+        .aws
+        .dynamodb
+        .delete_table()
+        .table_name(&table.config.table_name)
+        .send()
+        .await;
     outcome
 }
 
 async fn lifecycle(
     ctx: &Context,
+    table: &connector_tests::Stack,
     tenant: &Tenant,
     meter: &MeteringProxy,
     sr: &SrStandIn,
     queue: &PrivateQueue,
 ) -> Result<LifecycleWrites> {
-    let metered = |function: &str| {
-        ctx.function_spec(function).with_env(&[
-            ("AWS_ENDPOINT_URL", &meter.url()),
-            ("RESULTS_QUEUE_URL", &queue.url),
-        ])
-    };
-    let publisher_spec = ctx.publisher_spec(&sr.url()).with_env(&[
-        ("AWS_ENDPOINT_URL", &meter.url()),
-        ("RESULTS_QUEUE_URL", &queue.url),
-    ]);
+    let environment = [
+        ("AWS_ENDPOINT_URL", meter.url()),
+        ("RESULTS_QUEUE_URL", queue.url.clone()),
+        ("TABLE_NAME", table.config.table_name.clone()),
+    ];
+    let environment: Vec<(&str, &str)> =
+        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let metered = |function: &str| ctx.function_spec(function).with_env(&environment);
+    let publisher_spec = ctx.publisher_spec(&sr.url()).with_env(&environment);
     let mut steps = Vec::new();
 
     // SR lists the packages.
@@ -170,11 +181,29 @@ async fn lifecycle(
     );
     expect_status("create-order", &order.invoke(&event).await?, 202)?;
     steps.push(meter.take("order").await);
+    // The stream hands the new order item to order-stream, which queues its enrichment.
+    let mut stream = start(ctx, &metered("order-stream")).await?;
+    let answer = stream
+        .invoke(&insert_event(table, &order_id).await?)
+        .await?;
+    if answer.error
+        || answer.json()["batchItemFailures"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty())
+    {
+        return Err(format!(
+            "order-stream refused the record: {}",
+            String::from_utf8_lossy(&answer.body)
+        )
+        .into());
+    }
+    steps.push(meter.take("order streamed").await);
     let mut publisher = start(ctx, &publisher_spec).await?;
     let queued = queue.drain(ctx).await?;
-    if !queued.is_empty() {
-        deliver(&mut publisher, &queued, "enrich").await?;
+    if queued.is_empty() {
+        return Err("order-stream queued no enrichment".into());
     }
+    deliver(&mut publisher, &queued, "enrich").await?;
     steps.push(meter.take("enrichment").await);
 
     // The vendor reports IN_PROGRESS, then COMPLETED (the bodies of tests/src/scenario.rs).
@@ -227,6 +256,48 @@ async fn lifecycle(
         return Err(format!("SR got {delivered} of the 2 results").into());
     }
     Ok(LifecycleWrites { steps, order_id })
+}
+
+/// The DynamoDB stream event of the order item just stored (`INSERT`, keys and new image read
+/// back from the table), as Lambda's event source mapping hands it to `order-stream`.
+async fn insert_event(table: &connector_tests::Stack, order_id: &str) -> Result<Value> {
+    let key = HashMap::from([
+        (
+            "pk".to_string(),
+            AttributeValue::S(format!("ORDER#{order_id}")),
+        ),
+        ("sk".to_string(), AttributeValue::S("ORDER".into())),
+    ]);
+    let item = table
+        .aws
+        .dynamodb
+        .get_item()
+        .table_name(&table.config.table_name)
+        .set_key(Some(key.clone()))
+        .consistent_read(true)
+        .send()
+        .await?
+        .item
+        .ok_or("the order is not stored")?;
+    let image = |item: HashMap<String, AttributeValue>| {
+        serde_json::to_value(serde_dynamo::Item::from(item))
+    };
+    Ok(json!({"Records": [{
+        "eventID": "1",
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": chrono::Utc::now().timestamp(),
+            "Keys": image(key)?,
+            "NewImage": image(item)?,
+            "SequenceNumber": "1",
+            "SizeBytes": 1,
+            "StreamViewType": "NEW_IMAGE"
+        },
+        "eventSourceARN": format!("arn:aws:dynamodb:us-east-1:123456789012:table/{}/stream/bench", table.config.table_name)
+    }]}))
 }
 
 async fn start(ctx: &Context, spec: &Spec) -> Result<Instance> {

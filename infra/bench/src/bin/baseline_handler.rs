@@ -176,7 +176,9 @@ impl Baseline {
             _ => String::new(),
         };
         let now = chrono::Utc::now().to_rfc3339();
-        let mut item = key(format!("ORDER#{id}"), "ORDER");
+        // Not the sort key of an order (`ORDER`): the table's stream forwards new order items to
+        // the enrichment, and these are not orders. Same size, same cost.
+        let mut item = key(format!("ORDER#{id}"), "BASELINE");
         item.insert("order_id".into(), s(&id));
         item.insert("company_id".into(), s(&self.company_id));
         item.insert("integration_id".into(), s(&self.integration_id));
