@@ -1,6 +1,7 @@
 //! Order enrichment: what SR's Customer API says about an order's candidate, job and hiring team,
-//! fetched after the order is stored, through the results queue (`QueueMessage::OrderReceived`),
-//! so SR's `POST /packages/orders` never waits on SR itself.
+//! fetched after the order is stored, through the table's stream (`crate::order_stream`) and the
+//! results queue (`QueueMessage::OrderReceived`), so SR's `POST /packages/orders` never waits on
+//! SR itself, nor on anything but its one DynamoDB transaction.
 //!
 //! The worker also announces the order to the vendor (`order.created` / `inline_order.created`)
 //! before calling SR, so an SR outage delays only the enrichment, and `order.enriched` after.

@@ -1,15 +1,16 @@
 //! The table's stream of new orders → the results queue: every order item DynamoDB inserts (SR's
 //! order, stored by `orders::receive` in one transaction) becomes one
 //! `QueueMessage::OrderReceived`, so the enrichment and the vendor's `order.created` start off
-//! SR's request path, exactly as when create-order sent the message itself.
+//! SR's request path: create-order's only AWS call is the order's transaction.
 //!
 //! The event source mapping (template.yaml, `OrderStreamFunction`) hands over only `INSERT`s of
 //! `ORDER` items (`FilterCriteria`); the records are checked again here, so a wider filter is
-//! harmless. A shard's records come in order; the first one that cannot be forwarded is
-//! reported by its `SequenceNumber` (`ReportBatchItemFailures`) and the later ones are left for
-//! the retry, which starts there. After `MaximumRetryAttempts` the mapping sends the batch's
-//! description to its on-failure queue. Forwarding the same order twice is harmless: the queue
-//! deduplicates `OrderReceived` by order id (five minutes) and the enrichment runs once per order.
+//! harmless. A shard's records come in order; the first one that cannot be queued (SQS failed)
+//! is reported by its `SequenceNumber` (`ReportBatchItemFailures`) and the later ones are left
+//! for the retry, which starts there; records the mapping gives up on are described on its
+//! on-failure queue. An order item whose image lacks its ids is logged and skipped: no retry
+//! could read it. Forwarding the same order twice is harmless: the queue deduplicates
+//! `OrderReceived` by order id (five minutes) and the enrichment runs once per order.
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -56,7 +57,7 @@ impl OrderStream {
     }
 
     /// Queues `OrderReceived` for every new order in `records`, in their order; answers the
-    /// first record that could not be forwarded (none when all were).
+    /// first record that could not be queued (none when all were).
     pub async fn forward(&self, records: &[EventRecord]) -> DynamoDbEventResponse {
         let mut response = DynamoDbEventResponse::default();
         for record in records {
@@ -66,10 +67,9 @@ impl OrderStream {
             let message = match message {
                 Ok(message) => message,
                 Err(reason) => {
-                    // Retried, then described on the mapping's on-failure queue for an operator.
-                    tracing::error!(event_id = %record.event_id, %reason, "an inserted order item is unreadable");
-                    response.batch_item_failures.push(failure(record));
-                    break;
+                    // Retrying cannot read it; blocking the shard would hold every later order.
+                    tracing::error!(event_id = %record.event_id, %reason, "an inserted order item is unreadable; not announced");
+                    continue;
                 }
             };
             if let Err(e) = self.queue.send(&message).await {
@@ -144,14 +144,34 @@ mod tests {
     }
 
     #[test]
-    fn an_unreadable_new_order_is_reported_by_its_sequence_number() {
+    fn an_unreadable_new_order_is_recognised_and_a_failure_names_its_sequence_number() {
         let mut event = captured();
         let record = &mut event.records[0];
-        record.change.new_image.remove("company_id");
-        assert!(order_received(record).unwrap().is_err());
         assert_eq!(
             failure(record).item_identifier.as_deref(),
             Some("111100000000000000000001")
         );
+        record.change.new_image.remove("company_id");
+        assert!(order_received(record).unwrap().is_err());
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_new_order_is_skipped_without_holding_the_shard() {
+        let mut event = captured();
+        event.records[0].change.new_image.remove("company_id");
+        // Nothing is queued (the only INSERT is unreadable) and nothing is reported, so the
+        // queue is never called: any URL will do.
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let stream = OrderStream::new(ResultsQueue::new(
+            aws_sdk_sqs::Client::new(&sdk),
+            "http://127.0.0.1:9/queue.fifo",
+        ));
+        assert!(stream
+            .forward(&event.records)
+            .await
+            .batch_item_failures
+            .is_empty());
     }
 }

@@ -21,7 +21,8 @@ pub enum QueueMessage {
         version: u64,
     },
     /// Order `order_id` was stored: fetch its enrichment from SR and tell the vendor
-    /// (`enrichment`). Sent by create-order on every accepted POST, SR's retries included.
+    /// (`enrichment`). Sent by `order_stream` for every order item the table inserts (SR's
+    /// retries insert nothing: the first stored order stands).
     OrderReceived {
         order_id: String,
         company_id: String,
