@@ -1500,3 +1500,39 @@ def test_moto_transactions_roll_back_only_what_they_touched() -> None:
                             "ExpressionAttributeValues": {**bump, ":no": {"N": "42"}}}}])
         assert db.get_item(TableName="t", Key={"pk": {"S": "i1"}})["Item"]["v"] == {"N": "1"}
         assert "Item" not in db.get_item(TableName="t", Key={"pk": {"S": "new"}})
+
+
+def test_a_cancelled_transaction_leaves_nothing_on_the_stream() -> None:
+    """Real DynamoDB streams only what was written; moto alone would stream the rolled-back Put
+    (an INSERT of an order never stored, which the stream poller would forward)."""
+    import moto_server
+    from moto import mock_aws
+
+    moto_server.patch_transaction_backup()
+    with mock_aws():
+        db = boto3.client("dynamodb", region_name="us-east-1")
+        stream_arn = db.create_table(
+            TableName="t", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        )["TableDescription"]["LatestStreamArn"]
+        order = {"pk": {"S": "ORDER#o1"}, "sk": {"S": "ORDER"}}
+        token_check = {"ConditionCheck": {"TableName": "t", "Key": {"pk": {"S": "COMPANY#c"}, "sk": {"S": "TOKEN#x"}},
+                                          "ConditionExpression": "attribute_exists(pk)"}}
+        with pytest.raises(db.exceptions.TransactionCanceledException):
+            db.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": order}}, token_check])
+        db.put_item(TableName="t", Item={"pk": {"S": "COMPANY#c"}, "sk": {"S": "TOKEN#x"}})
+        db.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": order}}, token_check])
+        streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+        (shard,) = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
+        iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        records = streams.get_records(ShardIterator=iterator)["Records"]
+        assert [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in records] == [
+            ("INSERT", "COMPANY#c"), ("INSERT", "ORDER#o1")]
+        # Sequence numbers stay contiguous after the truncation.
+        sequences = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+        assert sequences[1] == sequences[0] + 1
+
