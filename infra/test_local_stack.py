@@ -1426,7 +1426,7 @@ def test_stack_sh_moto_component_up_status_down(tmp_path: Path) -> None:
     state = tmp_path / "state"
     port = free_port()
     env = {**os.environ, "STACK_STATE_DIR": str(state), "MOTO_PORT": str(port),
-           "STACK_COMPONENTS": "moto", "PYTHON": sys.executable}
+           "STACK_COMPONENTS": "moto,streams", "PYTHON": sys.executable}
 
     def stack(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["bash", str(INFRA / "stack.sh"), *args], env=env,
@@ -1462,11 +1462,18 @@ def test_stack_sh_moto_component_up_status_down(tmp_path: Path) -> None:
 
         status = stack("status")
         assert status.returncode == 0 and "moto    running" in status.stdout
+        # The stream poller reads the table's stream for order-stream (OrderStreamMapping).
+        assert "streams running" in status.stdout
+        assert "/2015-03-31/functions/order-stream/invocations" in status.stdout
+        streams_log = (state / "streams.log").read_text()
+        assert "stream_poller: polling arn:aws:dynamodb:" in streams_log
+        assert "sr-connector-local-OrderStreamFailureQueue" in streams_log
     finally:
         down = stack("down")
     assert down.returncode == 0, down.stderr
     assert wait_until(lambda: not answers(f"http://127.0.0.1:{port}/moto-api/"), 10)
     assert not (state / "moto.pid").exists()
+    assert not (state / "streams.pid").exists()
     assert stack("status").returncode != 0
     assert stack("down").returncode == 0  # safe when nothing runs
 
