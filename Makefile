@@ -22,7 +22,7 @@ setup-kombo: ## Install Kombo's SDKs for the contract tests in tests/kombo (komb
 build: ## Build every crate (debug)
 	cargo build --workspace --all-targets
 
-stack-up: setup build ## Start moto, the SR simulator, cargo lambda watch and the SQS poller
+stack-up: setup build ## Start moto, the SR simulator, cargo lambda watch, the SQS pollers and the stream poller
 	infra/stack.sh up
 
 stack-down: ## Stop the local stack

@@ -9,7 +9,9 @@ moto also backs up a transaction by deep-copying the whole table once per item o
 transaction (O(items x table size) time and memory per call: seconds and megabytes once the local
 table holds a few thousand items). `patch_transaction_backup` makes it back up only the items the
 transaction touches and restore those when it is cancelled, which is what DynamoDB's semantics
-need.
+need; a cancelled transaction also leaves no record on the table's stream (moto would show an
+INSERT of an order that was never stored, which infra/stream_poller.py would forward), and
+DynamoDB Streams requests take the same lock.
 
 `--record-calls PATH` appends, per request of a function of the stack (its SDK names it in the
 User-Agent as `app/<name>`), what IAM would authorise (infra/aws_calls.py, which checks them
@@ -56,12 +58,17 @@ def patch_transaction_backup():
 
     def transact_write_items(self, transact_items):
         backups = []
+        # A cancelled transaction leaves nothing on the tables' streams either (moto appends a
+        # record per item as it goes, and the rollback below would add more).
+        stream_lengths = {}
         for entry in transact_items:
             _, op = next(iter(entry.items()))
             name = op.get("TableName")
             if name not in self.tables:
                 continue
             table = self.tables[name]
+            if table.stream_shard is not None:
+                stream_lengths.setdefault(name, len(table.stream_shard.items))
             if "Key" in op:
                 key = op["Key"]
             else:
@@ -82,6 +89,10 @@ def patch_transaction_backup():
                     self.delete_item(name, key)
                 else:
                     self.put_item(name, attributes)
+            for name, length in stream_lengths.items():
+                shard = self.tables[name].stream_shard
+                if shard is not None:
+                    del shard.items[length:]
             raise
 
     models.DynamoDBBackend.transact_write_items = transact_write_items
@@ -95,7 +106,8 @@ class SerialiseDynamoDB:
 
     def __call__(self, environ, start_response):
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if not target.startswith("DynamoDB_"):
+        # DynamoDB Streams too: a GetRecords never sees a transaction half done.
+        if not target.startswith(("DynamoDB_", "DynamoDBStreams_")):
             return self.app(environ, start_response)
         with _dynamodb_lock:
             # Materialise the body inside the lock: moto builds it eagerly, but be sure.

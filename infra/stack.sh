@@ -6,6 +6,8 @@
 #   lambda    cargo lambda watch (all functions of the workspace, with .local/env)
 #   poller    infra/sqs_poller.py: results queue -> result-publisher function
 #   webhooks  infra/sqs_poller.py: notifications queue -> webhook-dispatcher function
+#   streams   infra/stream_poller.py: the table's stream (new orders) -> order-stream function,
+#             as OrderStreamMapping in template.yaml (filter, batch, retries, on-failure queue)
 #   idp       the vendor's OpenID provider for consent sign-in (infra/oidc-provider/server.mjs,
 #             npm oidc-provider; `make setup` installs it)
 #
@@ -19,8 +21,8 @@
 #   PARTNER_CLIENT_ID=local-partner PARTNER_CLIENT_SECRET=local-partner-secret
 #   VENDOR_API_KEY=            (empty: keep the existing key or generate one)
 #   LOCAL_VENDOR_NAME="Acme Assessments"   VENDOR_NAME of the local functions
-#   LOCAL_INVOKE_TIMEOUT=120   seconds the result poller waits for one invocation (the deployed
-#                              publisher times out after 30 s; debug builds are slower)
+#   LOCAL_INVOKE_TIMEOUT=120   seconds the result and stream pollers wait for one invocation (the
+#                              deployed functions time out after 30 s; debug builds are slower)
 #   LOCAL_BACKOFF_BASE_MS=200 LOCAL_BACKOFF_CAP_MS=2000   the publisher's retry backoff, short
 #                              locally so fault tests finish in seconds (deployed: 2 s to 15 min)
 #   LOCAL_CONSENT_REDIRECT_HOSTS=127.0.0.1,localhost,smartrecruiters.com
@@ -34,7 +36,7 @@
 #   IDP_PORT=SR_SIM_PORT+1     the local OpenID provider's port (issuer http://127.0.0.1:IDP_PORT)
 #   LOCAL_CONSENT_SIGN_IN=both CONSENT_SIGN_IN of the local functions (keys, oidc or both)
 #   LOCAL_OIDC_REQUIRE_MFA=true OIDC_REQUIRE_MFA of the local functions
-#   STACK_COMPONENTS=moto,sim,idp,lambda,poller,webhooks   (subset to start, e.g. "moto")
+#   STACK_COMPONENTS=moto,sim,idp,lambda,poller,webhooks,streams   (subset to start, e.g. "moto")
 #   LAMBDA_READY_TIMEOUT=600   seconds to wait for cargo lambda to answer
 #   SIM_READY_TIMEOUT=60 MOTO_READY_TIMEOUT=30 STOP_TIMEOUT=15
 #   PYTHON=python3 SR_SIM_BIN=<cargo target dir>/debug/sr-simulator (infra/cargo_target.py)
@@ -61,7 +63,7 @@ LOCAL_CONSENT_REDIRECT_HOSTS="${LOCAL_CONSENT_REDIRECT_HOSTS:-127.0.0.1,localhos
 LOCAL_WEBHOOK_URL="${LOCAL_WEBHOOK_URL:-}"
 LOCAL_WEBHOOK_FORMAT="${LOCAL_WEBHOOK_FORMAT:-}"
 LOCAL_LOG_LEVEL="${LOCAL_LOG_LEVEL:-trace}"
-STACK_COMPONENTS="${STACK_COMPONENTS:-moto,sim,idp,lambda,poller,webhooks}"
+STACK_COMPONENTS="${STACK_COMPONENTS:-moto,sim,idp,lambda,poller,webhooks,streams}"
 LAMBDA_READY_TIMEOUT="${LAMBDA_READY_TIMEOUT:-600}"
 SIM_READY_TIMEOUT="${SIM_READY_TIMEOUT:-60}"
 MOTO_READY_TIMEOUT="${MOTO_READY_TIMEOUT:-30}"
@@ -80,7 +82,7 @@ IDP_URL="http://$HOST:$IDP_PORT"
 CONSENT_CALLBACK_URL="$LAMBDA_INVOKE_URL_PREFIX/consent/integration/callback"
 ENV_FILE="$STATE_DIR/env"
 STACK_ENV_FILE="$STATE_DIR/stack.env"
-ALL_COMPONENTS=(moto sim idp lambda poller webhooks)
+ALL_COMPONENTS=(moto sim idp lambda poller webhooks streams)
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -170,7 +172,7 @@ env_value() { # env_value KEY: value from .local/env (one pair of quotes strippe
 check_tools() {
   command -v curl >/dev/null || die "curl is required"
   command -v setsid >/dev/null || die "setsid (util-linux) is required"
-  if wants moto || wants poller || wants webhooks; then
+  if wants moto || wants poller || wants webhooks || wants streams; then
     "$PYTHON" -c 'import boto3, yaml' 2>/dev/null \
       || die "Python packages missing: run '$PYTHON -m pip install -r infra/requirements.txt'"
   fi
@@ -360,6 +362,29 @@ up_webhooks() {
   done
 }
 
+# The table's stream -> order-stream, as OrderStreamMapping in template.yaml (stream_poller.py
+# reads the mapping's filter, batch size, retries, record age and on-failure queue from it).
+up_streams() {
+  [[ -f "$ENV_FILE" ]] || die "streams: $ENV_FILE is missing (start the moto component first)"
+  local table function_url
+  table="$(env_value TABLE_NAME)"
+  [[ -n "$table" ]] || die "streams: TABLE_NAME missing in $ENV_FILE"
+  function_url="$LAMBDA_URL/2015-03-31/functions/order-stream/invocations"
+  if already_running streams "$table -> $function_url"; then return; fi
+  log "streams: $table stream -> order-stream"
+  start_bg streams "$table -> $function_url" "$PYTHON" "$ROOT/infra/stream_poller.py" --endpoint "$MOTO_URL" \
+    --table-name "$table" --stack-name "$STACK_NAME" \
+    --template "$ROOT/template.yaml" --mapping OrderStreamMapping \
+    --function-url "$function_url" \
+    --invoke-timeout "${LOCAL_INVOKE_TIMEOUT:-120}"
+  local deadline=$((SECONDS + 15))
+  until grep -q 'stream_poller: polling' "$(log_file streams)" 2>/dev/null; do
+    is_running streams || fail_component streams "stream_poller.py exited"
+    ((SECONDS < deadline)) || fail_component streams "did not start polling within 15s"
+    sleep 0.2
+  done
+}
+
 write_stack_env() {
   local tmp="$STACK_ENV_FILE.tmp"
   {
@@ -387,6 +412,7 @@ cmd_up() {
   if wants lambda; then up_lambda; fi
   if wants poller; then up_poller; fi
   if wants webhooks; then up_webhooks; fi
+  if wants streams; then up_streams; fi
   write_stack_env
   log "up: $STACK_COMPONENTS"
   if wants moto; then echo "MOTO_URL=$MOTO_URL"; fi
@@ -443,7 +469,7 @@ stop_component() {
 
 cmd_down() {
   local c
-  for c in webhooks poller lambda idp sim moto; do stop_component "$c"; done
+  for c in streams webhooks poller lambda idp sim moto; do stop_component "$c"; done
   rm -f "$STACK_ENV_FILE"
   log "down"
 }

@@ -1,10 +1,11 @@
-"""Tests of the local-stack tooling: local_stack.py, sqs_poller.py and stack.sh.
+"""Tests of the local-stack tooling: local_stack.py, sqs_poller.py, stream_poller.py and stack.sh.
 
 Each test session starts its own moto server on a free port (no Docker, no network).
 Run: python3 -m pytest infra/test_local_stack.py -q
 """
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -30,6 +31,7 @@ sys.path.insert(0, str(INFRA))
 
 import local_stack  # noqa: E402
 import sqs_poller  # noqa: E402
+import stream_poller  # noqa: E402
 
 REGION = "us-east-1"
 STACK = "sr-test"
@@ -163,7 +165,7 @@ def test_creation_order_puts_dead_letter_queue_first() -> None:
     assert order.index("ResultsDeadLetterQueue") < order.index("ResultsQueue")
     assert order.index("NotificationsDeadLetterQueue") < order.index("NotificationsQueue")
     assert set(order) == {"ConnectorTable", "ResultsQueue", "ResultsDeadLetterQueue",
-                          "NotificationsQueue", "NotificationsDeadLetterQueue",
+                          "NotificationsQueue", "NotificationsDeadLetterQueue", "OrderStreamFailureQueue",
                           "PartnerCredentialSecret", "VendorApiKeySecret", "WebhookSigningSecret",
                           "OidcClientSecret"}
 
@@ -202,6 +204,9 @@ def test_no_script_looks_for_binaries_under_a_fixed_target_directory() -> None:
 # ------------------------------------------------- template checklist (static)
 # The hardening checklist of template.yaml, so a later edit cannot quietly undo it. The
 # tools (cfn-lint, sam validate, checkov) run in infra/template_checks.sh.
+# What a DynamoDB stream event source mapping reads with the function's role.
+STREAM_READS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams"}
 ALLOWED_MANAGED_POLICIES = {
     # Added by SAM to every function role: CloudWatch Logs writes only.
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
@@ -235,7 +240,7 @@ def test_every_function_meets_the_runtime_checklist(template: dict[str, Any]) ->
     log_groups = {spec["Properties"]["LogGroupName"]["Fn::Sub"]: spec["Properties"]
                   for spec in of_type(template, "AWS::Logs::LogGroup").values()}
     functions = of_type(template, "AWS::Serverless::Function")
-    assert len(functions) == 10
+    assert len(functions) == 11
     for name, spec in functions.items():
         props = {**globals_, **spec["Properties"]}
         assert props["Runtime"] == "provided.al2023", name
@@ -266,6 +271,8 @@ def test_table_checklist(template: dict[str, Any]) -> None:
     props = template["Resources"]["ConnectorTable"]["Properties"]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    # The order stream (OrderStreamMapping) reads the inserted items.
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert [i["IndexName"] for i in props["GlobalSecondaryIndexes"]] == ["gsi1"]
@@ -290,7 +297,10 @@ def test_personal_data_expires_through_the_tables_ttl_attribute(template: dict[s
 def test_queues_have_dead_letter_queues_and_encryption(template: dict[str, Any]) -> None:
     queues = of_type(template, "AWS::SQS::Queue")
     assert set(queues) == {"ResultsQueue", "ResultsDeadLetterQueue",
-                           "NotificationsQueue", "NotificationsDeadLetterQueue"}
+                           "NotificationsQueue", "NotificationsDeadLetterQueue", "OrderStreamFailureQueue"}
+    # The order stream's on-failure destination keeps its records as long as the DLQs theirs.
+    failures = queues["OrderStreamFailureQueue"]["Properties"]
+    assert failures["MessageRetentionPeriod"] == 1209600 and "FifoQueue" not in failures
     # The results queue is retried with backoff over hours (20 receives); notifications as well.
     for name in ("ResultsQueue", "NotificationsQueue"):
         redrive = queues[name]["Properties"]["RedrivePolicy"]
@@ -333,11 +343,37 @@ def test_http_api_checklist(template: dict[str, Any]) -> None:
 def test_publisher_event_source_mapping(template: dict[str, Any]) -> None:
     mappings = {m["Properties"]["FunctionName"]["Ref"]: m["Properties"]
                 for m in of_type(template, "AWS::Lambda::EventSourceMapping").values()}
-    assert set(mappings) == {"ResultPublisherFunction", "WebhookDispatcherFunction"}
+    assert set(mappings) == {"ResultPublisherFunction", "WebhookDispatcherFunction", "OrderStreamFunction"}
     props = mappings["ResultPublisherFunction"]
     assert props["EventSourceArn"] == {"Fn::GetAtt": ["ResultsQueue", "Arn"]}
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["ScalingConfig"]["MaximumConcurrency"] >= 2  # the minimum AWS allows
+
+
+def test_order_stream_mapping(template: dict[str, Any]) -> None:
+    """New orders reach the results queue through the table's stream, not from SR's request."""
+    (props,) = [m["Properties"] for m in of_type(template, "AWS::Lambda::EventSourceMapping").values()
+                if m["Properties"]["FunctionName"] == {"Ref": "OrderStreamFunction"}]
+    assert props["EventSourceArn"] == {"Fn::GetAtt": ["ConnectorTable", "StreamArn"]}
+    assert props["StartingPosition"] == "TRIM_HORIZON"
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BisectBatchOnFunctionError"] is True
+    assert 0 < props["MaximumRetryAttempts"] <= 10
+    # Given up on well inside the stream's 24-hour retention: the failure record stays actionable.
+    assert 60 <= props["MaximumRecordAgeInSeconds"] < 86400
+    assert props["DestinationConfig"] == {"OnFailure": {"Destination": {
+        "Fn::GetAtt": ["OrderStreamFailureQueue", "Arn"]}}}
+    (pattern,) = [json.loads(f["Pattern"]) for f in props["FilterCriteria"]["Filters"]]
+    keys = (ROOT / "shared/src/store/keys.rs").read_text()
+    assert '"ORDER"' in keys
+    assert pattern == {"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": ["ORDER"]}}}}
+    function = template["Resources"]["OrderStreamFunction"]
+    assert function["Metadata"]["BuildProperties"]["Binary"] == "order-stream"
+    assert "Events" not in function["Properties"]  # no SAM event: it would add a managed policy
+    # SR's request path no longer sends: only the stream function queues OrderReceived.
+    for name in ("CreateOrderFunction", "CreateInlineOrderFunction"):
+        statements = template["Resources"][name]["Properties"]["Policies"][0]["Statement"]
+        assert not any(str(a).startswith("sqs:") for st in statements for a in st["Action"]), name
 
 
 def test_webhook_dispatcher_consumes_the_notifications_queue(template: dict[str, Any]) -> None:
@@ -392,10 +428,11 @@ def _sam_transform(template: dict[str, Any]) -> dict[str, Any]:
 def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]) -> None:
     transformed = _sam_transform(template)
     roles = of_type(transformed, "AWS::IAM::Role")
-    assert len(roles) == 10  # one per function, nothing shared
+    assert len(roles) == 11  # one per function, nothing shared
     for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User", "AWS::IAM::Group"):
         assert not of_type(transformed, kind), kind
     company_secrets = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/companies/*"
+    table_streams = "${ConnectorTable.Arn}/stream/*"
     for name, role in roles.items():
         props = role["Properties"]
         assert set(props.get("ManagedPolicyArns", [])) <= ALLOWED_MANAGED_POLICIES, name
@@ -408,16 +445,18 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
                 for resource in resources if isinstance(resources, list) else [resources]:
                     assert isinstance(resource, dict), (name, resource)  # never "*" or a literal ARN
                     if "Fn::Sub" in resource:
-                        assert resource["Fn::Sub"] in (company_secrets, "${ConnectorTable.Arn}/index/gsi1"), (
-                            name, resource)
+                        assert resource["Fn::Sub"] in (company_secrets, "${ConnectorTable.Arn}/index/gsi1",
+                                                       table_streams), (name, resource)
                         if resource["Fn::Sub"] == company_secrets:
                             assert all(a.startswith("secretsmanager:") for a in actions), name
+                        if resource["Fn::Sub"] == table_streams:
+                            assert set(actions) <= STREAM_READS, name
                     else:
                         assert set(resource) <= {"Ref", "Fn::GetAtt"}, (name, resource)
     # Exactly what each function's code calls (reviewed against shared/src): a new SDK call
     # needs its action here and in template.yaml. moto does not enforce IAM, so the local
     # tests would not notice a missing permission; AWS would.
-    table, index = "ConnectorTable", "ConnectorTable/index/gsi1"
+    table, index, streams = "ConnectorTable", "ConnectorTable/index/gsi1", "ConnectorTable/stream/*"
     results, company, partner, vendor = "ResultsQueue", "companies/*", "PartnerCredentialSecret", "VendorApiKeySecret"
     notifications, signing = "NotificationsQueue", "WebhookSigningSecret"
     expected = {
@@ -426,12 +465,11 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
         "ListPackagesFunctionRole": {(table, "dynamodb:BatchGetItem")},
         "GetPackageFunctionRole": {(table, "dynamodb:BatchGetItem")},
         # The order's TransactWriteItems: token and catalog checks, the order's Put.
+        # The order's OrderReceived is queued by order-stream, from the table's stream.
         "CreateOrderFunctionRole": {(table, "dynamodb:BatchGetItem"), (table, "dynamodb:PutItem"),
-                                    (table, "dynamodb:GetItem"), (table, "dynamodb:ConditionCheckItem"),
-                                    (results, "sqs:SendMessage")},
+                                    (table, "dynamodb:GetItem"), (table, "dynamodb:ConditionCheckItem")},
         "CreateInlineOrderFunctionRole": {(table, "dynamodb:BatchGetItem"), (table, "dynamodb:PutItem"),
                                           (table, "dynamodb:GetItem"), (table, "dynamodb:ConditionCheckItem"),
-                                          (results, "sqs:SendMessage"),
                                           # signs the synchronous inline-assessment:order-received
                                           (signing, "secretsmanager:GetSecretValue")},
         "ConsentFunctionRole": {(table, "dynamodb:GetItem"), (table, "dynamodb:PutItem"),
@@ -467,6 +505,11 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
            (notifications, "sqs:SendMessage"),
            # the SR passthrough uses the company's own credentials
            (company, "secretsmanager:GetSecretValue")},
+        # OrderReceived per new order, and what its stream mapping needs (the stream reads, the
+        # on-failure records).
+        "OrderStreamFunctionRole": {(results, "sqs:SendMessage"),
+                                    ("OrderStreamFailureQueue", "sqs:SendMessage")}
+        | {(streams, action) for action in STREAM_READS},
         "ResultPublisherFunctionRole": {(table, "dynamodb:UpdateItem"), (table, "dynamodb:BatchGetItem"),
                                         (company, "secretsmanager:GetSecretValue"),
                                         (results, "sqs:ReceiveMessage"), (results, "sqs:DeleteMessage"),
@@ -481,7 +524,7 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
 
     def target(resource: dict[str, Any]) -> str:
         if "Fn::Sub" in resource:
-            return company if resource["Fn::Sub"] == company_secrets else index
+            return {company_secrets: company, table_streams: streams}.get(resource["Fn::Sub"], index)
         return resource.get("Ref") or resource["Fn::GetAtt"][0]
 
     granted = {name: {(target(resource), action)
@@ -542,8 +585,8 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
         for policy in role["Properties"].get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                if not any(a.startswith("dynamodb:") for a in actions):
-                    continue
+                if not any(a.startswith("dynamodb:") for a in actions) or target(statement["Resource"]) == streams:
+                    continue  # stream reads have no item keys (no dynamodb:LeadingKeys)
                 condition = statement.get("Condition")
                 assert condition is not None and set(condition) == {"ForAllValues:StringLike"}, (name, statement)
                 assert set(condition["ForAllValues:StringLike"]) == {"dynamodb:LeadingKeys"}, (name, statement)
@@ -611,6 +654,8 @@ def test_a_call_outside_a_functions_statements_is_reported(template: dict[str, A
         {"function": "consent", "service": "secretsmanager", "action": "GetSecretValue", "secret": "arn:partner"},
         {"function": "consent", "service": "secretsmanager", "action": "RestoreSecret", "secret": "s/companies/c"},
         {"function": "vendor-api", "service": "sqs", "action": "SendMessage", "queue": "http://q/results"},
+        # New orders are queued from the table's stream.
+        {"function": "order-stream", "service": "sqs", "action": "SendMessage", "queue": "http://q/results"},
         # SQS authorises a batch action as its single action.
         {"function": "result-publisher", "service": "sqs", "action": "ChangeMessageVisibilityBatch",
          "queue": "http://q/results"},
@@ -627,11 +672,17 @@ def test_a_call_outside_a_functions_statements_is_reported(template: dict[str, A
         {"function": "disable-integration", "service": "secretsmanager", "action": "GetSecretValue",
          "secret": "arn:partner"},
         {"function": "consent", "service": "sqs", "action": "SendMessage", "queue": "http://q/results"},
+        # SR's request path no longer queues the order (order-stream does).
+        {"function": "create-order", "service": "sqs", "action": "SendMessage", "queue": "http://q/results"},
+        {"function": "order-stream", "service": "sqs", "action": "SendMessage",
+         "queue": "http://q/notifications"},
     ]
     assert aws_calls.violations(refused, template, env) == [
         "consent: dynamodb:GetItem on ConnectorTable with leading keys CONSENTADDR#",
         "consent: sqs:SendMessage on ResultsQueue",
+        "create-order: sqs:SendMessage on ResultsQueue",
         "disable-integration: secretsmanager:GetSecretValue on PartnerCredentialSecret",
+        "order-stream: sqs:SendMessage on NotificationsQueue",
         "vendor-api: dynamodb:BatchGetItem on ConnectorTable with leading keys CONNECTKEY#, ORDER#",
         "vendor-api: dynamodb:PutItem on ConnectorTable with leading keys CONSENT#",
         "vendor-api: dynamodb:Query on ConnectorTable/index/gsi1 with leading keys ORDER#",
@@ -653,6 +704,8 @@ def test_alarms_checklist(template: dict[str, Any]) -> None:
     for dlq in dead_letter_queues:
         assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible",
                 json.dumps({"Fn::GetAtt": [dlq, "QueueName"]})) in watched, dlq
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible",
+            json.dumps({"Fn::GetAtt": ["OrderStreamFailureQueue", "QueueName"]})) in watched
     assert ("AWS/Lambda", "Errors", json.dumps({"Ref": "ResultPublisherFunction"})) in watched
     assert ("AWS/ApiGateway", "5xx", json.dumps({"Ref": "HttpApi"})) in watched
 
@@ -662,7 +715,7 @@ def test_outputs_checklist(template: dict[str, Any]) -> None:
             "SingleAssessmentPackageUrl", "PackageOrderUrl", "InlineAssessmentPackageOrderUrl",
             "ConsentUrl", "IntegrationDisableUrl", "TableName", "ResultsQueueUrl",
             "ResultsDeadLetterQueueUrl", "NotificationsQueueUrl", "NotificationsDeadLetterQueueUrl",
-            "PartnerCredentialSecretId", "VendorApiKeySecretId"} <= set(template["Outputs"])
+            "OrderStreamFailureQueueUrl", "PartnerCredentialSecretId", "VendorApiKeySecretId"} <= set(template["Outputs"])
 
 
 def test_every_checkov_suppression_has_a_reason() -> None:
@@ -690,6 +743,9 @@ def test_table_matches_template(created: dict[str, Any], moto_endpoint: str) -> 
     assert gsi["Projection"]["ProjectionType"] == "ALL"
     ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+    # The stream infra/stream_poller.py reads (OrderStreamMapping).
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    assert table["LatestStreamArn"].startswith(table["TableArn"] + "/stream/")
 
 
 def test_queue_has_redrive_policy_to_dlq(created: dict[str, Any], moto_endpoint: str) -> None:
@@ -842,7 +898,7 @@ def test_rerun_is_idempotent(created: dict[str, Any], moto_endpoint: str) -> Non
     assert "already exists" in result.stderr
     assert read_env(out) == first  # same names, URLs, ARNs and kept vendor key
     sqs = client("sqs", moto_endpoint)
-    assert len(sqs.list_queues(QueueNamePrefix=STACK).get("QueueUrls", [])) == 4
+    assert len(sqs.list_queues(QueueNamePrefix=STACK).get("QueueUrls", [])) == 5
     dynamodb = client("dynamodb", moto_endpoint)
     assert [t for t in dynamodb.list_tables()["TableNames"] if t.startswith(STACK)] == [f"{STACK}-ConnectorTable"]
     secrets = client("secretsmanager", moto_endpoint)
@@ -1124,6 +1180,245 @@ def test_poller_process_stops_on_sigterm(moto_endpoint: str, test_queues: dict[s
     assert "stopped" in stderr
 
 
+# ---------------------------------------------------------- stream_poller.py
+def test_stream_mapping_is_read_from_the_template(template: dict[str, Any]) -> None:
+    config = stream_poller.MappingConfig.from_template(template, "OrderStreamMapping")
+    assert config.batch_size == 100
+    assert config.report_batch_item_failures and config.bisect_on_error
+    assert config.maximum_retry_attempts == 10
+    assert config.starting_position == "TRIM_HORIZON"
+    assert config.on_failure == "OrderStreamFailureQueue"
+    assert stream_poller.failure_queue_name(template, "OrderStreamFailureQueue", STACK) == (
+        f"{STACK}-OrderStreamFailureQueue")
+
+    def record(event_name: str, sk: str) -> dict[str, Any]:
+        keys = {"pk": {"S": "ORDER#o1"}, "sk": {"S": sk}}
+        return {"eventName": event_name, "dynamodb": {"Keys": keys, "NewImage": dict(keys)}}
+
+    assert config.wants(record("INSERT", "ORDER"))
+    assert not config.wants(record("MODIFY", "ORDER"))  # a result on an order
+    assert not config.wants(record("REMOVE", "ORDER"))
+    assert not config.wants(record("INSERT", "FILE#f1"))  # another item under ORDER#
+    assert not config.wants(record("INSERT", "PROFILE"))
+    assert not config.wants({"eventName": "INSERT", "dynamodb": {"Keys": {"pk": {"S": "ORDER#o1"}}}})
+
+
+def test_stream_filter_patterns() -> None:
+    matches = stream_poller.matches
+    pattern = {"a": ["x", "y"], "b": {"c": {"S": ["z"]}}, "n": [1]}
+    assert matches(pattern, {"a": "y", "b": {"c": {"S": "z"}, "other": 1}, "n": 1.0, "more": True})
+    assert matches(pattern, {"a": ["q", "x"], "b": {"c": {"S": "z"}}, "n": 1})  # an array: any element
+    assert not matches(pattern, {"a": "q", "b": {"c": {"S": "z"}}, "n": 1})
+    assert not matches(pattern, {"a": "x", "b": {"c": "z"}, "n": 1})
+    assert not matches(pattern, {"a": "x", "b": {"c": {"S": "z"}}, "n": "1"})
+    assert not matches(pattern, {"a": "x", "n": 1})
+    assert matches({"f": [True]}, {"f": True}) and not matches({"f": [True]}, {"f": 1})
+    for unsupported in ({"a": [{"prefix": "x"}]}, {"a": "x"}, {"a": []}, {}):
+        with pytest.raises(ValueError):
+            stream_poller.check_pattern(unsupported)
+
+
+class FakeStreamFunction:
+    """A stand-in for the order-stream invoke endpoint: `answer(records)` decides each reply
+    (a batchItemFailures list of sequence numbers, or "error" for a failed invocation)."""
+
+    def __init__(self, answer: Callable[[list[dict[str, Any]]], Any]) -> None:
+        self.events: list[dict[str, Any]] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                event = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                fake.events.append(event)
+                reply = answer(event["Records"])
+                if reply == "error":
+                    status, body = 200, {"errorType": "Boom", "errorMessage": "boom"}
+                else:
+                    status, body = 200, {"batchItemFailures": [{"itemIdentifier": s} for s in reply or []]}
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                if reply == "error":
+                    self.send_header("X-Amz-Function-Error", "Unhandled")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/2015-03-31/functions/order-stream/invocations"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def batches(self) -> list[list[str]]:
+        """The order ids of each invocation."""
+        return [[r["dynamodb"]["NewImage"]["order_id"]["S"] for r in e["Records"]] for e in self.events]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def order_id_of(record: dict[str, Any]) -> str:
+    return record["dynamodb"]["NewImage"]["order_id"]["S"]
+
+
+@pytest.fixture()
+def stream_table(moto_endpoint: str) -> dict[str, str]:
+    """A table of the connector's key schema with a NEW_IMAGE stream, and a failure queue."""
+    suffix = f"{os.getpid()}-{next(_queue_counter)}"
+    dynamodb = client("dynamodb", moto_endpoint)
+    name = f"stream-t-{suffix}"
+    table = dynamodb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})["TableDescription"]
+    failures = client("sqs", moto_endpoint).create_queue(QueueName=f"stream-failures-{suffix}")["QueueUrl"]
+    return {"table": name, "stream": table["LatestStreamArn"], "failures": failures}
+
+
+def put_order(moto_endpoint: str, table: str, order_id: str) -> None:
+    """An order as create-order stores it: one TransactWriteItems."""
+    item = {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": "ORDER"}, "order_id": {"S": order_id},
+            "company_id": {"S": "acme"}}
+    client("dynamodb", moto_endpoint).transact_write_items(TransactItems=[{"Put": {
+        "TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}])
+
+
+@contextlib.contextmanager
+def running_stream_poller(moto_endpoint: str, stream_table: dict[str, str], fake: FakeStreamFunction,
+                          template: dict[str, Any], **changes: Any) -> Iterator[stream_poller.StreamPoller]:
+    config = stream_poller.MappingConfig.from_template(template, "OrderStreamMapping")
+    for key, value in changes.items():
+        setattr(config, key, value)
+    poller = stream_poller.StreamPoller(
+        streams=client("dynamodbstreams", moto_endpoint), stream_arn=stream_table["stream"],
+        function_url=fake.url, config=config, sqs=client("sqs", moto_endpoint),
+        failure_queue_url=stream_table["failures"], idle_sleep=0.1, retry_delay=0.01, invoke_timeout=10,
+        region=REGION)
+    thread = threading.Thread(target=poller.run, daemon=True)
+    thread.start()
+    try:
+        yield poller
+    finally:
+        poller.stop.set()
+        thread.join(15)
+        fake.close()
+
+
+def test_stream_poller_forwards_inserted_orders_in_the_lambda_event_shape(
+        moto_endpoint: str, stream_table: dict[str, str], template: dict[str, Any]) -> None:
+    dynamodb = client("dynamodb", moto_endpoint)
+    table = stream_table["table"]
+    put_order(moto_endpoint, table, "o1")
+    # Not new orders: the order's result (MODIFY), another item of the order, a company item.
+    dynamodb.update_item(TableName=table, Key={"pk": {"S": "ORDER#o1"}, "sk": {"S": "ORDER"}},
+                         UpdateExpression="SET result_version = :v", ExpressionAttributeValues={":v": {"N": "1"}})
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "ORDER#o1"}, "sk": {"S": "FILE#f"}, "order_id": {"S": "f"}})
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "COMPANY#c"}, "sk": {"S": "PROFILE"}})
+    fake = FakeStreamFunction(lambda records: [])
+    with running_stream_poller(moto_endpoint, stream_table, fake, template):
+        assert wait_until(lambda: len(fake.events) >= 1, 15), "nothing was forwarded"
+        put_order(moto_endpoint, table, "o2")  # a later one, read by the same shard reader
+        assert wait_until(lambda: len(fake.events) >= 2, 15)
+        time.sleep(0.5)
+    assert fake.batches() == [["o1"], ["o2"]]
+    (record,) = fake.events[0]["Records"]
+    assert set(record) == {"eventID", "eventName", "eventVersion", "eventSource", "awsRegion", "dynamodb",
+                           "eventSourceARN"}
+    assert (record["eventName"], record["eventSource"], record["awsRegion"]) == ("INSERT", "aws:dynamodb", REGION)
+    assert record["eventSourceARN"] == stream_table["stream"]
+    change = record["dynamodb"]
+    assert set(change) >= {"ApproximateCreationDateTime", "Keys", "NewImage", "SequenceNumber", "SizeBytes",
+                           "StreamViewType"}
+    assert isinstance(change["ApproximateCreationDateTime"], int)
+    assert abs(change["ApproximateCreationDateTime"] - time.time()) < 120
+    assert change["Keys"] == {"pk": {"S": "ORDER#o1"}, "sk": {"S": "ORDER"}}
+    assert change["NewImage"]["company_id"] == {"S": "acme"}
+    assert isinstance(change["SequenceNumber"], str) and change["StreamViewType"] == "NEW_IMAGE"
+    # The shape the Rust side parses (tests/events/dynamodb-stream-order-insert.json).
+    fixture = json.loads((ROOT / "tests/events/dynamodb-stream-order-insert.json").read_text())["Records"][0]
+    assert set(record) == set(fixture) and set(change) == set(fixture["dynamodb"])
+
+
+def test_stream_poller_retries_from_the_reported_record(
+        moto_endpoint: str, stream_table: dict[str, str], template: dict[str, Any]) -> None:
+    for order_id in ("o1", "o2", "o3"):
+        put_order(moto_endpoint, stream_table["table"], order_id)
+    failed_once: list[str] = []
+
+    def answer(records: list[dict[str, Any]]) -> list[str]:
+        second = next((r for r in records if order_id_of(r) == "o2"), None)
+        if second is not None and not failed_once:
+            failed_once.append("o2")
+            return [second["dynamodb"]["SequenceNumber"]]
+        return []
+
+    fake = FakeStreamFunction(answer)
+    with running_stream_poller(moto_endpoint, stream_table, fake, template):
+        assert wait_until(lambda: len(fake.events) >= 2, 15)
+        time.sleep(0.5)
+    # o1 is done; the retry starts at o2, which the function reported.
+    assert fake.batches() == [["o1", "o2", "o3"], ["o2", "o3"]]
+    assert queue_counts(client("sqs", moto_endpoint), stream_table["failures"]) == (0, 0)
+
+
+def test_stream_poller_sends_exhausted_batches_to_the_failure_queue_and_moves_on(
+        moto_endpoint: str, stream_table: dict[str, str], template: dict[str, Any]) -> None:
+    for order_id in ("bad1", "bad2"):
+        put_order(moto_endpoint, stream_table["table"], order_id)
+    fake = FakeStreamFunction(lambda records: "error" if any("bad" in order_id_of(r) for r in records) else [])
+    sqs = client("sqs", moto_endpoint)
+    with running_stream_poller(moto_endpoint, stream_table, fake, template,
+                               maximum_retry_attempts=2, bisect_on_error=False):
+        assert wait_until(lambda: queue_counts(sqs, stream_table["failures"])[0] == 1, 15), "no failure record"
+        put_order(moto_endpoint, stream_table["table"], "good")
+        assert wait_until(lambda: fake.batches()[-1:] == [["good"]], 15), "the shard did not move on"
+    # One invocation and two retries, then the batch is given up on.
+    assert fake.batches() == [["bad1", "bad2"]] * 3 + [["good"]]
+    (message,) = sqs.receive_message(QueueUrl=stream_table["failures"], MaxNumberOfMessages=10)["Messages"]
+    description = json.loads(message["Body"])
+    first, last = (e["dynamodb"]["SequenceNumber"] for e in fake.events[0]["Records"])
+    info = description["DDBStreamBatchInfo"]
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (first, last, 2)
+    assert info["streamArn"] == stream_table["stream"] and info["shardId"].startswith("shardId-")
+    assert description["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert description["requestContext"]["approximateInvokeCount"] == 3
+    assert description["responseContext"]["functionError"] == "Unhandled"
+
+
+def test_stream_poller_bisects_a_failing_batch(
+        moto_endpoint: str, stream_table: dict[str, str], template: dict[str, Any]) -> None:
+    for order_id in ("g1", "bad", "g2"):
+        put_order(moto_endpoint, stream_table["table"], order_id)
+    fake = FakeStreamFunction(lambda records: "error" if any(order_id_of(r) == "bad" for r in records) else [])
+    sqs = client("sqs", moto_endpoint)
+    with running_stream_poller(moto_endpoint, stream_table, fake, template, maximum_retry_attempts=2):
+        assert wait_until(lambda: ["g2"] in fake.batches(), 15)
+    # Split until the bad record is alone; only it is given up on.
+    assert fake.batches() == [["g1", "bad", "g2"], ["g1", "bad"], ["g1"], ["bad", "g2"], ["bad"], ["bad"], ["g2"]]
+    (message,) = sqs.receive_message(QueueUrl=stream_table["failures"], MaxNumberOfMessages=10)["Messages"]
+    info = json.loads(message["Body"])["DDBStreamBatchInfo"]
+    bad = fake.events[-2]["Records"][0]["dynamodb"]["SequenceNumber"]
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (bad, bad, 1)
+
+
+def test_stream_poller_gives_up_on_records_older_than_the_maximum_age(
+        moto_endpoint: str, stream_table: dict[str, str], template: dict[str, Any]) -> None:
+    put_order(moto_endpoint, stream_table["table"], "old")
+    time.sleep(1.1)
+    fake = FakeStreamFunction(lambda records: [])
+    sqs = client("sqs", moto_endpoint)
+    with running_stream_poller(moto_endpoint, stream_table, fake, template, maximum_record_age_seconds=0):
+        assert wait_until(lambda: queue_counts(sqs, stream_table["failures"])[0] == 1, 15)
+    assert fake.events == []
+    (message,) = sqs.receive_message(QueueUrl=stream_table["failures"])["Messages"]
+    assert json.loads(message["Body"])["requestContext"]["condition"] == "RecordAgeExceeded"
+
+
 # ---------------------------------------------------------------- stack.sh
 @pytest.mark.skipif(not (shutil.which("curl") and shutil.which("setsid") and shutil.which("moto_server")),
                     reason="stack.sh needs curl, setsid and moto_server")
@@ -1131,7 +1426,7 @@ def test_stack_sh_moto_component_up_status_down(tmp_path: Path) -> None:
     state = tmp_path / "state"
     port = free_port()
     env = {**os.environ, "STACK_STATE_DIR": str(state), "MOTO_PORT": str(port),
-           "STACK_COMPONENTS": "moto", "PYTHON": sys.executable}
+           "STACK_COMPONENTS": "moto,streams", "PYTHON": sys.executable}
 
     def stack(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["bash", str(INFRA / "stack.sh"), *args], env=env,
@@ -1167,11 +1462,18 @@ def test_stack_sh_moto_component_up_status_down(tmp_path: Path) -> None:
 
         status = stack("status")
         assert status.returncode == 0 and "moto    running" in status.stdout
+        # The stream poller reads the table's stream for order-stream (OrderStreamMapping).
+        assert "streams running" in status.stdout
+        assert "/2015-03-31/functions/order-stream/invocations" in status.stdout
+        streams_log = (state / "streams.log").read_text()
+        assert "stream_poller: polling arn:aws:dynamodb:" in streams_log
+        assert "sr-connector-local-OrderStreamFailureQueue" in streams_log
     finally:
         down = stack("down")
     assert down.returncode == 0, down.stderr
     assert wait_until(lambda: not answers(f"http://127.0.0.1:{port}/moto-api/"), 10)
     assert not (state / "moto.pid").exists()
+    assert not (state / "streams.pid").exists()
     assert stack("status").returncode != 0
     assert stack("down").returncode == 0  # safe when nothing runs
 
@@ -1205,3 +1507,39 @@ def test_moto_transactions_roll_back_only_what_they_touched() -> None:
                             "ExpressionAttributeValues": {**bump, ":no": {"N": "42"}}}}])
         assert db.get_item(TableName="t", Key={"pk": {"S": "i1"}})["Item"]["v"] == {"N": "1"}
         assert "Item" not in db.get_item(TableName="t", Key={"pk": {"S": "new"}})
+
+
+def test_a_cancelled_transaction_leaves_nothing_on_the_stream() -> None:
+    """Real DynamoDB streams only what was written; moto alone would stream the rolled-back Put
+    (an INSERT of an order never stored, which the stream poller would forward)."""
+    import moto_server
+    from moto import mock_aws
+
+    moto_server.patch_transaction_backup()
+    with mock_aws():
+        db = boto3.client("dynamodb", region_name="us-east-1")
+        stream_arn = db.create_table(
+            TableName="t", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        )["TableDescription"]["LatestStreamArn"]
+        order = {"pk": {"S": "ORDER#o1"}, "sk": {"S": "ORDER"}}
+        token_check = {"ConditionCheck": {"TableName": "t", "Key": {"pk": {"S": "COMPANY#c"}, "sk": {"S": "TOKEN#x"}},
+                                          "ConditionExpression": "attribute_exists(pk)"}}
+        with pytest.raises(db.exceptions.TransactionCanceledException):
+            db.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": order}}, token_check])
+        db.put_item(TableName="t", Item={"pk": {"S": "COMPANY#c"}, "sk": {"S": "TOKEN#x"}})
+        db.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": order}}, token_check])
+        streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+        (shard,) = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
+        iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        records = streams.get_records(ShardIterator=iterator)["Records"]
+        assert [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in records] == [
+            ("INSERT", "COMPANY#c"), ("INSERT", "ORDER#o1")]
+        # Sequence numbers stay contiguous after the truncation.
+        sequences = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+        assert sequences[1] == sequences[0] + 1
+
