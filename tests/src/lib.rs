@@ -1,5 +1,5 @@
 //! Test support shared by every integration and end-to-end test: reach the local stack started by
-//! `infra/stack.sh up` (moto, SR simulator, `cargo lambda watch`, SQS poller), build companies,
+//! `infra/stack.sh up` (moto, SR simulator, `cargo lambda watch`, SQS and stream pollers), build companies,
 //! and drive the spine. Tests use unique ids, so they run in parallel against one stack.
 
 pub mod apigw;
