@@ -201,13 +201,16 @@ impl KomboEvents {
     /// An order of `package` that SR places (create-order in-process) and whose enrichment is
     /// given up: SR fails its job read on the message's last receive. The publisher sends
     /// Kombo's event with what SR's order carries, recorded and queued here. The order lives in
-    /// a table of its own ([`Stack::isolated`]), for a company of its own, so the running
-    /// stack's own enrichment (started by the table's stream) never meets the injected fault.
-    /// Answers the order id.
-    pub async fn of_order_never_enriched(&self, package: &str) -> String {
-        let stack = &Stack::isolated().await;
-        let company = &stack.new_company("never-enriched").await;
-        publish_full_catalog(stack, company).await;
+    /// a table of its own holding a copy of `company` ([`Stack::isolated_with`]), so the
+    /// running stack's own enrichment (started by the table's stream) never meets the injected
+    /// fault. Answers the order id.
+    pub async fn of_order_never_enriched(
+        &self,
+        stack: &Stack,
+        company: &TestCompany,
+        package: &str,
+    ) -> String {
+        let stack = &stack.isolated_with(company).await;
         let api = stack.partner_api();
         let (order_id, body) = order_body(stack, company, package);
         let token = stack.access_token(company).await;
@@ -299,7 +302,9 @@ pub async fn webhook_story(stack: &Stack, url: &str) -> Value {
     ];
     let events = KomboEvents::new(stack).await;
     events.of_enriched(&orders).await;
-    let never_enriched_id = events.of_order_never_enriched("assessed").await;
+    let never_enriched_id = events
+        .of_order_never_enriched(stack, &company, "assessed")
+        .await;
     let outcomes = dispatch_kombo_events(stack, url, &events, orders.len() + 1).await;
     json!({
         "company_id": company.company_id,

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use aws_config::Region;
 use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::types::AttributeValue;
 use connector::api::partner::PartnerApi;
 use connector::api::vendor::VendorApi;
 use connector::auth::VendorKeyVerifier;
@@ -152,6 +153,74 @@ impl Stack {
         stack.store = Store::new(stack.aws.dynamodb.clone(), &name);
         stack.config.table_name = name;
         stack
+    }
+
+    /// [`Stack::isolated`] holding `company` as this stack's table does: its record, client,
+    /// tokens, catalog and whatever else names it (copied, not moved), so the company can order
+    /// there without the stack's pipeline seeing the order.
+    pub async fn isolated_with(&self, company: &TestCompany) -> Stack {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let isolated = Stack::isolated().await;
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .aws
+                .dynamodb
+                .scan()
+                .table_name(&self.config.table_name)
+                .filter_expression(
+                    "company_id = :c OR integration_id = :i OR begins_with(pk, :cp) \
+                     OR begins_with(pk, :ip)",
+                )
+                .expression_attribute_values(":c", AttributeValue::S(company.company_id.clone()))
+                .expression_attribute_values(
+                    ":i",
+                    AttributeValue::S(company.integration_id.clone()),
+                )
+                .expression_attribute_values(
+                    ":cp",
+                    AttributeValue::S(format!("COMPANY#{}", company.company_id)),
+                )
+                .expression_attribute_values(
+                    ":ip",
+                    AttributeValue::S(format!("INTEGRATION#{}", company.integration_id)),
+                )
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .expect("the stack's table scans");
+            items.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key.filter(|k| !k.is_empty()) {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+        for chunk in items.chunks(25) {
+            let writes = chunk
+                .iter()
+                .map(|item| {
+                    WriteRequest::builder()
+                        .put_request(
+                            PutRequest::builder()
+                                .set_item(Some(item.clone()))
+                                .build()
+                                .expect("an item"),
+                        )
+                        .build()
+                })
+                .collect();
+            isolated
+                .aws
+                .dynamodb
+                .batch_write_item()
+                .request_items(&isolated.config.table_name, writes)
+                .send()
+                .await
+                .expect("the copy is written");
+        }
+        isolated
     }
 
     /// Invokes `function` with a raw event through cargo lambda watch's Lambda invoke API, as
