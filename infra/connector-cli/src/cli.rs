@@ -167,6 +167,18 @@ pub enum OrdersCommand {
         #[command(flatten)]
         output: Output,
     },
+    /// Announces the order again: queues its enrichment and the vendor's order.created, which
+    /// the table's stream does for every new order. For the orders the order stream's failure
+    /// queue names (OrderStreamFailureQueueAlarm); harmless for an order already announced.
+    ///
+    /// Refused for an unknown or erased order.
+    Announce {
+        /// SmartRecruiters' order id.
+        #[arg(value_name = "ORDER_ID")]
+        order_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Erases the order's personal data (candidate, requester, fields, enrichment, result
     /// details, submissions' bodies, files, events), keeping its non-personal skeleton; a
     /// result still queued is not delivered. Safe to repeat (then every count is zero).

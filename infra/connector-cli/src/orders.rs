@@ -1,7 +1,7 @@
-//! `connector orders show|replay|erase`.
+//! `connector orders show|replay|announce|erase`.
 
 use connector::aws::AwsClients;
-use connector::ops::replay::{replay_result, Replayed};
+use connector::ops::replay::{announce_order, replay_result, Announced, Replayed};
 use connector::orders::Order;
 use connector::queue::ResultsQueue;
 use connector::sr::PackageResult;
@@ -34,6 +34,16 @@ pub async fn run(command: OrdersCommand) -> Result<String, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(render_replayed(&replayed, output.json))
+        }
+        OrdersCommand::Announce { order_id, output } => {
+            let queue_url = require("RESULTS_QUEUE_URL").map_err(|e| e.to_string())?;
+            let aws = AwsClients::from_env().await;
+            let store = Store::new(aws.dynamodb, table_name);
+            let queue = ResultsQueue::new(aws.sqs, queue_url);
+            let announced = announce_order(&store, &queue, &order_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(render_announced(&announced, output.json))
         }
         OrdersCommand::Erase { order_id, output } => {
             let notifications = crate::candidates::notifications().await?;
@@ -182,6 +192,24 @@ pub fn render_replayed(replayed: &Replayed, as_json: bool) -> String {
         "Queued result version {} of order {} (company {}): the publisher sends it to \
          SmartRecruiters again; `connector orders show {}` shows the new delivery attempt.",
         replayed.version, replayed.order_id, replayed.company_id, replayed.order_id
+    )
+}
+
+pub fn render_announced(announced: &Announced, as_json: bool) -> String {
+    if as_json {
+        return json!({"queued": true, "order_id": announced.order_id,
+                      "company_id": announced.company_id,
+                      "already_enriched": announced.already_enriched})
+        .to_string();
+    }
+    let effect = if announced.already_enriched {
+        "it was enriched already, so nothing changes"
+    } else {
+        "the publisher enriches it and tells the vendor (order.created)"
+    };
+    format!(
+        "Queued the announcement of order {} (company {}): {effect}.",
+        announced.order_id, announced.company_id
     )
 }
 

@@ -171,3 +171,72 @@ async fn replay_refuses_an_order_without_a_result() {
     let line = single_error_line(&connector(&["orders", "replay", &missing]));
     assert_eq!(line, format!("error: order {missing} does not exist"));
 }
+
+/// The stack's environment file with `TABLE_NAME` and `RESULTS_QUEUE_URL` pointing elsewhere.
+fn env_file_with(table: &str, queue_url: &str) -> std::path::PathBuf {
+    let original = std::fs::read_to_string(connector_tests::stack_env_path()).unwrap();
+    let mut lines: Vec<String> = original
+        .lines()
+        .filter(|l| !l.starts_with("TABLE_NAME=") && !l.starts_with("RESULTS_QUEUE_URL="))
+        .map(str::to_owned)
+        .collect();
+    lines.push(format!("TABLE_NAME={table}"));
+    lines.push(format!("RESULTS_QUEUE_URL={queue_url}"));
+    let path = std::env::temp_dir().join(format!("{}.env", unique("cli-announce")));
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+#[tokio::test]
+async fn announce_queues_the_enrichment_of_an_order_the_stream_never_forwarded() {
+    // An order in a table of its own, which has no stream: nothing announced it.
+    let stack = Stack::isolated().await;
+    let company = stack.new_company("cli-announce").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let token = stack.access_token(&company).await;
+    let (order_id, body) = connector_tests::order_body(&stack, &company, "culture-fit");
+    let placed =
+        connector_tests::create_order_through(&stack.partner_api(), &token, &body).await;
+    assert_eq!(placed.status(), 202, "{:?}", placed.body());
+    let queue = stack
+        .aws
+        .sqs
+        .create_queue()
+        .queue_name(format!("{}.fifo", unique("cli-announce")))
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let env = env_file_with(&stack.config.table_name, &queue);
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_connector"))
+            .arg("--env-file")
+            .arg(&env)
+            .args(args)
+            .output()
+            .expect("the connector binary runs")
+    };
+
+    let output = run(&["orders", "announce", &order_id, "--json"]);
+    assert!(output.status.success(), "{output:?}");
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        answer,
+        value!({"queued": true, "order_id": order_id, "company_id": company.company_id,
+                "already_enriched": false})
+    );
+    let queued = connector_tests::publishing::drain(&stack, &queue).await;
+    let expected = serde_json::to_string(&connector::queue::QueueMessage::OrderReceived {
+        order_id: order_id.clone(),
+        company_id: company.company_id.clone(),
+    })
+    .unwrap();
+    assert_eq!(queued, [expected]);
+
+    let missing = unique("cli-no-such-order");
+    let line = single_error_line(&run(&["orders", "announce", &missing]));
+    assert_eq!(line, format!("error: order {missing} does not exist"));
+    let _ = std::fs::remove_file(&env);
+}

@@ -22,6 +22,8 @@ pub enum ReplayError {
         "order {0}'s personal data was erased; its result is not sent to SmartRecruiters again"
     )]
     Erased(String),
+    #[error("order {0}'s personal data was erased; it is not announced again")]
+    ErasedNotAnnounced(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot queue the result: {0}")]
@@ -34,6 +36,51 @@ pub struct Replayed {
     pub order_id: String,
     pub company_id: String,
     pub version: u64,
+}
+
+/// What [`announce_order`] queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Announced {
+    pub order_id: String,
+    pub company_id: String,
+    /// The order was enriched already: the announcement changes nothing.
+    pub already_enriched: bool,
+}
+
+/// Queues `order_id`'s announcement again (`QueueMessage::OrderReceived`: its enrichment, then
+/// the vendor's `order.created`), which the table's stream does for every new order
+/// (`crate::order_stream`): for the orders the stream's on-failure queue names. Harmless for an
+/// order already announced: the enrichment is stored once and no event is sent twice. Refused
+/// for an unknown or erased order.
+pub async fn announce_order(
+    store: &Store,
+    queue: &ResultsQueue,
+    order_id: &str,
+) -> Result<Announced, ReplayError> {
+    let order = store
+        .get_order(order_id)
+        .await?
+        .ok_or_else(|| ReplayError::UnknownOrder(order_id.to_string()))?;
+    if order.erased_at.is_some() {
+        return Err(ReplayError::ErasedNotAnnounced(order.order_id));
+    }
+    let message = QueueMessage::OrderReceived {
+        order_id: order.order_id.clone(),
+        company_id: order.company_id.clone(),
+    };
+    // Its own deduplication id: the stream's send (if any) must not swallow this one.
+    let deduplication_id = format!(
+        "{}-announce-{}",
+        message.deduplication_id(),
+        chrono::Utc::now().timestamp_millis()
+    );
+    queue.send_deduplicated(&message, &deduplication_id).await?;
+    tracing::info!(order_id, "order announced again by an operator");
+    Ok(Announced {
+        order_id: order.order_id,
+        company_id: order.company_id,
+        already_enriched: order.enrichment.is_some(),
+    })
 }
 
 /// The queue message that re-sends `order`'s latest result.
