@@ -195,8 +195,7 @@ async fn announce_queues_the_enrichment_of_an_order_the_stream_never_forwarded()
     stack.put_catalog(&company, demo_catalog()).await;
     let token = stack.access_token(&company).await;
     let (order_id, body) = connector_tests::order_body(&stack, &company, "culture-fit");
-    let placed =
-        connector_tests::create_order_through(&stack.partner_api(), &token, &body).await;
+    let placed = connector_tests::create_order_through(&stack.partner_api(), &token, &body).await;
     assert_eq!(placed.status(), 202, "{:?}", placed.body());
     let queue = stack
         .aws
