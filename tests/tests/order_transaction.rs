@@ -208,6 +208,75 @@ async fn on_a_warm_lambda_the_vendors_catalog_change_is_seen_at_once() {
     );
 }
 
+/// The order's transaction checks the catalog's small version item, not the catalog (billed at
+/// the checked item's size): its version after each publication.
+async fn catalog_version_item(stack: &Stack, company: &TestCompany) -> Option<u64> {
+    let (pk, sk) = connector::store::keys::catalog_version(&company.integration_id);
+    stack
+        .aws
+        .dynamodb
+        .get_item()
+        .table_name(&stack.config.table_name)
+        .key("pk", AttributeValue::S(pk))
+        .key("sk", AttributeValue::S(sk))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .map(|item| item["version"].as_n().unwrap().parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_catalog_published_before_its_version_item_existed_takes_orders_and_its_next_change_is_seen(
+) {
+    let stack = Stack::connect().await;
+    let (company, token) = company_with_catalog(&stack, "legacy-catalog").await;
+    let catalog = stack
+        .store
+        .get_catalog(&company.integration_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        catalog_version_item(&stack, &company).await,
+        Some(catalog.version),
+        "published with the catalog"
+    );
+    // As a catalog published by an older connector: no version item.
+    let (pk, sk) = connector::store::keys::catalog_version(&company.integration_id);
+    stack
+        .aws
+        .dynamodb
+        .delete_item()
+        .table_name(&stack.config.table_name)
+        .key("pk", AttributeValue::S(pk))
+        .key("sk", AttributeValue::S(sk))
+        .send()
+        .await
+        .unwrap();
+    let api = warm_api(&stack, &company, &token).await;
+    let (order_id, body) = order_body(&stack, &company, "culture-fit");
+    assert_eq!(
+        create_order_through(&api, &token, &body).await.status(),
+        202
+    );
+    assert!(stored(&stack, &order_id).await);
+    // The vendor withdraws culture-fit: the publication writes the version item again, and the
+    // warm Lambda's kept catalog (which still offers it) is refused by the transaction.
+    let mut only_java = demo_catalog();
+    only_java["packages"].as_array_mut().unwrap().truncate(1);
+    stack.put_catalog(&company, only_java).await;
+    assert_eq!(
+        catalog_version_item(&stack, &company).await,
+        Some(catalog.version + 1)
+    );
+    let (order_id, body) = order_body(&stack, &company, "culture-fit");
+    let response = create_order_through(&api, &token, &body).await;
+    assert_eq!(response.status(), 404, "{:?}", response.body());
+    assert!(!stored(&stack, &order_id).await);
+}
+
 #[tokio::test]
 async fn on_a_warm_lambda_inline_orders_answer_as_before_and_a_refused_token_never_reaches_the_vendor(
 ) {

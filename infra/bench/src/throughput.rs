@@ -236,19 +236,12 @@ async fn run(
     let calls = sr.since(0);
     let companies = per_company(&calls, company_of, started, ended, settings.per_second);
     let delivered_at = deliveries(&calls);
-    let delivered = delivered_at.len();
+    let Rate {
+        delivered,
+        elapsed_s: elapsed,
+        per_second,
+    } = Rate::of(&delivered_at, n, started, ended);
     let all_delivered = delivered >= n;
-    let last = delivered_at.iter().max().copied();
-    let elapsed = match (all_delivered, last) {
-        (true, Some(last)) => last.saturating_duration_since(started),
-        _ => ended.saturating_duration_since(started),
-    }
-    .as_secs_f64();
-    let per_second = if elapsed > 0.0 {
-        delivered as f64 / elapsed
-    } else {
-        0.0
-    };
     Ok(Throughput {
         results: n,
         rate_limit_per_second: settings.per_second,
@@ -271,6 +264,35 @@ async fn run(
         timeline: timeline(&calls, &delivered_at, started),
         companies,
     })
+}
+
+/// Deliveries over time: from the start to the last of `n` deliveries, or to the end of the run
+/// when not all `n` were delivered.
+struct Rate {
+    delivered: usize,
+    elapsed_s: f64,
+    per_second: f64,
+}
+
+impl Rate {
+    fn of(delivered_at: &[Instant], n: usize, started: Instant, ended: Instant) -> Self {
+        let delivered = delivered_at.len();
+        let elapsed_s = match (delivered >= n, delivered_at.iter().max()) {
+            (true, Some(last)) => last.saturating_duration_since(started),
+            _ => ended.saturating_duration_since(started),
+        }
+        .as_secs_f64();
+        let per_second = if elapsed_s > 0.0 {
+            delivered as f64 / elapsed_s
+        } else {
+            0.0
+        };
+        Self {
+            delivered,
+            elapsed_s,
+            per_second,
+        }
+    }
 }
 
 /// The order id in an SR path (`…/orders/{id}/results…`).
@@ -303,26 +325,14 @@ fn per_company(
                 })
                 .cloned()
                 .collect();
-            let delivered_at = deliveries(&own);
-            let delivered = delivered_at.len();
-            let last = delivered_at.iter().max().copied();
-            let elapsed = match (delivered >= n, last) {
-                (true, Some(last)) => last.saturating_duration_since(started),
-                _ => ended.saturating_duration_since(started),
-            }
-            .as_secs_f64();
-            let per_second = if elapsed > 0.0 {
-                delivered as f64 / elapsed
-            } else {
-                0.0
-            };
+            let rate = Rate::of(&deliveries(&own), n, started, ended);
             CompanyThroughput {
                 company_id: company.to_string(),
                 results: n,
-                delivered,
-                elapsed_s: elapsed,
-                results_per_second: per_second,
-                ratio_of_limit: per_second / f64::from(limit),
+                delivered: rate.delivered,
+                elapsed_s: rate.elapsed_s,
+                results_per_second: rate.per_second,
+                ratio_of_limit: rate.per_second / f64::from(limit),
                 responses_429: own.iter().filter(|c| c.status == 429).count() as u64,
             }
         })

@@ -1,11 +1,13 @@
-//! The package catalog of one integration, stored as one item with optimistic locking.
+//! The package catalog of one integration, stored as one item with optimistic locking, and its
+//! `version` again in a small item of its own (`keys::catalog_version`), written in the same
+//! transaction, which orders check (`Store::put_order_checked`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
-use super::{keys, to_item, Store, StoreError};
+use super::{key_of, keys, to_item, Store, StoreError};
 use crate::packages::Catalog;
 
 impl Store {
@@ -14,28 +16,49 @@ impl Store {
     }
 
     /// Writes `catalog` (whose `version` was already bumped) if nobody wrote since version
-    /// `version - 1`; `Err(Conflict)` otherwise.
+    /// `version - 1`, and its version item, in one `TransactWriteItems`; `Err(Conflict)`
+    /// otherwise.
     pub async fn put_catalog(&self, catalog: &Catalog) -> Result<(), StoreError> {
         let item = to_item(catalog, keys::catalog(&catalog.integration_id));
         let previous = catalog.version.saturating_sub(1);
-        let result = self
-            .db
-            .put_item()
+        let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk) OR version = :previous")
             .expression_attribute_values(":previous", AttributeValue::N(previous.to_string()))
+            .build()
+            .expect("table and item are set");
+        let mut version = key_of(keys::catalog_version(&catalog.integration_id));
+        version.insert(
+            "version".into(),
+            AttributeValue::N(catalog.version.to_string()),
+        );
+        let put_version = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(version))
+            .build()
+            .expect("table and item are set");
+        let result = self
+            .db
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().put(put_version).build())
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
             Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                if super::cancellation_reasons(&e)
+                    .iter()
+                    .any(|r| r.code() == Some("ConditionalCheckFailed"))
+                    || super::lost_race(&e) =>
             {
                 Err(StoreError::Conflict)
             }
-            Err(e) => Err(StoreError::of_write(e, "the catalog (field `packages`)")),
+            Err(e) => Err(StoreError::of_transaction(
+                e,
+                "the catalog (field `packages`)",
+            )),
         }
     }
 }

@@ -49,6 +49,15 @@ pub fn catalog(integration_id: &str) -> (String, String) {
     (format!("INTEGRATION#{integration_id}"), "CATALOG".into())
 }
 
+/// The catalog's `version` alone, written with the catalog: what an order's transaction checks
+/// (a condition check is billed at the checked item's size, and the catalog is kilobytes).
+pub fn catalog_version(integration_id: &str) -> (String, String) {
+    (
+        format!("INTEGRATION#{integration_id}"),
+        "CATALOGVERSION".into(),
+    )
+}
+
 pub fn order(order_id: &str) -> (String, String) {
     (format!("ORDER#{order_id}"), "ORDER".into())
 }

@@ -44,9 +44,8 @@ fn refusal(reasons: &[CancellationReason]) -> Result<Option<Refusal>, StoreError
     if failed(0).is_some() {
         return Ok(Some(Refusal::Token));
     }
-    if let Some(catalog) = failed(1) {
-        let current = catalog.item().cloned().map(from_item).transpose()?;
-        return Ok(Some(Refusal::Catalog(current.map(Box::new))));
+    if failed(1).is_some() {
+        return Ok(Some(Refusal::Catalog));
     }
     if let Some(order) = failed(2) {
         let existing = order.item().cloned().map(from_item).transpose()?;
@@ -59,7 +58,8 @@ fn refusal(reasons: &[CancellationReason]) -> Result<Option<Refusal>, StoreError
 #[derive(Debug)]
 enum Refusal {
     Token,
-    Catalog(Option<Box<Catalog>>),
+    /// The catalog's version item says another version: the catalog is read again.
+    Catalog,
     /// `None` when the emulator did not return the existing order.
     Exists(Option<Box<Order>>),
 }
@@ -166,12 +166,14 @@ impl Store {
     /// Places a new order in ONE `TransactWriteItems` (SR's order endpoints make no other AWS
     /// call on a warm path): it checks the presented token's record (issued to the token's
     /// company and integration, unrevoked, unexpired at `checks.now`), checks that the catalog
-    /// the order's package was read from is still at `checks.catalog_version`, and puts the
-    /// order only if its id is new. Nothing is written unless all three hold.
+    /// the order's package was read from is still at `checks.catalog_version` (its small version
+    /// item, `keys::catalog_version`), and puts the order only if its id is new. Nothing is
+    /// written unless all three hold.
     ///
     /// The failed checks are answered in that order: a refused token before a changed catalog
-    /// before an existing order. The existing order and the current catalog come back with the
-    /// cancellation (`ReturnValuesOnConditionCheckFailure=ALL_OLD`), so none is read again.
+    /// before an existing order. The existing order comes back with the cancellation
+    /// (`ReturnValuesOnConditionCheckFailure=ALL_OLD`); the current catalog is read (the rare
+    /// case of a vendor changing it while SR orders).
     /// `Err(Conflict)` when another transaction held one of the items (SR's concurrent retry):
     /// the caller tries again.
     pub async fn put_order_checked(
@@ -207,21 +209,17 @@ impl Store {
             )
             .build()
             .expect("key and condition are set");
-        // Catalogs written before the version counter existed have none: they read as 0.
-        let catalog_condition = if checks.catalog_version == 0 {
-            "attribute_exists(pk) AND (attribute_not_exists(version) OR version = :version)"
-        } else {
-            "version = :version"
-        };
+        // The catalog's small version item, not the catalog: a condition check is billed at the
+        // checked item's size. A catalog not written since the version item exists has none,
+        // and no change since either, so any kept copy of it is current.
         let catalog_check = ConditionCheck::builder()
             .table_name(&self.table)
-            .set_key(Some(key_of(keys::catalog(&order.integration_id))))
-            .condition_expression(catalog_condition)
+            .set_key(Some(key_of(keys::catalog_version(&order.integration_id))))
+            .condition_expression("attribute_not_exists(pk) OR version = :version")
             .expression_attribute_values(
                 ":version",
                 AttributeValue::N(checks.catalog_version.to_string()),
             )
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .expect("key and condition are set");
         self.retention.stamp(&mut item, order.created_at);
@@ -254,7 +252,10 @@ impl Store {
         };
         match refusal(super::cancellation_reasons(&error))? {
             Some(Refusal::Token) => return Ok(PutOrderOutcome::TokenRefused),
-            Some(Refusal::Catalog(current)) => return Ok(PutOrderOutcome::CatalogChanged(current)),
+            Some(Refusal::Catalog) => {
+                let current = self.get_catalog(&order.integration_id).await?;
+                return Ok(PutOrderOutcome::CatalogChanged(current.map(Box::new)));
+            }
             Some(Refusal::Exists(Some(existing))) => return Ok(PutOrderOutcome::Exists(existing)),
             Some(Refusal::Exists(None)) => {
                 // DynamoDB returns the item with ALL_OLD; an emulator that does not is read.
