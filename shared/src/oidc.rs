@@ -147,21 +147,12 @@ pub struct IdentityProvider {
 }
 
 impl IdentityProvider {
+    /// Builds nothing yet: the HTTP client (and the CA store it loads, a few milliseconds) comes
+    /// with the first sign-in, not in the consent function's cold start.
     pub fn new(settings: OidcSettings) -> Self {
-        crate::aws::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            // Following a redirect from the IdP's endpoints would let it send us anywhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!(
-                "sr-assessment-connector/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()
-            .expect("a reqwest client with static settings always builds");
         Self {
             settings,
-            http: Http(http),
+            http: Http(std::sync::OnceLock::new()),
             metadata: tokio::sync::Mutex::new(None),
         }
     }
@@ -172,7 +163,7 @@ impl IdentityProvider {
 
     /// The HTTP client (no redirects followed), for the vendor's other sign-in endpoints.
     pub fn http(&self) -> &reqwest::Client {
-        &self.http.0
+        self.http.client()
     }
 
     /// The authorization request: a fresh `state`, `nonce` and PKCE S256 pair, the configured
@@ -298,7 +289,26 @@ impl IdentityProvider {
 
 /// `openidconnect`'s HTTP client, served by the connector's reqwest (one TLS stack). A boxed
 /// `Send` future: the consent function's handler future must be `Send` for the Lambda runtime.
-struct Http(reqwest::Client);
+struct Http(std::sync::OnceLock<reqwest::Client>);
+
+impl Http {
+    /// The client, built at its first use.
+    fn client(&self) -> &reqwest::Client {
+        self.0.get_or_init(|| {
+            crate::aws::install_crypto_provider();
+            reqwest::Client::builder()
+                .timeout(REQUEST_TIMEOUT)
+                // Following a redirect from the IdP's endpoints would let it send us anywhere.
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!(
+                    "sr-assessment-connector/",
+                    env!("CARGO_PKG_VERSION")
+                ))
+                .build()
+                .expect("a reqwest client with static settings always builds")
+        })
+    }
+}
 
 /// Why an answer could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -339,7 +349,7 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for Http {
     >;
 
     fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
-        Box::pin(send(&self.0, request))
+        Box::pin(send(self.client(), request))
     }
 }
 
