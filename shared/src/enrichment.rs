@@ -244,18 +244,21 @@ impl Enricher<'_> {
         };
         let mut call = 0;
         let in_flight = self.in_flight;
-        // Waits for the next reserved slot, then for room among the calls in flight.
+        // Waits for room among the calls in flight, then for the next reserved slot: the call
+        // starts at its slot, never later (a late call would crowd the next ones into one of
+        // SR's seconds).
         let mut next_slot = || {
             let i = call;
             call += 1;
             async move {
+                let permit = match in_flight {
+                    Some(semaphore) => Some(semaphore.acquire().await.expect("never closed")),
+                    None => None,
+                };
                 if let Some(slots) = &slots {
                     slots.wait_for(i).await;
                 }
-                match in_flight {
-                    Some(semaphore) => Some(semaphore.acquire().await.expect("never closed")),
-                    None => None,
-                }
+                permit
             }
         };
         let candidate = if candidate_id.is_empty() {

@@ -152,9 +152,12 @@ impl ResultPublisher {
         credentials: SrCredentials,
         batch: &Batch<'_>,
     ) -> Result<SrAnswer<serde_json::Value>, Sending> {
+        // Room among the calls in flight first, then the slot: the call starts at its slot,
+        // never later (a late call would crowd the next ones into one of SR's seconds).
         let paced = || async {
+            let permit = self.in_flight.acquire().await.expect("never closed");
             batch.slot(&order.company_id).await?;
-            Ok(self.in_flight.acquire().await.expect("never closed"))
+            Ok(permit)
         };
         self.files
             .deliver(
@@ -170,11 +173,11 @@ impl ResultPublisher {
         if !batch.budget.allows(PATCH_TIME) {
             return Err(Sending::Paced(Duration::from_secs(1)));
         }
+        let _permit = self.in_flight.acquire().await.expect("never closed");
         batch
             .slot(&order.company_id)
             .await
             .map_err(Sending::Paced)?;
-        let _permit = self.in_flight.acquire().await.expect("never closed");
         self.sr
             .patch_result(&credentials, &order.order_id, result)
             .await
