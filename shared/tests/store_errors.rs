@@ -222,7 +222,10 @@ async fn write_result(canned: &Canned) -> Result<Order, StoreError> {
 
 #[tokio::test]
 async fn a_catalog_written_by_someone_else_first_is_a_conflict() {
-    let canned = Canned::answering([condition_failed()]);
+    let canned = Canned::answering([cancelled(&[
+        ("ConditionalCheckFailed", "The conditional request failed"),
+        ("None", ""),
+    ])]);
     let catalog = Catalog {
         integration_id: "i-1".into(),
         packages: BTreeMap::new(),
@@ -231,12 +234,41 @@ async fn a_catalog_written_by_someone_else_first_is_a_conflict() {
     };
     let outcome = canned.store().put_catalog(&catalog).await;
     assert!(matches!(outcome, Err(StoreError::Conflict)), "{outcome:?}");
-    // The optimistic lock: written only over the version it was read at.
+    // The optimistic lock: written only over the version it was read at, with the version item
+    // orders check, in one transaction.
     let request = canned.request(0);
-    assert_eq!(canned.operations(), ["PutItem"]);
+    assert_eq!(canned.operations(), ["TransactWriteItems"]);
+    let items = request["TransactItems"].as_array().unwrap();
     assert_eq!(
-        request["ExpressionAttributeValues"][":previous"],
+        items[0]["Put"]["ExpressionAttributeValues"][":previous"],
         json!({"N": "3"})
+    );
+    assert_eq!(
+        items[1]["Put"]["Item"]["sk"],
+        json!({"S": "CATALOGVERSION"})
+    );
+    assert_eq!(items[1]["Put"]["Item"]["version"], json!({"N": "4"}));
+}
+
+#[tokio::test]
+async fn a_catalog_transaction_cancelled_for_another_reason_is_no_conflict() {
+    let canned = Canned::answering([cancelled(&[
+        (
+            "ValidationError",
+            "Item size has exceeded the maximum allowed size",
+        ),
+        ("None", ""),
+    ])]);
+    let catalog = Catalog {
+        integration_id: "i-1".into(),
+        packages: BTreeMap::new(),
+        version: 1,
+        updated_at: Utc::now(),
+    };
+    let outcome = canned.store().put_catalog(&catalog).await;
+    assert!(
+        matches!(outcome, Err(ref e) if !matches!(e, StoreError::Conflict)),
+        "{outcome:?}"
     );
 }
 
