@@ -253,7 +253,15 @@ impl Store {
         match refusal(super::cancellation_reasons(&error))? {
             Some(Refusal::Token) => return Ok(PutOrderOutcome::TokenRefused),
             Some(Refusal::Catalog) => {
-                let current = self.get_catalog(&order.integration_id).await?;
+                // BatchGetItem, as the token and catalog are read on the order path (the order
+                // functions' IAM allows no GetItem on the catalog).
+                let current = self
+                    .batch_get(vec![key_of(keys::catalog(&order.integration_id))])
+                    .await?
+                    .into_iter()
+                    .next()
+                    .map(from_item::<Catalog>)
+                    .transpose()?;
                 return Ok(PutOrderOutcome::CatalogChanged(current.map(Box::new)));
             }
             Some(Refusal::Exists(Some(existing))) => return Ok(PutOrderOutcome::Exists(existing)),
