@@ -33,8 +33,8 @@ TRANSACT_ACTIONS = {"ConditionCheck": "ConditionCheckItem", "Put": "PutItem",
                     "Update": "UpdateItem", "Delete": "DeleteItem"}
 SQS_BATCH_ACTIONS = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage",
                      "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"}
-# The table's partition keys: of the table, and of its index gsi1.
-HASH_KEYS = {None: "pk", "gsi1": "gsi1pk"}
+# The table's partition keys: of the table, and of its indexes gsi1 and gsi2.
+HASH_KEYS = {None: "pk", "gsi1": "gsi1pk", "gsi2": "gsi2pk"}
 APP = re.compile(r"(?:^|\s)app/(\S+)")
 
 
@@ -114,7 +114,7 @@ def _resource_token(resource: Any) -> str:
             return resource["Ref"]
         if "Fn::Sub" in resource:
             text = resource["Fn::Sub"] if isinstance(resource["Fn::Sub"], str) else resource["Fn::Sub"][0]
-            if text.endswith("/index/gsi1"):
+            if re.search(r"/index/gsi\d+$", text):
                 return re.sub(r"\$\{(\w+)\.Arn\}", r"\1", text)
             if ":secret:${AWS::StackName}/companies/*" in text:
                 return "companies/*"

@@ -275,7 +275,8 @@ def test_table_checklist(template: dict[str, Any]) -> None:
     assert props["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
-    assert [i["IndexName"] for i in props["GlobalSecondaryIndexes"]] == ["gsi1"]
+    assert [(i["IndexName"], i["Projection"]["ProjectionType"]) for i in props["GlobalSecondaryIndexes"]] == [
+        ("gsi1", "ALL"), ("gsi2", "KEYS_ONLY")]
     assert props["DeletionProtectionEnabled"] == {"Fn::If": ["DeletionProtectionEnabled", True, False]}
     assert template["Conditions"]["DeletionProtectionEnabled"] == {
         "Fn::Equals": [{"Ref": "DeletionProtection"}, "true"]}
@@ -446,6 +447,7 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
                     assert isinstance(resource, dict), (name, resource)  # never "*" or a literal ARN
                     if "Fn::Sub" in resource:
                         assert resource["Fn::Sub"] in (company_secrets, "${ConnectorTable.Arn}/index/gsi1",
+                                                       "${ConnectorTable.Arn}/index/gsi2",
                                                        table_streams), (name, resource)
                         if resource["Fn::Sub"] == company_secrets:
                             assert all(a.startswith("secretsmanager:") for a in actions), name
@@ -522,7 +524,10 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
                                         (table, "dynamodb:Query")},
     }
 
-    def target(resource: dict[str, Any]) -> str:
+    def target(resource: dict[str, Any] | list[dict[str, Any]]) -> str:
+        if isinstance(resource, list):  # one statement's resources are all of one kind
+            (kind,) = {target(r) for r in resource}
+            return kind
         if "Fn::Sub" in resource:
             return {company_secrets: company, table_streams: streams}.get(resource["Fn::Sub"], index)
         return resource.get("Ref") or resource["Fn::GetAtt"][0]
@@ -736,11 +741,12 @@ def test_table_matches_template(created: dict[str, Any], moto_endpoint: str) -> 
     table = dynamodb.describe_table(TableName=name)["Table"]
     assert {(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]} == {("pk", "HASH"), ("sk", "RANGE")}
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    (gsi,) = table["GlobalSecondaryIndexes"]
-    assert gsi["IndexName"] == "gsi1"
-    assert {(k["AttributeName"], k["KeyType"]) for k in gsi["KeySchema"]} == {
-        ("gsi1pk", "HASH"), ("gsi1sk", "RANGE")}
-    assert gsi["Projection"]["ProjectionType"] == "ALL"
+    indexes = {gsi["IndexName"]: gsi for gsi in table["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {"gsi1", "gsi2"}
+    for index, projection in (("gsi1", "ALL"), ("gsi2", "KEYS_ONLY")):
+        assert {(k["AttributeName"], k["KeyType"]) for k in indexes[index]["KeySchema"]} == {
+            (f"{index}pk", "HASH"), (f"{index}sk", "RANGE")}
+        assert indexes[index]["Projection"]["ProjectionType"] == projection
     ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
     # The stream infra/stream_poller.py reads (OrderStreamMapping).

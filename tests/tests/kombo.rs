@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use connector::orders::InlineUrlSource;
 use connector_tests::kombo::{
@@ -317,6 +318,9 @@ async fn orders_are_listed_in_kombos_shape_with_every_filter() {
         json!({"gsi1pk": partition, "pk": format!("ORDER#{}", "x".repeat(3000)), "sk": "ORDER",
                "gsi1sk": "2026-01-01T00:00:00+00:00#x"}),
         json!({"gsi1pk": partition, "pk": "CATALOG#x", "sk": "ORDER", "gsi1sk": "2026#x"}),
+        json!({"gsi2pk": partition, "pk": "ORDER#x", "sk": "ORDER", "gsi2sk": "2026#y"}),
+        json!({"gsi2pk": partition, "pk": "ORDER#x", "sk": "ORDER", "gsi1sk": "2026#x"}),
+        json!({"gsi2pk": "INTEGRATION#other#ORDERS", "pk": "ORDER#x", "sk": "ORDER", "gsi2sk": "2026#x"}),
     ] {
         let cursor = forged(key);
         for path in ["/assessment/orders", "/assessment/orders?ids=a"] {
@@ -395,6 +399,80 @@ async fn a_rare_status_is_found_over_bounded_pages() {
     assert_eq!(found, ids[5..].to_vec());
     assert_eq!(pages[0], 0, "the first three orders are OPEN: {pages:?}");
     assert!(pages.len() >= 3, "{pages:?}");
+}
+
+/// Orders written before the list's keys-only index (`gsi2`) existed are in `gsi1`, with their
+/// whole item: the list reads them first (they are the older ones), then goes on in `gsi2`, one
+/// cursor across both; the erasure's search of an integration finds both kinds.
+#[tokio::test]
+async fn orders_written_before_the_keys_only_index_are_listed_first_then_the_others() {
+    let stack = Stack::connect().await;
+    let (company, ids) = company_with_orders(&stack, "kombo-legacy-index", 5).await;
+    let db = &stack.aws.dynamodb;
+    for id in &ids[..2] {
+        // What the write path before `gsi2` stored: the list keys as `gsi1`'s.
+        db.update_item()
+            .table_name(&stack.config.table_name)
+            .key("pk", AttributeValue::S(format!("ORDER#{id}")))
+            .key("sk", AttributeValue::S("ORDER".into()))
+            .update_expression("SET gsi1pk = gsi2pk, gsi1sk = gsi2sk REMOVE gsi2pk, gsi2sk")
+            .condition_expression("attribute_exists(gsi2pk)")
+            .send()
+            .await
+            .unwrap();
+    }
+    let (mut listed, mut cursors) = (Vec::new(), Vec::new());
+    let mut next: Option<String> = None;
+    loop {
+        let path = match &next {
+            Some(cursor) => format!("/assessment/orders?page_size=2&cursor={cursor}"),
+            None => "/assessment/orders?page_size=2".to_string(),
+        };
+        let (status, answer) = get(&stack, &company, &path).await;
+        assert_eq!(status, 200, "{answer}");
+        listed.extend(ids_of(&answer));
+        next = answer["data"]["next"].as_str().map(str::to_string);
+        match &next {
+            Some(cursor) => cursors.push(cursor.clone()),
+            None => break,
+        }
+    }
+    assert_eq!(listed, ids);
+    // The first page ends in `gsi1`, the second in `gsi2`.
+    use base64::Engine as _;
+    let decoded = |cursor: &str| -> Value {
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(cursor)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert!(decoded(&cursors[0]).get("gsi1sk").is_some(), "{cursors:?}");
+    assert!(decoded(&cursors[1]).get("gsi2sk").is_some(), "{cursors:?}");
+
+    // A status filter and `created_after` see both kinds too.
+    for id in [&ids[0], &ids[4]] {
+        let (code, answer) =
+            put_result(&stack, &company, id, "", json!({"status": "COMPLETED"})).await;
+        assert_eq!(code, 200, "{answer}");
+    }
+    let (status, answer) = get(&stack, &company, "/assessment/orders?statuses=COMPLETED").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(ids_of(&answer), vec![ids[0].clone(), ids[4].clone()]);
+
+    let mut everything: Vec<String> = stack
+        .store
+        .all_orders_of_integration(&company.integration_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.order_id)
+        .collect();
+    everything.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(everything, expected);
 }
 
 fn ids_of(answer: &Value) -> Vec<String> {

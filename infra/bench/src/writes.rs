@@ -11,8 +11,9 @@
 //! DynamoDB bills the way DynamoDB does: it reads each item a write touches right before and
 //! right after the write (writes go through one at a time) and charges
 //! `ceil(max(size before, size after) / 1 KB)` per item, twice that inside `TransactWriteItems`
-//! (condition checks included), plus one index write of the item's size when the item is in
-//! `gsi1` (projection `ALL`; two when its index key changes). Item sizes follow DynamoDB's rules:
+//! (condition checks included), plus what the indexes copy: an item in `gsi1` (projection `ALL`)
+//! is written there at its size whenever it changes, an item in `gsi2` (`KEYS_ONLY`) only when
+//! its entry appears (its keys' size), and either twice when the index key changes. Item sizes follow DynamoDB's rules:
 //! attribute names and values in UTF-8 bytes, numbers 1 byte per two significant digits plus 1,
 //! lists and maps 3 bytes plus 1 per element.
 
@@ -623,20 +624,13 @@ fn bill(
     let units = |bytes: usize| (bytes.max(1) as f64 / 1024.0).ceil();
     let factor = if t.transactional { 2.0 } else { 1.0 };
     let table_units = factor * units(bytes_before.max(bytes_after));
-    let index_key = |item: Option<&HashMap<String, AttributeValue>>| {
-        item.and_then(|i| Some((i.get("gsi1pk")?.clone(), i.get("gsi1sk")?.clone())))
-    };
-    // The index holds the whole item (projection ALL): it is written when the item changed.
     let index_units = if before == after {
         0.0
     } else {
-        match (index_key(before), index_key(after)) {
-            (Some(b), Some(a)) if a == b => units(bytes_after),
-            (Some(_), Some(_)) => units(bytes_before) + units(bytes_after),
-            (Some(_), None) => units(bytes_before),
-            (None, Some(_)) => units(bytes_after),
-            (None, None) => 0.0,
-        }
+        INDEXES
+            .iter()
+            .map(|index| index.units(before, after))
+            .fold(0.0, |a, b| a + b)
     };
     ItemWrite {
         operation: operation.to_string(),
@@ -646,6 +640,65 @@ fn bill(
         transactional: t.transactional,
         table_units,
         index_units,
+    }
+}
+
+/// The table's indexes as the template declares them (`template.yaml`, `ConnectorTable`).
+const INDEXES: [Index; 2] = [
+    Index {
+        pk: "gsi1pk",
+        sk: "gsi1sk",
+        keys_only: false,
+    },
+    Index {
+        pk: "gsi2pk",
+        sk: "gsi2sk",
+        keys_only: true,
+    },
+];
+
+/// A global secondary index, for billing what a write copies into it.
+struct Index {
+    pk: &'static str,
+    sk: &'static str,
+    /// Projection `KEYS_ONLY` (otherwise `ALL`).
+    keys_only: bool,
+}
+
+impl Index {
+    /// What the index bills for an item going from `before` to `after` (which differ): an
+    /// entry written when it appears, changes keys (removed and put: twice) or, with
+    /// projection `ALL`, changes at all; an entry is the item's size, or its keys' alone.
+    fn units(
+        &self,
+        before: Option<&HashMap<String, AttributeValue>>,
+        after: Option<&HashMap<String, AttributeValue>>,
+    ) -> f64 {
+        let key = |item: Option<&HashMap<String, AttributeValue>>| {
+            item.and_then(|i| Some((i.get(self.pk)?.clone(), i.get(self.sk)?.clone())))
+        };
+        let units = |bytes: usize| (bytes.max(1) as f64 / 1024.0).ceil();
+        let entry = |item: Option<&HashMap<String, AttributeValue>>| -> f64 {
+            let Some(item) = item else { return 0.0 };
+            if self.keys_only {
+                let keys: HashMap<String, AttributeValue> = item
+                    .iter()
+                    .filter(|(name, _)| ["pk", "sk", self.pk, self.sk].contains(&name.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                units(item_size(&keys))
+            } else {
+                units(item_size(item))
+            }
+        };
+        match (key(before), key(after)) {
+            (Some(b), Some(a)) if a == b && self.keys_only => 0.0,
+            (Some(b), Some(a)) if a == b => entry(after),
+            (Some(_), Some(_)) => entry(before) + entry(after),
+            (Some(_), None) => entry(before),
+            (None, Some(_)) => entry(after),
+            (None, None) => 0.0,
+        }
     }
 }
 
@@ -753,6 +806,30 @@ mod tests {
             Some(&before),
         );
         assert_eq!((unchanged.table_units, unchanged.index_units), (2.0, 0.0));
+    }
+
+    #[test]
+    fn a_keys_only_index_bills_its_entry_once_and_not_the_updates() {
+        let t = Touched {
+            table: "t".into(),
+            pk: "ORDER#1".into(),
+            sk: "ORDER".into(),
+            transactional: false,
+        };
+        let big = "x".repeat(1500);
+        let created = item(&[
+            ("pk", AttributeValue::S("ORDER#1".into())),
+            ("sk", AttributeValue::S("ORDER".into())),
+            ("gsi2pk", AttributeValue::S("I".into())),
+            ("gsi2sk", AttributeValue::S("1".into())),
+            ("body", AttributeValue::S(big)),
+        ]);
+        let put = bill("PutItem", &t, None, Some(&created));
+        assert_eq!((put.table_units, put.index_units), (2.0, 1.0));
+        let mut updated = created.clone();
+        updated.insert("state".into(), AttributeValue::S("QUEUED".into()));
+        let update = bill("UpdateItem", &t, Some(&created), Some(&updated));
+        assert_eq!((update.table_units, update.index_units), (2.0, 0.0));
     }
 
     #[test]

@@ -22,14 +22,22 @@
 //! | SR call schedule| `PACE#{companyId}`          | `PACE`          |
 //! | vendor API key  | `VENDORKEY#{keyId}` (`admin` for the admin key) | `VENDORKEY` |
 //!
-//! Orders are also indexed in `gsi1` by integration (`INTEGRATION#{id}#ORDERS`, created time) for
-//! the vendor's order list, and per-integration vendor keys (`INTEGRATION#{id}#VENDORKEYS`). Tokens sit under their company so disabling it can find them all.
+//! Orders are indexed in `gsi2` by integration (`INTEGRATION#{id}#ORDERS`, created time) for the
+//! vendor's order list. `gsi2` projects keys only, so the order's many updates (enrichment,
+//! results, deliveries) never rewrite an index copy; the list reads the orders themselves.
+//! Orders written before `gsi2` existed are in `gsi1` (projection `ALL`) under the same keys, and
+//! the list reads those first. `gsi1` also indexes per-integration vendor keys
+//! (`INTEGRATION#{id}#VENDORKEYS`). Tokens sit under their company so disabling it can find them all.
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 pub const GSI1: &str = "gsi1";
 pub const GSI1_PK: &str = "gsi1pk";
 pub const GSI1_SK: &str = "gsi1sk";
+/// The order list's index (projection `KEYS_ONLY`).
+pub const GSI2: &str = "gsi2";
+pub const GSI2_PK: &str = "gsi2pk";
+pub const GSI2_SK: &str = "gsi2sk";
 /// Epoch seconds; DynamoDB's TTL deletes expired items (tokens) in the background.
 pub const EXPIRES_AT: &str = "expires_at";
 

@@ -182,12 +182,13 @@ impl Store {
         checks: &OrderChecks<'_>,
     ) -> Result<PutOrderOutcome, StoreError> {
         let mut item = to_item(order, keys::order(&order.order_id));
+        // The list's keys-only index: the order's later updates write no index copy.
         item.insert(
-            keys::GSI1_PK.into(),
+            keys::GSI2_PK.into(),
             AttributeValue::S(keys::orders_of_integration(&order.integration_id)),
         );
         item.insert(
-            keys::GSI1_SK.into(),
+            keys::GSI2_SK.into(),
             AttributeValue::S(list_position(order)),
         );
         let token = checks.token;
@@ -335,8 +336,8 @@ impl Store {
         budget: usize,
     ) -> Result<OrderPage, StoreError> {
         let partition = keys::orders_of_integration(integration_id);
-        let mut start = match cursor {
-            Some(c) if c.partition == partition => Some(c.key.clone()),
+        let (mut index, mut start) = match cursor {
+            Some(c) if c.partition == partition => (ListIndex::of(&c.key), Some(c.key.clone())),
             // A cursor decoded for another integration's list: a caller's mistake, never the
             // vendor's (the vendor API decodes it for the integration it lists).
             Some(_) => {
@@ -345,14 +346,10 @@ impl Store {
                     reason: "a cursor of another integration's list".into(),
                 })
             }
-            None => None,
+            None => (ListIndex::Legacy, None),
         };
         if let Some(ids) = &filter.ids {
-            let after = start
-                .as_ref()
-                .and_then(|key| key.get(keys::GSI1_SK))
-                .and_then(|v| v.as_s().ok())
-                .cloned();
+            let after = start.as_ref().and_then(position_of);
             return self
                 .listed_by_id(&partition, integration_id, ids, filter, after, page_size)
                 .await;
@@ -369,26 +366,28 @@ impl Store {
         let mut orders = Vec::new();
         let mut scanned = 0;
         loop {
+            let (name, pk, sk) = index.names();
             let mut query = self
                 .db
                 .query()
                 .table_name(&self.table)
-                .index_name(keys::GSI1)
+                .index_name(name)
+                .expression_attribute_names("#pk", pk)
                 .expression_attribute_values(":p", AttributeValue::S(partition.clone()))
                 .set_exclusive_start_key(start.take())
                 .limit(limit);
             query = match &after {
                 Some(after) => query
-                    .key_condition_expression("gsi1pk = :p AND gsi1sk > :after")
+                    .key_condition_expression("#pk = :p AND #sk > :after")
+                    .expression_attribute_names("#sk", sk)
                     .expression_attribute_values(":after", AttributeValue::S(after.clone())),
-                None => query.key_condition_expression("gsi1pk = :p"),
+                None => query.key_condition_expression("#pk = :p"),
             };
             let output = query.send().await.map_err(StoreError::service)?;
-            let last_key = output.last_evaluated_key;
-            for item in output.items.unwrap_or_default() {
+            let last_key = output.last_evaluated_key.filter(|k| !k.is_empty());
+            for (position, order) in self.listed(index, output.items.unwrap_or_default()).await? {
                 scanned += 1;
-                let position = index_key(&item);
-                let order: Order = from_item(item)?;
+                let Some(order) = order else { continue };
                 if !filter.matches(&order) {
                     continue;
                 }
@@ -408,9 +407,46 @@ impl Store {
                     })
                 }
                 Some(key) => start = Some(key),
+                // The orders written before `gsi2` are older than every order in it: the list
+                // goes on there from its start.
+                None if index == ListIndex::Legacy => index = ListIndex::Orders,
                 None => return Ok(OrderPage { orders, next: None }),
             }
         }
+    }
+
+    /// One index page's orders, in the page's order, each with its list position (a cursor's
+    /// key). `gsi1` holds the orders themselves; `gsi2` their keys, read with `BatchGetItem`.
+    /// `None` for an order gone since the index was read (its TTL expired).
+    async fn listed(
+        &self,
+        index: ListIndex,
+        items: Vec<Item>,
+    ) -> Result<Vec<(HashMap<String, AttributeValue>, Option<Order>)>, StoreError> {
+        if index == ListIndex::Legacy {
+            return items
+                .into_iter()
+                .map(|item| Ok((index_key(&item), Some(from_item(item)?))))
+                .collect();
+        }
+        let ids: Vec<String> = items
+            .iter()
+            .filter_map(|item| item.get(keys::PK)?.as_s().ok()?.strip_prefix("ORDER#"))
+            .map(str::to_owned)
+            .collect();
+        let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut found = self.get_orders(&wanted).await?;
+        Ok(items
+            .into_iter()
+            .map(|item| {
+                let order = item
+                    .get(keys::PK)
+                    .and_then(|pk| pk.as_s().ok())
+                    .and_then(|pk| pk.strip_prefix("ORDER#"))
+                    .and_then(|id| found.remove(id));
+                (index_key(&item), order)
+            })
+            .collect())
     }
 
     /// The `ids` filter: the named orders of this integration, in list order, after the
@@ -440,8 +476,8 @@ impl Store {
             let key: HashMap<String, AttributeValue> = [
                 (keys::PK, pk),
                 (keys::SK, sk),
-                (keys::GSI1_PK, partition.to_string()),
-                (keys::GSI1_SK, position.clone()),
+                (keys::GSI2_PK, partition.to_string()),
+                (keys::GSI2_SK, position.clone()),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_string(), AttributeValue::S(v)))
@@ -790,11 +826,53 @@ fn delivered_status(attempt: &DeliveryAttempt) -> Option<crate::sr::ResultStatus
 }
 
 /// The index position of an item, for resuming a query right after it.
+/// Which index an order is listed in: `gsi1` for orders written before `gsi2` existed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ListIndex {
+    Legacy,
+    Orders,
+}
+
+impl ListIndex {
+    /// The index a list position (a cursor's key) is in.
+    fn of(key: &HashMap<String, AttributeValue>) -> Self {
+        if key.contains_key(keys::GSI1_SK) {
+            ListIndex::Legacy
+        } else {
+            ListIndex::Orders
+        }
+    }
+
+    /// The index's name and its key attributes.
+    fn names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            ListIndex::Legacy => (keys::GSI1, keys::GSI1_PK, keys::GSI1_SK),
+            ListIndex::Orders => (keys::GSI2, keys::GSI2_PK, keys::GSI2_SK),
+        }
+    }
+}
+
+/// The `{created_at}#{id}` a list position (a cursor's key) names, in either index.
+fn position_of(key: &HashMap<String, AttributeValue>) -> Option<String> {
+    key.get(keys::GSI2_SK)
+        .or_else(|| key.get(keys::GSI1_SK))
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+}
+
+/// An order's position in its index: the table's and the index's keys of the item.
 fn index_key(item: &Item) -> HashMap<String, AttributeValue> {
-    [keys::PK, keys::SK, keys::GSI1_PK, keys::GSI1_SK]
-        .iter()
-        .filter_map(|k| item.get(*k).map(|v| (k.to_string(), v.clone())))
-        .collect()
+    [
+        keys::PK,
+        keys::SK,
+        keys::GSI1_PK,
+        keys::GSI1_SK,
+        keys::GSI2_PK,
+        keys::GSI2_SK,
+    ]
+    .iter()
+    .filter_map(|k| item.get(*k).map(|v| (k.to_string(), v.clone())))
+    .collect()
 }
 
 fn encode_cursor(key: &HashMap<String, AttributeValue>) -> String {
@@ -820,11 +898,18 @@ fn decode_cursor(cursor: &str, partition: &str) -> Option<HashMap<String, Attrib
     let plain: HashMap<String, String> = serde_json::from_slice(&bytes).ok()?;
     let order_id = plain.get(keys::PK)?.strip_prefix("ORDER#")?;
     let (_, sort_key) = keys::order(order_id);
+    // A position in `gsi2`, or in `gsi1` (cursors handed out before `gsi2` existed, and the
+    // list's legacy part).
+    let (index_pk, index_sk) = if plain.contains_key(keys::GSI2_PK) {
+        (keys::GSI2_PK, keys::GSI2_SK)
+    } else {
+        (keys::GSI1_PK, keys::GSI1_SK)
+    };
     let well_formed = plain.len() == 4
         && OrderId::parse(order_id).is_ok()
         && plain.get(keys::SK) == Some(&sort_key)
-        && plain.get(keys::GSI1_PK).map(String::as_str) == Some(partition)
-        && plain.get(keys::GSI1_SK).is_some_and(|position| {
+        && plain.get(index_pk).map(String::as_str) == Some(partition)
+        && plain.get(index_sk).is_some_and(|position| {
             position.len() <= MAX_POSITION_BYTES
                 && position.len() > order_id.len() + 1
                 && position.ends_with(&format!("#{order_id}"))
@@ -856,9 +941,32 @@ mod tests {
         .map(|(k, v)| (k.to_string(), AttributeValue::S(v.to_string())))
         .collect();
         let cursor = encode_cursor(&key);
-        assert_eq!(decode_cursor(&cursor, "INTEGRATION#a#ORDERS"), Some(key));
+        assert_eq!(
+            decode_cursor(&cursor, "INTEGRATION#a#ORDERS"),
+            Some(key.clone())
+        );
         assert_eq!(decode_cursor(&cursor, "INTEGRATION#b#ORDERS"), None);
         assert_eq!(decode_cursor("garbage", "INTEGRATION#a#ORDERS"), None);
+        // A position in the keys-only index, and one mixing both indexes' names.
+        let mut in_gsi2 = key.clone();
+        for (from, to) in [("gsi1pk", "gsi2pk"), ("gsi1sk", "gsi2sk")] {
+            let value = in_gsi2.remove(from).unwrap();
+            in_gsi2.insert(to.into(), value);
+        }
+        let cursor = encode_cursor(&in_gsi2);
+        assert_eq!(
+            decode_cursor(&cursor, "INTEGRATION#a#ORDERS"),
+            Some(in_gsi2.clone())
+        );
+        assert_eq!(ListIndex::of(&in_gsi2), ListIndex::Orders);
+        assert_eq!(ListIndex::of(&key), ListIndex::Legacy);
+        let mut mixed = in_gsi2;
+        let position = mixed.remove("gsi2sk").unwrap();
+        mixed.insert("gsi1sk".into(), position);
+        assert_eq!(
+            decode_cursor(&encode_cursor(&mixed), "INTEGRATION#a#ORDERS"),
+            None
+        );
         let forged = |pk: &str, sk: &str, position: &str| {
             let plain = serde_json::json!({"pk": pk, "sk": sk, "gsi1pk": "INTEGRATION#a#ORDERS", "gsi1sk": position});
             decode_cursor(

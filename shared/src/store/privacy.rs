@@ -116,17 +116,30 @@ fn holds_personal_data(order: &Order) -> bool {
 }
 
 impl Store {
-    /// Every order of the integration (the `gsi1` list, all pages), for finding a candidate's.
+    /// Every order of the integration (the list's indexes, all pages), for finding a
+    /// candidate's: those written before `gsi2` as `gsi1` holds them, the others read by key.
     pub async fn all_orders_of_integration(
         &self,
         integration_id: &str,
     ) -> Result<Vec<Order>, StoreError> {
         let partition = keys::orders_of_integration(integration_id);
-        self.partition(Some(keys::GSI1), keys::GSI1_PK, partition)
+        let mut orders: Vec<Order> = self
+            .partition(Some(keys::GSI1), keys::GSI1_PK, partition.clone())
             .await?
             .into_iter()
             .map(from_item)
-            .collect()
+            .collect::<Result<_, _>>()?;
+        let ids: Vec<String> = self
+            .partition(Some(keys::GSI2), keys::GSI2_PK, partition)
+            .await?
+            .iter()
+            .filter_map(|item| item.get(keys::PK)?.as_s().ok()?.strip_prefix("ORDER#"))
+            .map(str::to_owned)
+            .collect();
+        let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut found = self.get_orders(&wanted).await?;
+        orders.extend(ids.iter().filter_map(|id| found.remove(id)));
+        Ok(orders)
     }
 
     /// Every item under `ORDER#{order_id}` (the order, its files and their bytes, its history).

@@ -185,10 +185,10 @@ impl Baseline {
         item.insert("request".into(), s(&body));
         item.insert("created_at".into(), s(&now));
         item.insert(
-            "gsi1pk".into(),
+            "gsi2pk".into(),
             s(&format!("INTEGRATION#{}#ORDERS", self.integration_id)),
         );
-        item.insert("gsi1sk".into(), s(&format!("{now}#{id}")));
+        item.insert("gsi2sk".into(), s(&format!("{now}#{id}")));
         let token = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(key(
