@@ -3,7 +3,7 @@
 //! `QueueMessage::OrderReceived`, so the enrichment and the vendor's `order.created` start off
 //! SR's request path: create-order's only AWS call is the order's transaction.
 //!
-//! The event source mapping (template.yaml, `OrderStreamFunction`) hands over only `INSERT`s of
+//! The event source mapping (template.yaml, `OrderStreamMapping`) hands over only `INSERT`s of
 //! `ORDER` items (`FilterCriteria`); the records are checked again here, so a wider filter is
 //! harmless. A shard's records come in order; the first one that cannot be queued (SQS failed)
 //! is reported by its `SequenceNumber` (`ReportBatchItemFailures`) and the later ones are left

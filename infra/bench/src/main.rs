@@ -57,7 +57,7 @@ Needs the local stack (make stack-up). Options:
   --only LIST         sections to run, comma-separated: size,init,trips,latency,rss,throughput,
                       files,writes (default: all)
   --functions LIST    functions the size and init sections measure, comma-separated
-                      (default: all ten; e.g. list-packages,result-publisher)
+                      (default: all eleven; e.g. list-packages,result-publisher)
   --init-rounds N     interleaved launches per binary for init time (default 40)
   --calls N           warm calls per endpoint for latency and RSS (default 200)
   --token-calls N     at most this many for the token endpoint (default 15: its TransactWriteItems
