@@ -14,8 +14,8 @@
 //! | `order`  | TransactWriteItems: check token, check catalog, put order        |
 //! | `inline` | TransactWriteItems: check token, check catalog, put order        |
 //!
-//! An order's baseline is the minimum the issue sets (one AWS call per order): the connector's
-//! own order path also sends the enrichment message, which the ratio therefore includes.
+//! An order's baseline is the minimum the issue sets (one AWS call per order), which is also the
+//! connector's own order path (the enrichment starts from the table's stream).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
