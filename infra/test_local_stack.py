@@ -459,6 +459,7 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
     # needs its action here and in template.yaml. moto does not enforce IAM, so the local
     # tests would not notice a missing permission; AWS would.
     table, index, streams = "ConnectorTable", "ConnectorTable/index/gsi1", "ConnectorTable/stream/*"
+    orders_index = "ConnectorTable/index/gsi2"
     results, company, partner, vendor = "ResultsQueue", "companies/*", "PartnerCredentialSecret", "VendorApiKeySecret"
     notifications, signing = "NotificationsQueue", "WebhookSigningSecret"
     expected = {
@@ -502,7 +503,8 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
             "GetItem", "BatchGetItem", "PutItem", "UpdateItem", "Query",
             # erasure deletes result files
             "DeleteItem")}
-        | {(index, "dynamodb:Query"), (results, "sqs:SendMessage"), (vendor, "secretsmanager:GetSecretValue"),
+        | {(index, "dynamodb:Query"), (orders_index, "dynamodb:Query"),
+           (results, "sqs:SendMessage"), (vendor, "secretsmanager:GetSecretValue"),
            # the candidate.erased webhook
            (notifications, "sqs:SendMessage"),
            # the SR passthrough uses the company's own credentials
@@ -525,10 +527,15 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
     }
 
     def target(resource: dict[str, Any] | list[dict[str, Any]]) -> str:
-        if isinstance(resource, list):  # one statement's resources are all of one kind
-            (kind,) = {target(r) for r in resource}
+        if isinstance(resource, list):  # one statement's resources: the table's indexes, or one kind
+            kinds = {target(r) for r in resource}
+            if kinds <= {index, orders_index}:
+                return index
+            (kind,) = kinds
             return kind
         if "Fn::Sub" in resource:
+            if resource["Fn::Sub"] == "${ConnectorTable.Arn}/index/gsi2":
+                return orders_index
             return {company_secrets: company, table_streams: streams}.get(resource["Fn::Sub"], index)
         return resource.get("Ref") or resource["Fn::GetAtt"][0]
 
@@ -655,6 +662,7 @@ def test_a_call_outside_a_functions_statements_is_reported(template: dict[str, A
         dynamodb("consent", "UpdateItem", "CONSENTADDR#10.0.0.1"),
         dynamodb("get-package", "BatchGetItem", "COMPANY#c", "INTEGRATION#i"),
         dynamodb("vendor-api", "Query", "INTEGRATION#i#ORDERS", index="gsi1"),
+        dynamodb("vendor-api", "Query", "INTEGRATION#i#ORDERS", index="gsi2"),
         dynamodb("oauth-token", "ConditionCheckItem", "COMPANY#c"),
         {"function": "consent", "service": "secretsmanager", "action": "GetSecretValue", "secret": "arn:partner"},
         {"function": "consent", "service": "secretsmanager", "action": "RestoreSecret", "secret": "s/companies/c"},

@@ -451,6 +451,25 @@ async fn orders_written_before_the_keys_only_index_are_listed_first_then_the_oth
     assert!(decoded(&cursors[0]).get("gsi1sk").is_some(), "{cursors:?}");
     assert!(decoded(&cursors[1]).get("gsi2sk").is_some(), "{cursors:?}");
 
+    // A cursor older than a later `created_after` (DynamoDB refuses a start key outside the
+    // query's range) starts the list at the filter instead: from the third order, in `gsi2`.
+    let third = stack.store.get_order(&ids[2]).await.unwrap().unwrap();
+    let after = third
+        .created_at
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let (status, answer) = get(
+        &stack,
+        &company,
+        &format!(
+            "/assessment/orders?page_size=2&created_after={after}&cursor={}",
+            cursors[0]
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(ids_of(&answer), ids[2..4].to_vec());
+
     // A status filter and `created_after` see both kinds too.
     for id in [&ids[0], &ids[4]] {
         let (code, answer) =
@@ -460,6 +479,37 @@ async fn orders_written_before_the_keys_only_index_are_listed_first_then_the_oth
     let (status, answer) = get(&stack, &company, "/assessment/orders?statuses=COMPLETED").await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(ids_of(&answer), vec![ids[0].clone(), ids[4].clone()]);
+
+    // With a budget of two orders a call, the hand-over from `gsi1` is a page boundary too.
+    let filter = connector::store::OrderFilter {
+        statuses: vec![connector::orders::VendorOrderStatus::Completed],
+        ..Default::default()
+    };
+    let (mut found, mut calls, mut cursor) = (Vec::new(), 0, None::<String>);
+    loop {
+        calls += 1;
+        let page = stack
+            .store
+            .list_orders_scanning(
+                &company.integration_id,
+                &filter,
+                cursor
+                    .as_deref()
+                    .and_then(|c| connector::store::OrderCursor::decode(c, &company.integration_id))
+                    .as_ref(),
+                100,
+                2,
+            )
+            .await
+            .unwrap();
+        found.extend(page.orders.into_iter().map(|o| o.order_id));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(found, vec![ids[0].clone(), ids[4].clone()]);
+    assert!(calls >= 3, "five orders read two at a time: {calls} calls");
 
     let mut everything: Vec<String> = stack
         .store

@@ -871,7 +871,7 @@ async fn an_erasure_stopped_before_the_order_item_is_finished_by_repeating_it() 
     assert!(!after.contains("did well"), "{after}");
 }
 
-/// The order the erasure was given was read before its result was stored (the `gsi1` list is
+/// The order the erasure was given was read before its result was stored (the list's index is
 /// eventually consistent): the result's details are erased all the same.
 #[tokio::test]
 async fn a_result_stored_after_the_orders_were_listed_is_erased_too() {

@@ -32,6 +32,10 @@ impl From<StoreError> for ApiError {
                 "VALUE_TOO_LARGE",
                 format!("{what} is too large to store (DynamoDB items hold at most 400 KB)"),
             ),
+            StoreError::IndexBuilding { .. } => {
+                tracing::warn!(error = %error, "index not readable yet");
+                ApiError::unavailable(error.to_string())
+            }
             other => {
                 tracing::error!(error = %other, "storage failure");
                 ApiError::unavailable("storage is temporarily unavailable; retry")

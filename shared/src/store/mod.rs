@@ -53,6 +53,10 @@ pub enum StoreError {
     /// write cannot help.
     #[error("{what} is too large to store (DynamoDB items hold at most 400 KB)")]
     TooLarge { what: &'static str },
+    /// DynamoDB is still building `index` (added to a deployed table by an upgrade, it cannot be
+    /// read until filled): retry later.
+    #[error("the table's index {index} is still being built; retry in a minute")]
+    IndexBuilding { index: &'static str },
 }
 
 impl StoreError {
@@ -163,23 +167,40 @@ impl Store {
         &self.table
     }
 
-    /// Strongly consistent reads of up to 100 keys in one `BatchGetItem` (re-asking, at most
-    /// twice, for keys DynamoDB leaves unprocessed under throttling). Missing items are absent.
+    /// Strongly consistent reads of up to 100 keys in one `BatchGetItem`. Missing items are
+    /// absent.
     pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        self.batch_get_with(keys, true).await
+    }
+
+    /// [`Self::batch_get`], strongly consistent or not (half the read units; for what was
+    /// found through an index, itself eventually consistent). Keys DynamoDB leaves unprocessed
+    /// under throttling are asked for again, at most twice, after 25–50 then 50–100 ms.
+    pub(crate) async fn batch_get_with(
+        &self,
+        keys: Vec<Item>,
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreError> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
         let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
             .set_keys(Some(keys))
-            .consistent_read(true)
+            .consistent_read(consistent)
             .build()
             .expect("keys are set");
         let mut pending = Some(HashMap::from([(self.table.clone(), request)]));
         let mut items = Vec::new();
-        for _ in 0..3 {
+        for attempt in 0..3u32 {
             let Some(request_items) = pending.take().filter(|m| !m.is_empty()) else {
                 break;
             };
+            if attempt > 0 {
+                use rand::Rng as _;
+                let base = 25u64 << (attempt - 1);
+                let wait = base + rand::rng().random_range(0..=base);
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            }
             let output = self
                 .db
                 .batch_get_item()

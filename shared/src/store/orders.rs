@@ -357,6 +357,14 @@ impl Store {
         // Positions are `{created_at}#{id}`, so every position of an order created at or after
         // the instant sorts after the instant alone.
         let after = filter.created_after.map(|t| t.to_rfc3339());
+        // A cursor at or before `created_after` (a later filter on an older cursor) names a
+        // position outside the query's range, which DynamoDB refuses: the list starts at the
+        // filter instead, in the cursor's index.
+        if let (Some(after), Some(position)) = (&after, start.as_ref().and_then(position_of)) {
+            if position <= *after {
+                start = None;
+            }
+        }
         // Unfiltered, a page is one query of `page_size + 1`; filtered, full index pages.
         let limit = if filter.statuses.is_empty() {
             (page_size as i32).clamp(1, 250) + 1
@@ -365,6 +373,8 @@ impl Store {
         };
         let mut orders = Vec::new();
         let mut scanned = 0;
+        // Where the last order read was, in either index.
+        let mut last_position = None;
         loop {
             let (name, pk, sk) = index.names();
             let mut query = self
@@ -383,20 +393,32 @@ impl Store {
                     .expression_attribute_values(":after", AttributeValue::S(after.clone())),
                 None => query.key_condition_expression("#pk = :p"),
             };
-            let output = query.send().await.map_err(StoreError::service)?;
+            let output = query.send().await.map_err(|e| index_error(e, name))?;
             let last_key = output.last_evaluated_key.filter(|k| !k.is_empty());
-            for (position, order) in self.listed(index, output.items.unwrap_or_default()).await? {
-                scanned += 1;
-                let Some(order) = order else { continue };
-                if !filter.matches(&order) {
-                    continue;
-                }
-                orders.push(order);
-                if orders.len() == page_size {
-                    return Ok(OrderPage {
-                        orders,
-                        next: Some(encode_cursor(&position)),
-                    });
+            let mut items = output.items.unwrap_or_default().into_iter().peekable();
+            while items.peek().is_some() {
+                // `gsi2` holds keys: read only the orders the page can still take (a status
+                // filter may skip any, so a full `BatchGetItem` of those).
+                let take = match index {
+                    ListIndex::Legacy => usize::MAX,
+                    ListIndex::Orders if filter.statuses.is_empty() => page_size - orders.len(),
+                    ListIndex::Orders => 100,
+                };
+                let chunk: Vec<Item> = items.by_ref().take(take.max(1)).collect();
+                for (position, order) in self.listed(index, chunk).await? {
+                    scanned += 1;
+                    last_position = Some(position);
+                    let Some(order) = order else { continue };
+                    if !filter.matches(&order) {
+                        continue;
+                    }
+                    orders.push(order);
+                    if orders.len() == page_size {
+                        return Ok(OrderPage {
+                            orders,
+                            next: last_position.as_ref().map(encode_cursor),
+                        });
+                    }
                 }
             }
             match last_key {
@@ -408,8 +430,17 @@ impl Store {
                 }
                 Some(key) => start = Some(key),
                 // The orders written before `gsi2` are older than every order in it: the list
-                // goes on there from its start.
-                None if index == ListIndex::Legacy => index = ListIndex::Orders,
+                // goes on there from its start (in the next call, if this one has read enough:
+                // its cursor is the last legacy position, after which `gsi1` is empty).
+                None if index == ListIndex::Legacy => match &last_position {
+                    Some(position) if scanned >= budget => {
+                        return Ok(OrderPage {
+                            orders,
+                            next: Some(encode_cursor(position)),
+                        })
+                    }
+                    _ => index = ListIndex::Orders,
+                },
                 None => return Ok(OrderPage { orders, next: None }),
             }
         }
@@ -435,7 +466,8 @@ impl Store {
             .map(str::to_owned)
             .collect();
         let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let mut found = self.get_orders(&wanted).await?;
+        // Eventually consistent, as the index they were found in.
+        let mut found = self.get_orders_with(&wanted, false).await?;
         Ok(items
             .into_iter()
             .map(|item| {
@@ -680,13 +712,22 @@ impl Store {
         &self,
         order_ids: &[&str],
     ) -> Result<HashMap<String, Order>, StoreError> {
+        self.get_orders_with(order_ids, true).await
+    }
+
+    /// [`Self::get_orders`], strongly consistent or not.
+    async fn get_orders_with(
+        &self,
+        order_ids: &[&str],
+        consistent: bool,
+    ) -> Result<HashMap<String, Order>, StoreError> {
         let mut unique: Vec<&str> = order_ids.to_vec();
         unique.sort_unstable();
         unique.dedup();
         let mut orders = HashMap::new();
         for chunk in unique.chunks(100) {
             let keys = chunk.iter().map(|id| key_of(keys::order(id))).collect();
-            for item in self.batch_get(keys).await? {
+            for item in self.batch_get_with(keys, consistent).await? {
                 let order: Order = from_item(item)?;
                 orders.insert(order.order_id.clone(), order);
             }
@@ -826,6 +867,28 @@ fn delivered_status(attempt: &DeliveryAttempt) -> Option<crate::sr::ResultStatus
 }
 
 /// The index position of an item, for resuming a query right after it.
+/// A failed query of `index`: [`StoreError::IndexBuilding`] while DynamoDB fills an index an
+/// upgrade added ("Cannot read from backfilling global secondary index", or not there yet).
+pub(super) fn index_error<E>(
+    error: aws_sdk_dynamodb::error::SdkError<E>,
+    index: &'static str,
+) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let message = error.message().unwrap_or_default().to_ascii_lowercase();
+    let building = match error.code() {
+        Some("ValidationException") => message.contains("backfilling"),
+        Some("ResourceNotFoundException") => message.contains("index"),
+        _ => false,
+    };
+    if building {
+        StoreError::IndexBuilding { index }
+    } else {
+        StoreError::service(error)
+    }
+}
+
 /// Which index an order is listed in: `gsi1` for orders written before `gsi2` existed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ListIndex {
@@ -982,6 +1045,50 @@ mod tests {
         assert!(forged("CATALOG", "ORDER", "2026#1").is_none());
         assert!(forged(&format!("ORDER#{}", "x".repeat(129)), "ORDER", "2026#x").is_none());
         assert!(forged("ORDER#1", "ORDER", &format!("{}#1", "z".repeat(300))).is_none());
+    }
+
+    #[test]
+    fn an_index_an_upgrade_is_still_filling_is_told_from_other_query_failures() {
+        use aws_sdk_dynamodb::error::{ErrorMetadata, SdkError};
+        use aws_sdk_dynamodb::operation::query::QueryError;
+        use aws_smithy_runtime_api::http::{Response, StatusCode};
+        use aws_smithy_types::body::SdkBody;
+        let failed = |code: &str, message: &str| {
+            let error =
+                QueryError::generic(ErrorMetadata::builder().code(code).message(message).build());
+            let response = Response::new(StatusCode::try_from(400).unwrap(), SdkBody::empty());
+            index_error(SdkError::service_error(error, response), "gsi2")
+        };
+        for (code, message) in [
+            (
+                "ValidationException",
+                "Cannot read from backfilling global secondary index: gsi2",
+            ),
+            (
+                "ResourceNotFoundException",
+                "Requested resource not found: Index: gsi2 not found",
+            ),
+        ] {
+            assert!(
+                matches!(
+                    failed(code, message),
+                    StoreError::IndexBuilding { index: "gsi2" }
+                ),
+                "{code}: {message}"
+            );
+        }
+        for (code, message) in [
+            (
+                "ValidationException",
+                "The provided starting key is invalid",
+            ),
+            ("ProvisionedThroughputExceededException", "slow down"),
+        ] {
+            assert!(
+                matches!(failed(code, message), StoreError::Service(_)),
+                "{code}"
+            );
+        }
     }
 
     fn reason(code: &str, item: Option<serde_json::Value>) -> CancellationReason {

@@ -151,7 +151,7 @@ impl Store {
     /// Every item of one partition of the table (strongly consistent) or of `index`, all pages.
     async fn partition(
         &self,
-        index: Option<&str>,
+        index: Option<&'static str>,
         key: &str,
         value: String,
     ) -> Result<Vec<Item>, StoreError> {
@@ -171,7 +171,10 @@ impl Store {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(StoreError::service)?;
+                .map_err(|e| match index {
+                    Some(index) => super::orders::index_error(e, index),
+                    None => StoreError::service(e),
+                })?;
             items.extend(output.items.unwrap_or_default());
             match output.last_evaluated_key.filter(|k| !k.is_empty()) {
                 Some(key) => start = Some(key),
