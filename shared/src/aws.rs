@@ -230,6 +230,30 @@ impl AwsClients {
     }
 }
 
+/// [`AwsClients`] for a function's cold start: DynamoDB, which every function calls, built now;
+/// Secrets Manager and SQS at their first request ([`LazyClient`]), since most invocations of
+/// most functions never call them (`init-probe`: about 0.1 ms each).
+#[derive(Clone, Debug)]
+pub struct LazyAwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub secrets: LazyClient<aws_sdk_secretsmanager::Client>,
+    pub sqs: LazyClient<aws_sdk_sqs::Client>,
+}
+
+impl LazyAwsClients {
+    pub fn new(sdk: &SdkConfig) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            secrets: LazyClient::new(sdk, aws_sdk_secretsmanager::Client::new),
+            sqs: LazyClient::new(sdk, aws_sdk_sqs::Client::new),
+        }
+    }
+
+    pub async fn from_env() -> Self {
+        Self::new(&load_sdk_config().await)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rustls::pki_types::pem::PemObject;

@@ -96,7 +96,7 @@ where
 
 /// Where retried messages' visibility is changed.
 struct Redeliveries {
-    sqs: aws_sdk_sqs::Client,
+    sqs: crate::aws::LazyClient<aws_sdk_sqs::Client>,
     queue_urls: Vec<String>,
 }
 
@@ -122,8 +122,15 @@ impl SqsBatchRunner {
 
     /// Sets retried messages' visibility through `sqs` on `queue_urls`, the queues this
     /// function consumes (a record's queue is found from its `eventSourceARN`).
-    pub fn with_redelivery(mut self, sqs: aws_sdk_sqs::Client, queue_urls: Vec<String>) -> Self {
-        self.redeliveries = Some(Redeliveries { sqs, queue_urls });
+    pub fn with_redelivery(
+        mut self,
+        sqs: impl Into<crate::aws::LazyClient<aws_sdk_sqs::Client>>,
+        queue_urls: Vec<String>,
+    ) -> Self {
+        self.redeliveries = Some(Redeliveries {
+            sqs: sqs.into(),
+            queue_urls,
+        });
         self
     }
 

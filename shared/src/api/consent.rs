@@ -24,7 +24,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::auth::credentials::random_token;
-use crate::aws::AwsClients;
+use crate::aws::LazyAwsClients;
 use crate::config::Config;
 use crate::http::{body_bytes, body_limits, query_param, require_body_within};
 use crate::ids::CompanyId;
@@ -174,7 +174,7 @@ impl ConsentApi {
 
     pub async fn from_env() -> Result<Self, lambda_http::Error> {
         let config = Config::from_env()?;
-        let aws = AwsClients::from_env().await;
+        let aws = LazyAwsClients::from_env().await;
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let branding = Branding {
             vendor_name: env("VENDOR_NAME").unwrap_or_else(|| "Assessment vendor".into()),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::credentials::random_token;
 use crate::auth::hash_secret;
 use crate::auth::{KeyScope, VendorKeyVerifier};
-use crate::aws::AwsClients;
+use crate::aws::LazyAwsClients;
 use crate::config::Config;
 use crate::http::{
     bearer_token, body_bytes, header_text, parse_json, query_param, require_body_within,
@@ -160,7 +160,7 @@ impl VendorApi {
 
     pub async fn from_env() -> Result<Self, lambda_http::Error> {
         let config = Config::from_env()?;
-        let aws = AwsClients::from_env().await;
+        let aws = LazyAwsClients::from_env().await;
         let secrets = Secrets::new(aws.secrets, config.secret_prefix);
         let url_rules = UrlRules {
             allow_loopback_http: config.sr.allow_insecure,

@@ -27,7 +27,7 @@ use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use tokio::sync::Semaphore;
 
-use crate::aws::AwsClients;
+use crate::aws::LazyAwsClients;
 use crate::backoff::Backoff;
 use crate::budget::Budget;
 use crate::config::Config;
@@ -95,7 +95,11 @@ impl ResultPublisher {
 
     /// Sets failed messages' visibility through `sqs` (the Lambda does; in-process tests that
     /// call [`Self::process`] need not).
-    pub fn with_redelivery(mut self, sqs: aws_sdk_sqs::Client, queue_urls: Vec<String>) -> Self {
+    pub fn with_redelivery(
+        mut self,
+        sqs: impl Into<crate::aws::LazyClient<aws_sdk_sqs::Client>>,
+        queue_urls: Vec<String>,
+    ) -> Self {
         self.runner = self.runner.with_redelivery(sqs, queue_urls);
         self
     }
@@ -113,7 +117,7 @@ impl ResultPublisher {
 
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
         let config = Config::from_env()?;
-        let aws = AwsClients::from_env().await;
+        let aws = LazyAwsClients::from_env().await;
         let store = Store::new(aws.dynamodb, config.table_name);
         let notifications = Notifications::new(
             store.clone(),

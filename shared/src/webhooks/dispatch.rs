@@ -13,7 +13,7 @@ use url::Url;
 use super::body::EventBody;
 use super::settings::WebhookSettings;
 use super::signing::{signature_headers, SigningKeys};
-use crate::aws::AwsClients;
+use crate::aws::LazyAwsClients;
 use crate::config::Config;
 use crate::secrets::{SecretError, Secrets};
 use crate::sqs_batch::{self, receive_count, Outcome, SqsBatchRunner};
@@ -54,7 +54,7 @@ impl WebhookDispatcher {
     pub fn new(
         store: Store,
         secrets: Secrets,
-        sqs: aws_sdk_sqs::Client,
+        sqs: impl Into<crate::aws::LazyClient<aws_sdk_sqs::Client>>,
         settings: WebhookSettings,
     ) -> Self {
         let runner = SqsBatchRunner::new(settings.max_receive_count, settings.backoff)
@@ -97,7 +97,7 @@ impl WebhookDispatcher {
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
         let config = Config::from_env()?;
         let settings = WebhookSettings::from_lookup(|name| std::env::var(name).ok())?;
-        let aws = AwsClients::from_env().await;
+        let aws = LazyAwsClients::from_env().await;
         if settings.url.is_none() {
             tracing::info!("WEBHOOK_URL is empty: webhooks are off, events stay listable");
         }
