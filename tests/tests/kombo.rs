@@ -369,33 +369,7 @@ async fn a_rare_status_is_found_over_bounded_pages() {
             put_result(&stack, &company, id, "", json!({"status": "COMPLETED"})).await;
         assert_eq!(code, 200, "{answer}");
     }
-    let filter = connector::store::OrderFilter {
-        statuses: vec![connector::orders::VendorOrderStatus::Completed],
-        ..Default::default()
-    };
-    let (mut found, mut pages, mut cursor) = (Vec::new(), Vec::new(), None::<String>);
-    loop {
-        let page = stack
-            .store
-            .list_orders_scanning(
-                &company.integration_id,
-                &filter,
-                cursor
-                    .as_deref()
-                    .and_then(|c| connector::store::OrderCursor::decode(c, &company.integration_id))
-                    .as_ref(),
-                100,
-                3,
-            )
-            .await
-            .unwrap();
-        pages.push(page.orders.len());
-        found.extend(page.orders.into_iter().map(|o| o.order_id));
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let (found, pages) = completed_over_bounded_pages(&stack, &company, 3).await;
     assert_eq!(found, ids[5..].to_vec());
     assert_eq!(pages[0], 0, "the first three orders are OPEN: {pages:?}");
     assert!(pages.len() >= 3, "{pages:?}");
@@ -481,35 +455,12 @@ async fn orders_written_before_the_keys_only_index_are_listed_first_then_the_oth
     assert_eq!(ids_of(&answer), vec![ids[0].clone(), ids[4].clone()]);
 
     // With a budget of two orders a call, the hand-over from `gsi1` is a page boundary too.
-    let filter = connector::store::OrderFilter {
-        statuses: vec![connector::orders::VendorOrderStatus::Completed],
-        ..Default::default()
-    };
-    let (mut found, mut calls, mut cursor) = (Vec::new(), 0, None::<String>);
-    loop {
-        calls += 1;
-        let page = stack
-            .store
-            .list_orders_scanning(
-                &company.integration_id,
-                &filter,
-                cursor
-                    .as_deref()
-                    .and_then(|c| connector::store::OrderCursor::decode(c, &company.integration_id))
-                    .as_ref(),
-                100,
-                2,
-            )
-            .await
-            .unwrap();
-        found.extend(page.orders.into_iter().map(|o| o.order_id));
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let (found, pages) = completed_over_bounded_pages(&stack, &company, 2).await;
     assert_eq!(found, vec![ids[0].clone(), ids[4].clone()]);
-    assert!(calls >= 3, "five orders read two at a time: {calls} calls");
+    assert!(
+        pages.len() >= 3,
+        "five orders read two at a time: {pages:?}"
+    );
 
     let mut everything: Vec<String> = stack
         .store
@@ -523,6 +474,42 @@ async fn orders_written_before_the_keys_only_index_are_listed_first_then_the_oth
     let mut expected = ids.clone();
     expected.sort();
     assert_eq!(everything, expected);
+}
+
+/// The company's `COMPLETED` orders, listed by the store reading at most `budget` orders a call:
+/// their ids, and how many each call answered.
+async fn completed_over_bounded_pages(
+    stack: &Stack,
+    company: &TestCompany,
+    budget: usize,
+) -> (Vec<String>, Vec<usize>) {
+    let filter = connector::store::OrderFilter {
+        statuses: vec![connector::orders::VendorOrderStatus::Completed],
+        ..Default::default()
+    };
+    let (mut found, mut pages, mut cursor) = (Vec::new(), Vec::new(), None::<String>);
+    loop {
+        let page = stack
+            .store
+            .list_orders_scanning(
+                &company.integration_id,
+                &filter,
+                cursor
+                    .as_deref()
+                    .and_then(|c| connector::store::OrderCursor::decode(c, &company.integration_id))
+                    .as_ref(),
+                100,
+                budget,
+            )
+            .await
+            .unwrap();
+        pages.push(page.orders.len());
+        found.extend(page.orders.into_iter().map(|o| o.order_id));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return (found, pages),
+        }
+    }
 }
 
 fn ids_of(answer: &Value) -> Vec<String> {
