@@ -866,7 +866,6 @@ fn delivered_status(attempt: &DeliveryAttempt) -> Option<crate::sr::ResultStatus
         .flatten()
 }
 
-/// The index position of an item, for resuming a query right after it.
 /// A failed query of `index`: [`StoreError::IndexBuilding`] while DynamoDB fills an index an
 /// upgrade added ("Cannot read from backfilling global secondary index", or not there yet).
 pub(super) fn index_error<E>(
@@ -923,7 +922,8 @@ fn position_of(key: &HashMap<String, AttributeValue>) -> Option<String> {
         .cloned()
 }
 
-/// An order's position in its index: the table's and the index's keys of the item.
+/// An order's position in its index, for resuming a query right after it: the table's and the
+/// index's keys of the item.
 fn index_key(item: &Item) -> HashMap<String, AttributeValue> {
     [
         keys::PK,
