@@ -203,6 +203,11 @@ pub struct Order {
     /// result from reaching SR and its enrichment from being stored again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erased_at: Option<DateTime<Utc>>,
+    /// The order item's own TTL stamp as read (`expires_at`, epoch seconds): the store decides
+    /// from it whether a result must re-stamp the item (`store::order_state`). Never written
+    /// from here; `None` on an order not read from the table.
+    #[serde(default, rename = "expires_at", skip_serializing)]
+    pub item_expires_at: Option<i64>,
 }
 
 /// Whether a submission's body says SR's `REJECTED` (top level or in
@@ -520,6 +525,7 @@ fn blank_order(fingerprint: String, now: DateTime<Utc>) -> Order {
         deliveries: Vec::new(),
         enrichment: None,
         erased_at: None,
+        item_expires_at: None,
     }
 }
 

@@ -67,6 +67,7 @@ mod tests {
             deliveries: vec![],
             enrichment: None,
             erased_at: None,
+            item_expires_at: None,
         }
     }
 

@@ -289,32 +289,31 @@ async fn an_order_item_stays_small_however_many_results_and_attempts() {
     assert!(size < 150_000, "the order item holds {size} bytes");
 }
 
-/// Grows the order item with a legacy inline history until one more attribute no longer fits
-/// under DynamoDB's item limit (as orders written before histories had items of their own).
+/// Grows the order's state item (what recording a delivery writes, `keys::order_state`) with an
+/// attribute the connector does not read, until one more attribute no longer fits under
+/// DynamoDB's item limit.
 async fn bloat_to_the_limit(stack: &Stack, order_id: &str) {
+    let (pk, sk) = connector::store::keys::order_state(order_id);
     let update = |expression: &str, padding: Option<usize>| {
         let mut update = stack
             .aws
             .dynamodb
             .update_item()
             .table_name(&stack.config.table_name)
-            .key("pk", AttributeValue::S(format!("ORDER#{order_id}")))
-            .key("sk", AttributeValue::S("ORDER".into()))
-            .update_expression(expression);
+            .key("pk", AttributeValue::S(pk.clone()))
+            .key("sk", AttributeValue::S(sk.clone()))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(pk)");
         if let Some(padding) = padding {
-            let attempt = json!({"version": 0, "at": "2026-01-01T00:00:00Z", "sr_status_code": 500,
-                                 "outcome": "RETRYING", "detail": "p".repeat(padding)});
-            update = update.expression_attribute_values(
-                ":legacy",
-                AttributeValue::L(vec![serde_dynamo::to_attribute_value(attempt).unwrap()]),
-            );
+            update = update
+                .expression_attribute_values(":padding", AttributeValue::S("p".repeat(padding)));
         }
         update.send()
     };
     // Removed first: the emulator counts a replaced attribute's old value against the limit.
     let set = |padding: usize| async move {
-        update("REMOVE deliveries", None).await.unwrap();
-        update("SET deliveries = :legacy", Some(padding)).await
+        update("REMOVE padding", None).await.unwrap();
+        update("SET padding = :padding", Some(padding)).await
     };
     let (mut fits, mut too_big) = (0, 450_000);
     while too_big - fits > 1 {
@@ -324,7 +323,7 @@ async fn bloat_to_the_limit(stack: &Stack, order_id: &str) {
             Err(_) => too_big = middle,
         }
     }
-    set(fits).await.expect("the largest history that fits");
+    set(fits).await.expect("the largest padding that fits");
 }
 
 /// Result version 1 stored directly (no queue); its queue message's body.

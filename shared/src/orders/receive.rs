@@ -65,7 +65,7 @@ pub async fn receive_inline(
     mut order: Order,
     checks: &OrderChecks<'_>,
 ) -> Result<String, ReceiveError> {
-    if asks_vendor(&order) && store.get_order(&order.order_id).await?.is_none() {
+    if asks_vendor(&order) && !store.order_exists(&order.order_id).await? {
         let url = vendor_assessment_url(inline_urls, &order).await?;
         if let Some(inline) = order.inline.as_mut() {
             inline.assessment_url = url;

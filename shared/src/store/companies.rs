@@ -124,6 +124,18 @@ impl Store {
         key: (String, String),
         consistent: bool,
     ) -> Result<Option<T>, StoreError> {
+        self.get_item(key, consistent)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// The item at `key` as stored (one `GetItem`).
+    pub(crate) async fn get_item(
+        &self,
+        key: (String, String),
+        consistent: bool,
+    ) -> Result<Option<super::Item>, StoreError> {
         let output = self
             .db
             .get_item()
@@ -133,7 +145,7 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::service)?;
-        output.item.map(from_item).transpose()
+        Ok(output.item)
     }
 
     /// Stores a token record only while the company is ACTIVE and still uses `client_id`, in one

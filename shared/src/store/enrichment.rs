@@ -10,7 +10,8 @@ use crate::orders::Order;
 /// What storing an enrichment found.
 #[derive(Debug)]
 pub enum EnrichmentWrite {
-    /// Stored; the order as it is now.
+    /// Stored; the order item as it is now. Its state item (`keys::order_state`) is not read:
+    /// the order's announcements made from it carry no result.
     Stored(Box<Order>),
     /// Another worker stored one first (SQS delivers at least once); theirs is kept.
     AlreadyEnriched(Box<Order>),

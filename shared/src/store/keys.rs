@@ -7,6 +7,7 @@
 //! | client (SR→us)  | `CLIENT#{clientId}`         | `CLIENT`        |
 //! | catalog         | `INTEGRATION#{integrationId}` | `CATALOG`     |
 //! | order           | `ORDER#{orderId}`           | `ORDER`         |
+//! | … its state (result, delivery) | `ORDER#{orderId}` | `STATE`   |
 //! | result file     | `ORDER#{orderId}`           | `FILE#{sha256(name)}` |
 //! | … its bytes (inline) | `ORDER#{orderId}`      | `FILEDATA#{sha256(name)}#{revision}` |
 //! | submission      | `ORDER#{orderId}`           | `HISTORY#SUBMISSION#{version:020}` |
@@ -68,6 +69,16 @@ pub fn catalog_version(integration_id: &str) -> (String, String) {
 
 pub fn order(order_id: &str) -> (String, String) {
     (format!("ORDER#{order_id}"), "ORDER".into())
+}
+
+/// What changes on an order after SR placed it: its latest result and version, its delivery
+/// state, the erasure tombstone. An item of its own beside the order item (request and
+/// enrichment), because DynamoDB bills a write at the size of the whole item it rewrites: a
+/// result or a delivery then rewrites a few hundred bytes, not the 2–3 KB order. Sorts right
+/// after the order item (`ORDER` < `STATE`), so the order's history Query reads it too. Orders
+/// written before it existed keep their state on the order item until their next result.
+pub fn order_state(order_id: &str) -> (String, String) {
+    (format!("ORDER#{order_id}"), "STATE".into())
 }
 
 /// Sort-key prefix of an order's result files (see [`file()`]).

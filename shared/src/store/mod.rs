@@ -9,6 +9,7 @@ pub mod enrichment;
 mod events;
 mod files;
 pub mod keys;
+mod order_state;
 mod orders;
 mod privacy;
 pub mod retention;
@@ -32,6 +33,7 @@ pub use events::{
     EventCursor, EventPage, EventRecord, RecordedEvent, WebhookDelivery, WebhookState,
 };
 pub use files::{FileRecord, FileSource, FileState, StoredFile, UploadedFile};
+pub use order_state::order_item_slack;
 pub use orders::{
     DeliveryRecord, OrderChecks, OrderCursor, OrderFilter, OrderPage, PutOrderOutcome, ResultWrite,
 };

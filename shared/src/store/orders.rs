@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
+use super::order_state::{self, order_item_expiry, order_item_needs_stamp};
 use super::{from_item, key_of, keys, to_item, to_value, FileRecord, Item, Store, StoreError};
 use crate::auth::access_tokens::TokenClaims;
 use crate::ids::{IntegrationId, OrderId};
@@ -223,7 +224,11 @@ impl Store {
             )
             .build()
             .expect("key and condition are set");
-        self.retention.stamp(&mut item, order.created_at);
+        // A little past the retention: the first results need not re-stamp it (`order_state`).
+        item.insert(
+            keys::EXPIRES_AT.into(),
+            AttributeValue::N(order_item_expiry(self.retention, order.created_at).to_string()),
+        );
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -282,8 +287,55 @@ impl Store {
         Err(StoreError::of_transaction(error, "the order"))
     }
 
+    /// The order with its state (`order_state`): two strongly consistent `GetItem`s at once.
     pub async fn get_order(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
-        self.get(keys::order(order_id), true).await
+        let (order, state) = tokio::try_join!(
+            self.get_item(keys::order(order_id), true),
+            self.get_item(keys::order_state(order_id), true),
+        )?;
+        Ok(order_state::assemble(order.into_iter().chain(state).collect())?.remove(order_id))
+    }
+
+    /// Orders read from `gsi1` (which copies order items, not their state items), with the
+    /// state items results since made for them applied: one eventually consistent
+    /// `BatchGetItem` per 100 orders, as the index itself.
+    pub(super) async fn with_states(&self, mut orders: Vec<Order>) -> Result<Vec<Order>, StoreError> {
+        for chunk in orders.chunks_mut(100) {
+            let keys = chunk
+                .iter()
+                .map(|order| key_of(keys::order_state(&order.order_id)))
+                .collect();
+            let mut states: HashMap<String, Item> = self
+                .batch_get_with(keys, false)
+                .await?
+                .into_iter()
+                .filter_map(|state| {
+                    let id = state.get(keys::PK)?.as_s().ok()?.strip_prefix("ORDER#")?;
+                    Some((id.to_owned(), state))
+                })
+                .collect();
+            for order in chunk {
+                if let Some(state) = states.remove(&order.order_id) {
+                    order_state::apply(order, state)?;
+                }
+            }
+        }
+        Ok(orders)
+    }
+
+    /// Whether an order with this id is stored (its order item alone, keys only).
+    pub async fn order_exists(&self, order_id: &str) -> Result<bool, StoreError> {
+        let output = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::order(order_id))))
+            .projection_expression("pk")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::service)?;
+        Ok(output.item.is_some())
     }
 
     /// The order if it belongs to `integration` (another integration's order reads as absent),
@@ -455,10 +507,13 @@ impl Store {
         items: Vec<Item>,
     ) -> Result<Vec<(HashMap<String, AttributeValue>, Option<Order>)>, StoreError> {
         if index == ListIndex::Legacy {
-            return items
+            let keys: Vec<_> = items.iter().map(index_key).collect();
+            let orders = items
                 .into_iter()
-                .map(|item| Ok((index_key(&item), Some(from_item(item)?))))
-                .collect();
+                .map(from_item)
+                .collect::<Result<Vec<Order>, _>>()?;
+            let orders = self.with_states(orders).await?;
+            return Ok(keys.into_iter().zip(orders.into_iter().map(Some)).collect());
         }
         let ids: Vec<String> = items
             .iter()
@@ -523,11 +578,17 @@ impl Store {
         })
     }
 
-    /// Stores a new result version, only if nobody stored another since `expected_version`,
+    /// Stores a new result version, only if nobody stored another since the order was read,
     /// together with the submission as its own history item: ONE `TransactWriteItems` (the
-    /// conditional update of the order, the put of `HISTORY#SUBMISSION#{version}`), so a
-    /// failure leaves neither and the vendor's retry stores one version, never a version
-    /// without its history. The condition failing is [`StoreError::Conflict`] (re-read, retry).
+    /// conditional update of the order's state item, `keys::order_state`; the put of
+    /// `HISTORY#SUBMISSION#{version}`), so a failure leaves neither and the vendor's retry
+    /// stores one version, never a version without its history. The condition failing is
+    /// [`StoreError::Conflict`] (re-read, retry).
+    ///
+    /// The state item is written whole, from the order as read, so an order whose state was
+    /// still on its order item (stored before state items) moves it over with its next result.
+    /// The order item itself is written only when its expiry would fall before the state's
+    /// (`order_state::order_item_needs_stamp`).
     pub async fn write_result(&self, write: ResultWrite<'_>) -> Result<Order, StoreError> {
         let ResultWrite {
             order,
@@ -556,9 +617,17 @@ impl Store {
                 ":expected".to_string(),
                 AttributeValue::N(order.result_version.to_string()),
             ),
+            (
+                ":files".to_string(),
+                AttributeValue::Bool(order.has_file_attachments || files),
+            ),
+            (
+                ":sent".to_string(),
+                AttributeValue::N(order.sent_version.to_string()),
+            ),
         ]);
-        if files {
-            values.insert(":files".into(), AttributeValue::Bool(true));
+        if let Some(status) = order.delivered_status {
+            values.insert(":delivered".into(), to_value(&status));
         }
         if let Some(digest) = request_sha256 {
             values.insert(":request".into(), AttributeValue::S(digest.into()));
@@ -566,15 +635,19 @@ impl Store {
         let rejected_by_vendor = result.status == Some(crate::sr::ResultStatus::Rejected)
             && crate::orders::says_rejected(&submission.vendor_body);
         values.insert(":rejected".into(), AttributeValue::Bool(rejected_by_vendor));
+        // Creates the state item when the order has none yet (its state was the order item's,
+        // read into `order`): what a delivery set there is carried over.
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key_of(keys::order(&order.order_id))))
+            .set_key(Some(key_of(keys::order_state(&order.order_id))))
             .update_expression(format!(
                 "SET #result = :result, result_version = :version, delivery_state = :queued, \
                  updated_at = :now, result_submitted_at = :now, expires_at = :expires, \
-                 result_rejected_by_vendor = :rejected{}{}",
-                if files {
-                    ", has_file_attachments = :files"
+                 result_rejected_by_vendor = :rejected, integration_id = :integration, \
+                 has_file_attachments = :files, sent_version = if_not_exists(sent_version, :sent)\
+                 {}{}",
+                if order.delivered_status.is_some() {
+                    ", delivered_status = if_not_exists(delivered_status, :delivered)"
                 } else {
                     ""
                 },
@@ -584,9 +657,12 @@ impl Store {
                     " REMOVE result_request_sha256"
                 }
             ))
-            // Not on an erased order (`privacy`): the retry re-reads it and refuses the result.
+            // No other result since the read (a state item without a version is either absent
+            // or an erasure's tombstone, which the last clause refuses), and not on an erased
+            // order (`privacy`): the retry re-reads it and refuses the result.
             .condition_expression(
-                "integration_id = :integration AND result_version = :expected \
+                "(attribute_not_exists(result_version) OR result_version = :expected) \
+                 AND (attribute_not_exists(integration_id) OR integration_id = :integration) \
                  AND attribute_not_exists(erased_at)",
             )
             .expression_attribute_names("#result", "result")
@@ -604,11 +680,25 @@ impl Store {
             .set_item(Some(history_item))
             .build()
             .expect("table and item are set");
-        // At most 2 + 2 × 20 files items, within a transaction's 100.
+        // At most 3 + 2 × 20 files items, within a transaction's 100.
         let file_items = file_records
             .iter()
             .flat_map(|f| self.file_commit(f, now))
             .map(|u| TransactWriteItem::builder().update(u).build());
+        // The order item outlives its state: re-stamped, in the same transaction, only when its
+        // expiry would fall first.
+        let stamp = order_item_needs_stamp(self.retention, order.item_expires_at, now).then(|| {
+            let expiry = order_item_expiry(self.retention, now);
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::order(&order.order_id))))
+                .update_expression("SET expires_at = :expires")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":expires", AttributeValue::N(expiry.to_string()))
+                .build()
+                .map(|update| (update, expiry))
+                .expect("table, key and expression are set")
+        });
         let written = self
             .db
             .transact_write_items()
@@ -618,6 +708,11 @@ impl Store {
                     TransactWriteItem::builder().put(history).build(),
                 ]
                 .into_iter()
+                .chain(
+                    stamp
+                        .as_ref()
+                        .map(|(u, _)| TransactWriteItem::builder().update(u.clone()).build()),
+                )
                 .chain(file_items)
                 .collect(),
             ))
@@ -638,6 +733,9 @@ impl Store {
         written.updated_at = now;
         written.result_submitted_at = Some(now);
         written.has_file_attachments |= files;
+        if let Some((_, expiry)) = stamp {
+            written.item_expires_at = Some(expiry);
+        }
         written.result_request_sha256 = request_sha256.map(str::to_owned);
         written.result_rejected_by_vendor = rejected_by_vendor;
         written.submissions.push(submission);
@@ -662,6 +760,7 @@ impl Store {
     ) -> Result<Option<Order>, StoreError> {
         let (pk, _) = keys::order(order_id);
         let mut order: Option<Order> = None;
+        let mut state = None;
         let mut submissions = Vec::new();
         let mut deliveries = Vec::new();
         let mut start = None;
@@ -691,6 +790,7 @@ impl Store {
                         deliveries.push(from_item::<DeliveryAttempt>(item)?)
                     }
                     Some("ORDER") => order = Some(from_item(item)?),
+                    Some("STATE") => state = Some(item),
                     _ => {}
                 }
             }
@@ -699,11 +799,15 @@ impl Store {
                 None => break,
             }
         }
-        Ok(order.map(|mut order| {
-            order.submissions.extend(submissions);
-            order.deliveries.extend(deliveries);
-            order
-        }))
+        let Some(mut order) = order else {
+            return Ok(None);
+        };
+        if let Some(state) = state {
+            order_state::apply(&mut order, state)?;
+        }
+        order.submissions.extend(submissions);
+        order.deliveries.extend(deliveries);
+        Ok(Some(order))
     }
 
     /// The orders with these ids, in one strongly consistent `BatchGetItem` (up to 100 ids);
@@ -725,12 +829,14 @@ impl Store {
         unique.sort_unstable();
         unique.dedup();
         let mut orders = HashMap::new();
-        for chunk in unique.chunks(100) {
-            let keys = chunk.iter().map(|id| key_of(keys::order(id))).collect();
-            for item in self.batch_get_with(keys, consistent).await? {
-                let order: Order = from_item(item)?;
-                orders.insert(order.order_id.clone(), order);
-            }
+        // Each order's item and its state item: 50 orders per `BatchGetItem` of 100 keys.
+        for chunk in unique.chunks(50) {
+            let keys = chunk
+                .iter()
+                .flat_map(|id| [key_of(keys::order(id)), key_of(keys::order_state(id))])
+                .collect();
+            let items = self.batch_get_with(keys, consistent).await?;
+            orders.extend(order_state::assemble(items)?);
         }
         Ok(orders)
     }
@@ -754,7 +860,7 @@ impl Store {
                 .flat_map(|r| {
                     [
                         TransactWriteItem::builder()
-                            .update(self.state_update(r, now))
+                            .update(self.state_update(r, now, keys::order_state(&r.order_id)))
                             .build(),
                         TransactWriteItem::builder()
                             .put(self.attempt_put(r))
@@ -784,9 +890,16 @@ impl Store {
         outcomes
     }
 
-    /// The update that sets the order's delivery state, conditional on the attempt's version
-    /// still being the order's latest result.
-    fn state_update(&self, record: &DeliveryRecord, now: DateTime<Utc>) -> Update {
+    /// The update that sets the order's delivery state on its state item (`key`: the order
+    /// item for an order whose state is still there), conditional on the attempt's version
+    /// still being the order's latest result. A delivery is no change of the order's data: it
+    /// re-stamps no expiry (`retention`).
+    fn state_update(
+        &self,
+        record: &DeliveryRecord,
+        now: DateTime<Utc>,
+        key: (String, String),
+    ) -> Update {
         let delivered = delivered_status(&record.attempt);
         let mut values = HashMap::from([
             (":state".to_string(), to_value(&record.attempt.outcome)),
@@ -795,17 +908,15 @@ impl Store {
                 AttributeValue::N(record.attempt.version.to_string()),
             ),
             (":now".to_string(), to_value(&now)),
-            (":expires".to_string(), self.retention.expiry_value(now)),
         ]);
         if let Some(status) = delivered {
             values.insert(":delivered".into(), to_value(&status));
         }
         Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key_of(keys::order(&record.order_id))))
+            .set_key(Some(key_of(key)))
             .update_expression(format!(
-                "SET delivery_state = :state, sent_version = :version, updated_at = :now, \
-                 expires_at = :expires{}",
+                "SET delivery_state = :state, sent_version = :version, updated_at = :now{}",
                 if delivered.is_some() {
                     ", delivered_status = :delivered"
                 } else {
@@ -836,6 +947,9 @@ impl Store {
 
     /// One attempt: its history item, then the state — the state only while the attempt's
     /// version is still the order's latest, so a slow old attempt cannot mask a newer result.
+    /// An order whose latest result was stored before state items existed has its state on the
+    /// order item: the state item's condition fails (there is none), and the order item's is
+    /// tried.
     async fn record_delivery(
         &self,
         record: &DeliveryRecord,
@@ -849,13 +963,18 @@ impl Store {
             .send()
             .await
             .map_err(|e| StoreError::of_write(e, "delivery attempt"))?;
-        let result = self.update_alone(&self.state_update(record, now)).await;
-        match result {
-            Ok(_) => Ok(()),
-            // A newer result is the order's latest: its own delivery sets the state.
-            Err(e) if conditional_failed(&e) => Ok(()),
-            Err(e) => Err(StoreError::of_write(e, "order")),
+        for key in [
+            keys::order_state(&record.order_id),
+            keys::order(&record.order_id),
+        ] {
+            match self.update_alone(&self.state_update(record, now, key)).await {
+                Ok(_) => return Ok(()),
+                Err(e) if conditional_failed(&e) => {}
+                Err(e) => return Err(StoreError::of_write(e, "order")),
+            }
         }
+        // A newer result is the order's latest: its own delivery sets the state.
+        Ok(())
     }
 }
 

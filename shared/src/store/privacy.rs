@@ -123,12 +123,13 @@ impl Store {
         integration_id: &str,
     ) -> Result<Vec<Order>, StoreError> {
         let partition = keys::orders_of_integration(integration_id);
-        let mut orders: Vec<Order> = self
+        let legacy: Vec<Order> = self
             .partition(Some(keys::GSI1), keys::GSI1_PK, partition.clone())
             .await?
             .into_iter()
             .map(from_item)
             .collect::<Result<_, _>>()?;
+        let mut orders = self.with_states(legacy).await?;
         let ids: Vec<String> = self
             .partition(Some(keys::GSI2), keys::GSI2_PK, partition)
             .await?
@@ -231,15 +232,35 @@ impl Store {
         Ok(counts)
     }
 
-    /// Sets the order's `erased_at` tombstone (kept if already set).
+    /// Sets the order's `erased_at` tombstone (kept if already set), on the order item and on
+    /// its state item, created if the order has none yet: a result is stored by a conditional
+    /// write of the state item alone (`Store::write_result`), which the tombstone there refuses.
     pub async fn stamp_erased(&self, order_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.update_existing(
-            key_of(keys::order(order_id)),
-            "SET erased_at = if_not_exists(erased_at, :now)",
-            HashMap::from([(":now".to_string(), to_value(&now))]),
-            HashMap::new(),
-        )
-        .await
+        let exists = self
+            .update_existing(
+                key_of(keys::order(order_id)),
+                "SET erased_at = if_not_exists(erased_at, :now)",
+                HashMap::from([(":now".to_string(), to_value(&now))]),
+                HashMap::new(),
+            )
+            .await?;
+        if !exists {
+            return Ok(());
+        }
+        self.db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::order_state(order_id))))
+            .update_expression(
+                "SET erased_at = if_not_exists(erased_at, :now), \
+                 expires_at = if_not_exists(expires_at, :expires)",
+            )
+            .expression_attribute_values(":now", to_value(&now))
+            .expression_attribute_values(":expires", self.retention.expiry_value(now))
+            .send()
+            .await
+            .map_err(StoreError::service)?;
+        Ok(())
     }
 
     /// Deletes the order's result files and overwrites its submissions' bodies and notes and
@@ -360,11 +381,13 @@ impl Store {
     /// after the tombstone, so a result or enrichment written before the tombstone is erased
     /// too; returns whether the item held any.
     async fn erase_order_item(&self, order_id: &str) -> Result<bool, StoreError> {
+        let state_held = self.erase_order_state(order_id).await?;
+        // The order item alone: what it holds itself (an older order's state included).
         let Some(order) = self.get::<Order>(keys::order(order_id), true).await? else {
-            return Ok(false);
+            return Ok(state_held);
         };
         if !holds_personal_data(&order) {
-            return Ok(false);
+            return Ok(state_held);
         }
         let mut set = vec![
             "candidate = :candidate",
@@ -417,15 +440,50 @@ impl Store {
         Ok(true)
     }
 
+    /// Overwrites the latest result's details on the order's state item (`order_state`), as on
+    /// the order item; returns whether it held any.
+    async fn erase_order_state(&self, order_id: &str) -> Result<bool, StoreError> {
+        let Some(item) = self
+            .get_item(keys::order_state(order_id), true)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let (result, request_sha256) = super::order_state::result_of(item)?;
+        let held = result.as_ref().is_some_and(|r| *r != erased_result(r));
+        if !held && !request_sha256 {
+            return Ok(false);
+        }
+        let (expression, values, names) = match &result {
+            Some(result) => (
+                "SET #result = :result REMOVE result_request_sha256",
+                HashMap::from([(":result".to_string(), to_value(&erased_result(result)))]),
+                HashMap::from([("#result".to_string(), "result".to_string())]),
+            ),
+            None => (
+                "REMOVE result_request_sha256",
+                HashMap::new(),
+                HashMap::new(),
+            ),
+        };
+        self.update_existing(
+            key_of(keys::order_state(order_id)),
+            expression,
+            values,
+            names,
+        )
+        .await
+    }
+
     /// An `UpdateItem` of an item that exists (one deleted meanwhile, e.g. by TTL, is left
-    /// alone rather than re-created as a fragment).
+    /// alone rather than re-created as a fragment); whether it existed.
     async fn update_existing(
         &self,
         key: Item,
         expression: &str,
         values: HashMap<String, AttributeValue>,
         names: HashMap<String, String>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let result = self
             .db
             .update_item()
@@ -437,7 +495,7 @@ impl Store {
             .set_expression_attribute_names((!names.is_empty()).then_some(names))
             .send()
             .await;
-        super::written(result).map(|_| ())
+        super::written(result)
     }
 }
 

@@ -1,0 +1,229 @@
+//! An order's state item (`keys::order_state`): its latest result and version, its delivery
+//! state and the erasure tombstone, beside the order item that holds SR's request and the
+//! enrichment.
+//!
+//! Why apart: DynamoDB bills a write at the size of the whole item it rewrites, rounded up to
+//! 1 KB, twice inside a transaction. The order item is 1–3 KB; the state a few hundred bytes. A
+//! result (a transaction) and each delivery write only the state.
+//!
+//! Reading an order reads both items and applies the state on the order ([`apply`]). Orders
+//! stored before the state item existed keep their state on the order item: with no state item
+//! (or one holding only an erasure tombstone), the order item's own fields stand. Their next
+//! result creates the state item from the order as read (`Store::write_result`).
+//!
+//! Retention (`retention`): each result re-stamps the state item's expiry. The order item is
+//! stamped a little past its retention at creation ([`order_item_slack`]) and re-stamped by a
+//! result only when its stamp would fall before the state's, so results close together rewrite
+//! the order item once, not each time, and the order never expires before its state.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::{from_item, keys, retention::Retention, Item, StoreError};
+use crate::orders::{DeliveryState, Order};
+use crate::sr::{PackageResult, ResultStatus};
+
+/// The state item as stored. Every field is optional: an erasure may create the item with its
+/// tombstone alone, on an order whose state is still on the order item.
+#[derive(Debug, Default, Deserialize)]
+struct StoredState {
+    /// Present once a result was written here: the item then holds the whole state.
+    #[serde(default)]
+    result_version: Option<u64>,
+    #[serde(default)]
+    result: Option<PackageResult>,
+    #[serde(default)]
+    sent_version: u64,
+    #[serde(default)]
+    delivery_state: Option<DeliveryState>,
+    #[serde(default)]
+    delivered_status: Option<ResultStatus>,
+    #[serde(default)]
+    result_submitted_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    has_file_attachments: bool,
+    #[serde(default)]
+    result_request_sha256: Option<String>,
+    #[serde(default)]
+    result_rejected_by_vendor: bool,
+    #[serde(default)]
+    updated_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    erased_at: Option<DateTime<Utc>>,
+}
+
+/// Applies the state item `state` on `order`, read from its order item.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] for a state item that does not deserialize.
+pub(super) fn apply(order: &mut Order, state: Item) -> Result<(), StoreError> {
+    let state: StoredState = from_item(state)?;
+    order.erased_at = order.erased_at.or(state.erased_at);
+    let Some(version) = state.result_version else {
+        return Ok(());
+    };
+    order.result_version = version;
+    order.result = state.result;
+    order.sent_version = state.sent_version;
+    if let Some(delivery) = state.delivery_state {
+        order.delivery_state = delivery;
+    }
+    order.delivered_status = state.delivered_status;
+    order.result_submitted_at = state.result_submitted_at;
+    order.has_file_attachments |= state.has_file_attachments;
+    order.result_request_sha256 = state.result_request_sha256;
+    order.result_rejected_by_vendor = state.result_rejected_by_vendor;
+    if let Some(updated) = state.updated_at {
+        order.updated_at = order.updated_at.max(updated);
+    }
+    Ok(())
+}
+
+/// The latest result on a state item, and whether the item keeps its request's digest (what
+/// an erasure overwrites there).
+///
+/// # Errors
+/// [`StoreError::Corrupt`] for a state item that does not deserialize.
+pub(super) fn result_of(state: Item) -> Result<(Option<PackageResult>, bool), StoreError> {
+    let state: StoredState = from_item(state)?;
+    Ok((state.result, state.result_request_sha256.is_some()))
+}
+
+/// The orders among `items` (items of order partitions, in any order: `ORDER` and `STATE`
+/// items; others are ignored), each with its state applied, by order id. A state item whose
+/// order item is absent (expired, or not in `items`) is dropped.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] for an item that does not deserialize.
+pub(super) fn assemble(items: Vec<Item>) -> Result<HashMap<String, Order>, StoreError> {
+    let mut orders = HashMap::new();
+    let mut states = Vec::new();
+    for item in items {
+        match item.get(keys::SK).and_then(|v| v.as_s().ok()).map(String::as_str) {
+            Some("ORDER") => {
+                let order: Order = from_item(item)?;
+                orders.insert(order.order_id.clone(), order);
+            }
+            Some("STATE") => states.push(item),
+            _ => {}
+        }
+    }
+    for state in states {
+        let id = state
+            .get(keys::PK)
+            .and_then(|v| v.as_s().ok())
+            .and_then(|pk| pk.strip_prefix("ORDER#"))
+            .map(str::to_owned);
+        if let Some(order) = id.and_then(|id| orders.get_mut(&id)) {
+            apply(order, state)?;
+        }
+    }
+    Ok(orders)
+}
+
+/// How far past its retention the order item is stamped: a thirtieth of the retention, at most
+/// a day (TTL itself deletes within days of the time). A result within that time of the order
+/// item's last stamp does not rewrite it.
+pub fn order_item_slack(retention: Retention) -> chrono::Duration {
+    (retention.personal_data / 30).min(chrono::Duration::days(1))
+}
+
+/// The order item's expiry (epoch seconds) when stamped at `now`.
+pub(super) fn order_item_expiry(retention: Retention, now: DateTime<Utc>) -> i64 {
+    retention.personal_data_expiry(now + order_item_slack(retention))
+}
+
+/// Whether a result written at `now` must re-stamp the order item (its expiry `current`, epoch
+/// seconds; `None` for an item never stamped) so it outlives the state item.
+pub(super) fn order_item_needs_stamp(
+    retention: Retention,
+    current: Option<i64>,
+    now: DateTime<Utc>,
+) -> bool {
+    current.is_none_or(|at| at < retention.personal_data_expiry(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::orders::test_support::order;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use serde_json::json;
+
+    fn state(value: serde_json::Value) -> Item {
+        let mut item: Item = serde_dynamo::to_item(value).unwrap();
+        item.insert("pk".into(), AttributeValue::S("ORDER#o1".into()));
+        item.insert("sk".into(), AttributeValue::S("STATE".into()));
+        item
+    }
+
+    #[test]
+    fn the_state_item_stands_for_the_order_items_state_once_it_holds_a_result() {
+        // An order stored before the state item: version 2 on the order item.
+        let mut legacy = order(json!({
+            "result": {"status": "IN_PROGRESS"}, "result_version": 2, "sent_version": 2,
+            "delivery_state": "DELIVERED", "delivered_status": "IN_PROGRESS"
+        }));
+        let tombstone = state(json!({"erased_at": "2026-02-01T00:00:00Z"}));
+        apply(&mut legacy, tombstone).unwrap();
+        assert_eq!(legacy.result_version, 2, "a tombstone alone keeps the order's state");
+        assert_eq!(legacy.delivery_state, DeliveryState::Delivered);
+        assert!(legacy.erased_at.is_some());
+
+        let mut order = order(json!({"result_version": 2, "delivery_state": "DELIVERED"}));
+        apply(
+            &mut order,
+            state(json!({
+                "result": {"status": "COMPLETED"}, "result_version": 3, "sent_version": 2,
+                "delivery_state": "QUEUED", "has_file_attachments": true,
+                "updated_at": "2030-01-01T00:00:00Z"
+            })),
+        )
+        .unwrap();
+        assert_eq!(order.result_version, 3);
+        assert_eq!(order.delivery_state, DeliveryState::Queued);
+        assert_eq!(order.delivered_status, None);
+        assert!(order.has_file_attachments);
+        assert_eq!(order.updated_at.to_rfc3339(), "2030-01-01T00:00:00+00:00");
+    }
+
+    #[test]
+    fn assembling_pairs_each_state_with_its_order_and_drops_orphans() {
+        let mut first: Item = serde_dynamo::to_item(order(json!({}))).unwrap();
+        first.insert("pk".into(), AttributeValue::S("ORDER#o1".into()));
+        first.insert("sk".into(), AttributeValue::S("ORDER".into()));
+        let mut orphan = state(json!({"result_version": 1}));
+        orphan.insert("pk".into(), AttributeValue::S("ORDER#gone".into()));
+        let orders = assemble(vec![
+            state(json!({"result_version": 4, "delivery_state": "QUEUED"})),
+            orphan,
+            first,
+        ])
+        .unwrap();
+        assert_eq!(orders.len(), 1);
+        assert_eq!(orders["o1"].result_version, 4);
+    }
+
+    #[test]
+    fn the_order_item_is_stamped_a_little_past_the_state_and_again_only_when_it_would_fall_short(
+    ) {
+        let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let year = Retention::days(365);
+        assert_eq!(order_item_slack(year), chrono::Duration::days(1));
+        assert_eq!(
+            order_item_slack(Retention::days(3)),
+            chrono::Duration::hours(2) + chrono::Duration::minutes(24)
+        );
+        let stamped = order_item_expiry(year, now);
+        assert_eq!(stamped, year.personal_data_expiry(now) + 86_400);
+        let later = |hours| now + chrono::Duration::hours(hours);
+        assert!(!order_item_needs_stamp(year, Some(stamped), later(23)));
+        assert!(!order_item_needs_stamp(year, Some(stamped), later(24)));
+        assert!(order_item_needs_stamp(year, Some(stamped), later(25)));
+        assert!(order_item_needs_stamp(year, None, now));
+    }
+}
