@@ -590,7 +590,7 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
             "Query": {"ORDER"},
             "GetItem": {"ORDER", "INTEGRATION", "EVENTID"},
             "PutItem": {"ORDER", "INTEGRATION", "EVENTID"}},
-        "WebhookDispatcherFunctionRole": {"UpdateItem": {"INTEGRATION"}, "GetItem": {"INTEGRATION"}},
+        "WebhookDispatcherFunctionRole": {"UpdateItem": {"INTEGRATION"}, "GetItem": {"EVENTID"}},
     }
     found: dict[str, dict[str, set[str]]] = {}
     for name, role in roles.items():

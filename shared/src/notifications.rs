@@ -4,13 +4,16 @@
 //!
 //! Events that a retried worker could produce twice carry a deterministic id
 //! (`order.created:{orderId}`, `order.enriched:{orderId}`, `delivery.failed:{orderId}:{version}`),
-//! and [`Store::put_event_once`] records each id once. The id marker also remembers whether the
-//! event reached the queue, so a worker that crashed between recording and queueing queues it on
-//! its retry, and one that did queue it does not queue it again. Delivery is still at least once
-//! (a crash right after `SendMessage`, SQS itself): receivers dedupe on `X-Connector-Event-Id`.
+//! and [`Store::record_event_once`] records each id once, in its id marker (which the webhook
+//! dispatcher reads). The event is listed last, after its webhook is queued, so being listed
+//! says it was queued: a worker that stopped between recording and listing queues it on its
+//! retry, and one that listed it does not queue it again. Delivery is still at least once (a
+//! stop between `SendMessage` and the listing, SQS itself): receivers dedupe on
+//! `X-Connector-Event-Id`.
 //!
-//! Per new event: PutItem (id marker) + PutItem (listed event) + SendMessage + UpdateItem
-//! (marker: queued). A repeat costs one PutItem when the first emission was queued.
+//! Per new event: PutItem (id marker) + SendMessage + PutItem (listed event), two write units
+//! for an event under 1 KB. A repeat costs one PutItem and one GetItem when the first emission
+//! was listed.
 //!
 //! The stack's webhook format (`WEBHOOK_FORMAT`, `crate::kombo::webhooks::WebhookFormat`) decides
 //! which events are queued: the connector's own, Kombo's `assessment:order-received` /
@@ -142,26 +145,47 @@ impl Notifications {
         self
     }
 
-    /// Records `event` once per id and queues its webhook unless that was done already. Answers
-    /// the stored event (on a repeat, the first emission's).
+    /// Records `event` once per id, queues its webhook unless that was done already, and lists
+    /// it. Answers the stored event (on a repeat, the first emission's).
     pub async fn emit(&self, event: EventRecord) -> Result<EventRecord, NotifyError> {
-        let recorded = self.store.put_event_once(&event).await?;
+        let recorded = self.store.record_event_once(&event).await?;
+        if !recorded.listed {
+            self.queue(&recorded.event).await?;
+            self.store.list_event(&recorded.event).await?;
+        }
+        Ok(recorded.event)
+    }
+
+    /// Like [`Self::emit`] for events whose recording is what matters and whose caller cannot
+    /// usefully retry (a company connected or disabled: repeating the action emits nothing new).
+    /// A queue failure is logged; the event is listed all the same.
+    pub async fn emit_recorded(&self, event: EventRecord) -> Result<EventRecord, StoreError> {
+        let recorded = self.store.record_event_once(&event).await?;
+        if recorded.listed {
+            return Ok(recorded.event);
+        }
+        if let Err(NotifyError::Queue(detail)) = self.queue(&recorded.event).await {
+            tracing::error!(event_id = %event.id, kind = %event.kind, company_id = %event.company_id, detail, "event recorded but its webhook could not be queued");
+        }
+        self.store.list_event(&recorded.event).await?;
+        Ok(recorded.event)
+    }
+
+    /// Queues the webhook of a recorded event, when the stack sends its kind.
+    async fn queue(&self, event: &EventRecord) -> Result<(), NotifyError> {
         let Some((sqs, url)) = self
             .queue
             .as_ref()
             .filter(|_| self.format.sends(&event.kind))
         else {
-            return Ok(recorded.event);
+            return Ok(());
         };
-        if recorded.enqueued {
-            return Ok(recorded.event);
-        }
-        // The message is a reference: the connector-format body without its `data`, which
-        // the dispatcher reads from the table at send time. A queued message then holds no
-        // personal data, and an erasure (`privacy`) reaches webhooks still waiting.
+        // The message is a reference: the connector-format body without its `data`, which the
+        // dispatcher reads from the table at send time. A queued message then holds no personal
+        // data, and an erasure (`privacy`) reaches webhooks still waiting.
         let body = EventBody {
             data: serde_json::Value::Null,
-            ..EventBody::from(&recorded.event)
+            ..EventBody::from(event)
         }
         .to_json();
         sqs.send_message()
@@ -174,26 +198,8 @@ impl Notifications {
                     aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
                 )
             })?;
-        if let Err(e) = self.store.mark_event_enqueued(&recorded.event).await {
-            // Only costs a duplicate webhook if this event is emitted again; receivers dedupe.
-            tracing::warn!(event_id = %recorded.event.id, company_id = %recorded.event.company_id, error = %e, "could not mark the event as queued");
-        }
-        tracing::info!(event_id = %recorded.event.id, kind = %recorded.event.kind, company_id = %recorded.event.company_id, integration_id = %recorded.event.integration_id, "event queued for the vendor");
-        Ok(recorded.event)
-    }
-
-    /// Like [`Self::emit`] for events whose recording is what matters and whose caller cannot
-    /// usefully retry (a company connected or disabled: repeating the action emits nothing new).
-    /// A queue failure is logged; the event stays listable.
-    pub async fn emit_recorded(&self, event: EventRecord) -> Result<EventRecord, StoreError> {
-        match self.emit(event.clone()).await {
-            Ok(event) => Ok(event),
-            Err(NotifyError::Store(e)) => Err(e),
-            Err(NotifyError::Queue(detail)) => {
-                tracing::error!(event_id = %event.id, kind = %event.kind, company_id = %event.company_id, detail, "event recorded but its webhook could not be queued");
-                Ok(event)
-            }
-        }
+        tracing::info!(event_id = %event.id, kind = %event.kind, company_id = %event.company_id, integration_id = %event.integration_id, "event queued for the vendor");
+        Ok(())
     }
 
     /// `order.created` or `inline_order.created`, emitted by the enrichment worker once the order

@@ -20,10 +20,11 @@ use crate::sr::{
 };
 
 /// Where an order's result stands on its way to SR.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DeliveryState {
     /// No result submitted yet.
+    #[default]
     None,
     Queued,
     Sending,
@@ -169,6 +170,7 @@ pub struct Order {
     /// Highest version a publisher has claimed for sending; older messages are skipped.
     #[serde(default)]
     pub sent_version: u64,
+    #[serde(default)]
     pub delivery_state: DeliveryState,
     /// The result status SR last accepted (set with each `DELIVERED` attempt): the publisher
     /// never sends a different status once this is final.

@@ -727,7 +727,13 @@ async fn with_a_short_retention_every_item_of_an_order_carries_the_tables_ttl_at
                 .join("#")
         })
         .collect();
-    for kind in ["ORDER", "STATE", "FILE#", "HISTORY#SUBMISSION", "HISTORY#ATTEMPT"] {
+    for kind in [
+        "ORDER",
+        "STATE",
+        "FILE#",
+        "HISTORY#SUBMISSION",
+        "HISTORY#ATTEMPT",
+    ] {
         assert!(
             kinds.iter().any(|k| k.starts_with(kind)),
             "{kind} among {kinds:?}"

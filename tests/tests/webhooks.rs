@@ -624,6 +624,77 @@ async fn events_are_recorded_once_per_id_and_listed_for_polling() {
     );
 }
 
+/// An event is listed last, after its webhook is queued: a worker that stopped in between (the
+/// listing failed) has its webhook sent all the same, from the id marker the dispatcher reads,
+/// and its retry queues it again and lists it once, at the first emission's time.
+#[tokio::test]
+async fn a_worker_stopped_between_queueing_and_listing_loses_no_webhook_and_lists_once() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("hook-unlisted").await;
+    let receiver = Receiver::start(&[200, 200]).await;
+    let queue_url = queue(&stack).await;
+    let event = order_event(&company);
+    // The listed item's sort key (`EVENT#…`; the id marker's is `EVENTID`).
+    let stopped = Notifications::new(
+        stack.store_failing_requests_carrying(r#"{"S":"EVENT#"#),
+        stack.aws.sqs.clone(),
+        Some(queue_url.clone()),
+    );
+    assert!(stopped.emit(event.clone()).await.is_err());
+    assert!(
+        !events(&stack, &company)
+            .await
+            .iter()
+            .any(|e| e["id"] == event.id.as_str()),
+        "not listed"
+    );
+    let dispatcher = dispatcher(&stack, &receiver.url, &queue_url, 10);
+    let first = next_record(&stack, &queue_url).await;
+    assert!(dispatch(&dispatcher, &first).await.is_empty());
+    let sent = receiver.received();
+    assert_eq!(sent.len(), 1);
+    let body: Value = serde_json::from_slice(&sent[0].body).unwrap();
+    assert_eq!(body["id"], event.id.as_str());
+    assert_eq!(body["data"], event.data, "the data, from the id marker");
+
+    // The worker's retry, later: queued again (receivers dedupe on the id), listed once.
+    let notifications = Notifications::new(
+        stack.store.clone(),
+        stack.aws.sqs.clone(),
+        Some(queue_url.clone()),
+    );
+    let retried = notifications
+        .emit(EventRecord {
+            at: Utc::now(),
+            ..event.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(retried.at, event.at, "the first emission's time");
+    let second = next_record(&stack, &queue_url).await;
+    assert!(dispatch(&dispatcher, &second).await.is_empty());
+    assert_eq!(receiver.received().len(), 2);
+    let listed: Vec<Value> = events(&stack, &company)
+        .await
+        .into_iter()
+        .filter(|e| e["id"] == event.id.as_str())
+        .collect();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["webhook"]["state"], "DELIVERED", "{listed:?}");
+    // Listed now: a third emission queues nothing.
+    notifications.emit(event.clone()).await.unwrap();
+    let more = stack
+        .aws
+        .sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    assert!(more.messages.unwrap_or_default().is_empty());
+}
+
 /// The `v1=` signatures of a received request.
 fn signatures(received: &Received) -> Vec<String> {
     header(received, "x-connector-signature")

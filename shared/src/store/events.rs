@@ -60,19 +60,23 @@ pub struct WebhookDelivery {
     pub detail: Option<String>,
 }
 
-/// An event as [`Store::put_event_once`] found or made it.
+/// An event as [`Store::record_event_once`] found or made it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedEvent {
     /// The stored event: on a repeat, the first emission's (same id, same time).
     pub event: EventRecord,
-    /// Whether it already reached the notifications queue.
-    pub enqueued: bool,
+    /// Whether it is listed already, which [`Store::list_event`] does last, after queueing its
+    /// webhook: a listed event was queued (or is not sent at all).
+    pub listed: bool,
 }
 
 /// The id marker of an event (see [`keys::event_id`]).
 #[derive(Serialize, Deserialize)]
 struct EventMarker {
     event: EventRecord,
+    /// Set by the emissions before listing came last (one more write per event): `true` once
+    /// the webhook was queued.
+    #[serde(default, skip_serializing)]
     enqueued: bool,
 }
 
@@ -118,10 +122,15 @@ impl Store {
         Ok(())
     }
 
-    /// Records `event` once per event id: a conditional put of the id marker, then the listed
-    /// event item. Emitting the same id again (a retried worker) answers the first emission, so
-    /// the event is listed once and its webhook is not queued twice.
-    pub async fn put_event_once(&self, event: &EventRecord) -> Result<RecordedEvent, StoreError> {
+    /// Records `event` once per event id: a conditional put of its id marker, which holds the
+    /// event (what the webhook dispatcher reads). Emitting the same id again (a retried
+    /// worker) answers the first emission, with whether it is listed yet; the caller queues
+    /// its webhook unless it is, then lists it ([`Self::list_event`]). So the event is listed
+    /// once, and its webhook queued once unless a worker stopped between the two.
+    pub async fn record_event_once(
+        &self,
+        event: &EventRecord,
+    ) -> Result<RecordedEvent, StoreError> {
         let marker = EventMarker {
             event: event.clone(),
             enqueued: false,
@@ -138,69 +147,72 @@ impl Store {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        let recorded = match put {
-            Ok(_) => RecordedEvent {
-                event: event.clone(),
-                enqueued: false,
-            },
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
-                let old = match e.as_service_error() {
-                    Some(PutItemError::ConditionalCheckFailedException(c)) => c.item.clone(),
-                    _ => None,
-                };
-                let old = match old {
-                    Some(item) => item,
-                    // Not every DynamoDB implementation returns the old item: read it.
-                    None => self
-                        .db
-                        .get_item()
-                        .table_name(&self.table)
-                        .set_key(Some(key_of(keys::event_id(
-                            &event.integration_id,
-                            &event.id,
-                        ))))
-                        .consistent_read(true)
-                        .send()
-                        .await
-                        .map_err(StoreError::service)?
-                        .item
-                        .ok_or(StoreError::Conflict)?,
-                };
-                let marker: EventMarker = from_item(old)?;
-                RecordedEvent {
-                    event: marker.event,
-                    enqueued: marker.enqueued,
-                }
+        let e = match put {
+            Ok(_) => {
+                return Ok(RecordedEvent {
+                    event: event.clone(),
+                    listed: false,
+                })
             }
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => e,
             Err(e) => return Err(StoreError::service(e)),
         };
-        if !recorded.enqueued {
-            // Conditional, so a repeat never overwrites the webhook outcome recorded on it.
-            let listed = self
-                .db
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(self.stamped(
-                    to_item(
-                        &recorded.event,
-                        keys::event(
-                            &recorded.event.integration_id,
-                            recorded.event.at,
-                            &recorded.event.id,
-                        ),
-                    ),
-                    recorded.event.at,
-                )))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-                .await;
-            match listed {
-                Ok(_) => {}
-                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {}
-                Err(e) => return Err(StoreError::service(e)),
-            }
-        }
-        Ok(recorded)
+        let old = match e.as_service_error() {
+            Some(PutItemError::ConditionalCheckFailedException(c)) => c.item.clone(),
+            _ => None,
+        };
+        let old = match old {
+            Some(item) => item,
+            // Not every DynamoDB implementation returns the old item: read it.
+            None => self
+                .get_item(keys::event_id(&event.integration_id, &event.id), true)
+                .await?
+                .ok_or(StoreError::Conflict)?,
+        };
+        let marker: EventMarker = from_item(old)?;
+        let first = marker.event;
+        let listed = marker.enqueued
+            || self
+                .get_event(&first.integration_id, first.at, &first.id)
+                .await?
+                .is_some();
+        Ok(RecordedEvent {
+            event: first,
+            listed,
+        })
+    }
+
+    /// Lists a recorded event (`GET /assessment/events`): a put conditional on its absence, so
+    /// a repeat never overwrites the webhook outcome recorded on it.
+    pub async fn list_event(&self, event: &EventRecord) -> Result<(), StoreError> {
+        let listed = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.stamped(
+                to_item(
+                    event,
+                    keys::event(&event.integration_id, event.at, &event.id),
+                ),
+                event.at,
+            )))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        super::written(listed).map(|_| ())
+    }
+
+    /// The event `event_id` of `integration_id` as its id marker holds it: recorded before its
+    /// webhook was queued, so the dispatcher finds it even before it is listed.
+    pub async fn get_recorded_event(
+        &self,
+        integration_id: &str,
+        event_id: &str,
+    ) -> Result<Option<EventRecord>, StoreError> {
+        Ok(self
+            .get::<EventMarker>(keys::event_id(integration_id, event_id), true)
+            .await?
+            .map(|marker| marker.event))
     }
 
     /// `item` with the expiry of personal data written `at` (events may repeat an order's).
@@ -218,23 +230,6 @@ impl Store {
     ) -> Result<Option<EventRecord>, StoreError> {
         self.get(keys::event(integration_id, at, event_id), true)
             .await
-    }
-
-    /// Notes on the event's id marker that its webhook message is in the queue.
-    pub async fn mark_event_enqueued(&self, event: &EventRecord) -> Result<(), StoreError> {
-        self.db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(keys::event_id(
-                &event.integration_id,
-                &event.id,
-            ))))
-            .update_expression("SET enqueued = :yes")
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .send()
-            .await
-            .map_err(StoreError::service)?;
-        Ok(())
     }
 
     /// Records the settled webhook outcome on the listed event `event_id` of `integration_id`,

@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -101,7 +102,11 @@ pub(super) fn assemble(items: Vec<Item>) -> Result<HashMap<String, Order>, Store
     let mut orders = HashMap::new();
     let mut states = Vec::new();
     for item in items {
-        match item.get(keys::SK).and_then(|v| v.as_s().ok()).map(String::as_str) {
+        match item
+            .get(keys::SK)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+        {
             Some("ORDER") => {
                 let order: Order = from_item(item)?;
                 orders.insert(order.order_id.clone(), order);
@@ -121,6 +126,31 @@ pub(super) fn assemble(items: Vec<Item>) -> Result<HashMap<String, Order>, Store
         }
     }
     Ok(orders)
+}
+
+/// The attributes of an order's state: written on its state item, never on a new order item.
+pub(super) const STATE_ATTRIBUTES: [&str; 11] = [
+    "result",
+    "result_version",
+    "sent_version",
+    "delivery_state",
+    "delivered_status",
+    "result_submitted_at",
+    "has_file_attachments",
+    "result_request_sha256",
+    "result_rejected_by_vendor",
+    "submissions",
+    "deliveries",
+];
+
+/// A new order's item as stored: without the state's attributes (a new order has none: they
+/// read back as their defaults) nor empty ones (`null`), so the item, billed per started KB on
+/// its creation and its enrichment, carries SR's request and nothing else.
+pub(super) fn new_order_item(mut item: Item) -> Item {
+    item.retain(|name, value| {
+        !STATE_ATTRIBUTES.contains(&name.as_str()) && !matches!(value, AttributeValue::Null(_))
+    });
+    item
 }
 
 /// How far past its retention the order item is stamped: a thirtieth of the retention, at most
@@ -149,7 +179,6 @@ pub(super) fn order_item_needs_stamp(
 mod tests {
     use super::*;
     use crate::orders::test_support::order;
-    use aws_sdk_dynamodb::types::AttributeValue;
     use serde_json::json;
 
     fn state(value: serde_json::Value) -> Item {
@@ -168,7 +197,10 @@ mod tests {
         }));
         let tombstone = state(json!({"erased_at": "2026-02-01T00:00:00Z"}));
         apply(&mut legacy, tombstone).unwrap();
-        assert_eq!(legacy.result_version, 2, "a tombstone alone keeps the order's state");
+        assert_eq!(
+            legacy.result_version, 2,
+            "a tombstone alone keeps the order's state"
+        );
         assert_eq!(legacy.delivery_state, DeliveryState::Delivered);
         assert!(legacy.erased_at.is_some());
 
@@ -190,6 +222,17 @@ mod tests {
     }
 
     #[test]
+    fn a_new_order_item_holds_no_state_and_reads_back_as_the_order() {
+        let new = order(json!({"inline": null, "requester": null}));
+        let stored = new_order_item(serde_dynamo::to_item(&new).unwrap());
+        for name in STATE_ATTRIBUTES.iter().chain(&["inline", "requester"]) {
+            assert!(!stored.contains_key(*name), "{name}");
+        }
+        let read: Order = serde_dynamo::from_item(stored).unwrap();
+        assert_eq!(read, new);
+    }
+
+    #[test]
     fn assembling_pairs_each_state_with_its_order_and_drops_orphans() {
         let mut first: Item = serde_dynamo::to_item(order(json!({}))).unwrap();
         first.insert("pk".into(), AttributeValue::S("ORDER#o1".into()));
@@ -207,8 +250,7 @@ mod tests {
     }
 
     #[test]
-    fn the_order_item_is_stamped_a_little_past_the_state_and_again_only_when_it_would_fall_short(
-    ) {
+    fn the_order_item_is_stamped_a_little_past_the_state_and_again_only_when_it_would_fall_short() {
         let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
             .unwrap()
             .with_timezone(&Utc);

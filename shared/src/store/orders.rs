@@ -182,7 +182,7 @@ impl Store {
         order: &Order,
         checks: &OrderChecks<'_>,
     ) -> Result<PutOrderOutcome, StoreError> {
-        let mut item = to_item(order, keys::order(&order.order_id));
+        let mut item = order_state::new_order_item(to_item(order, keys::order(&order.order_id)));
         // The list's keys-only index: the order's later updates write no index copy.
         item.insert(
             keys::GSI2_PK.into(),
@@ -299,7 +299,10 @@ impl Store {
     /// Orders read from `gsi1` (which copies order items, not their state items), with the
     /// state items results since made for them applied: one eventually consistent
     /// `BatchGetItem` per 100 orders, as the index itself.
-    pub(super) async fn with_states(&self, mut orders: Vec<Order>) -> Result<Vec<Order>, StoreError> {
+    pub(super) async fn with_states(
+        &self,
+        mut orders: Vec<Order>,
+    ) -> Result<Vec<Order>, StoreError> {
         for chunk in orders.chunks_mut(100) {
             let keys = chunk
                 .iter()
@@ -967,7 +970,10 @@ impl Store {
             keys::order_state(&record.order_id),
             keys::order(&record.order_id),
         ] {
-            match self.update_alone(&self.state_update(record, now, key)).await {
+            match self
+                .update_alone(&self.state_update(record, now, key))
+                .await
+            {
                 Ok(_) => return Ok(()),
                 Err(e) if conditional_failed(&e) => {}
                 Err(e) => return Err(StoreError::of_write(e, "order")),

@@ -443,10 +443,7 @@ impl Store {
     /// Overwrites the latest result's details on the order's state item (`order_state`), as on
     /// the order item; returns whether it held any.
     async fn erase_order_state(&self, order_id: &str) -> Result<bool, StoreError> {
-        let Some(item) = self
-            .get_item(keys::order_state(order_id), true)
-            .await?
-        else {
+        let Some(item) = self.get_item(keys::order_state(order_id), true).await? else {
             return Ok(false);
         };
         let (result, request_sha256) = super::order_state::result_of(item)?;

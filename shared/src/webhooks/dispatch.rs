@@ -143,11 +143,12 @@ impl WebhookDispatcher {
             return Outcome::Done;
         };
         // Messages are references (`notifications`): the body's data is the stored event's,
-        // read now, so an erasure since queueing is honoured. Messages queued before that
-        // carry their data, which is ignored for the same reason.
+        // read now from its id marker (written before the message was queued; the listed
+        // event may follow a moment later), so an erasure since queueing is honoured. Messages
+        // queued before that carry their data, which is ignored for the same reason.
         let event = match self
             .store
-            .get_event(&event.integration_id, event.at, &event.id)
+            .get_recorded_event(&event.integration_id, &event.id)
             .await
         {
             Ok(Some(stored))

@@ -1,0 +1,171 @@
+//! An order's state item (`keys::order_state`) and the orders stored before it existed, whose
+//! result, version and delivery state were attributes of the order item: they read as before,
+//! a delivery of their stored result is recorded on the order item, and their next result
+//! moves the state to its own item. Through the vendor API over HTTP (vendor-api under cargo
+//! lambda watch), the stack's poller and result-publisher, the SR simulator; the publisher also
+//! in-process for one redelivery.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use connector::store::keys;
+use connector_tests::pipeline::{company_with_orders, order_over_http, submit_over_http};
+use connector_tests::publishing::{publisher, result_message};
+use connector_tests::{eventually, Stack};
+use serde_json::{json, Value};
+
+type Item = HashMap<String, AttributeValue>;
+
+async fn item(stack: &Stack, key: (String, String)) -> Option<Item> {
+    stack
+        .aws
+        .dynamodb
+        .get_item()
+        .table_name(&stack.config.table_name)
+        .key("pk", AttributeValue::S(key.0))
+        .key("sk", AttributeValue::S(key.1))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+/// Turns the order into what the write path before state items stored: its state item's
+/// attributes on the order item, and no state item.
+async fn move_state_onto_the_order_item(stack: &Stack, order_id: &str) {
+    let state = item(stack, keys::order_state(order_id))
+        .await
+        .expect("a result made the state item");
+    let mut names = HashMap::new();
+    let mut values = HashMap::new();
+    let mut set = Vec::new();
+    for (i, (name, value)) in state
+        .into_iter()
+        .filter(|(name, _)| !["pk", "sk", "expires_at"].contains(&name.as_str()))
+        .enumerate()
+    {
+        names.insert(format!("#a{i}"), name);
+        values.insert(format!(":v{i}"), value);
+        set.push(format!("#a{i} = :v{i}"));
+    }
+    let db = &stack.aws.dynamodb;
+    db.update_item()
+        .table_name(&stack.config.table_name)
+        .key("pk", AttributeValue::S(format!("ORDER#{order_id}")))
+        .key("sk", AttributeValue::S("ORDER".into()))
+        .update_expression(format!("SET {}", set.join(", ")))
+        .set_expression_attribute_names(Some(names))
+        .set_expression_attribute_values(Some(values))
+        .send()
+        .await
+        .unwrap();
+    let (pk, sk) = keys::order_state(order_id);
+    db.delete_item()
+        .table_name(&stack.config.table_name)
+        .key("pk", AttributeValue::S(pk))
+        .key("sk", AttributeValue::S(sk))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn delivered(
+    stack: &Stack,
+    company: &connector_tests::TestCompany,
+    id: &str,
+    v: u64,
+) -> Value {
+    eventually(
+        &format!("version {v} of {id} delivered"),
+        Duration::from_secs(120),
+        || async {
+            let order = order_over_http(stack, company, id).await;
+            (order["delivery"]["state"] == "DELIVERED" && order["delivery"]["sent_version"] == v)
+                .then_some(order)
+        },
+    )
+    .await
+}
+
+fn number(item: &Item, name: &str) -> Option<u64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+#[tokio::test]
+async fn an_order_with_its_state_on_the_order_item_reads_delivers_and_moves_it_with_its_next_result(
+) {
+    let stack = Stack::connect().await;
+    let (company, orders) = company_with_orders(&stack, "legacy-state", 1).await;
+    let order_id = &orders[0];
+    let (status, body) =
+        submit_over_http(&stack, &company, order_id, json!({"status": "IN_PROGRESS"})).await;
+    assert_eq!(status, 200, "{body}");
+    delivered(&stack, &company, order_id, 1).await;
+    let order_item = item(&stack, keys::order(order_id)).await.unwrap();
+    assert_eq!(
+        number(&order_item, "result_version"),
+        None,
+        "a result writes the state item, not the order item"
+    );
+
+    move_state_onto_the_order_item(&stack, order_id).await;
+    let order = order_over_http(&stack, &company, order_id).await;
+    assert_eq!(order["delivery"]["result_version"], 1, "{order}");
+    assert_eq!(order["delivery"]["state"], "DELIVERED", "{order}");
+
+    // Its stored result delivered again (a replay, SQS handing the message over again): the
+    // state is recorded where it is, on the order item.
+    stack
+        .aws
+        .dynamodb
+        .update_item()
+        .table_name(&stack.config.table_name)
+        .key("pk", AttributeValue::S(format!("ORDER#{order_id}")))
+        .key("sk", AttributeValue::S("ORDER".into()))
+        .update_expression("SET delivery_state = :queued")
+        .expression_attribute_values(":queued", AttributeValue::S("QUEUED".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        order_over_http(&stack, &company, order_id).await["delivery"]["state"],
+        "QUEUED"
+    );
+    let outcome = publisher(&stack, stack.notifications())
+        .process(&result_message(&company, order_id, 1))
+        .await;
+    assert_eq!(outcome, connector::sqs_batch::Outcome::Done);
+    let order_item = item(&stack, keys::order(order_id)).await.unwrap();
+    assert_eq!(order_item["delivery_state"].as_s().unwrap(), "DELIVERED");
+    assert!(item(&stack, keys::order_state(order_id)).await.is_none());
+
+    // The next result moves the state over, carrying what the order item held.
+    let (status, body) = submit_over_http(
+        &stack,
+        &company,
+        order_id,
+        json!({"status": "COMPLETED", "score": 80, "max_score": 100}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let order = delivered(&stack, &company, order_id, 2).await;
+    assert_eq!(order["status"], "COMPLETED", "{order}");
+    assert_eq!(order["submissions"].as_array().unwrap().len(), 2, "{order}");
+    let state = item(&stack, keys::order_state(order_id)).await.unwrap();
+    assert_eq!(number(&state, "result_version"), Some(2));
+    assert_eq!(number(&state, "sent_version"), Some(2));
+    assert_eq!(
+        state["integration_id"].as_s().unwrap(),
+        &company.integration_id
+    );
+    let order_item = item(&stack, keys::order(order_id)).await.unwrap();
+    assert_eq!(
+        number(&order_item, "result_version"),
+        Some(1),
+        "the order item's old state is left as it was; the state item stands for it"
+    );
+    let sr = stack.sim.order(order_id).await.unwrap();
+    assert_eq!(sr["result"]["status"], "COMPLETED", "{sr}");
+}
