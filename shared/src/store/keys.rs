@@ -208,8 +208,9 @@ pub fn pacing(company_id: &str) -> (String, String) {
     (format!("PACE#{company_id}"), "PACE".into())
 }
 
-/// One per event id: records an event once however often it is emitted, and whether it reached
-/// the notifications queue. A partition of its own, so it never shows up in the event list.
+/// One per event id: records an event once however often it is emitted, and holds it for the
+/// webhook dispatcher (the event is listed only after its message is queued). A partition of
+/// its own, so it never shows up in the event list.
 pub fn event_id(integration_id: &str, event_id: &str) -> (String, String) {
     (
         format!("EVENTID#{integration_id}#{event_id}"),

@@ -9,8 +9,12 @@
 //! each expires that long after its last change (at most that long after the disable, unless
 //! the vendor still submits to it).
 //!
-//! Stamped: the order item, its submissions and result files (`FILE#`), its events and their
-//! id markers. Inline file bytes (`FILEDATA#`) keep their own, shorter expiry (`store::files`).
+//! Stamped: the order item and its state item, its submissions and result files (`FILE#`), its
+//! events and their id markers. Inline file bytes (`FILEDATA#`) keep their own, shorter expiry
+//! (`store::files`). The order item's stamp runs a little longer than the others
+//! (`order_state::order_item_slack`): a result re-stamps it only when it would expire before
+//! the state item, so most results rewrite the small state item alone. A delivery re-stamps
+//! nothing: it changes no data of the order.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
