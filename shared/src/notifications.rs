@@ -158,7 +158,8 @@ impl Notifications {
 
     /// Like [`Self::emit`] for events whose recording is what matters and whose caller cannot
     /// usefully retry (a company connected or disabled: repeating the action emits nothing new).
-    /// A queue failure is logged; the event is listed all the same.
+    /// A queue failure is logged and the event is listed all the same: the one case of a listed
+    /// event that was not queued, harmless as these events carry random ids and never repeat.
     pub async fn emit_recorded(&self, event: EventRecord) -> Result<EventRecord, StoreError> {
         let recorded = self.store.record_event_once(&event).await?;
         if recorded.listed {
@@ -353,6 +354,24 @@ pub fn delivery_failed_event(
         now,
         data,
     )
+}
+
+/// The ids of the events that announce `order` under an id derived from it: `order.created` or
+/// `inline_order.created`, `order.enriched`, `delivery.failed` of each result version, and
+/// Kombo's `…:order-received`. What an erasure looks up by id (`Store::erase_orders_data`), so
+/// it reaches an event recorded but not listed yet (it is listed after its webhook is queued).
+pub fn event_ids_of(order: &Order) -> Vec<String> {
+    let id = &order.order_id;
+    [
+        EventKind::OrderCreated,
+        EventKind::InlineOrderCreated,
+        EventKind::OrderEnriched,
+    ]
+    .iter()
+    .map(|kind| format!("{kind}:{id}"))
+    .chain((1..=order.result_version).map(|v| format!("{}:{id}:{v}", EventKind::DeliveryFailed)))
+    .chain([crate::kombo::webhooks::event_id(order)])
+    .collect()
 }
 
 /// `candidate.erased` (a random id: each erasure is its own event): which orders' personal

@@ -210,6 +210,11 @@ pub struct Order {
     /// from here; `None` on an order not read from the table.
     #[serde(default, rename = "expires_at", skip_serializing)]
     pub item_expires_at: Option<i64>,
+    /// Whether the state (result, version, delivery) was read from the order's state item.
+    /// `false` with a result: an order stored before state items, whose state is still on its
+    /// order item (`store::order_state`).
+    #[serde(skip)]
+    pub state_item: bool,
 }
 
 /// Whether a submission's body says SR's `REJECTED` (top level or in
@@ -528,6 +533,7 @@ fn blank_order(fingerprint: String, now: DateTime<Utc>) -> Order {
         enrichment: None,
         erased_at: None,
         item_expires_at: None,
+        state_item: false,
     }
 }
 

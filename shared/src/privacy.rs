@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::ids::{IntegrationId, OrderId};
-use crate::notifications::{candidate_erased_event, Notifications};
+use crate::notifications::{candidate_erased_event, event_ids_of, Notifications};
 use crate::orders::Order;
 use crate::store::{ErasedCounts, EventRecord, StoreError};
 
@@ -137,7 +137,9 @@ async fn erase(
 ) -> Result<ErasureReport, PrivacyError> {
     let store = notifications.store();
     let mut report = ErasureReport {
-        erased: store.erase_orders_data(integration, &orders, now).await?,
+        erased: store
+            .erase_orders_data(integration, &orders, now, &event_ids_of)
+            .await?,
         order_ids: orders.iter().map(|o| o.order_id.clone()).collect(),
         event_id: None,
     };

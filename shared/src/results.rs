@@ -68,6 +68,7 @@ mod tests {
             enrichment: None,
             erased_at: None,
             item_expires_at: None,
+            state_item: false,
         }
     }
 

@@ -169,3 +169,83 @@ async fn an_order_with_its_state_on_the_order_item_reads_delivers_and_moves_it_w
     let sr = stack.sim.order(order_id).await.unwrap();
     assert_eq!(sr["result"]["status"], "COMPLETED", "{sr}");
 }
+
+/// A result written from a read of an order whose state is on its order item, after a delivery
+/// was recorded there since that read, is refused (`Conflict`): the state item it would create
+/// would hide the delivery. Read again, it goes through and carries the delivery over.
+#[tokio::test]
+async fn a_result_from_a_stale_read_of_an_older_order_does_not_hide_a_delivery_recorded_since() {
+    use connector::orders::Submission;
+    use connector::sr::{PackageResult, ResultStatus};
+    use connector::store::{ResultWrite, StoreError};
+    let stack = Stack::connect().await;
+    let (company, orders) = company_with_orders(&stack, "legacy-race", 1).await;
+    let order_id = &orders[0];
+    let (status, body) =
+        submit_over_http(&stack, &company, order_id, json!({"status": "IN_PROGRESS"})).await;
+    assert_eq!(status, 200, "{body}");
+    delivered(&stack, &company, order_id, 1).await;
+    move_state_onto_the_order_item(&stack, order_id).await;
+    // Version 1 waiting for its delivery, as the order item held it.
+    stack
+        .aws
+        .dynamodb
+        .update_item()
+        .table_name(&stack.config.table_name)
+        .key("pk", AttributeValue::S(format!("ORDER#{order_id}")))
+        .key("sk", AttributeValue::S("ORDER".into()))
+        .update_expression(
+            "SET delivery_state = :queued, sent_version = :zero REMOVE delivered_status",
+        )
+        .expression_attribute_values(":queued", AttributeValue::S("QUEUED".into()))
+        .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+        .send()
+        .await
+        .unwrap();
+    let stale = stack.store.get_order(order_id).await.unwrap().unwrap();
+    assert!(!stale.state_item);
+    assert_eq!(stale.sent_version, 0);
+
+    // The delivery lands on the order item.
+    let outcome = publisher(&stack, stack.notifications())
+        .process(&result_message(&company, order_id, 1))
+        .await;
+    assert_eq!(outcome, connector::sqs_batch::Outcome::Done);
+
+    let result = PackageResult {
+        status: Some(ResultStatus::Completed),
+        ..Default::default()
+    };
+    let submission = Submission {
+        version: Some(2),
+        submitted_at: chrono::Utc::now(),
+        status: ResultStatus::Completed,
+        vendor_body: json!({"status": "COMPLETED"}),
+        note: None,
+        revision_of: None,
+    };
+    let write = |order| ResultWrite {
+        order,
+        result: &result,
+        submission: &submission,
+        request_sha256: None,
+        files: &[],
+        now: chrono::Utc::now(),
+    };
+    let refused = stack.store.write_result(write(&stale)).await;
+    assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
+    assert!(item(&stack, keys::order_state(order_id)).await.is_none());
+
+    let fresh = stack.store.get_order(order_id).await.unwrap().unwrap();
+    assert_eq!(fresh.sent_version, 1);
+    let written = stack.store.write_result(write(&fresh)).await.unwrap();
+    assert!(written.state_item);
+    let state = item(&stack, keys::order_state(order_id)).await.unwrap();
+    assert_eq!(number(&state, "result_version"), Some(2));
+    assert_eq!(
+        number(&state, "sent_version"),
+        Some(1),
+        "the delivery carried over"
+    );
+    assert_eq!(state["delivered_status"].as_s().unwrap(), "IN_PROGRESS");
+}

@@ -851,7 +851,7 @@ async fn an_erasure_stopped_before_the_order_item_is_finished_by_repeating_it() 
     // Every step before the order item.
     let store = &stack.store;
     store
-        .stamp_erased(&order_id, chrono::Utc::now())
+        .stamp_erased(&order, chrono::Utc::now())
         .await
         .unwrap();
     let partial = store.erase_order_history(&order_id).await.unwrap();
@@ -914,6 +914,7 @@ async fn a_result_stored_after_the_orders_were_listed_is_erased_too() {
             &company.integration_id,
             std::slice::from_ref(&listed),
             chrono::Utc::now(),
+            &connector::notifications::event_ids_of,
         )
         .await
         .unwrap();
@@ -932,4 +933,109 @@ async fn a_result_stored_after_the_orders_were_listed_is_erased_too() {
     let text = serde_json::to_string(&stack.stored_order(&order_id).await).unwrap();
     assert!(!text.contains("did well"), "{text}");
     assert!(!text.contains(&ada.first), "{text}");
+}
+
+/// An event recorded but not listed yet (it is listed after its webhook is queued; here the
+/// listing failed) is erased by its id: the queued webhook then sends nothing, and the
+/// emitter's retry neither queues it again nor lists the data.
+#[tokio::test]
+async fn an_erasure_reaches_an_event_recorded_but_not_listed_yet() {
+    use connector::kombo::webhooks::WebhookFormat;
+    use connector::notifications::Notifications;
+    let stack = Stack::connect().await;
+    let (company, orders) =
+        connector_tests::pipeline::company_with_orders(&stack, "gdpr-unlisted", 1).await;
+    let order = stack.stored_order(&orders[0]).await;
+    let hooks = KomboEvents::new(&stack).await;
+    // The listed item's sort key (`EVENT#…`; the id marker's is `EVENTID`) cannot be written.
+    let stopped = Notifications::new(
+        stack.store_failing_requests_carrying(r#"{"S":"EVENT#"#),
+        stack.aws.sqs.clone(),
+        Some(hooks.queue_url.clone()),
+    )
+    .with_format(WebhookFormat::Kombo);
+    assert!(stopped
+        .order_received(&order, chrono::Utc::now())
+        .await
+        .is_err());
+    let event_id = connector::kombo::webhooks::event_id(&order);
+    let recorded = stack
+        .store
+        .get_recorded_event(&company.integration_id, &event_id)
+        .await
+        .unwrap()
+        .expect("recorded");
+    assert_eq!(recorded.data["id"], order.order_id.as_str());
+    assert!(stack
+        .store
+        .get_event(&company.integration_id, recorded.at, &event_id)
+        .await
+        .unwrap()
+        .is_none());
+
+    let counts = stack
+        .store
+        .erase_orders_data(
+            &company.integration_id,
+            std::slice::from_ref(&order),
+            chrono::Utc::now(),
+            &connector::notifications::event_ids_of,
+        )
+        .await
+        .unwrap();
+    assert!(counts.events >= 1, "{counts:?}");
+    let erased = connector::store::erased_event_data(&order.order_id);
+    let marker = stack
+        .store
+        .get_recorded_event(&company.integration_id, &event_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(marker.data, erased);
+    let listed = stack
+        .store
+        .get_event(&company.integration_id, recorded.at, &event_id)
+        .await
+        .unwrap()
+        .expect("listed, erased");
+    assert_eq!(listed.data, erased);
+
+    // The queued webhook: nothing is sent.
+    let endpoint = VendorEndpoint::start(Answer::Reply(200, "{}".into())).await;
+    let dispatcher = WebhookDispatcher::new(
+        stack.store.clone(),
+        stack.secrets.clone(),
+        stack.aws.sqs.clone(),
+        connector::webhooks::WebhookSettings {
+            url: Some(endpoint.url.parse().unwrap()),
+            signing_secret_id: signing_secret_id(&stack),
+            queue_url: hooks.queue_url.clone(),
+            max_receive_count: 10,
+            backoff: connector::backoff::Backoff::default(),
+        },
+    );
+    let queued = connector_tests::publishing::drain(&stack, &hooks.queue_url).await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        dispatcher.process(&sqs_message(&queued[0])).await,
+        Outcome::Done
+    );
+    assert!(endpoint.received().is_empty());
+
+    // The emitter's retry: listed already, so nothing is queued and the data stays erased.
+    hooks
+        .notifications
+        .order_received(&order, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert!(connector_tests::publishing::drain(&stack, &hooks.queue_url)
+        .await
+        .is_empty());
+    let listed = stack
+        .store
+        .get_event(&company.integration_id, recorded.at, &event_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(listed.data, erased);
 }

@@ -624,31 +624,44 @@ async fn events_are_recorded_once_per_id_and_listed_for_polling() {
     );
 }
 
-/// An event is listed last, after its webhook is queued: a worker that stopped in between (the
-/// listing failed) has its webhook sent all the same, from the id marker the dispatcher reads,
-/// and its retry queues it again and lists it once, at the first emission's time.
+/// An event is listed last, after its webhook is queued. A worker that stopped in between (the
+/// listing failed) loses nothing: the dispatcher sends the webhook from the id marker and lists
+/// the event with its outcome, at the first emission's time, and the worker's retry finds it
+/// listed and queues nothing. A worker that stopped before queueing queues on its retry.
 #[tokio::test]
-async fn a_worker_stopped_between_queueing_and_listing_loses_no_webhook_and_lists_once() {
+async fn a_worker_stopped_before_listing_loses_no_webhook_and_the_event_is_listed_once() {
     let stack = Stack::connect().await;
     let company = stack.new_company("hook-unlisted").await;
     let receiver = Receiver::start(&[200, 200]).await;
     let queue_url = queue(&stack).await;
+    let dispatcher = dispatcher(&stack, &receiver.url, &queue_url, 10);
+    let notifications = Notifications::new(
+        stack.store.clone(),
+        stack.aws.sqs.clone(),
+        Some(queue_url.clone()),
+    );
+    let listed = |event: EventRecord| {
+        let stack = &stack;
+        let company = &company;
+        async move {
+            events(stack, company)
+                .await
+                .into_iter()
+                .filter(|e| e["id"] == event.id.as_str())
+                .collect::<Vec<Value>>()
+        }
+    };
+
+    // Stopped after queueing: the listed item's sort key (`EVENT#…`; the marker's is
+    // `EVENTID`) cannot be written.
     let event = order_event(&company);
-    // The listed item's sort key (`EVENT#…`; the id marker's is `EVENTID`).
     let stopped = Notifications::new(
         stack.store_failing_requests_carrying(r#"{"S":"EVENT#"#),
         stack.aws.sqs.clone(),
         Some(queue_url.clone()),
     );
     assert!(stopped.emit(event.clone()).await.is_err());
-    assert!(
-        !events(&stack, &company)
-            .await
-            .iter()
-            .any(|e| e["id"] == event.id.as_str()),
-        "not listed"
-    );
-    let dispatcher = dispatcher(&stack, &receiver.url, &queue_url, 10);
+    assert!(listed(event.clone()).await.is_empty(), "not listed yet");
     let first = next_record(&stack, &queue_url).await;
     assert!(dispatch(&dispatcher, &first).await.is_empty());
     let sent = receiver.received();
@@ -656,13 +669,9 @@ async fn a_worker_stopped_between_queueing_and_listing_loses_no_webhook_and_list
     let body: Value = serde_json::from_slice(&sent[0].body).unwrap();
     assert_eq!(body["id"], event.id.as_str());
     assert_eq!(body["data"], event.data, "the data, from the id marker");
-
-    // The worker's retry, later: queued again (receivers dedupe on the id), listed once.
-    let notifications = Notifications::new(
-        stack.store.clone(),
-        stack.aws.sqs.clone(),
-        Some(queue_url.clone()),
-    );
+    let shown = listed(event.clone()).await;
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert_eq!(shown[0]["webhook"]["state"], "DELIVERED", "{shown:?}");
     let retried = notifications
         .emit(EventRecord {
             at: Utc::now(),
@@ -671,18 +680,90 @@ async fn a_worker_stopped_between_queueing_and_listing_loses_no_webhook_and_list
         .await
         .unwrap();
     assert_eq!(retried.at, event.at, "the first emission's time");
+    assert_eq!(listed(event.clone()).await.len(), 1);
+
+    // Stopped before queueing (SQS failed): the retry queues it, and lists it.
+    let other = order_event(&company);
+    let unqueued = Notifications::new(
+        stack.store.clone(),
+        stack.sqs_failing_requests_carrying(&other.id),
+        Some(queue_url.clone()),
+    );
+    assert!(unqueued.emit(other.clone()).await.is_err());
+    assert!(listed(other.clone()).await.is_empty());
+    notifications.emit(other.clone()).await.unwrap();
     let second = next_record(&stack, &queue_url).await;
     assert!(dispatch(&dispatcher, &second).await.is_empty());
     assert_eq!(receiver.received().len(), 2);
-    let listed: Vec<Value> = events(&stack, &company)
+    let shown = listed(other.clone()).await;
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert_eq!(shown[0]["webhook"]["state"], "DELIVERED", "{shown:?}");
+
+    // Nothing more was queued by either retry.
+    let more = stack
+        .aws
+        .sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .wait_time_seconds(1)
+        .send()
         .await
-        .into_iter()
-        .filter(|e| e["id"] == event.id.as_str())
-        .collect();
-    assert_eq!(listed.len(), 1, "{listed:?}");
-    assert_eq!(listed[0]["webhook"]["state"], "DELIVERED", "{listed:?}");
-    // Listed now: a third emission queues nothing.
-    notifications.emit(event.clone()).await.unwrap();
+        .unwrap();
+    assert!(more.messages.unwrap_or_default().is_empty());
+}
+
+/// A marker written before events were listed last says whether the webhook was queued: one
+/// that says it was not (the event listed, its worker stopped before queueing) is queued on the
+/// event's repeat, until its webhook has settled.
+#[tokio::test]
+async fn an_event_recorded_before_listing_came_last_and_never_queued_is_queued_on_its_repeat() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let stack = Stack::connect().await;
+    let company = stack.new_company("hook-old-marker").await;
+    let receiver = Receiver::start(&[200]).await;
+    let queue_url = queue(&stack).await;
+    let event = order_event(&company);
+    let put = |value: Value, key: (String, String)| {
+        let mut item: std::collections::HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(value).unwrap();
+        item.insert("pk".into(), AttributeValue::S(key.0));
+        item.insert("sk".into(), AttributeValue::S(key.1));
+        stack
+            .aws
+            .dynamodb
+            .put_item()
+            .table_name(&stack.config.table_name)
+            .set_item(Some(item))
+            .send()
+    };
+    let keys = connector::store::keys::event_id(&event.integration_id, &event.id);
+    put(json!({"event": event, "enqueued": false}), keys)
+        .await
+        .unwrap();
+    let listed = connector::store::keys::event(&event.integration_id, event.at, &event.id);
+    put(serde_json::to_value(&event).unwrap(), listed)
+        .await
+        .unwrap();
+
+    let notifications = Notifications::new(
+        stack.store.clone(),
+        stack.aws.sqs.clone(),
+        Some(queue_url.clone()),
+    );
+    let again = EventRecord {
+        at: Utc::now(),
+        ..event.clone()
+    };
+    assert_eq!(
+        notifications.emit(again.clone()).await.unwrap().at,
+        event.at
+    );
+    let record = next_record(&stack, &queue_url).await;
+    let dispatcher = dispatcher(&stack, &receiver.url, &queue_url, 10);
+    assert!(dispatch(&dispatcher, &record).await.is_empty());
+    assert_eq!(receiver.received().len(), 1);
+    // Settled: a further repeat queues nothing.
+    notifications.emit(again).await.unwrap();
     let more = stack
         .aws
         .sqs

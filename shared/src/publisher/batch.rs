@@ -146,10 +146,10 @@ impl<'p> Batch<'p> {
             detail,
             result_status: order.result_status(),
         };
-        self.records.lock().await.push(DeliveryRecord {
-            order_id: order.order_id.clone(),
-            attempt,
-        });
+        self.records
+            .lock()
+            .await
+            .push(DeliveryRecord::of(order, attempt));
         match outcome {
             DeliveryState::Retrying => Outcome::RETRY,
             _ => Outcome::Done,

@@ -10,8 +10,7 @@ use crate::orders::Order;
 /// What storing an enrichment found.
 #[derive(Debug)]
 pub enum EnrichmentWrite {
-    /// Stored; the order item as it is now. Its state item (`keys::order_state`) is not read:
-    /// the order's announcements made from it carry no result.
+    /// Stored; the order as it is now (with its state: Kombo's announcement carries its status).
     Stored(Box<Order>),
     /// Another worker stored one first (SQS delivers at least once); theirs is kept.
     AlreadyEnriched(Box<Order>),
@@ -42,9 +41,14 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(output) => Ok(EnrichmentWrite::Stored(Box::new(from_item(
-                output.attributes.unwrap_or_default(),
-            )?))),
+            Ok(output) => {
+                // The update answers the order item; a result may already be on its state item.
+                let mut order: Order = from_item(output.attributes.unwrap_or_default())?;
+                if let Some(state) = self.get_item(keys::order_state(order_id), true).await? {
+                    super::order_state::apply(&mut order, state)?;
+                }
+                Ok(EnrichmentWrite::Stored(Box::new(order)))
+            }
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
                 match self.get_order(order_id).await? {
                     Some(order) if order.erased_at.is_some() => Ok(EnrichmentWrite::Missing),

@@ -74,10 +74,11 @@ pub struct RecordedEvent {
 #[derive(Serialize, Deserialize)]
 struct EventMarker {
     event: EventRecord,
-    /// Set by the emissions before listing came last (one more write per event): `true` once
-    /// the webhook was queued.
+    /// Written by the emissions before listing came last (one more write per event): whether
+    /// the webhook was queued. Those listed the event first, so `Some(false)` is an event
+    /// listed but perhaps never queued: a repeat queues it unless its webhook settled.
     #[serde(default, skip_serializing)]
-    enqueued: bool,
+    enqueued: Option<bool>,
 }
 
 /// A position in an integration's event list: the `cursor` of a page (the sort key of its
@@ -133,7 +134,7 @@ impl Store {
     ) -> Result<RecordedEvent, StoreError> {
         let marker = EventMarker {
             event: event.clone(),
-            enqueued: false,
+            enqueued: None,
         };
         let put = self
             .db
@@ -171,11 +172,17 @@ impl Store {
         };
         let marker: EventMarker = from_item(old)?;
         let first = marker.event;
-        let listed = marker.enqueued
-            || self
+        let listed = match marker.enqueued {
+            Some(true) => true,
+            Some(false) => self
                 .get_event(&first.integration_id, first.at, &first.id)
                 .await?
-                .is_some();
+                .is_some_and(|listed| listed.webhook.is_some()),
+            None => self
+                .get_event(&first.integration_id, first.at, &first.id)
+                .await?
+                .is_some(),
+        };
         Ok(RecordedEvent {
             event: first,
             listed,
@@ -185,6 +192,11 @@ impl Store {
     /// Lists a recorded event (`GET /assessment/events`): a put conditional on its absence, so
     /// a repeat never overwrites the webhook outcome recorded on it.
     pub async fn list_event(&self, event: &EventRecord) -> Result<(), StoreError> {
+        self.list_event_written(event).await.map(|_| ())
+    }
+
+    /// [`Self::list_event`], answering whether it wrote (false: it was listed already).
+    pub(super) async fn list_event_written(&self, event: &EventRecord) -> Result<bool, StoreError> {
         let listed = self
             .db
             .put_item()
@@ -199,7 +211,7 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        super::written(listed).map(|_| ())
+        super::written(listed)
     }
 
     /// The event `event_id` of `integration_id` as its id marker holds it: recorded before its
@@ -232,37 +244,48 @@ impl Store {
             .await
     }
 
-    /// Records the settled webhook outcome on the listed event `event_id` of `integration_id`,
-    /// emitted `at` (absent events are left alone).
+    /// Records the settled webhook outcome on the listed `event`. An event is listed after its
+    /// message is queued, so a fast endpoint may settle first: the event (as its id marker
+    /// holds it, which the dispatcher read) is then listed here, with its outcome, and the
+    /// emitter's own listing ([`Self::list_event`], conditional) finds it done.
     pub async fn record_webhook(
         &self,
-        integration_id: &str,
-        at: DateTime<Utc>,
-        event_id: &str,
+        event: &EventRecord,
         delivery: &WebhookDelivery,
     ) -> Result<(), StoreError> {
-        let result = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(keys::event(integration_id, at, event_id))))
-            .update_expression("SET webhook = :delivery")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":delivery", to_value(delivery))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
-                tracing::warn!(
-                    event_id,
-                    integration_id,
-                    "webhook outcome for an event that is not stored"
-                );
-                Ok(())
+        let key = keys::event(&event.integration_id, event.at, &event.id);
+        for _ in 0..2 {
+            let updated = self
+                .db
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key_of(key.clone())))
+                .update_expression("SET webhook = :delivery")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":delivery", to_value(delivery))
+                .send()
+                .await;
+            if super::written(updated)? {
+                return Ok(());
             }
-            Err(e) => Err(StoreError::service(e)),
+            let listed = EventRecord {
+                webhook: Some(delivery.clone()),
+                ..event.clone()
+            };
+            let put = self
+                .db
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(self.stamped(to_item(&listed, key.clone()), event.at)))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await;
+            // Not written: the emitter listed it meanwhile; the update then holds.
+            if super::written(put)? {
+                return Ok(());
+            }
         }
+        Err(StoreError::Conflict)
     }
 
     /// Oldest first; the cursor is the sort key of the last event returned.

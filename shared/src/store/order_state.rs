@@ -14,7 +14,14 @@
 //! Retention (`retention`): each result re-stamps the state item's expiry. The order item is
 //! stamped a little past its retention at creation ([`order_item_slack`]) and re-stamped by a
 //! result only when its stamp would fall before the state's, so results close together rewrite
-//! the order item once, not each time, and the order never expires before its state.
+//! the order item once, not each time, and its stamp is never earlier than its state's. (TTL
+//! deletes each item on its own, within days of its stamp; reads drop a state item whose order
+//! item is gone.)
+//!
+//! An order read with its state on its order item and a result (`Order::state_item` false)
+//! has its deliveries recorded there (`DeliveryRecord::state_on_order_item`); its next result
+//! checks, in its transaction, that the order item is unchanged since the read, then creates
+//! the state item from it.
 
 use std::collections::HashMap;
 
@@ -65,6 +72,7 @@ pub(super) fn apply(order: &mut Order, state: Item) -> Result<(), StoreError> {
     let Some(version) = state.result_version else {
         return Ok(());
     };
+    order.state_item = true;
     order.result_version = version;
     order.result = state.result;
     order.sent_version = state.sent_version;
@@ -154,10 +162,12 @@ pub(super) fn new_order_item(mut item: Item) -> Item {
 }
 
 /// How far past its retention the order item is stamped: a thirtieth of the retention, at most
-/// a day (TTL itself deletes within days of the time). A result within that time of the order
-/// item's last stamp does not rewrite it.
+/// a week (TTL itself deletes within days of the time). A result within that time of the order
+/// item's last stamp does not rewrite it, so most lifecycles (results within a week of the
+/// order) write the order item twice only: at the order and at its enrichment. A result later
+/// than that adds the order item's rewrite to its transaction (twice its size, per KB).
 pub fn order_item_slack(retention: Retention) -> chrono::Duration {
-    (retention.personal_data / 30).min(chrono::Duration::days(1))
+    (retention.personal_data / 30).min(chrono::Duration::days(7))
 }
 
 /// The order item's expiry (epoch seconds) when stamped at `now`.
@@ -255,17 +265,29 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         let year = Retention::days(365);
-        assert_eq!(order_item_slack(year), chrono::Duration::days(1));
+        assert_eq!(order_item_slack(year), chrono::Duration::days(7));
+        assert_eq!(
+            order_item_slack(Retention::days(30)),
+            chrono::Duration::days(1)
+        );
         assert_eq!(
             order_item_slack(Retention::days(3)),
             chrono::Duration::hours(2) + chrono::Duration::minutes(24)
         );
         let stamped = order_item_expiry(year, now);
-        assert_eq!(stamped, year.personal_data_expiry(now) + 86_400);
+        assert_eq!(stamped, year.personal_data_expiry(now) + 7 * 86_400);
         let later = |hours| now + chrono::Duration::hours(hours);
-        assert!(!order_item_needs_stamp(year, Some(stamped), later(23)));
-        assert!(!order_item_needs_stamp(year, Some(stamped), later(24)));
-        assert!(order_item_needs_stamp(year, Some(stamped), later(25)));
+        assert!(!order_item_needs_stamp(
+            year,
+            Some(stamped),
+            later(7 * 24 - 1)
+        ));
+        assert!(!order_item_needs_stamp(year, Some(stamped), later(7 * 24)));
+        assert!(order_item_needs_stamp(
+            year,
+            Some(stamped),
+            later(7 * 24 + 1)
+        ));
         assert!(order_item_needs_stamp(year, None, now));
     }
 }

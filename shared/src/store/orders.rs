@@ -22,7 +22,8 @@ use crate::sr::PackageResult;
 #[derive(Debug)]
 pub enum PutOrderOutcome {
     Created,
-    /// An order with this id exists already (SR retried, or the id was reused).
+    /// An order with this id exists already (SR retried, or the id was reused): its order item
+    /// (SR's request; its state item is not read).
     Exists(Box<Order>),
     /// The token's record is gone, revoked, expired, or issued to another company or
     /// integration.
@@ -82,6 +83,32 @@ pub struct OrderChecks<'a> {
 pub struct DeliveryRecord {
     pub order_id: String,
     pub attempt: DeliveryAttempt,
+    /// The order's state is on its order item (read so: `!order.state_item`), not on a state
+    /// item: an order stored before state items, whose latest result came before them too.
+    pub state_on_order_item: bool,
+    /// When the delivered result was submitted: the attempt expires with it (`retention`).
+    pub result_submitted_at: DateTime<Utc>,
+}
+
+impl DeliveryRecord {
+    /// The record of `attempt` at delivering `order`'s latest result.
+    pub fn of(order: &Order, attempt: DeliveryAttempt) -> Self {
+        Self {
+            order_id: order.order_id.clone(),
+            state_on_order_item: !order.state_item,
+            result_submitted_at: order.result_submitted_at.unwrap_or(attempt.at),
+            attempt,
+        }
+    }
+
+    /// The item holding the order's state.
+    fn state_key(&self) -> (String, String) {
+        if self.state_on_order_item {
+            keys::order(&self.order_id)
+        } else {
+            keys::order_state(&self.order_id)
+        }
+    }
 }
 
 /// A position in one integration's order list: the `cursor` of a page, decoded and checked
@@ -689,18 +716,38 @@ impl Store {
             .flat_map(|f| self.file_commit(f, now))
             .map(|u| TransactWriteItem::builder().update(u).build());
         // The order item outlives its state: re-stamped, in the same transaction, only when its
-        // expiry would fall first.
-        let stamp = order_item_needs_stamp(self.retention, order.item_expires_at, now).then(|| {
+        // expiry would fall first. An order whose state was read from its order item (stored
+        // before state items) is checked there too, unchanged since the read: a delivery
+        // recorded on it meanwhile would otherwise be lost under the state item this creates.
+        let legacy = !order.state_item && order.result_version > 0;
+        let needs_stamp = order_item_needs_stamp(self.retention, order.item_expires_at, now);
+        let stamp = (legacy || needs_stamp).then(|| {
             let expiry = order_item_expiry(self.retention, now);
-            Update::builder()
+            let mut update = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key_of(keys::order(&order.order_id))))
                 .update_expression("SET expires_at = :expires")
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_values(":expires", AttributeValue::N(expiry.to_string()))
-                .build()
-                .map(|update| (update, expiry))
-                .expect("table, key and expression are set")
+                .expression_attribute_values(":expires", AttributeValue::N(expiry.to_string()));
+            update = if legacy {
+                update
+                    .condition_expression(
+                        "result_version = :expected AND sent_version = :sent \
+                         AND delivery_state = :delivery AND attribute_not_exists(erased_at)",
+                    )
+                    .expression_attribute_values(
+                        ":expected",
+                        AttributeValue::N(order.result_version.to_string()),
+                    )
+                    .expression_attribute_values(
+                        ":sent",
+                        AttributeValue::N(order.sent_version.to_string()),
+                    )
+                    .expression_attribute_values(":delivery", to_value(&order.delivery_state))
+            } else {
+                update.condition_expression("attribute_exists(pk)")
+            };
+            let update = update.build().expect("table, key and expression are set");
+            (update, expiry)
         });
         let written = self
             .db
@@ -736,6 +783,7 @@ impl Store {
         written.updated_at = now;
         written.result_submitted_at = Some(now);
         written.has_file_attachments |= files;
+        written.state_item = true;
         if let Some((_, expiry)) = stamp {
             written.item_expires_at = Some(expiry);
         }
@@ -813,7 +861,8 @@ impl Store {
         Ok(Some(order))
     }
 
-    /// The orders with these ids, in one strongly consistent `BatchGetItem` (up to 100 ids);
+    /// The orders with these ids, with their state, strongly consistent: one `BatchGetItem`
+    /// per 50 orders (each is two keys);
     /// missing orders are absent from the map.
     pub async fn get_orders(
         &self,
@@ -863,7 +912,7 @@ impl Store {
                 .flat_map(|r| {
                     [
                         TransactWriteItem::builder()
-                            .update(self.state_update(r, now, keys::order_state(&r.order_id)))
+                            .update(self.state_update(r, now))
                             .build(),
                         TransactWriteItem::builder()
                             .put(self.attempt_put(r))
@@ -893,16 +942,11 @@ impl Store {
         outcomes
     }
 
-    /// The update that sets the order's delivery state on its state item (`key`: the order
-    /// item for an order whose state is still there), conditional on the attempt's version
-    /// still being the order's latest result. A delivery is no change of the order's data: it
-    /// re-stamps no expiry (`retention`).
-    fn state_update(
-        &self,
-        record: &DeliveryRecord,
-        now: DateTime<Utc>,
-        key: (String, String),
-    ) -> Update {
+    /// The update that sets the order's delivery state on its state item (the order item for
+    /// an order whose state is still there), conditional on the attempt's version still being
+    /// the order's latest result. A delivery is no change of the order's data: it re-stamps no
+    /// expiry (`retention`).
+    fn state_update(&self, record: &DeliveryRecord, now: DateTime<Utc>) -> Update {
         let delivered = delivered_status(&record.attempt);
         let mut values = HashMap::from([
             (":state".to_string(), to_value(&record.attempt.outcome)),
@@ -917,7 +961,7 @@ impl Store {
         }
         Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key_of(key)))
+            .set_key(Some(key_of(record.state_key())))
             .update_expression(format!(
                 "SET delivery_state = :state, sent_version = :version, updated_at = :now{}",
                 if delivered.is_some() {
@@ -940,7 +984,8 @@ impl Store {
             &crate::auth::credentials::random_token(6),
         );
         let mut item = to_item(&record.attempt, key);
-        self.retention.stamp(&mut item, record.attempt.at);
+        // Kept as long as the result it delivered (and its state item), not longer.
+        self.retention.stamp(&mut item, record.result_submitted_at);
         Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -950,9 +995,6 @@ impl Store {
 
     /// One attempt: its history item, then the state — the state only while the attempt's
     /// version is still the order's latest, so a slow old attempt cannot mask a newer result.
-    /// An order whose latest result was stored before state items existed has its state on the
-    /// order item: the state item's condition fails (there is none), and the order item's is
-    /// tried.
     async fn record_delivery(
         &self,
         record: &DeliveryRecord,
@@ -966,21 +1008,13 @@ impl Store {
             .send()
             .await
             .map_err(|e| StoreError::of_write(e, "delivery attempt"))?;
-        for key in [
-            keys::order_state(&record.order_id),
-            keys::order(&record.order_id),
-        ] {
-            match self
-                .update_alone(&self.state_update(record, now, key))
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(e) if conditional_failed(&e) => {}
-                Err(e) => return Err(StoreError::of_write(e, "order")),
-            }
+        match self.update_alone(&self.state_update(record, now)).await {
+            Ok(_) => Ok(()),
+            // A newer result is the order's latest: its own delivery sets the state. (So is the
+            // result that moved an order read with its state on the order item to a state item.)
+            Err(e) if conditional_failed(&e) => Ok(()),
+            Err(e) => Err(StoreError::of_write(e, "order")),
         }
-        // A newer result is the order's latest: its own delivery sets the state.
-        Ok(())
     }
 }
 

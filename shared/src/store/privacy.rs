@@ -3,15 +3,16 @@
 //! non-personal skeleton: ids, package, job id, statuses, dates, versions and the delivery
 //! history's outcomes, so operations, billing and `GET /assessment/orders/{id}` keep working.
 //!
-//! Every write is an `UpdateItem` or `DeleteItem` of an item found by a strongly consistent
-//! read, and the order item is overwritten last, so a sweep that stops half way (a timeout,
+//! Every write after the tombstones (one transaction on the order item and its state item) is
+//! an `UpdateItem` or `DeleteItem` of an item found by a strongly consistent read, and the
+//! order item is overwritten last, so a sweep that stops half way (a timeout,
 //! throttling) is finished by running it again: the order still names its candidate, each step
 //! looks at what the item holds and skips items with nothing personal left, which is also why
 //! a repeated erasure counts zero.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -209,20 +210,35 @@ impl Store {
     /// tombstones first (they stop `write_result` and `put_enrichment`), then each order's
     /// files, submissions and delivery attempts, then one sweep of the events, and the order
     /// items last, so an order stays findable by its candidate until nothing else is left.
+    ///
+    /// `event_ids` names the events of an order whose ids derive from it
+    /// (`notifications::event_ids_of`): their id markers are erased too, so an event recorded
+    /// but not listed yet (listing comes after queueing its webhook) is reached.
     pub async fn erase_orders_data(
         &self,
         integration_id: &str,
         orders: &[Order],
         now: DateTime<Utc>,
+        event_ids: &(dyn Fn(&Order) -> Vec<String> + Sync),
     ) -> Result<ErasedCounts, StoreError> {
         let mut counts = ErasedCounts::default();
         for order in orders {
-            self.stamp_erased(&order.order_id, now).await?;
+            self.stamp_erased(order, now).await?;
         }
         for order in orders {
             counts.add(self.erase_order_history(&order.order_id).await?);
         }
         counts.events += self.erase_events_of_orders(integration_id, orders).await?;
+        for order in orders {
+            for id in event_ids(order) {
+                if self
+                    .erase_unlisted_event(integration_id, order, &id)
+                    .await?
+                {
+                    counts.events += 1;
+                }
+            }
+        }
         for order in orders {
             // A first erasure counts the order even when its item held nothing else personal.
             if self.erase_order_item(&order.order_id).await? || order.erased_at.is_none() {
@@ -232,35 +248,55 @@ impl Store {
         Ok(counts)
     }
 
-    /// Sets the order's `erased_at` tombstone (kept if already set), on the order item and on
-    /// its state item, created if the order has none yet: a result is stored by a conditional
-    /// write of the state item alone (`Store::write_result`), which the tombstone there refuses.
-    pub async fn stamp_erased(&self, order_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let exists = self
-            .update_existing(
-                key_of(keys::order(order_id)),
-                "SET erased_at = if_not_exists(erased_at, :now)",
-                HashMap::from([(":now".to_string(), to_value(&now))]),
-                HashMap::new(),
-            )
-            .await?;
-        if !exists {
-            return Ok(());
-        }
-        self.db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(keys::order_state(order_id))))
+    /// Sets the order's `erased_at` tombstone (kept if already set) on the order item and on its
+    /// state item, created if the order has none yet, in one `TransactWriteItems`: a result is
+    /// stored by a conditional write of the state item alone (`Store::write_result`), which the
+    /// tombstone there refuses from the same instant as the order item's. A state item created
+    /// here expires with the order item. An order that is gone is left alone.
+    pub async fn stamp_erased(&self, order: &Order, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let tombstone = |key: (String, String)| {
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(key)))
+                .expression_attribute_values(":now", to_value(&now))
+        };
+        let on_order = tombstone(keys::order(&order.order_id))
+            .update_expression("SET erased_at = if_not_exists(erased_at, :now)")
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .expect("table, key and expression are set");
+        let expires = order
+            .item_expires_at
+            .map(|at| AttributeValue::N(at.to_string()))
+            .unwrap_or_else(|| self.retention.expiry_value(now));
+        let on_state = tombstone(keys::order_state(&order.order_id))
             .update_expression(
                 "SET erased_at = if_not_exists(erased_at, :now), \
                  expires_at = if_not_exists(expires_at, :expires)",
             )
-            .expression_attribute_values(":now", to_value(&now))
-            .expression_attribute_values(":expires", self.retention.expiry_value(now))
+            .expression_attribute_values(":expires", expires)
+            .build()
+            .expect("table, key and expression are set");
+        let result = self
+            .db
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(on_order).build())
+            .transact_items(TransactWriteItem::builder().update(on_state).build())
             .send()
-            .await
-            .map_err(StoreError::service)?;
-        Ok(())
+            .await;
+        let Err(error) = result else {
+            return Ok(());
+        };
+        let order_gone = super::cancellation_reasons(&error)
+            .first()
+            .is_some_and(|r| r.code() == Some("ConditionalCheckFailed"));
+        if order_gone {
+            return Ok(());
+        }
+        if super::lost_race(&error) {
+            return Err(StoreError::Conflict);
+        }
+        Err(StoreError::of_transaction(error, "the erasure's tombstone"))
     }
 
     /// Deletes the order's result files and overwrites its submissions' bodies and notes and
@@ -375,6 +411,53 @@ impl Store {
                 None => return Ok(changed),
             }
         }
+    }
+
+    /// Erases the event `event_id` of `order` by its id marker, if recorded and not erased yet
+    /// (an event the sweep of listed events did not meet: recorded, its webhook perhaps
+    /// queued, not listed yet). The listed event is written erased if absent, so neither the
+    /// emitter's listing nor the dispatcher's (both conditional on its absence) writes the
+    /// data again; the dispatcher then sends nothing. Whether it changed anything.
+    async fn erase_unlisted_event(
+        &self,
+        integration_id: &str,
+        order: &Order,
+        event_id: &str,
+    ) -> Result<bool, StoreError> {
+        let Some(event) = self.get_recorded_event(integration_id, event_id).await? else {
+            return Ok(false);
+        };
+        let erased_data = erased_event_data(&order.order_id);
+        if event.data == erased_data {
+            return Ok(false);
+        }
+        let names = HashMap::from([
+            ("#event".to_string(), "event".to_string()),
+            ("#data".to_string(), "data".to_string()),
+        ]);
+        let values = HashMap::from([(":erased".to_string(), to_value(&erased_data))]);
+        self.update_existing(
+            key_of(keys::event_id(integration_id, event_id)),
+            "SET #event.#data = :erased",
+            values.clone(),
+            names,
+        )
+        .await?;
+        let listed = EventRecord {
+            data: erased_data,
+            ..event.clone()
+        };
+        if !self.list_event_written(&listed).await? {
+            // Listed since the sweep: erased in place.
+            self.update_existing(
+                key_of(keys::event(integration_id, event.at, event_id)),
+                "SET #data = :erased",
+                values,
+                HashMap::from([("#data".to_string(), "data".to_string())]),
+            )
+            .await?;
+        }
+        Ok(true)
     }
 
     /// Overwrites the order item's personal attributes from a strongly consistent read taken

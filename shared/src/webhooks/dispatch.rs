@@ -146,7 +146,7 @@ impl WebhookDispatcher {
         // read now from its id marker (written before the message was queued; the listed
         // event may follow a moment later), so an erasure since queueing is honoured. Messages
         // queued before that carry their data, which is ignored for the same reason.
-        let event = match self
+        let stored = match self
             .store
             .get_recorded_event(&event.integration_id, &event.id)
             .await
@@ -157,7 +157,7 @@ impl WebhookDispatcher {
                 tracing::info!(event_id = %event.id, company_id = %event.company_id, "the event's personal data was erased; webhook not sent");
                 return Outcome::Done;
             }
-            Ok(Some(stored)) => EventBody::from(&stored),
+            Ok(Some(stored)) => stored,
             Ok(None) => {
                 tracing::warn!(event_id = %event.id, company_id = %event.company_id, "queued event is not stored (expired?); webhook not sent");
                 return Outcome::Done;
@@ -167,6 +167,7 @@ impl WebhookDispatcher {
                 return Outcome::RETRY;
             }
         };
+        let event = EventBody::from(&stored);
         let attempt = receive_count(message);
         // Kombo-format events go out as Kombo sends them; the connector's as their own body.
         let body = crate::kombo::webhooks::payload(&event.id, &event.kind, &event.data)
@@ -202,11 +203,7 @@ impl WebhookDispatcher {
         };
         if let Some(delivery) = settled {
             // Bookkeeping only: a failure here must not re-send a delivered webhook.
-            if let Err(e) = self
-                .store
-                .record_webhook(&event.integration_id, event.at, &event.id, &delivery)
-                .await
-            {
+            if let Err(e) = self.store.record_webhook(&stored, &delivery).await {
                 tracing::warn!(event_id = %event.id, company_id = %event.company_id, error = %e, "could not record the webhook outcome");
             }
         }
