@@ -1039,3 +1039,84 @@ async fn an_erasure_reaches_an_event_recorded_but_not_listed_yet() {
         .unwrap();
     assert_eq!(listed.data, erased);
 }
+
+/// An erasure that stopped after erasing an unlisted event's id marker, before listing it
+/// erased, is finished by the next run: the event is listed erased, so the emitter's retry
+/// (holding the data in memory) lists nothing.
+#[tokio::test]
+async fn a_repeated_erasure_lists_an_unlisted_event_the_stopped_one_erased() {
+    use connector::kombo::webhooks::WebhookFormat;
+    use connector::notifications::Notifications;
+    let stack = Stack::connect().await;
+    let (company, orders) =
+        connector_tests::pipeline::company_with_orders(&stack, "gdpr-rerun", 1).await;
+    let order = stack.stored_order(&orders[0]).await;
+    let hooks = KomboEvents::new(&stack).await;
+    let stopped = Notifications::new(
+        stack.store_failing_requests_carrying(r#"{"S":"EVENT#"#),
+        stack.aws.sqs.clone(),
+        Some(hooks.queue_url.clone()),
+    )
+    .with_format(WebhookFormat::Kombo);
+    assert!(stopped
+        .order_received(&order, chrono::Utc::now())
+        .await
+        .is_err());
+    let event_id = connector::kombo::webhooks::event_id(&order);
+    let erased = connector::store::erased_event_data(&order.order_id);
+    // What the stopped erasure did: the marker's data overwritten, nothing listed.
+    let (pk, sk) = connector::store::keys::event_id(&company.integration_id, &event_id);
+    stack
+        .aws
+        .dynamodb
+        .update_item()
+        .table_name(&stack.config.table_name)
+        .key("pk", AttributeValue::S(pk))
+        .key("sk", AttributeValue::S(sk))
+        .update_expression("SET #event.#data = :erased")
+        .expression_attribute_names("#event", "event")
+        .expression_attribute_names("#data", "data")
+        .expression_attribute_values(
+            ":erased",
+            serde_dynamo::to_attribute_value(&erased).unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    stack
+        .store
+        .erase_orders_data(
+            &company.integration_id,
+            std::slice::from_ref(&order),
+            chrono::Utc::now(),
+            &connector::notifications::event_ids_of,
+        )
+        .await
+        .unwrap();
+    let marker = stack
+        .store
+        .get_recorded_event(&company.integration_id, &event_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let listed = stack
+        .store
+        .get_event(&company.integration_id, marker.at, &event_id)
+        .await
+        .unwrap()
+        .expect("listed, erased");
+    assert_eq!(listed.data, erased);
+    hooks
+        .notifications
+        .order_received(&order, chrono::Utc::now())
+        .await
+        .unwrap();
+    let listed = stack
+        .store
+        .get_event(&company.integration_id, marker.at, &event_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(listed.data, erased);
+}

@@ -47,6 +47,10 @@ impl Store {
                 if let Some(state) = self.get_item(keys::order_state(order_id), true).await? {
                     super::order_state::apply(&mut order, state)?;
                 }
+                if order.erased_at.is_some() {
+                    // Erased between the update and the read: nothing is announced.
+                    return Ok(EnrichmentWrite::Missing);
+                }
                 Ok(EnrichmentWrite::Stored(Box::new(order)))
             }
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => {

@@ -151,6 +151,13 @@ pub(super) const STATE_ATTRIBUTES: [&str; 11] = [
     "deliveries",
 ];
 
+/// The state's attributes an older order item holds, which its next result moves to the state
+/// item and removes there (its inline `submissions` and `deliveries`, from before the history
+/// had items of its own, stay: they are its history). `result` is a reserved word: `#result`.
+pub(super) const MOVED_ATTRIBUTES: &str = "#result, result_version, sent_version, \
+     delivery_state, delivered_status, result_submitted_at, has_file_attachments, \
+     result_request_sha256, result_rejected_by_vendor";
+
 /// A new order's item as stored: without the state's attributes (a new order has none: they
 /// read back as their defaults) nor empty ones (`null`), so the item, billed per started KB on
 /// its creation and its enrichment, carries SR's request and nothing else.

@@ -726,10 +726,16 @@ impl Store {
             let mut update = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key_of(keys::order(&order.order_id))))
-                .update_expression("SET expires_at = :expires")
                 .expression_attribute_values(":expires", AttributeValue::N(expiry.to_string()));
             update = if legacy {
+                // The state leaves the order item: were the state item to expire first, the
+                // order must not read as its old state again.
                 update
+                    .update_expression(format!(
+                        "SET expires_at = :expires REMOVE {}",
+                        order_state::MOVED_ATTRIBUTES
+                    ))
+                    .expression_attribute_names("#result", "result")
                     .condition_expression(
                         "result_version = :expected AND sent_version = :sent \
                          AND delivery_state = :delivery AND attribute_not_exists(erased_at)",
@@ -744,7 +750,9 @@ impl Store {
                     )
                     .expression_attribute_values(":delivery", to_value(&order.delivery_state))
             } else {
-                update.condition_expression("attribute_exists(pk)")
+                update
+                    .update_expression("SET expires_at = :expires")
+                    .condition_expression("attribute_exists(pk)")
             };
             let update = update.build().expect("table, key and expression are set");
             (update, expiry)

@@ -223,14 +223,19 @@ impl Store {
     ) -> Result<ErasedCounts, StoreError> {
         let mut counts = ErasedCounts::default();
         for order in orders {
-            self.stamp_erased(order, now).await?;
+            // A transaction: a result or delivery writing the state item at the same instant
+            // makes it lose the race, and it tries again.
+            super::retry_on_conflict(|| self.stamp_erased(order, now)).await?;
         }
         for order in orders {
             counts.add(self.erase_order_history(&order.order_id).await?);
         }
         counts.events += self.erase_events_of_orders(integration_id, orders).await?;
         for order in orders {
-            for id in event_ids(order) {
+            // Read again after the tombstone: a result stored since the caller's read (or
+            // missing from an index read) may have a `delivery.failed` of its own.
+            let current = self.get_order(&order.order_id).await?;
+            for id in event_ids(current.as_ref().unwrap_or(order)) {
                 if self
                     .erase_unlisted_event(integration_id, order, &id)
                     .await?
@@ -429,6 +434,8 @@ impl Store {
         };
         let erased_data = erased_event_data(&order.order_id);
         if event.data == erased_data {
+            // Erased by an earlier run, which may have stopped before listing it erased.
+            self.list_event_written(&event).await?;
             return Ok(false);
         }
         let names = HashMap::from([
