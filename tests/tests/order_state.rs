@@ -89,6 +89,48 @@ async fn delivered(
     .await
 }
 
+/// A new company's order with result version 1 (`IN_PROGRESS`) delivered, then turned into
+/// an order stored before state items ([`move_state_onto_the_order_item`]); with the item
+/// `update` (an `UpdateItem` expression and its values) applied to its order item after.
+async fn older_order_delivered_once(
+    stack: &Stack,
+    label: &str,
+    update: (&str, &[(&str, AttributeValue)]),
+) -> (connector_tests::TestCompany, String) {
+    let (company, orders) = company_with_orders(stack, label, 1).await;
+    let order_id = orders[0].clone();
+    let (status, body) =
+        submit_over_http(stack, &company, &order_id, json!({"status": "IN_PROGRESS"})).await;
+    assert_eq!(status, 200, "{body}");
+    delivered(stack, &company, &order_id, 1).await;
+    let order_item = item(stack, keys::order(&order_id)).await.unwrap();
+    assert_eq!(
+        number(&order_item, "result_version"),
+        None,
+        "a result writes the state item, not the order item"
+    );
+    move_state_onto_the_order_item(stack, &order_id).await;
+    let (expression, values) = update;
+    stack
+        .aws
+        .dynamodb
+        .update_item()
+        .table_name(&stack.config.table_name)
+        .key("pk", AttributeValue::S(format!("ORDER#{order_id}")))
+        .key("sk", AttributeValue::S("ORDER".into()))
+        .update_expression(expression)
+        .set_expression_attribute_values(Some(
+            values
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    (company, order_id)
+}
+
 fn number(item: &Item, name: &str) -> Option<u64> {
     item.get(name)?.as_n().ok()?.parse().ok()
 }
@@ -97,42 +139,23 @@ fn number(item: &Item, name: &str) -> Option<u64> {
 async fn an_order_with_its_state_on_the_order_item_reads_delivers_and_moves_it_with_its_next_result(
 ) {
     let stack = Stack::connect().await;
-    let (company, orders) = company_with_orders(&stack, "legacy-state", 1).await;
-    let order_id = &orders[0];
-    let (status, body) =
-        submit_over_http(&stack, &company, order_id, json!({"status": "IN_PROGRESS"})).await;
-    assert_eq!(status, 200, "{body}");
-    delivered(&stack, &company, order_id, 1).await;
-    let order_item = item(&stack, keys::order(order_id)).await.unwrap();
-    assert_eq!(
-        number(&order_item, "result_version"),
-        None,
-        "a result writes the state item, not the order item"
-    );
-
-    move_state_onto_the_order_item(&stack, order_id).await;
+    // Its stored result to be delivered again (a replay, SQS handing the message over again).
+    let (company, order_id) = older_order_delivered_once(
+        &stack,
+        "legacy-state",
+        (
+            "SET delivery_state = :queued",
+            &[(":queued", AttributeValue::S("QUEUED".into()))],
+        ),
+    )
+    .await;
+    let order_id = &order_id;
     let order = order_over_http(&stack, &company, order_id).await;
     assert_eq!(order["delivery"]["result_version"], 1, "{order}");
-    assert_eq!(order["delivery"]["state"], "DELIVERED", "{order}");
+    assert_eq!(order["delivery"]["sent_version"], 1, "{order}");
+    assert_eq!(order["delivery"]["state"], "QUEUED", "{order}");
 
-    // Its stored result delivered again (a replay, SQS handing the message over again): the
-    // state is recorded where it is, on the order item.
-    stack
-        .aws
-        .dynamodb
-        .update_item()
-        .table_name(&stack.config.table_name)
-        .key("pk", AttributeValue::S(format!("ORDER#{order_id}")))
-        .key("sk", AttributeValue::S("ORDER".into()))
-        .update_expression("SET delivery_state = :queued")
-        .expression_attribute_values(":queued", AttributeValue::S("QUEUED".into()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        order_over_http(&stack, &company, order_id).await["delivery"]["state"],
-        "QUEUED"
-    );
+    // Delivered: the state is recorded where it is, on the order item.
     let outcome = publisher(&stack, stack.notifications())
         .process(&result_message(&company, order_id, 1))
         .await;
@@ -180,29 +203,20 @@ async fn a_result_from_a_stale_read_of_an_older_order_does_not_hide_a_delivery_r
     use connector::sr::{PackageResult, ResultStatus};
     use connector::store::{ResultWrite, StoreError};
     let stack = Stack::connect().await;
-    let (company, orders) = company_with_orders(&stack, "legacy-race", 1).await;
-    let order_id = &orders[0];
-    let (status, body) =
-        submit_over_http(&stack, &company, order_id, json!({"status": "IN_PROGRESS"})).await;
-    assert_eq!(status, 200, "{body}");
-    delivered(&stack, &company, order_id, 1).await;
-    move_state_onto_the_order_item(&stack, order_id).await;
     // Version 1 waiting for its delivery, as the order item held it.
-    stack
-        .aws
-        .dynamodb
-        .update_item()
-        .table_name(&stack.config.table_name)
-        .key("pk", AttributeValue::S(format!("ORDER#{order_id}")))
-        .key("sk", AttributeValue::S("ORDER".into()))
-        .update_expression(
+    let (company, order_id) = older_order_delivered_once(
+        &stack,
+        "legacy-race",
+        (
             "SET delivery_state = :queued, sent_version = :zero REMOVE delivered_status",
-        )
-        .expression_attribute_values(":queued", AttributeValue::S("QUEUED".into()))
-        .expression_attribute_values(":zero", AttributeValue::N("0".into()))
-        .send()
-        .await
-        .unwrap();
+            &[
+                (":queued", AttributeValue::S("QUEUED".into())),
+                (":zero", AttributeValue::N("0".into())),
+            ],
+        ),
+    )
+    .await;
+    let order_id = &order_id;
     let stale = stack.store.get_order(order_id).await.unwrap().unwrap();
     assert!(!stale.state_item);
     assert_eq!(stale.sent_version, 0);

@@ -908,16 +908,7 @@ async fn a_result_stored_after_the_orders_were_listed_is_erased_too() {
     .await;
     assert_eq!(status, 200, "{answer}");
 
-    let counts = stack
-        .store
-        .erase_orders_data(
-            &company.integration_id,
-            std::slice::from_ref(&listed),
-            chrono::Utc::now(),
-            &connector::notifications::event_ids_of,
-        )
-        .await
-        .unwrap();
+    let counts = erase_through_the_store(&stack, &company, &listed).await;
     assert_eq!(counts.orders, 1);
     let after = stack.stored_order(&order_id).await;
     let result = after.result.expect("the result's status stays");
@@ -935,20 +926,19 @@ async fn a_result_stored_after_the_orders_were_listed_is_erased_too() {
     assert!(!text.contains(&ada.first), "{text}");
 }
 
-/// An event recorded but not listed yet (it is listed after its webhook is queued; here the
-/// listing failed) is erased by its id: the queued webhook then sends nothing, and the
-/// emitter's retry neither queues it again nor lists the data.
-#[tokio::test]
-async fn an_erasure_reaches_an_event_recorded_but_not_listed_yet() {
+/// A new company's order whose Kombo `order-received` event is recorded (its id marker, its
+/// webhook queued on `hooks`) but not listed: the listing failed (its sort key `EVENT#…` could
+/// not be written; the marker's is `EVENTID`), as when a worker stops between the two. The
+/// event's id.
+async fn unlisted_kombo_event(
+    stack: &Stack,
+    label: &str,
+) -> (TestCompany, connector::orders::Order, KomboEvents, String) {
     use connector::kombo::webhooks::WebhookFormat;
-    use connector::notifications::Notifications;
-    let stack = Stack::connect().await;
-    let (company, orders) =
-        connector_tests::pipeline::company_with_orders(&stack, "gdpr-unlisted", 1).await;
+    let (company, orders) = connector_tests::pipeline::company_with_orders(stack, label, 1).await;
     let order = stack.stored_order(&orders[0]).await;
-    let hooks = KomboEvents::new(&stack).await;
-    // The listed item's sort key (`EVENT#…`; the id marker's is `EVENTID`) cannot be written.
-    let stopped = Notifications::new(
+    let hooks = KomboEvents::new(stack).await;
+    let stopped = connector::notifications::Notifications::new(
         stack.store_failing_requests_carrying(r#"{"S":"EVENT#"#),
         stack.aws.sqs.clone(),
         Some(hooks.queue_url.clone()),
@@ -959,46 +949,77 @@ async fn an_erasure_reaches_an_event_recorded_but_not_listed_yet() {
         .await
         .is_err());
     let event_id = connector::kombo::webhooks::event_id(&order);
-    let recorded = stack
-        .store
-        .get_recorded_event(&company.integration_id, &event_id)
-        .await
-        .unwrap()
-        .expect("recorded");
-    assert_eq!(recorded.data["id"], order.order_id.as_str());
-    assert!(stack
-        .store
-        .get_event(&company.integration_id, recorded.at, &event_id)
-        .await
-        .unwrap()
-        .is_none());
+    (company, order, hooks, event_id)
+}
 
-    let counts = stack
+/// The event `id` of `company` as listed, if it is.
+async fn listed_event(
+    stack: &Stack,
+    company: &TestCompany,
+    at: chrono::DateTime<chrono::Utc>,
+    id: &str,
+) -> Option<connector::store::EventRecord> {
+    stack
+        .store
+        .get_event(&company.integration_id, at, id)
+        .await
+        .unwrap()
+}
+
+/// The event `id` of `company` as its id marker holds it.
+async fn recorded_event(
+    stack: &Stack,
+    company: &TestCompany,
+    id: &str,
+) -> connector::store::EventRecord {
+    stack
+        .store
+        .get_recorded_event(&company.integration_id, id)
+        .await
+        .unwrap()
+        .expect("recorded")
+}
+
+/// Erases `order` as the vendor API does, through the store.
+async fn erase_through_the_store(
+    stack: &Stack,
+    company: &TestCompany,
+    order: &connector::orders::Order,
+) -> connector::store::ErasedCounts {
+    stack
         .store
         .erase_orders_data(
             &company.integration_id,
-            std::slice::from_ref(&order),
+            std::slice::from_ref(order),
             chrono::Utc::now(),
             &connector::notifications::event_ids_of,
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// An event recorded but not listed yet (it is listed after its webhook is queued; here the
+/// listing failed) is erased by its id: the queued webhook then sends nothing, and the
+/// emitter's retry neither queues it again nor lists the data.
+#[tokio::test]
+async fn an_erasure_reaches_an_event_recorded_but_not_listed_yet() {
+    let stack = Stack::connect().await;
+    let (company, order, hooks, event_id) = unlisted_kombo_event(&stack, "gdpr-unlisted").await;
+    let recorded = recorded_event(&stack, &company, &event_id).await;
+    assert_eq!(recorded.data["id"], order.order_id.as_str());
+    assert!(listed_event(&stack, &company, recorded.at, &event_id)
+        .await
+        .is_none());
+
+    let counts = erase_through_the_store(&stack, &company, &order).await;
     assert!(counts.events >= 1, "{counts:?}");
     let erased = connector::store::erased_event_data(&order.order_id);
-    let marker = stack
-        .store
-        .get_recorded_event(&company.integration_id, &event_id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(marker.data, erased);
-    let listed = stack
-        .store
-        .get_event(&company.integration_id, recorded.at, &event_id)
-        .await
-        .unwrap()
-        .expect("listed, erased");
-    assert_eq!(listed.data, erased);
+    assert_eq!(
+        recorded_event(&stack, &company, &event_id).await.data,
+        erased
+    );
+    let listed = listed_event(&stack, &company, recorded.at, &event_id).await;
+    assert_eq!(listed.expect("listed, erased").data, erased);
 
     // The queued webhook: nothing is sent.
     let endpoint = VendorEndpoint::start(Answer::Reply(200, "{}".into())).await;
@@ -1031,13 +1052,8 @@ async fn an_erasure_reaches_an_event_recorded_but_not_listed_yet() {
     assert!(connector_tests::publishing::drain(&stack, &hooks.queue_url)
         .await
         .is_empty());
-    let listed = stack
-        .store
-        .get_event(&company.integration_id, recorded.at, &event_id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(listed.data, erased);
+    let listed = listed_event(&stack, &company, recorded.at, &event_id).await;
+    assert_eq!(listed.unwrap().data, erased);
 }
 
 /// An erasure that stopped after erasing an unlisted event's id marker, before listing it
@@ -1045,24 +1061,8 @@ async fn an_erasure_reaches_an_event_recorded_but_not_listed_yet() {
 /// (holding the data in memory) lists nothing.
 #[tokio::test]
 async fn a_repeated_erasure_lists_an_unlisted_event_the_stopped_one_erased() {
-    use connector::kombo::webhooks::WebhookFormat;
-    use connector::notifications::Notifications;
     let stack = Stack::connect().await;
-    let (company, orders) =
-        connector_tests::pipeline::company_with_orders(&stack, "gdpr-rerun", 1).await;
-    let order = stack.stored_order(&orders[0]).await;
-    let hooks = KomboEvents::new(&stack).await;
-    let stopped = Notifications::new(
-        stack.store_failing_requests_carrying(r#"{"S":"EVENT#"#),
-        stack.aws.sqs.clone(),
-        Some(hooks.queue_url.clone()),
-    )
-    .with_format(WebhookFormat::Kombo);
-    assert!(stopped
-        .order_received(&order, chrono::Utc::now())
-        .await
-        .is_err());
-    let event_id = connector::kombo::webhooks::event_id(&order);
+    let (company, order, hooks, event_id) = unlisted_kombo_event(&stack, "gdpr-rerun").await;
     let erased = connector::store::erased_event_data(&order.order_id);
     // What the stopped erasure did: the marker's data overwritten, nothing listed.
     let (pk, sk) = connector::store::keys::event_id(&company.integration_id, &event_id);
@@ -1084,39 +1084,15 @@ async fn a_repeated_erasure_lists_an_unlisted_event_the_stopped_one_erased() {
         .await
         .unwrap();
 
-    stack
-        .store
-        .erase_orders_data(
-            &company.integration_id,
-            std::slice::from_ref(&order),
-            chrono::Utc::now(),
-            &connector::notifications::event_ids_of,
-        )
-        .await
-        .unwrap();
-    let marker = stack
-        .store
-        .get_recorded_event(&company.integration_id, &event_id)
-        .await
-        .unwrap()
-        .unwrap();
-    let listed = stack
-        .store
-        .get_event(&company.integration_id, marker.at, &event_id)
-        .await
-        .unwrap()
-        .expect("listed, erased");
-    assert_eq!(listed.data, erased);
+    erase_through_the_store(&stack, &company, &order).await;
+    let at = recorded_event(&stack, &company, &event_id).await.at;
+    let listed = listed_event(&stack, &company, at, &event_id).await;
+    assert_eq!(listed.expect("listed, erased").data, erased);
     hooks
         .notifications
         .order_received(&order, chrono::Utc::now())
         .await
         .unwrap();
-    let listed = stack
-        .store
-        .get_event(&company.integration_id, marker.at, &event_id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(listed.data, erased);
+    let listed = listed_event(&stack, &company, at, &event_id).await;
+    assert_eq!(listed.unwrap().data, erased);
 }

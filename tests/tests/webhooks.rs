@@ -226,6 +226,20 @@ async fn dispatch(dispatcher: &WebhookDispatcher, record: &SqsMessage) -> Vec<St
         .collect()
 }
 
+/// Whether the test queue holds no message (waiting a second for one).
+async fn nothing_queued(stack: &Stack, queue_url: &str) -> bool {
+    let more = stack
+        .aws
+        .sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    more.messages.unwrap_or_default().is_empty()
+}
+
 /// The integration's listed events, every page.
 async fn events(stack: &Stack, company: &TestCompany) -> Vec<Value> {
     let mut all = Vec::new();
@@ -580,16 +594,7 @@ async fn events_are_recorded_once_per_id_and_listed_for_polling() {
             ..EventBody::from(&first)
         }
     );
-    let more = stack
-        .aws
-        .sqs
-        .receive_message()
-        .queue_url(&queue_url)
-        .wait_time_seconds(1)
-        .send()
-        .await
-        .unwrap();
-    assert!(more.messages.unwrap_or_default().is_empty(), "queued once");
+    assert!(nothing_queued(&stack, &queue_url).await, "queued once");
 
     // Webhooks off (no URL): the message is acknowledged and the event stays listable.
     let off = WebhookDispatcher::new(
@@ -700,16 +705,7 @@ async fn a_worker_stopped_before_listing_loses_no_webhook_and_the_event_is_liste
     assert_eq!(shown[0]["webhook"]["state"], "DELIVERED", "{shown:?}");
 
     // Nothing more was queued by either retry.
-    let more = stack
-        .aws
-        .sqs
-        .receive_message()
-        .queue_url(&queue_url)
-        .wait_time_seconds(1)
-        .send()
-        .await
-        .unwrap();
-    assert!(more.messages.unwrap_or_default().is_empty());
+    assert!(nothing_queued(&stack, &queue_url).await);
 }
 
 /// A marker written before events were listed last says whether the webhook was queued: one
@@ -764,16 +760,7 @@ async fn an_event_recorded_before_listing_came_last_and_never_queued_is_queued_o
     assert_eq!(receiver.received().len(), 1);
     // Settled: a further repeat queues nothing.
     notifications.emit(again).await.unwrap();
-    let more = stack
-        .aws
-        .sqs
-        .receive_message()
-        .queue_url(&queue_url)
-        .wait_time_seconds(1)
-        .send()
-        .await
-        .unwrap();
-    assert!(more.messages.unwrap_or_default().is_empty());
+    assert!(nothing_queued(&stack, &queue_url).await);
 }
 
 /// The `v1=` signatures of a received request.
