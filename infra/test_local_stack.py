@@ -617,6 +617,10 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
     import re
     # The partition key is the first element of each `(pk, sk)` a key function returns.
     families = set(re.findall(r'\(\s*format!\(\s*"([A-Z]+)#', keys_rs))
+    # ... or built by a `*_pk` function from a `const *_PREFIX` (`order_pk`: `ORDER#`).
+    consts = dict(re.findall(r'const (\w+): &str = "([A-Z]+)#";', keys_rs))
+    built = re.findall(r'fn \w+_pk\([^)]*\) -> String \{\s*format!\("\{(\w+)\}', keys_rs)
+    families |= {consts[name] for name in built}
     named = {f for role in leading.values() for prefixes in role.values() for f in prefixes}
     assert named <= families, named - families
     assert families <= named, families - named

@@ -301,6 +301,18 @@ fn order_event(
     }
 }
 
+/// The id of `order`'s `kind` event (`order.created`, `inline_order.created`,
+/// `order.enriched`): `{kind}:{order id}`, the same each time a worker repeats it.
+fn order_event_id(kind: EventKind, order_id: &str) -> String {
+    format!("{kind}:{order_id}")
+}
+
+/// The id of `delivery.failed` for result `version` of the order:
+/// `delivery.failed:{order id}:{version}`.
+fn delivery_failed_id(order_id: &str, version: u64) -> String {
+    format!("{}:{order_id}:{version}", EventKind::DeliveryFailed)
+}
+
 pub fn order_created_event(order: &Order, now: DateTime<Utc>) -> EventRecord {
     let kind = if order.inline.is_some() {
         EventKind::InlineOrderCreated
@@ -316,7 +328,13 @@ pub fn order_created_event(order: &Order, now: DateTime<Utc>) -> EventRecord {
     if let Some(inline) = &order.inline {
         data["assessment_url"] = json!(inline.assessment_url);
     }
-    order_event(order, kind, format!("{kind}:{}", order.order_id), now, data)
+    order_event(
+        order,
+        kind,
+        order_event_id(kind, &order.order_id),
+        now,
+        data,
+    )
 }
 
 pub fn order_enriched_event(
@@ -328,7 +346,7 @@ pub fn order_enriched_event(
     order_event(
         order,
         EventKind::OrderEnriched,
-        format!("{}:{}", EventKind::OrderEnriched, order.order_id),
+        order_event_id(EventKind::OrderEnriched, &order.order_id),
         now,
         data,
     )
@@ -350,7 +368,7 @@ pub fn delivery_failed_event(
     order_event(
         order,
         EventKind::DeliveryFailed,
-        format!("{}:{}:{version}", EventKind::DeliveryFailed, order.order_id),
+        delivery_failed_id(&order.order_id, version),
         now,
         data,
     )
@@ -367,9 +385,9 @@ pub fn event_ids_of(order: &Order) -> Vec<String> {
         EventKind::InlineOrderCreated,
         EventKind::OrderEnriched,
     ]
-    .iter()
-    .map(|kind| format!("{kind}:{id}"))
-    .chain((1..=order.result_version).map(|v| format!("{}:{id}:{v}", EventKind::DeliveryFailed)))
+    .into_iter()
+    .map(|kind| order_event_id(kind, id))
+    .chain((1..=order.result_version).map(|v| delivery_failed_id(id, v)))
     .chain([crate::kombo::webhooks::event_id(order)])
     .collect()
 }
@@ -452,6 +470,33 @@ mod tests {
             delivery_failed_event(&order(false), 4, None, None, now).id,
             failed.id
         );
+    }
+
+    #[test]
+    fn an_erasure_looks_up_every_id_an_order_event_can_have() {
+        let now = Utc::now();
+        let mut plain = order(false);
+        plain.result_version = 2;
+        let inline = order(true);
+        let enrichment = OrderEnrichment {
+            enriched_at: now,
+            candidate: None,
+            job: None,
+            hiring_team: None,
+            notes: vec![],
+        };
+        let emitted = [
+            order_created_event(&plain, now).id,
+            order_created_event(&inline, now).id,
+            order_enriched_event(&plain, &enrichment, now).id,
+            delivery_failed_event(&plain, 1, None, None, now).id,
+            delivery_failed_event(&plain, 2, None, None, now).id,
+            crate::kombo::webhooks::event_id(&plain),
+        ];
+        let looked_up = [event_ids_of(&plain), event_ids_of(&inline)].concat();
+        for id in emitted {
+            assert!(looked_up.contains(&id), "{id} not in {looked_up:?}");
+        }
     }
 
     #[test]

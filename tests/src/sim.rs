@@ -209,6 +209,22 @@ impl Simulator {
         self.post("/faults", fault).await;
     }
 
+    /// The faults no request has taken yet (`GET /__sim/faults`). A fault is taken when its
+    /// request arrives, before its `delay_ms`: a delayed fault gone from here is a call in flight
+    /// (or answered: see [`Self::requests`], which logs a call once answered).
+    pub async fn pending_faults(&self) -> Vec<Value> {
+        let answer: Value = self
+            .http
+            .get(format!("{}/__sim/faults", self.base))
+            .send()
+            .await
+            .expect("simulator reachable")
+            .json()
+            .await
+            .expect("faults are JSON");
+        answer["faults"].as_array().cloned().unwrap_or_default()
+    }
+
     /// Sets SR's per-credential limits (`None` = off); see [`RateLimit`](crate::pipeline::RateLimit) to restore them.
     pub async fn set_rate_limit(&self, per_second: Option<u32>, concurrent: Option<u32>) {
         self.post(

@@ -821,6 +821,99 @@ async fn an_inline_order_is_erased_with_its_assessment_url() {
     assert_eq!(after.candidate.first_name, "");
 }
 
+/// SR refuses a result, naming the candidate in its answer, while the candidate is erased: the
+/// stack's publisher read the order and sent the result before the erasure, and SR answers
+/// after it ended. The attempt is stored without SR's answer, and no `delivery.failed` carries
+/// it to the vendor.
+#[tokio::test]
+async fn a_refusal_answered_after_the_erasure_leaves_nothing_of_the_candidate() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("gdpr-inflight").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let api = stack.vendor_api();
+    let ada = Person::new("inflight");
+    let order_id = enriched_order_for(&stack, &company, &ada).await;
+    let results = format!("/orders/{order_id}/results");
+    let refusal = format!("{} {} has withdrawn", ada.first, ada.last);
+    stack
+        .sim
+        .inject_fault(json!({"path_contains": results, "method": "PATCH", "status": 400,
+            "delay_ms": 8_000, "count": 1,
+            "body": {"message": refusal, "errors": [{"code": "INVALID_RESULT", "message": refusal}]}}))
+        .await;
+    let (status, answer) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::PUT,
+        &format!("/assessment/orders/{order_id}/result"),
+        Some(result_naming(&ada, 55.0)),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    connector_tests::eventually(
+        "the stack's publisher to have SR's PATCH in flight",
+        std::time::Duration::from_secs(60),
+        || async {
+            let pending = stack.sim.pending_faults().await;
+            (!pending
+                .iter()
+                .any(|f| f["path_contains"] == results.as_str()))
+            .then_some(())
+        },
+    )
+    .await;
+
+    let (status, erased) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::POST,
+        "/assessment/candidates/erase",
+        Some(json!({"candidate_id": ada.id})),
+    )
+    .await;
+    assert_eq!(status, 200, "{erased}");
+    let answered = |log: Vec<Value>| log.iter().any(|r| r["method"] == "PATCH");
+    assert!(
+        !answered(stack.sim.requests(&results).await),
+        "SR answered before the erasure ended: the test did not race them"
+    );
+
+    let attempts = connector_tests::eventually(
+        "the refused attempt to be recorded",
+        std::time::Duration::from_secs(60),
+        || async {
+            answered(stack.sim.requests(&results).await).then_some(())?;
+            let order = stack
+                .store
+                .get_order_with_history(&order_id)
+                .await
+                .unwrap()?;
+            (!order.deliveries.is_empty()).then_some(order.deliveries)
+        },
+    )
+    .await;
+    assert!(attempts.iter().all(|a| a.detail.is_none()), "{attempts:?}");
+    assert_eq!(
+        stack
+            .store
+            .get_recorded_event(
+                &company.integration_id,
+                &format!("delivery.failed:{order_id}:1")
+            )
+            .await
+            .unwrap(),
+        None
+    );
+    let table = table_texts(&stack).await.join("\n");
+    let queues = queue_bodies(&stack).await.join("\n");
+    for value in ada.values() {
+        assert!(!holds(&table, value), "{value} is in the table");
+        assert!(!holds(&queues, value), "{value} is in a queue");
+    }
+}
+
 /// An erasure that stopped after the events (a timeout, throttling) left the order item, which
 /// still names the candidate: erasing by candidate id again finishes it and tells the vendor.
 #[tokio::test]

@@ -195,6 +195,12 @@ impl ResultPublisher {
         let recorded = self.store.record_deliveries(&records, Utc::now()).await;
         for (record, written) in records.iter().zip(recorded) {
             let attempt = &record.attempt;
+            let written = match written {
+                // Erased while the attempt was in flight: nothing of it goes to the vendor.
+                Ok(crate::store::AttemptRecorded::OrderErased) => continue,
+                Ok(crate::store::AttemptRecorded::Stored) => Ok(()),
+                Err(e) => Err(e),
+            };
             if let Err(e) = written {
                 // Delivered (or not) but not recorded: only this order's messages come back,
                 // and re-sending the same result is harmless. Other orders are unaffected.

@@ -68,7 +68,24 @@ pub fn catalog_version(integration_id: &str) -> (String, String) {
 }
 
 pub fn order(order_id: &str) -> (String, String) {
-    (format!("ORDER#{order_id}"), "ORDER".into())
+    (order_pk(order_id), "ORDER".into())
+}
+
+const ORDER_PREFIX: &str = "ORDER#";
+
+/// The partition of an order's items: `ORDER#{id}`.
+fn order_pk(order_id: &str) -> String {
+    format!("{ORDER_PREFIX}{order_id}")
+}
+
+/// The order id in an order partition's `pk` (`ORDER#{id}`); `None` for another partition.
+pub fn order_id_in(pk: &str) -> Option<&str> {
+    pk.strip_prefix(ORDER_PREFIX)
+}
+
+/// The order id of an item of an order's partition (its order item, state item, history).
+pub fn order_id_of(item: &super::Item) -> Option<&str> {
+    order_id_in(item.get(PK)?.as_s().ok()?)
 }
 
 /// What changes on an order after SR placed it: its latest result and version, its delivery
@@ -78,7 +95,7 @@ pub fn order(order_id: &str) -> (String, String) {
 /// after the order item (`ORDER` < `STATE`), so the order's history Query reads it too. Orders
 /// written before it existed keep their state on the order item until their next result.
 pub fn order_state(order_id: &str) -> (String, String) {
-    (format!("ORDER#{order_id}"), "STATE".into())
+    (order_pk(order_id), "STATE".into())
 }
 
 /// Sort-key prefix of an order's result files (see [`file()`]).
@@ -89,7 +106,7 @@ pub const FILE_PREFIX: &str = "FILE#";
 /// file name: names are free text, and re-submitting a name replaces its item.
 pub fn file(order_id: &str, name: &str) -> (String, String) {
     (
-        format!("ORDER#{order_id}"),
+        order_pk(order_id),
         format!(
             "{FILE_PREFIX}{}",
             crate::auth::credentials::hex_digest(name.as_bytes())
@@ -103,7 +120,7 @@ pub fn file(order_id: &str, name: &str) -> (String, String) {
 /// after every `FILE#` item (`#` < `D`), so the Query of an order's files does not read bytes.
 pub fn file_data(order_id: &str, name: &str, revision: &str) -> (String, String) {
     (
-        format!("ORDER#{order_id}"),
+        order_pk(order_id),
         format!(
             "FILEDATA#{}#{revision}",
             crate::auth::credentials::hex_digest(name.as_bytes())
@@ -122,7 +139,7 @@ pub const ATTEMPT_PREFIX: &str = "HISTORY#ATTEMPT#";
 /// The submission that became result `version` (zero-padded: sorts in version order).
 pub fn submission(order_id: &str, version: u64) -> (String, String) {
     (
-        format!("ORDER#{order_id}"),
+        order_pk(order_id),
         format!("{SUBMISSION_PREFIX}{version:020}"),
     )
 }
@@ -134,7 +151,7 @@ pub fn attempt(
     unique: &str,
 ) -> (String, String) {
     (
-        format!("ORDER#{order_id}"),
+        order_pk(order_id),
         format!(
             "{ATTEMPT_PREFIX}{}#{unique}",
             at.format("%Y-%m-%dT%H:%M:%S%.6fZ")

@@ -35,7 +35,8 @@ pub use events::{
 pub use files::{FileRecord, FileSource, FileState, StoredFile, UploadedFile};
 pub use order_state::order_item_slack;
 pub use orders::{
-    DeliveryRecord, OrderChecks, OrderCursor, OrderFilter, OrderPage, PutOrderOutcome, ResultWrite,
+    AttemptRecorded, DeliveryRecord, OrderChecks, OrderCursor, OrderFilter, OrderPage,
+    PutOrderOutcome, ResultWrite,
 };
 pub use privacy::{erased_event_data, ErasedCounts};
 pub use retry::{retry_on_conflict, MaybeConflict, WRITE_ATTEMPTS};
@@ -241,6 +242,9 @@ impl Store {
             .set_condition_expression(update.condition_expression().map(str::to_owned))
             .set_expression_attribute_names(update.expression_attribute_names().cloned())
             .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .set_return_values_on_condition_check_failure(
+                update.return_values_on_condition_check_failure().cloned(),
+            )
             .send()
             .await
     }

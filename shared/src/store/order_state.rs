@@ -124,11 +124,7 @@ pub(super) fn assemble(items: Vec<Item>) -> Result<HashMap<String, Order>, Store
         }
     }
     for state in states {
-        let id = state
-            .get(keys::PK)
-            .and_then(|v| v.as_s().ok())
-            .and_then(|pk| pk.strip_prefix("ORDER#"))
-            .map(str::to_owned);
+        let id = keys::order_id_of(&state).map(str::to_owned);
         if let Some(order) = id.and_then(|id| orders.get_mut(&id)) {
             apply(order, state)?;
         }

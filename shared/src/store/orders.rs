@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
@@ -111,6 +113,18 @@ impl DeliveryRecord {
     }
 }
 
+/// What [`Store::record_deliveries`] did with one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptRecorded {
+    /// Stored as made, and the order's delivery state set (unless a newer result is its
+    /// latest: that result's own delivery sets it).
+    Stored,
+    /// The order was erased while the attempt was in flight: the attempt is stored without
+    /// SR's answer (`detail`, which may quote the result), the state is left alone, and nothing
+    /// about it may reach the vendor (no `delivery.failed`).
+    OrderErased,
+}
+
 /// A position in one integration's order list: the `cursor` of a page, decoded and checked
 /// ([`OrderCursor::decode`]) before it reaches a query.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,15 +194,6 @@ pub struct ResultWrite<'a> {
     pub files: &'a [FileRecord],
     pub now: DateTime<Utc>,
 }
-
-fn conditional_failed<E>(error: &aws_sdk_dynamodb::error::SdkError<E>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    error.code() == Some("ConditionalCheckFailedException")
-}
-
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 
 impl Store {
     /// Places a new order in ONE `TransactWriteItems` (SR's order endpoints make no other AWS
@@ -340,8 +345,8 @@ impl Store {
                 .await?
                 .into_iter()
                 .filter_map(|state| {
-                    let id = state.get(keys::PK)?.as_s().ok()?.strip_prefix("ORDER#")?;
-                    Some((id.to_owned(), state))
+                    let id = keys::order_id_of(&state)?.to_owned();
+                    Some((id, state))
                 })
                 .collect();
             for order in chunk {
@@ -547,7 +552,7 @@ impl Store {
         }
         let ids: Vec<String> = items
             .iter()
-            .filter_map(|item| item.get(keys::PK)?.as_s().ok()?.strip_prefix("ORDER#"))
+            .filter_map(keys::order_id_of)
             .map(str::to_owned)
             .collect();
         let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
@@ -556,11 +561,7 @@ impl Store {
         Ok(items
             .into_iter()
             .map(|item| {
-                let order = item
-                    .get(keys::PK)
-                    .and_then(|pk| pk.as_s().ok())
-                    .and_then(|pk| pk.strip_prefix("ORDER#"))
-                    .and_then(|id| found.remove(id));
+                let order = keys::order_id_of(&item).and_then(|id| found.remove(id));
                 (index_key(&item), order)
             })
             .collect())
@@ -905,12 +906,13 @@ impl Store {
     /// order's delivery state while the attempt's version is still its latest result. ONE
     /// `TransactWriteItems` when every order is distinct and at the attempted version (the
     /// common case); otherwise, or when that fails, each attempt on its own, so one that cannot
-    /// be recorded fails alone. The outcome of each record, in order.
+    /// be recorded fails alone, and one whose order was erased meanwhile is
+    /// [`AttemptRecorded::OrderErased`]. The outcome of each record, in order.
     pub async fn record_deliveries(
         &self,
         records: &[DeliveryRecord],
         now: DateTime<Utc>,
-    ) -> Vec<Result<(), StoreError>> {
+    ) -> Vec<Result<AttemptRecorded, StoreError>> {
         let mut seen = std::collections::HashSet::new();
         let distinct = records.iter().all(|r| seen.insert(r.order_id.as_str()));
         // Two items per record; a transaction holds at most 100.
@@ -935,9 +937,14 @@ impl Store {
                 .send()
                 .await;
             match result {
-                Ok(_) => return records.iter().map(|_| Ok(())).collect(),
-                // A newer result arrived for one of the orders, or one item cannot be written:
-                // record each attempt on its own.
+                Ok(_) => {
+                    return records
+                        .iter()
+                        .map(|_| Ok(AttemptRecorded::Stored))
+                        .collect()
+                }
+                // A newer result arrived for one of the orders, one was erased, or one item
+                // cannot be written: record each attempt on its own.
                 Err(e) => {
                     tracing::info!(error = %StoreError::service(e), "recording the batch's attempts one by one")
                 }
@@ -952,7 +959,8 @@ impl Store {
 
     /// The update that sets the order's delivery state on its state item (the order item for
     /// an order whose state is still there), conditional on the attempt's version still being
-    /// the order's latest result. A delivery is no change of the order's data: it re-stamps no
+    /// the order's latest result and the order not erased (an erasure that ran while the
+    /// attempt was in flight wins). A delivery is no change of the order's data: it re-stamps no
     /// expiry (`retention`).
     fn state_update(&self, record: &DeliveryRecord, now: DateTime<Utc>) -> Update {
         let delivered = delivered_status(&record.attempt);
@@ -978,8 +986,9 @@ impl Store {
                     ""
                 }
             ))
-            .condition_expression("result_version = :version")
+            .condition_expression("result_version = :version AND attribute_not_exists(erased_at)")
             .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .expect("table, key and expression are set")
     }
@@ -1001,28 +1010,84 @@ impl Store {
             .expect("table and item are set")
     }
 
-    /// One attempt: its history item, then the state — the state only while the attempt's
-    /// version is still the order's latest, so a slow old attempt cannot mask a newer result.
+    /// One attempt and the order's state, the state only while the attempt's version is still
+    /// the order's latest (a slow old attempt cannot mask a newer result) and the order is not
+    /// erased.
+    ///
+    /// An attempt without `detail` (a delivery) holds nothing an erasure removes: its history
+    /// item, then the state, two plain writes. One with SR's answer (which may quote the result)
+    /// is written with the state in one `TransactWriteItems`, so an erasure that ran while it
+    /// was in flight (its tombstone fails the state's condition) never finds the answer
+    /// stored: the attempt is then written without it.
     async fn record_delivery(
         &self,
         record: &DeliveryRecord,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<AttemptRecorded, StoreError> {
         let put = self.attempt_put(record);
+        let update = self.state_update(record, now);
+        if record.attempt.detail.is_none() {
+            self.put_attempt(put.item().clone()).await?;
+            let result = self.update_alone(&update).await;
+            return match result {
+                Ok(_) => Ok(AttemptRecorded::Stored),
+                Err(error) => match error.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                        Ok(state_refused(failed.item()))
+                    }
+                    _ => Err(StoreError::of_write(error, "order")),
+                },
+            };
+        }
+        let result = self
+            .db
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(put.clone()).build())
+            .send()
+            .await;
+        let Err(error) = result else {
+            return Ok(AttemptRecorded::Stored);
+        };
+        let refused = super::cancellation_reasons(&error)
+            .first()
+            .filter(|r| r.code() == Some("ConditionalCheckFailed"))
+            .map(|r| state_refused(r.item()));
+        let mut item = put.item().clone();
+        match refused {
+            Some(AttemptRecorded::OrderErased) => {
+                // As an erasure leaves an attempt (`privacy::erased_delivery`).
+                item.insert("detail".into(), AttributeValue::Null(true));
+            }
+            Some(AttemptRecorded::Stored) => {}
+            None => return Err(StoreError::of_transaction(error, "delivery attempt")),
+        }
+        self.put_attempt(item).await?;
+        Ok(refused.expect("matched above"))
+    }
+
+    /// Writes a delivery attempt's history item.
+    async fn put_attempt(&self, item: Item) -> Result<(), StoreError> {
         self.db
             .put_item()
-            .table_name(put.table_name())
-            .set_item(Some(put.item().clone()))
+            .table_name(&self.table)
+            .set_item(Some(item))
             .send()
             .await
-            .map_err(|e| StoreError::of_write(e, "delivery attempt"))?;
-        match self.update_alone(&self.state_update(record, now)).await {
-            Ok(_) => Ok(()),
-            // A newer result is the order's latest: its own delivery sets the state. (So is the
-            // result that moved an order read with its state on the order item to a state item.)
-            Err(e) if conditional_failed(&e) => Ok(()),
-            Err(e) => Err(StoreError::of_write(e, "order")),
-        }
+            .map(|_| ())
+            .map_err(|e| StoreError::of_write(e, "delivery attempt"))
+    }
+}
+
+/// What a refused state update means, by the state item as it was (`ALL_OLD`): the order was
+/// erased, or a newer result is its latest — that result's own delivery sets the state (so does
+/// the result that moved an order read with its state on the order item to a state item), and
+/// the attempt is kept all the same.
+fn state_refused(state: Option<&HashMap<String, AttributeValue>>) -> AttemptRecorded {
+    if state.is_some_and(|s| s.contains_key("erased_at")) {
+        AttemptRecorded::OrderErased
+    } else {
+        AttemptRecorded::Stored
     }
 }
 
@@ -1126,7 +1191,7 @@ fn decode_cursor(cursor: &str, partition: &str) -> Option<HashMap<String, Attrib
     }
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let plain: HashMap<String, String> = serde_json::from_slice(&bytes).ok()?;
-    let order_id = plain.get(keys::PK)?.strip_prefix("ORDER#")?;
+    let order_id = keys::order_id_in(plain.get(keys::PK)?)?;
     let (_, sort_key) = keys::order(order_id);
     // A position in `gsi2`, or in `gsi1` (cursors handed out before `gsi2` existed, and the
     // list's legacy part).

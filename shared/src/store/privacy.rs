@@ -135,7 +135,7 @@ impl Store {
             .partition(Some(keys::GSI2), keys::GSI2_PK, partition)
             .await?
             .iter()
-            .filter_map(|item| item.get(keys::PK)?.as_s().ok()?.strip_prefix("ORDER#"))
+            .filter_map(keys::order_id_of)
             .map(str::to_owned)
             .collect();
         let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
