@@ -26,10 +26,10 @@ pub struct OrderStream {
     queue: ResultsQueue,
 }
 
-/// What the forwarded message needs of a new order item (its `NewImage`).
+/// What the forwarded message needs of a new order item (its `NewImage`): its company; the
+/// order id is its key's (`ORDER#{id}`; items of older releases also held it as `order_id`).
 #[derive(Deserialize)]
 struct NewOrder {
-    order_id: String,
     company_id: String,
 }
 
@@ -91,11 +91,18 @@ fn order_received(record: &EventRecord) -> Option<Result<QueueMessage, String>> 
     if record.event_name != "INSERT" || !is_order {
         return None;
     }
+    let order_id = match record.change.keys.get(keys::PK) {
+        Some(serde_dynamo::AttributeValue::S(pk)) => keys::order_id_in(pk),
+        _ => None,
+    };
+    let Some(order_id) = order_id else {
+        return Some(Err("Keys: no ORDER# partition key".into()));
+    };
     let order: Result<NewOrder, _> = serde_dynamo::from_item(record.change.new_image.clone());
     Some(
         order
             .map(|o| QueueMessage::OrderReceived {
-                order_id: o.order_id,
+                order_id: order_id.to_owned(),
                 company_id: o.company_id,
             })
             .map_err(|e| format!("NewImage: {e}")),

@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::{from_item, key_of, keys, to_value, Store, StoreError};
+use super::{key_of, keys, to_value, Store, StoreError};
 use crate::orders::enrichment::OrderEnrichment;
 use crate::orders::Order;
 
@@ -43,7 +43,8 @@ impl Store {
         match result {
             Ok(output) => {
                 // The update answers the order item; a result may already be on its state item.
-                let mut order: Order = from_item(output.attributes.unwrap_or_default())?;
+                let mut order =
+                    super::order_state::order_from_item(output.attributes.unwrap_or_default())?;
                 if let Some(state) = self.get_item(keys::order_state(order_id), true).await? {
                     super::order_state::apply(&mut order, state)?;
                 }

@@ -116,7 +116,7 @@ pub(super) fn assemble(items: Vec<Item>) -> Result<HashMap<String, Order>, Store
             .map(String::as_str)
         {
             Some("ORDER") => {
-                let order: Order = from_item(item)?;
+                let order = order_from_item(item)?;
                 orders.insert(order.order_id.clone(), order);
             }
             Some("STATE") => states.push(item),
@@ -155,13 +155,44 @@ pub(super) const MOVED_ATTRIBUTES: &str = "#result, result_version, sent_version
      result_request_sha256, result_rejected_by_vendor";
 
 /// A new order's item as stored: without the state's attributes (a new order has none: they
-/// read back as their defaults) nor empty ones (`null`), so the item, billed per started KB on
-/// its creation and its enrichment, carries SR's request and nothing else.
+/// read back as their defaults), empty ones (`null`, no `fields`), nor what its key and its
+/// other attributes already say (the order id is in `pk`; `updated_at` is `created_at` until
+/// the order changes), so the item, billed per started KB on its creation and its enrichment,
+/// carries SR's request and nothing else. [`order_from_item`] reads it back.
 pub(super) fn new_order_item(mut item: Item) -> Item {
+    let created_at = item.get("created_at").cloned();
     item.retain(|name, value| {
-        !STATE_ATTRIBUTES.contains(&name.as_str()) && !matches!(value, AttributeValue::Null(_))
+        let derived = match name.as_str() {
+            "order_id" => true,
+            "updated_at" => Some(&*value) == created_at.as_ref(),
+            "fields" => value.as_m().is_ok_and(|m| m.is_empty()),
+            _ => false,
+        };
+        !derived
+            && !STATE_ATTRIBUTES.contains(&name.as_str())
+            && !matches!(value, AttributeValue::Null(_))
     });
     item
+}
+
+/// An order item (`ORDER`, as [`new_order_item`] wrote it or as older releases did) as an
+/// [`Order`], its state not applied.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] for an item that does not deserialize.
+pub(super) fn order_from_item(mut item: Item) -> Result<Order, StoreError> {
+    if !item.contains_key("order_id") {
+        if let Some(id) = keys::order_id_of(&item) {
+            let id = AttributeValue::S(id.to_owned());
+            item.insert("order_id".into(), id);
+        }
+    }
+    if !item.contains_key("updated_at") {
+        if let Some(created_at) = item.get("created_at").cloned() {
+            item.insert("updated_at".into(), created_at);
+        }
+    }
+    from_item(item)
 }
 
 /// How far past its retention the order item is stamped: a thirtieth of the retention, at most
@@ -235,14 +266,31 @@ mod tests {
     }
 
     #[test]
-    fn a_new_order_item_holds_no_state_and_reads_back_as_the_order() {
-        let new = order(json!({"inline": null, "requester": null}));
-        let stored = new_order_item(serde_dynamo::to_item(&new).unwrap());
-        for name in STATE_ATTRIBUTES.iter().chain(&["inline", "requester"]) {
+    fn a_new_order_item_holds_no_state_nor_what_its_key_says_and_reads_back_as_the_order() {
+        let new = order(json!({"inline": null, "requester": null, "fields": {}}));
+        assert_eq!(new.updated_at, new.created_at);
+        let mut item: Item = serde_dynamo::to_item(&new).unwrap();
+        item.insert(
+            "pk".into(),
+            AttributeValue::S(format!("ORDER#{}", new.order_id)),
+        );
+        let stored = new_order_item(item);
+        let left_out = ["inline", "requester", "order_id", "updated_at", "fields"];
+        for name in STATE_ATTRIBUTES.iter().chain(&left_out) {
             assert!(!stored.contains_key(*name), "{name}");
         }
-        let read: Order = serde_dynamo::from_item(stored).unwrap();
-        assert_eq!(read, new);
+        assert_eq!(order_from_item(stored.clone()).unwrap(), new);
+
+        // What differs from what the key and `created_at` say is kept.
+        let changed = order(json!({"updated_at": "2030-01-01T00:00:00Z", "fields": {"a": "b"}}));
+        let mut item: Item = serde_dynamo::to_item(&changed).unwrap();
+        item.insert(
+            "pk".into(),
+            AttributeValue::S(format!("ORDER#{}", changed.order_id)),
+        );
+        let stored = new_order_item(item);
+        assert!(stored.contains_key("updated_at") && stored.contains_key("fields"));
+        assert_eq!(order_from_item(stored).unwrap(), changed);
     }
 
     #[test]

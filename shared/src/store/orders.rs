@@ -52,7 +52,11 @@ fn refusal(reasons: &[CancellationReason]) -> Result<Option<Refusal>, StoreError
         return Ok(Some(Refusal::Catalog));
     }
     if let Some(order) = failed(2) {
-        let existing = order.item().cloned().map(from_item).transpose()?;
+        let existing = order
+            .item()
+            .cloned()
+            .map(order_state::order_from_item)
+            .transpose()?;
         return Ok(Some(Refusal::Exists(existing.map(Box::new))));
     }
     Ok(None)
@@ -545,7 +549,7 @@ impl Store {
             let keys: Vec<_> = items.iter().map(index_key).collect();
             let orders = items
                 .into_iter()
-                .map(from_item)
+                .map(order_state::order_from_item)
                 .collect::<Result<Vec<Order>, _>>()?;
             let orders = self.with_states(orders).await?;
             return Ok(keys.into_iter().zip(orders.into_iter().map(Some)).collect());
@@ -849,7 +853,7 @@ impl Store {
                     Some(sk) if sk.starts_with(keys::ATTEMPT_PREFIX) => {
                         deliveries.push(from_item::<DeliveryAttempt>(item)?)
                     }
-                    Some("ORDER") => order = Some(from_item(item)?),
+                    Some("ORDER") => order = Some(order_state::order_from_item(item)?),
                     Some("STATE") => state = Some(item),
                     _ => {}
                 }

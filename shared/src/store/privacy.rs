@@ -128,7 +128,7 @@ impl Store {
             .partition(Some(keys::GSI1), keys::GSI1_PK, partition.clone())
             .await?
             .into_iter()
-            .map(from_item)
+            .map(super::order_state::order_from_item)
             .collect::<Result<_, _>>()?;
         let mut orders = self.with_states(legacy).await?;
         let ids: Vec<String> = self
@@ -473,7 +473,8 @@ impl Store {
     async fn erase_order_item(&self, order_id: &str) -> Result<bool, StoreError> {
         let state_held = self.erase_order_state(order_id).await?;
         // The order item alone: what it holds itself (an older order's state included).
-        let Some(order) = self.get::<Order>(keys::order(order_id), true).await? else {
+        let order = self.get_item(keys::order(order_id), true).await?;
+        let Some(order) = order.map(super::order_state::order_from_item).transpose()? else {
             return Ok(state_held);
         };
         if !holds_personal_data(&order) {
