@@ -336,8 +336,8 @@ impl Enricher<'_> {
                     refused: true,
                 })
             }
-            Err(SrClientError::Rejected { status, detail, .. }) => {
-                tracing::warn!(order_id = %order.order_id, company_id = %order.company_id, what, status, detail = %detail, "SmartRecruiters refused an enrichment read");
+            Err(e @ SrClientError::Rejected { status, .. }) => {
+                tracing::warn!(order_id = %order.order_id, company_id = %order.company_id, what, status, error = %e.for_log(), "SmartRecruiters refused an enrichment read");
                 Ok(Fetched::Missing(format!(
                     "{what} {id}: SmartRecruiters refused the read ({status})"
                 )))

@@ -300,7 +300,7 @@ impl Passthrough {
             Err(e) => return Err(CallError::Secret(e)),
         }
         .map_err(|e| {
-            tracing::warn!(integration_id = %integration, company_id = %company_id, method = %call.method, path = %path, error = %e, "passthrough call failed");
+            tracing::warn!(integration_id = %integration, company_id = %company_id, method = %call.method, path = %path, error = %e.for_log(), "passthrough call failed");
             CallError::Unreachable(e)
         })?;
         tracing::info!(integration_id = %integration, company_id = %company_id, method = %call.method, path = %path, sr_status = answer.status, "passthrough call");

@@ -61,6 +61,13 @@ pub fn stack_env_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.local/stack.env"))
 }
 
+/// What the stack's functions logged so far (`cargo lambda watch`'s output, `lambda.log` beside
+/// the stack description).
+pub fn lambda_log() -> String {
+    let path = stack_env_path().with_file_name("lambda.log");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
 /// The pairs of a dotenv file (`local_stack.py` quotes values as dotenv and cargo lambda read them).
 fn read_env_file(path: &PathBuf) -> HashMap<String, String> {
     dotenvy::from_path_iter(path)

@@ -6,12 +6,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use connector_tests::consent_page::ConsentClient;
-use connector_tests::{scenario, stack_env_path, unique, Stack};
-
-fn lambda_log() -> String {
-    let path = stack_env_path().with_file_name("lambda.log");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
+use connector_tests::{lambda_log, scenario, unique, Stack};
 
 #[tokio::test]
 async fn a_full_spine_run_logs_ids_and_metrics_but_no_secret() {

@@ -823,8 +823,9 @@ async fn an_inline_order_is_erased_with_its_assessment_url() {
 
 /// SR refuses a result, naming the candidate in its answer, while the candidate is erased: the
 /// stack's publisher read the order and sent the result before the erasure, and SR answers
-/// after it ended. The attempt is stored without SR's answer, and no `delivery.failed` carries
-/// it to the vendor.
+/// after it ended. The attempt is stored without SR's answer, no `delivery.failed` carries it
+/// to the vendor, and the functions' logs (which no erasure reaches) never held it, nor the
+/// report's file name.
 #[tokio::test]
 async fn a_refusal_answered_after_the_erasure_leaves_nothing_of_the_candidate() {
     let stack = Stack::connect().await;
@@ -908,9 +909,12 @@ async fn a_refusal_answered_after_the_erasure_leaves_nothing_of_the_candidate() 
     );
     let table = table_texts(&stack).await.join("\n");
     let queues = queue_bodies(&stack).await.join("\n");
+    let log = connector_tests::lambda_log();
+    assert!(log.contains(&format!("\"order_id\":\"{order_id}\"")));
     for value in ada.values() {
         assert!(!holds(&table, value), "{value} is in the table");
         assert!(!holds(&queues, value), "{value} is in a queue");
+        assert!(!holds(&log, value), "{value} is in the functions' log");
     }
 }
 

@@ -74,7 +74,40 @@ pub enum FileDeliveryError {
     OutOfTime { name: String },
 }
 
+/// A [`FileDeliveryError`] as logs show it ([`FileDeliveryError::for_log`]).
+pub struct LoggedFileError<'a>(&'a FileDeliveryError);
+
+impl std::fmt::Display for LoggedFileError<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            FileDeliveryError::Sr { source, .. } => {
+                write!(f, "an attachment was not uploaded: {}", source.for_log())
+            }
+            FileDeliveryError::Download { source, .. } => {
+                write!(f, "an attachment was not downloaded: {source}")
+            }
+            FileDeliveryError::Store(e) => write!(
+                f,
+                "attachment bookkeeping failed: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(e)
+            ),
+            FileDeliveryError::Paced { .. } => {
+                f.write_str("no SmartRecruiters call slot for an attachment within the wait limit")
+            }
+            FileDeliveryError::OutOfTime { .. } => {
+                f.write_str("no time left in this invocation for an attachment")
+            }
+        }
+    }
+}
+
 impl FileDeliveryError {
+    /// The error without the file's name (vendors name reports after the candidate) nor SR's
+    /// words ([`SrClientError::for_log`]), for logs; the whole error is the attempt's `detail`.
+    pub fn for_log(&self) -> LoggedFileError<'_> {
+        LoggedFileError(self)
+    }
+
     /// SR's status code, for the delivery record.
     pub fn sr_status(&self) -> Option<u16> {
         match self {
@@ -203,7 +236,8 @@ impl FileDelivery {
                             return Err(FileDeliveryError::Download { name, source });
                         }
                         Err(refused) => {
-                            tracing::warn!(order_id = %order.order_id, file = %name, error = %refused, "attachment download refused");
+                            // Not the file's name: vendors name reports after the candidate.
+                            tracing::warn!(order_id = %order.order_id, error = %refused, "attachment download refused");
                             store
                                 .mark_file_failed(record, &format!("download failed: {refused}"))
                                 .await?;
@@ -240,12 +274,14 @@ impl FileDelivery {
                         sr_url: answer.body.map(|a| a.url),
                     };
                     store.mark_file_uploaded(record, &uploaded).await?;
-                    tracing::info!(order_id = %order.order_id, file = %name, size, "attachment uploaded to SmartRecruiters");
+                    // Files by digest in logs, never by name (vendors name reports after the
+                    // candidate, and an erasure does not reach logs).
+                    tracing::info!(order_id = %order.order_id, sha256 = %uploaded.sha256, size, "attachment uploaded to SmartRecruiters");
                     report.uploaded.push(name);
                 }
                 // A 401 refuses the credentials, not the file: the caller reads them again.
                 Err(SrClientError::Rejected { status, detail, .. }) if status != 401 => {
-                    tracing::warn!(order_id = %order.order_id, file = %name, status, "SmartRecruiters refused the attachment");
+                    tracing::warn!(order_id = %order.order_id, sha256 = %digest, status, "SmartRecruiters refused the attachment");
                     let reason =
                         format!("SmartRecruiters refused the upload with {status}: {detail}");
                     store.mark_file_failed(record, &reason).await?;

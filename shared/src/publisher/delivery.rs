@@ -123,7 +123,7 @@ impl ResultPublisher {
         match error {
             Sending::Paced(wait) => Outcome::Retry { after: Some(wait) },
             Sending::Files(error) => {
-                tracing::warn!(order_id = d.order_id, company_id = %order.company_id, version, error = %aws_smithy_types::error::display::DisplayErrorContext(&error), "attachments not uploaded yet; will retry");
+                tracing::warn!(order_id = d.order_id, company_id = %order.company_id, version, error = %error.for_log(), "attachments not uploaded yet; will retry");
                 let after = error.retry_after();
                 if error.is_paced() {
                     return Outcome::Retry { after };
@@ -192,7 +192,7 @@ impl ResultPublisher {
         last_receive: bool,
         batch: &Batch<'_>,
     ) -> Outcome {
-        tracing::warn!(order_id = %order.order_id, company_id = %order.company_id, version, error = %error, "result delivery failed");
+        tracing::warn!(order_id = %order.order_id, company_id = %order.company_id, version, error = %error.for_log(), "result delivery failed");
         let status = error.status();
         match error {
             SrClientError::Rejected { .. } => {

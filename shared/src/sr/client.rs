@@ -59,7 +59,39 @@ pub enum SrClientError {
     CredentialsRefused { client_id: String, status: u16 },
 }
 
+/// An [`SrClientError`] as logs show it ([`SrClientError::for_log`]).
+pub struct LoggedSrError<'a>(&'a SrClientError);
+
+impl std::fmt::Display for LoggedSrError<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            SrClientError::Rejected { status, body, .. } => {
+                write!(f, "SmartRecruiters refused the request with {status}")?;
+                let codes: Vec<&str> = body
+                    .iter()
+                    .flat_map(|b| &b.errors)
+                    .map(|e| e.code.as_str())
+                    .collect();
+                if !codes.is_empty() {
+                    write!(f, " ({})", codes.join(", "))?;
+                }
+                Ok(())
+            }
+            // Our own words: the status, the host of a redirect, the client id.
+            other => other.fmt(f),
+        }
+    }
+}
+
 impl SrClientError {
+    /// The error without SR's own words, for logs: a refusal's messages may quote what was sent
+    /// (a candidate's name in a result's label), and logs are the one copy of it an erasure
+    /// cannot reach. The status and SR's error codes say what went wrong; the whole error goes
+    /// where the vendor reads it (a delivery attempt's `detail`), which an erasure clears.
+    pub fn for_log(&self) -> LoggedSrError<'_> {
+        LoggedSrError(self)
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Transient { status, .. } => *status,
@@ -623,6 +655,27 @@ async fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_logs_its_status_and_codes_not_srs_words() {
+        let words = "Ada Lovelace did well is too long";
+        let refused = SrClientError::Rejected {
+            status: 400,
+            body: Some(SrErrorBody::single("INVALID_SCORE_LABEL", words)),
+            detail: words.into(),
+        };
+        assert!(refused.to_string().contains(words));
+        assert_eq!(
+            refused.for_log().to_string(),
+            "SmartRecruiters refused the request with 400 (INVALID_SCORE_LABEL)"
+        );
+        let transient = SrClientError::Transient {
+            status: Some(503),
+            retry_after: None,
+            detail: "SR API answered 503".into(),
+        };
+        assert_eq!(transient.for_log().to_string(), transient.to_string());
+    }
     use reqwest::header::{HeaderMap, HeaderValue};
 
     #[test]

@@ -225,7 +225,7 @@ impl Store {
         let expiry = self.file_data_expiry(record, Utc::now(), true);
         if let Err(e) = self.update_alone(&expiry).await {
             if !conditional_failed(&e) {
-                tracing::warn!(order_id = %record.order_id, file = %record.name, error = %StoreError::service(e), "could not release a settled file's bytes");
+                tracing::warn!(order_id = %record.order_id, revision = %record.revision, error = %StoreError::service(e), "could not release a settled file's bytes");
             }
         }
     }
