@@ -896,16 +896,18 @@ async fn a_refusal_answered_after_the_erasure_leaves_nothing_of_the_candidate() 
     )
     .await;
     assert!(attempts.iter().all(|a| a.detail.is_none()), "{attempts:?}");
+    // The erasure's stand-in for the event, erased: nothing else was recorded.
+    let failed = stack
+        .store
+        .get_recorded_event(
+            &company.integration_id,
+            &format!("delivery.failed:{order_id}:1"),
+        )
+        .await
+        .unwrap();
     assert_eq!(
-        stack
-            .store
-            .get_recorded_event(
-                &company.integration_id,
-                &format!("delivery.failed:{order_id}:1")
-            )
-            .await
-            .unwrap(),
-        None
+        failed.map(|e| e.data),
+        Some(connector::store::erased_event_data(&order_id))
     );
     let table = table_texts(&stack).await.join("\n");
     let queues = queue_bodies(&stack).await.join("\n");
@@ -916,6 +918,60 @@ async fn a_refusal_answered_after_the_erasure_leaves_nothing_of_the_candidate() 
         assert!(!holds(&queues, value), "{value} is in a queue");
         assert!(!holds(&log, value), "{value} is in the functions' log");
     }
+}
+
+/// A `delivery.failed` recorded just after an erasure (its delivery was refused and recorded
+/// just before): the erasure left an erased marker in its place, so the event records, queues
+/// and lists nothing of SR's answer.
+#[tokio::test]
+async fn a_delivery_failure_announced_after_the_erasure_announces_nothing() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("gdpr-late-event").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let api = stack.vendor_api();
+    let ada = Person::new("late-event");
+    let order_id = enriched_order_for(&stack, &company, &ada).await;
+    let (status, answer) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::PUT,
+        &format!("/assessment/orders/{order_id}/result"),
+        Some(json!({"status": "COMPLETED", "score": 40, "max_score": 100})),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let read_before = stack.store.get_order(&order_id).await.unwrap().unwrap();
+    erase_through_the_store(&stack, &company, &read_before).await;
+
+    let refusal = format!("{} {} has withdrawn", ada.first, ada.last);
+    let announced = stack
+        .notifications()
+        .delivery_failed(
+            &read_before,
+            1,
+            Some(400),
+            Some(&refusal),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let id = format!("delivery.failed:{order_id}:1");
+    assert_eq!(announced.id, id);
+    assert_eq!(
+        announced.data,
+        connector::store::erased_event_data(&order_id)
+    );
+    assert_eq!(
+        recorded_event(&stack, &company, &id).await.data,
+        announced.data
+    );
+    assert!(listed_event(&stack, &company, announced.at, &id)
+        .await
+        .is_none());
+    let table = table_texts(&stack).await.join("\n");
+    assert!(!table.contains(&refusal), "SR's answer is in the table");
+    assert!(!holds(&table, &ada.first));
 }
 
 /// An erasure that stopped after the events (a timeout, throttling) left the order item, which

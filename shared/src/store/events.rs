@@ -79,6 +79,11 @@ struct EventMarker {
     /// listed but perhaps never queued: a repeat queues it unless its webhook settled.
     #[serde(default, skip_serializing)]
     enqueued: Option<bool>,
+    /// Put by an erasure for an id its order could still emit but had not
+    /// ([`Store::put_erased_marker`]): an emission that comes later records, queues and lists
+    /// nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    erased_before_recorded: bool,
 }
 
 /// A position in an integration's event list: the `cursor` of a page (the sort key of its
@@ -135,6 +140,7 @@ impl Store {
         let marker = EventMarker {
             event: event.clone(),
             enqueued: None,
+            erased_before_recorded: false,
         };
         let put = self
             .db
@@ -172,6 +178,13 @@ impl Store {
         };
         let marker: EventMarker = from_item(old)?;
         let first = marker.event;
+        if marker.erased_before_recorded {
+            // Its order was erased before this emission: nothing of it is sent or listed.
+            return Ok(RecordedEvent {
+                event: first,
+                listed: true,
+            });
+        }
         let listed = match marker.enqueued {
             Some(true) => true,
             Some(false) => self
@@ -225,6 +238,48 @@ impl Store {
             .get::<EventMarker>(keys::event_id(integration_id, event_id), true)
             .await?
             .map(|marker| marker.event))
+    }
+
+    /// Puts an erased id marker for `event` (its `data` already erased) unless the id is
+    /// recorded: an erasure's stand-in for an event its order had not emitted yet (a delivery
+    /// refused just before the erasure whose `delivery.failed` comes after it), so the
+    /// emission that comes later finds it and records nothing. Whether it was put (false: the
+    /// id was recorded meanwhile).
+    pub(super) async fn put_erased_marker(&self, event: &EventRecord) -> Result<bool, StoreError> {
+        let marker = EventMarker {
+            event: event.clone(),
+            enqueued: None,
+            erased_before_recorded: true,
+        };
+        let put = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.stamped(
+                to_item(&marker, keys::event_id(&event.integration_id, &event.id)),
+                event.at,
+            )))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(StoreError::service(e)),
+        }
+    }
+
+    /// The event its id marker holds, and whether the marker is an erasure's stand-in
+    /// ([`Self::put_erased_marker`]).
+    pub(super) async fn get_marker(
+        &self,
+        integration_id: &str,
+        event_id: &str,
+    ) -> Result<Option<(EventRecord, bool)>, StoreError> {
+        Ok(self
+            .get::<EventMarker>(keys::event_id(integration_id, event_id), true)
+            .await?
+            .map(|marker| (marker.event, marker.erased_before_recorded)))
     }
 
     /// `item` with the expiry of personal data written `at` (events may repeat an order's).

@@ -1057,17 +1057,50 @@ impl Store {
             .first()
             .filter(|r| r.code() == Some("ConditionalCheckFailed"))
             .map(|r| state_refused(r.item()));
-        let mut item = put.item().clone();
         match refused {
-            Some(AttemptRecorded::OrderErased) => {
-                // As an erasure leaves an attempt (`privacy::erased_delivery`).
-                item.insert("detail".into(), AttributeValue::Null(true));
+            Some(AttemptRecorded::OrderErased) => self.put_erased_attempt(&put).await,
+            // A newer result is the order's latest: the attempt is kept, in a transaction that
+            // checks again that no erasure came in between.
+            Some(AttemptRecorded::Stored) => {
+                let unerased = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key_of(record.state_key())))
+                    .condition_expression("attribute_not_exists(erased_at)")
+                    .build()
+                    .expect("table, key and condition are set");
+                let result = self
+                    .db
+                    .transact_write_items()
+                    .transact_items(
+                        TransactWriteItem::builder()
+                            .condition_check(unerased)
+                            .build(),
+                    )
+                    .transact_items(TransactWriteItem::builder().put(put.clone()).build())
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => Ok(AttemptRecorded::Stored),
+                    Err(e)
+                        if super::cancellation_reasons(&e)
+                            .first()
+                            .is_some_and(|r| r.code() == Some("ConditionalCheckFailed")) =>
+                    {
+                        self.put_erased_attempt(&put).await
+                    }
+                    Err(e) => Err(StoreError::of_transaction(e, "delivery attempt")),
+                }
             }
-            Some(AttemptRecorded::Stored) => {}
-            None => return Err(StoreError::of_transaction(error, "delivery attempt")),
+            None => Err(StoreError::of_transaction(error, "delivery attempt")),
         }
+    }
+
+    /// The attempt as an erasure leaves one (`privacy::erased_delivery`): without SR's answer.
+    async fn put_erased_attempt(&self, put: &Put) -> Result<AttemptRecorded, StoreError> {
+        let mut item = put.item().clone();
+        item.insert("detail".into(), AttributeValue::Null(true));
         self.put_attempt(item).await?;
-        Ok(refused.expect("matched above"))
+        Ok(AttemptRecorded::OrderErased)
     }
 
     /// Writes a delivery attempt's history item.

@@ -429,10 +429,36 @@ impl Store {
         order: &Order,
         event_id: &str,
     ) -> Result<bool, StoreError> {
-        let Some(event) = self.get_recorded_event(integration_id, event_id).await? else {
-            return Ok(false);
-        };
         let erased_data = erased_event_data(&order.order_id);
+        let event = match self.get_marker(integration_id, event_id).await? {
+            Some((_, true)) => return Ok(false),
+            Some((event, false)) => event,
+            None => {
+                // Not emitted (yet): an erased marker in its place, so a later emission (a
+                // `delivery.failed` of a delivery refused just before this erasure) records
+                // nothing of it. Recorded meanwhile: erased as any recorded one.
+                let stand_in = EventRecord {
+                    id: event_id.to_owned(),
+                    kind: event_id
+                        .split(&format!(":{}", order.order_id))
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    integration_id: integration_id.to_owned(),
+                    company_id: order.company_id.clone(),
+                    at: Utc::now(),
+                    data: erased_data.clone(),
+                    webhook: None,
+                };
+                if self.put_erased_marker(&stand_in).await? {
+                    return Ok(false);
+                }
+                match self.get_recorded_event(integration_id, event_id).await? {
+                    Some(event) => event,
+                    None => return Err(StoreError::Conflict),
+                }
+            }
+        };
         if event.data == erased_data {
             // Erased by an earlier run, which may have stopped before listing it erased.
             self.list_event_written(&event).await?;
