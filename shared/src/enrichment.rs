@@ -52,6 +52,7 @@ enum Fetched<T> {
 /// A transient failure that makes the whole message retry.
 struct Transient {
     after: Option<Duration>,
+    /// For the log: what was read and why it failed, never SR's words nor the record's id.
     detail: String,
     /// SR refused the credentials (token endpoint, or a 401 with a fresh token).
     refused: bool,
@@ -332,7 +333,7 @@ impl Enricher<'_> {
                 // queue's DLQ ends this if SR keeps refusing the stored ones.
                 Err(Transient {
                     after: None,
-                    detail: format!("{what} {id}: {e}"),
+                    detail: format!("{what}: {}", e.for_log()),
                     refused: true,
                 })
             }
@@ -356,7 +357,7 @@ impl Enricher<'_> {
                 }
                 Err(Transient {
                     after: retry_after,
-                    detail: format!("{what} {id}: {detail}"),
+                    detail: format!("{what}: {detail}"),
                     refused: false,
                 })
             }

@@ -485,7 +485,14 @@ impl ConsentApi {
                 },
             ),
             Err(e) => {
-                tracing::warn!(company_id = %context.company_id, error = %e, "consent failed");
+                match &e {
+                    OnboardingError::Sr(sr) => {
+                        tracing::warn!(company_id = %context.company_id, error = %sr.for_log(), "consent failed: SmartRecruiters refused the integration")
+                    }
+                    other => {
+                        tracing::warn!(company_id = %context.company_id, error = %other, "consent failed")
+                    }
+                }
                 self.onboarding_problem(&e)
             }
         }

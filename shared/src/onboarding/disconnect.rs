@@ -126,7 +126,7 @@ pub async fn disable_if_sr_confirms(
             Ok(())
         }
         Err(e) => {
-            tracing::warn!(company_id = %company_id, error = %e, "disable without a token: SR could not confirm it");
+            tracing::warn!(company_id = %company_id, error = %e.for_log(), "disable without a token: SR could not confirm it");
             Err(CompanyError::Unconfirmed(e))
         }
     }
