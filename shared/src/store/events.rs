@@ -137,23 +137,7 @@ impl Store {
         &self,
         event: &EventRecord,
     ) -> Result<RecordedEvent, StoreError> {
-        let marker = EventMarker {
-            event: event.clone(),
-            enqueued: None,
-            erased_before_recorded: false,
-        };
-        let put = self
-            .db
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(self.stamped(
-                to_item(&marker, keys::event_id(&event.integration_id, &event.id)),
-                event.at,
-            )))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+        let put = self.put_marker(event, false).await;
         let e = match put {
             Ok(_) => {
                 return Ok(RecordedEvent {
@@ -246,13 +230,29 @@ impl Store {
     /// emission that comes later finds it and records nothing. Whether it was put (false: the
     /// id was recorded meanwhile).
     pub(super) async fn put_erased_marker(&self, event: &EventRecord) -> Result<bool, StoreError> {
+        match self.put_marker(event, true).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(StoreError::service(e)),
+        }
+    }
+
+    /// Puts `event`'s id marker unless the id is recorded (the recorded one is answered on a
+    /// refusal, `ALL_OLD`).
+    async fn put_marker(
+        &self,
+        event: &EventRecord,
+        erased_before_recorded: bool,
+    ) -> Result<
+        aws_sdk_dynamodb::operation::put_item::PutItemOutput,
+        aws_sdk_dynamodb::error::SdkError<PutItemError>,
+    > {
         let marker = EventMarker {
             event: event.clone(),
             enqueued: None,
-            erased_before_recorded: true,
+            erased_before_recorded,
         };
-        let put = self
-            .db
+        self.db
             .put_item()
             .table_name(&self.table)
             .set_item(Some(self.stamped(
@@ -260,13 +260,9 @@ impl Store {
                 event.at,
             )))
             .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
-            .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
-            Err(e) => Err(StoreError::service(e)),
-        }
+            .await
     }
 
     /// The event its id marker holds, and whether the marker is an erasure's stand-in
