@@ -23,10 +23,10 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use chrono::{TimeZone, Utc};
-use connector::orders::{Order, Submission};
+use connector::orders::{DeliveryAttempt, DeliveryState, Order, Submission};
 use connector::packages::Catalog;
 use connector::sr::{PackageResult, ResultStatus};
-use connector::store::{ResultWrite, Store, StoreError};
+use connector::store::{AttemptRecorded, DeliveryRecord, ResultWrite, Store, StoreError};
 use serde_json::{json, Value};
 
 const TABLE: &str = "connector";
@@ -437,4 +437,77 @@ async fn throttling_is_retried_and_then_a_service_error() {
         "{order:?}"
     );
     assert!((3..=6).contains(&canned.operations().len()));
+}
+
+/// A delivery attempt on [`order`] at version 1, `FAILED` or `RETRYING` with `detail`.
+fn attempt(outcome: DeliveryState, detail: &str, detail_is_ours: bool) -> DeliveryRecord {
+    let attempt = DeliveryAttempt {
+        version: 1,
+        at: Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap(),
+        sr_status_code: Some(400),
+        outcome,
+        detail: Some(detail.into()),
+        result_status: Some(ResultStatus::Completed),
+    };
+    DeliveryRecord {
+        detail_is_ours,
+        ..DeliveryRecord::of(&order(), attempt)
+    }
+}
+
+#[tokio::test]
+async fn an_attempt_quoting_sr_on_an_order_erased_meanwhile_is_kept_without_srs_words() {
+    let erased = json!({"erased_at": {"S": "2026-01-02T00:00:00Z"}, "result_version": {"N": "1"}});
+    let canned = Canned::answering([
+        (
+            400,
+            json!({
+                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                "message": "Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed, None]",
+                "CancellationReasons": [
+                    {"Code": "ConditionalCheckFailed", "Item": erased},
+                    {"Code": "None"},
+                ],
+            }),
+        ),
+        ok(json!({})),
+    ]);
+    let refused = attempt(DeliveryState::Failed, "Ada Lovelace has withdrawn", false);
+    let recorded = canned
+        .store()
+        .record_deliveries(&[refused], Utc::now())
+        .await;
+    assert!(
+        matches!(recorded[..], [Ok(AttemptRecorded::OrderErased)]),
+        "{recorded:?}"
+    );
+    // The attempt and the state at once, the state conditional on the order not being erased.
+    assert_eq!(canned.operations(), ["TransactWriteItems", "PutItem"]);
+    let condition = canned.request(0)["TransactItems"][0]["Update"]["ConditionExpression"].clone();
+    assert!(
+        condition
+            .as_str()
+            .unwrap()
+            .contains("attribute_not_exists(erased_at)"),
+        "{condition}"
+    );
+    let kept = canned.request(1)["Item"].clone();
+    assert_eq!(kept["detail"], json!({"NULL": true}), "{kept}");
+    assert_eq!(kept["outcome"], json!({"S": "FAILED"}));
+}
+
+#[tokio::test]
+async fn an_attempt_in_the_connectors_own_words_is_two_plain_writes() {
+    let canned = Canned::answering([ok(json!({})), ok(json!({}))]);
+    let retry = attempt(
+        DeliveryState::Retrying,
+        "SmartRecruiters is unavailable (SR API answered 503)",
+        true,
+    );
+    let recorded = canned.store().record_deliveries(&[retry], Utc::now()).await;
+    assert!(
+        matches!(recorded[..], [Ok(AttemptRecorded::Stored)]),
+        "{recorded:?}"
+    );
+    assert_eq!(canned.operations(), ["PutItem", "UpdateItem"]);
 }

@@ -16,6 +16,31 @@ use crate::pacing::{self, Pacer, Slots};
 use crate::queue::QueueMessage;
 use crate::store::DeliveryRecord;
 
+/// An attempt's `detail`, by whose words it holds.
+#[derive(Debug)]
+pub(super) enum Detail {
+    /// The connector's own words (a status, a host, a rule): nothing an erasure removes.
+    Ours(String),
+    /// SR's answer or a file's name, which may quote the candidate: cleared by an erasure, and
+    /// never stored once the order is erased (`Store::record_deliveries`).
+    Quoting(String),
+}
+
+impl Detail {
+    fn into_text(self) -> String {
+        match self {
+            Detail::Ours(text) | Detail::Quoting(text) => text,
+        }
+    }
+
+    fn map(self, f: impl FnOnce(String) -> String) -> Self {
+        match self {
+            Detail::Ours(text) => Detail::Ours(f(text)),
+            Detail::Quoting(text) => Detail::Quoting(f(text)),
+        }
+    }
+}
+
 /// Per-batch state shared by the concurrent deliveries: SR call slots per company, companies SR
 /// throttled, and the attempts to record at the end.
 pub(super) struct Batch<'p> {
@@ -136,20 +161,22 @@ impl<'p> Batch<'p> {
         version: u64,
         sr_status_code: Option<u16>,
         outcome: DeliveryState,
-        detail: Option<String>,
+        detail: Option<Detail>,
     ) -> Outcome {
+        let detail_is_ours = !matches!(detail, Some(Detail::Quoting(_)));
         let attempt = DeliveryAttempt {
             version,
             at: Utc::now(),
             sr_status_code,
             outcome,
-            detail,
+            detail: detail.map(Detail::into_text),
             result_status: order.result_status(),
         };
-        self.records
-            .lock()
-            .await
-            .push(DeliveryRecord::of(order, attempt));
+        let record = DeliveryRecord {
+            detail_is_ours,
+            ..DeliveryRecord::of(order, attempt)
+        };
+        self.records.lock().await.push(record);
         match outcome {
             DeliveryState::Retrying => Outcome::RETRY,
             _ => Outcome::Done,
@@ -163,12 +190,13 @@ impl<'p> Batch<'p> {
         order: &Order,
         version: u64,
         sr_status_code: Option<u16>,
-        detail: String,
+        detail: Detail,
         last_receive: bool,
     ) -> Outcome {
         if last_receive {
-            let detail =
-                format!("{detail}; retries exhausted, the message is in the dead-letter queue");
+            let detail = detail.map(|text| {
+                format!("{text}; retries exhausted, the message is in the dead-letter queue")
+            });
             self.record(
                 order,
                 version,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::batch::Batch;
+use super::batch::{Batch, Detail};
 use super::{Outcome, ResultPublisher};
 use crate::metrics::{self, Metric};
 use crate::orders::{DeliveryState, Order};
@@ -67,7 +67,13 @@ impl ResultPublisher {
                 tracing::error!(order_id = d.order_id, company_id = %order.company_id, version, error = %conflict, "a stored result would change SR's final status; not sent");
                 let detail = format!("not sent to SmartRecruiters: {conflict}");
                 return batch
-                    .record(order, version, None, DeliveryState::Failed, Some(detail))
+                    .record(
+                        order,
+                        version,
+                        None,
+                        DeliveryState::Failed,
+                        Some(Detail::Ours(detail)),
+                    )
                     .await;
             }
         }
@@ -107,7 +113,7 @@ impl ResultPublisher {
                         version,
                         None,
                         DeliveryState::Failed,
-                        Some(detail.into()),
+                        Some(Detail::Ours(detail.into())),
                     )
                     .await;
             }
@@ -116,7 +122,13 @@ impl ResultPublisher {
                 // The AWS error stays in the log: the detail is shown to the vendor.
                 let detail = "the company's SmartRecruiters credentials could not be read";
                 return batch
-                    .record_retry(order, version, None, detail.into(), d.last_receive)
+                    .record_retry(
+                        order,
+                        version,
+                        None,
+                        Detail::Ours(detail.into()),
+                        d.last_receive,
+                    )
                     .await;
             }
         };
@@ -128,7 +140,8 @@ impl ResultPublisher {
                 if error.is_paced() {
                     return Outcome::Retry { after };
                 }
-                let detail = error.to_string();
+                // The file's name, and SR's answer to its upload.
+                let detail = Detail::Quoting(error.to_string());
                 match batch
                     .record_retry(order, version, error.sr_status(), detail, d.last_receive)
                     .await
@@ -202,19 +215,31 @@ impl ResultPublisher {
                         version,
                         status,
                         DeliveryState::Failed,
-                        Some(error.to_string()),
+                        Some(Detail::Quoting(error.to_string())),
                     )
                     .await
             }
             SrClientError::CredentialsRefused { .. } => {
                 // The secret was read again already and still holds what SR refused.
                 batch
-                    .record_retry(order, version, status, error.to_string(), last_receive)
+                    .record_retry(
+                        order,
+                        version,
+                        status,
+                        Detail::Ours(error.to_string()),
+                        last_receive,
+                    )
                     .await
             }
             SrClientError::Transient { retry_after, .. } => {
                 let outcome = batch
-                    .record_retry(order, version, status, error.to_string(), last_receive)
+                    .record_retry(
+                        order,
+                        version,
+                        status,
+                        Detail::Ours(error.to_string()),
+                        last_receive,
+                    )
                     .await;
                 if status != Some(429) {
                     return outcome;

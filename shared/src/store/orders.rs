@@ -94,6 +94,10 @@ pub struct DeliveryRecord {
     pub state_on_order_item: bool,
     /// When the delivered result was submitted: the attempt expires with it (`retention`).
     pub result_submitted_at: DateTime<Utc>,
+    /// The attempt's `detail` is the connector's own words (a status, a host), nothing an
+    /// erasure removes: it is recorded as an attempt without one (two plain writes). Otherwise
+    /// (SR's answer, a file's name) in one transaction with the state ([`Store::record_deliveries`]).
+    pub detail_is_ours: bool,
 }
 
 impl DeliveryRecord {
@@ -103,6 +107,7 @@ impl DeliveryRecord {
             order_id: order.order_id.clone(),
             state_on_order_item: !order.state_item,
             result_submitted_at: order.result_submitted_at.unwrap_or(attempt.at),
+            detail_is_ours: attempt.detail.is_none(),
             attempt,
         }
     }
@@ -1018,11 +1023,12 @@ impl Store {
     /// the order's latest (a slow old attempt cannot mask a newer result) and the order is not
     /// erased.
     ///
-    /// An attempt without `detail` (a delivery) holds nothing an erasure removes: its history
-    /// item, then the state, two plain writes. One with SR's answer (which may quote the result)
-    /// is written with the state in one `TransactWriteItems`, so an erasure that ran while it
-    /// was in flight (its tombstone fails the state's condition) never finds the answer
-    /// stored: the attempt is then written without it.
+    /// An attempt without `detail` (a delivery) or with the connector's own words only (a
+    /// retry after SR's 5xx or 429: [`DeliveryRecord::detail_is_ours`]) holds nothing an
+    /// erasure removes: its history item, then the state, two plain writes. One with SR's
+    /// answer (which may quote the result) or a file's name is written with the state in one
+    /// `TransactWriteItems`, so an erasure that ran while it was in flight (its tombstone fails
+    /// the state's condition) never finds it stored: the attempt is then written without it.
     async fn record_delivery(
         &self,
         record: &DeliveryRecord,
@@ -1030,7 +1036,7 @@ impl Store {
     ) -> Result<AttemptRecorded, StoreError> {
         let put = self.attempt_put(record);
         let update = self.state_update(record, now);
-        if record.attempt.detail.is_none() {
+        if record.detail_is_ours {
             self.put_attempt(put.item().clone()).await?;
             let result = self.update_alone(&update).await;
             return match result {
