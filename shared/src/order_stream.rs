@@ -105,7 +105,7 @@ fn order_received(record: &EventRecord) -> Option<Result<QueueMessage, String>> 
                 order_id: order_id.to_owned(),
                 company_id: o.company_id,
             })
-            .map_err(|e| format!("NewImage: {e}")),
+            .map_err(|e| format!("NewImage: {}", crate::store::without_values(&e.to_string()))),
     )
 }
 

@@ -270,8 +270,33 @@ pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError
     };
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
         key,
-        reason: e.to_string(),
+        reason: without_values(&e.to_string()),
     })
+}
+
+/// A deserializer's message without the strings it quotes (serde writes `string "Ada"`): the
+/// error is logged, and a malformed item may hold personal data. Names in backticks (a
+/// missing field, an unknown variant) stay: they say what is wrong.
+pub(crate) fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut closing = None;
+    for c in message.chars() {
+        match closing {
+            Some(end) if c == end => {
+                out.push('…');
+                out.push(c);
+                closing = None;
+            }
+            Some(_) => {}
+            None => {
+                out.push(c);
+                if c == '"' {
+                    closing = Some(c);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Whether a DynamoDB error is a condition that did not hold (a lost race, not a failure).
@@ -308,6 +333,27 @@ pub(crate) fn to_value<T: Serialize>(value: &T) -> AttributeValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_malformed_item_is_described_without_the_strings_it_holds() {
+        let item: Item = HashMap::from([
+            ("pk".to_string(), AttributeValue::S("ORDER#o1".into())),
+            ("sk".to_string(), AttributeValue::S("ORDER".into())),
+            ("n".to_string(), AttributeValue::S("Ada Lovelace".into())),
+        ]);
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Numbered {
+            n: u64,
+        }
+        let error = from_item::<Numbered>(item).unwrap_err().to_string();
+        assert!(!error.contains("Ada"), "{error}");
+        assert!(error.contains("ORDER#o1/ORDER"), "{error}");
+        assert_eq!(
+            without_values("missing field `order_id`; invalid type: string \"Ada\", expected u64"),
+            "missing field `order_id`; invalid type: string \"…\", expected u64"
+        );
+    }
     use aws_sdk_dynamodb::error::SdkError;
     use aws_sdk_dynamodb::types::error::TransactionCanceledException;
     use aws_smithy_runtime_api::http::{Response, StatusCode};
