@@ -524,8 +524,10 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
                                         # enrichment and the events it and failed deliveries record
                                         (table, "dynamodb:GetItem"), (table, "dynamodb:PutItem"),
                                         (notifications, "sqs:SendMessage"),
-                                        # an order's result files (FILE# items)
-                                        (table, "dynamodb:Query")},
+                                        # an order's result files (FILE# items); the
+                                        # erasure check of an attempt after a newer result
+                                        (table, "dynamodb:Query"),
+                                        (table, "dynamodb:ConditionCheckItem")},
     }
 
     def target(resource: dict[str, Any] | list[dict[str, Any]]) -> str:
@@ -591,7 +593,8 @@ def test_iam_is_least_privilege_after_the_sam_transform(template: dict[str, Any]
             "UpdateItem": {"ORDER", "PACE"},
             "Query": {"ORDER"},
             "GetItem": {"ORDER", "INTEGRATION", "EVENTID"},
-            "PutItem": {"ORDER", "INTEGRATION", "EVENTID"}},
+            "PutItem": {"ORDER", "INTEGRATION", "EVENTID"},
+            "ConditionCheckItem": {"ORDER"}},
         "WebhookDispatcherFunctionRole": {"UpdateItem": {"INTEGRATION"}, "PutItem": {"INTEGRATION"},
                                           "GetItem": {"EVENTID"}},
     }

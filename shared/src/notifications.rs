@@ -380,16 +380,18 @@ pub fn delivery_failed_event(
 /// it reaches an event recorded but not listed yet (it is listed after its webhook is queued).
 pub fn event_ids_of(order: &Order) -> Vec<String> {
     let id = &order.order_id;
-    [
-        EventKind::OrderCreated,
-        EventKind::InlineOrderCreated,
-        EventKind::OrderEnriched,
-    ]
-    .into_iter()
-    .map(|kind| order_event_id(kind, id))
-    .chain((1..=order.result_version).map(|v| delivery_failed_id(id, v)))
-    .chain([crate::kombo::webhooks::event_id(order)])
-    .collect()
+    // The one `…created` kind the order announces (`order_created_event`).
+    let created = if order.inline.is_some() {
+        EventKind::InlineOrderCreated
+    } else {
+        EventKind::OrderCreated
+    };
+    [created, EventKind::OrderEnriched]
+        .into_iter()
+        .map(|kind| order_event_id(kind, id))
+        .chain((1..=order.result_version).map(|v| delivery_failed_id(id, v)))
+        .chain([crate::kombo::webhooks::event_id(order)])
+        .collect()
 }
 
 /// `candidate.erased` (a random id: each erasure is its own event): which orders' personal

@@ -105,7 +105,12 @@ fn order_received(record: &EventRecord) -> Option<Result<QueueMessage, String>> 
                 order_id: order_id.to_owned(),
                 company_id: o.company_id,
             })
-            .map_err(|e| format!("NewImage: {}", crate::store::without_values(&e.to_string()))),
+            .map_err(|e| {
+                format!(
+                    "NewImage: {}",
+                    crate::telemetry::without_quoted_strings(&e.to_string())
+                )
+            }),
     )
 }
 

@@ -75,6 +75,32 @@ pub fn filter_for(requested: Option<&str>) -> (EnvFilter, bool) {
 
 const REDACTED: &str = "[redacted]";
 
+/// A deserializer's message without the strings it quotes (serde writes `string "Ada"`, with
+/// `\"` inside): the error is logged, and a malformed item may hold personal data. Names in
+/// backticks (a missing field, an unknown variant) stay: they say what is wrong.
+pub fn without_quoted_strings(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    let mut escaped = false;
+    for c in message.chars() {
+        if !quoted {
+            out.push(c);
+            quoted = c == '"';
+        } else if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            out.push_str("…\"");
+            quoted = false;
+        }
+    }
+    if quoted {
+        out.push('…');
+    }
+    out
+}
+
 /// Blanks what must never be logged: `Bearer <credential>`, `Basic <credential>`,
 /// `client_secret=<…>`, connect keys (`ck_…`, `connect_key=…`) and vendor API keys (`vk_…`),
 /// the value of every `"body"` field (a request or event body, which may be a base64-encoded

@@ -347,7 +347,11 @@ impl SrClient {
             return serde_json::from_slice(&bytes).map_err(|e| SrClientError::Transient {
                 status: Some(status.as_u16()),
                 retry_after: None,
-                detail: format!("unreadable token answer: {e}"),
+                // serde's message quotes the value it choked on, perhaps the token itself.
+                detail: format!(
+                    "unreadable token answer: {}",
+                    crate::telemetry::without_quoted_strings(&e.to_string())
+                ),
             });
         }
         if is_transient_status(status) || status.is_redirection() {

@@ -270,33 +270,8 @@ pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError
     };
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
         key,
-        reason: without_values(&e.to_string()),
+        reason: crate::telemetry::without_quoted_strings(&e.to_string()),
     })
-}
-
-/// A deserializer's message without the strings it quotes (serde writes `string "Ada"`): the
-/// error is logged, and a malformed item may hold personal data. Names in backticks (a
-/// missing field, an unknown variant) stay: they say what is wrong.
-pub(crate) fn without_values(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut closing = None;
-    for c in message.chars() {
-        match closing {
-            Some(end) if c == end => {
-                out.push('…');
-                out.push(c);
-                closing = None;
-            }
-            Some(_) => {}
-            None => {
-                out.push(c);
-                if c == '"' {
-                    closing = Some(c);
-                }
-            }
-        }
-    }
-    out
 }
 
 /// Whether a DynamoDB error is a condition that did not hold (a lost race, not a failure).
@@ -350,8 +325,20 @@ mod tests {
         assert!(!error.contains("Ada"), "{error}");
         assert!(error.contains("ORDER#o1/ORDER"), "{error}");
         assert_eq!(
-            without_values("missing field `order_id`; invalid type: string \"Ada\", expected u64"),
+            crate::telemetry::without_quoted_strings(
+                "missing field `order_id`; invalid type: string \"Ada\", expected u64"
+            ),
             "missing field `order_id`; invalid type: string \"…\", expected u64"
+        );
+        assert_eq!(
+            crate::telemetry::without_quoted_strings(
+                r#"string "Robert \"Bob\" Smith", expected u64"#
+            ),
+            r#"string "…", expected u64"#
+        );
+        assert_eq!(
+            crate::telemetry::without_quoted_strings(r#"string "Ada"#),
+            r#"string "…"#
         );
     }
     use aws_sdk_dynamodb::error::SdkError;

@@ -1043,7 +1043,13 @@ impl Store {
                 Ok(_) => Ok(AttemptRecorded::Stored),
                 Err(error) => match error.as_service_error() {
                     Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                        Ok(state_refused(failed.item()))
+                        match state_refused(failed.item()) {
+                            // As an erasure leaves it, so a repeated erasure finds nothing.
+                            AttemptRecorded::OrderErased if record.attempt.detail.is_some() => {
+                                self.put_erased_attempt(&put).await
+                            }
+                            refused => Ok(refused),
+                        }
                     }
                     _ => Err(StoreError::of_write(error, "order")),
                 },

@@ -453,8 +453,10 @@ impl Store {
                 if self.put_erased_marker(&stand_in).await? {
                     return Ok(false);
                 }
-                match self.get_recorded_event(integration_id, event_id).await? {
-                    Some(event) => event,
+                // Recorded meanwhile: by its emitter, or by another erasure's stand-in.
+                match self.get_marker(integration_id, event_id).await? {
+                    Some((_, true)) => return Ok(false),
+                    Some((event, false)) => event,
                     None => return Err(StoreError::Conflict),
                 }
             }
