@@ -69,3 +69,99 @@ impl Stack {
         )
     }
 }
+
+/// Holds the first request whose body contains `needle` until the test calls
+/// [`Pause::release`]: an operation stopped at an exact step while the test acts (say, erases
+/// the order a delivery is about to record). The request waits on its own thread, so the test
+/// runs on a multi-thread runtime.
+#[derive(Debug, Clone, Default)]
+pub struct Pause {
+    state: std::sync::Arc<std::sync::Mutex<PauseState>>,
+}
+
+#[derive(Debug, Default)]
+struct PauseState {
+    held: bool,
+    released: bool,
+}
+
+impl Pause {
+    /// Waits until a request is held.
+    pub async fn held(&self) {
+        while !self.state.lock().unwrap().held {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Lets the held request (and every later one) go.
+    pub fn release(&self) {
+        self.state.lock().unwrap().released = true;
+    }
+}
+
+#[derive(Debug)]
+struct PauseRequestsCarrying {
+    needle: String,
+    pause: Pause,
+}
+
+impl Intercept for PauseRequestsCarrying {
+    fn name(&self) -> &'static str {
+        "PauseRequestsCarrying"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let body = context.request().body().bytes().unwrap_or_default();
+        if !body
+            .windows(self.needle.len())
+            .any(|w| w == self.needle.as_bytes())
+        {
+            return Ok(());
+        }
+        {
+            let mut state = self.pause.state.lock().unwrap();
+            if state.released {
+                return Ok(());
+            }
+            state.held = true;
+        }
+        // A test that never releases fails here, not by hanging. `block_in_place` hands this
+        // worker's other tasks and its timers to the runtime meanwhile.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        tokio::task::block_in_place(|| {
+            while !self.pause.state.lock().unwrap().released {
+                if std::time::Instant::now() > deadline {
+                    return Err("a paused request was never released".into());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Stack {
+    /// The stack's table through a DynamoDB client whose first request carrying `needle`
+    /// waits for `pause` to be released.
+    pub fn store_pausing_requests_carrying(&self, needle: &str, pause: &Pause) -> Store {
+        let config = self
+            .aws
+            .dynamodb
+            .config()
+            .to_builder()
+            .interceptor(PauseRequestsCarrying {
+                needle: needle.to_string(),
+                pause: pause.clone(),
+            })
+            .build();
+        Store::new(
+            aws_sdk_dynamodb::Client::from_conf(config),
+            &self.config.table_name,
+        )
+    }
+}

@@ -821,29 +821,27 @@ async fn an_inline_order_is_erased_with_its_assessment_url() {
     assert_eq!(after.candidate.first_name, "");
 }
 
-/// SR refuses a result, naming the candidate in its answer, while the candidate is erased: the
-/// stack's publisher read the order and sent the result before the erasure, and SR answers
-/// after it ended. The attempt is stored without SR's answer, no `delivery.failed` carries it
-/// to the vendor, and the functions' logs (which no erasure reaches) never held it, nor the
-/// report's file name.
-#[tokio::test]
-async fn a_refusal_answered_after_the_erasure_leaves_nothing_of_the_candidate() {
+/// SR refuses a result, naming the candidate in its answer, and the candidate is erased
+/// before the publisher (which read the order and sent the result before the erasure) records
+/// the refusal: the attempt is stored without SR's answer, and no `delivery.failed` carries it
+/// to the vendor. The publisher is held at its recording write (`Pause`) while the vendor API
+/// erases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_recorded_after_the_erasure_leaves_nothing_of_the_candidate() {
+    use connector_tests::faults::Pause;
+    use connector_tests::publishing::result_message;
     let stack = Stack::connect().await;
     let company = stack.new_company("gdpr-inflight").await;
     stack.put_catalog(&company, demo_catalog()).await;
     let api = stack.vendor_api();
     let ada = Person::new("inflight");
     let order_id = enriched_order_for(&stack, &company, &ada).await;
-    let results = format!("/orders/{order_id}/results");
-    let refusal = format!("{} {} has withdrawn", ada.first, ada.last);
-    stack
-        .sim
-        .inject_fault(json!({"path_contains": results, "method": "PATCH", "status": 400,
-            "delay_ms": 8_000, "count": 1,
-            "body": {"message": refusal, "errors": [{"code": "INVALID_RESULT", "message": refusal}]}}))
-        .await;
+    // The result waits in a queue no poller reads: this test's publisher delivers it.
+    let held = unpolled_results_queue(&stack).await;
+    let holding_api = VendorApi::new(stack.store.clone(), held, stack.vendor_key_verifier())
+        .with_notifications(stack.notifications());
     let (status, answer) = vendor(
-        &api,
+        &holding_api,
         &stack,
         &company,
         Method::PUT,
@@ -852,19 +850,26 @@ async fn a_refusal_answered_after_the_erasure_leaves_nothing_of_the_candidate() 
     )
     .await;
     assert_eq!(status, 200, "{answer}");
-    connector_tests::eventually(
-        "the stack's publisher to have SR's PATCH in flight",
-        std::time::Duration::from_secs(60),
-        || async {
-            let pending = stack.sim.pending_faults().await;
-            (!pending
-                .iter()
-                .any(|f| f["path_contains"] == results.as_str()))
-            .then_some(())
-        },
-    )
-    .await;
+    let refusal = format!("{} {} has withdrawn", ada.first, ada.last);
+    stack
+        .sim
+        .inject_fault(json!({"path_contains": format!("/orders/{order_id}/results"),
+            "method": "PATCH", "status": 400, "count": 1,
+            "body": {"message": refusal, "errors": [{"code": "INVALID_RESULT", "message": refusal}]}}))
+        .await;
 
+    let pause = Pause::default();
+    let publisher = connector::publisher::ResultPublisher::new(
+        stack.store_pausing_requests_carrying("HISTORY#ATTEMPT#", &pause),
+        stack.secrets.clone(),
+        connector::sr::SrClient::new(stack.config.sr.clone()),
+    )
+    .with_notifications(stack.notifications());
+    let message = result_message(&company, &order_id, 1);
+    let delivering = tokio::spawn(async move { publisher.process_batch(&[message]).await });
+    tokio::time::timeout(std::time::Duration::from_secs(60), pause.held())
+        .await
+        .expect("the publisher records the refusal");
     let (status, erased) = vendor(
         &api,
         &stack,
@@ -875,27 +880,17 @@ async fn a_refusal_answered_after_the_erasure_leaves_nothing_of_the_candidate() 
     )
     .await;
     assert_eq!(status, 200, "{erased}");
-    let answered = |log: Vec<Value>| log.iter().any(|r| r["method"] == "PATCH");
-    assert!(
-        !answered(stack.sim.requests(&results).await),
-        "SR answered before the erasure ended: the test did not race them"
-    );
+    pause.release();
+    let outcomes = delivering.await.unwrap();
+    assert_eq!(outcomes, [Outcome::Done]);
 
-    let attempts = connector_tests::eventually(
-        "the refused attempt to be recorded",
-        std::time::Duration::from_secs(60),
-        || async {
-            answered(stack.sim.requests(&results).await).then_some(())?;
-            let order = stack
-                .store
-                .get_order_with_history(&order_id)
-                .await
-                .unwrap()?;
-            (!order.deliveries.is_empty()).then_some(order.deliveries)
-        },
-    )
-    .await;
-    assert!(attempts.iter().all(|a| a.detail.is_none()), "{attempts:?}");
+    let order = stack.stored_order(&order_id).await;
+    assert!(!order.deliveries.is_empty());
+    assert!(
+        order.deliveries.iter().all(|a| a.detail.is_none()),
+        "{:?}",
+        order.deliveries
+    );
     // The erasure's stand-in for the event, erased: nothing else was recorded.
     let failed = stack
         .store
@@ -911,13 +906,137 @@ async fn a_refusal_answered_after_the_erasure_leaves_nothing_of_the_candidate() 
     );
     let table = table_texts(&stack).await.join("\n");
     let queues = queue_bodies(&stack).await.join("\n");
-    let log = connector_tests::lambda_log();
-    assert!(log.contains(&format!("\"order_id\":\"{order_id}\"")));
     for value in ada.values() {
         assert!(!holds(&table, value), "{value} is in the table");
         assert!(!holds(&queues, value), "{value} is in a queue");
+    }
+}
+
+/// SR refuses a result with an answer that names the candidate, whose report is named after
+/// them: the functions' log (which no erasure reaches) holds neither; the attempt's `detail`
+/// (which an erasure clears) holds SR's answer.
+#[tokio::test]
+async fn a_refusal_naming_the_candidate_stays_out_of_the_log() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("gdpr-log").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let api = stack.vendor_api();
+    let ada = Person::new("log");
+    let order_id = enriched_order_for(&stack, &company, &ada).await;
+    let refusal = format!("{} {} has withdrawn", ada.first, ada.last);
+    stack
+        .sim
+        .inject_fault(json!({"path_contains": format!("/orders/{order_id}/results"),
+            "method": "PATCH", "status": 400, "count": 1,
+            "body": {"message": refusal, "errors": [{"code": "INVALID_RESULT", "message": refusal}]}}))
+        .await;
+    let (status, answer) = vendor(
+        &api,
+        &stack,
+        &company,
+        Method::PUT,
+        &format!("/assessment/orders/{order_id}/result"),
+        Some(result_naming(&ada, 45.0)),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let log = connector_tests::eventually(
+        "the stack's publisher to log the refusal",
+        std::time::Duration::from_secs(60),
+        || async {
+            let log = connector_tests::lambda_log();
+            log.lines()
+                .any(|l| l.contains(&order_id) && l.contains("result delivery failed"))
+                .then_some(log)
+        },
+    )
+    .await;
+    assert!(log.contains("INVALID_RESULT"), "SR's error code is logged");
+    for value in ada.values() {
         assert!(!holds(&log, value), "{value} is in the functions' log");
     }
+    let order = stack.stored_order(&order_id).await;
+    assert!(
+        order
+            .deliveries
+            .iter()
+            .any(|a| a.detail.as_deref().is_some_and(|d| d.contains(&refusal))),
+        "{:?}",
+        order.deliveries
+    );
+}
+
+/// SR refuses result 1 after the vendor stored result 2 (not erased): the attempt is kept with
+/// SR's answer, in a transaction that checks the order is still not erased (the path whose
+/// condition check `aws_calls` holds against the publisher's role), and result 2 is delivered.
+#[tokio::test]
+async fn a_refusal_answered_after_a_newer_result_is_kept_with_srs_answer() {
+    let stack = Stack::connect().await;
+    let company = stack.new_company("gdpr-newer").await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let api = stack.vendor_api();
+    let ada = Person::new("newer");
+    let order_id = enriched_order_for(&stack, &company, &ada).await;
+    let results = format!("/orders/{order_id}/results");
+    stack
+        .sim
+        .inject_fault(
+            json!({"path_contains": results, "method": "PATCH", "status": 400,
+            "delay_ms": 5_000, "count": 1,
+            "body": {"message": "score out of range", "errors": [{"code": "INVALID_SCORE"}]}}),
+        )
+        .await;
+    let submit = |body: Value| {
+        let (api, stack, company, order_id) = (&api, &stack, &company, &order_id);
+        async move {
+            let path = format!("/assessment/orders/{order_id}/result");
+            let (status, answer) =
+                vendor(api, stack, company, Method::PUT, &path, Some(body)).await;
+            assert_eq!(status, 200, "{answer}");
+        }
+    };
+    submit(json!({"status": "IN_PROGRESS"})).await;
+    connector_tests::eventually(
+        "the stack's publisher to have result 1 in flight",
+        std::time::Duration::from_secs(60),
+        || async {
+            let pending = stack.sim.pending_faults().await;
+            (!pending
+                .iter()
+                .any(|f| f["path_contains"] == results.as_str()))
+            .then_some(())
+        },
+    )
+    .await;
+    submit(json!({"status": "COMPLETED", "score": 70, "max_score": 100})).await;
+
+    let order = connector_tests::eventually(
+        "result 2 to be delivered after result 1's refusal",
+        std::time::Duration::from_secs(60),
+        || async {
+            let order = stack
+                .store
+                .get_order_with_history(&order_id)
+                .await
+                .unwrap()?;
+            (order.sent_version == 2).then_some(order)
+        },
+    )
+    .await;
+    let refused = order
+        .deliveries
+        .iter()
+        .find(|a| a.version == 1)
+        .expect("result 1's attempt is kept");
+    assert_eq!(refused.sr_status_code, Some(400));
+    assert!(
+        refused
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("score out of range")),
+        "{refused:?}"
+    );
+    assert!(order.erased_at.is_none());
 }
 
 /// A `delivery.failed` recorded just after an erasure (its delivery was refused and recorded
