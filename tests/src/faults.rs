@@ -8,6 +8,12 @@ use connector::store::Store;
 
 use crate::Stack;
 
+/// Whether the request's body contains `needle`.
+fn carries(context: &BeforeTransmitInterceptorContextRef<'_>, needle: &str) -> bool {
+    let body = context.request().body().bytes().unwrap_or_default();
+    body.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
 /// Fails every request whose body contains `needle` (say a key prefix), as if
 /// DynamoDB could not be reached for that one request; every other request goes through.
 #[derive(Debug)]
@@ -26,11 +32,7 @@ impl Intercept for FailRequestsCarrying {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let body = context.request().body().bytes().unwrap_or_default();
-        let carries = body
-            .windows(self.needle.len())
-            .any(|w| w == self.needle.as_bytes());
-        if carries {
+        if carries(context, &self.needle) {
             return Err(format!("injected failure of a request carrying `{}`", self.needle).into());
         }
         Ok(())
@@ -116,11 +118,7 @@ impl Intercept for PauseRequestsCarrying {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let body = context.request().body().bytes().unwrap_or_default();
-        if !body
-            .windows(self.needle.len())
-            .any(|w| w == self.needle.as_bytes())
-        {
+        if !carries(context, &self.needle) {
             return Ok(());
         }
         {

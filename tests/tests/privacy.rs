@@ -207,6 +207,71 @@ async fn enriched_order_for(stack: &Stack, company: &TestCompany, person: &Perso
     order_id
 }
 
+/// What most erasure tests start from: a company with the demo catalog, its vendor API, a
+/// person, and SR's order for them, enriched.
+struct Erasable {
+    stack: Stack,
+    company: TestCompany,
+    api: VendorApi,
+    ada: Person,
+    order_id: String,
+}
+
+async fn erasable(label: &str) -> Erasable {
+    let stack = Stack::connect().await;
+    let company = stack.new_company(&format!("gdpr-{label}")).await;
+    stack.put_catalog(&company, demo_catalog()).await;
+    let api = stack.vendor_api();
+    let ada = Person::new(label);
+    let order_id = enriched_order_for(&stack, &company, &ada).await;
+    Erasable {
+        stack,
+        company,
+        api,
+        ada,
+        order_id,
+    }
+}
+
+/// Erases the candidate `candidate_id` through `api` (a 200): the answer.
+async fn erase_candidate(
+    api: &VendorApi,
+    stack: &Stack,
+    company: &TestCompany,
+    candidate_id: &str,
+) -> Value {
+    let body = json!({ "candidate_id": candidate_id });
+    let path = "/assessment/candidates/erase";
+    let (status, erased) = vendor(api, stack, company, Method::POST, path, Some(body)).await;
+    assert_eq!(status, 200, "{erased}");
+    erased
+}
+
+/// SR refuses the order's next result with an answer that names `person`: that answer.
+async fn refuse_naming(stack: &Stack, person: &Person, order_id: &str) -> String {
+    let refusal = format!("{} {} has withdrawn", person.first, person.last);
+    stack
+        .sim
+        .inject_fault(json!({"path_contains": format!("/orders/{order_id}/results"),
+            "method": "PATCH", "status": 400, "count": 1,
+            "body": {"message": refusal, "errors": [{"code": "INVALID_RESULT", "message": refusal}]}}))
+        .await;
+    refusal
+}
+
+/// Stores `body` as the order's result through `api` (a 200).
+async fn put_result(
+    api: &VendorApi,
+    stack: &Stack,
+    company: &TestCompany,
+    order_id: &str,
+    body: Value,
+) {
+    let path = format!("/assessment/orders/{order_id}/result");
+    let (status, answer) = vendor(api, stack, company, Method::PUT, &path, Some(body)).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
 /// A result that repeats the candidate's name (in a file name and the file's bytes, a label and
 /// a report URL), as vendors' results do.
 fn result_naming(person: &Person, score: f64) -> Value {
@@ -651,16 +716,14 @@ async fn with_a_short_retention_every_item_of_an_order_carries_the_tables_ttl_at
     let api = VendorApi::new(store.clone(), queue.clone(), stack.vendor_key_verifier())
         .with_notifications(notifications.clone());
     let person = Person::new("ttl");
-    let (status, answer) = vendor(
+    put_result(
         &api,
         &stack,
         &company,
-        Method::PUT,
-        &format!("/assessment/orders/{order_id}/result"),
-        Some(result_naming(&person, 50.0)),
+        &order_id,
+        result_naming(&person, 50.0),
     )
     .await;
-    assert_eq!(status, 200, "{answer}");
     // The bytes waiting for the publisher: kept no longer than the personal data.
     let staged = stack
         .aws
@@ -830,33 +893,26 @@ async fn an_inline_order_is_erased_with_its_assessment_url() {
 async fn a_refusal_recorded_after_the_erasure_leaves_nothing_of_the_candidate() {
     use connector_tests::faults::Pause;
     use connector_tests::publishing::result_message;
-    let stack = Stack::connect().await;
-    let company = stack.new_company("gdpr-inflight").await;
-    stack.put_catalog(&company, demo_catalog()).await;
-    let api = stack.vendor_api();
-    let ada = Person::new("inflight");
-    let order_id = enriched_order_for(&stack, &company, &ada).await;
+    let Erasable {
+        stack,
+        company,
+        api,
+        ada,
+        order_id,
+    } = erasable("inflight").await;
     // The result waits in a queue no poller reads: this test's publisher delivers it.
     let held = unpolled_results_queue(&stack).await;
     let holding_api = VendorApi::new(stack.store.clone(), held, stack.vendor_key_verifier())
         .with_notifications(stack.notifications());
-    let (status, answer) = vendor(
+    put_result(
         &holding_api,
         &stack,
         &company,
-        Method::PUT,
-        &format!("/assessment/orders/{order_id}/result"),
-        Some(result_naming(&ada, 55.0)),
+        &order_id,
+        result_naming(&ada, 55.0),
     )
     .await;
-    assert_eq!(status, 200, "{answer}");
-    let refusal = format!("{} {} has withdrawn", ada.first, ada.last);
-    stack
-        .sim
-        .inject_fault(json!({"path_contains": format!("/orders/{order_id}/results"),
-            "method": "PATCH", "status": 400, "count": 1,
-            "body": {"message": refusal, "errors": [{"code": "INVALID_RESULT", "message": refusal}]}}))
-        .await;
+    refuse_naming(&stack, &ada, &order_id).await;
 
     let pause = Pause::default();
     let publisher = connector::publisher::ResultPublisher::new(
@@ -870,16 +926,7 @@ async fn a_refusal_recorded_after_the_erasure_leaves_nothing_of_the_candidate() 
     tokio::time::timeout(std::time::Duration::from_secs(60), pause.held())
         .await
         .expect("the publisher records the refusal");
-    let (status, erased) = vendor(
-        &api,
-        &stack,
-        &company,
-        Method::POST,
-        "/assessment/candidates/erase",
-        Some(json!({"candidate_id": ada.id})),
-    )
-    .await;
-    assert_eq!(status, 200, "{erased}");
+    erase_candidate(&api, &stack, &company, &ada.id).await;
     pause.release();
     let outcomes = delivering.await.unwrap();
     assert_eq!(outcomes, [Outcome::Done]);
@@ -917,29 +964,15 @@ async fn a_refusal_recorded_after_the_erasure_leaves_nothing_of_the_candidate() 
 /// (which an erasure clears) holds SR's answer.
 #[tokio::test]
 async fn a_refusal_naming_the_candidate_stays_out_of_the_log() {
-    let stack = Stack::connect().await;
-    let company = stack.new_company("gdpr-log").await;
-    stack.put_catalog(&company, demo_catalog()).await;
-    let api = stack.vendor_api();
-    let ada = Person::new("log");
-    let order_id = enriched_order_for(&stack, &company, &ada).await;
-    let refusal = format!("{} {} has withdrawn", ada.first, ada.last);
-    stack
-        .sim
-        .inject_fault(json!({"path_contains": format!("/orders/{order_id}/results"),
-            "method": "PATCH", "status": 400, "count": 1,
-            "body": {"message": refusal, "errors": [{"code": "INVALID_RESULT", "message": refusal}]}}))
-        .await;
-    let (status, answer) = vendor(
-        &api,
-        &stack,
-        &company,
-        Method::PUT,
-        &format!("/assessment/orders/{order_id}/result"),
-        Some(result_naming(&ada, 45.0)),
-    )
-    .await;
-    assert_eq!(status, 200, "{answer}");
+    let Erasable {
+        stack,
+        company,
+        api,
+        ada,
+        order_id,
+    } = erasable("log").await;
+    let refusal = refuse_naming(&stack, &ada, &order_id).await;
+    put_result(&api, &stack, &company, &order_id, result_naming(&ada, 45.0)).await;
     let log = connector_tests::eventually(
         "the stack's publisher to log the refusal",
         std::time::Duration::from_secs(60),
@@ -971,12 +1004,13 @@ async fn a_refusal_naming_the_candidate_stays_out_of_the_log() {
 /// condition check `aws_calls` holds against the publisher's role), and result 2 is delivered.
 #[tokio::test]
 async fn a_refusal_answered_after_a_newer_result_is_kept_with_srs_answer() {
-    let stack = Stack::connect().await;
-    let company = stack.new_company("gdpr-newer").await;
-    stack.put_catalog(&company, demo_catalog()).await;
-    let api = stack.vendor_api();
-    let ada = Person::new("newer");
-    let order_id = enriched_order_for(&stack, &company, &ada).await;
+    let Erasable {
+        stack,
+        company,
+        api,
+        ada: _,
+        order_id,
+    } = erasable("newer").await;
     let results = format!("/orders/{order_id}/results");
     stack
         .sim
@@ -986,15 +1020,7 @@ async fn a_refusal_answered_after_a_newer_result_is_kept_with_srs_answer() {
             "body": {"message": "score out of range", "errors": [{"code": "INVALID_SCORE"}]}}),
         )
         .await;
-    let submit = |body: Value| {
-        let (api, stack, company, order_id) = (&api, &stack, &company, &order_id);
-        async move {
-            let path = format!("/assessment/orders/{order_id}/result");
-            let (status, answer) =
-                vendor(api, stack, company, Method::PUT, &path, Some(body)).await;
-            assert_eq!(status, 200, "{answer}");
-        }
-    };
+    let submit = |body: Value| put_result(&api, &stack, &company, &order_id, body);
     submit(json!({"status": "IN_PROGRESS"})).await;
     connector_tests::eventually(
         "the stack's publisher to have result 1 in flight",
@@ -1044,22 +1070,21 @@ async fn a_refusal_answered_after_a_newer_result_is_kept_with_srs_answer() {
 /// and lists nothing of SR's answer.
 #[tokio::test]
 async fn a_delivery_failure_announced_after_the_erasure_announces_nothing() {
-    let stack = Stack::connect().await;
-    let company = stack.new_company("gdpr-late-event").await;
-    stack.put_catalog(&company, demo_catalog()).await;
-    let api = stack.vendor_api();
-    let ada = Person::new("late-event");
-    let order_id = enriched_order_for(&stack, &company, &ada).await;
-    let (status, answer) = vendor(
+    let Erasable {
+        stack,
+        company,
+        api,
+        ada,
+        order_id,
+    } = erasable("late-event").await;
+    put_result(
         &api,
         &stack,
         &company,
-        Method::PUT,
-        &format!("/assessment/orders/{order_id}/result"),
-        Some(json!({"status": "COMPLETED", "score": 40, "max_score": 100})),
+        &order_id,
+        json!({"status": "COMPLETED", "score": 40, "max_score": 100}),
     )
     .await;
-    assert_eq!(status, 200, "{answer}");
     let read_before = stack.store.get_order(&order_id).await.unwrap().unwrap();
     erase_through_the_store(&stack, &company, &read_before).await;
 
@@ -1097,22 +1122,14 @@ async fn a_delivery_failure_announced_after_the_erasure_announces_nothing() {
 /// still names the candidate: erasing by candidate id again finishes it and tells the vendor.
 #[tokio::test]
 async fn an_erasure_stopped_before_the_order_item_is_finished_by_repeating_it() {
-    let stack = Stack::connect().await;
-    let company = stack.new_company("gdpr-resume").await;
-    stack.put_catalog(&company, demo_catalog()).await;
-    let api = stack.vendor_api();
-    let ada = Person::new("resume");
-    let order_id = enriched_order_for(&stack, &company, &ada).await;
-    let (status, answer) = vendor(
-        &api,
-        &stack,
-        &company,
-        Method::PUT,
-        &format!("/assessment/orders/{order_id}/result"),
-        Some(result_naming(&ada, 70.0)),
-    )
-    .await;
-    assert_eq!(status, 200, "{answer}");
+    let Erasable {
+        stack,
+        company,
+        api,
+        ada,
+        order_id,
+    } = erasable("resume").await;
+    put_result(&api, &stack, &company, &order_id, result_naming(&ada, 70.0)).await;
     let order = stack.store.get_order(&order_id).await.unwrap().unwrap();
     stack
         .notifications()
@@ -1137,16 +1154,7 @@ async fn an_erasure_stopped_before_the_order_item_is_finished_by_repeating_it() 
     assert!(stopped.erased_at.is_some());
     assert_eq!(stopped.candidate.id, ada.id);
 
-    let (status, erased) = vendor(
-        &api,
-        &stack,
-        &company,
-        Method::POST,
-        "/assessment/candidates/erase",
-        Some(json!({"candidate_id": ada.id})),
-    )
-    .await;
-    assert_eq!(status, 200, "{erased}");
+    let erased = erase_candidate(&api, &stack, &company, &ada.id).await;
     assert_eq!(erased["data"]["order_ids"], json!([order_id]));
     assert_eq!(erased["data"]["orders"], 1);
     assert!(erased["data"]["event_id"].is_string(), "{erased}");
@@ -1161,24 +1169,16 @@ async fn an_erasure_stopped_before_the_order_item_is_finished_by_repeating_it() 
 /// eventually consistent): the result's details are erased all the same.
 #[tokio::test]
 async fn a_result_stored_after_the_orders_were_listed_is_erased_too() {
-    let stack = Stack::connect().await;
-    let company = stack.new_company("gdpr-race").await;
-    stack.put_catalog(&company, demo_catalog()).await;
-    let api = stack.vendor_api();
-    let ada = Person::new("race");
-    let order_id = enriched_order_for(&stack, &company, &ada).await;
+    let Erasable {
+        stack,
+        company,
+        api,
+        ada,
+        order_id,
+    } = erasable("race").await;
     let listed = stack.store.get_order(&order_id).await.unwrap().unwrap();
     assert!(listed.result.is_none());
-    let (status, answer) = vendor(
-        &api,
-        &stack,
-        &company,
-        Method::PUT,
-        &format!("/assessment/orders/{order_id}/result"),
-        Some(result_naming(&ada, 60.0)),
-    )
-    .await;
-    assert_eq!(status, 200, "{answer}");
+    put_result(&api, &stack, &company, &order_id, result_naming(&ada, 60.0)).await;
 
     let counts = erase_through_the_store(&stack, &company, &listed).await;
     assert_eq!(counts.orders, 1);
