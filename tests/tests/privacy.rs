@@ -973,6 +973,20 @@ async fn a_refusal_naming_the_candidate_stays_out_of_the_log() {
     } = erasable("log").await;
     let refusal = refuse_naming(&stack, &ada, &order_id).await;
     put_result(&api, &stack, &company, &order_id, result_naming(&ada, 45.0)).await;
+    // The refusal is recorded after it is logged.
+    connector_tests::eventually(
+        "the refused attempt to be recorded with SR's answer",
+        std::time::Duration::from_secs(60),
+        || async {
+            let order = stack.stored_order(&order_id).await;
+            order
+                .deliveries
+                .iter()
+                .any(|a| a.detail.as_deref().is_some_and(|d| d.contains(&refusal)))
+                .then_some(())
+        },
+    )
+    .await;
     let log = connector_tests::eventually(
         "the stack's publisher to log the refusal",
         std::time::Duration::from_secs(60),
@@ -988,15 +1002,6 @@ async fn a_refusal_naming_the_candidate_stays_out_of_the_log() {
     for value in ada.values() {
         assert!(!holds(&log, value), "{value} is in the functions' log");
     }
-    let order = stack.stored_order(&order_id).await;
-    assert!(
-        order
-            .deliveries
-            .iter()
-            .any(|a| a.detail.as_deref().is_some_and(|d| d.contains(&refusal))),
-        "{:?}",
-        order.deliveries
-    );
 }
 
 /// SR refuses result 1 after the vendor stored result 2 (not erased): the attempt is kept with
