@@ -155,28 +155,32 @@ pub(super) const MOVED_ATTRIBUTES: &str = "#result, result_version, sent_version
      result_request_sha256, result_rejected_by_vendor";
 
 /// A new order's item as stored: without the state's attributes (a new order has none: they
-/// read back as their defaults) nor empty ones (`null`, no `fields`), so the item, billed per
-/// started KB on its creation and its enrichment, carries SR's request and nothing else.
+/// read back as their defaults), empty ones (`null`, no `fields`), nor what its key and its
+/// other attributes already say (the order id is in `pk`; `updated_at` is `created_at` until
+/// the order changes), so the item, billed per started KB on its creation and its enrichment,
+/// carries SR's request and nothing else. [`order_from_item`] reads it back.
 ///
-/// `order_id` (also in `pk`) and `updated_at` (equal to `created_at` until the order changes)
-/// are still written: the previous release requires them, and a function of it still running
-/// during a deploy, or a rollback, must read every order this one writes. [`order_from_item`]
-/// already reads an item without them, so a later release can leave them out.
+/// Leaving `order_id` and `updated_at` out waited one release: the release before reads items
+/// without them, so its functions (still running during a deploy, or after a rollback to it)
+/// read these. Releases older than that require both; README.md ("Deploying") says so.
 pub(super) fn new_order_item(mut item: Item) -> Item {
+    let created_at = item.get("created_at").cloned();
     item.retain(|name, value| {
-        let empty = match value {
-            AttributeValue::Null(_) => true,
-            AttributeValue::M(map) => name == "fields" && map.is_empty(),
+        let derived = match name.as_str() {
+            "order_id" => true,
+            "updated_at" => Some(&*value) == created_at.as_ref(),
+            "fields" => value.as_m().is_ok_and(|m| m.is_empty()),
             _ => false,
         };
-        !empty && !STATE_ATTRIBUTES.contains(&name.as_str())
+        !derived
+            && !STATE_ATTRIBUTES.contains(&name.as_str())
+            && !matches!(value, AttributeValue::Null(_))
     });
     item
 }
 
-/// An order item (`ORDER`, as [`new_order_item`] writes it, as older releases did, or without
-/// `order_id` and `updated_at`, which its key and `created_at` say) as an [`Order`], its state
-/// not applied.
+/// An order item (`ORDER`, as [`new_order_item`] wrote it or as older releases did) as an
+/// [`Order`], its state not applied.
 ///
 /// # Errors
 /// [`StoreError::Corrupt`] for an item that does not deserialize.
@@ -266,32 +270,31 @@ mod tests {
     }
 
     #[test]
-    fn a_new_order_item_holds_no_state_and_reads_back_as_the_order() {
+    fn a_new_order_item_holds_no_state_nor_what_its_key_says_and_reads_back_as_the_order() {
         let new = order(json!({"inline": null, "requester": null, "fields": {}}));
+        assert_eq!(new.updated_at, new.created_at);
         let mut item: Item = serde_dynamo::to_item(&new).unwrap();
         item.insert(
             "pk".into(),
             AttributeValue::S(format!("ORDER#{}", new.order_id)),
         );
         let stored = new_order_item(item);
-        for name in STATE_ATTRIBUTES
-            .iter()
-            .chain(&["inline", "requester", "fields"])
-        {
+        let left_out = ["inline", "requester", "order_id", "updated_at", "fields"];
+        for name in STATE_ATTRIBUTES.iter().chain(&left_out) {
             assert!(!stored.contains_key(*name), "{name}");
         }
-        // What the previous release requires stays.
-        assert!(stored.contains_key("order_id") && stored.contains_key("updated_at"));
         assert_eq!(order_from_item(stored.clone()).unwrap(), new);
 
-        // An item without what its key and `created_at` say reads back the same.
-        let mut bare = stored;
-        bare.remove("order_id");
-        bare.remove("updated_at");
-        assert_eq!(order_from_item(bare).unwrap(), new);
-        let with_fields = order(json!({"fields": {"a": "b"}}));
-        let stored = new_order_item(serde_dynamo::to_item(&with_fields).unwrap());
-        assert!(stored.contains_key("fields"));
+        // What differs from what the key and `created_at` say is kept.
+        let changed = order(json!({"updated_at": "2030-01-01T00:00:00Z", "fields": {"a": "b"}}));
+        let mut item: Item = serde_dynamo::to_item(&changed).unwrap();
+        item.insert(
+            "pk".into(),
+            AttributeValue::S(format!("ORDER#{}", changed.order_id)),
+        );
+        let stored = new_order_item(item);
+        assert!(stored.contains_key("updated_at") && stored.contains_key("fields"));
+        assert_eq!(order_from_item(stored).unwrap(), changed);
     }
 
     #[test]
