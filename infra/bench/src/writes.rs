@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use connector::store::{item_size, write_units};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
@@ -621,7 +622,7 @@ fn bill(
     after: Option<&HashMap<String, AttributeValue>>,
 ) -> ItemWrite {
     let (bytes_before, bytes_after) = (before.map_or(0, item_size), after.map_or(0, item_size));
-    let units = |bytes: usize| (bytes.max(1) as f64 / 1024.0).ceil();
+    let units = |bytes: usize| write_units(bytes) as f64;
     let factor = if t.transactional { 2.0 } else { 1.0 };
     let table_units = factor * units(bytes_before.max(bytes_after));
     let index_units = if before == after {
@@ -677,7 +678,7 @@ impl Index {
         let key = |item: Option<&HashMap<String, AttributeValue>>| {
             item.and_then(|i| Some((i.get(self.pk)?.clone(), i.get(self.sk)?.clone())))
         };
-        let units = |bytes: usize| (bytes.max(1) as f64 / 1024.0).ceil();
+        let units = |bytes: usize| write_units(bytes) as f64;
         let entry = |item: Option<&HashMap<String, AttributeValue>>| -> f64 {
             let Some(item) = item else { return 0.0 };
             if self.keys_only {
@@ -702,46 +703,6 @@ impl Index {
     }
 }
 
-/// An item's size as DynamoDB counts it: each attribute's name plus its value.
-pub fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
-    item.iter()
-        .map(|(name, v)| name.len() + value_size(v))
-        .sum()
-}
-
-fn value_size(value: &AttributeValue) -> usize {
-    match value {
-        AttributeValue::S(s) => s.len(),
-        AttributeValue::N(n) => number_size(n),
-        AttributeValue::B(b) => b.as_ref().len(),
-        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
-        AttributeValue::Ss(items) => items.iter().map(String::len).sum(),
-        AttributeValue::Ns(items) => items.iter().map(|n| number_size(n)).sum(),
-        AttributeValue::Bs(items) => items.iter().map(|b| b.as_ref().len()).sum(),
-        AttributeValue::L(items) => 3 + items.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
-        AttributeValue::M(map) => {
-            3 + map
-                .iter()
-                .map(|(k, v)| 1 + k.len() + value_size(v))
-                .sum::<usize>()
-        }
-        _ => 0,
-    }
-}
-
-/// 1 byte per two significant digits, plus 1.
-fn number_size(n: &str) -> usize {
-    let digits: String = n
-        .split(['e', 'E'])
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
-    significant.max(1).div_ceil(2) + 1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -751,31 +712,6 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect()
-    }
-
-    #[test]
-    fn item_sizes_follow_dynamodbs_rules() {
-        // "pk" (2) + "ORDER#1" (7), "n" (1) + 3 digits (2 + 1), "ok" (2) + bool (1)
-        let small = item(&[
-            ("pk", AttributeValue::S("ORDER#1".into())),
-            ("n", AttributeValue::N("123".into())),
-            ("ok", AttributeValue::Bool(true)),
-        ]);
-        assert_eq!(item_size(&small), 9 + 4 + 3);
-        // A map: 3 + (1 + "a" + "xy"); a list: 3 + (1 + "z")
-        let nested = item(&[
-            (
-                "m",
-                AttributeValue::M(HashMap::from([(
-                    "a".into(),
-                    AttributeValue::S("xy".into()),
-                )])),
-            ),
-            ("l", AttributeValue::L(vec![AttributeValue::S("z".into())])),
-        ]);
-        assert_eq!(item_size(&nested), (1 + 3 + 1 + 1 + 2) + (1 + 3 + 1 + 1));
-        assert_eq!(number_size("1000"), 2);
-        assert_eq!(number_size("0.00123"), 3);
     }
 
     #[test]

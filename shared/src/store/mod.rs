@@ -14,6 +14,7 @@ mod orders;
 mod privacy;
 pub mod retention;
 mod retry;
+mod size;
 mod vendor_keys;
 
 use std::collections::HashMap;
@@ -40,6 +41,7 @@ pub use orders::{
 };
 pub use privacy::{erased_event_data, ErasedCounts};
 pub use retry::{retry_on_conflict, MaybeConflict, WRITE_ATTEMPTS};
+pub use size::{item_size, value_size, write_units, WRITE_UNIT_BYTES};
 pub use vendor_keys::{VendorKeyRecord, ADMIN_KEY_ID};
 
 pub type Item = HashMap<String, AttributeValue>;
