@@ -215,6 +215,10 @@ pub struct Order {
     /// order item (`store::order_state`).
     #[serde(skip)]
     pub state_item: bool,
+    /// The state item's size as read, in bytes (0 without one): a delivery is recorded on the
+    /// state item itself while that adds no write unit (`store::DeliveryRecord::of`).
+    #[serde(skip)]
+    pub state_item_bytes: usize,
 }
 
 /// Whether a submission's body says SR's `REJECTED` (top level or in
@@ -534,6 +538,7 @@ fn blank_order(fingerprint: String, now: DateTime<Utc>) -> Order {
         erased_at: None,
         item_expires_at: None,
         state_item: false,
+        state_item_bytes: 0,
     }
 }
 

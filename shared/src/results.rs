@@ -69,6 +69,7 @@ mod tests {
             erased_at: None,
             item_expires_at: None,
             state_item: false,
+            state_item_bytes: 0,
         }
     }
 

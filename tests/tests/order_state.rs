@@ -43,7 +43,8 @@ async fn move_state_onto_the_order_item(stack: &Stack, order_id: &str) {
     let mut set = Vec::new();
     for (i, (name, value)) in state
         .into_iter()
-        .filter(|(name, _)| !["pk", "sk", "expires_at"].contains(&name.as_str()))
+        // Acceptances are recorded on state items only, never on an order item.
+        .filter(|(name, _)| !["pk", "sk", "expires_at", "acceptances"].contains(&name.as_str()))
         .enumerate()
     {
         names.insert(format!("#a{i}"), name);

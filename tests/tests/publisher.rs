@@ -2,6 +2,7 @@
 //! duplicate messages, SR faults and refusals.
 
 use aws_lambda_events_shim::message;
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use connector::orders::{DeliveryState, Submission};
 use connector::publisher::{Outcome, ResultPublisher};
@@ -118,6 +119,75 @@ async fn a_result_is_patched_to_sr_and_the_delivery_recorded() {
     let order = stack.stored_order(&order_id).await;
     assert_eq!(order.delivery_state, DeliveryState::Delivered);
     assert_eq!(order.deliveries[0].sr_status_code, Some(200));
+}
+
+/// SR's acceptances are recorded on the order's state item, by the update that sets the
+/// delivery state (no item of their own), a refusal (SR's answer) as an item of its own; the
+/// history lists them all in time order.
+#[tokio::test]
+async fn accepted_deliveries_live_on_the_state_item_and_are_listed_in_time_order() {
+    let stack = Stack::connect().await;
+    let (company, order_id) = sr_order(&stack, "on-state").await;
+    let publisher = publisher(&stack);
+    let deliver = |version: u64| message(&result_message(&company, &order_id, version));
+    let v1 = store_result(&stack, &company, &order_id, 0, ResultStatus::InProgress, 10).await;
+    assert_eq!(publisher.process(&deliver(v1)).await, Outcome::Done);
+    let v2 = store_result(
+        &stack,
+        &company,
+        &order_id,
+        v1,
+        ResultStatus::InProgress,
+        20,
+    )
+    .await;
+    stack
+        .sim
+        .inject_fault(
+            json!({"path_contains": format!("/orders/{order_id}/results"),
+            "method": "PATCH", "status": 400, "count": 1,
+            "body": {"message": "score out of range", "errors": [{"code": "INVALID_RESULT"}]}}),
+        )
+        .await;
+    assert_eq!(publisher.process(&deliver(v2)).await, Outcome::Done);
+    let v3 = store_result(&stack, &company, &order_id, v2, ResultStatus::Completed, 90).await;
+    assert_eq!(publisher.process(&deliver(v3)).await, Outcome::Done);
+
+    let order = stack.stored_order(&order_id).await;
+    let listed: Vec<(u64, DeliveryState, Option<u16>)> = order
+        .deliveries
+        .iter()
+        .map(|d| (d.version, d.outcome, d.sr_status_code))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (1, DeliveryState::Delivered, Some(200)),
+            (2, DeliveryState::Failed, Some(400)),
+            (3, DeliveryState::Delivered, Some(200)),
+        ]
+    );
+    assert!(order.deliveries.windows(2).all(|w| w[0].at <= w[1].at));
+    assert_eq!(order.delivery_state, DeliveryState::Delivered);
+    assert_eq!(order.delivered_status, Some(ResultStatus::Completed));
+
+    // Only the refusal has an item of its own.
+    let items = stack
+        .aws
+        .dynamodb
+        .query()
+        .table_name(&stack.config.table_name)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :attempt)")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("ORDER#{order_id}")))
+        .expression_attribute_values(":attempt", AttributeValue::S("HISTORY#ATTEMPT#".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["outcome"], AttributeValue::S("FAILED".into()));
 }
 
 #[tokio::test]

@@ -4,7 +4,8 @@
 //!
 //! Why apart: DynamoDB bills a write at the size of the whole item it rewrites, rounded up to
 //! 1 KB, twice inside a transaction. The order item is 1–3 KB; the state a few hundred bytes. A
-//! result (a transaction) and each delivery write only the state.
+//! result (a transaction) and each delivery write only the state. A delivery SR accepted is
+//! recorded there too ([`Acceptance`]), while it fits in the KBs the item bills anyway.
 //!
 //! Reading an order reads both items and applies the state on the order ([`apply`]). Orders
 //! stored before the state item existed keep their state on the order item: with no state item
@@ -27,10 +28,10 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{from_item, keys, retention::Retention, Item, StoreError};
-use crate::orders::{DeliveryState, Order};
+use crate::orders::{DeliveryAttempt, DeliveryState, Order};
 use crate::sr::{PackageResult, ResultStatus};
 
 /// The state item as stored. Every field is optional: an erasure may create the item with its
@@ -67,6 +68,7 @@ struct StoredState {
 /// # Errors
 /// [`StoreError::Corrupt`] for a state item that does not deserialize.
 pub(super) fn apply(order: &mut Order, state: Item) -> Result<(), StoreError> {
+    order.state_item_bytes = super::item_size(&state);
     let state: StoredState = from_item(state)?;
     order.erased_at = order.erased_at.or(state.erased_at);
     let Some(version) = state.result_version else {
@@ -88,6 +90,77 @@ pub(super) fn apply(order: &mut Order, state: Item) -> Result<(), StoreError> {
         order.updated_at = order.updated_at.max(updated);
     }
     Ok(())
+}
+
+/// The state item's attribute holding the deliveries recorded on it ([`Acceptance`]s). Not
+/// `deliveries`: that is an older order item's inline list of whole attempts.
+pub(super) const ACCEPTANCES: &str = "acceptances";
+
+/// A delivery SR accepted, as recorded on the state item (`acceptances`, oldest first): all a
+/// [`DeliveryAttempt`] says of one (a `DELIVERED` attempt has no detail) in about 70 bytes, so
+/// that several fit in the KB the state item bills anyway. Every other attempt, and an
+/// acceptance that would not fit, is a history item of its own (`Store::record_deliveries`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct Acceptance {
+    /// The result version SR accepted.
+    version: u64,
+    at: DateTime<Utc>,
+    /// SR's HTTP status (200 or 204).
+    code: u16,
+    /// The result status it carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<ResultStatus>,
+}
+
+impl Acceptance {
+    /// `attempt` as an acceptance: `None` unless SR accepted it.
+    pub(super) fn of(attempt: &DeliveryAttempt) -> Option<Self> {
+        let accepted = attempt.outcome == DeliveryState::Delivered && attempt.detail.is_none();
+        Some(Self {
+            version: attempt.version,
+            at: attempt.at,
+            code: attempt.sr_status_code.filter(|_| accepted)?,
+            status: attempt.result_status,
+        })
+    }
+
+    fn into_attempt(self) -> DeliveryAttempt {
+        DeliveryAttempt {
+            version: self.version,
+            at: self.at,
+            sr_status_code: Some(self.code),
+            outcome: DeliveryState::Delivered,
+            detail: None,
+            result_status: self.status,
+        }
+    }
+}
+
+/// The deliveries recorded on the state item, as the attempts they are. Kept apart from
+/// [`apply`], which reads the state for every use of an order: only its history shows them.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] for a state item that does not deserialize.
+pub(super) fn deliveries_on(state: &Item) -> Result<Vec<DeliveryAttempt>, StoreError> {
+    #[derive(Deserialize)]
+    struct Recorded {
+        #[serde(default)]
+        acceptances: Vec<Acceptance>,
+    }
+    if !state.contains_key(ACCEPTANCES) {
+        return Ok(Vec::new());
+    }
+    // Its keys too, for the error's sake.
+    let item = [ACCEPTANCES, keys::PK, keys::SK]
+        .into_iter()
+        .filter_map(|name| Some((name.to_string(), state.get(name)?.clone())))
+        .collect();
+    let recorded: Recorded = from_item(item)?;
+    Ok(recorded
+        .acceptances
+        .into_iter()
+        .map(Acceptance::into_attempt)
+        .collect())
 }
 
 /// The latest result on a state item, and whether the item keeps its request's digest (what
@@ -295,6 +368,39 @@ mod tests {
         let stored = new_order_item(item);
         assert!(stored.contains_key("updated_at") && stored.contains_key("fields"));
         assert_eq!(order_from_item(stored).unwrap(), changed);
+    }
+
+    #[test]
+    fn acceptances_on_the_state_item_read_back_as_the_attempts_they_were() {
+        let attempt = DeliveryAttempt {
+            version: 2,
+            at: "2026-01-01T00:00:01.5Z".parse().unwrap(),
+            sr_status_code: Some(204),
+            outcome: DeliveryState::Delivered,
+            detail: None,
+            result_status: Some(ResultStatus::Completed),
+        };
+        let accepted = Acceptance::of(&attempt).unwrap();
+        let mut item = state(json!({"result_version": 2}));
+        item.insert(
+            ACCEPTANCES.into(),
+            AttributeValue::L(vec![serde_dynamo::to_attribute_value(&accepted).unwrap()]),
+        );
+        assert_eq!(
+            deliveries_on(&item).unwrap(),
+            std::slice::from_ref(&attempt)
+        );
+        assert!(deliveries_on(&state(json!({}))).unwrap().is_empty());
+        // Anything but an acceptance stays an item of its own.
+        let unreachable = DeliveryAttempt {
+            sr_status_code: None,
+            ..attempt.clone()
+        };
+        let refused = DeliveryAttempt {
+            outcome: DeliveryState::Failed,
+            ..attempt
+        };
+        assert!(Acceptance::of(&unreachable).is_none() && Acceptance::of(&refused).is_none());
     }
 
     #[test]

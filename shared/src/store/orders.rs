@@ -98,16 +98,35 @@ pub struct DeliveryRecord {
     /// erasure removes: it is recorded as an attempt without one (two plain writes). Otherwise
     /// (SR's answer, a file's name) in one transaction with the state ([`Store::record_deliveries`]).
     pub detail_is_ours: bool,
+    /// SR accepted the result, and the order's state item has room for that in the KB it
+    /// already bills: the attempt is recorded on the state item (`acceptances`) by the update
+    /// that sets the state, one write instead of two. Any other attempt is an item of its own.
+    pub on_state_item: bool,
 }
+
+/// What an update of the state item may add besides the delivery it records and a first
+/// `delivered_status`: a longer `delivery_state` (up to 5 bytes), `sent_version` (1) and
+/// `updated_at` (chrono writes 0 to 9 fractional digits: up to 10).
+const STATE_UPDATE_SLACK: usize = 16;
 
 impl DeliveryRecord {
     /// The record of `attempt` at delivering `order`'s latest result.
     pub fn of(order: &Order, attempt: DeliveryAttempt) -> Self {
+        let on_state_item = order.state_item
+            && order_state::Acceptance::of(&attempt).is_some_and(|accepted| {
+                // A first `delivered_status`, or one status for another (at most 2 bytes).
+                let status = match order.delivered_status {
+                    None => "delivered_status".len() + "IN_PROGRESS".len(),
+                    Some(_) => 2,
+                };
+                fits_on_state_item(order.state_item_bytes, &accepted, status)
+            });
         Self {
             order_id: order.order_id.clone(),
             state_on_order_item: !order.state_item,
             result_submitted_at: order.result_submitted_at.unwrap_or(attempt.at),
             detail_is_ours: attempt.detail.is_none(),
+            on_state_item,
             attempt,
         }
     }
@@ -120,6 +139,21 @@ impl DeliveryRecord {
             keys::order_state(&self.order_id)
         }
     }
+}
+
+/// Whether `accepted`, appended to the `acceptances` of a state item of `state_bytes` (as read)
+/// by an update that also grows its status by up to `status_bytes`, leaves the item within the
+/// KBs it bills already: recording it there then costs nothing, where an item of its own costs a
+/// write unit (two in a transaction).
+fn fits_on_state_item(
+    state_bytes: usize,
+    accepted: &order_state::Acceptance,
+    status_bytes: usize,
+) -> bool {
+    // As if the list were new: its name and 3 bytes, then 1 per element.
+    let added = order_state::ACCEPTANCES.len() + 3 + 1 + super::value_size(&to_value(accepted));
+    let after = state_bytes + added + status_bytes + STATE_UPDATE_SLACK;
+    state_bytes > 0 && super::write_units(after) == super::write_units(state_bytes)
 }
 
 /// What [`Store::record_deliveries`] did with one attempt.
@@ -674,29 +708,56 @@ impl Store {
         }
         let rejected_by_vendor = result.status == Some(crate::sr::ResultStatus::Rejected)
             && crate::orders::says_rejected(&submission.vendor_body);
-        values.insert(":rejected".into(), AttributeValue::Bool(rejected_by_vendor));
+        values.insert(":rejected".into(), AttributeValue::Bool(true));
         // Creates the state item when the order has none yet (its state was the order item's,
-        // read into `order`): what a delivery set there is carried over.
+        // read into `order`): what a delivery set there is carried over. What is absent reads
+        // as its default (`false`, none), so it is removed rather than stored: every delivery
+        // rewrites this item, billed per started KB.
+        let mut set = vec![
+            "#result = :result",
+            "result_version = :version",
+            "delivery_state = :queued",
+            "updated_at = :now",
+            "result_submitted_at = :now",
+            "expires_at = :expires",
+            "integration_id = :integration",
+            "sent_version = if_not_exists(sent_version, :sent)",
+        ];
+        let mut remove = Vec::new();
+        if order.delivered_status.is_some() {
+            set.push("delivered_status = if_not_exists(delivered_status, :delivered)");
+        }
+        let optional = [
+            (
+                request_sha256.is_some(),
+                "result_request_sha256",
+                ":request",
+            ),
+            (rejected_by_vendor, "result_rejected_by_vendor", ":rejected"),
+            (
+                order.has_file_attachments || files,
+                "has_file_attachments",
+                ":files",
+            ),
+        ];
+        let mut assignments = Vec::new();
+        for (present, name, value) in optional {
+            if present {
+                assignments.push(format!("{name} = {value}"));
+            } else {
+                remove.push(name);
+                values.remove(value);
+            }
+        }
+        set.extend(assignments.iter().map(String::as_str));
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_of(keys::order_state(&order.order_id))))
-            .update_expression(format!(
-                "SET #result = :result, result_version = :version, delivery_state = :queued, \
-                 updated_at = :now, result_submitted_at = :now, expires_at = :expires, \
-                 result_rejected_by_vendor = :rejected, integration_id = :integration, \
-                 has_file_attachments = :files, sent_version = if_not_exists(sent_version, :sent)\
-                 {}{}",
-                if order.delivered_status.is_some() {
-                    ", delivered_status = if_not_exists(delivered_status, :delivered)"
-                } else {
-                    ""
-                },
-                if request_sha256.is_some() {
-                    ", result_request_sha256 = :request"
-                } else {
-                    " REMOVE result_request_sha256"
-                }
-            ))
+            .update_expression(expression)
             // No other result since the read (a state item without a version is either absent
             // or an erasure's tombstone, which the last clause refuses), and not on an erased
             // order (`privacy`): the retry re-reads it and refuses the result.
@@ -872,8 +933,11 @@ impl Store {
             return Ok(None);
         };
         if let Some(state) = state {
+            deliveries.extend(order_state::deliveries_on(&state)?);
             order_state::apply(&mut order, state)?;
         }
+        // Items come in time order; those recorded on the state item join them in it.
+        deliveries.sort_by_key(|d| d.at);
         order.submissions.extend(submissions);
         order.deliveries.extend(deliveries);
         Ok(Some(order))
@@ -924,21 +988,24 @@ impl Store {
     ) -> Vec<Result<AttemptRecorded, StoreError>> {
         let mut seen = std::collections::HashSet::new();
         let distinct = records.iter().all(|r| seen.insert(r.order_id.as_str()));
-        // Two items per record; a transaction holds at most 100.
-        if records.len() > 1 && records.len() <= 50 && distinct {
-            let items = records
-                .iter()
-                .flat_map(|r| {
-                    [
-                        TransactWriteItem::builder()
-                            .update(self.state_update(r, now))
-                            .build(),
-                        TransactWriteItem::builder()
-                            .put(self.attempt_put(r))
-                            .build(),
-                    ]
-                })
-                .collect();
+        // One or two items per record; a transaction holds at most 100.
+        let items: Vec<TransactWriteItem> = records
+            .iter()
+            .flat_map(|r| {
+                let attempt = (!r.on_state_item).then(|| {
+                    TransactWriteItem::builder()
+                        .put(self.attempt_put(r))
+                        .build()
+                });
+                std::iter::once(
+                    TransactWriteItem::builder()
+                        .update(self.state_update(r, now))
+                        .build(),
+                )
+                .chain(attempt)
+            })
+            .collect();
+        if records.len() > 1 && items.len() <= 100 && distinct {
             let result = self
                 .db
                 .transact_write_items()
@@ -984,13 +1051,27 @@ impl Store {
         if let Some(status) = delivered {
             values.insert(":delivered".into(), to_value(&status));
         }
+        if let Some(accepted) =
+            order_state::Acceptance::of(&record.attempt).filter(|_| record.on_state_item)
+        {
+            values.insert(
+                ":attempt".into(),
+                AttributeValue::L(vec![to_value(&accepted)]),
+            );
+            values.insert(":none".into(), AttributeValue::L(vec![]));
+        }
         Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_of(record.state_key())))
             .update_expression(format!(
-                "SET delivery_state = :state, sent_version = :version, updated_at = :now{}",
+                "SET delivery_state = :state, sent_version = :version, updated_at = :now{}{}",
                 if delivered.is_some() {
                     ", delivered_status = :delivered"
+                } else {
+                    ""
+                },
+                if record.on_state_item {
+                    ", acceptances = list_append(if_not_exists(acceptances, :none), :attempt)"
                 } else {
                     ""
                 }
@@ -1036,6 +1117,20 @@ impl Store {
     ) -> Result<AttemptRecorded, StoreError> {
         let put = self.attempt_put(record);
         let update = self.state_update(record, now);
+        if record.on_state_item {
+            return match self.update_alone(&update).await {
+                Ok(_) => Ok(AttemptRecorded::Stored),
+                Err(error) => match error.as_service_error() {
+                    // A newer result is the latest, or the order was erased: SR's acceptance
+                    // is history all the same, as an item of its own (nothing in it to erase).
+                    Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                        self.put_attempt(put.item().clone()).await?;
+                        Ok(state_refused(failed.item()))
+                    }
+                    _ => Err(StoreError::of_write(error, "order")),
+                },
+            };
+        }
         if record.detail_is_ours {
             self.put_attempt(put.item().clone()).await?;
             let result = self.update_alone(&update).await;
@@ -1272,6 +1367,45 @@ fn decode_cursor(cursor: &str, partition: &str) -> Option<HashMap<String, Attrib
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_acceptance_goes_on_the_state_item_only_while_it_adds_no_write_unit() {
+        let accepted = DeliveryAttempt {
+            version: 2,
+            at: Utc::now(),
+            sr_status_code: Some(200),
+            outcome: DeliveryState::Delivered,
+            detail: None,
+            result_status: Some(crate::sr::ResultStatus::Completed),
+        };
+        let recorded = order_state::Acceptance::of(&accepted).unwrap();
+        let added = super::super::value_size(&to_value(&recorded));
+        assert!(added < 80, "{added} bytes");
+        assert!(fits_on_state_item(500, &recorded, 27));
+        assert!(fits_on_state_item(900, &recorded, 2));
+        assert!(!fits_on_state_item(950, &recorded, 2));
+        // A state item over a KB already bills two: room up to the second KB's end.
+        assert!(fits_on_state_item(1100, &recorded, 27));
+        assert!(!fits_on_state_item(2000, &recorded, 27));
+        // No state item read: nothing to append to.
+        assert!(!fits_on_state_item(0, &recorded, 27));
+        // Only an acceptance is one.
+        let refused = DeliveryAttempt {
+            outcome: DeliveryState::Failed,
+            detail: Some("refused".into()),
+            ..accepted.clone()
+        };
+        assert!(order_state::Acceptance::of(&refused).is_none());
+
+        let mut order = crate::orders::test_support::order(serde_json::json!({}));
+        order.state_item = true;
+        order.state_item_bytes = 500;
+        assert!(DeliveryRecord::of(&order, accepted.clone()).on_state_item);
+        // A refusal (SR's answer), or an order whose state is on its order item: items of their own.
+        assert!(!DeliveryRecord::of(&order, refused).on_state_item);
+        order.state_item = false;
+        assert!(!DeliveryRecord::of(&order, accepted).on_state_item);
+    }
 
     #[test]
     fn cursors_round_trip_and_stay_in_their_integration() {
