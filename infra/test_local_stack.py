@@ -1277,7 +1277,7 @@ class FakeStreamFunction:
 
     def batches(self) -> list[list[str]]:
         """The order ids of each invocation."""
-        return [[r["dynamodb"]["NewImage"]["order_id"]["S"] for r in e["Records"]] for e in self.events]
+        return [[order_id_of(r) for r in e["Records"]] for e in self.events]
 
     def close(self) -> None:
         self.server.shutdown()
@@ -1285,7 +1285,8 @@ class FakeStreamFunction:
 
 
 def order_id_of(record: dict[str, Any]) -> str:
-    return record["dynamodb"]["NewImage"]["order_id"]["S"]
+    """The order's id, from its key: order items carry no `order_id` attribute."""
+    return record["dynamodb"]["Keys"]["pk"]["S"].removeprefix("ORDER#")
 
 
 @pytest.fixture()
@@ -1306,8 +1307,7 @@ def stream_table(moto_endpoint: str) -> dict[str, str]:
 
 def put_order(moto_endpoint: str, table: str, order_id: str) -> None:
     """An order as create-order stores it: one TransactWriteItems."""
-    item = {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": "ORDER"}, "order_id": {"S": order_id},
-            "company_id": {"S": "acme"}}
+    item = {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": "ORDER"}, "company_id": {"S": "acme"}}
     client("dynamodb", moto_endpoint).transact_write_items(TransactItems=[{"Put": {
         "TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}])
 

@@ -511,3 +511,92 @@ async fn an_attempt_in_the_connectors_own_words_is_two_plain_writes() {
     );
     assert_eq!(canned.operations(), ["PutItem", "UpdateItem"]);
 }
+
+/// SR's acceptance of version 1 of [`order`], read with a state item of 500 bytes.
+fn acceptance() -> DeliveryRecord {
+    let mut order = order();
+    order.result_version = 1;
+    order.state_item = true;
+    order.state_item_bytes = 500;
+    let attempt = DeliveryAttempt {
+        version: 1,
+        at: Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap(),
+        sr_status_code: Some(200),
+        outcome: DeliveryState::Delivered,
+        detail: None,
+        result_status: Some(ResultStatus::Completed),
+    };
+    DeliveryRecord::of(&order, attempt)
+}
+
+#[tokio::test]
+async fn an_acceptance_is_recorded_by_the_state_update_alone() {
+    let canned = Canned::answering([ok(json!({}))]);
+    let accepted = acceptance();
+    assert!(accepted.on_state_item);
+    let recorded = canned
+        .store()
+        .record_deliveries(&[accepted], Utc::now())
+        .await;
+    assert!(
+        matches!(recorded[..], [Ok(AttemptRecorded::Stored)]),
+        "{recorded:?}"
+    );
+    assert_eq!(canned.operations(), ["UpdateItem"]);
+    let update = canned.request(0);
+    assert_eq!(update["Key"], key("ORDER#o-1", "STATE"));
+    let expression = update["UpdateExpression"].as_str().unwrap();
+    assert!(
+        expression.contains("acceptances = list_append("),
+        "{expression}"
+    );
+}
+
+#[tokio::test]
+async fn an_acceptance_refused_by_a_newer_result_is_kept_as_an_item_of_its_own() {
+    let newer = json!({"result_version": {"N": "2"}});
+    let refused = (
+        400,
+        json!({
+            "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+            "message": "The conditional request failed",
+            "Item": newer,
+        }),
+    );
+    let canned = Canned::answering([refused, ok(json!({}))]);
+    let recorded = canned
+        .store()
+        .record_deliveries(&[acceptance()], Utc::now())
+        .await;
+    assert!(
+        matches!(recorded[..], [Ok(AttemptRecorded::Stored)]),
+        "{recorded:?}"
+    );
+    assert_eq!(canned.operations(), ["UpdateItem", "PutItem"]);
+    let kept = canned.request(1)["Item"].clone();
+    assert_eq!(kept["outcome"], json!({"S": "DELIVERED"}), "{kept}");
+    assert_eq!(kept["version"], json!({"N": "1"}));
+}
+
+#[tokio::test]
+async fn an_orders_second_acceptance_in_one_batch_is_an_item_of_its_own() {
+    // Both sized from the same read: only the first may take the state item's room.
+    let canned = Canned::answering([ok(json!({})), ok(json!({})), ok(json!({}))]);
+    let recorded = canned
+        .store()
+        .record_deliveries(&[acceptance(), acceptance()], Utc::now())
+        .await;
+    assert!(
+        matches!(
+            recorded[..],
+            [Ok(AttemptRecorded::Stored), Ok(AttemptRecorded::Stored)]
+        ),
+        "{recorded:?}"
+    );
+    assert_eq!(canned.operations(), ["UpdateItem", "PutItem", "UpdateItem"]);
+    let second = canned.request(2)["UpdateExpression"].clone();
+    assert!(
+        !second.as_str().unwrap().contains("acceptances"),
+        "{second}"
+    );
+}

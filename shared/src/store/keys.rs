@@ -128,8 +128,9 @@ pub fn file_data(order_id: &str, name: &str, revision: &str) -> (String, String)
     )
 }
 
-/// Sort-key prefix of an order's history: its submissions and delivery attempts, each its own
-/// item so the order item never grows with them (DynamoDB items hold at most 400 KB). They sort
+/// Sort-key prefix of an order's history: its submissions and delivery attempts (but the
+/// acceptances on its state item, `order_state::Acceptance`), each its own item so the order
+/// item never grows with them (DynamoDB items hold at most 400 KB). They sort
 /// after the files and right before the order item (`FILE#` < `HISTORY#` < `ORDER`), so one
 /// Query from this prefix reads the history and the order together.
 pub const HISTORY_PREFIX: &str = "HISTORY#";

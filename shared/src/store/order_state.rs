@@ -156,9 +156,12 @@ pub(super) fn deliveries_on(state: &Item) -> Result<Vec<DeliveryAttempt>, StoreE
         .filter_map(|name| Some((name.to_string(), state.get(name)?.clone())))
         .collect();
     let recorded: Recorded = from_item(item)?;
+    // An `UpdateItem` the SDK retried after a lost answer may have appended one twice.
+    let mut seen = std::collections::HashSet::new();
     Ok(recorded
         .acceptances
         .into_iter()
+        .filter(|a| seen.insert((a.version, a.at)))
         .map(Acceptance::into_attempt)
         .collect())
 }
@@ -390,6 +393,13 @@ mod tests {
             deliveries_on(&item).unwrap(),
             std::slice::from_ref(&attempt)
         );
+        // Appended twice (an SDK retry of the update): listed once.
+        let twice = AttributeValue::L(vec![
+            serde_dynamo::to_attribute_value(&accepted).unwrap(),
+            serde_dynamo::to_attribute_value(&accepted).unwrap(),
+        ]);
+        item.insert(ACCEPTANCES.into(), twice);
+        assert_eq!(deliveries_on(&item).unwrap().len(), 1);
         assert!(deliveries_on(&state(json!({}))).unwrap().is_empty());
         // Anything but an acceptance stays an item of its own.
         let unreachable = DeliveryAttempt {

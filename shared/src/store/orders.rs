@@ -18,7 +18,7 @@ use crate::auth::access_tokens::TokenClaims;
 use crate::ids::{IntegrationId, OrderId};
 use crate::orders::{DeliveryAttempt, DeliveryState, Order, Submission, VendorOrderStatus};
 use crate::packages::Catalog;
-use crate::sr::PackageResult;
+use crate::sr::{PackageResult, ResultStatus};
 
 /// What happened to an order creation ([`Store::put_order_checked`]); only `Created` wrote.
 #[derive(Debug)]
@@ -104,20 +104,23 @@ pub struct DeliveryRecord {
     pub on_state_item: bool,
 }
 
-/// What an update of the state item may add besides the delivery it records and a first
-/// `delivered_status`: a longer `delivery_state` (up to 5 bytes), `sent_version` (1) and
-/// `updated_at` (chrono writes 0 to 9 fractional digits: up to 10).
-const STATE_UPDATE_SLACK: usize = 16;
+/// What an update of the state item may add besides the acceptance it records and its
+/// `delivered_status`: a longer `delivery_state` (up to 5 bytes), `sent_version` (1),
+/// `updated_at` (chrono writes 0 to 9 fractional digits: up to 10), and 8 to spare (DynamoDB
+/// sizes numbers "approximately").
+const STATE_UPDATE_SLACK: usize = 24;
 
 impl DeliveryRecord {
     /// The record of `attempt` at delivering `order`'s latest result.
     pub fn of(order: &Order, attempt: DeliveryAttempt) -> Self {
         let on_state_item = order.state_item
             && order_state::Acceptance::of(&attempt).is_some_and(|accepted| {
-                // A first `delivered_status`, or one status for another (at most 2 bytes).
-                let status = match order.delivered_status {
-                    None => "delivered_status".len() + "IN_PROGRESS".len(),
-                    Some(_) => 2,
+                // What the update's `delivered_status` adds: the attribute, or a longer status.
+                let size = |s: ResultStatus| super::value_size(&to_value(&s));
+                let status = match (order.delivered_status, delivered_status(&attempt)) {
+                    (_, None) => 0,
+                    (None, Some(new)) => "delivered_status".len() + size(new),
+                    (Some(old), Some(new)) => size(new).saturating_sub(size(old)),
                 };
                 fits_on_state_item(order.state_item_bytes, &accepted, status)
             });
@@ -142,9 +145,10 @@ impl DeliveryRecord {
 }
 
 /// Whether `accepted`, appended to the `acceptances` of a state item of `state_bytes` (as read)
-/// by an update that also grows its status by up to `status_bytes`, leaves the item within the
-/// KBs it bills already: recording it there then costs nothing, where an item of its own costs a
-/// write unit (two in a transaction).
+/// by an update that also grows its `delivered_status` by `status_bytes`, leaves the item within
+/// its first KB: recording it there then costs nothing, where an item of its own costs a write
+/// unit (two in a transaction). Never past it: a state item over a KB bills every later result
+/// and delivery twice as much, so acceptances only take room below that.
 fn fits_on_state_item(
     state_bytes: usize,
     accepted: &order_state::Acceptance,
@@ -153,7 +157,7 @@ fn fits_on_state_item(
     // As if the list were new: its name and 3 bytes, then 1 per element.
     let added = order_state::ACCEPTANCES.len() + 3 + 1 + super::value_size(&to_value(accepted));
     let after = state_bytes + added + status_bytes + STATE_UPDATE_SLACK;
-    state_bytes > 0 && super::write_units(after) == super::write_units(state_bytes)
+    state_bytes > 0 && after <= super::WRITE_UNIT_BYTES
 }
 
 /// What [`Store::record_deliveries`] did with one attempt.
@@ -975,7 +979,8 @@ impl Store {
         Ok(orders)
     }
 
-    /// Records a batch of delivery attempts, each as its own history item, and sets each
+    /// Records a batch of delivery attempts, each as its own history item or, for an acceptance
+    /// that fits (`DeliveryRecord::on_state_item`), on the order's state item, and sets each
     /// order's delivery state while the attempt's version is still its latest result. ONE
     /// `TransactWriteItems` when every order is distinct and at the attempted version (the
     /// common case); otherwise, or when that fails, each attempt on its own, so one that cannot
@@ -986,8 +991,20 @@ impl Store {
         records: &[DeliveryRecord],
         now: DateTime<Utc>,
     ) -> Vec<Result<AttemptRecorded, StoreError>> {
+        // An order's second record in one batch (a replay beside its delivery) was sized from
+        // the same read as its first: only the first may take room on the state item.
         let mut seen = std::collections::HashSet::new();
-        let distinct = records.iter().all(|r| seen.insert(r.order_id.as_str()));
+        let records: Vec<DeliveryRecord> = records
+            .iter()
+            .map(|r| {
+                let first = seen.insert(r.order_id.as_str());
+                DeliveryRecord {
+                    on_state_item: r.on_state_item && first,
+                    ..r.clone()
+                }
+            })
+            .collect();
+        let distinct = seen.len() == records.len();
         // One or two items per record; a transaction holds at most 100.
         let items: Vec<TransactWriteItem> = records
             .iter()
@@ -1027,7 +1044,7 @@ impl Store {
             }
         }
         let mut outcomes = Vec::with_capacity(records.len());
-        for record in records {
+        for record in &records {
             outcomes.push(self.record_delivery(record, now).await);
         }
         outcomes
@@ -1104,9 +1121,11 @@ impl Store {
     /// the order's latest (a slow old attempt cannot mask a newer result) and the order is not
     /// erased.
     ///
-    /// An attempt without `detail` (a delivery) or with the connector's own words only (a
-    /// retry after SR's 5xx or 429: [`DeliveryRecord::detail_is_ours`]) holds nothing an
-    /// erasure removes: its history item, then the state, two plain writes. One with SR's
+    /// An acceptance that fits on the state item is one `UpdateItem` of it; refused (a newer
+    /// result, an erasure), it becomes a history item of its own. Another attempt without
+    /// `detail`, or with the connector's own words only (a retry after SR's 5xx or 429:
+    /// [`DeliveryRecord::detail_is_ours`]), holds nothing an erasure removes: its history item,
+    /// then the state, two plain writes. One with SR's
     /// answer (which may quote the result) or a file's name is written with the state in one
     /// `TransactWriteItems`, so an erasure that ran while it was in flight (its tombstone fails
     /// the state's condition) never finds it stored: the attempt is then written without it.
@@ -1384,9 +1403,9 @@ mod tests {
         assert!(fits_on_state_item(500, &recorded, 27));
         assert!(fits_on_state_item(900, &recorded, 2));
         assert!(!fits_on_state_item(950, &recorded, 2));
-        // A state item over a KB already bills two: room up to the second KB's end.
-        assert!(fits_on_state_item(1100, &recorded, 27));
-        assert!(!fits_on_state_item(2000, &recorded, 27));
+        // Never into a second KB, though one over a KB bills two anyway: the item would stay
+        // over a KB for every later write.
+        assert!(!fits_on_state_item(1100, &recorded, 27));
         // No state item read: nothing to append to.
         assert!(!fits_on_state_item(0, &recorded, 27));
         // Only an acceptance is one.
