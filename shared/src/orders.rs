@@ -215,8 +215,9 @@ pub struct Order {
     /// order item (`store::order_state`).
     #[serde(skip)]
     pub state_item: bool,
-    /// The state item's size as read, in bytes (0 without one): a delivery is recorded on the
-    /// state item itself while that adds no write unit (`store::DeliveryRecord::of`).
+    /// The state item's size as read, in bytes (0 without one): a delivery SR accepted is
+    /// recorded on the state item itself while it stays within its first KB
+    /// (`store::DeliveryRecord::of`).
     #[serde(skip)]
     pub state_item_bytes: usize,
 }

@@ -600,3 +600,39 @@ async fn an_orders_second_acceptance_in_one_batch_is_an_item_of_its_own() {
         "{second}"
     );
 }
+
+#[tokio::test]
+async fn an_acceptance_both_on_the_state_item_and_of_its_own_is_listed_once() {
+    // Its update retried after a lost answer, then refused by a newer result: both copies.
+    let at = "2026-01-02T00:00:00Z";
+    let accepted = json!({"M": {"version": {"N": "1"}, "at": {"S": at}, "code": {"N": "200"},
+                                "status": {"S": "COMPLETED"}}});
+    let order_item = json!({
+        "pk": {"S": "ORDER#o-1"}, "sk": {"S": "ORDER"}, "company_id": {"S": "c-1"},
+        "integration_id": {"S": "i-1"},
+        "package": {"M": {"id": {"S": "p-1"}, "name": {"S": "Java"}, "kind": {"S": "SKILL_TEST"},
+                          "assessment_ids": {"L": []}}},
+        "result_callback_url": {"S": "https://api.smartrecruiters.com/orders/o-1/results"},
+        "candidate": {"M": {"id": {"S": "cand-1"}, "firstName": {"S": "Ada"},
+                            "lastName": {"S": "Lovelace"}}},
+        "job": {"M": {"id": {"S": "job-1"}}},
+        "request_fingerprint": {"S": "f"}, "created_at": {"S": "2026-01-01T00:00:00Z"}
+    });
+    let items = json!([
+        {"pk": {"S": "ORDER#o-1"}, "sk": {"S": format!("HISTORY#ATTEMPT#{at}#abc")},
+         "version": {"N": "1"}, "at": {"S": at}, "sr_status_code": {"N": "200"},
+         "outcome": {"S": "DELIVERED"}, "detail": {"NULL": true}, "result_status": {"S": "COMPLETED"}},
+        order_item,
+        {"pk": {"S": "ORDER#o-1"}, "sk": {"S": "STATE"}, "result_version": {"N": "2"},
+         "acceptances": {"L": [accepted]}},
+    ]);
+    let canned = Canned::answering([ok(json!({"Items": items, "Count": 3}))]);
+    let order = canned
+        .store()
+        .get_order_with_history("o-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(order.deliveries.len(), 1, "{:?}", order.deliveries);
+    assert_eq!(order.deliveries[0].outcome, DeliveryState::Delivered);
+}

@@ -5,7 +5,7 @@
 //! Why apart: DynamoDB bills a write at the size of the whole item it rewrites, rounded up to
 //! 1 KB, twice inside a transaction. The order item is 1–3 KB; the state a few hundred bytes. A
 //! result (a transaction) and each delivery write only the state. A delivery SR accepted is
-//! recorded there too ([`Acceptance`]), while it fits in the KBs the item bills anyway.
+//! recorded there too ([`Acceptance`]), while the item stays within its first KB.
 //!
 //! Reading an order reads both items and applies the state on the order ([`apply`]). Orders
 //! stored before the state item existed keep their state on the order item: with no state item

@@ -98,9 +98,9 @@ pub struct DeliveryRecord {
     /// erasure removes: it is recorded as an attempt without one (two plain writes). Otherwise
     /// (SR's answer, a file's name) in one transaction with the state ([`Store::record_deliveries`]).
     pub detail_is_ours: bool,
-    /// SR accepted the result, and the order's state item has room for that in the KB it
-    /// already bills: the attempt is recorded on the state item (`acceptances`) by the update
-    /// that sets the state, one write instead of two. Any other attempt is an item of its own.
+    /// SR accepted the result, and the order's state item has room for that within its first
+    /// KB: the attempt is recorded on the state item (`acceptances`) by the update that sets
+    /// the state, one write instead of two. Any other attempt is an item of its own.
     pub on_state_item: bool,
 }
 
@@ -940,8 +940,11 @@ impl Store {
             deliveries.extend(order_state::deliveries_on(&state)?);
             order_state::apply(&mut order, state)?;
         }
-        // Items come in time order; those recorded on the state item join them in it.
+        // Items come in time order; those recorded on the state item join them in it. An
+        // acceptance whose update was retried after a lost answer, and then refused by a newer
+        // result, is also an item of its own: listed once.
         deliveries.sort_by_key(|d| d.at);
+        deliveries.dedup();
         order.submissions.extend(submissions);
         order.deliveries.extend(deliveries);
         Ok(Some(order))
@@ -1388,7 +1391,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_acceptance_goes_on_the_state_item_only_while_it_adds_no_write_unit() {
+    fn an_acceptance_goes_on_the_state_item_only_within_its_first_kb() {
         let accepted = DeliveryAttempt {
             version: 2,
             at: Utc::now(),
@@ -1420,6 +1423,21 @@ mod tests {
         order.state_item = true;
         order.state_item_bytes = 500;
         assert!(DeliveryRecord::of(&order, accepted.clone()).on_state_item);
+        // The update's `delivered_status` grows by what it replaces: PENDING (7 bytes) by
+        // IN_PROGRESS (11), 4 bytes; up to the KB's last byte, and not one more.
+        let in_progress = DeliveryAttempt {
+            result_status: Some(crate::sr::ResultStatus::InProgress),
+            ..accepted.clone()
+        };
+        let recorded = order_state::Acceptance::of(&in_progress).unwrap();
+        let added =
+            order_state::ACCEPTANCES.len() + 4 + super::super::value_size(&to_value(&recorded));
+        order.delivered_status = Some(crate::sr::ResultStatus::Pending);
+        order.state_item_bytes = 1024 - added - STATE_UPDATE_SLACK - 4;
+        assert!(DeliveryRecord::of(&order, in_progress.clone()).on_state_item);
+        order.state_item_bytes += 1;
+        assert!(!DeliveryRecord::of(&order, in_progress).on_state_item);
+        order.state_item_bytes = 500;
         // A refusal (SR's answer), or an order whose state is on its order item: items of their own.
         assert!(!DeliveryRecord::of(&order, refused).on_state_item);
         order.state_item = false;
