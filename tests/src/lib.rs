@@ -251,6 +251,28 @@ impl Stack {
         response.json().await.expect("a JSON answer")
     }
 
+    /// The order's raw items whose sort key starts with `prefix` (`HISTORY#ATTEMPT#`,
+    /// `FILEDATA#`, …), strongly consistent.
+    pub async fn order_items(
+        &self,
+        order_id: &str,
+        prefix: &str,
+    ) -> Vec<HashMap<String, AttributeValue>> {
+        self.aws
+            .dynamodb
+            .query()
+            .table_name(&self.config.table_name)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("ORDER#{order_id}")))
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("DynamoDB answers")
+            .items
+            .unwrap_or_default()
+    }
+
     /// The stored order with its history (submissions, delivery attempts); panics when absent.
     pub async fn stored_order(&self, order_id: &str) -> connector::orders::Order {
         self.store

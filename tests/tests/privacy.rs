@@ -725,20 +725,7 @@ async fn with_a_short_retention_every_item_of_an_order_carries_the_tables_ttl_at
     )
     .await;
     // The bytes waiting for the publisher: kept no longer than the personal data.
-    let staged = stack
-        .aws
-        .dynamodb
-        .query()
-        .table_name(&stack.config.table_name)
-        .key_condition_expression("pk = :pk AND begins_with(sk, :data)")
-        .expression_attribute_values(":pk", AttributeValue::S(format!("ORDER#{order_id}")))
-        .expression_attribute_values(":data", AttributeValue::S("FILEDATA#".into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap();
+    let staged = stack.order_items(&order_id, "FILEDATA#").await;
     assert!(!staged.is_empty());
     for item in &staged {
         let at: i64 = item[EXPIRES_AT].as_n().unwrap().parse().unwrap();

@@ -172,20 +172,7 @@ async fn accepted_deliveries_live_on_the_state_item_and_are_listed_in_time_order
     assert_eq!(order.delivered_status, Some(ResultStatus::Completed));
 
     // Only the refusal has an item of its own.
-    let items = stack
-        .aws
-        .dynamodb
-        .query()
-        .table_name(&stack.config.table_name)
-        .key_condition_expression("pk = :pk AND begins_with(sk, :attempt)")
-        .expression_attribute_values(":pk", AttributeValue::S(format!("ORDER#{order_id}")))
-        .expression_attribute_values(":attempt", AttributeValue::S("HISTORY#ATTEMPT#".into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap_or_default();
+    let items = stack.order_items(&order_id, "HISTORY#ATTEMPT#").await;
     assert_eq!(items.len(), 1, "{items:?}");
     assert_eq!(items[0]["outcome"], AttributeValue::S("FAILED".into()));
 }

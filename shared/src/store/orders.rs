@@ -696,10 +696,6 @@ impl Store {
                 AttributeValue::N(order.result_version.to_string()),
             ),
             (
-                ":files".to_string(),
-                AttributeValue::Bool(order.has_file_attachments || files),
-            ),
-            (
                 ":sent".to_string(),
                 AttributeValue::N(order.sent_version.to_string()),
             ),
@@ -707,12 +703,8 @@ impl Store {
         if let Some(status) = order.delivered_status {
             values.insert(":delivered".into(), to_value(&status));
         }
-        if let Some(digest) = request_sha256 {
-            values.insert(":request".into(), AttributeValue::S(digest.into()));
-        }
         let rejected_by_vendor = result.status == Some(crate::sr::ResultStatus::Rejected)
             && crate::orders::says_rejected(&submission.vendor_body);
-        values.insert(":rejected".into(), AttributeValue::Bool(true));
         // Creates the state item when the order has none yet (its state was the order item's,
         // read into `order`): what a delivery set there is carried over. What is absent reads
         // as its default (`false`, none), so it is removed rather than stored: every delivery
@@ -733,24 +725,29 @@ impl Store {
         }
         let optional = [
             (
-                request_sha256.is_some(),
                 "result_request_sha256",
                 ":request",
+                request_sha256.map(|digest| AttributeValue::S(digest.into())),
             ),
-            (rejected_by_vendor, "result_rejected_by_vendor", ":rejected"),
             (
-                order.has_file_attachments || files,
+                "result_rejected_by_vendor",
+                ":rejected",
+                rejected_by_vendor.then_some(AttributeValue::Bool(true)),
+            ),
+            (
                 "has_file_attachments",
                 ":files",
+                (order.has_file_attachments || files).then_some(AttributeValue::Bool(true)),
             ),
         ];
         let mut assignments = Vec::new();
-        for (present, name, value) in optional {
-            if present {
-                assignments.push(format!("{name} = {value}"));
-            } else {
-                remove.push(name);
-                values.remove(value);
+        for (name, placeholder, value) in optional {
+            match value {
+                Some(value) => {
+                    values.insert(placeholder.to_string(), value);
+                    assignments.push(format!("{name} = {placeholder}"));
+                }
+                None => remove.push(name),
             }
         }
         set.extend(assignments.iter().map(String::as_str));
@@ -1008,24 +1005,28 @@ impl Store {
             })
             .collect();
         let distinct = seen.len() == records.len();
-        // One or two items per record; a transaction holds at most 100.
-        let items: Vec<TransactWriteItem> = records
+        // One item per record, two unless on the state item; a transaction holds at most 100.
+        let item_count: usize = records
             .iter()
-            .flat_map(|r| {
-                let attempt = (!r.on_state_item).then(|| {
-                    TransactWriteItem::builder()
-                        .put(self.attempt_put(r))
-                        .build()
-                });
-                std::iter::once(
-                    TransactWriteItem::builder()
-                        .update(self.state_update(r, now))
-                        .build(),
-                )
-                .chain(attempt)
-            })
-            .collect();
-        if records.len() > 1 && items.len() <= 100 && distinct {
+            .map(|r| 2 - usize::from(r.on_state_item))
+            .sum();
+        if records.len() > 1 && item_count <= 100 && distinct {
+            let items = records
+                .iter()
+                .flat_map(|r| {
+                    let attempt = (!r.on_state_item).then(|| {
+                        TransactWriteItem::builder()
+                            .put(self.attempt_put(r))
+                            .build()
+                    });
+                    std::iter::once(
+                        TransactWriteItem::builder()
+                            .update(self.state_update(r, now))
+                            .build(),
+                    )
+                    .chain(attempt)
+                })
+                .collect();
             let result = self
                 .db
                 .transact_write_items()
