@@ -220,6 +220,10 @@ impl Enricher<'_> {
         let job_id = order.job.id.as_str();
         let mut notes = Vec::new();
         let calls = if candidate_id.is_empty() { 2 } else { 3 };
+        // The SR token before the slots (from the cache once fetched), so the first read made at
+        // its slot is not late behind a token request. A failure here is met again, and sorted,
+        // by that first read.
+        let _ = self.sr.token(credentials).await;
         let slots = match self.pacer {
             Some(pacer) => {
                 let slots =
@@ -244,10 +248,12 @@ impl Enricher<'_> {
             None => None,
         };
         let mut call = 0;
+        let previous_start = std::sync::atomic::AtomicU64::new(0);
+        let previous_start = &previous_start;
         let in_flight = self.in_flight;
-        // Waits for room among the calls in flight, then for the next reserved slot: the call
-        // starts at its slot, never later (a late call would crowd the next ones into one of
-        // SR's seconds).
+        // Waits for room among the calls in flight, then for the next reserved slot and one
+        // interval after the previous call's start (`Slots::wait_after`): a late call would
+        // otherwise crowd the next ones into one of SR's seconds.
         let mut next_slot = || {
             let i = call;
             call += 1;
@@ -257,7 +263,7 @@ impl Enricher<'_> {
                     None => None,
                 };
                 if let Some(slots) = &slots {
-                    slots.wait_for(i).await;
+                    slots.wait_after(i, previous_start).await;
                 }
                 permit
             }

@@ -8,7 +8,21 @@
 //! one atomic `ADD`, then waits for each slot. Reserving for a whole batch costs one DynamoDB call
 //! per company per batch, not per result. A 429 pushes `next_ms` past SR's `Retry-After`, so every
 //! instance pauses together.
+//!
+//! How far under SR's limit the schedule runs is learnt from SR's answers. Calls are normally
+//! spaced 0.5% slower than the limit ([`MARGIN`]): 100.5 ms apart at 10/s, so 11 calls span
+//! 1,005 ms and an 11th call reaches one of SR's one-second windows only if calls a second apart
+//! arrive more than 5 ms out of step. Where that is not enough (a slower network path to SR, a
+//! busier host), SR answers a 429: the item then also holds `careful_until_ms`, and for
+//! [`CAREFUL_FOR`] every instance spaces the company's calls 3% slower ([`CAREFUL_MARGIN`], 31 ms
+//! out of step tolerated), renewed by each later 429. So a company is delivered at 0.995× of SR's
+//! limit while SR never answers a 429, and at 0.97× for a while after one. An instance learns of
+//! another's 429 from the item its next reservation answers; the slots it reserved before keep
+//! their spacing (at most one batch, after the pause every instance takes anyway).
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -22,11 +36,19 @@ pub const SR_REQUESTS_PER_SECOND: u32 = 10;
 /// instead, so an invocation never idles for long (and never nears the Lambda timeout).
 pub const MAX_WAIT: Duration = Duration::from_secs(20);
 
-/// The spacing between two calls of one credential. 3% slower than the limit so that clock
-/// jitter between our slots and SR's one-second windows does not spill an 11th call into a
-/// window.
-pub fn interval_for(requests_per_second: u32) -> Duration {
-    let per_second = requests_per_second.max(1) as f64 * 0.97;
+/// The share of SR's limit the schedule uses while SR has not answered a 429 (module docs).
+pub const MARGIN: f64 = 0.995;
+
+/// The share used for [`CAREFUL_FOR`] after a 429: 31 ms of arrival jitter tolerated at 10/s.
+pub const CAREFUL_MARGIN: f64 = 0.97;
+
+/// How long a company's calls stay at [`CAREFUL_MARGIN`] after SR's last 429 for it.
+pub const CAREFUL_FOR: Duration = Duration::from_secs(15 * 60);
+
+/// The spacing between two calls of one credential when the schedule uses `margin` of the
+/// limit (`margin` in (0, 1]; [`MARGIN`] or [`CAREFUL_MARGIN`]).
+pub fn interval_for(requests_per_second: u32, margin: f64) -> Duration {
+    let per_second = requests_per_second.max(1) as f64 * margin;
     Duration::from_secs_f64(1.0 / per_second)
 }
 
@@ -49,12 +71,31 @@ impl Slots {
         Duration::from_millis(self.start_ms.saturating_sub(now_ms))
     }
 
-    /// Sleeps until call `i` may start.
-    pub async fn wait_for(&self, i: u32) {
-        let wait = self.at_ms(i).saturating_sub(now_ms());
-        if wait > 0 {
-            tokio::time::sleep(Duration::from_millis(wait)).await;
-        }
+    /// When call `i` may start, given when the company's previous call started
+    /// (`previous_start_ms`, epoch ms, `0` for none): at its slot, and never sooner than one
+    /// interval (rounded up to the millisecond) after the previous call. A call that started late
+    /// (a busy host, a slow answer before it) would otherwise crowd the next ones into one of SR's
+    /// one-second windows.
+    pub fn start_after(&self, i: u32, previous_start_ms: u64) -> u64 {
+        let interval_ms = self.interval.as_micros().div_ceil(1000) as u64;
+        self.at_ms(i)
+            .max(previous_start_ms.saturating_add(interval_ms))
+    }
+
+    /// Sleeps until call `i` may start ([`Self::start_after`] the call `previous_start_ms`
+    /// holds), then records there when this one started.
+    pub async fn wait_after(&self, i: u32, previous_start_ms: &AtomicU64) {
+        let start = self.start_after(i, previous_start_ms.load(Ordering::Acquire));
+        sleep_until_ms(start).await;
+        previous_start_ms.store(now_ms().max(start), Ordering::Release);
+    }
+}
+
+/// Sleeps until the epoch millisecond `at_ms` (not at all when it has passed).
+pub async fn sleep_until_ms(at_ms: u64) {
+    let wait = at_ms.saturating_sub(now_ms());
+    if wait > 0 {
+        tokio::time::sleep(Duration::from_millis(wait)).await;
     }
 }
 
@@ -74,18 +115,31 @@ pub fn ms_after(wait: Duration) -> u64 {
 #[derive(Clone, Debug)]
 pub struct Pacer {
     store: Store,
+    /// The spacing while SR answers no 429 ([`MARGIN`]).
     interval: Duration,
-    /// Where this instance last saw each company's schedule end: it picks which update to try
-    /// first, so both a trickle (schedule idle) and a burst (schedule busy) cost one call.
-    last_end: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>,
+    /// The spacing for [`CAREFUL_FOR`] after a 429 ([`CAREFUL_MARGIN`]).
+    careful_interval: Duration,
+    /// What this instance last saw of each company's schedule item.
+    seen: Arc<Mutex<HashMap<String, Seen>>>,
+}
+
+/// What one instance last saw of a company's schedule item (epoch milliseconds).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Seen {
+    /// Where the schedule ended after this instance's last reservation: it picks which update to
+    /// try first, so both a trickle (schedule idle) and a burst (schedule busy) cost one call.
+    end_ms: u64,
+    /// Until when the company's calls are spaced at [`CAREFUL_MARGIN`] (`0`: never were).
+    careful_until_ms: u64,
 }
 
 impl Pacer {
     pub fn new(store: Store, requests_per_second: u32) -> Self {
         Self {
             store,
-            interval: interval_for(requests_per_second),
-            last_end: Default::default(),
+            interval: interval_for(requests_per_second, MARGIN),
+            careful_interval: interval_for(requests_per_second, CAREFUL_MARGIN),
+            seen: Default::default(),
         }
     }
 
@@ -99,96 +153,132 @@ impl Pacer {
         Self::new(store, limit)
     }
 
+    /// The spacing while SR answers no 429 ([`MARGIN`] of the limit).
     pub fn interval(&self) -> Duration {
         self.interval
+    }
+
+    /// The spacing after a 429 ([`CAREFUL_MARGIN`] of the limit).
+    pub fn careful_interval(&self) -> Duration {
+        self.careful_interval
     }
 
     /// Reserves `count` consecutive call slots for `company_id`, usually with one `UpdateItem`:
     /// a conditional "start now" when the schedule looks idle, an atomic `ADD` when it looks
     /// busy; a wrong guess costs a second call. Idle time is never banked as a burst.
+    ///
+    /// The slots are spaced by [`Self::careful_interval`] while this instance knows of a 429 in
+    /// the last [`CAREFUL_FOR`], else by [`Self::interval`]. An instance learns of another's 429
+    /// from the item each reservation answers, so its next reservation is careful too.
     pub async fn reserve(&self, company_id: &str, count: u32) -> Result<Slots, StoreError> {
-        let slots = self.reserve_uncached(company_id, count).await?;
-        self.last_end
-            .lock()
-            .expect("never poisoned")
-            .insert(company_id.to_owned(), slots.at_ms(count));
+        let seen = self.seen(company_id);
+        let interval = match seen.careful_until_ms > now_ms() {
+            true => self.careful_interval,
+            false => self.interval,
+        };
+        let (slots, item) = self
+            .reserve_uncached(company_id, count, interval, seen)
+            .await?;
+        self.remember(
+            company_id,
+            Seen {
+                end_ms: slots.at_ms(count),
+                careful_until_ms: item.careful_until_ms.max(seen.careful_until_ms),
+            },
+        );
         Ok(slots)
     }
 
-    async fn reserve_uncached(&self, company_id: &str, count: u32) -> Result<Slots, StoreError> {
-        let span = self.span_ms(count);
+    async fn reserve_uncached(
+        &self,
+        company_id: &str,
+        count: u32,
+        interval: Duration,
+        seen: Seen,
+    ) -> Result<(Slots, Item), StoreError> {
+        let slots = |start_ms| Slots {
+            start_ms,
+            interval,
+            count,
+        };
+        let span = slots(0).at_ms(count);
         let now = now_ms();
-        let looks_idle = self
-            .last_end
-            .lock()
-            .expect("never poisoned")
-            .get(company_id)
-            .is_none_or(|end| *end <= now);
-        if looks_idle && self.start_if_idle(company_id, now, span).await? {
-            return Ok(self.slots(now, count));
+        if seen.end_ms <= now {
+            if let Some(item) = self.start_if_idle(company_id, now, span).await? {
+                return Ok((slots(now), item));
+            }
         }
-        let end = self.add(company_id, span).await?;
-        let start = end.saturating_sub(span);
+        let item = self.add(company_id, span).await?;
+        let start = item.next_ms.saturating_sub(span);
         let now = now_ms();
         if start >= now {
-            return Ok(self.slots(start, count));
+            return Ok((slots(start), item));
         }
         // Idle: restart the schedule at now, unless someone else reserved meanwhile.
         let restarted = now + span;
-        match self.restart(company_id, end, restarted).await? {
-            true => Ok(self.slots(now, count)),
+        match self.restart(company_id, item.next_ms, restarted).await? {
+            true => Ok((slots(now), item)),
             false => {
-                let end = self.add(company_id, span).await?;
-                Ok(self.slots(end.saturating_sub(span).max(now), count))
+                let item = self.add(company_id, span).await?;
+                Ok((slots(item.next_ms.saturating_sub(span).max(now)), item))
             }
         }
     }
 
     /// Moves the schedule to `until_ms` at the earliest (after SR's 429 with `Retry-After`), so
-    /// every instance holds back, not only the one that was refused.
+    /// every instance holds back, not only the one that was refused, and spaces the company's
+    /// calls at [`CAREFUL_MARGIN`] for the next [`CAREFUL_FOR`]. Usually one `UpdateItem`; two
+    /// when the schedule already ran past `until_ms`.
     pub async fn hold_until(&self, company_id: &str, until_ms: u64) -> Result<(), StoreError> {
-        self.set_if(
+        let careful_until_ms = ms_after(CAREFUL_FOR);
+        let seen = self.seen(company_id);
+        self.remember(
             company_id,
-            "attribute_not_exists(next_ms) OR next_ms < :until",
-            &[(":next", until_ms), (":until", until_ms)],
-        )
-        .await
-        .map(|_| ())
-    }
-
-    fn span_ms(&self, count: u32) -> u64 {
-        (self.interval.as_secs_f64() * 1000.0 * count as f64).round() as u64
-    }
-
-    fn slots(&self, start_ms: u64, count: u32) -> Slots {
-        Slots {
-            start_ms,
-            interval: self.interval,
-            count,
+            Seen {
+                careful_until_ms,
+                ..seen
+            },
+        );
+        let held = self
+            .update(
+                company_id,
+                "SET next_ms = :next, careful_until_ms = :careful",
+                Some("attribute_not_exists(next_ms) OR next_ms < :until"),
+                &[
+                    (":next", until_ms),
+                    (":until", until_ms),
+                    (":careful", careful_until_ms),
+                ],
+            )
+            .await?;
+        if held.is_none() {
+            // Already reserved past `until_ms`: only the spacing changes.
+            self.update(
+                company_id,
+                "SET careful_until_ms = :careful",
+                None,
+                &[(":careful", careful_until_ms)],
+            )
+            .await?;
         }
+        Ok(())
     }
 
-    /// Atomically moves `next_ms` forward by `span` and answers the new value.
-    async fn add(&self, company_id: &str, span: u64) -> Result<u64, StoreError> {
-        let output = self
-            .store
-            .db()
-            .update_item()
-            .table_name(self.store.table())
-            .set_key(Some(key(company_id)))
-            .update_expression("ADD next_ms :span")
-            .expression_attribute_values(":span", number(span))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
+    fn seen(&self, company_id: &str) -> Seen {
+        let seen = self.seen.lock().expect("never poisoned");
+        seen.get(company_id).copied().unwrap_or_default()
+    }
+
+    fn remember(&self, company_id: &str, seen: Seen) {
+        let mut all = self.seen.lock().expect("never poisoned");
+        all.insert(company_id.to_owned(), seen);
+    }
+
+    /// Atomically moves `next_ms` forward by `span` and answers the item as updated.
+    async fn add(&self, company_id: &str, span: u64) -> Result<Item, StoreError> {
+        self.update(company_id, "ADD next_ms :span", None, &[(":span", span)])
             .await
-            .map_err(StoreError::service)?;
-        Ok(output
-            .attributes
-            .as_ref()
-            .and_then(|a| a.get("next_ms"))
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_default())
+            .map(Option::unwrap_or_default)
     }
 
     /// Starts the schedule at `now` if it is idle (absent or in the past).
@@ -197,10 +287,11 @@ impl Pacer {
         company_id: &str,
         now: u64,
         span: u64,
-    ) -> Result<bool, StoreError> {
-        self.set_if(
+    ) -> Result<Option<Item>, StoreError> {
+        self.update(
             company_id,
-            "attribute_not_exists(next_ms) OR next_ms <= :now",
+            "SET next_ms = :next",
+            Some("attribute_not_exists(next_ms) OR next_ms <= :now"),
             &[(":next", now + span), (":now", now)],
         )
         .await
@@ -208,43 +299,71 @@ impl Pacer {
 
     /// Sets `next_ms` to `to` if it still is `expected`.
     async fn restart(&self, company_id: &str, expected: u64, to: u64) -> Result<bool, StoreError> {
-        self.set_if(
+        self.update(
             company_id,
-            "next_ms = :expected",
+            "SET next_ms = :next",
+            Some("next_ms = :expected"),
             &[(":next", to), (":expected", expected)],
         )
         .await
+        .map(|item| item.is_some())
     }
 
-    /// `SET next_ms = :next` under `condition`; `Ok(false)` when the condition did not hold.
-    async fn set_if(
+    /// One `UpdateItem` of the company's schedule item, answering the item as updated;
+    /// `Ok(None)` when `condition` did not hold.
+    async fn update(
         &self,
         company_id: &str,
-        condition: &str,
+        expression: &str,
+        condition: Option<&str>,
         values: &[(&str, u64)],
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Item>, StoreError> {
         let mut update = self
             .store
             .db()
             .update_item()
             .table_name(self.store.table())
             .set_key(Some(key(company_id)))
-            .update_expression("SET next_ms = :next")
-            .condition_expression(condition);
+            .update_expression(expression)
+            .set_condition_expression(condition.map(str::to_owned))
+            .return_values(ReturnValue::AllNew);
         for (name, value) in values {
             update = update.expression_attribute_values(*name, number(*value));
         }
         match update.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional(&e) => Ok(false),
+            Ok(output) => Ok(Some(Item::of(output.attributes.as_ref()))),
+            Err(e) if is_conditional(&e) => Ok(None),
             Err(e) => Err(StoreError::service(e)),
         }
     }
 }
 
-fn key(company_id: &str) -> std::collections::HashMap<String, AttributeValue> {
+/// The schedule item's numbers (epoch milliseconds; absent reads as `0`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Item {
+    next_ms: u64,
+    careful_until_ms: u64,
+}
+
+impl Item {
+    fn of(attributes: Option<&HashMap<String, AttributeValue>>) -> Self {
+        let number = |name: &str| {
+            attributes
+                .and_then(|a| a.get(name))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_default()
+        };
+        Self {
+            next_ms: number("next_ms"),
+            careful_until_ms: number("careful_until_ms"),
+        }
+    }
+}
+
+fn key(company_id: &str) -> HashMap<String, AttributeValue> {
     let (pk, sk) = crate::store::keys::pacing(company_id);
-    std::collections::HashMap::from([
+    HashMap::from([
         (crate::store::keys::PK.to_string(), AttributeValue::S(pk)),
         (crate::store::keys::SK.to_string(), AttributeValue::S(sk)),
     ])
@@ -267,12 +386,15 @@ mod tests {
 
     #[test]
     fn the_interval_stays_just_under_the_limit() {
-        let i = interval_for(10);
+        let i = interval_for(10, MARGIN);
         assert!(
-            i > Duration::from_millis(100) && i < Duration::from_millis(105),
+            i > Duration::from_millis(100) && i < Duration::from_millis(101),
             "{i:?}"
         );
-        assert_eq!(interval_for(0), interval_for(1));
+        // Eleven calls at the careful spacing span a second plus 31 ms.
+        let careful = interval_for(10, CAREFUL_MARGIN);
+        assert_eq!((careful * 10).as_millis(), 1_030);
+        assert_eq!(interval_for(0, MARGIN), interval_for(1, MARGIN));
     }
 
     #[test]
@@ -286,5 +408,20 @@ mod tests {
         assert_eq!(slots.at_ms(2), 1_200);
         assert_eq!(slots.wait_from(900), Duration::from_millis(100));
         assert_eq!(slots.wait_from(5_000), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_call_after_a_late_one_is_spaced_from_when_that_one_started() {
+        let slots = Slots {
+            start_ms: 1_000,
+            interval: interval_for(10, MARGIN),
+            count: 3,
+        };
+        // On time: the slot (100.5 ms apart, rounded).
+        assert_eq!(slots.start_after(1, 1_000), 1_101);
+        assert_eq!(slots.start_after(0, 0), 1_000);
+        // Call 0 started 45 ms late: call 1 waits a whole interval after it, rounded up, so the
+        // two are never closer than the schedule's spacing.
+        assert_eq!(slots.start_after(1, 1_045), 1_146);
     }
 }

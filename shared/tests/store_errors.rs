@@ -636,3 +636,67 @@ async fn an_acceptance_both_on_the_state_item_and_of_its_own_is_listed_once() {
     assert_eq!(order.deliveries.len(), 1, "{:?}", order.deliveries);
     assert_eq!(order.deliveries[0].outcome, DeliveryState::Delivered);
 }
+
+/// The pacing item as DynamoDB answers it (`ReturnValues: ALL_NEW`).
+fn schedule(next_ms: u64, careful_until_ms: Option<u64>) -> (u16, Value) {
+    let mut item = json!({
+        "pk": {"S": "PACE#c-1"}, "sk": {"S": "PACE"}, "next_ms": {"N": next_ms.to_string()},
+    });
+    if let Some(until) = careful_until_ms {
+        item["careful_until_ms"] = json!({"N": until.to_string()});
+    }
+    ok(json!({ "Attributes": item }))
+}
+
+#[tokio::test]
+async fn a_429_held_past_by_the_schedule_still_makes_its_spacing_careful() {
+    use connector::pacing::{now_ms, Pacer, CAREFUL_FOR};
+    // The schedule already runs past SR's reset: the hold's condition fails, and a second
+    // update sets the careful spacing alone.
+    let canned = Canned::answering([condition_failed(), schedule(9_000_000_000_000, None)]);
+    let before = now_ms();
+    let pacer = Pacer::new(canned.store(), 10);
+    pacer.hold_until("c-1", before + 1_000).await.unwrap();
+    assert_eq!(canned.operations(), ["UpdateItem", "UpdateItem"]);
+    let (hold, careful) = (canned.request(0), canned.request(1));
+    assert_eq!(
+        hold["UpdateExpression"],
+        "SET next_ms = :next, careful_until_ms = :careful"
+    );
+    assert_eq!(
+        careful["UpdateExpression"],
+        "SET careful_until_ms = :careful"
+    );
+    assert!(careful.get("ConditionExpression").is_none(), "{careful}");
+    let until: u64 = careful["ExpressionAttributeValues"][":careful"]["N"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let quarter = CAREFUL_FOR.as_millis() as u64;
+    assert!((before + quarter..=now_ms() + quarter).contains(&until));
+}
+
+#[tokio::test]
+async fn an_instance_learns_of_another_instances_429_from_the_schedule_it_reserves() {
+    use connector::pacing::{now_ms, Pacer};
+    let now = now_ms();
+    let careful_until = now + 600_000;
+    // Another instance was refused: the item says so. This instance's first reservation
+    // (idle, a conditional start; a minute of slots) answers the item; its next one (busy, an
+    // `ADD`) is careful.
+    let canned = Canned::answering([
+        schedule(now + 60_300, Some(careful_until)),
+        schedule(now + 60_300 + 206, Some(careful_until)),
+    ]);
+    let pacer = Pacer::new(canned.store(), 10);
+    let first = pacer.reserve("c-1", 600).await.unwrap();
+    assert_eq!(first.interval, pacer.interval());
+    let second = pacer.reserve("c-1", 2).await.unwrap();
+    assert_eq!(second.interval, pacer.careful_interval());
+    assert_eq!(second.start_ms, now + 60_300);
+    let add = canned.request(1);
+    assert_eq!(add["UpdateExpression"], "ADD next_ms :span");
+    // Two careful slots: 2 × 103.09 ms.
+    assert_eq!(add["ExpressionAttributeValues"][":span"]["N"], "206");
+}

@@ -251,6 +251,21 @@ impl Stack {
         response.json().await.expect("a JSON answer")
     }
 
+    /// The raw item at (`pk`, `sk`), strongly consistent; `None` when absent.
+    pub async fn raw_item(&self, pk: &str, sk: &str) -> Option<HashMap<String, AttributeValue>> {
+        self.aws
+            .dynamodb
+            .get_item()
+            .table_name(&self.config.table_name)
+            .key("pk", AttributeValue::S(pk.into()))
+            .key("sk", AttributeValue::S(sk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("DynamoDB answers")
+            .item
+    }
+
     /// The order's raw items whose sort key starts with `prefix` (`HISTORY#ATTEMPT#`,
     /// `FILEDATA#`, …), strongly consistent.
     pub async fn order_items(

@@ -165,6 +165,9 @@ impl ResultPublisher {
         credentials: SrCredentials,
         batch: &Batch<'_>,
     ) -> Result<SrAnswer<serde_json::Value>, Sending> {
+        // The company's SR token before any slot (from the cache once fetched): a call made at
+        // its slot is then the call itself, not a token request that makes it late.
+        self.sr.token(&credentials).await.map_err(Sending::Sr)?;
         // Room among the calls in flight first, then the slot: the call starts at its slot,
         // never later (a late call would crowd the next ones into one of SR's seconds).
         let paced = || async {
