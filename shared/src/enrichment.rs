@@ -220,10 +220,6 @@ impl Enricher<'_> {
         let job_id = order.job.id.as_str();
         let mut notes = Vec::new();
         let calls = if candidate_id.is_empty() { 2 } else { 3 };
-        // The SR token before the slots (from the cache once fetched), so the first read made at
-        // its slot is not late behind a token request. A failure here is met again, and sorted,
-        // by that first read.
-        let _ = self.sr.token(credentials).await;
         let slots = match self.pacer {
             Some(pacer) => {
                 let slots =
@@ -248,12 +244,10 @@ impl Enricher<'_> {
             None => None,
         };
         let mut call = 0;
-        let previous_start = std::sync::atomic::AtomicU64::new(0);
-        let previous_start = &previous_start;
         let in_flight = self.in_flight;
-        // Waits for room among the calls in flight, then for the next reserved slot and one
-        // interval after the previous call's start (`Slots::wait_after`): a late call would
-        // otherwise crowd the next ones into one of SR's seconds.
+        // Waits for room among the calls in flight, then for the next reserved slot: the call
+        // starts at its slot, never later (a late call would crowd the next ones into one of
+        // SR's seconds).
         let mut next_slot = || {
             let i = call;
             call += 1;
@@ -263,7 +257,7 @@ impl Enricher<'_> {
                     None => None,
                 };
                 if let Some(slots) = &slots {
-                    slots.wait_after(i, previous_start).await;
+                    slots.wait_for(i).await;
                 }
                 permit
             }
@@ -354,9 +348,10 @@ impl Enricher<'_> {
                 retry_after,
                 detail,
             }) => {
-                if let (Some(429), Some(after), Some(pacer)) = (status, retry_after, self.pacer) {
-                    // Every instance holds back for this company, not only this one.
-                    let until = pacing::ms_after(after);
+                if let (Some(429), Some(pacer)) = (status, self.pacer) {
+                    // Every instance holds back for this company, not only this one, and spaces
+                    // its calls carefully for a while (`pacing`).
+                    let until = pacing::ms_after(pacing::wait_after_429(retry_after));
                     if let Err(e) = pacer.hold_until(&order.company_id, until).await {
                         tracing::warn!(company_id = %order.company_id, error = %e, "could not hold the SR schedule");
                     }

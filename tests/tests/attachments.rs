@@ -487,6 +487,51 @@ async fn a_transient_sr_500_on_the_upload_is_retried_and_then_delivered() {
 }
 
 #[tokio::test]
+async fn a_429_on_an_upload_holds_back_the_company_and_makes_its_spacing_careful() {
+    let stack = Stack::connect().await;
+    let (company, order_id) = sr_order(&stack, "file-429").await;
+    let version = submit_ok(
+        &stack,
+        &company,
+        &order_id,
+        json!({"status": "COMPLETED", "attachments": [
+            {"name": "t.txt", "content_type": "text/plain", "data": b64(b"throttled")}
+        ]}),
+    )
+    .await;
+    stack
+        .sim
+        .inject_fault(json!({
+            "path_contains": format!("/orders/{order_id}/results/attachment"),
+            "status": 429,
+            "retry_after_secs": 5,
+            "count": 1
+        }))
+        .await;
+    let before = connector::pacing::now_ms();
+    let publisher = publisher(&stack, local_policy(&stack));
+    let outcome = publisher
+        .process(&result_message(&company, &order_id, version))
+        .await;
+    assert_eq!(
+        outcome,
+        Outcome::Retry {
+            after: Some(std::time::Duration::from_secs(5))
+        }
+    );
+    // As after a 429 on the PATCH: every instance waits for SR's reset, then spaces the
+    // company's calls at the careful margin.
+    let (pk, sk) = connector::store::keys::pacing(&company.company_id);
+    let pace = stack.raw_item(&pk, &sk).await.expect("the schedule's item");
+    let number = |name: &str| -> u64 { pace[name].as_n().unwrap().parse().unwrap() };
+    assert!(number("next_ms") >= before + 5_000, "{pace:?}");
+    assert!(
+        number("careful_until_ms") >= before + connector::pacing::CAREFUL_FOR.as_millis() as u64,
+        "{pace:?}"
+    );
+}
+
+#[tokio::test]
 async fn inline_orders_refuse_file_attachments_with_a_clear_message() {
     let stack = Stack::connect().await;
     let company = stack.new_company("file-inline-order").await;

@@ -52,7 +52,7 @@ async fn a_burst_of_500_results_for_one_company_reaches_sr_paced_and_complete() 
             path.split('/').any(|segment| ours.contains(segment))
         })
         .count();
-    // "A handful": at most 2% of the burst. The slots are spaced 0.5% under SR's limit, 3% for
+    // "A handful": at most 2% of the burst. The slots are spaced 0.75% under SR's limit, 3% for
     // a quarter of an hour after a 429; what remains is clock jitter against the simulator's
     // one-second windows on a busy host.
     assert!(

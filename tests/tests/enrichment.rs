@@ -287,6 +287,28 @@ async fn an_sr_error_on_the_candidate_is_retried_and_then_the_order_is_enriched(
 }
 
 #[tokio::test]
+async fn a_429_on_an_enrichment_read_holds_back_the_company_and_makes_its_spacing_careful() {
+    let stack = Stack::isolated().await;
+    let (company, _, body, messages) = ordered(&stack, "enrich-429").await;
+    let candidate_id = body["candidate"]["id"].as_str().unwrap();
+    stack
+        .sim
+        .inject_fault(json!({"path_contains": format!("/candidates/{candidate_id}"), "status": 429, "retry_after_secs": 4, "count": 1}))
+        .await;
+    let before = connector::pacing::now_ms();
+    let outcome = publisher(&stack).process(&record(&messages[0], 1)).await;
+    assert!(outcome.is_retry(), "{outcome:?}");
+    let (pk, sk) = connector::store::keys::pacing(&company.company_id);
+    let pace = stack.raw_item(&pk, &sk).await.expect("the schedule's item");
+    let number = |name: &str| -> u64 { pace[name].as_n().unwrap().parse().unwrap() };
+    assert!(number("next_ms") >= before + 4_000, "{pace:?}");
+    assert!(
+        number("careful_until_ms") >= before + connector::pacing::CAREFUL_FOR.as_millis() as u64,
+        "{pace:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_candidate_sr_does_not_know_is_noted_and_the_rest_is_stored() {
     let stack = Stack::isolated().await;
     let (_company, order_id, body, messages) = ordered(&stack, "enrich-404").await;

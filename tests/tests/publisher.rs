@@ -450,7 +450,7 @@ async fn paced_deliveries_stay_under_srs_rate_limit() {
             r["status"] == 429 && order_ids.iter().any(|id| path.contains(id.as_str()))
         })
         .count();
-    // Slots are spaced 0.5% under the limit (3% after a 429); SR's (the simulator's) fixed
+    // Slots are spaced 0.75% under the limit (3% after a 429); SR's (the simulator's) fixed
     // one-second windows can still catch an 11th call when network delays differ, so at most a
     // rare 429 is expected.
     assert!(

@@ -58,10 +58,9 @@ struct Schedule {
     slots: Option<Slots>,
     used: u32,
     throttled_until: Option<Instant>,
-    /// When this batch's last call for the company started (epoch ms), as it happened, not as
-    /// planned: after a late wake-up (a busy host, a slow DynamoDB answer) the next slots are
-    /// spread out again instead of firing together, which would put more than SR's limit into
-    /// one of its one-second windows (`Slots::start_after`).
+    /// When this batch's last call for the company started (epoch ms): after a late wake-up
+    /// (a busy host, a slow DynamoDB answer) the overdue slots are spread out again instead of
+    /// firing together, which would put more than SR's limit into one of its one-second windows.
     last_start_ms: u64,
 }
 
@@ -98,45 +97,46 @@ impl<'p> Batch<'p> {
     /// or SR throttled the company in this batch: retry the message after `wait` instead.
     pub(super) async fn slot(&self, company_id: &str) -> Result<(), Duration> {
         let schedule = self.schedule(company_id).await;
-        // Held until the call may start, so the company's next call is spaced from this one's
-        // actual start; the company's calls wait for their slots in turn anyway.
-        let mut s = schedule.lock().await;
-        if let Some(until) = s.throttled_until {
-            return Err(until
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(200)));
-        }
-        let exhausted = s.slots.is_none_or(|slots| s.used >= slots.count);
-        if exhausted {
-            let want = self.planned.get(company_id).copied().unwrap_or(1).max(1);
-            match self.pacer.reserve(company_id, want).await {
-                Ok(slots) => {
-                    s.slots = Some(slots);
-                    s.used = 0;
-                }
-                Err(e) => {
-                    // Without the shared schedule, go slowly rather than not at all.
-                    tracing::warn!(error = %e, "could not reserve SR call slots; pacing locally");
-                    s.slots = Some(Slots {
-                        start_ms: pacing::now_ms(),
-                        interval: self.pacer.interval() * 2,
-                        count: want,
-                    });
-                    s.used = 0;
+        let start = {
+            let mut s = schedule.lock().await;
+            if let Some(until) = s.throttled_until {
+                return Err(until
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(200)));
+            }
+            let exhausted = s.slots.is_none_or(|slots| s.used >= slots.count);
+            if exhausted {
+                let want = self.planned.get(company_id).copied().unwrap_or(1).max(1);
+                match self.pacer.reserve(company_id, want).await {
+                    Ok(slots) => {
+                        s.slots = Some(slots);
+                        s.used = 0;
+                    }
+                    Err(e) => {
+                        // Without the shared schedule, go slowly rather than not at all.
+                        tracing::warn!(error = %e, "could not reserve SR call slots; pacing locally");
+                        s.slots = Some(Slots {
+                            start_ms: pacing::now_ms(),
+                            interval: self.pacer.interval() * 2,
+                            count: want,
+                        });
+                        s.used = 0;
+                    }
                 }
             }
-        }
-        let slots = s.slots.expect("set above");
-        let index = s.used;
-        s.used += 1;
-        let start = slots.start_after(index, s.last_start_ms);
-        s.last_start_ms = start;
+            let slots = s.slots.expect("set above");
+            let index = s.used;
+            s.used += 1;
+            let spaced = s.last_start_ms + slots.interval.as_millis() as u64;
+            let start = slots.at_ms(index).max(spaced);
+            s.last_start_ms = start;
+            start
+        };
         let wait = Duration::from_millis(start.saturating_sub(pacing::now_ms()));
         if wait > pacing::MAX_WAIT {
             return Err(wait);
         }
-        pacing::sleep_until_ms(start).await;
-        s.last_start_ms = pacing::now_ms().max(start);
+        tokio::time::sleep(wait).await;
         Ok(())
     }
 

@@ -136,9 +136,12 @@ impl ResultPublisher {
             Sending::Paced(wait) => Outcome::Retry { after: Some(wait) },
             Sending::Files(error) => {
                 tracing::warn!(order_id = d.order_id, company_id = %order.company_id, version, error = %error.for_log(), "attachments not uploaded yet; will retry");
-                let after = error.retry_after();
+                let mut after = error.retry_after();
                 if error.is_paced() {
                     return Outcome::Retry { after };
+                }
+                if error.sr_status() == Some(429) {
+                    after = Some(self.rate_limited(order, after, batch).await);
                 }
                 // The file's name, and SR's answer to its upload.
                 let detail = Detail::Quoting(error.to_string());
@@ -165,9 +168,6 @@ impl ResultPublisher {
         credentials: SrCredentials,
         batch: &Batch<'_>,
     ) -> Result<SrAnswer<serde_json::Value>, Sending> {
-        // The company's SR token before any slot (from the cache once fetched): a call made at
-        // its slot is then the call itself, not a token request that makes it late.
-        self.sr.token(&credentials).await.map_err(Sending::Sr)?;
         // Room among the calls in flight first, then the slot: the call starts at its slot,
         // never later (a late call would crowd the next ones into one of SR's seconds).
         let paced = || async {
@@ -198,6 +198,27 @@ impl ResultPublisher {
             .patch_result(&credentials, &order.order_id, result)
             .await
             .map_err(Sending::Sr)
+    }
+
+    /// SR answered 429 for the company: every instance holds back until SR's reset (and spaces
+    /// the company's calls carefully for a while, `pacing`), and so does this batch for the
+    /// rest of the company's messages. The wait before the message is retried.
+    async fn rate_limited(
+        &self,
+        order: &Order,
+        retry_after: Option<Duration>,
+        batch: &Batch<'_>,
+    ) -> Duration {
+        let wait = pacing::wait_after_429(retry_after);
+        if let Err(e) = self
+            .pacer
+            .hold_until(&order.company_id, pacing::ms_after(wait))
+            .await
+        {
+            tracing::warn!(error = %e, "could not hold the shared SR schedule");
+        }
+        batch.throttle(&order.company_id, wait).await;
+        wait
     }
 
     async fn failed(
@@ -247,19 +268,7 @@ impl ResultPublisher {
                 if status != Some(429) {
                     return outcome;
                 }
-                // Rate limited: every instance holds back until SR's reset, and so does this
-                // batch for the rest of this company's messages.
-                let wait = retry_after
-                    .unwrap_or(Duration::from_secs(1))
-                    .max(Duration::from_millis(200));
-                batch.throttle(&order.company_id, wait).await;
-                if let Err(e) = self
-                    .pacer
-                    .hold_until(&order.company_id, pacing::ms_after(wait))
-                    .await
-                {
-                    tracing::warn!(error = %e, "could not hold the shared SR schedule");
-                }
+                let wait = self.rate_limited(order, retry_after, batch).await;
                 match outcome {
                     Outcome::Retry { .. } => Outcome::Retry { after: Some(wait) },
                     done => done,
