@@ -246,8 +246,9 @@ impl Enricher<'_> {
         let mut call = 0;
         let in_flight = self.in_flight;
         // Waits for room among the calls in flight, then for the next reserved slot: the call
-        // starts at its slot, never later (a late call would crowd the next ones into one of
-        // SR's seconds).
+        // starts at its slot, not at a later time the permit would have decided (a late call
+        // would crowd the next ones into one of SR's seconds). A slow read before it can still
+        // make it late.
         let mut next_slot = || {
             let i = call;
             call += 1;

@@ -12,15 +12,15 @@
 //! How far under SR's limit the schedule runs is learnt from SR's answers. Calls are normally
 //! spaced 0.75% slower than the limit ([`MARGIN`]): 100.76 ms apart at 10/s, so 11 calls span
 //! 1,007.6 ms and an 11th call reaches one of SR's one-second windows only if calls a second
-//! apart arrive more than 7.5 ms out of step. (0.75% is what still delivers 0.99× of the limit
-//! over a run, start-up included; `make bench` measures it.) Where that is not enough (a slower
-//! network path to SR, a busier host), SR answers a 429: the item then also holds
-//! `careful_until_ms`, and for [`CAREFUL_FOR`] every instance spaces the company's calls 3%
+//! apart arrive more than 7.5 ms out of step, while the steady rate stays at 0.9925× of the
+//! limit (`make bench` measures the rate over a run, start-up included). Where that is not
+//! enough (a slower network path to SR, a busier host), SR answers a 429: the item then also
+//! holds `careful_until_ms`, and for [`CAREFUL_FOR`] every instance spaces the company's calls 3%
 //! slower ([`CAREFUL_MARGIN`], 31 ms out of step tolerated), renewed by each later 429. So a
 //! company is delivered at 0.9925× of SR's limit while SR answers no 429, and at 0.97× for a
 //! while after one. An instance learns of another's 429 from the item its next reservation
-//! answers: slots it had reserved before keep their spacing (at most a batch's worth), and so
-//! do those reserved before the pause.
+//! answers, so the reservation after that one is careful; the slots it reserved until then
+//! keep their spacing (a batch's worth or two).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -388,5 +388,38 @@ mod tests {
         assert_eq!(slots.at_ms(2), 1_200);
         assert_eq!(slots.wait_from(900), Duration::from_millis(100));
         assert_eq!(slots.wait_from(5_000), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_429_holds_back_for_srs_wait_or_a_second_never_less_than_200_ms() {
+        assert_eq!(wait_after_429(None), Duration::from_secs(1));
+        assert_eq!(
+            wait_after_429(Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            wait_after_429(Some(Duration::ZERO)),
+            Duration::from_millis(200)
+        );
+    }
+
+    #[test]
+    fn an_instance_keeps_the_later_careful_time_it_has_seen() {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
+            .build();
+        let store = Store::new(aws_sdk_dynamodb::Client::from_conf(config), "connector");
+        let pacer = Pacer::new(store, 10);
+        // Its own 429, then a reservation DynamoDB answered before that 429's hold landed.
+        pacer.remember("c", None, 5_000);
+        pacer.remember("c", Some(1_200), 0);
+        assert_eq!(
+            pacer.seen("c"),
+            Seen {
+                end_ms: 1_200,
+                careful_until_ms: 5_000
+            }
+        );
     }
 }

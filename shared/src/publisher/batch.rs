@@ -58,9 +58,11 @@ struct Schedule {
     slots: Option<Slots>,
     used: u32,
     throttled_until: Option<Instant>,
-    /// When this batch's last call for the company started (epoch ms): after a late wake-up
-    /// (a busy host, a slow DynamoDB answer) the overdue slots are spread out again instead of
-    /// firing together, which would put more than SR's limit into one of its one-second windows.
+    /// When this batch's last call for the company was let go (epoch ms): at its slot, or at
+    /// once when the slot had passed (its task waited for room among the calls in flight, or
+    /// for a slow answer). Overdue calls are so spread out again, an interval apart, instead of
+    /// firing together, which would put more than SR's limit into one of its one-second
+    /// windows. A call that oversleeps its slot is not seen here.
     last_start_ms: u64,
 }
 
@@ -129,7 +131,7 @@ impl<'p> Batch<'p> {
             s.used += 1;
             let spaced = s.last_start_ms + slots.interval.as_millis() as u64;
             let start = slots.at_ms(index).max(spaced);
-            s.last_start_ms = start;
+            s.last_start_ms = start.max(pacing::now_ms());
             start
         };
         let wait = Duration::from_millis(start.saturating_sub(pacing::now_ms()));

@@ -168,8 +168,9 @@ impl ResultPublisher {
         credentials: SrCredentials,
         batch: &Batch<'_>,
     ) -> Result<SrAnswer<serde_json::Value>, Sending> {
-        // Room among the calls in flight first, then the slot: the call starts at its slot,
-        // never later (a late call would crowd the next ones into one of SR's seconds).
+        // Room among the calls in flight first, then the slot: the call starts at its slot, not
+        // at a later time the permit would have decided (a late call would crowd the next ones
+        // into one of SR's seconds).
         let paced = || async {
             let permit = self.in_flight.acquire().await.expect("never closed");
             batch.slot(&order.company_id).await?;
@@ -210,6 +211,8 @@ impl ResultPublisher {
         batch: &Batch<'_>,
     ) -> Duration {
         let wait = pacing::wait_after_429(retry_after);
+        // This batch first (no DynamoDB call in the way), then every other instance.
+        batch.throttle(&order.company_id, wait).await;
         if let Err(e) = self
             .pacer
             .hold_until(&order.company_id, pacing::ms_after(wait))
@@ -217,7 +220,6 @@ impl ResultPublisher {
         {
             tracing::warn!(error = %e, "could not hold the shared SR schedule");
         }
-        batch.throttle(&order.company_id, wait).await;
         wait
     }
 
