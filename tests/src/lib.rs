@@ -266,6 +266,22 @@ impl Stack {
             .item
     }
 
+    /// The company's shared SR call schedule (`pacing`), as stored: `(next_ms, careful_until_ms)`
+    /// in epoch milliseconds, `careful_until_ms` 0 when never set; panics when there is none.
+    pub async fn pacing_schedule(&self, company_id: &str) -> (u64, u64) {
+        let (pk, sk) = connector::store::keys::pacing(company_id);
+        let item = self
+            .raw_item(&pk, &sk)
+            .await
+            .expect("the company's SR schedule");
+        let number = |name: &str| -> u64 {
+            item.get(name)
+                .map(|v| v.as_n().expect("a number").parse().expect("an integer"))
+                .unwrap_or_default()
+        };
+        (number("next_ms"), number("careful_until_ms"))
+    }
+
     /// The order's raw items whose sort key starts with `prefix` (`HISTORY#ATTEMPT#`,
     /// `FILEDATA#`, …), strongly consistent.
     pub async fn order_items(

@@ -521,13 +521,12 @@ async fn a_429_on_an_upload_holds_back_the_company_and_makes_its_spacing_careful
     );
     // As after a 429 on the PATCH: every instance waits for SR's reset, then spaces the
     // company's calls at the careful margin.
-    let (pk, sk) = connector::store::keys::pacing(&company.company_id);
-    let pace = stack.raw_item(&pk, &sk).await.expect("the schedule's item");
-    let number = |name: &str| -> u64 { pace[name].as_n().unwrap().parse().unwrap() };
-    assert!(number("next_ms") >= before + 5_000, "{pace:?}");
+    let (next_ms, careful_until_ms) = stack.pacing_schedule(&company.company_id).await;
+    assert!(next_ms >= before + 5_000, "held until {next_ms}");
+    let quarter = connector::pacing::CAREFUL_FOR.as_millis() as u64;
     assert!(
-        number("careful_until_ms") >= before + connector::pacing::CAREFUL_FOR.as_millis() as u64,
-        "{pace:?}"
+        careful_until_ms >= before + quarter,
+        "careful until {careful_until_ms}"
     );
 }
 

@@ -400,9 +400,7 @@ async fn a_429_is_retried_after_srs_retry_after_and_holds_back_the_shared_schedu
     let next = pacer.reserve(&company.company_id, 2).await.unwrap();
     assert_eq!(next.interval, pacer.careful_interval());
     assert!(next.interval > pacer.interval());
-    let (pk, sk) = connector::store::keys::pacing(&company.company_id);
-    let item = stack.raw_item(&pk, &sk).await.expect("the schedule's item");
-    let careful_until: u64 = item["careful_until_ms"].as_n().unwrap().parse().unwrap();
+    let (_, careful_until) = stack.pacing_schedule(&company.company_id).await;
     let quarter = connector::pacing::CAREFUL_FOR.as_millis() as u64;
     assert!(
         (before + quarter..=connector::pacing::now_ms() + quarter).contains(&careful_until),

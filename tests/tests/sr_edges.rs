@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use connector::sr::client::MAX_RETRY_AFTER;
 use connector_tests::pipeline::{
     company_with_orders, completed, order_over_http, submit_over_http,
@@ -57,22 +56,7 @@ async fn a_retry_after_of_u64_max_is_capped_not_a_crash() {
     .await;
     assert_eq!(attempts[0]["outcome"], "RETRYING");
     // Every instance holds the company back, but no longer than the cap.
-    let pace = stack
-        .aws
-        .dynamodb
-        .get_item()
-        .table_name(&stack.config.table_name)
-        .key(
-            "pk",
-            AttributeValue::S(format!("PACE#{}", company.company_id)),
-        )
-        .key("sk", AttributeValue::S("PACE".into()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .expect("the company's SR schedule");
-    let next_ms: u64 = pace["next_ms"].as_n().unwrap().parse().unwrap();
+    let (next_ms, _) = stack.pacing_schedule(&company.company_id).await;
     let latest = connector::pacing::ms_after(MAX_RETRY_AFTER + Duration::from_secs(5));
     assert!(next_ms <= latest, "held until {next_ms}, past the cap");
     assert!(next_ms > connector::pacing::ms_after(Duration::from_secs(60)));
